@@ -1,0 +1,118 @@
+//! Accounts: names, password hashes (never passwords) and the groups each user belongs to.
+//!
+//! Sessions are not here: login state belongs to a connection (`Session`), so a disconnect logs out.
+
+use std::collections::HashMap;
+
+use super::GroupId;
+
+pub type UserId = u32;
+
+/// Username rule: 1–32 characters of ASCII letters, digits, `_`, `.`, `-`. Narrow on purpose: names
+/// appear in notifications, CSV exports and terminal tables.
+pub const USERNAME_CHARS_MAX: usize = 32;
+/// Password rule for new accounts and group passwords, in bytes. The upper bound caps hashing work.
+pub const PASSWORD_BYTES_MIN: usize = 8;
+pub const PASSWORD_BYTES_MAX: usize = 1024;
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub name: String,
+    pub password_hash: String,
+    /// Groups in the order joined.
+    pub groups: Vec<GroupId>,
+}
+
+#[derive(Debug, Default)]
+pub struct Users {
+    list: Vec<User>,
+    by_name: HashMap<String, UserId>,
+}
+
+impl Users {
+    pub fn find(&self, name: &str) -> Option<UserId> {
+        self.by_name.get(name).copied()
+    }
+
+    pub fn get(&self, id: UserId) -> Option<&User> {
+        self.list.get(id as usize)
+    }
+
+    pub fn get_mut(&mut self, id: UserId) -> Option<&mut User> {
+        self.list.get_mut(id as usize)
+    }
+
+    pub fn name(&self, id: UserId) -> &str {
+        self.get(id).map_or("?", |u| u.name.as_str())
+    }
+
+    pub fn next_id(&self) -> UserId {
+        self.list.len() as UserId
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (UserId, &User)> {
+        self.list.iter().enumerate().map(|(i, u)| (i as UserId, u))
+    }
+
+    /// Adds a user under the next id; `false` (nothing changed) if the id or name does not fit.
+    pub fn insert(&mut self, id: UserId, name: String, password_hash: String) -> bool {
+        if id != self.next_id() || self.by_name.contains_key(&name) {
+            return false;
+        }
+        self.by_name.insert(name.clone(), id);
+        self.list.push(User { name, password_hash, groups: Vec::new() });
+        true
+    }
+}
+
+/// Checks the signup rules; the error names the field.
+pub fn validate_username(name: &str) -> Result<(), String> {
+    let ok_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if name.is_empty() || name.chars().count() > USERNAME_CHARS_MAX || !ok_chars {
+        return Err(format!(
+            "Field 'username' must be 1-{USERNAME_CHARS_MAX} characters of letters, digits, '_', '.', '-'"
+        ));
+    }
+    Ok(())
+}
+
+pub fn validate_password(field: &str, password: &str) -> Result<(), String> {
+    if password.len() < PASSWORD_BYTES_MIN || password.len() > PASSWORD_BYTES_MAX {
+        return Err(format!("Field '{field}' must be {PASSWORD_BYTES_MIN}-{PASSWORD_BYTES_MAX} bytes long"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn username_rules() {
+        assert!(validate_username("alice_B.2-x").is_ok());
+        assert!(validate_username(&"a".repeat(32)).is_ok());
+        for bad in ["", "has space", "tab\t", "ünï", "a/b", "x\0"] {
+            assert!(validate_username(bad).is_err(), "{bad:?}");
+        }
+        assert!(validate_username(&"a".repeat(33)).unwrap_err().contains("'username'"));
+    }
+
+    #[test]
+    fn ids_are_dense_and_names_unique() {
+        let mut users = Users::default();
+        assert!(users.insert(0, "a".into(), "h".into()));
+        assert!(!users.insert(1, "a".into(), "h".into()));
+        assert!(!users.insert(5, "b".into(), "h".into()));
+        assert!(users.insert(1, "b".into(), "h".into()));
+        assert_eq!(users.find("b"), Some(1));
+        assert_eq!(users.len(), 2);
+    }
+}

@@ -1,0 +1,117 @@
+//! `splitd`: flags → Config → recover the data directory → serve.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use argh::FromArgs;
+
+use splitd::config::{Config, FsyncPolicy};
+use splitd::net::Server;
+use splitd::store::Store;
+
+/// splitd: a real-time, multi-user expense-splitting server.
+#[derive(FromArgs)]
+struct Args {
+    /// address to listen on (default 127.0.0.1:5005; port 0 picks a free port)
+    #[argh(option, default = "Config::default().listen")]
+    listen: SocketAddr,
+    /// data directory: write-ahead log and snapshot (default ./splitd-data, created on first start)
+    #[argh(option, default = "Config::default().data_dir")]
+    data_dir: PathBuf,
+    /// when to fsync the log: always (default; an acknowledged change survives power loss) or never
+    /// (UNSAFE: for benchmarks only)
+    #[argh(option, default = "FsyncPolicy::Always")]
+    fsync: FsyncPolicy,
+    /// longest request line in bytes (default 65536)
+    #[argh(option, default = "Config::default().frame_bytes_max")]
+    max_frame_bytes: usize,
+    /// connections held at once (default 19000)
+    #[argh(option, default = "Config::default().connections_max")]
+    max_connections: usize,
+    /// unread output at which a client is disconnected, in bytes (default 16 MiB)
+    #[argh(option, default = "Config::default().output_bytes_max")]
+    max_output_bytes: usize,
+    /// pending output above which reading from a client pauses, in bytes (default 1 MiB)
+    #[argh(option, default = "Config::default().output_bytes_high")]
+    output_high_bytes: usize,
+    /// seconds a connection may stay without logging in (default 60)
+    #[argh(option, default = "Config::default().unauthenticated_idle.as_secs()")]
+    login_timeout_secs: u64,
+    /// request frames executed per connection per loop turn (default 64)
+    #[argh(option, default = "Config::default().frames_per_turn_max")]
+    frames_per_turn: usize,
+    /// threads computing password hashes (default 1)
+    #[argh(option, default = "Config::default().hash_threads")]
+    hash_threads: usize,
+    /// log size in bytes that triggers a snapshot (default 256 MiB)
+    #[argh(option, default = "Config::default().snapshot_log_bytes")]
+    snapshot_log_bytes: u64,
+}
+
+fn main() -> ExitCode {
+    let args: Args = argh::from_env();
+    let config = Config {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        fsync: args.fsync,
+        frame_bytes_max: args.max_frame_bytes.max(1),
+        frames_per_turn_max: args.frames_per_turn.max(1),
+        connections_max: args.max_connections.max(1),
+        output_bytes_high: args.output_high_bytes,
+        output_bytes_max: args.max_output_bytes.max(1),
+        unauthenticated_idle: std::time::Duration::from_secs(args.login_timeout_secs),
+        hash_threads: args.hash_threads.max(1),
+        snapshot_log_bytes: args.snapshot_log_bytes,
+    };
+    serve(config)
+}
+
+fn serve(config: Config) -> ExitCode {
+    let started = std::time::Instant::now();
+    let opened = match Store::open(&config.data_dir, config.fsync, config.snapshot_log_bytes) {
+        Ok(opened) => opened,
+        Err(err) => {
+            eprintln!("splitd: cannot start: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    for warning in &opened.warnings {
+        eprintln!("splitd: warning: {warning}");
+    }
+    eprintln!(
+        "splitd: recovered {} users, {} log records from {} in {} ms",
+        opened.machine.users().len(),
+        opened.records_replayed,
+        config.data_dir.display(),
+        started.elapsed().as_millis()
+    );
+    if config.fsync == FsyncPolicy::Never {
+        eprintln!("splitd: WARNING: --fsync never: acknowledged changes can be lost if the machine crashes");
+    }
+    let server = match Server::bind(config.clone(), opened.store, opened.machine) {
+        Ok(server) => server,
+        Err(err) => {
+            eprintln!("splitd: cannot listen on {}: {err}", config.listen);
+            return ExitCode::from(2);
+        }
+    };
+    let addr = match server.local_addr() {
+        Ok(addr) => addr,
+        Err(err) => {
+            eprintln!("splitd: cannot read the bound address: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "splitd listening on {addr}");
+    let _ = stdout.flush();
+    match server.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("splitd: stopped: {err}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! One client connection: its socket, input frames, pending output and login session.
+//!
+//! Buffers are allocated lazily and released when empty, so an idle logged-in connection costs little
+//! more than this struct. Reading and writing go until `WouldBlock` (mio is edge-triggered), retrying
+//! `Interrupted`.
+
+use std::io::{self, Write};
+use std::time::Instant;
+
+use mio::net::TcpStream;
+use serde_json::Value;
+
+use super::frame::FrameBuf;
+use crate::machine::Session;
+
+pub struct Conn {
+    pub stream: TcpStream,
+    /// Unique for the server's life: results for a closed connection whose slab slot was reused are
+    /// recognised and dropped.
+    pub serial: u64,
+    pub input: FrameBuf,
+    output: Vec<u8>,
+    /// Bytes of `output` already written.
+    written: usize,
+    pub session: Session,
+    /// Waiting for password work; its further frames wait, in order.
+    pub parked: Option<Parked>,
+    /// Readable edge seen and not yet drained to `WouldBlock`.
+    pub read_ready: bool,
+    /// The peer closed its side: no more input; close once the buffered frames are answered.
+    pub eof: bool,
+    /// Close after the pending output is flushed (e.g. after a frame-too-long error).
+    pub close_after_flush: bool,
+    pub closed: bool,
+    /// WRITABLE interest registered (only while output is pending).
+    pub writable_interest: bool,
+    /// On the loop's ready list / flush list already (avoids duplicates).
+    pub queued: bool,
+    pub dirty: bool,
+    pub accepted_at: Instant,
+}
+
+/// A request waiting for its password work.
+pub struct Parked {
+    pub id: Option<Value>,
+}
+
+pub enum Flushed {
+    /// Everything written.
+    All,
+    /// The socket is full; wait for WRITABLE.
+    Partial,
+}
+
+impl Conn {
+    pub fn new(stream: TcpStream, serial: u64, now: Instant) -> Conn {
+        Conn {
+            stream,
+            serial,
+            input: FrameBuf::default(),
+            output: Vec::new(),
+            written: 0,
+            session: Session::default(),
+            parked: None,
+            read_ready: true,
+            eof: false,
+            close_after_flush: false,
+            closed: false,
+            writable_interest: false,
+            queued: false,
+            dirty: false,
+            accepted_at: now,
+        }
+    }
+
+    /// Output queued and not yet written.
+    pub fn output_pending(&self) -> usize {
+        self.output.len() - self.written
+    }
+
+    /// The buffer to append replies and notifications to.
+    pub fn output_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.output
+    }
+
+    /// Writes pending output until done or `WouldBlock`; frees the buffer once it is empty.
+    pub fn flush(&mut self) -> io::Result<Flushed> {
+        while self.written < self.output.len() {
+            match self.stream.write(&self.output[self.written..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.written += n,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::Partial),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(err),
+            }
+        }
+        self.output = Vec::new();
+        self.written = 0;
+        Ok(Flushed::All)
+    }
+}

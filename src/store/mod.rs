@@ -1,0 +1,131 @@
+//! Durability: the data directory (write-ahead log + snapshot), opened by recovering it.
+//!
+//! The loop appends each turn's records and calls `commit` once before any reply of that turn leaves
+//! (group commit). See `wal`, `snapshot` and `recover` for the file formats and rules.
+
+pub mod recover;
+pub mod snapshot;
+pub mod wal;
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::config::FsyncPolicy;
+use crate::machine::{Machine, Record};
+
+/// The on-disk format this build writes; it refuses data written by a newer one.
+pub const FORMAT_VERSION: u32 = 1;
+const FORMAT_FILE: &str = "FORMAT";
+const LOCK_FILE: &str = "LOCK";
+
+/// fsync a directory so a created, renamed or removed entry is durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+pub struct Store {
+    dir: PathBuf,
+    wal: Wal,
+    snapshot_log_bytes: u64,
+    /// Held for the life of the store: two servers on one directory would interleave their logs.
+    _lock: File,
+}
+
+use wal::Wal;
+
+/// What opening found, for the start-up log line.
+pub struct Opened {
+    pub store: Store,
+    pub machine: Machine,
+    pub records_replayed: u64,
+    pub warnings: Vec<String>,
+}
+
+impl Store {
+    /// Opens `dir` (creating it on first start) and recovers the state in it.
+    pub fn open(dir: &Path, fsync: FsyncPolicy, snapshot_log_bytes: u64) -> Result<Opened, String> {
+        fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let lock =
+            File::create(dir.join(LOCK_FILE)).map_err(|e| format!("cannot open lock in {}: {e}", dir.display()))?;
+        lock.try_lock().map_err(|_| format!("{} is in use by another splitd (LOCK is held)", dir.display()))?;
+        check_format(dir)?;
+        let recovered = recover::recover(dir)?;
+        let first_seq = recovered.open_segment.unwrap_or(recovered.last_seq + 1);
+        let wal = Wal::open(dir, first_seq, recovered.last_seq + 1, fsync)
+            .map_err(|e| format!("cannot open the log in {}: {e}", dir.display()))?;
+        Ok(Opened {
+            store: Store { dir: dir.to_path_buf(), wal, snapshot_log_bytes, _lock: lock },
+            machine: recovered.machine,
+            records_replayed: recovered.records_replayed,
+            warnings: recovered.warnings,
+        })
+    }
+
+    pub fn append(&mut self, records: &[Record]) {
+        for record in records {
+            self.wal.append(record);
+        }
+    }
+
+    pub fn has_pending(&self) -> bool {
+        self.wal.has_pending()
+    }
+
+    /// One write + one fsync for everything appended since the last commit.
+    pub fn commit(&mut self) -> io::Result<()> {
+        self.wal.commit()
+    }
+
+    /// Whether the log has grown enough that a snapshot should replace it.
+    pub fn snapshot_due(&self) -> bool {
+        self.wal.segment_bytes() >= self.snapshot_log_bytes
+    }
+
+    /// Writes a snapshot of `machine` (which must reflect every appended record), starts a new log
+    /// segment, and removes the segments the snapshot covers. Returns how long it took.
+    pub fn snapshot(&mut self, machine: &Machine) -> io::Result<Duration> {
+        let started = Instant::now();
+        self.wal.commit()?;
+        let seq = self.wal.last_seq();
+        let bytes = snapshot::encode(machine, seq)?;
+        snapshot::write(&self.dir, &bytes)?;
+        self.wal.rotate()?;
+        for (first, path) in recover::segments(&self.dir).map_err(io::Error::other)? {
+            if first <= seq {
+                fs::remove_file(path)?;
+            }
+        }
+        sync_dir(&self.dir)?;
+        Ok(started.elapsed())
+    }
+}
+
+/// Creates the FORMAT file in a new directory; refuses a directory written by a newer format.
+fn check_format(dir: &Path) -> Result<(), String> {
+    let path = dir.join(FORMAT_FILE);
+    match fs::read_to_string(&path) {
+        Ok(text) => {
+            let version = text
+                .trim()
+                .strip_prefix("splitd-data ")
+                .and_then(|v| v.parse::<u32>().ok())
+                .ok_or_else(|| format!("{}: not a splitd data directory format line", path.display()))?;
+            if version > FORMAT_VERSION {
+                return Err(format!(
+                    "{} was written by a newer splitd (format {version}; this build reads up to {FORMAT_VERSION})",
+                    dir.display()
+                ));
+            }
+            Ok(())
+        }
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            fs::write(&path, format!("splitd-data {FORMAT_VERSION}\n"))
+                .and_then(|_| File::open(&path)?.sync_all())
+                .and_then(|_| sync_dir(dir))
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        }
+        Err(err) => Err(format!("cannot read {}: {err}", path.display())),
+    }
+}

@@ -1,0 +1,76 @@
+//! Snapshots: the whole state at a log position, replaced atomically.
+//!
+//! File format: a header line `splitd-snapshot <format> <seq> <crc32c hex> <body bytes>\n`, then the
+//! body (the machine's image, JSON). Written to a temporary file, fsynced, renamed over the old one,
+//! and the directory fsynced: a crash at any point leaves either the old or the new snapshot whole.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::machine::Machine;
+
+pub const SNAPSHOT_FILE: &str = "snapshot.json";
+const SNAPSHOT_TMP: &str = "snapshot.json.tmp";
+
+pub fn snapshot_path(dir: &Path) -> PathBuf {
+    dir.join(SNAPSHOT_FILE)
+}
+
+/// Serialises `machine` as of log position `seq` into snapshot bytes (header + body).
+pub fn encode(machine: &Machine, seq: u64) -> io::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    machine.write_image(&mut body).map_err(io::Error::other)?;
+    let crc = crc32c::crc32c(&body);
+    let mut bytes = format!("splitd-snapshot {} {seq} {crc:08x} {}\n", super::FORMAT_VERSION, body.len()).into_bytes();
+    bytes.extend_from_slice(&body);
+    Ok(bytes)
+}
+
+/// Durably replaces the snapshot with `bytes`.
+pub fn write(dir: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = dir.join(SNAPSHOT_TMP);
+    let mut file = File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    fs::rename(&tmp, snapshot_path(dir))?;
+    super::sync_dir(dir)
+}
+
+/// Loads the snapshot, if there is one: `(seq, machine)`. A damaged snapshot is an error, never
+/// silently ignored (the log before it has been removed).
+pub fn read(dir: &Path) -> Result<Option<(u64, Machine)>, String> {
+    let path = snapshot_path(dir);
+    let bytes = match fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(format!("cannot read {}: {err}", path.display())),
+    };
+    let bad = |why: &str| format!("{}: {why}", path.display());
+    let newline = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| bad("no header line"))?;
+    let header = std::str::from_utf8(&bytes[..newline]).map_err(|_| bad("header is not text"))?;
+    let fields: Vec<&str> = header.split(' ').collect();
+    let [magic, format, seq, crc, len] = fields[..] else {
+        return Err(bad("malformed header"));
+    };
+    if magic != "splitd-snapshot" {
+        return Err(bad("not a splitd snapshot"));
+    }
+    let format: u32 = format.parse().map_err(|_| bad("malformed format version"))?;
+    if format > super::FORMAT_VERSION {
+        return Err(bad(&format!(
+            "written by a newer splitd (format {format}, this one reads up to {})",
+            super::FORMAT_VERSION
+        )));
+    }
+    let seq: u64 = seq.parse().map_err(|_| bad("malformed sequence number"))?;
+    let crc = u32::from_str_radix(crc, 16).map_err(|_| bad("malformed checksum"))?;
+    let len: usize = len.parse().map_err(|_| bad("malformed length"))?;
+    let body = &bytes[newline + 1..];
+    if body.len() != len || crc32c::crc32c(body) != crc {
+        return Err(bad("checksum or length mismatch: the snapshot is damaged"));
+    }
+    let machine = Machine::read_image(body).map_err(|e| bad(&e.0))?;
+    Ok(Some((seq, machine)))
+}

@@ -1,0 +1,212 @@
+//! Shared helpers for integration tests: start the real `splitd` binary on port 0 over a fresh data
+//! directory, and talk to it over TCP with deadlines (no test can hang).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let path = std::env::temp_dir().join(format!("splitd-test-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running server; killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub stderr: Option<std::process::ChildStderr>,
+}
+
+impl Server {
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_splitd"))
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn splitd");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read listening line");
+        let addr = match line.trim().strip_prefix("splitd listening on ") {
+            Some(addr) => addr.parse().expect("address"),
+            None => {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                panic!("server did not start: stdout {line:?}, stderr {err}");
+            }
+        };
+        let stderr = child.stderr.take();
+        Server { child, addr, data_dir: data_dir.to_path_buf(), stderr }
+    }
+
+    pub fn connect(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// SIGTERM and wait for exit; returns the exit code.
+    pub fn terminate(mut self) -> Option<i32> {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let status = wait_with_deadline(&mut self.child, TIMEOUT);
+        status
+    }
+
+    /// SIGKILL: no shutdown work at all.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Everything the server wrote to stderr (after it exited).
+    pub fn stderr_text(&mut self) -> String {
+        let mut text = String::new();
+        if let Some(mut e) = self.stderr.take() {
+            let _ = e.read_to_string(&mut text);
+        }
+        text
+    }
+}
+
+pub fn wait_with_deadline(child: &mut Child, timeout: Duration) -> Option<i32> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("process did not exit in time");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A line-based JSON client that separates replies from pushed messages (the `type` key), as the
+/// original client does.
+pub struct Client {
+    pub stream: TcpStream,
+    reader: BufReader<TcpStream>,
+    pub pushed: Vec<Value>,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        let reader = BufReader::new(stream.try_clone().expect("clone"));
+        Client { stream, reader, pushed: Vec::new() }
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    /// The next line from the server, parsed; `None` at EOF.
+    pub fn read_message(&mut self) -> Option<Value> {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(0) => None,
+            Ok(_) => Some(serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad JSON from server {line:?}: {e}"))),
+            Err(e) => panic!("read failed: {e}"),
+        }
+    }
+
+    /// The next reply (pushed messages met on the way are kept in `pushed`).
+    pub fn reply(&mut self) -> Value {
+        loop {
+            let message = self.read_message().expect("connection closed while waiting for a reply");
+            if message.get("type").is_some() {
+                self.pushed.push(message);
+            } else {
+                return message;
+            }
+        }
+    }
+
+    pub fn request(&mut self, action: &str, data: Value) -> Value {
+        let mut frame = json!({"action": action, "data": data}).to_string();
+        frame.push('\n');
+        self.send_raw(frame.as_bytes());
+        self.reply()
+    }
+
+    /// The next pushed message (waiting for it if none is buffered).
+    pub fn pushed_message(&mut self) -> Value {
+        if !self.pushed.is_empty() {
+            return self.pushed.remove(0);
+        }
+        let message = self.read_message().expect("connection closed while waiting for a notification");
+        assert!(message.get("type").is_some(), "expected a pushed message, got a reply {message}");
+        message
+    }
+
+    /// True if nothing arrives within `wait` (used to check a connection got no notification).
+    pub fn silent_for(&mut self, wait: Duration) -> bool {
+        if !self.pushed.is_empty() {
+            return false;
+        }
+        self.stream.set_read_timeout(Some(wait)).expect("timeout");
+        let mut line = String::new();
+        let got = self.reader.read_line(&mut line);
+        self.stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        match got {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => true,
+            Err(e) => panic!("read failed: {e}"),
+        }
+    }
+
+    /// Signs up (if needed) and logs in.
+    pub fn login_as(&mut self, name: &str) {
+        let password = format!("pw-{name}-secret");
+        let _ = self.request("signup", json!({"username": name, "password": password}));
+        let reply = self.request("login", json!({"username": name, "password": password}));
+        assert_eq!(reply["message"], "Login successful", "{reply}");
+    }
+}
+
+pub fn ok(reply: &Value) -> &Value {
+    assert_eq!(reply["status"], "ok", "expected ok, got {reply}");
+    reply
+}
