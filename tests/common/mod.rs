@@ -79,8 +79,7 @@ impl Server {
     /// SIGTERM and wait for exit; returns the exit code.
     pub fn terminate(mut self) -> Option<i32> {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let status = wait_with_deadline(&mut self.child, TIMEOUT);
-        status
+        wait_with_deadline(&mut self.child, TIMEOUT)
     }
 
     /// SIGKILL: no shutdown work at all.
