@@ -1,6 +1,251 @@
-//! splitc: the command-line client for splitd (being built; see the client issue).
+//! splitc: the command-line client of splitd.
+//!
+//! This file holds only the flags and the dispatch: without a subcommand splitc runs the interactive
+//! menus ([`interactive`]); with one it logs in, does that one thing, prints it and exits ([`oneshot`]).
+//! Exit codes: 0 ok, 1 the server answered with an error, 2 usage, 3 the server could not be reached
+//! (or the connection broke).
+
+mod conn;
+mod interactive;
+mod money;
+mod oneshot;
+mod table;
+mod term;
+mod view;
+
+use argh::FromArgs;
+
+/// Exit code for a command line that does not parse or does not make sense.
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(FromArgs, Debug)]
+/// splitc: the client of splitd, the expense-splitting server. Without a subcommand it runs the
+/// interactive menus. One-shot subcommands log in as --user first (password from a no-echo prompt,
+/// --password-stdin or SPLITC_PASSWORD) and print a table, or JSON with --json.
+/// Exit codes: 0 ok, 1 the server said error, 2 usage, 3 cannot connect.
+pub struct Cli {
+    /// server address as host:port (default 127.0.0.1:5005)
+    #[argh(option, default = "String::from(\"127.0.0.1:5005\")")]
+    pub server: String,
+    /// user name to log in as (needed by the one-shot subcommands; interactive mode asks otherwise,
+    /// and uses SPLITC_PASSWORD if set)
+    #[argh(option)]
+    pub user: Option<String>,
+    /// read the password from the first line of standard input (one-shot subcommands)
+    #[argh(switch)]
+    pub password_stdin: bool,
+    #[argh(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum Command {
+    Signup(Signup),
+    Groups(Groups),
+    CreateGroup(CreateGroup),
+    Join(Join),
+    Members(Members),
+    Add(Add),
+    Transactions(Transactions),
+    Delete(Delete),
+    Balances(Balances),
+    Settle(Settle),
+    Export(Export),
+    Watch(Watch),
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "signup")]
+/// create the account --user with the given password
+pub struct Signup {
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "groups")]
+/// list the groups you belong to
+pub struct Groups {
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "create-group")]
+/// create a group (and join it)
+pub struct CreateGroup {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// password others need to join (or SPLITC_GROUP_PASSWORD; default none)
+    #[argh(option)]
+    pub group_password: Option<String>,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "join")]
+/// join an existing group
+pub struct Join {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// the group's password, if it has one (or SPLITC_GROUP_PASSWORD)
+    #[argh(option)]
+    pub group_password: Option<String>,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "members")]
+/// list a group's members
+pub struct Members {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "add")]
+/// add an expense you paid, shared equally by --split (and you, with --include-me)
+pub struct Add {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// the amount, e.g. 90 or 12.50 (at most two decimals)
+    #[argh(positional)]
+    pub amount: String,
+    /// comma-separated members who share it, e.g. bob,carol
+    #[argh(option)]
+    pub split: Option<String>,
+    /// you share it too
+    #[argh(switch)]
+    pub include_me: bool,
+    /// what it was for
+    #[argh(option)]
+    pub desc: Option<String>,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "transactions")]
+/// list a group's transactions, oldest first
+pub struct Transactions {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "delete")]
+/// delete a transaction by its id (the ID column of `transactions`)
+pub struct Delete {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// the transaction's id
+    #[argh(positional)]
+    pub id: u64,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "balances")]
+/// show each member's balance (positive: is owed)
+pub struct Balances {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "settle")]
+/// suggest the transfers that settle a group
+pub struct Settle {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// minimal (fewest transfers) or greedy (the original's); the server's default when absent
+    #[argh(option)]
+    pub method: Option<String>,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "export")]
+/// write a group's transactions as CSV (with a header row) or JSON
+pub struct Export {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// csv or json (default csv)
+    #[argh(option, default = "String::from(\"csv\")")]
+    pub format: String,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "watch")]
+/// print each notification about a group as one line until interrupted or the server closes
+/// (then exit 0)
+pub struct Watch {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// print each notification as the JSON object received
+    #[argh(switch)]
+    pub json: bool,
+}
 
 fn main() {
-    eprintln!("splitc: not built yet");
-    std::process::exit(2);
+    // Lossy, so a stray non-UTF-8 argument is a usage error rather than a panic.
+    let args: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let cli = match Cli::from_args(&["splitc"], &args) {
+        Ok(cli) => cli,
+        Err(early) => match early.status {
+            Ok(()) => {
+                println!("{}", early.output);
+                std::process::exit(0);
+            }
+            Err(()) => {
+                eprintln!("{}\nRun `splitc --help` for usage.", early.output.trim_end());
+                std::process::exit(EXIT_USAGE);
+            }
+        },
+    };
+    let code = match cli.command {
+        None if cli.password_stdin => {
+            eprintln!("splitc: --password-stdin is for the one-shot subcommands; interactive mode asks for it");
+            EXIT_USAGE
+        }
+        None => interactive::run(interactive::Options {
+            server: cli.server.clone(),
+            user: cli.user.clone(),
+            password: std::env::var("SPLITC_PASSWORD").ok(),
+        }),
+        Some(ref command) => oneshot::run(&cli, command),
+    };
+    std::process::exit(code);
 }

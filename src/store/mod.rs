@@ -129,3 +129,6 @@ fn check_format(dir: &Path) -> Result<(), String> {
         Err(err) => Err(format!("cannot read {}: {err}", path.display())),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,372 @@
+//! One TCP connection to splitd, and the one generic request/reply helper every command uses.
+//!
+//! Why a reader thread: the server pushes notifications at any moment, between and even while replies
+//! are awaited, and the interactive client must show them while the user sits at a prompt. So one
+//! thread owns the read half: it splits each line into a *reply* (no `type` key: goes to whoever waits
+//! in [`Conn::request`]) or a *pushed message* (has a `type` key: goes to the [`Handler`] at once).
+//! Nothing read from the network is trusted: bad lines end the connection with a reason, never a panic.
+
+use serde_json::{json, Map, Value};
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A JSON object as received.
+pub type Object = Map<String, Value>;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Long enough for a password hash on a busy machine, short enough that a wedged server is noticed.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+/// A reply bigger than this is not something splitd would send; stop rather than grow without bound.
+const MAX_LINE: u64 = 64 << 20;
+/// The reason given when the server ended the connection in an orderly way (end of stream).
+pub const SERVER_CLOSED: &str = "the server closed the connection";
+
+/// What one line from the server is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    /// The answer to the oldest outstanding request (replies never carry `type`).
+    Reply(Object),
+    /// A notification or settlement pushed by the server (always carries `type`).
+    Pushed(Object),
+    /// Not a JSON object: the conversation can no longer be trusted.
+    Invalid(String),
+}
+
+/// Tells a reply from a pushed message by the `type` key, as the protocol defines.
+pub fn classify(line: &str) -> Incoming {
+    match serde_json::from_str::<Value>(line) {
+        Ok(Value::Object(map)) if map.contains_key("type") => Incoming::Pushed(map),
+        Ok(Value::Object(map)) => Incoming::Reply(map),
+        Ok(_) => Incoming::Invalid("a JSON value that is not an object".into()),
+        Err(e) => Incoming::Invalid(format!("not JSON ({e})")),
+    }
+}
+
+/// Why a request did not get an `ok` reply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Error {
+    /// No connection could be made (bad address, refused, unreachable, timed out).
+    Connect { addr: String, reason: String },
+    /// The connection broke, was closed, or the server stopped answering.
+    Lost(String),
+    /// The server said something that breaks the protocol (wrong id, no status...).
+    Protocol(String),
+    /// The server answered `{"status":"error"}`.
+    Server { message: String, code: Option<String> },
+}
+
+impl Error {
+    /// The process exit code: 1 the server said error, 3 the server could not be reached or talked to.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Server { .. } => 1,
+            Error::Connect { .. } | Error::Lost(_) | Error::Protocol(_) => 3,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Connect { addr, reason } => write!(f, "cannot connect to {addr}: {reason}"),
+            Error::Lost(reason) => write!(f, "connection to the server lost: {reason}"),
+            Error::Protocol(what) => write!(f, "unexpected answer from the server: {what}"),
+            Error::Server { message, .. } => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// What the reader thread tells the rest of the client outside of replies.
+#[derive(Debug)]
+pub enum Notice {
+    Pushed(Object),
+    /// The connection ended without us closing it; the reason in words.
+    Lost(String),
+}
+
+/// Called on the reader thread for every pushed message and for an unexpected end.
+pub type Handler = Box<dyn FnMut(Notice) + Send>;
+
+/// A connected client. Dropping it closes the socket (and so logs out, server side).
+pub struct Conn {
+    stream: TcpStream,
+    replies: Receiver<Result<Object, String>>,
+    next_id: u64,
+    /// Set by us before we shut the socket, so the reader does not report our own close as a loss.
+    closing: Arc<AtomicBool>,
+    /// Set by the reader when the connection ended.
+    ended: Arc<AtomicBool>,
+    /// Why this connection cannot be used any more, once it cannot.
+    dead: Option<String>,
+}
+
+impl Conn {
+    /// Connects to `addr` (host:port) and starts the reader thread.
+    pub fn connect(addr: &str, handler: Handler) -> Result<Conn, Error> {
+        let fail = |reason: String| Error::Connect { addr: addr.to_string(), reason };
+        let addrs: Vec<_> =
+            addr.to_socket_addrs().map_err(|e| fail(format!("cannot resolve the address ({e})")))?.collect();
+        let mut last = fail("the address resolves to nothing".into());
+        let mut stream = None;
+        for a in addrs {
+            match TcpStream::connect_timeout(&a, CONNECT_TIMEOUT) {
+                Ok(s) => {
+                    stream = Some(s);
+                    break;
+                }
+                Err(e) => last = fail(e.to_string()),
+            }
+        }
+        let stream = stream.ok_or(last)?;
+        let _ = stream.set_nodelay(true);
+        let _ = stream.set_write_timeout(Some(REPLY_TIMEOUT));
+        let read_half = stream.try_clone().map_err(|e| fail(e.to_string()))?;
+        let (tx, rx) = mpsc::channel();
+        let closing = Arc::new(AtomicBool::new(false));
+        let ended = Arc::new(AtomicBool::new(false));
+        let (c, e) = (closing.clone(), ended.clone());
+        std::thread::Builder::new()
+            .name("splitc-reader".into())
+            .spawn(move || read_loop(read_half, tx, handler, c, e))
+            .map_err(|e| fail(format!("cannot start the reader thread ({e})")))?;
+        Ok(Conn { stream, replies: rx, next_id: 0, closing, ended, dead: None })
+    }
+
+    /// False once the connection is known to be closed or broken.
+    pub fn is_alive(&self) -> bool {
+        self.dead.is_none() && !self.ended.load(Ordering::SeqCst)
+    }
+
+    /// Sends one request and waits for its reply: `Ok` with the whole reply object when its status is
+    /// `ok`, [`Error::Server`] when it is `error`. `data` is omitted from the request when `None`.
+    pub fn request(&mut self, action: &str, data: Option<Value>) -> Result<Object, Error> {
+        if let Some(reason) = &self.dead {
+            return Err(Error::Lost(reason.clone()));
+        }
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut request = json!({ "action": action, "id": id });
+        if let Some(data) = data {
+            request["data"] = data;
+        }
+        let mut line = request.to_string().into_bytes();
+        line.push(b'\n');
+        if let Err(e) = self.stream.write_all(&line).and_then(|_| self.stream.flush()) {
+            return Err(self.die(format!("sending failed ({e})")));
+        }
+        let reply = match self.replies.recv_timeout(REPLY_TIMEOUT) {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(reason)) => return Err(self.die(reason)),
+            Err(RecvTimeoutError::Timeout) => {
+                return Err(self.die(format!("no reply within {} s", REPLY_TIMEOUT.as_secs())))
+            }
+            Err(RecvTimeoutError::Disconnected) => return Err(self.die("the reader stopped".into())),
+        };
+        match check_reply(reply, id) {
+            Err(Error::Protocol(what)) => {
+                // Replies can no longer be matched to requests: this connection is done.
+                self.die(what.clone());
+                Err(Error::Protocol(what))
+            }
+            other => other,
+        }
+    }
+
+    /// Blocks until the connection ends (for `watch`); returns why it ended.
+    pub fn wait_closed(&mut self) -> String {
+        if let Some(reason) = &self.dead {
+            return reason.clone();
+        }
+        loop {
+            match self.replies.recv() {
+                Ok(Ok(_unasked_reply)) => continue,
+                Ok(Err(reason)) => return reason,
+                Err(_) => return "the reader stopped".into(),
+            }
+        }
+    }
+
+    fn die(&mut self, reason: String) -> Error {
+        self.closing.store(true, Ordering::SeqCst);
+        let _ = self.stream.shutdown(Shutdown::Both);
+        self.dead = Some(reason.clone());
+        Error::Lost(reason)
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.closing.store(true, Ordering::SeqCst);
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+}
+
+/// Checks the echoed id and the status of a reply to request `id`.
+fn check_reply(reply: Object, id: u64) -> Result<Object, Error> {
+    if let Some(echoed) = reply.get("id") {
+        if echoed.as_u64() != Some(id) {
+            return Err(Error::Protocol(format!("reply for request {echoed} while waiting for {id}")));
+        }
+    }
+    match reply.get("status").and_then(Value::as_str) {
+        Some("ok") => Ok(reply),
+        Some("error") => Err(Error::Server {
+            message: reply.get("message").and_then(Value::as_str).unwrap_or("error (no message)").to_string(),
+            code: reply.get("code").and_then(Value::as_str).map(str::to_string),
+        }),
+        _ => Err(Error::Protocol(format!("a reply without an ok/error status: {}", Value::Object(reply)))),
+    }
+}
+
+/// The reader thread: one line at a time, replies to the channel, pushed messages to the handler.
+fn read_loop(
+    stream: TcpStream,
+    replies: Sender<Result<Object, String>>,
+    mut handler: Handler,
+    closing: Arc<AtomicBool>,
+    ended: Arc<AtomicBool>,
+) {
+    let mut reader = BufReader::new(stream);
+    let mut line = Vec::new();
+    let reason = loop {
+        line.clear();
+        match (&mut reader).take(MAX_LINE + 1).read_until(b'\n', &mut line) {
+            Ok(0) => break SERVER_CLOSED.to_string(),
+            Ok(_) if line.len() as u64 > MAX_LINE => break "the server sent an over-long line".to_string(),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => break e.to_string(),
+        }
+        let Ok(text) = std::str::from_utf8(&line) else {
+            break "the server sent invalid UTF-8".to_string();
+        };
+        if text.trim().is_empty() {
+            continue;
+        }
+        match classify(text) {
+            Incoming::Reply(reply) => {
+                if replies.send(Ok(reply)).is_err() {
+                    return; // the Conn is gone: nobody to tell
+                }
+            }
+            Incoming::Pushed(message) => handler(Notice::Pushed(message)),
+            Incoming::Invalid(what) => break format!("the server sent a line that is {what}"),
+        }
+    };
+    ended.store(true, Ordering::SeqCst);
+    let _ = reader.get_ref().shutdown(Shutdown::Both);
+    if !closing.load(Ordering::SeqCst) {
+        handler(Notice::Lost(reason.clone()));
+    }
+    let _ = replies.send(Err(reason));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    fn obj(text: &str) -> Object {
+        match serde_json::from_str(text) {
+            Ok(Value::Object(m)) => m,
+            _ => panic!("not an object: {text}"),
+        }
+    }
+
+    #[test]
+    fn classifies_by_the_type_key() {
+        assert!(matches!(classify(r#"{"status":"ok","groups":[]}"#), Incoming::Reply(_)));
+        assert!(matches!(classify(r#"{"status":"error","message":"x","code":"y"}"#), Incoming::Reply(_)));
+        assert!(matches!(classify(r#"{"type":"notification","message":"m"}"#), Incoming::Pushed(_)));
+        assert!(matches!(classify(r#"{"type":"settlement","data":[]}"#), Incoming::Pushed(_)));
+        // A future kind of pushed message is still not mistaken for a reply.
+        assert!(matches!(classify(r#"{"type":"payment","message":"m"}"#), Incoming::Pushed(_)));
+        // A reply whose data mentions "type" deeper down is still a reply.
+        assert!(matches!(classify(r#"{"status":"ok","transaction":{"type":"x"}}"#), Incoming::Reply(_)));
+        for bad in ["[1,2]", "\"ok\"", "not json", "{\"status\":", ""] {
+            assert!(matches!(classify(bad), Incoming::Invalid(_)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn replies_are_checked_for_status_and_id() {
+        assert!(check_reply(obj(r#"{"status":"ok","id":3}"#), 3).is_ok());
+        assert!(check_reply(obj(r#"{"status":"ok"}"#), 3).is_ok());
+        assert_eq!(
+            check_reply(obj(r#"{"status":"error","message":"Group not found","code":"not_found"}"#), 1),
+            Err(Error::Server { message: "Group not found".into(), code: Some("not_found".into()) })
+        );
+        assert!(matches!(check_reply(obj(r#"{"status":"ok","id":2}"#), 3), Err(Error::Protocol(_))));
+        assert!(matches!(check_reply(obj(r#"{"message":"?"}"#), 3), Err(Error::Protocol(_))));
+    }
+
+    #[test]
+    fn exit_codes_follow_the_kind_of_failure() {
+        assert_eq!(Error::Server { message: "x".into(), code: None }.exit_code(), 1);
+        assert_eq!(Error::Connect { addr: "a".into(), reason: "r".into() }.exit_code(), 3);
+        assert_eq!(Error::Lost("r".into()).exit_code(), 3);
+    }
+
+    /// A fake server that pushes a notification before and between replies, split across writes.
+    #[test]
+    fn pushed_messages_go_to_the_handler_and_replies_to_the_caller() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut req = String::new();
+            r.read_line(&mut req).unwrap();
+            let req: Value = serde_json::from_str(&req).unwrap();
+            assert_eq!(req["action"], "list_groups");
+            assert!(req.get("data").is_none());
+            let id = &req["id"];
+            s.write_all(b"{\"type\":\"notification\",\"group\":\"trip\",\"mess").unwrap();
+            s.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            let reply = format!("age\":\"hi\"}}\n{{\"status\":\"ok\",\"groups\":[\"trip\"],\"id\":{id}}}\n");
+            s.write_all(reply.as_bytes()).unwrap();
+        });
+        let (tx, rx) = mpsc::channel();
+        let mut conn = Conn::connect(
+            &addr,
+            Box::new(move |n| {
+                let _ = tx.send(match n {
+                    Notice::Pushed(m) => format!("pushed {}", m["message"]),
+                    Notice::Lost(r) => format!("lost {r}"),
+                });
+            }),
+        )
+        .unwrap();
+        let reply = conn.request("list_groups", None).unwrap();
+        assert_eq!(reply["groups"], json!(["trip"]));
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), "pushed \"hi\"");
+        server.join().unwrap();
+        assert!(rx.recv_timeout(Duration::from_secs(5)).unwrap().starts_with("lost"));
+        assert!(matches!(conn.request("list_groups", None), Err(Error::Lost(_))));
+        assert!(!conn.is_alive());
+    }
+
+    #[test]
+    fn connecting_to_a_closed_port_says_why() {
+        let port = {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let addr = format!("127.0.0.1:{port}");
+        match Conn::connect(&addr, Box::new(|_| {})) {
+            Err(e @ Error::Connect { .. }) => {
+                let text = e.to_string();
+                assert!(text.contains(&addr) && text.to_lowercase().contains("refused"), "{text}");
+            }
+            other => panic!("expected a connect error, got {:?}", other.map(|_| ())),
+        }
+    }
+}

@@ -1,0 +1,437 @@
+//! The interactive menus: the original client's flow (welcome → main menu → group menu), fixed.
+//!
+//! Why it is built this way:
+//! - Notifications print the moment they arrive, even at a prompt: the connection's reader thread hands
+//!   them to the [`Console`], which clears the prompt line, prints them and re-prints the prompt.
+//! - Transactions are deleted by their `id`, never by a list position (the original showed 1-based
+//!   numbers and sent them as a 0-based index, deleting the wrong row).
+//! - A lost connection is reported and re-made with bounded backoff; the session logs in again. A request
+//!   that was cut off is repeated only when repeating it cannot do anything twice.
+//! - Answers are plain lines, so a script can drive it through stdin; end of input exits cleanly.
+
+use crate::conn::{Conn, Error, Handler, Notice, Object};
+use crate::money::{format_cents, parse_user_amount, to_json};
+use crate::term::{Console, Input};
+use crate::view;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What the command line gave the interactive mode.
+pub struct Options {
+    pub server: String,
+    /// Log in as this user without asking for the name.
+    pub user: Option<String>,
+    /// Log in with this password without asking (SPLITC_PASSWORD).
+    pub password: Option<String>,
+}
+
+/// Why the menus stop before the user chose Exit.
+enum Quit {
+    /// End of input: leave quietly with status 0.
+    Eof,
+    /// The server is gone for good (or refused the login on reconnect).
+    Fatal(Error),
+}
+
+type Step<T> = Result<T, Quit>;
+
+/// Pauses before each reconnect attempt: bounded, about 15 s in all, then give up.
+const BACKOFF_MS: [u64; 6] = [0, 500, 1000, 2000, 4000, 8000];
+
+/// Requests that can be sent again after a reconnect without doing anything twice.
+fn repeatable(action: &str) -> bool {
+    matches!(action, "login" | "list_groups" | "get_group_members" | "view_transactions" | "view_balances")
+}
+
+/// Runs the menus until Exit or end of input; returns the process exit code.
+pub fn run(options: Options) -> i32 {
+    let console = Console::new();
+    let mut session = Session { options, console, input: Input::stdin(), conn: None, credentials: None };
+    match Conn::connect(&session.options.server, session.handler()) {
+        Ok(conn) => session.conn = Some(conn),
+        Err(e) => {
+            eprintln!("splitc: {e}");
+            return e.exit_code();
+        }
+    }
+    println!("Connected to {}", session.options.server);
+    match welcome(&mut session) {
+        Ok(()) => 0,
+        Err(Quit::Eof) => {
+            println!("Goodbye");
+            0
+        }
+        Err(Quit::Fatal(e)) => {
+            eprintln!("splitc: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+struct Session {
+    options: Options,
+    console: Arc<Console>,
+    input: Input,
+    conn: Option<Conn>,
+    /// Who is logged in, kept so that a reconnect can log in again.
+    credentials: Option<(String, String)>,
+}
+
+impl Session {
+    /// Prints pushed messages (and an unexpected disconnect) as they arrive.
+    fn handler(&self) -> Handler {
+        let console = self.console.clone();
+        Box::new(move |notice| match notice {
+            Notice::Pushed(message) => console.print_async(&view::notification_line(&message)),
+            Notice::Lost(reason) => console
+                .print_async(&format!("⚠ connection to the server lost ({reason}); reconnecting at your next action")),
+        })
+    }
+
+    fn ask(&mut self, prompt: &str) -> Step<String> {
+        self.console.ask(&mut self.input, prompt, false).ok_or(Quit::Eof)
+    }
+
+    fn ask_secret(&mut self, prompt: &str) -> Step<String> {
+        self.console.ask(&mut self.input, prompt, true).ok_or(Quit::Eof)
+    }
+
+    /// Connects again with backoff and logs in again if we were logged in.
+    fn reconnect(&mut self) -> Result<(), Error> {
+        self.conn = None;
+        let mut last = Error::Lost("gave up reconnecting".into());
+        for (attempt, pause) in BACKOFF_MS.iter().enumerate() {
+            std::thread::sleep(Duration::from_millis(*pause));
+            println!("Reconnecting to {} (attempt {} of {})...", self.options.server, attempt + 1, BACKOFF_MS.len());
+            let mut conn = match Conn::connect(&self.options.server, self.handler()) {
+                Ok(conn) => conn,
+                Err(e) => {
+                    println!("  {e}");
+                    last = e;
+                    continue;
+                }
+            };
+            if let Some((user, password)) = &self.credentials {
+                match conn.request("login", Some(json!({ "username": user, "password": password }))) {
+                    Ok(_) => {}
+                    Err(Error::Server { message, code }) => {
+                        self.credentials = None;
+                        let message = format!("logging in again after reconnecting failed: {message}");
+                        return Err(Error::Server { message, code });
+                    }
+                    Err(e) => {
+                        last = e;
+                        continue;
+                    }
+                }
+            }
+            println!("Reconnected{}.", if self.credentials.is_some() { " and logged in again" } else { "" });
+            self.conn = Some(conn);
+            return Ok(());
+        }
+        Err(last)
+    }
+
+    /// The menus' request helper. Outer `Err`: stop the session. Inner `Err`: a message to show.
+    fn call(&mut self, action: &str, data: Option<Value>) -> Step<Result<Object, String>> {
+        if !self.conn.as_ref().is_some_and(Conn::is_alive) {
+            self.reconnect().map_err(Quit::Fatal)?;
+        }
+        let first = self.send(action, data.clone());
+        match first {
+            Ok(reply) => Ok(Ok(reply)),
+            Err(Error::Server { message, .. }) => Ok(Err(message)),
+            Err(e) => {
+                println!("⚠ {e}");
+                self.reconnect().map_err(Quit::Fatal)?;
+                if !repeatable(action) {
+                    return Ok(Err(format!(
+                        "the connection broke during {action}; it may or may not have happened — check before retrying"
+                    )));
+                }
+                match self.send(action, data) {
+                    Ok(reply) => Ok(Ok(reply)),
+                    Err(Error::Server { message, .. }) => Ok(Err(message)),
+                    Err(e) => Err(Quit::Fatal(e)),
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, action: &str, data: Option<Value>) -> Result<Object, Error> {
+        match self.conn.as_mut() {
+            Some(conn) => conn.request(action, data),
+            None => Err(Error::Lost("not connected".into())),
+        }
+    }
+
+    /// [`Session::call`], printing a failure; `None` when it failed.
+    fn act(&mut self, action: &str, data: Option<Value>) -> Step<Option<Object>> {
+        match self.call(action, data)? {
+            Ok(reply) => Ok(Some(reply)),
+            Err(message) => {
+                println!("✘ {message}");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Reads something out of a reply, printing what was wrong with it if it cannot.
+    fn read<T>(&self, parsed: Result<T, String>) -> Option<T> {
+        parsed.map_err(|e| println!("✘ unexpected reply from the server: {e}")).ok()
+    }
+}
+
+fn message(reply: &Object) -> &str {
+    reply.get("message").and_then(Value::as_str).unwrap_or("Done")
+}
+
+fn welcome(s: &mut Session) -> Step<()> {
+    loop {
+        println!("\n--- WELCOME ---\n1. Login\n2. Signup\n0. Exit");
+        match s.ask("Enter choice: ")?.trim() {
+            "1" => {
+                if let Some(user) = login(s)? {
+                    main_menu(s, &user)?;
+                }
+            }
+            "2" => signup(s)?,
+            "0" => {
+                println!("Goodbye");
+                return Ok(());
+            }
+            _ => println!("Invalid choice"),
+        }
+    }
+}
+
+fn login(s: &mut Session) -> Step<Option<String>> {
+    println!("\n--- LOGIN ---");
+    let user = match s.options.user.clone() {
+        Some(user) => {
+            println!("Username: {user}");
+            user
+        }
+        None => s.ask("Username: ")?.trim().to_string(),
+    };
+    let password = match s.options.password.clone() {
+        Some(password) => password,
+        None => s.ask_secret("Password: ")?,
+    };
+    match s.call("login", Some(json!({ "username": user, "password": password })))? {
+        Ok(reply) => {
+            println!("✔ {}", message(&reply));
+            s.credentials = Some((user.clone(), password));
+            Ok(Some(user))
+        }
+        Err(e) => {
+            println!("✘ {e}");
+            Ok(None)
+        }
+    }
+}
+
+fn signup(s: &mut Session) -> Step<()> {
+    println!("\n--- SIGNUP ---");
+    let user = s.ask("Choose username: ")?.trim().to_string();
+    if user.is_empty() {
+        println!("✘ Username cannot be empty");
+        return Ok(());
+    }
+    let password = s.ask_secret("Choose password: ")?;
+    if s.ask_secret("Confirm password: ")? != password {
+        println!("✘ Passwords do not match");
+        return Ok(());
+    }
+    if let Some(reply) = s.act("signup", Some(json!({ "username": user, "password": password })))? {
+        println!("✔ {}. Now log in.", message(&reply));
+    }
+    Ok(())
+}
+
+fn main_menu(s: &mut Session, user: &str) -> Step<()> {
+    loop {
+        println!(
+            "\n--- MAIN MENU ({user}) ---\n1. View groups\n2. Create group\n3. Join group\n4. Open group\n0. Logout"
+        );
+        match s.ask("Enter choice: ")?.trim() {
+            "1" => match my_groups(s)? {
+                Some(groups) if groups.is_empty() => println!("No groups yet: create or join one."),
+                Some(groups) => println!(
+                    "Your groups:\n{}",
+                    groups.iter().map(|g| format!("- {g}\n")).collect::<String>().trim_end()
+                ),
+                None => {}
+            },
+            choice @ ("2" | "3") => {
+                let name = s.ask("Group name (empty to cancel): ")?.trim().to_string();
+                if name.is_empty() {
+                    continue;
+                }
+                let (action, prompt) = match choice {
+                    "2" => ("create_group", "Group password (empty for none): "),
+                    _ => ("join_group", "Group password (empty if none): "),
+                };
+                let password = s.ask_secret(prompt)?;
+                if let Some(reply) = s.act(action, Some(json!({ "group": name, "password": password })))? {
+                    println!("✔ {}", message(&reply));
+                }
+            }
+            "4" => {
+                let Some(groups) = my_groups(s)? else { continue };
+                if groups.is_empty() {
+                    println!("No groups yet: create or join one.");
+                    continue;
+                }
+                for (n, g) in groups.iter().enumerate() {
+                    println!("{}. {g}", n + 1);
+                }
+                let pick = s.ask("Group number or name (empty to cancel): ")?.trim().to_string();
+                if pick.is_empty() {
+                    continue;
+                }
+                let chosen = match pick.parse::<usize>() {
+                    Ok(n) if (1..=groups.len()).contains(&n) => Some(groups[n - 1].clone()),
+                    _ => groups.iter().find(|g| **g == pick).cloned(),
+                };
+                match chosen {
+                    Some(group) => group_menu(s, user, &group)?,
+                    None => println!("✘ No such group: {pick}"),
+                }
+            }
+            "0" => {
+                let _ = s.call("logout", None)?;
+                s.credentials = None;
+                println!("Logged out");
+                return Ok(());
+            }
+            _ => println!("Invalid choice"),
+        }
+    }
+}
+
+fn my_groups(s: &mut Session) -> Step<Option<Vec<String>>> {
+    Ok(s.act("list_groups", None)?.and_then(|reply| s.read(view::names(&reply, "groups"))))
+}
+
+fn group_menu(s: &mut Session, user: &str, group: &str) -> Step<()> {
+    loop {
+        println!(
+            "\n--- GROUP: {group} ---\n1. Add expense\n2. View transactions\n3. Delete transaction\n4. View balances\n5. Settle up\n0. Back"
+        );
+        match s.ask("Enter choice: ")?.trim() {
+            "1" => add_expense(s, user, group)?,
+            "2" => match transactions(s, group)? {
+                Some(txns) if txns.is_empty() => println!("No transactions yet."),
+                Some(txns) => print!("{}", view::transactions_table(&txns).render()),
+                None => {}
+            },
+            "3" => delete_transaction(s, group)?,
+            "4" => {
+                let reply = s.act("view_balances", Some(json!({ "group": group })))?;
+                if let Some(rows) = reply.and_then(|r| s.read(view::balances(&r))) {
+                    print!("{}", view::balances_table(&rows).render());
+                }
+            }
+            "5" => {
+                let Some(reply) = s.act("settle", Some(json!({ "group": group })))? else { continue };
+                let list = reply.get("settlements").unwrap_or(&Value::Null);
+                let Some(transfers) = s.read(view::transfers(list)) else { continue };
+                if transfers.is_empty() {
+                    println!("Nothing to settle: everyone is even.");
+                } else {
+                    print!("{}", view::transfers_table(&transfers).render());
+                }
+                if let Some(summary) = view::settle_summary(&reply) {
+                    println!("{summary}");
+                }
+            }
+            "0" => return Ok(()),
+            _ => println!("Invalid choice"),
+        }
+    }
+}
+
+fn transactions(s: &mut Session, group: &str) -> Step<Option<Vec<view::Txn>>> {
+    let reply = s.act("view_transactions", Some(json!({ "group": group })))?;
+    Ok(reply.and_then(|r| s.read(view::transactions(&r))))
+}
+
+fn add_expense(s: &mut Session, user: &str, group: &str) -> Step<()> {
+    let text = s.ask("Amount (empty to cancel): ")?;
+    if text.trim().is_empty() {
+        return Ok(());
+    }
+    let amount = match parse_user_amount(&text) {
+        Ok(amount) => amount,
+        Err(e) => {
+            println!("✘ {e}");
+            return Ok(());
+        }
+    };
+    let description = s.ask("Description: ")?.trim().to_string();
+    let reply = s.act("get_group_members", Some(json!({ "group": group })))?;
+    let members = reply.and_then(|r| s.read(view::names(&r, "members"))).unwrap_or_default();
+    let others: Vec<String> = members.into_iter().filter(|m| m != user).collect();
+    if !others.is_empty() {
+        println!("Members besides you: {}", others.join(", "));
+    }
+    let names = s.ask("Split between (comma-separated; empty = all of them): ")?;
+    let mut split: Vec<String> =
+        names.split(',').map(str::trim).filter(|n| !n.is_empty() && *n != user).map(str::to_string).collect();
+    if names.trim().is_empty() {
+        split = others;
+    }
+    if split.is_empty() {
+        println!("✘ Name at least one other member to split with");
+        return Ok(());
+    }
+    let include =
+        matches!(s.ask("Include yourself in the split? (y/n): ")?.trim().to_lowercase().as_str(), "y" | "yes");
+    let data = json!({
+        "group": group,
+        "amount": to_json(amount),
+        "description": description,
+        "split_between": split,
+        "include_payer": include,
+    });
+    if let Some(reply) = s.act("add_transaction", Some(data))? {
+        let id = reply.get("transaction").and_then(|t| t.get("id")).and_then(Value::as_u64);
+        let id = id.map(|i| format!(" (id {i})")).unwrap_or_default();
+        println!(
+            "✔ {}{id}: you paid {} shared by {}{}",
+            message(&reply),
+            format_cents(amount),
+            split.join(", "),
+            if include { " + you" } else { "" }
+        );
+    }
+    Ok(())
+}
+
+fn delete_transaction(s: &mut Session, group: &str) -> Step<()> {
+    let Some(txns) = transactions(s, group)? else { return Ok(()) };
+    if txns.is_empty() {
+        println!("No transactions to delete.");
+        return Ok(());
+    }
+    print!("{}", view::transactions_table(&txns).render());
+    let answer = s.ask("Id of the transaction to delete (empty to cancel): ")?;
+    let answer = answer.trim();
+    if answer.is_empty() {
+        return Ok(());
+    }
+    let Ok(id) = answer.parse::<u64>() else {
+        println!("✘ Not a transaction id: {answer}");
+        return Ok(());
+    };
+    if !txns.iter().any(|t| t.id == Some(id)) {
+        println!("✘ No transaction with id {id} in {group}");
+        return Ok(());
+    }
+    if let Some(reply) = s.act("delete_transaction", Some(json!({ "group": group, "id": id })))? {
+        println!("✔ {}", message(&reply));
+    }
+    Ok(())
+}

@@ -1,0 +1,246 @@
+//! The one-shot subcommands: check the command line, log in (or sign up), send one request, print
+//! the answer as a table (or the reply as JSON with --json), exit with a code a script can test.
+//!
+//! Why this shape: every subcommand is "build `data`, call [`Conn::request`], render the reply", so a
+//! future server action (record_payment, history, edit_transaction) is one more arm in [`run`] and one
+//! more small argh struct in main.rs.
+
+use crate::conn::{self, Conn, Error, Handler, Notice, Object};
+use crate::money::{parse_user_amount, to_json};
+use crate::table::Table;
+use crate::{term, view, Cli, Command, EXIT_USAGE};
+use serde_json::{json, Value};
+use std::io::{self, Write};
+
+/// Why a one-shot command stopped.
+enum Failure {
+    Usage(String),
+    Net(Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure::Net(e)
+    }
+}
+
+/// A reply that does not have the expected shape breaks the protocol.
+fn shape(what: String) -> Failure {
+    Failure::Net(Error::Protocol(what))
+}
+
+/// Runs one subcommand; returns the process exit code (messages already printed).
+pub fn run(cli: &Cli, command: &Command) -> i32 {
+    match run_command(cli, command) {
+        Ok(code) => code,
+        Err(Failure::Usage(text)) => {
+            eprintln!("splitc: {text}");
+            EXIT_USAGE
+        }
+        Err(Failure::Net(e)) => {
+            eprintln!("splitc: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
+    // Check everything that can be checked locally before asking for a password or connecting.
+    let mut group_name = None;
+    match command {
+        Command::Add(a) => {
+            parse_user_amount(&a.amount).map_err(Failure::Usage)?;
+        }
+        Command::Export(e) if e.format != "csv" && e.format != "json" => {
+            return Err(Failure::Usage(format!("--format must be csv or json, not {:?}", e.format)));
+        }
+        Command::Settle(c) if c.method.as_deref().is_some_and(|m| m != "minimal" && m != "greedy") => {
+            return Err(Failure::Usage(format!(
+                "--method must be minimal or greedy, not {:?}",
+                c.method.as_deref().unwrap_or("")
+            )));
+        }
+        Command::Watch(w) => group_name = Some(w.group.clone()),
+        _ => {}
+    }
+    let user = cli.user.clone().ok_or_else(|| Failure::Usage("this subcommand needs --user NAME".into()))?;
+    let password = password(cli, &user)?;
+    let credentials = json!({ "username": user, "password": password });
+
+    let handler: Handler = match (command, group_name) {
+        (Command::Watch(w), Some(group)) => watch_printer(group, w.json),
+        _ => Box::new(|_| {}),
+    };
+    let mut conn = Conn::connect(&cli.server, handler)?;
+    if !matches!(command, Command::Signup(_)) {
+        conn.request("login", Some(credentials.clone()))?;
+    }
+
+    match command {
+        Command::Signup(s) => print_message(&conn.request("signup", Some(credentials))?, s.json),
+        Command::Groups(c) => {
+            let reply = conn.request("list_groups", None)?;
+            let groups = view::names(&reply, "groups").map_err(shape)?;
+            print_table(&reply, c.json, view::names_table("GROUP", &groups));
+        }
+        Command::CreateGroup(c) => {
+            let data = json!({ "group": c.group, "password": group_password(&c.group_password) });
+            print_message(&conn.request("create_group", Some(data))?, c.json);
+        }
+        Command::Join(c) => {
+            let data = json!({ "group": c.group, "password": group_password(&c.group_password) });
+            print_message(&conn.request("join_group", Some(data))?, c.json);
+        }
+        Command::Members(c) => {
+            let reply = conn.request("get_group_members", Some(json!({ "group": c.group })))?;
+            let members = view::names(&reply, "members").map_err(shape)?;
+            print_table(&reply, c.json, view::names_table("MEMBER", &members));
+        }
+        Command::Add(c) => {
+            let amount = parse_user_amount(&c.amount).map_err(Failure::Usage)?;
+            let split: Vec<&str> =
+                c.split.as_deref().unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+            let mut data = json!({
+                "group": c.group,
+                "amount": to_json(amount),
+                "split_between": split,
+                "include_payer": c.include_me,
+            });
+            if let Some(desc) = &c.desc {
+                data["description"] = json!(desc);
+            }
+            let reply = conn.request("add_transaction", Some(data))?;
+            if c.json {
+                print_json(&reply);
+                return Ok(0);
+            }
+            print_message(&reply, false);
+            if let Some(txn) = reply.get("transaction") {
+                let txn = view::Txn::from_value(txn).map_err(shape)?;
+                emit(&view::transactions_table(&[txn]).render());
+            }
+        }
+        Command::Transactions(c) => {
+            let reply = conn.request("view_transactions", Some(json!({ "group": c.group })))?;
+            let txns = view::transactions(&reply).map_err(shape)?;
+            print_table(&reply, c.json, view::transactions_table(&txns));
+        }
+        Command::Delete(c) => {
+            let reply = conn.request("delete_transaction", Some(json!({ "group": c.group, "id": c.id })))?;
+            print_message(&reply, c.json);
+        }
+        Command::Balances(c) => {
+            let reply = conn.request("view_balances", Some(json!({ "group": c.group })))?;
+            let rows = view::balances(&reply).map_err(shape)?;
+            print_table(&reply, c.json, view::balances_table(&rows));
+        }
+        Command::Settle(c) => {
+            let mut data = json!({ "group": c.group });
+            if let Some(method) = &c.method {
+                data["method"] = json!(method);
+            }
+            let reply = conn.request("settle", Some(data))?;
+            let transfers = view::transfers(reply.get("settlements").unwrap_or(&Value::Null)).map_err(shape)?;
+            if c.json {
+                print_json(&reply);
+                return Ok(0);
+            }
+            if transfers.is_empty() {
+                emit("Nothing to settle: everyone is even.\n");
+            } else {
+                emit(&view::transfers_table(&transfers).render());
+            }
+            if let Some(summary) = view::settle_summary(&reply) {
+                emit(&format!("{summary}\n"));
+            }
+        }
+        Command::Export(c) => {
+            let reply = conn.request("view_transactions", Some(json!({ "group": c.group })))?;
+            let txns = view::transactions(&reply).map_err(shape)?;
+            if c.format == "json" {
+                let list = reply.get("transactions").cloned().unwrap_or(Value::Array(Vec::new()));
+                let text = serde_json::to_string_pretty(&list).unwrap_or_else(|_| list.to_string());
+                emit(&format!("{text}\n"));
+            } else {
+                emit(&view::transactions_csv(&txns));
+            }
+        }
+        Command::Watch(c) => {
+            // Fails early (exit 1) for a group that does not exist or that we are not in.
+            conn.request("get_group_members", Some(json!({ "group": c.group })))?;
+            eprintln!("splitc: watching {} as {user}; Ctrl-C to stop", c.group);
+            let reason = conn.wait_closed();
+            eprintln!("splitc: {reason}");
+            return Ok(if reason == conn::SERVER_CLOSED { 0 } else { 3 });
+        }
+    }
+    Ok(0)
+}
+
+/// The password: --password-stdin, else SPLITC_PASSWORD, else a no-echo prompt on the terminal.
+fn password(cli: &Cli, user: &str) -> Result<String, Failure> {
+    if cli.password_stdin {
+        return term::Input::stdin()
+            .line()
+            .ok_or_else(|| Failure::Usage("--password-stdin: standard input is empty".into()));
+    }
+    if let Ok(p) = std::env::var("SPLITC_PASSWORD") {
+        return Ok(p);
+    }
+    term::prompt_password(&format!("Password for {user}: ")).ok_or_else(|| {
+        Failure::Usage("no password: stdin is not a terminal; use --password-stdin or SPLITC_PASSWORD".into())
+    })
+}
+
+/// A group password from the flag, else SPLITC_GROUP_PASSWORD, else none (`""`).
+fn group_password(flag: &Option<String>) -> String {
+    flag.clone().or_else(|| std::env::var("SPLITC_GROUP_PASSWORD").ok()).unwrap_or_default()
+}
+
+/// The notification handler of `watch`: one line per pushed message about `group`.
+fn watch_printer(group: String, json: bool) -> Handler {
+    Box::new(move |notice| match notice {
+        Notice::Pushed(message) if view::pushed_group(&message) == Some(group.as_str()) => {
+            let line = if json { Value::Object(message).to_string() } else { view::notification_line(&message) };
+            emit(&format!("{line}\n"));
+        }
+        Notice::Pushed(_) | Notice::Lost(_) => {}
+    })
+}
+
+/// Writes to stdout now (watch output must not sit in a buffer). A closed pipe (`| head`) ends
+/// the program quietly, as other command-line tools do.
+fn emit(text: &str) {
+    let mut out = io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("splitc: cannot write output: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// The reply as one line of JSON, without the request id splitc added.
+fn print_json(reply: &Object) {
+    let mut reply = reply.clone();
+    reply.remove("id");
+    emit(&format!("{}\n", Value::Object(reply)));
+}
+
+fn print_message(reply: &Object, json: bool) {
+    if json {
+        print_json(reply);
+    } else {
+        let text = reply.get("message").and_then(Value::as_str).unwrap_or("ok");
+        emit(&format!("{text}\n"));
+    }
+}
+
+fn print_table(reply: &Object, json: bool, table: Table) {
+    if json {
+        print_json(reply);
+    } else {
+        emit(&table.render());
+    }
+}

@@ -1,0 +1,368 @@
+//! Turning server replies into typed rows and human text (tables, notification lines, CSV).
+//!
+//! Why: both the one-shot subcommands and the interactive menus show the same things; reading the
+//! reply shapes in one place means a malformed reply becomes one clear error instead of a panic or a
+//! silently wrong number, and amounts go through exact cents ([`crate::money`]) on the way.
+
+use crate::conn::Object;
+use crate::money::{format_cents, value_cents, Cents};
+use crate::table::{csv_line, Align, Table};
+use serde_json::Value;
+
+/// One transaction as `view_transactions` reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Txn {
+    /// splitd's stable id (the original server had none).
+    pub id: Option<u64>,
+    pub payer: String,
+    pub amount: Cents,
+    pub description: String,
+    pub split_between: Vec<String>,
+    pub include_payer: bool,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: Option<i64>,
+}
+
+impl Txn {
+    pub fn from_value(value: &Value) -> Result<Txn, String> {
+        let obj = value.as_object().ok_or("a transaction that is not an object")?;
+        let amount = obj.get("amount").ok_or("a transaction without an amount")?;
+        Ok(Txn {
+            id: obj.get("id").and_then(Value::as_u64),
+            payer: obj.get("payer").and_then(Value::as_str).ok_or("a transaction without a payer")?.to_string(),
+            amount: value_cents(amount).map_err(|e| format!("transaction amount {amount}: {e}"))?,
+            description: obj.get("description").and_then(Value::as_str).unwrap_or("").to_string(),
+            split_between: string_list(obj.get("split_between").unwrap_or(&Value::Null))
+                .map_err(|e| format!("split_between: {e}"))?,
+            include_payer: obj.get("include_payer").and_then(Value::as_bool).unwrap_or(false),
+            created_at: obj.get("created_at").and_then(Value::as_i64),
+        })
+    }
+
+    /// Who shares it, as people read it: `bob, carol + payer`.
+    pub fn sharers(&self) -> String {
+        let mut text = self.split_between.join(", ");
+        if self.include_payer {
+            text.push_str(if text.is_empty() { "payer" } else { " + payer" });
+        }
+        text
+    }
+}
+
+/// One suggested transfer of `settle`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transfer {
+    pub from: String,
+    pub to: String,
+    pub amount: Cents,
+}
+
+fn string_list(value: &Value) -> Result<Vec<String>, String> {
+    match value {
+        Value::Null => Ok(Vec::new()),
+        Value::Array(items) => {
+            items.iter().map(|v| v.as_str().map(str::to_string).ok_or_else(|| format!("{v} is not a name"))).collect()
+        }
+        other => Err(format!("{other} is not a list")),
+    }
+}
+
+/// A list of names under `key` (`groups`, `members`).
+pub fn names(reply: &Object, key: &str) -> Result<Vec<String>, String> {
+    string_list(reply.get(key).ok_or_else(|| format!("the reply has no {key:?}"))?)
+}
+
+/// The transactions of a `view_transactions` reply, oldest first.
+pub fn transactions(reply: &Object) -> Result<Vec<Txn>, String> {
+    reply
+        .get("transactions")
+        .and_then(Value::as_array)
+        .ok_or("the reply has no transactions list")?
+        .iter()
+        .map(Txn::from_value)
+        .collect()
+}
+
+/// The balances of a `view_balances` reply, by name.
+pub fn balances(reply: &Object) -> Result<Vec<(String, Cents)>, String> {
+    let map = reply.get("balances").and_then(Value::as_object).ok_or("the reply has no balances")?;
+    let mut rows = map
+        .iter()
+        .map(|(name, v)| Ok((name.clone(), value_cents(v).map_err(|e| format!("balance of {name}: {e}"))?)))
+        .collect::<Result<Vec<_>, String>>()?;
+    rows.sort();
+    Ok(rows)
+}
+
+/// The transfers of a settle reply (`settlements`) or of a pushed settlement (`data`).
+pub fn transfers(list: &Value) -> Result<Vec<Transfer>, String> {
+    let items = list.as_array().ok_or("settlements are not a list")?;
+    items
+        .iter()
+        .map(|item| {
+            let field = |k: &str| {
+                item.get(k)
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("a settlement without {k:?}"))
+            };
+            let amount = item.get("amount").ok_or("a settlement without an amount")?;
+            Ok(Transfer {
+                from: field("from")?,
+                to: field("to")?,
+                amount: value_cents(amount).map_err(|e| format!("settlement amount {amount}: {e}"))?,
+            })
+        })
+        .collect()
+}
+
+pub fn names_table(header: &str, names: &[String]) -> Table {
+    let mut t = Table::new(&[(header, Align::Left)]);
+    for n in names {
+        t.push(vec![n.clone()]);
+    }
+    t
+}
+
+pub fn transactions_table(txns: &[Txn]) -> Table {
+    let mut t = Table::new(&[
+        ("ID", Align::Right),
+        ("DATE (UTC)", Align::Left),
+        ("PAYER", Align::Left),
+        ("AMOUNT", Align::Right),
+        ("DESCRIPTION", Align::Left),
+        ("SPLIT BETWEEN", Align::Left),
+    ]);
+    for x in txns {
+        t.push(vec![
+            x.id.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
+            x.created_at.map(|ms| utc_datetime(ms, false)).unwrap_or_default(),
+            x.payer.clone(),
+            format_cents(x.amount),
+            x.description.clone(),
+            x.sharers(),
+        ]);
+    }
+    t
+}
+
+pub fn balances_table(rows: &[(String, Cents)]) -> Table {
+    let mut t = Table::new(&[("MEMBER", Align::Left), ("BALANCE", Align::Right), ("STATUS", Align::Left)]);
+    for (name, cents) in rows {
+        let note = match cents.signum() {
+            1 => "is owed",
+            -1 => "owes",
+            _ => "settled",
+        };
+        t.push(vec![name.clone(), format_cents(*cents), note.into()]);
+    }
+    t
+}
+
+pub fn transfers_table(transfers: &[Transfer]) -> Table {
+    let mut t = Table::new(&[("FROM", Align::Left), ("TO", Align::Left), ("AMOUNT", Align::Right)]);
+    for x in transfers {
+        t.push(vec![x.from.clone(), x.to.clone(), format_cents(x.amount)]);
+    }
+    t
+}
+
+/// The line under a settle table: `method minimal, 2 transfers (proven minimal)`.
+pub fn settle_summary(reply: &Object) -> Option<String> {
+    let method = reply.get("method").and_then(Value::as_str)?;
+    let mut text = format!("method {method}");
+    if let Some(n) = reply.get("transfers").and_then(Value::as_u64) {
+        text.push_str(&format!(", {n} transfer{}", if n == 1 { "" } else { "s" }));
+    }
+    match reply.get("proven_minimal").and_then(Value::as_bool) {
+        Some(true) => text.push_str(" (proven minimal)"),
+        Some(false) => {
+            if let Some(lb) = reply.get("lower_bound").and_then(Value::as_u64) {
+                text.push_str(&format!(" (at least {lb} needed)"));
+            }
+        }
+        None => {}
+    }
+    Some(text)
+}
+
+/// The group a pushed message is about, if it says.
+pub fn pushed_group(message: &Object) -> Option<&str> {
+    message.get("group").and_then(Value::as_str)
+}
+
+/// A pushed message as one line: `[trip] alice added ₹90.00 expense`.
+pub fn notification_line(message: &Object) -> String {
+    let group = pushed_group(message).map(|g| format!("[{g}] ")).unwrap_or_default();
+    let text = message.get("message").and_then(Value::as_str).map(str::to_string);
+    let kind = message.get("type").and_then(Value::as_str).unwrap_or("");
+    if kind == "settlement" {
+        let list = message
+            .get("data")
+            .map(|d| match transfers(d) {
+                Ok(ts) if ts.is_empty() => "nothing to settle".to_string(),
+                Ok(ts) => ts
+                    .iter()
+                    .map(|t| format!("{} → {} {}", t.from, t.to, format_cents(t.amount)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                Err(e) => format!("(unreadable: {e})"),
+            })
+            .unwrap_or_default();
+        let head = text.unwrap_or_else(|| "settlement suggested".into());
+        return if list.is_empty() { format!("💸 {group}{head}") } else { format!("💸 {group}{head}: {list}") };
+    }
+    let event = message.get("event").and_then(Value::as_str).unwrap_or(kind);
+    format!("🔔 {group}{}", text.unwrap_or_else(|| event.to_string()))
+}
+
+/// Transactions as CSV with a header row; split_between names are joined with `;`.
+pub fn transactions_csv(txns: &[Txn]) -> String {
+    let mut out = csv_line(&["id", "created_at", "payer", "amount", "description", "split_between", "include_payer"]);
+    for x in txns {
+        out.push_str(&csv_line(&[
+            x.id.map(|i| i.to_string()).unwrap_or_default(),
+            x.created_at.map(|ms| utc_datetime(ms, true)).unwrap_or_default(),
+            x.payer.clone(),
+            format_cents(x.amount),
+            x.description.clone(),
+            x.split_between.join(";"),
+            x.include_payer.to_string(),
+        ]));
+    }
+    out
+}
+
+/// Milliseconds since the epoch as UTC: `2025-11-25 17:20` or, `iso`, `2025-11-25T17:20:00Z`.
+pub fn utc_datetime(ms: i64, iso: bool) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    let (hh, mm, ss) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    if iso {
+        format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
+    } else {
+        format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}")
+    }
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(text: &str) -> Object {
+        match serde_json::from_str(text) {
+            Ok(Value::Object(m)) => m,
+            _ => panic!("not an object: {text}"),
+        }
+    }
+
+    #[test]
+    fn reads_transactions_exactly() {
+        let reply = obj(r#"{"status":"ok","transactions":[
+              {"id":7,"payer":"alice","amount":90.1,"description":"dinner, \"good\"","split_between":["bob","carol"],"include_payer":true,"created_at":1764090000000},
+              {"payer":"bob","amount":5,"split_between":["alice"]}]}"#);
+        let txns = transactions(&reply).unwrap();
+        assert_eq!(txns[0].amount, 9010);
+        assert_eq!(txns[0].id, Some(7));
+        assert_eq!(txns[0].sharers(), "bob, carol + payer");
+        assert_eq!(
+            txns[1],
+            Txn {
+                id: None,
+                payer: "bob".into(),
+                amount: 500,
+                description: String::new(),
+                split_between: vec!["alice".into()],
+                include_payer: false,
+                created_at: None,
+            }
+        );
+        let table = transactions_table(&txns).render();
+        assert!(table.contains(" 7  2025-11-25 17:00  alice   90.10  dinner, \"good\"  bob, carol + payer"), "{table}");
+        assert!(table.contains(" -                    bob      5.00                  alice"), "{table}");
+        assert_eq!(
+            transactions_csv(&txns),
+            "id,created_at,payer,amount,description,split_between,include_payer\n\
+             7,2025-11-25T17:00:00Z,alice,90.10,\"dinner, \"\"good\"\"\",bob;carol,true\n\
+             ,,bob,5.00,,alice,false\n"
+        );
+    }
+
+    #[test]
+    fn malformed_replies_are_errors_not_panics() {
+        assert!(transactions(&obj(r#"{"status":"ok"}"#)).is_err());
+        assert!(transactions(&obj(r#"{"transactions":[{"payer":"a","amount":"x"}]}"#)).is_err());
+        assert!(transactions(&obj(r#"{"transactions":[{"payer":"a","amount":1.001}]}"#)).is_err());
+        assert!(transactions(&obj(r#"{"transactions":[{"amount":1}]}"#)).is_err());
+        assert!(transactions(&obj(r#"{"transactions":[{"payer":"a","amount":1,"split_between":[1]}]}"#)).is_err());
+        assert!(balances(&obj(r#"{"balances":{"a":null}}"#)).is_err());
+        assert!(transfers(&serde_json::json!([{"from":"a","amount":1}])).is_err());
+        assert!(names(&obj(r#"{"groups":"trip"}"#), "groups").is_err());
+    }
+
+    #[test]
+    fn balances_are_sorted_and_right_aligned() {
+        let rows = balances(&obj(r#"{"balances":{"carol":-30.0,"alice":60,"bob":-30.00,"dan":0}}"#)).unwrap();
+        assert_eq!(
+            balances_table(&rows).render(),
+            "MEMBER  BALANCE  STATUS\n\
+             ------  -------  -------\n\
+             alice     60.00  is owed\n\
+             bob      -30.00  owes\n\
+             carol    -30.00  owes\n\
+             dan        0.00  settled\n"
+        );
+    }
+
+    #[test]
+    fn settle_output() {
+        let reply = obj(
+            r#"{"status":"ok","settlements":[{"from":"bob","to":"alice","amount":30.0},{"from":"carol","to":"alice","amount":1030.5}],
+                "method":"minimal","transfers":2,"proven_minimal":true,"lower_bound":2}"#,
+        );
+        let ts = transfers(&reply["settlements"]).unwrap();
+        assert_eq!(
+            transfers_table(&ts).render(),
+            "FROM   TO      AMOUNT\n-----  -----  -------\nbob    alice    30.00\ncarol  alice  1030.50\n"
+        );
+        assert_eq!(settle_summary(&reply).unwrap(), "method minimal, 2 transfers (proven minimal)");
+        assert_eq!(settle_summary(&obj(r#"{"settlements":[]}"#)), None);
+    }
+
+    #[test]
+    fn notification_lines() {
+        let n = obj(
+            r#"{"type":"notification","event":"transaction_added","group":"trip","message":"alice added ₹90.00 expense"}"#,
+        );
+        assert_eq!(notification_line(&n), "🔔 [trip] alice added ₹90.00 expense");
+        let s = obj(
+            r#"{"type":"settlement","group":"trip","message":"alice asked to settle","data":[{"from":"bob","to":"alice","amount":30}]}"#,
+        );
+        assert_eq!(notification_line(&s), "💸 [trip] alice asked to settle: bob → alice 30.00");
+        let bare = obj(r#"{"type":"notification","event":"member_joined"}"#);
+        assert_eq!(notification_line(&bare), "🔔 member_joined");
+    }
+
+    #[test]
+    fn dates_are_utc() {
+        assert_eq!(utc_datetime(0, true), "1970-01-01T00:00:00Z");
+        assert_eq!(utc_datetime(1_764_090_000_000, false), "2025-11-25 17:00");
+        assert_eq!(utc_datetime(951_782_400_000, true), "2000-02-29T00:00:00Z");
+        assert_eq!(utc_datetime(-1000, true), "1969-12-31T23:59:59Z");
+    }
+}

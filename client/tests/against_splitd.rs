@@ -1,0 +1,673 @@
+//! End-to-end tests: the real `splitd` binary and the real `splitc` binary, talking over TCP.
+//!
+//! The server binary is `$SPLITD_BIN`, else `splitd` next to the `splitc` binary under test (that is
+//! `<workspace>/target/debug/splitd`), built with `cargo build -p splitd --bin splitd` if missing.
+//! Every child process is killed on drop and every wait has a deadline, so a hung server or client
+//! fails a test instead of hanging the run.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const SPLITC: &str = env!("CARGO_BIN_EXE_splitc");
+const RUN_DEADLINE: Duration = Duration::from_secs(60);
+const WAIT_DEADLINE: Duration = Duration::from_secs(20);
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+
+/// A directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let path = std::env::temp_dir().join(format!(
+            "splitc-test-{tag}-{}-{}-{nanos}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Waits for `child` until `deadline`, killing it if it is still running then.
+fn wait_with_deadline(child: &mut Child, deadline: Duration, what: &str) -> i32 {
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status.code().unwrap_or(-1),
+            Ok(None) if start.elapsed() < deadline => thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{what} did not finish within {deadline:?}");
+            }
+        }
+    }
+}
+
+fn splitd_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("SPLITD_BIN") {
+            return PathBuf::from(bin);
+        }
+        let bin = Path::new(SPLITC).with_file_name(format!("splitd{}", std::env::consts::EXE_SUFFIX));
+        if !bin.exists() {
+            let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root");
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut build = Command::new(cargo)
+                .args(["build", "-p", "splitd", "--bin", "splitd"])
+                .current_dir(workspace)
+                .spawn()
+                .expect("run cargo build -p splitd");
+            let code = wait_with_deadline(&mut build, Duration::from_secs(1200), "cargo build -p splitd");
+            assert_eq!(code, 0, "building the server failed; set SPLITD_BIN or fix the server build");
+        }
+        assert!(bin.exists(), "no server binary at {}", bin.display());
+        bin
+    })
+    .clone()
+}
+
+/// A running splitd on a free port with a fresh data directory; killed on drop.
+struct Server {
+    child: Child,
+    addr: String,
+    data: TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        Server::launch("127.0.0.1:0", TempDir::new("data")).unwrap_or_else(|(why, _)| panic!("{why}"))
+    }
+
+    /// Starts splitd on `listen` with its state in `data`; gives `data` back if it did not start.
+    fn launch(listen: &str, data: TempDir) -> Result<Server, (String, TempDir)> {
+        let log = std::fs::File::create(data.0.join("splitd.log")).expect("server log");
+        let spawned = Command::new(splitd_bin())
+            .arg("--listen")
+            .arg(listen)
+            .arg("--data-dir")
+            .arg(data.0.join("state"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) => return Err((format!("cannot start splitd: {e}"), data)),
+        };
+        let stdout = child.stdout.take().expect("server stdout");
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(first)) = lines.next() {
+                let _ = tx.send(first);
+            }
+            for _ in lines {} // keep draining so the server never blocks on a full pipe
+        });
+        let first = rx.recv_timeout(WAIT_DEADLINE);
+        let addr = first.as_deref().ok().and_then(|l| l.strip_prefix("splitd listening on ")).map(str::trim);
+        match addr {
+            Some(addr) => Ok(Server { child, addr: addr.to_string(), data }),
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let log = std::fs::read_to_string(data.0.join("splitd.log")).unwrap_or_default();
+                Err((format!("splitd did not print its listening line (got {first:?}); its stderr:\n{log}"), data))
+            }
+        }
+    }
+
+    /// Stops the server and starts a new one on the same address and data directory.
+    fn restart(mut self) -> Server {
+        self.stop();
+        let addr = self.addr.clone();
+        let mut data = std::mem::replace(&mut self.data, TempDir(PathBuf::new()));
+        drop(self);
+        let start = Instant::now();
+        loop {
+            match Server::launch(&addr, data) {
+                Ok(server) => return server,
+                // The port may linger for a moment after the kill.
+                Err((_, back)) if start.elapsed() < Duration::from_secs(10) => {
+                    data = back;
+                    thread::sleep(Duration::from_millis(200));
+                }
+                Err((why, _)) => panic!("{why}"),
+            }
+        }
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+        if thread::panicking() && !self.data.0.as_os_str().is_empty() {
+            let log = std::fs::read_to_string(self.data.0.join("splitd.log")).unwrap_or_default();
+            eprintln!("--- splitd stderr ---\n{log}");
+        }
+    }
+}
+
+/// The outcome of one finished splitc run.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "splitc failed: {self:#?}");
+        self
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.stdout))
+    }
+}
+
+fn splitc_command(args: &[&str], password: Option<&str>) -> Command {
+    let mut cmd = Command::new(SPLITC);
+    cmd.args(args).env_remove("SPLITC_PASSWORD").env_remove("SPLITC_GROUP_PASSWORD");
+    if let Some(p) = password {
+        cmd.env("SPLITC_PASSWORD", p);
+    }
+    cmd
+}
+
+/// Runs splitc to completion with `stdin` as its input.
+fn splitc(args: &[&str], password: Option<&str>, stdin: &str) -> Run {
+    let mut child = splitc_command(args, password)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start splitc");
+    let mut input = child.stdin.take().expect("stdin");
+    let text = stdin.to_string();
+    let writer = thread::spawn(move || {
+        let _ = input.write_all(text.as_bytes());
+    });
+    let out = drain(child.stdout.take().expect("stdout"));
+    let err = drain(child.stderr.take().expect("stderr"));
+    let code = wait_with_deadline(&mut child, RUN_DEADLINE, &format!("splitc {args:?}"));
+    let _ = writer.join();
+    Run { code, stdout: finish(out), stderr: finish(err) }
+}
+
+/// Runs a one-shot subcommand as `user` (password `pw-<user>-long`) against `server`.
+fn as_user(server: &Server, user: &str, args: &[&str]) -> Run {
+    let mut full = vec!["--server", &server.addr, "--user", user];
+    full.extend_from_slice(args);
+    splitc(&full, Some(&format!("pw-{user}-long")), "")
+}
+
+type Shared = Arc<Mutex<String>>;
+
+fn drain(stream: impl Read + Send + 'static) -> (Shared, thread::JoinHandle<()>) {
+    let text: Shared = Arc::default();
+    let sink = text.clone();
+    let handle = thread::spawn(move || {
+        let mut reader = BufReader::new(stream);
+        let mut buf = [0u8; 4096];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n])),
+            }
+        }
+    });
+    (text, handle)
+}
+
+fn finish((text, handle): (Shared, thread::JoinHandle<()>)) -> String {
+    let _ = handle.join();
+    let text = text.lock().unwrap().clone();
+    text
+}
+
+/// A splitc that keeps running while the test talks to it (interactive mode, watch).
+struct Live {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: (Shared, thread::JoinHandle<()>),
+    stderr: (Shared, thread::JoinHandle<()>),
+}
+
+impl Live {
+    fn start(args: &[&str], password: Option<&str>) -> Live {
+        let mut child = splitc_command(args, password)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start splitc");
+        let stdin = child.stdin.take();
+        let stdout = drain(child.stdout.take().expect("stdout"));
+        let stderr = drain(child.stderr.take().expect("stderr"));
+        Live { child, stdin, stdout, stderr }
+    }
+
+    fn send(&mut self, lines: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        stdin.write_all(lines.as_bytes()).expect("write to splitc");
+        stdin.flush().expect("flush to splitc");
+    }
+
+    fn stdout(&self) -> String {
+        self.stdout.0.lock().unwrap().clone()
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.0.lock().unwrap().clone()
+    }
+
+    /// Waits until stdout (or stderr) contains `needle` `times` times.
+    fn wait_for(&self, needle: &str, times: usize, on_stderr: bool) {
+        let start = Instant::now();
+        loop {
+            let text = if on_stderr { self.stderr() } else { self.stdout() };
+            if text.matches(needle).count() >= times {
+                return;
+            }
+            if start.elapsed() > WAIT_DEADLINE {
+                panic!(
+                    "waited {WAIT_DEADLINE:?} for {needle:?} x{times}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                    self.stdout(),
+                    self.stderr()
+                );
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Closes stdin and waits for the exit.
+    fn finish(mut self) -> Run {
+        drop(self.stdin.take());
+        let code = wait_with_deadline(&mut self.child, RUN_DEADLINE, "live splitc");
+        let stdout = std::mem::replace(&mut self.stdout, (Arc::default(), thread::spawn(|| {})));
+        let stderr = std::mem::replace(&mut self.stderr, (Arc::default(), thread::spawn(|| {})));
+        Run { code, stdout: finish(stdout), stderr: finish(stderr) }
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A server with alice (who created `trip`), bob and carol, all members.
+fn trip_with_three() -> Server {
+    let server = Server::start();
+    for user in ["alice", "bob", "carol"] {
+        as_user(&server, user, &["signup"]).ok();
+    }
+    as_user(&server, "alice", &["create-group", "trip"]).ok();
+    as_user(&server, "bob", &["join", "trip"]).ok();
+    as_user(&server, "carol", &["join", "trip"]).ok();
+    server
+}
+
+fn cents(v: &Value) -> i64 {
+    // Exact, from the number's text (the test crate shares splitc's arbitrary_precision serde_json).
+    let text = v.to_string();
+    let (int, frac) = text.trim_matches('"').split_once('.').unwrap_or((text.trim_matches('"'), "0"));
+    let sign = if int.starts_with('-') { -1 } else { 1 };
+    let frac = format!("{frac:0<2}");
+    sign * (int.trim_start_matches('-').parse::<i64>().unwrap() * 100 + frac[..2].parse::<i64>().unwrap())
+}
+
+// ---------------------------------------------------------------------------------------------
+// One-shot subcommands
+
+#[test]
+fn signup_login_and_errors_have_their_exit_codes() {
+    let server = Server::start();
+    let run = as_user(&server, "alice", &["signup"]).ok();
+    assert_eq!(run.stdout.trim(), "Signup successful");
+    let run = as_user(&server, "bob", &["signup", "--json"]).ok();
+    assert_eq!(run.json()["status"], "ok");
+    assert_eq!(run.json()["message"], "Signup successful");
+    assert!(run.json().get("id").is_none(), "splitc's request id is not shown");
+
+    // The server says error: exit 1, its message on stderr.
+    let run = as_user(&server, "alice", &["signup"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("Username already exists"), "{run:?}");
+    let run = splitc(&["--server", &server.addr, "--user", "alice", "groups"], Some("wrong-password"), "");
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("Invalid credentials"), "{run:?}");
+    let run = as_user(&server, "alice", &["members", "nowhere"]);
+    assert_eq!(run.code, 1, "{run:?}");
+
+    // The password from stdin.
+    let run =
+        splitc(&["--server", &server.addr, "--user", "alice", "--password-stdin", "groups"], None, "pw-alice-long\n");
+    assert_eq!(run.code, 0, "{run:?}");
+
+    // Usage: exit 2, before any connection.
+    for args in [
+        vec!["groups"],                                                     // no --user
+        vec!["--user", "alice", "frobnicate"],                              // no such subcommand
+        vec!["--user", "alice", "add", "trip", "12.345", "--split", "bob"], // fraction of a cent
+        vec!["--user", "alice", "add", "trip", "ten"],                      // not a number
+        vec!["--user", "alice", "export", "trip", "--format", "xml"],       // no such format
+        vec!["--user", "alice", "delete", "trip", "seven"],                 // not an id
+        vec!["--user", "alice", "settle", "trip", "--method", "fastest"],   // no such method
+    ] {
+        let mut full = vec!["--server", server.addr.as_str()];
+        full.extend(args.iter().copied());
+        let run = splitc(&full, Some("pw-alice-long"), "");
+        assert_eq!(run.code, 2, "{full:?}: {run:?}");
+    }
+    // No password and no terminal: usage, not a hang.
+    let run = splitc(&["--server", &server.addr, "--user", "alice", "groups"], None, "");
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("SPLITC_PASSWORD"), "{run:?}");
+
+    // Cannot connect: exit 3, with the address and the reason in words.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let run = splitc(&["--server", &closed, "--user", "alice", "groups"], Some("pw-alice-long"), "");
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stderr.contains(&closed) && run.stderr.to_lowercase().contains("refused"), "{run:?}");
+}
+
+#[test]
+fn groups_members_add_transactions_balances_settle_export_delete() {
+    let server = trip_with_three();
+
+    let run = as_user(&server, "bob", &["groups"]).ok();
+    assert_eq!(run.stdout, "GROUP\n-----\ntrip\n");
+    assert_eq!(as_user(&server, "bob", &["groups", "--json"]).ok().json()["groups"], serde_json::json!(["trip"]));
+    let run = as_user(&server, "carol", &["members", "trip"]).ok();
+    assert_eq!(run.stdout, "MEMBER\n------\nalice\nbob\ncarol\n");
+    let members = as_user(&server, "carol", &["members", "trip", "--json"]).ok().json();
+    assert_eq!(members["members"], serde_json::json!(["alice", "bob", "carol"]));
+    let run = as_user(&server, "carol", &["create-group", "trip"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("Group already exists"), "{run:?}");
+
+    // alice pays 90 for all three; bob pays 1000.5 for carol (with an awkward description).
+    let run =
+        as_user(&server, "alice", &["add", "trip", "90", "--split", "bob,carol", "--include-me", "--desc", "dinner"])
+            .ok();
+    assert!(run.stdout.starts_with("Transaction added\n"), "{run:?}");
+    assert!(run.stdout.contains("alice   90.00  dinner       bob, carol + payer"), "{}", run.stdout);
+    let added = as_user(
+        &server,
+        "bob",
+        &["add", "trip", "1000.50", "--split", "carol", "--desc", "hotel, \"deluxe\"", "--json"],
+    )
+    .ok()
+    .json();
+    assert_eq!(added["message"], "Transaction added");
+    assert_eq!(cents(&added["transaction"]["amount"]), 100050);
+    let hotel_id = added["transaction"]["id"].as_u64().expect("transaction id");
+
+    let run = as_user(&server, "carol", &["transactions", "trip"]).ok();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", run.stdout);
+    assert!(lines[0].starts_with("ID") && lines[0].contains("PAYER") && lines[0].contains("AMOUNT"), "{}", run.stdout);
+    // Amounts right-aligned: both end in the same column.
+    let end = |line: &str, amount: &str| line.find(amount).map(|i| i + amount.len());
+    assert_eq!(end(lines[2], "90.00"), end(lines[3], "1000.50"), "{}", run.stdout);
+    let txns = as_user(&server, "carol", &["transactions", "trip", "--json"]).ok().json();
+    let list = txns["transactions"].as_array().expect("transactions");
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[1]["description"], "hotel, \"deluxe\"");
+
+    // alice +60, bob -30 +1000.50, carol -30 -1000.50.
+    let run = as_user(&server, "carol", &["balances", "trip"]).ok();
+    assert_eq!(
+        run.stdout,
+        "MEMBER   BALANCE  STATUS\n\
+         ------  --------  -------\n\
+         alice      60.00  is owed\n\
+         bob       970.50  is owed\n\
+         carol   -1030.50  owes\n"
+    );
+    let balances = as_user(&server, "carol", &["balances", "trip", "--json"]).ok().json();
+    assert_eq!(cents(&balances["balances"]["carol"]), -103050);
+
+    let run = as_user(&server, "alice", &["settle", "trip"]).ok();
+    assert!(run.stdout.starts_with("FROM   TO     AMOUNT\n"), "{}", run.stdout);
+    assert!(run.stdout.contains("carol  alice   60.00\n"), "{}", run.stdout);
+    assert!(run.stdout.contains("carol  bob    970.50\n"), "{}", run.stdout);
+    let settle = as_user(&server, "alice", &["settle", "trip", "--method", "greedy", "--json"]).ok().json();
+    let transfers = settle["settlements"].as_array().expect("settlements");
+    assert_eq!(transfers.len(), 2);
+    assert_eq!(transfers.iter().map(|t| cents(&t["amount"])).sum::<i64>(), 103050);
+
+    // Export: CSV with a header row and quoting; JSON as the list of transactions.
+    let run = as_user(&server, "alice", &["export", "trip"]).ok();
+    let csv: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(csv[0], "id,created_at,payer,amount,description,split_between,include_payer");
+    assert!(csv[1].contains(",alice,90.00,dinner,bob;carol,true"), "{}", run.stdout);
+    assert!(csv[2].starts_with(&format!("{hotel_id},")), "{}", run.stdout);
+    assert!(csv[2].ends_with(",bob,1000.50,\"hotel, \"\"deluxe\"\"\",carol,false"), "{}", run.stdout);
+    let exported = as_user(&server, "alice", &["export", "trip", "--format", "json"]).ok().json();
+    assert_eq!(exported.as_array().map(Vec::len), Some(2));
+
+    // Delete by id; the same id again is an error.
+    let id = hotel_id.to_string();
+    assert_eq!(as_user(&server, "carol", &["delete", "trip", &id]).ok().stdout, "Transaction deleted\n");
+    let run = as_user(&server, "carol", &["delete", "trip", &id, "--json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(!run.stderr.is_empty());
+    let txns = as_user(&server, "carol", &["transactions", "trip", "--json"]).ok().json();
+    assert_eq!(txns["transactions"].as_array().map(Vec::len), Some(1));
+
+    // Nothing owed: an empty settlement is said in words.
+    as_user(&server, "bob", &["add", "trip", "30", "--split", "alice"]).ok();
+    as_user(&server, "carol", &["add", "trip", "30", "--split", "alice"]).ok();
+    let run = as_user(&server, "alice", &["settle", "trip"]).ok();
+    assert!(run.stdout.starts_with("Nothing to settle"), "{}", run.stdout);
+}
+
+#[test]
+fn group_passwords_come_from_the_flag() {
+    let server = Server::start();
+    for user in ["alice", "bob"] {
+        as_user(&server, user, &["signup"]).ok();
+    }
+    let run = as_user(&server, "alice", &["create-group", "secret", "--group-password", "open-sesame", "--json"]).ok();
+    assert_eq!(run.json()["message"], "Group created successfully");
+    let run = as_user(&server, "bob", &["join", "secret", "--group-password", "wrong-group-pw"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("Invalid group password"), "{run:?}");
+    let run = as_user(&server, "bob", &["join", "secret", "--group-password", "open-sesame"]).ok();
+    assert_eq!(run.stdout, "Joined group\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// watch
+
+#[test]
+fn watch_prints_notifications_caused_by_other_clients() {
+    let server = trip_with_three();
+    let addr = server.addr.clone();
+    let human = Live::start(&["--server", &addr, "--user", "alice", "watch", "trip"], Some("pw-alice-long"));
+    let json = Live::start(&["--server", &addr, "--user", "carol", "watch", "trip", "--json"], Some("pw-carol-long"));
+    human.wait_for("watching trip", 1, true);
+    json.wait_for("watching trip", 1, true);
+
+    as_user(&server, "bob", &["add", "trip", "42", "--split", "alice,carol", "--desc", "fuel"]).ok();
+    human.wait_for("\n", 1, false);
+    json.wait_for("\n", 1, false);
+    let line = human.stdout();
+    assert!(line.starts_with("🔔 [trip] ") && line.contains("bob"), "{line:?}");
+    let pushed: Value = serde_json::from_str(json.stdout().lines().next().unwrap()).expect("one JSON object a line");
+    assert_eq!(pushed["type"], "notification");
+    assert_eq!(pushed["group"], "trip");
+    assert_eq!(pushed["event"], "transaction_added");
+
+    // A change in another group is not printed; a join in this one is.
+    as_user(&server, "bob", &["create-group", "other"]).ok();
+    as_user(&server, "alice", &["join", "other"]).ok();
+    as_user(&server, "dave", &["signup"]).ok();
+    as_user(&server, "dave", &["join", "trip"]).ok();
+    json.wait_for("\n", 2, false);
+    let second: Value = serde_json::from_str(json.stdout().lines().nth(1).unwrap()).expect("JSON");
+    assert_eq!(second["event"], "member_joined");
+    assert_eq!(second["group"], "trip");
+
+    // The server goes away: watch ends by itself.
+    drop(server);
+    let run = human.finish();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("closed"), "{run:?}");
+    assert!(!run.stdout.contains("other"), "{run:?}");
+    json.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interactive mode
+
+#[test]
+fn interactive_session_from_login_to_settle() {
+    let server = trip_with_three();
+    // A transaction to delete, made beforehand so its id is known.
+    let old = as_user(&server, "bob", &["add", "trip", "7", "--split", "alice", "--json"]).ok().json();
+    let old_id = old["transaction"]["id"].as_u64().expect("id").to_string();
+
+    let script = [
+        "1",
+        "alice",
+        "pw-alice-long", // welcome → login
+        "1",             // view groups
+        "4",
+        "1", // open group #1 (trip)
+        "1",
+        "45.50",
+        "taxi",
+        "bob",
+        "y", // add 45.50, alice and bob share
+        "2", // view transactions
+        "3",
+        &old_id, // delete bob's 7.00 by id
+        "4",     // balances
+        "5",     // settle
+        "0",
+        "0",
+        "0", // back, logout, exit
+    ]
+    .join("\n")
+        + "\n";
+    let run = splitc(&["--server", &server.addr], None, &script).ok();
+    let out = &run.stdout;
+    let expect_in_order = [
+        "--- WELCOME ---",
+        "✔ Login successful",
+        "--- MAIN MENU (alice) ---",
+        "- trip",
+        "--- GROUP: trip ---",
+        "Members besides you: bob, carol",
+        "✔ Transaction added",
+        "45.50  taxi",
+        "✔ Transaction deleted",
+        "alice     22.75  is owed",
+        "bob      -22.75  owes",
+        "carol      0.00  settled",
+        "bob   alice   22.75",
+        "Logged out",
+        "Goodbye",
+    ];
+    let mut from = 0;
+    for needle in expect_in_order {
+        match out[from..].find(needle) {
+            Some(at) => from += at + needle.len(),
+            None => panic!("{needle:?} missing (in order) from:\n{out}"),
+        }
+    }
+    assert!(!out.contains("pw-alice-long"), "the password is never echoed:\n{out}");
+    let txns = as_user(&server, "alice", &["transactions", "trip", "--json"]).ok().json();
+    assert_eq!(txns["transactions"].as_array().map(Vec::len), Some(1), "only the taxi is left: {txns}");
+    assert_eq!(txns["transactions"][0]["description"], "taxi", "the row with the typed id was deleted");
+}
+
+#[test]
+fn interactive_end_of_input_exits_cleanly() {
+    let server = Server::start();
+    let run = splitc(&["--server", &server.addr], None, "2\nerin\npw-erin-long\npw-erin-long\n1\nerin\n").ok();
+    assert!(run.stdout.contains("✔ Signup successful. Now log in."), "{}", run.stdout);
+    assert!(run.stdout.trim_end().ends_with("Goodbye"), "{}", run.stdout);
+    let run = splitc(&["--server", &server.addr], None, "").ok();
+    assert!(run.stdout.contains("Goodbye"));
+}
+
+#[test]
+fn interactive_prints_notifications_at_the_prompt() {
+    let server = trip_with_three();
+    let mut live = Live::start(&["--server", &server.addr, "--user", "alice"], Some("pw-alice-long"));
+    live.send("1\n");
+    live.wait_for("--- MAIN MENU (alice) ---", 1, false);
+    live.wait_for("Enter choice: ", 2, false);
+    // alice now sits at the main menu's prompt; bob adds an expense.
+    as_user(&server, "bob", &["add", "trip", "12", "--split", "alice"]).ok();
+    live.wait_for("🔔 [trip]", 1, false);
+    // The prompt comes back after the notification.
+    live.wait_for("Enter choice: ", 3, false);
+    let out = live.stdout();
+    let after = &out[out.find("🔔 [trip]").unwrap()..];
+    assert!(after.lines().nth(1).unwrap_or("").starts_with("Enter choice: "), "{out}");
+    live.send("0\n0\n");
+    let run = live.finish();
+    assert_eq!(run.code, 0, "{run:?}");
+}
+
+#[test]
+fn interactive_reconnects_and_logs_in_again() {
+    let server = trip_with_three();
+    let mut live = Live::start(&["--server", &server.addr, "--user", "alice"], Some("pw-alice-long"));
+    live.send("1\n");
+    live.wait_for("Enter choice: ", 2, false);
+    let server = server.restart();
+    live.wait_for("connection to the server lost", 1, false);
+    live.send("1\n");
+    live.wait_for("Reconnected and logged in again.", 1, false);
+    live.wait_for("- trip", 1, false);
+    live.send("0\n0\n");
+    let run = live.finish();
+    assert_eq!(run.code, 0, "{run:?}");
+    drop(server);
+}
+
+#[test]
+fn interactive_gives_up_with_exit_3_when_the_server_stays_away() {
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let run = splitc(&["--server", &closed], None, "");
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stderr.contains(&closed), "{run:?}");
+}

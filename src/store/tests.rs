@@ -1,0 +1,214 @@
+//! Storage rules on real files: group commit, torn tails, corruption, snapshots, format versions.
+
+use std::fs;
+use std::path::PathBuf;
+
+use super::*;
+use crate::machine::{Session, Step};
+use crate::proto::decode;
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(tag: &str) -> Dir {
+        let path = std::env::temp_dir().join(format!("splitd-store-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&path);
+        Dir(path)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn open(dir: &Path) -> Opened {
+    Store::open(dir, FsyncPolicy::Always, u64::MAX).unwrap_or_else(|e| panic!("open failed: {e}"))
+}
+
+fn image(machine: &Machine) -> String {
+    let mut out = Vec::new();
+    machine.write_image(&mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+/// Executes frames as `user` (no password work: these tests build users from records).
+fn execute(machine: &mut Machine, store: &mut Store, user: u32, frame: &str) {
+    let mut session = Session { user: Some(user), failed_logins: 0 };
+    let request = decode(frame.as_bytes()).request.unwrap();
+    let Step::Done(outcome) = machine.execute(&mut session, request, 7) else { panic!("no hashing expected") };
+    assert!(outcome.reply.is_ok(), "{frame}: {:?}", outcome.reply);
+    store.append(&outcome.records);
+}
+
+/// A store with two users, one group and `count` transactions, committed.
+fn populated(dir: &Path, count: usize) -> Machine {
+    let Opened { mut store, mut machine, .. } = open(dir);
+    for (id, name) in ["ann", "bob"].iter().enumerate() {
+        let record =
+            Record::UserCreated { user: id as u32, name: name.to_string(), password_hash: "$argon2id$x".into() };
+        machine.apply(&record).unwrap();
+        store.append(&[record]);
+    }
+    execute(&mut machine, &mut store, 0, r#"{"action":"create_group","data":{"group":"g"}}"#);
+    execute(&mut machine, &mut store, 1, r#"{"action":"join_group","data":{"group":"g"}}"#);
+    for i in 0..count {
+        let frame = format!(
+            r#"{{"action":"add_transaction","data":{{"group":"g","amount":"{}.{:02}","split_between":["bob"],"include_payer":true}}}}"#,
+            i + 1,
+            i % 100
+        );
+        execute(&mut machine, &mut store, (i % 2) as u32, &frame);
+        if i % 7 == 0 {
+            store.commit().unwrap();
+        }
+    }
+    store.commit().unwrap();
+    machine
+}
+
+fn last_segment(dir: &Path) -> PathBuf {
+    recover::segments(dir).unwrap().last().unwrap().1.clone()
+}
+
+#[test]
+fn reopen_replays_exactly_what_was_committed() {
+    let dir = Dir::new("reopen");
+    let machine = populated(&dir.0, 50);
+    let reopened = open(&dir.0);
+    assert_eq!(image(&reopened.machine), image(&machine));
+    assert_eq!(reopened.records_replayed, 2 + 2 + 50);
+    assert!(reopened.warnings.is_empty());
+}
+
+#[test]
+fn uncommitted_records_are_not_on_disk() {
+    let dir = Dir::new("uncommitted");
+    let machine = populated(&dir.0, 3);
+    let Opened { mut store, machine: mut reopened, .. } = open(&dir.0);
+    execute(
+        &mut reopened,
+        &mut store,
+        0,
+        r#"{"action":"add_transaction","data":{"group":"g","amount":1,"split_between":["bob"]}}"#,
+    );
+    assert!(store.has_pending());
+    drop(store); // a crash before commit
+    assert_eq!(image(&open(&dir.0).machine), image(&machine));
+}
+
+#[test]
+fn torn_tail_is_cut_with_a_warning() {
+    let dir = Dir::new("torn");
+    let _ = populated(&dir.0, 10);
+    let segment = last_segment(&dir.0);
+    let whole = fs::read(&segment).unwrap();
+    // Half a record at the end (no newline), as a crash mid-write leaves it.
+    let last_line_start = whole[..whole.len() - 1].iter().rposition(|&b| b == b'\n').unwrap() + 1;
+    let last_line = &whole[last_line_start..];
+    let mut torn = whole.clone();
+    torn.extend_from_slice(&last_line[..last_line.len() / 2]);
+    fs::write(&segment, &torn).unwrap();
+    let reopened = open(&dir.0);
+    assert_eq!(reopened.warnings.len(), 1, "{:?}", reopened.warnings);
+    assert!(reopened.warnings[0].contains("torn"));
+    assert_eq!(reopened.records_replayed, 14);
+    drop(reopened);
+    assert_eq!(fs::read(&segment).unwrap(), whole, "the torn bytes are cut off");
+    // A complete line with a bad checksum as the very last record is also a torn write.
+    let mut bad_last = whole.clone();
+    let n = bad_last.len();
+    bad_last[n - 3] ^= 0x01;
+    fs::write(&segment, &bad_last).unwrap();
+    let reopened = open(&dir.0);
+    assert_eq!(reopened.records_replayed, 13);
+}
+
+#[test]
+fn corruption_followed_by_good_records_is_refused_and_untouched() {
+    let dir = Dir::new("corrupt");
+    let _ = populated(&dir.0, 10);
+    let segment = last_segment(&dir.0);
+    let mut bytes = fs::read(&segment).unwrap();
+    // Damage the third record's body.
+    let third = bytes.iter().enumerate().filter(|(_, &b)| b == b'\n').nth(1).unwrap().0 + 1;
+    bytes[third + 20] ^= 0x20;
+    fs::write(&segment, &bytes).unwrap();
+    let err = Store::open(&dir.0, FsyncPolicy::Always, u64::MAX).err().expect("must refuse");
+    assert!(err.contains(&format!("byte {third}")), "{err}");
+    assert!(err.contains(&segment.display().to_string()), "{err}");
+    assert_eq!(fs::read(&segment).unwrap(), bytes, "files left untouched");
+}
+
+#[test]
+fn a_gap_in_sequence_numbers_is_refused() {
+    let dir = Dir::new("gap");
+    let _ = populated(&dir.0, 5);
+    let segment = last_segment(&dir.0);
+    let text = fs::read_to_string(&segment).unwrap();
+    let without_second: Vec<&str> = text.lines().enumerate().filter(|(i, _)| *i != 1).map(|(_, l)| l).collect();
+    fs::write(&segment, without_second.join("\n") + "\n").unwrap();
+    let err = Store::open(&dir.0, FsyncPolicy::Always, u64::MAX).err().expect("must refuse");
+    assert!(err.contains("expected 2"), "{err}");
+}
+
+#[test]
+fn snapshot_then_log_equals_straight_log_replay() {
+    let straight = Dir::new("straight");
+    let snapped = Dir::new("snapped");
+    let expected = populated(&straight.0, 30);
+    {
+        let _ = populated(&snapped.0, 30);
+    }
+    // Snapshot in the middle, then more records on both.
+    let Opened { mut store, mut machine, .. } = open(&snapped.0);
+    let took = store.snapshot(&machine).unwrap();
+    assert!(took.as_secs() < 10);
+    assert_eq!(recover::segments(&snapped.0).unwrap().len(), 1, "covered segments removed");
+    execute(&mut machine, &mut store, 1, r#"{"action":"delete_transaction","data":{"group":"g","index":3}}"#);
+    store.commit().unwrap();
+    drop(store);
+    let Opened { mut store, machine: mut other, .. } = open(&straight.0);
+    execute(&mut other, &mut store, 1, r#"{"action":"delete_transaction","data":{"group":"g","index":3}}"#);
+    store.commit().unwrap();
+    drop(store);
+    let from_snapshot = open(&snapped.0);
+    assert_eq!(from_snapshot.records_replayed, 1);
+    assert_eq!(image(&from_snapshot.machine), image(&open(&straight.0).machine));
+    assert_ne!(image(&from_snapshot.machine), image(&expected), "the delete is there");
+}
+
+#[test]
+fn damaged_snapshot_and_newer_formats_are_refused() {
+    let dir = Dir::new("formats");
+    let machine = populated(&dir.0, 3);
+    let Opened { mut store, .. } = open(&dir.0);
+    store.snapshot(&machine).unwrap();
+    drop(store);
+    let path = snapshot::snapshot_path(&dir.0);
+    let good = fs::read(&path).unwrap();
+    let mut damaged = good.clone();
+    let n = damaged.len();
+    damaged[n - 5] ^= 1;
+    fs::write(&path, &damaged).unwrap();
+    let err = Store::open(&dir.0, FsyncPolicy::Always, u64::MAX).err().expect("must refuse");
+    assert!(err.contains("damaged"), "{err}");
+    let newer = String::from_utf8_lossy(&good).replacen("splitd-snapshot 1 ", "splitd-snapshot 9 ", 1);
+    fs::write(&path, newer.as_bytes()).unwrap();
+    let err = Store::open(&dir.0, FsyncPolicy::Always, u64::MAX).err().expect("must refuse");
+    assert!(err.contains("newer"), "{err}");
+    fs::write(&path, &good).unwrap();
+    fs::write(dir.0.join("FORMAT"), "splitd-data 2\n").unwrap();
+    let err = Store::open(&dir.0, FsyncPolicy::Always, u64::MAX).err().expect("must refuse");
+    assert!(err.contains("newer"), "{err}");
+}
+
+#[test]
+fn a_second_server_on_the_same_directory_is_refused() {
+    let dir = Dir::new("lock");
+    let first = open(&dir.0);
+    let err = Store::open(&dir.0, FsyncPolicy::Always, u64::MAX).err().expect("must refuse");
+    assert!(err.contains("in use"), "{err}");
+    drop(first);
+}
