@@ -48,10 +48,36 @@ struct Args {
     /// log size in bytes that triggers a snapshot (default 256 MiB)
     #[argh(option, default = "Config::default().snapshot_log_bytes")]
     snapshot_log_bytes: u64,
+    #[argh(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum Command {
+    Import(ImportArgs),
+}
+
+/// Convert the original Python server's users.json and data.json into a new data directory.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "import")]
+struct ImportArgs {
+    /// the original's users.json
+    #[argh(option)]
+    users: PathBuf,
+    /// the original's data.json
+    #[argh(option)]
+    data: PathBuf,
+    /// the data directory to create (default ./splitd-data); must not exist or be empty
+    #[argh(option, default = "Config::default().data_dir")]
+    data_dir: PathBuf,
 }
 
 fn main() -> ExitCode {
     let args: Args = argh::from_env();
+    if let Some(Command::Import(import)) = args.command {
+        return run_import(&import);
+    }
     let config = Config {
         listen: args.listen,
         data_dir: args.data_dir,
@@ -66,6 +92,29 @@ fn main() -> ExitCode {
         snapshot_log_bytes: args.snapshot_log_bytes,
     };
     serve(config)
+}
+
+fn run_import(args: &ImportArgs) -> ExitCode {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    match splitd::store::import::import(&args.users, &args.data, &args.data_dir, now) {
+        Ok(report) => {
+            println!(
+                "imported {} users, {} groups, {} transactions into {}",
+                report.users,
+                report.groups,
+                report.transactions,
+                args.data_dir.display()
+            );
+            for (group, position, original, cents) in &report.rounded {
+                println!("  rounded: group {group:?} transaction {position}: {original} -> {cents}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("splitd import: {err}; nothing was written");
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn serve(config: Config) -> ExitCode {

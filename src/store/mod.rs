@@ -3,6 +3,7 @@
 //! The loop appends each turn's records and calls `commit` once before any reply of that turn leaves
 //! (group commit). See `wal`, `snapshot` and `recover` for the file formats and rules.
 
+pub mod import;
 pub mod recover;
 pub mod snapshot;
 pub mod wal;
