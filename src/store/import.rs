@@ -15,7 +15,7 @@ use crate::auth;
 use crate::config::FsyncPolicy;
 use crate::machine::{Machine, Record, Session, Step};
 use crate::money::{Cents, AMOUNT_CENTS_MAX};
-use crate::proto::Request;
+use crate::proto::decode;
 
 /// What the import did, for the operator.
 #[derive(Debug, Default)]
@@ -133,13 +133,15 @@ pub fn convert(
                     .collect::<Result<_, _>>()?,
                 _ => return Err(bad_txn("'split_between' missing or not a list")),
             };
-            let request = Request::AddTransaction {
-                group: group_name.clone(),
-                amount,
-                description: txn.get("description").and_then(Value::as_str).unwrap_or_default().to_string(),
-                split_between,
-                include_payer: txn.get("include_payer").and_then(Value::as_bool).unwrap_or(false),
-            };
+            // Built as a wire request, so the importer speaks the same (stable) protocol as clients.
+            let frame = serde_json::json!({"action": "add_transaction", "data": {
+                "group": group_name,
+                "amount": amount.to_string(),
+                "description": txn.get("description").and_then(Value::as_str).unwrap_or_default(),
+                "split_between": split_between,
+                "include_payer": txn.get("include_payer").and_then(Value::as_bool).unwrap_or(false),
+            }});
+            let request = decode(frame.to_string().as_bytes()).request.map_err(|e| bad_txn(&e.message))?;
             let mut session = Session { user: Some(user_of(&machine, payer)?), failed_logins: 0 };
             let Step::Done(outcome) = machine.execute(&mut session, request, now) else {
                 return Err(bad_txn("unexpected password work"));
