@@ -37,7 +37,10 @@ pub struct Conn {
     /// On the loop's ready list / flush list already (avoids duplicates).
     pub queued: bool,
     pub dirty: bool,
-    pub accepted_at: Instant,
+    /// Since when this connection has had no login (accept time, or the last logout).
+    pub unauthenticated_since: Instant,
+    /// After a failed login, the connection's further frames wait until this time.
+    pub delayed_until: Option<Instant>,
 }
 
 /// A request waiting for its password work.
@@ -69,7 +72,8 @@ impl Conn {
             writable_interest: false,
             queued: false,
             dirty: false,
-            accepted_at: now,
+            unauthenticated_since: now,
+            delayed_until: None,
         }
     }
 

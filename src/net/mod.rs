@@ -8,7 +8,8 @@
 pub mod conn;
 pub mod frame;
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::io::{self, Read};
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::sync::Arc;
@@ -37,6 +38,12 @@ const TICK: Duration = Duration::from_millis(500);
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// On shutdown, how long to keep flushing replies to slow readers.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
+/// Failed logins on one connection: the n-th failure holds the connection's next frames for
+/// `LOGIN_DELAY_BASE * 2^(n-1)`, at most `LOGIN_DELAY_MAX`; at `LOGIN_FAILURES_MAX` it is closed.
+/// Online guessing then costs seconds per try and a new connection (and its own hash) per ten.
+const LOGIN_DELAY_BASE: Duration = Duration::from_millis(50);
+const LOGIN_DELAY_MAX: Duration = Duration::from_secs(1);
+pub const LOGIN_FAILURES_MAX: u32 = 10;
 
 /// Tag carried through the hash workers: which connection asked and where its request resumes.
 type HashTag = (usize, u64, Resume);
@@ -61,6 +68,8 @@ pub struct Server {
     config: Config,
     next_serial: u64,
     accept_paused_until: Option<Instant>,
+    /// Delayed connections to resume: (when, slab key, serial).
+    timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     shutting_down: bool,
     logged_limits: LoggedOnce,
 }
@@ -108,6 +117,7 @@ impl Server {
             config,
             next_serial: 0,
             accept_paused_until: None,
+            timers: BinaryHeap::new(),
             shutting_down: false,
             logged_limits: LoggedOnce::default(),
         })
@@ -126,7 +136,7 @@ impl Server {
         let mut events = Events::with_capacity(1024);
         let mut next_idle_check = Instant::now() + TICK;
         loop {
-            let timeout = if self.ready.is_empty() { Some(TICK) } else { Some(Duration::ZERO) };
+            let timeout = Some(self.poll_timeout(next_idle_check));
             if let Err(err) = self.poll.poll(&mut events, timeout) {
                 if err.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -158,6 +168,7 @@ impl Server {
                     self.accept_all();
                 }
             }
+            self.fire_timers(Instant::now());
             self.service_ready();
             self.commit_or_die()?;
             self.flush_dirty();
@@ -172,6 +183,37 @@ impl Server {
             }
             if self.store.snapshot_due() {
                 self.snapshot();
+            }
+        }
+    }
+
+    /// Sleep until the earliest scheduled work: a ready connection (none), a timer, the accept
+    /// back-off, or the idle check.
+    fn poll_timeout(&self, next_idle_check: Instant) -> Duration {
+        if !self.ready.is_empty() {
+            return Duration::ZERO;
+        }
+        let mut wake = next_idle_check;
+        if let Some(Reverse((at, _, _))) = self.timers.peek() {
+            wake = wake.min(*at);
+        }
+        if let Some(at) = self.accept_paused_until {
+            wake = wake.min(at);
+        }
+        wake.saturating_duration_since(Instant::now())
+    }
+
+    /// Resumes connections whose delay has passed.
+    fn fire_timers(&mut self, now: Instant) {
+        while let Some(Reverse((at, key, serial))) = self.timers.peek().copied() {
+            if at > now {
+                return;
+            }
+            self.timers.pop();
+            let Some(conn) = self.conns.get_mut(key) else { continue };
+            if conn.serial == serial && conn.delayed_until.is_some_and(|until| until <= now) {
+                conn.delayed_until = None;
+                enqueue(&mut self.ready, conn, key);
             }
         }
     }
@@ -253,7 +295,7 @@ impl Server {
             let Some(conn) = self.conns.get_mut(key) else {
                 return;
             };
-            if conn.closed || conn.parked.is_some() || conn.close_after_flush {
+            if conn.closed || conn.parked.is_some() || conn.close_after_flush || conn.delayed_until.is_some() {
                 return;
             }
             if conn.output_pending() > self.config.output_bytes_high {
@@ -372,9 +414,25 @@ impl Server {
             return;
         };
         let user_after = conn.session.user;
+        let login_failed =
+            outcome.reply.0.get("code").and_then(Value::as_str) == Some(Code::InvalidCredentials.as_str());
         outcome.reply.write_frame(id, conn.output_mut());
         mark_dirty(&mut self.dirty, conn, key);
+        if login_failed {
+            let failures = conn.session.failed_logins.max(1);
+            if failures >= LOGIN_FAILURES_MAX {
+                conn.close_after_flush = true;
+            } else {
+                let delay = LOGIN_DELAY_BASE.saturating_mul(1 << (failures - 1).min(16)).min(LOGIN_DELAY_MAX);
+                let until = Instant::now() + delay;
+                conn.delayed_until = Some(until);
+                self.timers.push(Reverse((until, key, conn.serial)));
+            }
+        }
         if user_before != user_after {
+            if user_after.is_none() {
+                conn.unauthenticated_since = Instant::now();
+            }
             if let Some(user) = user_before {
                 self.go_offline(user, key);
             }
@@ -520,7 +578,7 @@ impl Server {
                 !c.closed
                     && c.session.user.is_none()
                     && c.parked.is_none()
-                    && now.duration_since(c.accepted_at) >= limit
+                    && now.duration_since(c.unauthenticated_since) >= limit
             })
             .map(|(key, _)| key)
             .collect();

@@ -78,6 +78,11 @@ impl Server {
 
     /// SIGTERM and wait for exit; returns the exit code.
     pub fn terminate(mut self) -> Option<i32> {
+        self.stop()
+    }
+
+    /// SIGTERM and wait, keeping the handle (to read its stderr afterwards).
+    pub fn stop(&mut self) -> Option<i32> {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         wait_with_deadline(&mut self.child, TIMEOUT)
     }
