@@ -211,3 +211,37 @@ fn sigkill_at_random_moments_long() {
         let _ = crash_round(&mut rng, round);
     }
 }
+
+#[test]
+fn background_snapshots_compact_the_log_and_recovery_uses_them() {
+    let dir = TempDir::new("background-snapshot");
+    let server = Server::start(dir.path(), &["--snapshot-log-bytes", "4000"]);
+    let mut alice = server.connect();
+    alice.login_as("alice");
+    ok(&alice.request("create_group", json!({"group": "g"})));
+    for i in 0..200 {
+        ok(&alice.request(
+            "add_transaction",
+            json!({"group": "g", "amount": format!("{}.25", i + 1), "description": format!("d{i}"), "split_between": [], "include_payer": true}),
+        ));
+    }
+    let before = visible_state(&mut alice, &["g"]);
+    // The log passed 4000 bytes many times: a forked child wrote snapshots and old segments went away.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let segments = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("wal-"))
+            .count();
+        if dir.path().join("snapshot.json").exists() && segments <= 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no compaction happened ({segments} segments)");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.kill9();
+    let server = Server::start(dir.path(), &[]);
+    let mut alice = server.connect();
+    alice.login_as("alice");
+    assert_eq!(visible_state(&mut alice, &["g"]), before);
+}

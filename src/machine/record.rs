@@ -10,7 +10,7 @@ use super::ledger::{Transaction, TxnId};
 use super::{GroupId, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Record {
     UserCreated {
         user: UserId,

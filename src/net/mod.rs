@@ -181,9 +181,7 @@ impl Server {
             if self.shutting_down {
                 return self.shutdown();
             }
-            if self.store.snapshot_due() {
-                self.snapshot();
-            }
+            self.snapshot_in_background();
         }
     }
 
@@ -600,6 +598,21 @@ impl Server {
                 Ok(_) => self.shutting_down = true,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return,
+            }
+        }
+    }
+
+    /// Starts a snapshot when the log has grown past its threshold, and reaps finished ones.
+    fn snapshot_in_background(&mut self) {
+        match self.store.poll_background() {
+            Some(Ok((seq, took))) => eprintln!("splitd: snapshot at record {seq} written in {} ms", took.as_millis()),
+            Some(Err(err)) => eprintln!("splitd: background snapshot failed ({err}); the log is kept and complete"),
+            None => {}
+        }
+        if self.store.snapshot_due() {
+            match self.store.start_background_snapshot(&self.machine) {
+                Ok(stall) => eprintln!("splitd: snapshot started; the loop paused {} us for it", stall.as_micros()),
+                Err(err) => eprintln!("splitd: cannot start a snapshot ({err}); the log is kept and complete"),
             }
         }
     }

@@ -30,6 +30,7 @@ pub struct Store {
     dir: PathBuf,
     wal: Wal,
     snapshot_log_bytes: u64,
+    background: Option<Background>,
     /// Held for the life of the store: two servers on one directory would interleave their logs.
     _lock: File,
 }
@@ -57,7 +58,7 @@ impl Store {
         let wal = Wal::open(dir, first_seq, recovered.last_seq + 1, fsync)
             .map_err(|e| format!("cannot open the log in {}: {e}", dir.display()))?;
         Ok(Opened {
-            store: Store { dir: dir.to_path_buf(), wal, snapshot_log_bytes, _lock: lock },
+            store: Store { dir: dir.to_path_buf(), wal, snapshot_log_bytes, background: None, _lock: lock },
             machine: recovered.machine,
             records_replayed: recovered.records_replayed,
             warnings: recovered.warnings,
@@ -84,23 +85,102 @@ impl Store {
         self.wal.segment_bytes() >= self.snapshot_log_bytes
     }
 
-    /// Writes a snapshot of `machine` (which must reflect every appended record), starts a new log
-    /// segment, and removes the segments the snapshot covers. Returns how long it took.
+    /// Writes a snapshot of `machine` (which must reflect every appended record) here and now, starts
+    /// a new log segment, and removes the segments the snapshot covers. For shutdown and import; the
+    /// running server uses `start_background_snapshot`. Returns how long it took.
     pub fn snapshot(&mut self, machine: &Machine) -> io::Result<Duration> {
         let started = Instant::now();
+        self.wait_background();
         self.wal.commit()?;
         let seq = self.wal.last_seq();
         let bytes = snapshot::encode(machine, seq)?;
         snapshot::write(&self.dir, &bytes)?;
         self.wal.rotate()?;
+        self.remove_segments_through(seq)?;
+        Ok(started.elapsed())
+    }
+
+    /// Starts writing a snapshot in a forked child process, so the loop is stalled only by the fork
+    /// (page-table copy), not by serialising and writing the whole state: the child sees the state
+    /// frozen at this instant through copy-on-write memory. The log rotates now; the segments the
+    /// snapshot covers are removed once `poll_background` sees the child succeed. Returns the stall.
+    pub fn start_background_snapshot(&mut self, machine: &Machine) -> io::Result<Duration> {
+        if self.background.is_some() {
+            return Ok(Duration::ZERO);
+        }
+        let started = Instant::now();
+        self.wal.commit()?;
+        let seq = self.wal.last_seq();
+        self.wal.rotate()?;
+        // SAFETY: fork() in a multi-threaded process leaves the child with only this thread; locks
+        // other threads held stay locked in the child. The child therefore touches nothing guarded by
+        // such a lock: it never prints (std's stdout/stderr locks), never returns into the event loop,
+        // and leaves with `_exit` (no atexit handlers, no destructors touching shared state). What it
+        // does use is fork-safe: glibc's malloc re-initialises its arena locks in the child (its own
+        // atfork handlers), and file I/O here is plain system calls. The password worker threads
+        // hold no lock the child needs. The parent's memory is not changed by the child.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if pid == 0 {
+            let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                snapshot::encode(machine, seq).and_then(|bytes| snapshot::write(&self.dir, &bytes)).is_ok()
+            }));
+            let code = if matches!(written, Ok(true)) { 0 } else { 1 };
+            // SAFETY: `_exit` ends the child at once, without unwinding or running exit handlers.
+            unsafe { libc::_exit(code) }
+        }
+        self.background = Some(Background { pid, seq, started });
+        Ok(started.elapsed())
+    }
+
+    /// Checks on a background snapshot: `None` while none finished; `Some(Ok(seq, total time))` when
+    /// one was written and the log it covers removed; `Some(Err(..))` if it failed (the log is kept
+    /// whole, so nothing is lost; a later snapshot retries).
+    pub fn poll_background(&mut self) -> Option<Result<(u64, Duration), String>> {
+        let background = self.background.as_ref()?;
+        let mut status = 0;
+        // SAFETY: waitpid on our own child's pid with a valid pointer to a local.
+        let reaped = unsafe { libc::waitpid(background.pid, &mut status, libc::WNOHANG) };
+        if reaped == 0 {
+            return None;
+        }
+        let Background { seq, started, .. } = self.background.take()?;
+        if reaped < 0 || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+            return Some(Err(format!("snapshot child failed (status {status})")));
+        }
+        match self.remove_segments_through(seq) {
+            Ok(()) => Some(Ok((seq, started.elapsed()))),
+            Err(err) => Some(Err(format!("snapshot written, but removing old log segments failed: {err}"))),
+        }
+    }
+
+    /// Waits for a background snapshot to finish (shutdown).
+    pub fn wait_background(&mut self) {
+        while self.background.is_some() {
+            if self.poll_background().is_none() {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+
+    /// Removes the log segments that hold only records up to `seq` (all covered by the snapshot).
+    fn remove_segments_through(&self, seq: u64) -> io::Result<()> {
         for (first, path) in recover::segments(&self.dir).map_err(io::Error::other)? {
             if first <= seq {
                 fs::remove_file(path)?;
             }
         }
-        sync_dir(&self.dir)?;
-        Ok(started.elapsed())
+        sync_dir(&self.dir)
     }
+}
+
+/// A snapshot being written by a forked child.
+struct Background {
+    pid: libc::pid_t,
+    seq: u64,
+    started: Instant,
 }
 
 /// Creates the FORMAT file in a new directory; refuses a directory written by a newer format.

@@ -212,3 +212,69 @@ fn a_second_server_on_the_same_directory_is_refused() {
     assert!(err.contains("in use"), "{err}");
     drop(first);
 }
+
+/// The figures for docs/benchmarks.md: snapshot stall and restart time at 1M transactions.
+/// `cargo test --release -p splitd --lib -- --ignored --nocapture million`
+#[test]
+#[ignore = "measurement: builds a 1M-transaction state (release build recommended)"]
+fn million_transactions_snapshot_and_recovery() {
+    use std::time::Instant;
+    let transactions: usize =
+        std::env::var("SPLITD_MEASURE_TRANSACTIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let dir = Dir::new("million");
+    let Opened { mut store, mut machine, .. } = open(&dir.0);
+    for (id, name) in ["ann", "bob", "cat", "dan"].iter().enumerate() {
+        let record =
+            Record::UserCreated { user: id as u32, name: name.to_string(), password_hash: "$argon2id$x".into() };
+        machine.apply(&record).unwrap();
+        store.append(&[record]);
+    }
+    execute(&mut machine, &mut store, 0, r#"{"action":"create_group","data":{"group":"g"}}"#);
+    for user in 1..4 {
+        execute(&mut machine, &mut store, user, r#"{"action":"join_group","data":{"group":"g"}}"#);
+    }
+    let started = Instant::now();
+    for i in 0..transactions {
+        let frame = format!(
+            r#"{{"action":"add_transaction","data":{{"group":"g","amount":"{}.{:02}","description":"expense {i}","split_between":["bob","cat","dan"],"include_payer":true}}}}"#,
+            1 + i % 500,
+            i % 100
+        );
+        execute(&mut machine, &mut store, (i % 4) as u32, &frame);
+        if i % 10_000 == 0 {
+            store.commit().unwrap();
+        }
+    }
+    store.commit().unwrap();
+    eprintln!("filled {transactions} transactions through execute + log in {:?}", started.elapsed());
+    let log_bytes: u64 = recover::segments(&dir.0).unwrap().iter().map(|(_, p)| fs::metadata(p).unwrap().len()).sum();
+    drop(store);
+
+    let started = Instant::now();
+    let reopened = open(&dir.0);
+    eprintln!("recovery from the log alone ({log_bytes} bytes): {:?}", started.elapsed());
+    assert_eq!(reopened.records_replayed as usize, transactions + 8);
+    let Opened { mut store, machine, .. } = reopened;
+
+    // What the running server does: fork, and let the child write.
+    let stall = store.start_background_snapshot(&machine).unwrap();
+    let started = Instant::now();
+    store.wait_background();
+    eprintln!("background snapshot: loop stall (fork) {stall:?}; child finished {:?} later", started.elapsed());
+    assert!(snapshot::snapshot_path(&dir.0).exists());
+
+    let started = Instant::now();
+    let bytes = snapshot::encode(&machine, 0).unwrap();
+    let encode = started.elapsed();
+    let took = store.snapshot(&machine).unwrap();
+    eprintln!(
+        "snapshot: encode {encode:?} ({} bytes); whole snapshot (encode + write + fsync + rename + log removal) {took:?}",
+        bytes.len()
+    );
+    drop(store);
+
+    let started = Instant::now();
+    let reopened = open(&dir.0);
+    eprintln!("recovery from the snapshot: {:?}", started.elapsed());
+    assert_eq!(image(&reopened.machine), image(&machine));
+}
