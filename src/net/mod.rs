@@ -345,6 +345,9 @@ impl Server {
                             conn.eof = true;
                             conn.read_ready = false;
                         }
+                        // A short read emptied the socket's receive queue: bytes arriving later raise
+                        // a new edge, so the extra read that would only return WouldBlock is skipped.
+                        Ok(n) if n < self.scratch.len() => conn.read_ready = false,
                         Ok(_) => {}
                         Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
                             conn.read_ready = false;

@@ -51,7 +51,8 @@ impl Store {
         fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let lock =
             File::create(dir.join(LOCK_FILE)).map_err(|e| format!("cannot open lock in {}: {e}", dir.display()))?;
-        lock.try_lock().map_err(|_| format!("{} is in use by another splitd (LOCK is held)", dir.display()))?;
+        lock_with_patience(&lock)
+            .map_err(|_| format!("{} is in use by another splitd (LOCK is held)", dir.display()))?;
         check_format(dir)?;
         let recovered = recover::recover(dir)?;
         let first_seq = recovered.open_segment.unwrap_or(recovered.last_seq + 1);
@@ -119,11 +120,22 @@ impl Store {
         // does use is fork-safe: glibc's malloc re-initialises its arena locks in the child (its own
         // atfork handlers), and file I/O here is plain system calls. The password worker threads
         // hold no lock the child needs. The parent's memory is not changed by the child.
+        // SAFETY: getpid has no preconditions.
+        let parent = unsafe { libc::getpid() };
         let pid = unsafe { libc::fork() };
         if pid < 0 {
             return Err(io::Error::last_os_error());
         }
         if pid == 0 {
+            // The child's work is useless without its parent (which removes the covered log), and it
+            // holds the data directory's lock and the listening socket: die with the parent.
+            // SAFETY: prctl and getppid are async-signal-safe system calls.
+            unsafe {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if libc::getppid() != parent {
+                    libc::_exit(1);
+                }
+            }
             let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 snapshot::encode(machine, seq).and_then(|bytes| snapshot::write(&self.dir, &bytes)).is_ok()
             }));
@@ -181,6 +193,20 @@ struct Background {
     pid: libc::pid_t,
     seq: u64,
     started: Instant,
+}
+
+/// Takes the directory lock, waiting briefly: a previous server's snapshot child may still be exiting
+/// (it dies with its parent, asynchronously).
+fn lock_with_patience(lock: &File) -> Result<(), std::fs::TryLockError> {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        match lock.try_lock() {
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            result => return result,
+        }
+    }
 }
 
 /// Creates the FORMAT file in a new directory; refuses a directory written by a newer format.
