@@ -27,6 +27,9 @@ pub struct Conn {
     pub parked: Option<Parked>,
     /// Readable edge seen and not yet drained to `WouldBlock`.
     pub read_ready: bool,
+    /// The poller reported the peer's FIN (or a hang-up): reads must go on until they return 0, as
+    /// no further edge will announce it.
+    pub read_closed_seen: bool,
     /// The peer closed its side: no more input; close once the buffered frames are answered.
     pub eof: bool,
     /// Close after the pending output is flushed (e.g. after a frame-too-long error).
@@ -66,6 +69,7 @@ impl Conn {
             session: Session::default(),
             parked: None,
             read_ready: true,
+            read_closed_seen: false,
             eof: false,
             close_after_flush: false,
             closed: false,

@@ -154,6 +154,7 @@ impl Server {
                         };
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
                             conn.read_ready = true;
+                            conn.read_closed_seen |= event.is_read_closed() || event.is_error();
                             enqueue(&mut self.ready, conn, key);
                         }
                         if event.is_writable() {
@@ -347,7 +348,8 @@ impl Server {
                         }
                         // A short read emptied the socket's receive queue: bytes arriving later raise
                         // a new edge, so the extra read that would only return WouldBlock is skipped.
-                        Ok(n) if n < self.scratch.len() => conn.read_ready = false,
+                        // Not so for a FIN already reported: read on until it returns 0.
+                        Ok(n) if n < self.scratch.len() && !conn.read_closed_seen => conn.read_ready = false,
                         Ok(_) => {}
                         Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
                             conn.read_ready = false;
