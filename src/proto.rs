@@ -26,6 +26,9 @@ pub enum Code {
     InvalidIndex,
     TransactionNotFound,
     SettlementFailed,
+    PaymentNotFound,
+    Forbidden,
+    BalanceNotZero,
     FrameTooLong,
     TooManyConnections,
     Limit,
@@ -49,6 +52,9 @@ impl Code {
             Code::InvalidIndex => "invalid_index",
             Code::TransactionNotFound => "transaction_not_found",
             Code::SettlementFailed => "settlement_failed",
+            Code::PaymentNotFound => "payment_not_found",
+            Code::Forbidden => "forbidden",
+            Code::BalanceNotZero => "balance_not_zero",
             Code::FrameTooLong => "frame_too_long",
             Code::TooManyConnections => "too_many_connections",
             Code::Limit => "limit",
@@ -81,6 +87,32 @@ pub enum TxnRef {
     Id(u64),
 }
 
+/// How `add_transaction` / `edit_transaction` share an amount, as the request named it (names are
+/// resolved to members by the machine). Named entries are sorted by name, so the allocation of
+/// leftover cents (largest remainder, ties to the earlier entry) is in name order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SplitSpec {
+    /// Equal shares. `members: None` (`{"mode":"equal"}` alone) means every current member. The
+    /// original's `split_between` + `include_payer` arrive here too, with the names in request order.
+    Equal { members: Option<Vec<String>>, include_payer: bool },
+    /// Each person's exact share; must sum to the amount.
+    Exact(Vec<(String, Cents)>),
+    /// Percentages in basis points (`33.33` % = 3333); must sum to 10000.
+    Percent(Vec<(String, u32)>),
+    /// Integer weights >= 1.
+    Shares(Vec<(String, u64)>),
+}
+
+/// The most a `shares` weight may be.
+pub const SHARE_WEIGHT_MAX: u64 = 1_000_000;
+/// Idempotency keys: 1-64 characters.
+pub const KEY_CHARS_MAX: usize = 64;
+/// `history`: default and largest page.
+pub const HISTORY_LIMIT_DEFAULT: usize = 50;
+pub const HISTORY_LIMIT_MAX: usize = 500;
+/// The currency label of a group created without one (the original printed ₹).
+pub const DEFAULT_CURRENCY: &str = "INR";
+
 /// One decoded request. Field names follow PROTOCOL.md.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
@@ -96,6 +128,8 @@ pub enum Request {
     CreateGroup {
         group: String,
         password: String,
+        /// ISO 4217 shape (3 uppercase letters); `None` = the default, INR.
+        currency: Option<String>,
     },
     JoinGroup {
         group: String,
@@ -109,8 +143,64 @@ pub enum Request {
         group: String,
         amount: Cents,
         description: String,
-        split_between: Vec<String>,
-        include_payer: bool,
+        split: SplitSpec,
+        /// Who paid what (sums to `amount`); `None`: the caller paid it all.
+        paid_by: Option<Vec<(String, Cents)>>,
+        /// Client-given date, `YYYY-MM-DD`, validated.
+        date: Option<String>,
+        /// Idempotency key.
+        key: Option<String>,
+    },
+    /// Every field but `group` and `id` is optional; `None` keeps the current value. `date:
+    /// Some(None)` clears the date (`"date": ""`).
+    EditTransaction {
+        group: String,
+        id: u64,
+        amount: Option<Cents>,
+        description: Option<String>,
+        split: Option<SplitSpec>,
+        paid_by: Option<Vec<(String, Cents)>>,
+        date: Option<Option<String>>,
+    },
+    RecordPayment {
+        group: String,
+        /// `None`: the caller paid.
+        from: Option<String>,
+        to: String,
+        amount: Cents,
+        date: Option<String>,
+        key: Option<String>,
+    },
+    DeletePayment {
+        group: String,
+        id: u64,
+    },
+    ViewPayments {
+        group: String,
+    },
+    Export {
+        group: String,
+    },
+    History {
+        group: String,
+        /// Only entries with a smaller id (older); `None`: from the newest.
+        before: Option<u64>,
+        limit: usize,
+    },
+    LeaveGroup {
+        group: String,
+    },
+    SetGroupPassword {
+        group: String,
+        /// `""` removes the password.
+        password: String,
+    },
+    SetGroupCurrency {
+        group: String,
+        currency: String,
+    },
+    GroupInfo {
+        group: String,
     },
     ViewTransactions {
         group: String,
@@ -125,6 +215,8 @@ pub enum Request {
     Settle {
         group: String,
         method: Method,
+        /// Record the plan as payments, atomically, in the same step.
+        record: bool,
     },
 }
 
@@ -144,6 +236,16 @@ impl Request {
             Request::DeleteTransaction { .. } => "delete_transaction",
             Request::ViewBalances { .. } => "view_balances",
             Request::Settle { .. } => "settle",
+            Request::EditTransaction { .. } => "edit_transaction",
+            Request::RecordPayment { .. } => "record_payment",
+            Request::DeletePayment { .. } => "delete_payment",
+            Request::ViewPayments { .. } => "view_payments",
+            Request::Export { .. } => "export",
+            Request::History { .. } => "history",
+            Request::LeaveGroup { .. } => "leave_group",
+            Request::SetGroupPassword { .. } => "set_group_password",
+            Request::SetGroupCurrency { .. } => "set_group_currency",
+            Request::GroupInfo { .. } => "group_info",
         }
     }
 }
@@ -196,6 +298,7 @@ fn decode_envelope(mut envelope: Map<String, Value>) -> Result<Request, Error> {
         "create_group" => Request::CreateGroup {
             group: fields.string("group")?,
             password: fields.optional_string("password")?.unwrap_or_default(),
+            currency: fields.optional_currency("currency")?,
         },
         "join_group" => Request::JoinGroup {
             group: fields.string("group")?,
@@ -203,13 +306,87 @@ fn decode_envelope(mut envelope: Map<String, Value>) -> Result<Request, Error> {
         },
         "list_groups" => Request::ListGroups,
         "get_group_members" => Request::GetGroupMembers { group: fields.string("group")? },
-        "add_transaction" => Request::AddTransaction {
+        "add_transaction" => {
+            let group = fields.string("group")?;
+            let amount = fields.amount("amount")?;
+            let description = fields.optional_string("description")?.unwrap_or_default();
+            let split = match fields.split_spec()? {
+                Some(split) => split,
+                None => return Err(Error::bad_request("Missing field 'split_between'")),
+            };
+            Request::AddTransaction {
+                group,
+                amount,
+                description,
+                split,
+                paid_by: fields.optional_amount_map("paid_by")?,
+                date: fields.optional_date("date")?,
+                key: fields.optional_key("key")?,
+            }
+        }
+        "edit_transaction" => {
+            let request = Request::EditTransaction {
+                group: fields.string("group")?,
+                id: fields.u64("id")?,
+                amount: fields.optional_amount("amount")?,
+                description: fields.optional_string("description")?,
+                split: fields.split_spec()?,
+                paid_by: fields.optional_amount_map("paid_by")?,
+                date: match fields.optional_string("date")? {
+                    None => None,
+                    Some(text) if text.is_empty() => Some(None),
+                    Some(text) => Some(Some(validate_date("date", text)?)),
+                },
+            };
+            if let Request::EditTransaction {
+                amount: None,
+                description: None,
+                split: None,
+                paid_by: None,
+                date: None,
+                ..
+            } = request
+            {
+                return Err(Error::bad_request(
+                    "Nothing to change: give 'amount', 'description', 'split', 'paid_by' or 'date'",
+                ));
+            }
+            request
+        }
+        "record_payment" => Request::RecordPayment {
             group: fields.string("group")?,
+            from: fields.optional_string("from")?,
+            to: fields.string("to")?,
             amount: fields.amount("amount")?,
-            description: fields.optional_string("description")?.unwrap_or_default(),
-            split_between: fields.string_list("split_between")?,
-            include_payer: fields.optional_bool("include_payer")?.unwrap_or(false),
+            date: fields.optional_date("date")?,
+            key: fields.optional_key("key")?,
         },
+        "delete_payment" => Request::DeletePayment { group: fields.string("group")?, id: fields.u64("id")? },
+        "view_payments" => Request::ViewPayments { group: fields.string("group")? },
+        "export" => Request::Export { group: fields.string("group")? },
+        "history" => {
+            let group = fields.string("group")?;
+            let before = fields.optional_u64("before")?;
+            let limit = match fields.optional_u64("limit")? {
+                None => HISTORY_LIMIT_DEFAULT,
+                Some(n) if (1..=HISTORY_LIMIT_MAX as u64).contains(&n) => n as usize,
+                Some(_) => {
+                    return Err(Error::bad_request(format!("Field 'limit' must be 1-{HISTORY_LIMIT_MAX}")));
+                }
+            };
+            Request::History { group, before, limit }
+        }
+        "leave_group" => Request::LeaveGroup { group: fields.string("group")? },
+        "set_group_password" => {
+            Request::SetGroupPassword { group: fields.string("group")?, password: fields.string("password")? }
+        }
+        "set_group_currency" => Request::SetGroupCurrency {
+            group: fields.string("group")?,
+            currency: fields
+                .optional_currency("currency")?
+                .ok_or_else(|| Error::bad_request("Missing field 'currency'"))?,
+        },
+        "group_info" => Request::GroupInfo { group: fields.string("group")? },
         "view_transactions" => Request::ViewTransactions { group: fields.string("group")? },
         "delete_transaction" => {
             let group = fields.string("group")?;
@@ -231,7 +408,8 @@ fn decode_envelope(mut envelope: Map<String, Value>) -> Result<Request, Error> {
                 Some(name) => Method::parse(&name)
                     .ok_or_else(|| Error::bad_request("Field 'method' must be \"minimal\" or \"greedy\""))?,
             };
-            Request::Settle { group, method }
+            let record = fields.optional_bool("record")?.unwrap_or(false);
+            Request::Settle { group, method, record }
         }
         _ => return Err(Error::new(Code::UnknownAction, "Unknown action")),
     };
@@ -283,30 +461,86 @@ impl Fields {
         }
     }
 
-    fn string_list(&mut self, name: &str) -> Result<Vec<String>, Error> {
-        let wrong = || Error::bad_request(format!("Field '{name}' must be a list of names"));
+    fn u64(&mut self, name: &str) -> Result<u64, Error> {
+        self.optional_u64(name)?.ok_or_else(|| Error::bad_request(format!("Missing field '{name}'")))
+    }
+
+    fn optional_string_list(&mut self, name: &str) -> Result<Option<Vec<String>>, Error> {
         match self.take(name) {
-            None => Err(Error::bad_request(format!("Missing field '{name}'"))),
-            Some(Value::Array(items)) => items
-                .into_iter()
-                .map(|item| match item {
-                    Value::String(s) => Ok(s),
-                    _ => Err(wrong()),
-                })
-                .collect(),
-            Some(_) => Err(wrong()),
+            None => Ok(None),
+            Some(value) => names_list(name, value).map(Some),
+        }
+    }
+
+    fn optional_amount(&mut self, name: &str) -> Result<Option<Cents>, Error> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(value) => amount_value(name, value).map(Some),
+        }
+    }
+
+    /// `{"name": amount, ...}`, sorted by name; at least one entry.
+    fn optional_amount_map(&mut self, name: &str) -> Result<Option<Vec<(String, Cents)>>, Error> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(value) => name_map(name, value, amount_value).map(Some),
+        }
+    }
+
+    fn optional_date(&mut self, name: &str) -> Result<Option<String>, Error> {
+        match self.optional_string(name)? {
+            None => Ok(None),
+            Some(text) => validate_date(name, text).map(Some),
+        }
+    }
+
+    fn optional_key(&mut self, name: &str) -> Result<Option<String>, Error> {
+        match self.optional_string(name)? {
+            None => Ok(None),
+            Some(key) => {
+                let count = key.chars().count();
+                if count == 0 || count > KEY_CHARS_MAX || key.chars().any(char::is_control) {
+                    return Err(Error::bad_request(format!(
+                        "Field '{name}' must be 1-{KEY_CHARS_MAX} printable characters"
+                    )));
+                }
+                Ok(Some(key))
+            }
+        }
+    }
+
+    fn optional_currency(&mut self, name: &str) -> Result<Option<String>, Error> {
+        match self.optional_string(name)? {
+            None => Ok(None),
+            Some(code) if validate_currency(&code) => Ok(Some(code)),
+            Some(_) => Err(Error::bad_request(format!(
+                "Field '{name}' must be an ISO 4217 code: 3 uppercase letters, like \"INR\" or \"EUR\""
+            ))),
+        }
+    }
+
+    /// The split of `add_transaction` / `edit_transaction`: `split` (any mode) or the original's
+    /// `split_between` + `include_payer`, never both. `None` when neither is given.
+    fn split_spec(&mut self) -> Result<Option<SplitSpec>, Error> {
+        let split = self.take("split");
+        let split_between = self.optional_string_list("split_between")?;
+        let include_payer = self.optional_bool("include_payer")?;
+        match (split, split_between, include_payer) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                Err(Error::bad_request("Give either 'split' or 'split_between' (with 'include_payer'), not both"))
+            }
+            (Some(value), None, None) => split_object(value).map(Some),
+            (None, Some(members), include_payer) => {
+                Ok(Some(SplitSpec::Equal { members: Some(members), include_payer: include_payer.unwrap_or(false) }))
+            }
+            (None, None, Some(_)) => Err(Error::bad_request("Missing field 'split_between'")),
+            (None, None, None) => Ok(None),
         }
     }
 
     /// A positive amount, from a JSON number or a decimal string, parsed exactly from its text.
     fn amount(&mut self, name: &str) -> Result<Cents, Error> {
-        let text = match self.take(name) {
-            None => return Err(Error::bad_request(format!("Missing field '{name}'"))),
-            Some(Value::Number(n)) => n.to_string(),
-            Some(Value::String(s)) => s,
-            Some(_) => return Err(Error::bad_request(format!("Field '{name}' must be a number"))),
-        };
-        Cents::parse_amount(&text).map_err(|err: AmountError| Error::bad_request(format!("Field '{name}' {err}")))
+        self.optional_amount(name)?.ok_or_else(|| Error::bad_request(format!("Missing field '{name}'")))
     }
 
     /// Unknown fields are refused rather than ignored: a misspelt optional field would otherwise be
@@ -317,6 +551,165 @@ impl Fields {
             None => Ok(()),
         }
     }
+}
+
+/// A positive amount from a JSON number or decimal string, exactly; the error names `name`.
+fn amount_value(name: &str, value: Value) -> Result<Cents, Error> {
+    let text = match value {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s,
+        _ => return Err(Error::bad_request(format!("Field '{name}' must be a number"))),
+    };
+    Cents::parse_amount(&text).map_err(|err: AmountError| Error::bad_request(format!("Field '{name}' {err}")))
+}
+
+fn names_list(name: &str, value: Value) -> Result<Vec<String>, Error> {
+    let wrong = || Error::bad_request(format!("Field '{name}' must be a list of names"));
+    match value {
+        Value::Array(items) => items
+            .into_iter()
+            .map(|item| match item {
+                Value::String(s) => Ok(s),
+                _ => Err(wrong()),
+            })
+            .collect(),
+        _ => Err(wrong()),
+    }
+}
+
+/// `{"member": value, ...}` with each value read by `read` (its errors name `field.member`); sorted by
+/// member name; at least one entry.
+fn name_map<T>(
+    field: &str,
+    value: Value,
+    read: impl Fn(&str, Value) -> Result<T, Error>,
+) -> Result<Vec<(String, T)>, Error> {
+    let Value::Object(map) = value else {
+        return Err(Error::bad_request(format!("Field '{field}' must be an object of member names to values")));
+    };
+    if map.is_empty() {
+        return Err(Error::bad_request(format!("Field '{field}' must name at least one member")));
+    }
+    let mut entries = map
+        .into_iter()
+        .map(|(member, v)| {
+            let item = read(&format!("{field}.{member}"), v)?;
+            Ok((member, item))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(entries)
+}
+
+/// A percentage with at most two decimals, > 0 and <= 100, as basis points.
+fn percent_value(name: &str, value: Value) -> Result<u32, Error> {
+    let wrong =
+        || Error::bad_request(format!("Field '{name}' must be a percentage > 0 and <= 100, at most 2 decimals"));
+    let text = match value {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s,
+        _ => return Err(wrong()),
+    };
+    // Basis points are "cents of a percent": the exact decimal parser does the work.
+    match Cents::parse_amount(&text) {
+        Ok(bp) if bp.0 <= 10_000 => Ok(bp.0 as u32),
+        _ => Err(wrong()),
+    }
+}
+
+fn weight_value(name: &str, value: Value) -> Result<u64, Error> {
+    match value.as_u64() {
+        Some(w) if (1..=SHARE_WEIGHT_MAX).contains(&w) => Ok(w),
+        _ => Err(Error::bad_request(format!("Field '{name}' must be a whole number 1-{SHARE_WEIGHT_MAX}"))),
+    }
+}
+
+/// The `split` object: `{"mode": "equal"|"exact"|"percent"|"shares", ...}`.
+fn split_object(value: Value) -> Result<SplitSpec, Error> {
+    let Value::Object(data) = value else {
+        return Err(Error::bad_request("Field 'split' must be an object with a 'mode'"));
+    };
+    let mut fields = Fields { data };
+    let mode = fields.optional_string("mode").map_err(|_| Error::bad_request("Field 'split.mode' must be a string"))?;
+    let spec = match mode.as_deref() {
+        None => return Err(Error::bad_request("Missing field 'split.mode'")),
+        Some("equal") => {
+            let members = match fields.take("members") {
+                None => None,
+                Some(v) => Some(names_list("split.members", v)?),
+            };
+            if members.as_ref().is_some_and(Vec::is_empty) {
+                return Err(Error::bad_request("Field 'split.members' must name at least one member"));
+            }
+            SplitSpec::Equal { members, include_payer: false }
+        }
+        Some("exact") => SplitSpec::Exact(name_map(
+            "split.amounts",
+            fields.take("amounts").ok_or_else(|| Error::bad_request("Missing field 'split.amounts'"))?,
+            amount_value,
+        )?),
+        Some("percent") => {
+            let percents = name_map(
+                "split.percents",
+                fields.take("percents").ok_or_else(|| Error::bad_request("Missing field 'split.percents'"))?,
+                percent_value,
+            )?;
+            let total: u64 = percents.iter().map(|(_, bp)| *bp as u64).sum();
+            if total != 10_000 {
+                return Err(Error::bad_request(format!(
+                    "Field 'split.percents' must sum to 100, not {}",
+                    Cents(total as i64)
+                )));
+            }
+            SplitSpec::Percent(percents)
+        }
+        Some("shares") => SplitSpec::Shares(name_map(
+            "split.shares",
+            fields.take("shares").ok_or_else(|| Error::bad_request("Missing field 'split.shares'"))?,
+            weight_value,
+        )?),
+        Some(other) => {
+            return Err(Error::bad_request(format!(
+                "Field 'split.mode' must be \"equal\", \"exact\", \"percent\" or \"shares\", not {other:?}"
+            )))
+        }
+    };
+    if let Some(extra) = fields.data.keys().next() {
+        return Err(Error::bad_request(format!("Unknown field 'split.{extra}'")));
+    }
+    Ok(spec)
+}
+
+/// The shape of an ISO 4217 code: 3 uppercase ASCII letters. (A label only: not checked against the
+/// list of real currencies.)
+pub fn validate_currency(code: &str) -> bool {
+    code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+/// A calendar date `YYYY-MM-DD` (years 1000-9999, real days of real months).
+pub fn validate_date(name: &str, text: String) -> Result<String, Error> {
+    let bytes = text.as_bytes();
+    let shape = bytes.len() == 10
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && bytes.iter().enumerate().all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
+    let valid = shape && {
+        let num = |r: std::ops::Range<usize>| text[r].parse::<u32>().unwrap_or(0);
+        let (year, month, day) = (num(0..4), num(5..7), num(8..10));
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        let days = match month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => 0,
+        };
+        year >= 1000 && (1..=days).contains(&day)
+    };
+    if !valid {
+        return Err(Error::bad_request(format!("Field '{name}' must be a date YYYY-MM-DD")));
+    }
+    Ok(text)
 }
 
 /// A reply under construction: `{"status": ...}` plus fields. Never has a `type` key, so the original
@@ -388,14 +781,105 @@ mod tests {
                 group: "trip".into(),
                 amount: Cents(3050),
                 description: "taxi".into(),
-                split_between: vec!["bob".into()],
-                include_payer: true,
+                split: SplitSpec::Equal { members: Some(vec!["bob".into()]), include_payer: true },
+                paid_by: None,
+                date: None,
+                key: None,
             })
         );
         assert_eq!(
             request(r#"{"action":"delete_transaction","data":{"group":"g","index":0}}"#),
             Ok(Request::DeleteTransaction { group: "g".into(), target: TxnRef::Index(0) })
         );
+    }
+
+    #[test]
+    fn decodes_the_new_actions() {
+        assert_eq!(
+            request(
+                r#"{"action":"add_transaction","data":{"group":"g","amount":"9","split":{"mode":"shares","shares":{"carol":1,"bob":2}},"paid_by":{"bob":9},"date":"2024-02-29","key":"k"}}"#
+            ),
+            Ok(Request::AddTransaction {
+                group: "g".into(),
+                amount: Cents(900),
+                description: String::new(),
+                split: SplitSpec::Shares(vec![("bob".into(), 2), ("carol".into(), 1)]),
+                paid_by: Some(vec![("bob".into(), Cents(900))]),
+                date: Some("2024-02-29".into()),
+                key: Some("k".into()),
+            })
+        );
+        assert_eq!(
+            request(r#"{"action":"add_transaction","data":{"group":"g","amount":1,"split":{"mode":"percent","percents":{"a":33.33,"b":"66.67"}}}}"#)
+                .map(|r| match r {
+                    Request::AddTransaction { split, .. } => split,
+                    _ => unreachable!(),
+                }),
+            Ok(SplitSpec::Percent(vec![("a".into(), 3333), ("b".into(), 6667)]))
+        );
+        assert_eq!(
+            request(r#"{"action":"edit_transaction","data":{"group":"g","id":3,"date":""}}"#),
+            Ok(Request::EditTransaction {
+                group: "g".into(),
+                id: 3,
+                amount: None,
+                description: None,
+                split: None,
+                paid_by: None,
+                date: Some(None),
+            })
+        );
+        assert_eq!(
+            request(r#"{"action":"history","data":{"group":"g"}}"#),
+            Ok(Request::History { group: "g".into(), before: None, limit: HISTORY_LIMIT_DEFAULT })
+        );
+        assert_eq!(
+            request(r#"{"action":"settle","data":{"group":"g","record":true}}"#),
+            Ok(Request::Settle { group: "g".into(), method: Method::Minimal, record: true })
+        );
+        assert_eq!(
+            request(r#"{"action":"record_payment","data":{"group":"g","to":"b","amount":1}}"#),
+            Ok(Request::RecordPayment {
+                group: "g".into(),
+                from: None,
+                to: "b".into(),
+                amount: Cents(100),
+                date: None,
+                key: None
+            })
+        );
+        let cases = [
+            (r#"{"action":"add_transaction","data":{"group":"g","amount":1}}"#, "Missing field 'split_between'"),
+            (
+                r#"{"action":"add_transaction","data":{"group":"g","amount":1,"include_payer":true}}"#,
+                "Missing field 'split_between'",
+            ),
+            (
+                r#"{"action":"add_transaction","data":{"group":"g","amount":1,"split":{"mode":"exact","amounts":{"b":"x"}}}}"#,
+                "'split.amounts.b'",
+            ),
+            (
+                r#"{"action":"add_transaction","data":{"group":"g","amount":1,"split_between":[],"paid_by":[1]}}"#,
+                "'paid_by' must be an object",
+            ),
+            (
+                r#"{"action":"add_transaction","data":{"group":"g","amount":1,"split_between":[],"key":""}}"#,
+                "'key' must be 1-64",
+            ),
+            (r#"{"action":"create_group","data":{"group":"g","currency":"EURO"}}"#, "'currency'"),
+            (r#"{"action":"set_group_currency","data":{"group":"g"}}"#, "Missing field 'currency'"),
+            (r#"{"action":"history","data":{"group":"g","before":-1}}"#, "'before'"),
+            (r#"{"action":"delete_payment","data":{"group":"g"}}"#, "Missing field 'id'"),
+            (
+                r#"{"action":"record_payment","data":{"group":"g","to":"b","amount":1,"memo":"x"}}"#,
+                "Unknown field 'memo'",
+            ),
+        ];
+        for (frame, needle) in cases {
+            let err = request(frame).expect_err(frame);
+            assert_eq!(err.code, Code::BadRequest, "{frame}");
+            assert!(err.message.contains(needle), "{frame}: {}", err.message);
+        }
     }
 
     #[test]

@@ -6,11 +6,14 @@
 //! - Transactions are deleted by their `id`, never by a list position (the original showed 1-based
 //!   numbers and sent them as a 0-based index, deleting the wrong row).
 //! - A lost connection is reported and re-made with bounded backoff; the session logs in again. A request
-//!   that was cut off is repeated only when repeating it cannot do anything twice.
+//!   that was cut off is repeated only when repeating it cannot do anything twice: reads, and the
+//!   changes sent with an idempotency key (adding an expense, recording a payment), which the server
+//!   applies once however often they arrive.
 //! - Answers are plain lines, so a script can drive it through stdin; end of input exits cleanly.
 
 use crate::conn::{Conn, Error, Handler, Notice, Object};
 use crate::money::{format_cents, parse_user_amount, to_json};
+use crate::spec::{self, parse_split};
 use crate::term::{Console, Input};
 use crate::view;
 use serde_json::{json, Value};
@@ -39,9 +42,22 @@ type Step<T> = Result<T, Quit>;
 /// Pauses before each reconnect attempt: bounded, about 15 s in all, then give up.
 const BACKOFF_MS: [u64; 6] = [0, 500, 1000, 2000, 4000, 8000];
 
-/// Requests that can be sent again after a reconnect without doing anything twice.
-fn repeatable(action: &str) -> bool {
-    matches!(action, "login" | "list_groups" | "get_group_members" | "view_transactions" | "view_balances")
+/// Requests that can be sent again after a reconnect without doing anything twice: reads, and changes
+/// that carry an idempotency key.
+fn repeatable(action: &str, data: Option<&Value>) -> bool {
+    let keyed = data.is_some_and(|d| d.get("key").is_some());
+    keyed
+        || matches!(
+            action,
+            "login"
+                | "list_groups"
+                | "get_group_members"
+                | "view_transactions"
+                | "view_balances"
+                | "view_payments"
+                | "history"
+                | "group_info"
+        )
 }
 
 /// Runs the menus until Exit or end of input; returns the process exit code.
@@ -145,7 +161,7 @@ impl Session {
             Err(e) => {
                 println!("⚠ {e}");
                 self.reconnect().map_err(Quit::Fatal)?;
-                if !repeatable(action) {
+                if !repeatable(action, data.as_ref()) {
                     return Ok(Err(format!(
                         "the connection broke during {action}; it may or may not have happened — check before retrying"
                     )));
@@ -318,7 +334,7 @@ fn my_groups(s: &mut Session) -> Step<Option<Vec<String>>> {
 fn group_menu(s: &mut Session, user: &str, group: &str) -> Step<()> {
     loop {
         println!(
-            "\n--- GROUP: {group} ---\n1. Add expense\n2. View transactions\n3. Delete transaction\n4. View balances\n5. Settle up\n0. Back"
+            "\n--- GROUP: {group} ---\n1. Add expense\n2. View transactions\n3. Delete transaction\n4. View balances\n5. Settle up\n6. Record a payment\n7. History\n8. Edit transaction\n9. Leave group\n0. Back"
         );
         match s.ask("Enter choice: ")?.trim() {
             "1" => add_expense(s, user, group)?,
@@ -347,10 +363,102 @@ fn group_menu(s: &mut Session, user: &str, group: &str) -> Step<()> {
                     println!("{summary}");
                 }
             }
+            "6" => record_payment(s, user, group)?,
+            "7" => {
+                let reply = s.act("history", Some(json!({ "group": group, "limit": 20 })))?;
+                if let Some((entries, next)) = reply.and_then(|r| s.read(view::history(&r))) {
+                    print!("{}", view::history_table(&entries).render());
+                    if next.is_some() {
+                        println!("(showing the newest 20; `splitc history {group} --before ID` pages further)");
+                    }
+                }
+            }
+            "8" => edit_transaction(s, group)?,
+            "9" => {
+                let answer = s.ask(&format!("Leave {group}? (y/n): "))?;
+                if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+                    if let Some(reply) = s.act("leave_group", Some(json!({ "group": group })))? {
+                        println!("✔ {}", message(&reply));
+                        return Ok(());
+                    }
+                }
+            }
             "0" => return Ok(()),
             _ => println!("Invalid choice"),
         }
     }
+}
+
+fn record_payment(s: &mut Session, user: &str, group: &str) -> Step<()> {
+    let to = s.ask("Paid to (empty to cancel): ")?.trim().to_string();
+    if to.is_empty() {
+        return Ok(());
+    }
+    let amount = match parse_user_amount(&s.ask("Amount: ")?) {
+        Ok(amount) => amount,
+        Err(e) => {
+            println!("✘ {e}");
+            return Ok(());
+        }
+    };
+    let from = s.ask(&format!("Paid by (empty = you, {user}): "))?.trim().to_string();
+    let mut data = json!({ "group": group, "to": to, "amount": to_json(amount), "key": spec::fresh_key() });
+    if !from.is_empty() {
+        data["from"] = json!(from);
+    }
+    if let Some(reply) = s.act("record_payment", Some(data))? {
+        let id = reply.get("payment").and_then(|p| p.get("id")).and_then(Value::as_u64);
+        let id = id.map(|i| format!(" (id {i})")).unwrap_or_default();
+        let from = if from.is_empty() { "you" } else { from.as_str() };
+        println!("✔ {}{id}: {from} paid {to} {}", message(&reply), format_cents(amount));
+    }
+    Ok(())
+}
+
+fn edit_transaction(s: &mut Session, group: &str) -> Step<()> {
+    let Some(txns) = transactions(s, group)? else { return Ok(()) };
+    if txns.is_empty() {
+        println!("No transactions to edit.");
+        return Ok(());
+    }
+    print!("{}", view::transactions_table(&txns).render());
+    let answer = s.ask("Id of the transaction to edit (empty to cancel): ")?;
+    let Ok(id) = answer.trim().parse::<u64>() else {
+        if !answer.trim().is_empty() {
+            println!("✘ Not a transaction id: {}", answer.trim());
+        }
+        return Ok(());
+    };
+    let mut data = json!({ "group": group, "id": id });
+    let amount = s.ask("New amount (empty = keep): ")?;
+    if !amount.trim().is_empty() {
+        match parse_user_amount(&amount) {
+            Ok(cents) => data["amount"] = to_json(cents),
+            Err(e) => {
+                println!("✘ {e}");
+                return Ok(());
+            }
+        }
+    }
+    let description = s.ask("New description (empty = keep): ")?;
+    if !description.trim().is_empty() {
+        data["description"] = json!(description.trim());
+    }
+    let split = s.ask("New split, e.g. bob,carol or percent:bob=60,carol=40 (empty = keep): ")?;
+    if !split.trim().is_empty() {
+        if let Err(e) = parse_split(&split).and_then(|sp| sp.add_to(&mut data, false)) {
+            println!("✘ {e}");
+            return Ok(());
+        }
+    }
+    if data.as_object().is_some_and(|d| d.len() == 2) {
+        println!("Nothing changed.");
+        return Ok(());
+    }
+    if let Some(reply) = s.act("edit_transaction", Some(data))? {
+        println!("✔ {}", message(&reply));
+    }
+    Ok(())
 }
 
 fn transactions(s: &mut Session, group: &str) -> Step<Option<Vec<view::Txn>>> {
@@ -377,7 +485,26 @@ fn add_expense(s: &mut Session, user: &str, group: &str) -> Step<()> {
     if !others.is_empty() {
         println!("Members besides you: {}", others.join(", "));
     }
-    let names = s.ask("Split between (comma-separated; empty = all of them): ")?;
+    let names =
+        s.ask("Split between (comma-separated; empty = all of them; or exact:/percent:/shares:name=value,...): ")?;
+    if names.contains(':') {
+        // A split mode: the shares are given, so there is no include-yourself question.
+        let mut data =
+            json!({ "group": group, "amount": to_json(amount), "description": description, "key": spec::fresh_key() });
+        if let Err(e) = parse_split(&names).and_then(|split| split.add_to(&mut data, false)) {
+            println!("✘ {e}");
+            return Ok(());
+        }
+        if let Some(reply) = s.act("add_transaction", Some(data))? {
+            let txn = reply.get("transaction").map(view::Txn::from_value);
+            let shares = match txn {
+                Some(Ok(t)) => format!(": {}", t.sharers()),
+                _ => String::new(),
+            };
+            println!("✔ {}{shares}", message(&reply));
+        }
+        return Ok(());
+    }
     let mut split: Vec<String> =
         names.split(',').map(str::trim).filter(|n| !n.is_empty() && *n != user).map(str::to_string).collect();
     if names.trim().is_empty() {
@@ -395,6 +522,7 @@ fn add_expense(s: &mut Session, user: &str, group: &str) -> Step<()> {
         "description": description,
         "split_between": split,
         "include_payer": include,
+        "key": spec::fresh_key(),
     });
     if let Some(reply) = s.act("add_transaction", Some(data))? {
         let id = reply.get("transaction").and_then(|t| t.get("id")).and_then(Value::as_u64);

@@ -9,6 +9,7 @@ mod conn;
 mod interactive;
 mod money;
 mod oneshot;
+mod spec;
 mod table;
 mod term;
 mod view;
@@ -47,10 +48,16 @@ pub enum Command {
     Join(Join),
     Members(Members),
     Add(Add),
+    Edit(Edit),
     Transactions(Transactions),
     Delete(Delete),
     Balances(Balances),
     Settle(Settle),
+    Pay(Pay),
+    Payments(Payments),
+    DeletePayment(DeletePayment),
+    History(History),
+    Leave(Leave),
     Export(Export),
     Watch(Watch),
 }
@@ -117,7 +124,7 @@ pub struct Members {
 
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "add")]
-/// add an expense you paid, shared equally by --split (and you, with --include-me)
+/// add an expense (you paid it, unless --paid-by says who did), shared by --split
 pub struct Add {
     /// the group's name
     #[argh(positional)]
@@ -125,15 +132,58 @@ pub struct Add {
     /// the amount, e.g. 90 or 12.50 (at most two decimals)
     #[argh(positional)]
     pub amount: String,
-    /// comma-separated members who share it, e.g. bob,carol
+    /// who shares it: bob,carol (equally; add --include-me for you too), all,
+    /// exact:bob=10,carol=5, percent:bob=60,carol=40 or shares:bob=2,carol=1
     #[argh(option)]
     pub split: Option<String>,
-    /// you share it too
+    /// you share it too (with a plain list of names)
     #[argh(switch)]
     pub include_me: bool,
+    /// who paid what, e.g. alice=5,bob=10 (default: you paid it all)
+    #[argh(option)]
+    pub paid_by: Option<String>,
     /// what it was for
     #[argh(option)]
     pub desc: Option<String>,
+    /// the date it happened, YYYY-MM-DD
+    #[argh(option)]
+    pub date: Option<String>,
+    /// idempotency key: a repeat with the same key adds nothing (default: a fresh one)
+    #[argh(option)]
+    pub key: Option<String>,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "edit")]
+/// change a transaction: only the options given change
+pub struct Edit {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// the transaction's id
+    #[argh(positional)]
+    pub id: u64,
+    /// the new amount
+    #[argh(option)]
+    pub amount: Option<String>,
+    /// the new description
+    #[argh(option)]
+    pub desc: Option<String>,
+    /// the new split (same forms as `add --split`)
+    #[argh(option)]
+    pub split: Option<String>,
+    /// with a plain list of names in --split: you share it too
+    #[argh(switch)]
+    pub include_me: bool,
+    /// who paid what, e.g. alice=5,bob=10
+    #[argh(option)]
+    pub paid_by: Option<String>,
+    /// the new date, YYYY-MM-DD ("" removes it)
+    #[argh(option)]
+    pub date: Option<String>,
     /// print the server's reply as JSON
     #[argh(switch)]
     pub json: bool,
@@ -188,6 +238,93 @@ pub struct Settle {
     /// minimal (fewest transfers) or greedy (the original's); the server's default when absent
     #[argh(option)]
     pub method: Option<String>,
+    /// record the plan shown as payments, all at once
+    #[argh(switch)]
+    pub record: bool,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "pay")]
+/// record a payment ("settle up"): you (or --from) paid TO the amount
+pub struct Pay {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// who received the money
+    #[argh(positional)]
+    pub to: String,
+    /// the amount, e.g. 25 or 12.50
+    #[argh(positional)]
+    pub amount: String,
+    /// who paid (default: you)
+    #[argh(option)]
+    pub from: Option<String>,
+    /// the date it happened, YYYY-MM-DD
+    #[argh(option)]
+    pub date: Option<String>,
+    /// idempotency key: a repeat with the same key records nothing (default: a fresh one)
+    #[argh(option)]
+    pub key: Option<String>,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "payments")]
+/// list a group's payments, oldest first
+pub struct Payments {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "delete-payment")]
+/// delete a payment by its id (the ID column of `payments`)
+pub struct DeletePayment {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// the payment's id
+    #[argh(positional)]
+    pub id: u64,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "history")]
+/// who did what and when in a group, newest first
+pub struct History {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// how many entries (1-500, default 50)
+    #[argh(option)]
+    pub limit: Option<u64>,
+    /// only entries older than this entry id (for paging)
+    #[argh(option)]
+    pub before: Option<u64>,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "leave")]
+/// leave a group (your balance must be zero)
+pub struct Leave {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
     /// print the server's reply as JSON
     #[argh(switch)]
     pub json: bool,
@@ -195,7 +332,8 @@ pub struct Settle {
 
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "export")]
-/// write a group's transactions as CSV (with a header row) or JSON
+/// write a group's transactions (or, with --payments, its payments) as CSV with a header row, or
+/// everything (currency, transactions, payments) as one JSON object
 pub struct Export {
     /// the group's name
     #[argh(positional)]
@@ -203,6 +341,9 @@ pub struct Export {
     /// csv or json (default csv)
     #[argh(option, default = "String::from(\"csv\")")]
     pub format: String,
+    /// CSV of the payments instead of the transactions
+    #[argh(switch)]
+    pub payments: bool,
 }
 
 #[derive(FromArgs, Debug)]

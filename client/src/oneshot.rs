@@ -2,11 +2,14 @@
 //! the answer as a table (or the reply as JSON with --json), exit with a code a script can test.
 //!
 //! Why this shape: every subcommand is "build `data`, call [`Conn::request`], render the reply", so a
-//! future server action (record_payment, history, edit_transaction) is one more arm in [`run`] and one
-//! more small argh struct in main.rs.
+//! server action is one more arm in [`run`] and one more small argh struct in main.rs.
+//!
+//! `add` and `pay` send an idempotency key (`--key`, else a fresh one): a script that retries after a
+//! lost connection can pass the same `--key` and the change happens once.
 
 use crate::conn::{self, Conn, Error, Handler, Notice, Object};
 use crate::money::{parse_user_amount, to_json};
+use crate::spec::{self, check_date, parse_paid_by, parse_split};
 use crate::table::Table;
 use crate::{term, view, Cli, Command, EXIT_USAGE};
 use serde_json::{json, Value};
@@ -50,6 +53,32 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
     match command {
         Command::Add(a) => {
             parse_user_amount(&a.amount).map_err(Failure::Usage)?;
+            let split = parse_split(a.split.as_deref().unwrap_or("")).map_err(Failure::Usage)?;
+            split.add_to(&mut json!({}), a.include_me).map_err(Failure::Usage)?;
+            a.paid_by.as_deref().map(parse_paid_by).transpose().map_err(Failure::Usage)?;
+            a.date.as_deref().map(check_date).transpose().map_err(Failure::Usage)?;
+        }
+        Command::Edit(e) => {
+            e.amount.as_deref().map(parse_user_amount).transpose().map_err(Failure::Usage)?;
+            match e.split.as_deref().map(parse_split).transpose().map_err(Failure::Usage)? {
+                Some(split) => split.add_to(&mut json!({}), e.include_me).map_err(Failure::Usage)?,
+                None if e.include_me => return Err(Failure::Usage("--include-me needs --split".into())),
+                None => {}
+            }
+            e.paid_by.as_deref().map(parse_paid_by).transpose().map_err(Failure::Usage)?;
+            e.date.as_deref().filter(|d| !d.is_empty()).map(check_date).transpose().map_err(Failure::Usage)?;
+            if e.amount.is_none() && e.desc.is_none() && e.split.is_none() && e.paid_by.is_none() && e.date.is_none() {
+                return Err(Failure::Usage(
+                    "nothing to change: give --amount, --desc, --split, --paid-by or --date".into(),
+                ));
+            }
+        }
+        Command::Pay(p) => {
+            parse_user_amount(&p.amount).map_err(Failure::Usage)?;
+            p.date.as_deref().map(check_date).transpose().map_err(Failure::Usage)?;
+        }
+        Command::History(h) if h.limit.is_some_and(|n| !(1..=500).contains(&n)) => {
+            return Err(Failure::Usage("--limit must be 1-500".into()));
         }
         Command::Export(e) if e.format != "csv" && e.format != "json" => {
             return Err(Failure::Usage(format!("--format must be csv or json, not {:?}", e.format)));
@@ -98,17 +127,20 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
         }
         Command::Add(c) => {
             let amount = parse_user_amount(&c.amount).map_err(Failure::Usage)?;
-            let split: Vec<&str> =
-                c.split.as_deref().unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
-            let mut data = json!({
-                "group": c.group,
-                "amount": to_json(amount),
-                "split_between": split,
-                "include_payer": c.include_me,
-            });
+            let mut data = json!({ "group": c.group, "amount": to_json(amount) });
+            parse_split(c.split.as_deref().unwrap_or(""))
+                .and_then(|split| split.add_to(&mut data, c.include_me))
+                .map_err(Failure::Usage)?;
+            if let Some(paid_by) = &c.paid_by {
+                data["paid_by"] = parse_paid_by(paid_by).map_err(Failure::Usage)?;
+            }
             if let Some(desc) = &c.desc {
                 data["description"] = json!(desc);
             }
+            if let Some(date) = &c.date {
+                data["date"] = json!(date);
+            }
+            data["key"] = json!(c.key.clone().unwrap_or_else(spec::fresh_key));
             let reply = conn.request("add_transaction", Some(data))?;
             if c.json {
                 print_json(&reply);
@@ -119,6 +151,87 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
                 let txn = view::Txn::from_value(txn).map_err(shape)?;
                 emit(&view::transactions_table(&[txn]).render());
             }
+        }
+        Command::Edit(c) => {
+            let mut data = json!({ "group": c.group, "id": c.id });
+            if let Some(amount) = &c.amount {
+                data["amount"] = to_json(parse_user_amount(amount).map_err(Failure::Usage)?);
+            }
+            if let Some(split) = &c.split {
+                parse_split(split).and_then(|s| s.add_to(&mut data, c.include_me)).map_err(Failure::Usage)?;
+            }
+            if let Some(paid_by) = &c.paid_by {
+                data["paid_by"] = parse_paid_by(paid_by).map_err(Failure::Usage)?;
+            }
+            if let Some(desc) = &c.desc {
+                data["description"] = json!(desc);
+            }
+            if let Some(date) = &c.date {
+                data["date"] = json!(date);
+            }
+            let reply = conn.request("edit_transaction", Some(data))?;
+            if c.json {
+                print_json(&reply);
+                return Ok(0);
+            }
+            print_message(&reply, false);
+            if let Some(txn) = reply.get("transaction") {
+                let txn = view::Txn::from_value(txn).map_err(shape)?;
+                emit(&view::transactions_table(&[txn]).render());
+            }
+        }
+        Command::Pay(c) => {
+            let amount = parse_user_amount(&c.amount).map_err(Failure::Usage)?;
+            let mut data = json!({ "group": c.group, "to": c.to, "amount": to_json(amount) });
+            if let Some(from) = &c.from {
+                data["from"] = json!(from);
+            }
+            if let Some(date) = &c.date {
+                data["date"] = json!(date);
+            }
+            data["key"] = json!(c.key.clone().unwrap_or_else(spec::fresh_key));
+            let reply = conn.request("record_payment", Some(data))?;
+            if c.json {
+                print_json(&reply);
+                return Ok(0);
+            }
+            print_message(&reply, false);
+            if let Some(payment) = reply.get("payment") {
+                let payment = view::Payment::from_value(payment).map_err(shape)?;
+                emit(&view::payments_table(&[payment]).render());
+            }
+        }
+        Command::Payments(c) => {
+            let reply = conn.request("view_payments", Some(json!({ "group": c.group })))?;
+            let list = view::payments(&reply).map_err(shape)?;
+            print_table(&reply, c.json, view::payments_table(&list));
+        }
+        Command::DeletePayment(c) => {
+            let reply = conn.request("delete_payment", Some(json!({ "group": c.group, "id": c.id })))?;
+            print_message(&reply, c.json);
+        }
+        Command::History(c) => {
+            let mut data = json!({ "group": c.group });
+            if let Some(limit) = c.limit {
+                data["limit"] = json!(limit);
+            }
+            if let Some(before) = c.before {
+                data["before"] = json!(before);
+            }
+            let reply = conn.request("history", Some(data))?;
+            let (entries, next) = view::history(&reply).map_err(shape)?;
+            if c.json {
+                print_json(&reply);
+                return Ok(0);
+            }
+            emit(&view::history_table(&entries).render());
+            if let Some(next) = next {
+                emit(&format!("(older entries: --before {next})\n"));
+            }
+        }
+        Command::Leave(c) => {
+            let reply = conn.request("leave_group", Some(json!({ "group": c.group })))?;
+            print_message(&reply, c.json);
         }
         Command::Transactions(c) => {
             let reply = conn.request("view_transactions", Some(json!({ "group": c.group })))?;
@@ -139,6 +252,9 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
             if let Some(method) = &c.method {
                 data["method"] = json!(method);
             }
+            if c.record {
+                data["record"] = json!(true);
+            }
             let reply = conn.request("settle", Some(data))?;
             let transfers = view::transfers(reply.get("settlements").unwrap_or(&Value::Null)).map_err(shape)?;
             if c.json {
@@ -153,14 +269,30 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
             if let Some(summary) = view::settle_summary(&reply) {
                 emit(&format!("{summary}\n"));
             }
+            if let Some(ids) = reply.get("payment_ids").and_then(Value::as_array) {
+                let ids: Vec<String> = ids.iter().map(Value::to_string).collect();
+                match ids.len() {
+                    0 => emit("Nothing recorded.\n"),
+                    n => emit(&format!(
+                        "Recorded {n} payment{}: ids {}\n",
+                        if n == 1 { "" } else { "s" },
+                        ids.join(", ")
+                    )),
+                }
+            }
         }
         Command::Export(c) => {
-            let reply = conn.request("view_transactions", Some(json!({ "group": c.group })))?;
+            let mut reply = conn.request("export", Some(json!({ "group": c.group })))?;
             let txns = view::transactions(&reply).map_err(shape)?;
+            let payments = view::payments(&reply).map_err(shape)?;
             if c.format == "json" {
-                let list = reply.get("transactions").cloned().unwrap_or(Value::Array(Vec::new()));
-                let text = serde_json::to_string_pretty(&list).unwrap_or_else(|_| list.to_string());
+                reply.remove("status");
+                reply.remove("id");
+                let all = Value::Object(reply);
+                let text = serde_json::to_string_pretty(&all).unwrap_or_else(|_| all.to_string());
                 emit(&format!("{text}\n"));
+            } else if c.payments {
+                emit(&view::payments_csv(&payments));
             } else {
                 emit(&view::transactions_csv(&txns));
             }

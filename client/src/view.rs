@@ -21,6 +21,26 @@ pub struct Txn {
     pub include_payer: bool,
     /// Milliseconds since the Unix epoch.
     pub created_at: Option<i64>,
+    /// Who paid what (splitd; by name). Empty from a server that does not say.
+    pub paid_by: Vec<(String, Cents)>,
+    /// Each person's share (splitd; by name).
+    pub shares: Vec<(String, Cents)>,
+    /// The split mode (`equal`, `exact`, `percent`, `shares`), when the server says.
+    pub mode: Option<String>,
+    /// The date the client gave, `YYYY-MM-DD`.
+    pub date: Option<String>,
+}
+
+/// `{"name": amount, ...}` as sorted pairs; absent is empty.
+fn amount_map(value: Option<&Value>, what: &str) -> Result<Vec<(String, Cents)>, String> {
+    let Some(value) = value else { return Ok(Vec::new()) };
+    let map = value.as_object().ok_or_else(|| format!("{what} is not an object"))?;
+    let mut list = map
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), value_cents(v).map_err(|e| format!("{what} of {k}: {e}"))?)))
+        .collect::<Result<Vec<_>, String>>()?;
+    list.sort();
+    Ok(list)
 }
 
 impl Txn {
@@ -36,17 +56,106 @@ impl Txn {
                 .map_err(|e| format!("split_between: {e}"))?,
             include_payer: obj.get("include_payer").and_then(Value::as_bool).unwrap_or(false),
             created_at: obj.get("created_at").and_then(Value::as_i64),
+            paid_by: amount_map(obj.get("paid_by"), "paid_by")?,
+            shares: amount_map(obj.get("shares"), "shares")?,
+            mode: obj.get("split").and_then(|s| s.get("mode")).and_then(Value::as_str).map(str::to_string),
+            date: obj.get("date").and_then(Value::as_str).map(str::to_string),
         })
     }
 
-    /// Who shares it, as people read it: `bob, carol + payer`.
+    /// Who paid, as people read it: the recorder, or the payers when someone else paid
+    /// (`bob+carol`).
+    pub fn paid_by_text(&self) -> String {
+        match self.paid_by.as_slice() {
+            [] => self.payer.clone(),
+            [(one, _)] if *one == self.payer => self.payer.clone(),
+            list => list.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join("+"),
+        }
+    }
+
+    /// Who shares it, as people read it: `bob, carol + payer`; for the exact, percent and shares
+    /// modes, each share: `bob 10.50, carol 4.50`.
     pub fn sharers(&self) -> String {
+        if self.mode.as_deref().is_some_and(|m| m != "equal") && !self.shares.is_empty() {
+            return self.shares.iter().map(|(n, c)| format!("{n} {}", format_cents(*c))).collect::<Vec<_>>().join(", ");
+        }
         let mut text = self.split_between.join(", ");
         if self.include_payer {
             text.push_str(if text.is_empty() { "payer" } else { " + payer" });
         }
         text
     }
+}
+
+/// One payment as `view_payments` / `export` report it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Payment {
+    pub id: Option<u64>,
+    pub from: String,
+    pub to: String,
+    pub amount: Cents,
+    pub by: String,
+    pub created_at: Option<i64>,
+    pub date: Option<String>,
+}
+
+impl Payment {
+    pub fn from_value(value: &Value) -> Result<Payment, String> {
+        let obj = value.as_object().ok_or("a payment that is not an object")?;
+        let field = |k: &str| {
+            obj.get(k).and_then(Value::as_str).map(str::to_string).ok_or_else(|| format!("a payment without {k:?}"))
+        };
+        let amount = obj.get("amount").ok_or("a payment without an amount")?;
+        Ok(Payment {
+            id: obj.get("id").and_then(Value::as_u64),
+            from: field("from")?,
+            to: field("to")?,
+            amount: value_cents(amount).map_err(|e| format!("payment amount {amount}: {e}"))?,
+            by: obj.get("by").and_then(Value::as_str).unwrap_or_default().to_string(),
+            created_at: obj.get("created_at").and_then(Value::as_i64),
+            date: obj.get("date").and_then(Value::as_str).map(str::to_string),
+        })
+    }
+}
+
+/// The payments of a `view_payments` or `export` reply, oldest first.
+pub fn payments(reply: &Object) -> Result<Vec<Payment>, String> {
+    reply
+        .get("payments")
+        .and_then(Value::as_array)
+        .ok_or("the reply has no payments list")?
+        .iter()
+        .map(Payment::from_value)
+        .collect()
+}
+
+/// One `history` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEntry {
+    pub id: u64,
+    pub at: i64,
+    pub by: String,
+    pub event: String,
+    pub message: String,
+}
+
+/// The entries of a `history` reply, newest first, and the `before` for the next page.
+pub fn history(reply: &Object) -> Result<(Vec<HistoryEntry>, Option<u64>), String> {
+    let list = reply.get("history").and_then(Value::as_array).ok_or("the reply has no history list")?;
+    let entries = list
+        .iter()
+        .map(|e| {
+            let text = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+            Ok(HistoryEntry {
+                id: e.get("id").and_then(Value::as_u64).ok_or("a history entry without an id")?,
+                at: e.get("at").and_then(Value::as_i64).unwrap_or(0),
+                by: text("by"),
+                event: text("event"),
+                message: text("message"),
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok((entries, reply.get("next_before").and_then(Value::as_u64)))
 }
 
 /// One suggested transfer of `settle`.
@@ -137,11 +246,44 @@ pub fn transactions_table(txns: &[Txn]) -> Table {
         t.push(vec![
             x.id.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
             x.created_at.map(|ms| utc_datetime(ms, false)).unwrap_or_default(),
-            x.payer.clone(),
+            x.paid_by_text(),
             format_cents(x.amount),
             x.description.clone(),
             x.sharers(),
         ]);
+    }
+    t
+}
+
+pub fn payments_table(payments: &[Payment]) -> Table {
+    let mut t = Table::new(&[
+        ("ID", Align::Right),
+        ("DATE", Align::Left),
+        ("FROM", Align::Left),
+        ("TO", Align::Left),
+        ("AMOUNT", Align::Right),
+        ("RECORDED BY", Align::Left),
+    ]);
+    for p in payments {
+        let date = p.date.clone().or_else(|| p.created_at.map(|ms| utc_datetime(ms, false))).unwrap_or_default();
+        t.push(vec![
+            p.id.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
+            date,
+            p.from.clone(),
+            p.to.clone(),
+            format_cents(p.amount),
+            p.by.clone(),
+        ]);
+    }
+    t
+}
+
+pub fn history_table(entries: &[HistoryEntry]) -> Table {
+    let mut t =
+        Table::new(&[("ID", Align::Right), ("WHEN (UTC)", Align::Left), ("BY", Align::Left), ("WHAT", Align::Left)]);
+    for e in entries {
+        let what = if e.message.is_empty() { e.event.clone() } else { e.message.clone() };
+        t.push(vec![e.id.to_string(), utc_datetime(e.at, false), e.by.clone(), what]);
     }
     t
 }
@@ -216,9 +358,26 @@ pub fn notification_line(message: &Object) -> String {
     format!("🔔 {group}{}", text.unwrap_or_else(|| event.to_string()))
 }
 
-/// Transactions as CSV with a header row; split_between names are joined with `;`.
+fn pairs_text(list: &[(String, Cents)]) -> String {
+    list.iter().map(|(n, c)| format!("{n}={}", format_cents(*c))).collect::<Vec<_>>().join(";")
+}
+
+/// Transactions as CSV with a header row; the original's columns first, then splitd's: lists are
+/// joined with `;`, and `paid_by` / `shares` are `name=amount` pairs.
 pub fn transactions_csv(txns: &[Txn]) -> String {
-    let mut out = csv_line(&["id", "created_at", "payer", "amount", "description", "split_between", "include_payer"]);
+    let mut out = csv_line(&[
+        "id",
+        "created_at",
+        "payer",
+        "amount",
+        "description",
+        "split_between",
+        "include_payer",
+        "date",
+        "split",
+        "paid_by",
+        "shares",
+    ]);
     for x in txns {
         out.push_str(&csv_line(&[
             x.id.map(|i| i.to_string()).unwrap_or_default(),
@@ -228,6 +387,27 @@ pub fn transactions_csv(txns: &[Txn]) -> String {
             x.description.clone(),
             x.split_between.join(";"),
             x.include_payer.to_string(),
+            x.date.clone().unwrap_or_default(),
+            x.mode.clone().unwrap_or_default(),
+            pairs_text(&x.paid_by),
+            pairs_text(&x.shares),
+        ]));
+    }
+    out
+}
+
+/// Payments as CSV with a header row.
+pub fn payments_csv(payments: &[Payment]) -> String {
+    let mut out = csv_line(&["id", "created_at", "date", "from", "to", "amount", "by"]);
+    for p in payments {
+        out.push_str(&csv_line(&[
+            p.id.map(|i| i.to_string()).unwrap_or_default(),
+            p.created_at.map(|ms| utc_datetime(ms, true)).unwrap_or_default(),
+            p.date.clone().unwrap_or_default(),
+            p.from.clone(),
+            p.to.clone(),
+            format_cents(p.amount),
+            p.by.clone(),
         ]));
     }
     out
@@ -290,6 +470,10 @@ mod tests {
                 split_between: vec!["alice".into()],
                 include_payer: false,
                 created_at: None,
+                paid_by: Vec::new(),
+                shares: Vec::new(),
+                mode: None,
+                date: None,
             }
         );
         let table = transactions_table(&txns).render();
@@ -297,9 +481,55 @@ mod tests {
         assert!(table.contains(" -                    bob      5.00                  alice"), "{table}");
         assert_eq!(
             transactions_csv(&txns),
-            "id,created_at,payer,amount,description,split_between,include_payer\n\
-             7,2025-11-25T17:00:00Z,alice,90.10,\"dinner, \"\"good\"\"\",bob;carol,true\n\
-             ,,bob,5.00,,alice,false\n"
+            "id,created_at,payer,amount,description,split_between,include_payer,date,split,paid_by,shares\n\
+             7,2025-11-25T17:00:00Z,alice,90.10,\"dinner, \"\"good\"\"\",bob;carol,true,,,,\n\
+             ,,bob,5.00,,alice,false,,,,\n"
+        );
+    }
+
+    #[test]
+    fn reads_split_modes_payers_payments_and_history() {
+        let reply = obj(r#"{"transactions":[
+              {"id":3,"payer":"alice","amount":100,"description":"hotel","split_between":["bob","carol"],"include_payer":false,
+               "created_at":1764090000000,"date":"2025-11-20","paid_by":{"carol":30,"bob":70},"shares":{"bob":60.00,"carol":40.00},
+               "split":{"mode":"percent","percents":{"bob":60,"carol":40}}}]}"#);
+        let txns = transactions(&reply).unwrap();
+        assert_eq!(txns[0].paid_by, vec![("bob".to_string(), 7000), ("carol".to_string(), 3000)]);
+        assert_eq!(txns[0].paid_by_text(), "bob+carol");
+        assert_eq!(txns[0].sharers(), "bob 60.00, carol 40.00");
+        let table = transactions_table(&txns).render();
+        assert!(table.contains("bob+carol  100.00  hotel        bob 60.00, carol 40.00"), "{table}");
+        assert!(transactions_csv(&txns).ends_with(",2025-11-20,percent,bob=70.00;carol=30.00,bob=60.00;carol=40.00\n"));
+
+        let reply = obj(
+            r#"{"payments":[{"id":1,"from":"bob","to":"alice","amount":20,"by":"carol","created_at":0,"date":"2025-01-02"},
+                                        {"id":2,"from":"carol","to":"alice","amount":0.5,"by":"carol","created_at":0}]}"#,
+        );
+        let list = payments(&reply).unwrap();
+        assert_eq!(
+            payments_table(&list).render(),
+            "ID  DATE              FROM   TO     AMOUNT  RECORDED BY\n\
+             --  ----------------  -----  -----  ------  -----------\n\
+             \x201  2025-01-02        bob    alice   20.00  carol\n\
+             \x202  1970-01-01 00:00  carol  alice    0.50  carol\n"
+        );
+        assert_eq!(
+            payments_csv(&list),
+            "id,created_at,date,from,to,amount,by\n1,1970-01-01T00:00:00Z,2025-01-02,bob,alice,20.00,carol\n\
+             2,1970-01-01T00:00:00Z,,carol,alice,0.50,carol\n"
+        );
+        assert!(payments(&obj(r#"{"payments":[{"from":"a","amount":1}]}"#)).is_err());
+
+        let reply = obj(
+            r#"{"history":[{"id":9,"at":0,"by":"bob","event":"payment_recorded","message":"bob paid alice ₹20.00"}],
+                           "more":true,"next_before":9}"#,
+        );
+        let (entries, next) = history(&reply).unwrap();
+        assert_eq!(next, Some(9));
+        assert_eq!(
+            history_table(&entries).render(),
+            "ID  WHEN (UTC)        BY   WHAT\n--  ----------------  ---  ---------------------\n\
+             \x209  1970-01-01 00:00  bob  bob paid alice ₹20.00\n"
         );
     }
 

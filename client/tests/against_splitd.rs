@@ -470,12 +470,18 @@ fn groups_members_add_transactions_balances_settle_export_delete() {
     // Export: CSV with a header row and quoting; JSON as the list of transactions.
     let run = as_user(&server, "alice", &["export", "trip"]).ok();
     let csv: Vec<&str> = run.stdout.lines().collect();
-    assert_eq!(csv[0], "id,created_at,payer,amount,description,split_between,include_payer");
-    assert!(csv[1].contains(",alice,90.00,dinner,bob;carol,true"), "{}", run.stdout);
+    assert_eq!(csv[0], "id,created_at,payer,amount,description,split_between,include_payer,date,split,paid_by,shares");
+    assert!(csv[1].contains(",alice,90.00,dinner,bob;carol,true,,equal,alice=90.00,"), "{}", run.stdout);
     assert!(csv[2].starts_with(&format!("{hotel_id},")), "{}", run.stdout);
-    assert!(csv[2].ends_with(",bob,1000.50,\"hotel, \"\"deluxe\"\"\",carol,false"), "{}", run.stdout);
+    assert!(
+        csv[2].ends_with(",bob,1000.50,\"hotel, \"\"deluxe\"\"\",carol,false,,equal,bob=1000.50,carol=1000.50"),
+        "{}",
+        run.stdout
+    );
     let exported = as_user(&server, "alice", &["export", "trip", "--format", "json"]).ok().json();
-    assert_eq!(exported.as_array().map(Vec::len), Some(2));
+    assert_eq!(exported["transactions"].as_array().map(Vec::len), Some(2));
+    assert_eq!(exported["payments"], serde_json::json!([]));
+    assert_eq!(exported["currency"], "INR");
 
     // Delete by id; the same id again is an error.
     let id = hotel_id.to_string();
@@ -506,6 +512,119 @@ fn group_passwords_come_from_the_flag() {
     assert!(run.stderr.contains("Invalid group password"), "{run:?}");
     let run = as_user(&server, "bob", &["join", "secret", "--group-password", "open-sesame"]).ok();
     assert_eq!(run.stdout, "Joined group\n");
+}
+
+#[test]
+fn split_modes_payers_payments_history_edit_leave() {
+    let server = trip_with_three();
+    // Usage errors are caught before connecting.
+    for args in [
+        vec!["add", "trip", "10", "--split", "exact:bob"],
+        vec!["add", "trip", "10", "--split", "percent:bob=101"],
+        vec!["add", "trip", "10", "--split", "shares:bob=1.5"],
+        vec!["add", "trip", "10", "--split", "thirds:bob=1"],
+        vec!["add", "trip", "10", "--split", "all", "--include-me"],
+        vec!["add", "trip", "10", "--split", "bob", "--paid-by", "alice"],
+        vec!["add", "trip", "10", "--split", "bob", "--date", "2025-13-01"],
+        vec!["edit", "trip", "1"],
+        vec!["pay", "trip", "bob", "-5"],
+        vec!["history", "trip", "--limit", "0"],
+    ] {
+        let mut full = vec!["--server", server.addr.as_str(), "--user", "alice"];
+        full.extend(args.iter().copied());
+        let run = splitc(&full, Some("pw-alice-long"), "");
+        assert_eq!(run.code, 2, "{full:?}: {run:?}");
+    }
+
+    // 15 split exactly, 100 by percent and paid by bob and carol, 10 by shares.
+    let run =
+        as_user(&server, "alice", &["add", "trip", "15", "--split", "exact:bob=10.50,carol=4.50", "--desc", "snacks"])
+            .ok();
+    assert!(run.stdout.contains("bob 10.50, carol 4.50"), "{}", run.stdout);
+    let added = as_user(
+        &server,
+        "alice",
+        &[
+            "add",
+            "trip",
+            "100",
+            "--split",
+            "percent:bob=60,carol=40",
+            "--paid-by",
+            "bob=70,carol=30",
+            "--date",
+            "2025-06-01",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    let hotel = added["transaction"]["id"].as_u64().expect("id");
+    assert_eq!(cents(&added["transaction"]["paid_by"]["bob"]), 7000);
+    assert_eq!(added["transaction"]["date"], "2025-06-01");
+    as_user(&server, "bob", &["add", "trip", "10", "--split", "shares:alice=2,carol=1"]).ok();
+    let balances = as_user(&server, "carol", &["balances", "trip", "--json"]).ok().json();
+    // alice +15 -6.67; bob -10.50 +70 -60 +10; carol -4.50 +30 -40 -3.33.
+    assert_eq!(cents(&balances["balances"]["alice"]), 833);
+    assert_eq!(cents(&balances["balances"]["bob"]), 950);
+    assert_eq!(cents(&balances["balances"]["carol"]), -1783);
+
+    // A key makes a retried add happen once.
+    let first =
+        as_user(&server, "bob", &["add", "trip", "1", "--split", "alice", "--key", "retry-me", "--json"]).ok().json();
+    let again =
+        as_user(&server, "bob", &["add", "trip", "1", "--split", "alice", "--key", "retry-me", "--json"]).ok().json();
+    assert_eq!(first["transaction"]["id"], again["transaction"]["id"]);
+    assert_eq!(again["duplicate"], true);
+
+    // Edit: only what is given changes.
+    let id = hotel.to_string();
+    let run = as_user(&server, "carol", &["edit", "trip", &id, "--amount", "120", "--paid-by", "bob=120"]).ok();
+    assert!(run.stdout.starts_with("Transaction edited\n"), "{}", run.stdout);
+    assert!(run.stdout.contains("bob 72.00, carol 48.00"), "{}", run.stdout);
+    let run = as_user(&server, "carol", &["edit", "trip", "999", "--desc", "x"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("Transaction not found"), "{run:?}");
+
+    // Payments, then a recorded settlement.
+    let run = as_user(&server, "carol", &["pay", "trip", "bob", "20", "--date", "2025-06-02"]).ok();
+    assert!(run.stdout.starts_with("Payment recorded\n"), "{}", run.stdout);
+    assert!(run.stdout.contains("2025-06-02  carol  bob   20.00  carol"), "{}", run.stdout);
+    as_user(&server, "alice", &["pay", "trip", "bob", "1", "--from", "carol"]).ok();
+    let run = as_user(&server, "alice", &["payments", "trip"]).ok();
+    assert_eq!(run.stdout.lines().count(), 4, "{}", run.stdout);
+    let run = as_user(&server, "alice", &["settle", "trip", "--record"]).ok();
+    assert!(run.stdout.contains("Recorded 2 payments: ids 3, 4"), "{}", run.stdout);
+    let run = as_user(&server, "alice", &["settle", "trip"]).ok();
+    assert!(run.stdout.starts_with("Nothing to settle"), "{}", run.stdout);
+    assert_eq!(as_user(&server, "alice", &["delete-payment", "trip", "4"]).ok().stdout, "Payment deleted\n");
+    let csv = as_user(&server, "alice", &["export", "trip", "--payments"]).ok().stdout;
+    assert!(csv.starts_with("id,created_at,date,from,to,amount,by\n1,"), "{csv}");
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+
+    // History, newest first, with paging.
+    let run = as_user(&server, "bob", &["history", "trip", "--limit", "3"]).ok();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(lines[0].starts_with("ID") && lines[0].contains("WHAT"), "{}", run.stdout);
+    assert!(lines[2].contains("alice deleted the payment"), "{}", run.stdout);
+    assert!(lines[3].contains("recorded the settlement of trip: 2 payments"), "{}", run.stdout);
+    assert!(run.stdout.contains("(older entries: --before"), "{}", run.stdout);
+    let json = as_user(&server, "bob", &["history", "trip", "--json"]).ok().json();
+    assert_eq!(json["history"][0]["event"], "payment_deleted");
+
+    // Leave: refused with a balance, fine at zero.
+    let balances = as_user(&server, "carol", &["balances", "trip", "--json"]).ok().json();
+    let run = as_user(&server, "dave", &["signup"]).ok();
+    assert_eq!(run.code, 0);
+    as_user(&server, "dave", &["join", "trip"]).ok();
+    assert_eq!(as_user(&server, "dave", &["leave", "trip"]).ok().stdout, "Left group\n");
+    if cents(&balances["balances"]["carol"]) != 0 {
+        let run = as_user(&server, "carol", &["leave", "trip"]);
+        assert_eq!(run.code, 1, "{run:?}");
+        assert!(run.stderr.contains("Settle your balance before leaving"), "{run:?}");
+    }
+    let members = as_user(&server, "alice", &["members", "trip", "--json"]).ok().json();
+    assert_eq!(members["members"], serde_json::json!(["alice", "bob", "carol"]));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -612,6 +731,71 @@ fn interactive_session_from_login_to_settle() {
     let txns = as_user(&server, "alice", &["transactions", "trip", "--json"]).ok().json();
     assert_eq!(txns["transactions"].as_array().map(Vec::len), Some(1), "only the taxi is left: {txns}");
     assert_eq!(txns["transactions"][0]["description"], "taxi", "the row with the typed id was deleted");
+}
+
+#[test]
+fn interactive_payment_history_edit_and_leave() {
+    let server = trip_with_three();
+    let old =
+        as_user(&server, "bob", &["add", "trip", "9", "--split", "alice,carol", "--desc", "cab", "--json"]).ok().json();
+    let old_id = old["transaction"]["id"].as_u64().expect("id").to_string();
+    as_user(&server, "dave", &["signup"]).ok();
+    as_user(&server, "dave", &["join", "trip"]).ok();
+    let script = [
+        "1",
+        "alice",
+        "pw-alice-long", // login
+        "4",
+        "1", // open trip
+        "1",
+        "30",
+        "hotel",
+        "percent:bob=50,carol=50", // add with a split mode
+        "6",
+        "bob",
+        "4.50",
+        "", // alice paid bob 4.50
+        "8",
+        &old_id,
+        "12",
+        "",
+        "",  // edit bob's cab: amount 12
+        "7", // history
+        "0",
+        "0",
+        "0",
+    ]
+    .join("\n")
+        + "\n";
+    let run = splitc(&["--server", &server.addr], None, &script).ok();
+    let out = &run.stdout;
+    let expect_in_order = [
+        "6. Record a payment",
+        "7. History",
+        "8. Edit transaction",
+        "9. Leave group",
+        "✔ Transaction added: bob 15.00, carol 15.00",
+        "✔ Payment recorded (id 1): you paid bob 4.50",
+        "✔ Transaction edited",
+        "WHEN (UTC)",
+        "alice edited expense 'cab' (₹9.00 → ₹12.00)",
+        "alice paid bob ₹4.50",
+        "alice added ₹30.00 expense",
+        "Goodbye",
+    ];
+    let mut from = 0;
+    for needle in expect_in_order {
+        match out[from..].find(needle) {
+            Some(at) => from += at + needle.len(),
+            None => panic!("{needle:?} missing (in order) from:\n{out}"),
+        }
+    }
+    // dave (balance zero) leaves through the menu.
+    let script = "1\ndave\npw-dave-long\n4\n1\n9\ny\n0\n0\n";
+    let run = splitc(&["--server", &server.addr], None, script).ok();
+    assert!(run.stdout.contains("✔ Left group"), "{}", run.stdout);
+    let members = as_user(&server, "alice", &["members", "trip", "--json"]).ok().json();
+    assert_eq!(members["members"], serde_json::json!(["alice", "bob", "carol"]));
 }
 
 #[test]

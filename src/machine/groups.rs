@@ -1,9 +1,16 @@
-//! Groups: names, join passwords (hashed), members in join order, and each group's ledger.
+//! Groups: names, join passwords (hashed), members in join order, each group's ledger and history.
+//!
+//! Balances are indexed by *slot*: the position of a user among everyone who has ever been a member.
+//! Leaving keeps the slot (at a zero balance, which is the condition for leaving) and marks it
+//! inactive, so old transactions that name a former member still apply on replay; rejoining
+//! reactivates the same slot.
 
 use std::collections::HashMap;
 
-use super::ledger::Ledger;
+use super::history::History;
+use super::ledger::{Ledger, PaymentId, TxnId};
 use super::UserId;
+use crate::money::Cents;
 
 pub type GroupId = u32;
 
@@ -12,33 +19,114 @@ pub const GROUP_NAME_CHARS_MAX: usize = 64;
 /// Members a group may hold; bounds the work of one balance read, fanout and settlement.
 pub const GROUP_MEMBERS_MAX: usize = 10_000;
 
+/// What an idempotency key produced the first time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRef {
+    Transaction(TxnId),
+    Payment(PaymentId),
+}
+
 #[derive(Debug)]
 pub struct Group {
     pub name: String,
     /// argon2id PHC string; `None` when the group has no join password.
     pub password_hash: Option<String>,
     pub creator: UserId,
-    /// In join order; a member's position indexes `ledger.balances`.
+    /// Current members in join order (a rejoin goes to the end).
     pub members: Vec<UserId>,
+    /// Everyone who has ever been a member, in first-join order; a position indexes `ledger.balances`.
+    pub slots: Vec<UserId>,
+    /// User -> slot, for current and former members.
     pub member_pos: HashMap<UserId, usize>,
+    /// Per slot: is that user a member now.
+    active: Vec<bool>,
     pub ledger: Ledger,
     pub created_at: i64,
+    /// ISO 4217 code, a display label only.
+    pub currency: String,
+    pub history: History,
+    /// `(user, key)` -> what that user's first request with that key made.
+    pub keys: HashMap<(UserId, String), KeyRef>,
 }
 
 impl Group {
     pub fn is_member(&self, user: UserId) -> bool {
-        self.member_pos.contains_key(&user)
+        self.member_pos.get(&user).is_some_and(|&slot| self.active[slot])
     }
 
-    /// Adds `user` as a member; `false` if already one.
+    /// Adds `user` as a member (a former member gets their old slot back); `false` if already one.
     pub fn add_member(&mut self, user: UserId) -> bool {
-        if self.is_member(user) {
+        match self.member_pos.get(&user) {
+            Some(&slot) if self.active[slot] => return false,
+            Some(&slot) => self.active[slot] = true,
+            None => {
+                self.member_pos.insert(user, self.slots.len());
+                self.slots.push(user);
+                self.active.push(true);
+                self.ledger.add_member();
+            }
+        }
+        self.members.push(user);
+        true
+    }
+
+    /// Makes `user` a former member; `false` if not a member now or their balance is not zero.
+    pub fn remove_member(&mut self, user: UserId) -> bool {
+        match self.member_pos.get(&user) {
+            Some(&slot) if self.active[slot] && self.ledger.balances[slot] == Cents::ZERO => {
+                self.active[slot] = false;
+                self.members.retain(|&m| m != user);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The balance of a current or former member (zero for anyone else).
+    pub fn balance(&self, user: UserId) -> Cents {
+        self.member_pos.get(&user).map_or(Cents::ZERO, |&slot| self.ledger.balances[slot])
+    }
+
+    /// Current members with their balances, in join order.
+    pub fn member_balances(&self) -> impl Iterator<Item = (UserId, Cents)> + '_ {
+        self.members.iter().map(|&m| (m, self.balance(m)))
+    }
+
+    /// Remembers what `user`'s first request with `key` made (a later one with the same key is a
+    /// repeat). The first use wins.
+    pub fn note_key(&mut self, user: UserId, key: Option<&String>, made: KeyRef) {
+        if let Some(key) = key {
+            self.keys.entry((user, key.clone())).or_insert(made);
+        }
+    }
+
+    /// Restores membership from a snapshot: `slots` (everyone ever, in slot order) and `members`
+    /// (current, in join order, each one of the slots). `false` if they do not fit.
+    pub fn restore_members(&mut self, slots: &[UserId], members: &[UserId]) -> bool {
+        if !self.slots.is_empty() {
             return false;
         }
-        self.member_pos.insert(user, self.members.len());
-        self.members.push(user);
-        self.ledger.add_member();
+        for &user in slots {
+            if self.member_pos.insert(user, self.slots.len()).is_some() {
+                return false;
+            }
+            self.slots.push(user);
+            self.active.push(false);
+            self.ledger.add_member();
+        }
+        for &user in members {
+            match self.member_pos.get(&user) {
+                Some(&slot) if !self.active[slot] => self.active[slot] = true,
+                _ => return false,
+            }
+            self.members.push(user);
+        }
         true
+    }
+
+    /// Former members (slots not active), in slot order.
+    pub fn former_members(&self) -> impl Iterator<Item = UserId> + '_ {
+        self.slots.iter().zip(&self.active).filter(|(_, &a)| !a).map(|(&u, _)| u)
     }
 }
 
@@ -77,6 +165,7 @@ impl Groups {
         password_hash: Option<String>,
         creator: UserId,
         created_at: i64,
+        currency: String,
     ) -> bool {
         if id != self.next_id() || self.by_name.contains_key(&name) {
             return false;
@@ -87,9 +176,14 @@ impl Groups {
             password_hash,
             creator,
             members: Vec::new(),
+            slots: Vec::new(),
             member_pos: HashMap::new(),
+            active: Vec::new(),
             ledger: Ledger::default(),
             created_at,
+            currency,
+            history: History::default(),
+            keys: HashMap::new(),
         });
         true
     }

@@ -6,12 +6,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ledger::Transaction;
+use super::groups::KeyRef;
+use super::history::{Activity, Entry, History};
+use super::ledger::{Payment, PaymentId, Transaction};
 use super::{ApplyError, GroupId, Machine, TxnId, UserId};
 
 #[derive(Serialize)]
 struct StateRef<'a> {
     next_txn_id: TxnId,
+    next_payment_id: PaymentId,
     users: Vec<UserRef<'a>>,
     groups: Vec<GroupRef<'a>>,
 }
@@ -29,13 +32,20 @@ struct GroupRef<'a> {
     password_hash: Option<&'a str>,
     creator: UserId,
     created_at: i64,
+    currency: &'a str,
     members: &'a [UserId],
+    slots: &'a [UserId],
     transactions: &'a [Transaction],
+    payments: &'a [Payment],
+    history: &'a [Entry],
 }
 
+/// Fields added after the first image format have defaults, so older snapshots still load.
 #[derive(Deserialize)]
 struct State {
     next_txn_id: TxnId,
+    #[serde(default = "first_id")]
+    next_payment_id: PaymentId,
     users: Vec<UserImage>,
     groups: Vec<GroupImage>,
 }
@@ -53,8 +63,25 @@ struct GroupImage {
     password_hash: Option<String>,
     creator: UserId,
     created_at: i64,
+    #[serde(default = "default_currency")]
+    currency: String,
     members: Vec<UserId>,
+    /// Empty in older images: then the members are the slots.
+    #[serde(default)]
+    slots: Vec<UserId>,
     transactions: Vec<Transaction>,
+    #[serde(default)]
+    payments: Vec<Payment>,
+    #[serde(default)]
+    history: Vec<Entry>,
+}
+
+fn first_id() -> PaymentId {
+    1
+}
+
+fn default_currency() -> String {
+    crate::proto::DEFAULT_CURRENCY.to_string()
 }
 
 impl Machine {
@@ -62,6 +89,7 @@ impl Machine {
     pub fn write_image(&self, out: &mut impl std::io::Write) -> serde_json::Result<()> {
         let state = StateRef {
             next_txn_id: self.next_txn_id,
+            next_payment_id: self.next_payment_id,
             users: self
                 .users
                 .iter()
@@ -75,8 +103,12 @@ impl Machine {
                     password_hash: g.password_hash.as_deref(),
                     creator: g.creator,
                     created_at: g.created_at,
+                    currency: &g.currency,
                     members: &g.members,
+                    slots: &g.slots,
                     transactions: g.ledger.transactions(),
+                    payments: g.ledger.payments(),
+                    history: g.history.entries(),
                 })
                 .collect(),
         };
@@ -96,17 +128,54 @@ impl Machine {
         for (id, image) in state.groups.into_iter().enumerate() {
             let id = id as GroupId;
             let known = |u: &UserId| (*u as usize) < state.users.len();
-            if !known(&image.creator) || !image.members.iter().all(known) {
+            let slots = if image.slots.is_empty() { image.members.clone() } else { image.slots };
+            if !known(&image.creator) || !slots.iter().all(known) {
                 return Err(ApplyError(format!("snapshot: group {} names an unknown user", image.name)));
             }
-            if !machine.groups.insert(id, image.name.clone(), image.password_hash, image.creator, image.created_at) {
+            if !crate::proto::validate_currency(&image.currency) {
+                return Err(ApplyError(format!("snapshot: group {} has a bad currency", image.name)));
+            }
+            let inserted = machine.groups.insert(
+                id,
+                image.name.clone(),
+                image.password_hash,
+                image.creator,
+                image.created_at,
+                image.currency,
+            );
+            if !inserted {
                 return Err(ApplyError(format!("snapshot: duplicate group {}", image.name)));
             }
             let group = machine.groups.get_mut(id).ok_or_else(|| ApplyError("snapshot: group vanished".into()))?;
-            for &member in &image.members {
-                if !group.add_member(member) {
-                    return Err(ApplyError(format!("snapshot: {} listed twice in {}", member, image.name)));
+            if !group.restore_members(&slots, &image.members) {
+                return Err(ApplyError(format!("snapshot: members of {} do not fit its slots", image.name)));
+            }
+            for payment in image.payments {
+                let payment_id = payment.id;
+                if payment_id >= state.next_payment_id.max(1) || !group.ledger.add_payment(payment, &group.member_pos) {
+                    return Err(ApplyError(format!(
+                        "snapshot: payment {payment_id} does not fit group {}",
+                        image.name
+                    )));
                 }
+            }
+            group.history = History::restore(image.history)
+                .ok_or_else(|| ApplyError(format!("snapshot: history of {} is not numbered 1, 2, 3...", image.name)))?;
+            // Idempotency keys, from the entries that made things (deleted ones included).
+            let mut keys = Vec::new();
+            for entry in group.history.entries() {
+                match &entry.what {
+                    Activity::TransactionAdded { id, key, .. } => {
+                        keys.push((entry.by, key.clone(), KeyRef::Transaction(*id)))
+                    }
+                    Activity::PaymentRecorded { payment } => {
+                        keys.push((payment.by, payment.key.clone(), KeyRef::Payment(payment.id)))
+                    }
+                    _ => {}
+                }
+            }
+            for (user, key, made) in keys {
+                group.note_key(user, key.as_ref(), made);
             }
             for txn in image.transactions {
                 let txn_id = txn.id;
@@ -134,6 +203,7 @@ impl Machine {
             }
         }
         machine.next_txn_id = state.next_txn_id.max(1);
+        machine.next_payment_id = state.next_payment_id.max(1);
         Ok(machine)
     }
 }

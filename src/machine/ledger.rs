@@ -1,27 +1,63 @@
-//! Transactions and the per-member balances they produce, kept incrementally.
+//! Transactions, payments and the per-member balances they produce, kept incrementally.
 //!
 //! A transaction says who paid (`paid`) and who owes what (`owed`); both lists sum to its amount, so
-//! adding one moves balances by +paid −owed and leaves the group's total at exactly zero. Deleting
-//! reverses the same entries. Reading balances is O(members), never a replay of transactions.
+//! adding one moves balances by +paid −owed and leaves the group's total at exactly zero. A payment
+//! (`from` paid `to` back) moves `from` up and `to` down by its amount. Deleting reverses the same
+//! entries; editing is a delete and an add in one step. Reading balances is O(members), never a replay.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
 use super::UserId;
-use crate::money::Cents;
+use crate::money::{allocate, split_equal, Cents};
 
 pub type TxnId = u64;
+pub type PaymentId = u64;
+
+/// How a transaction's amount was shared, kept so an edit that changes only the amount re-shares it
+/// the same way. Stored beside `owed` (the resolved shares), which is what balances use. Externally
+/// tagged when stored (`"exact"`, `{"percent":{...}}`), and left out for the default `equal`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Split {
+    /// Equal shares among `split_between` (plus the recorder when `include_payer`), in that order:
+    /// the original's rule.
+    #[default]
+    Equal,
+    /// `owed` holds each person's exact share.
+    Exact,
+    /// Basis points (1/100 of a percent) per person, summing to 10000.
+    Percent { percents: Vec<(UserId, u32)> },
+    /// Integer weights per person.
+    Shares { weights: Vec<(UserId, u64)> },
+}
+
+impl Split {
+    pub fn is_equal(&self) -> bool {
+        *self == Split::Equal
+    }
+
+    pub fn mode(&self) -> &'static str {
+        match self {
+            Split::Equal => "equal",
+            Split::Exact => "exact",
+            Split::Percent { .. } => "percent",
+            Split::Shares { .. } => "shares",
+        }
+    }
+}
 
 /// One expense, as stored in the log and snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transaction {
     pub id: TxnId,
-    /// The member who recorded it and (for the original's actions) paid it.
+    /// The member who recorded it (and, for the original's actions, paid it).
     pub payer: UserId,
     pub amount: Cents,
     pub description: String,
-    /// The original's fields, kept so `view_transactions` shows what was asked.
+    /// The original's fields, kept so `view_transactions` shows what was asked. For the non-equal
+    /// modes: the people sharing, and `include_payer` false.
     pub split_between: Vec<UserId>,
     pub include_payer: bool,
     /// Who paid what; sums to `amount`.
@@ -30,6 +66,15 @@ pub struct Transaction {
     pub owed: Vec<(UserId, Cents)>,
     /// Server time of recording, Unix milliseconds.
     pub created_at: i64,
+    /// How `owed` was computed.
+    #[serde(default, skip_serializing_if = "Split::is_equal")]
+    pub split: Split,
+    /// The date the client gave (`YYYY-MM-DD`), display only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    /// The idempotency key it was added with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 impl Transaction {
@@ -37,16 +82,111 @@ impl Transaction {
     pub fn is_balanced(&self) -> bool {
         let paid: i128 = self.paid.iter().map(|(_, c)| c.0 as i128).sum();
         let owed: i128 = self.owed.iter().map(|(_, c)| c.0 as i128).sum();
-        self.amount.0 > 0 && paid == self.amount.0 as i128 && owed == self.amount.0 as i128
+        self.amount.0 > 0
+            && paid == self.amount.0 as i128
+            && owed == self.amount.0 as i128
+            && self.paid.iter().chain(&self.owed).all(|(_, c)| c.0 >= 0)
+    }
+
+    /// The people sharing an equal split, in allocation order: `split_between`, then the recorder if
+    /// `include_payer` (counted once).
+    pub fn equal_participants(&self) -> Vec<UserId> {
+        let mut seen = HashSet::with_capacity(self.split_between.len() + 1);
+        let mut people = Vec::with_capacity(self.split_between.len() + 1);
+        for &user in &self.split_between {
+            if seen.insert(user) {
+                people.push(user);
+            }
+        }
+        if self.include_payer && seen.insert(self.payer) {
+            people.push(self.payer);
+        }
+        people
+    }
+
+    /// Recomputes `owed` for `amount` from `split` (the rule the transaction was made with). `Err`
+    /// for an exact split whose amounts do not sum to `amount`: those must be given again.
+    pub fn shares_for(&self, amount: Cents) -> Result<Vec<(UserId, Cents)>, String> {
+        let zip = |people: Vec<UserId>, shares: Option<Vec<Cents>>| {
+            shares.map(|s| people.into_iter().zip(s).collect()).ok_or_else(|| "nobody shares it".to_string())
+        };
+        match &self.split {
+            Split::Equal => {
+                let people = self.equal_participants();
+                let shares = split_equal(amount, people.len());
+                zip(people, shares)
+            }
+            Split::Exact => {
+                let sum: i64 = self.owed.iter().map(|(_, c)| c.0).sum();
+                if sum == amount.0 {
+                    Ok(self.owed.clone())
+                } else {
+                    Err(format!("the exact amounts sum to {}, not {}", Cents(sum), amount))
+                }
+            }
+            Split::Percent { percents } => {
+                let weights: Vec<i64> = percents.iter().map(|(_, bp)| *bp as i64).collect();
+                zip(percents.iter().map(|(u, _)| *u).collect(), allocate(amount, &weights))
+            }
+            Split::Shares { weights } => {
+                let w: Vec<i64> = weights.iter().map(|(_, w)| *w as i64).collect();
+                zip(weights.iter().map(|(u, _)| *u).collect(), allocate(amount, &w))
+            }
+        }
+    }
+
+    /// Net effect on each person's balance (+paid −owed), merged per person, in first-seen order.
+    pub fn effect(&self) -> Vec<(UserId, i64)> {
+        let mut net: Vec<(UserId, i64)> = Vec::new();
+        let mut at: HashMap<UserId, usize> = HashMap::new();
+        let mut add = |user: UserId, cents: i64| match at.get(&user) {
+            Some(&i) => net[i].1 += cents,
+            None => {
+                at.insert(user, net.len());
+                net.push((user, cents));
+            }
+        };
+        for (user, cents) in &self.paid {
+            add(*user, cents.0);
+        }
+        for (user, cents) in &self.owed {
+            add(*user, -cents.0);
+        }
+        net
     }
 }
 
-/// A group's transactions (in id order, which is insertion order) and its members' balances.
+/// Money paid back between two members ("settle up"): `from`'s balance goes up, `to`'s goes down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    pub id: PaymentId,
+    pub from: UserId,
+    pub to: UserId,
+    pub amount: Cents,
+    /// Who recorded it.
+    pub by: UserId,
+    /// Server time of recording, Unix milliseconds.
+    pub created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+impl Payment {
+    pub fn is_valid(&self) -> bool {
+        self.amount.0 > 0 && self.from != self.to
+    }
+}
+
+/// A group's transactions and payments (each in id order, which is insertion order) and its members'
+/// balances.
 #[derive(Debug, Default)]
 pub struct Ledger {
-    /// Balance per member position (see `Group::members`); positive = is owed.
+    /// Balance per member slot (see `Group::slots`); positive = is owed.
     pub balances: Vec<Cents>,
     transactions: Vec<Transaction>,
+    payments: Vec<Payment>,
 }
 
 impl Ledger {
@@ -58,21 +198,50 @@ impl Ledger {
         &self.transactions
     }
 
+    pub fn payments(&self) -> &[Payment] {
+        &self.payments
+    }
+
     pub fn position_of(&self, id: TxnId) -> Option<usize> {
         self.transactions.binary_search_by_key(&id, |t| t.id).ok()
     }
 
+    pub fn payment_position(&self, id: PaymentId) -> Option<usize> {
+        self.payments.binary_search_by_key(&id, |p| p.id).ok()
+    }
+
+    pub fn transaction(&self, id: TxnId) -> Option<&Transaction> {
+        self.position_of(id).map(|p| &self.transactions[p])
+    }
+
+    pub fn payment(&self, id: PaymentId) -> Option<&Payment> {
+        self.payment_position(id).map(|p| &self.payments[p])
+    }
+
     /// Records `txn`; `member_pos` maps a user to their balance slot. `false` (nothing changed) if the
-    /// transaction is unbalanced, out of id order, or names a non-member.
+    /// transaction is unbalanced, out of id order, or names someone without a slot.
     pub fn add(&mut self, txn: Transaction, member_pos: &HashMap<UserId, usize>) -> bool {
         let in_order = self.transactions.last().is_none_or(|last| last.id < txn.id);
-        let all_members = txn.paid.iter().chain(&txn.owed).all(|(u, _)| member_pos.contains_key(u));
-        if !in_order || !all_members || !txn.is_balanced() {
+        if !in_order || !fits(&txn, member_pos) {
             return false;
         }
         self.shift(&txn, member_pos, 1);
         self.transactions.push(txn);
         true
+    }
+
+    /// Replaces the transaction with `txn.id` by `txn` (same id, new content), moving balances by the
+    /// difference. Returns the old version; `None` (nothing changed) if there is no such transaction
+    /// or the new one does not fit.
+    pub fn replace(&mut self, txn: Transaction, member_pos: &HashMap<UserId, usize>) -> Option<Transaction> {
+        let position = self.position_of(txn.id)?;
+        if !fits(&txn, member_pos) {
+            return None;
+        }
+        self.shift(&txn, member_pos, 1);
+        let old = std::mem::replace(&mut self.transactions[position], txn);
+        self.shift(&old, member_pos, -1);
+        Some(old)
     }
 
     /// Removes the transaction at `position` and reverses its effect on balances.
@@ -83,6 +252,33 @@ impl Ledger {
         let txn = self.transactions.remove(position);
         self.shift(&txn, member_pos, -1);
         Some(txn)
+    }
+
+    /// Records `payment`; `false` (nothing changed) if it is out of id order, not positive, between one
+    /// person and themselves, or names someone without a slot.
+    pub fn add_payment(&mut self, payment: Payment, member_pos: &HashMap<UserId, usize>) -> bool {
+        let in_order = self.payments.last().is_none_or(|last| last.id < payment.id);
+        let (Some(&from), Some(&to)) = (member_pos.get(&payment.from), member_pos.get(&payment.to)) else {
+            return false;
+        };
+        if !in_order || !payment.is_valid() {
+            return false;
+        }
+        self.balances[from] += payment.amount;
+        self.balances[to] -= payment.amount;
+        self.payments.push(payment);
+        true
+    }
+
+    /// Removes the payment with `id` and reverses it.
+    pub fn remove_payment(&mut self, id: PaymentId, member_pos: &HashMap<UserId, usize>) -> Option<Payment> {
+        let position = self.payment_position(id)?;
+        let payment = self.payments.remove(position);
+        if let (Some(&from), Some(&to)) = (member_pos.get(&payment.from), member_pos.get(&payment.to)) {
+            self.balances[from] -= payment.amount;
+            self.balances[to] += payment.amount;
+        }
+        Some(payment)
     }
 
     fn shift(&mut self, txn: &Transaction, member_pos: &HashMap<UserId, usize>, sign: i64) {
@@ -103,4 +299,9 @@ impl Ledger {
     pub fn balance_sum(&self) -> i128 {
         self.balances.iter().map(|c| c.0 as i128).sum()
     }
+}
+
+/// A transaction fits a group when it is balanced and everyone it names has a balance slot.
+fn fits(txn: &Transaction, member_pos: &HashMap<UserId, usize>) -> bool {
+    txn.is_balanced() && txn.paid.iter().chain(&txn.owed).all(|(u, _)| member_pos.contains_key(u))
 }

@@ -6,20 +6,24 @@
 //! `resume`. Every change is made by `apply(record)`, the same path recovery replays, and the records
 //! are returned so storage can persist them. A rejected request changes nothing.
 
+mod expense;
 pub mod groups;
+pub mod history;
 pub mod image;
 pub mod ledger;
+mod payments;
 pub mod record;
 pub mod users;
+mod view;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use crate::money::{split_equal, Cents};
-use crate::proto::{Code, Error, Reply, Request, TxnRef};
-use crate::settle;
+use crate::money::Cents;
+use crate::proto::{Code, Error, Reply, Request, TxnRef, DEFAULT_CURRENCY};
 
-pub use groups::{Group, GroupId};
-pub use ledger::{Transaction, TxnId};
+pub use groups::{Group, GroupId, KeyRef};
+pub use history::Activity;
+pub use ledger::{Payment, PaymentId, Split, Transaction, TxnId};
 pub use record::Record;
 pub use users::UserId;
 
@@ -94,8 +98,13 @@ pub enum Resume {
     },
     CreateGroup {
         group: String,
+        currency: String,
     },
     JoinGroup {
+        group: GroupId,
+    },
+    /// The creator set a new join password; `group` is re-checked (creator, member) on resume.
+    SetGroupPassword {
         group: GroupId,
     },
 }
@@ -132,11 +141,12 @@ pub struct Machine {
     users: users::Users,
     groups: groups::Groups,
     next_txn_id: TxnId,
+    next_payment_id: PaymentId,
 }
 
 impl Machine {
     pub fn new() -> Machine {
-        Machine { next_txn_id: 1, ..Machine::default() }
+        Machine { next_txn_id: 1, next_payment_id: 1, ..Machine::default() }
     }
 
     pub fn users(&self) -> &users::Users {
@@ -192,16 +202,20 @@ impl Machine {
     fn execute_authenticated(&mut self, user: UserId, request: Request, now: Millis) -> Result<Step, Error> {
         let done = |outcome| Ok(Step::Done(outcome));
         match request {
-            Request::CreateGroup { group, password } => {
+            Request::CreateGroup { group, password, currency } => {
                 groups::validate_group_name(&group).map_err(bad_request)?;
                 if self.groups.find(&group).is_some() {
                     return Err(Error::new(Code::GroupExists, "Group already exists"));
                 }
+                let currency = currency.unwrap_or_else(|| DEFAULT_CURRENCY.to_string());
                 if password.is_empty() {
-                    return done(self.create_group(user, group, None, now));
+                    return done(self.create_group(user, group, None, currency, now));
                 }
                 users::validate_password("password", &password).map_err(bad_request)?;
-                Ok(Step::Hash(HashJob { work: HashWork::Hash { password }, resume: Resume::CreateGroup { group } }))
+                Ok(Step::Hash(HashJob {
+                    work: HashWork::Hash { password },
+                    resume: Resume::CreateGroup { group, currency },
+                }))
             }
             Request::JoinGroup { group, password } => {
                 let id = self.groups.find(&group).ok_or_else(group_not_found)?;
@@ -239,60 +253,12 @@ impl Machine {
                 let names: Vec<Value> = entry.members.iter().map(|&m| Value::from(self.users.name(m))).collect();
                 done(Outcome::reply(Reply::ok().with("members", names)))
             }
-            Request::AddTransaction { group, amount, description, split_between, include_payer } => {
-                let (id, entry) = self.member_group(user, &group)?;
-                if description.chars().count() > DESCRIPTION_CHARS_MAX {
-                    return Err(bad_request(format!(
-                        "Field 'description' must be at most {DESCRIPTION_CHARS_MAX} characters"
-                    )));
-                }
-                if split_between.len() > SPLIT_NAMES_MAX {
-                    return Err(bad_request(format!("Field 'split_between' names more than {SPLIT_NAMES_MAX}")));
-                }
-                let mut split_ids: Vec<UserId> = Vec::with_capacity(split_between.len());
-                for name in &split_between {
-                    let member = self.users.find(name).filter(|&m| entry.is_member(m));
-                    let member = member.ok_or_else(|| Error::new(Code::NotInGroup, format!("{name} not in group")))?;
-                    if !split_ids.contains(&member) {
-                        split_ids.push(member);
-                    }
-                }
-                // The payer's own share counts once, even if they also listed themselves.
-                let mut participants = split_ids.clone();
-                if include_payer && !participants.contains(&user) {
-                    participants.push(user);
-                }
-                let shares = split_equal(amount, participants.len()).ok_or_else(|| {
-                    bad_request("Field 'split_between' must name at least one member (or set include_payer)")
-                })?;
-                let txn = Transaction {
-                    id: self.next_txn_id,
-                    payer: user,
-                    amount,
-                    description,
-                    split_between: split_ids,
-                    include_payer,
-                    paid: vec![(user, amount)],
-                    owed: participants.into_iter().zip(shares).collect(),
-                    created_at: now,
-                };
-                let record = Record::TransactionAdded { group: id, txn };
-                self.apply_own(&record);
-                let entry = self.group(id)?;
-                let txn = entry.ledger.transactions().last().ok_or_else(internal)?;
-                let view = self.transaction_json(txn);
-                let message = json!({
-                    "type": "notification",
-                    "event": "transaction_added",
-                    "group": entry.name,
-                    "message": format!("{} added ₹{} expense", self.users.name(user), txn.amount),
-                    "transaction": view.clone(),
-                });
-                done(Outcome {
-                    reply: Reply::message("Transaction added").with("transaction", view),
-                    records: vec![record],
-                    events: vec![Event { group: id, message }],
-                })
+            Request::AddTransaction { group, amount, description, split, paid_by, date, key } => {
+                done(self.add_transaction(user, &group, amount, description, split, paid_by, date, key, now)?)
+            }
+            Request::EditTransaction { group, id, amount, description, split, paid_by, date } => {
+                let change = expense::Change { amount, description, split, paid_by, date };
+                done(self.edit_transaction(user, &group, id, change, now)?)
             }
             Request::ViewTransactions { group } => {
                 let (_, entry) = self.member_group(user, &group)?;
@@ -308,65 +274,104 @@ impl Machine {
                     }
                     TxnRef::Id(txn_id) => entry
                         .ledger
-                        .position_of(txn_id)
-                        .and_then(|p| txns.get(p))
+                        .transaction(txn_id)
                         .ok_or_else(|| Error::new(Code::TransactionNotFound, "Transaction not found"))?,
                 };
-                let view = self.transaction_json(txn);
-                let message = json!({
-                    "type": "notification",
-                    "event": "transaction_deleted",
-                    "group": entry.name,
-                    "message": format!(
-                        "{} deleted ₹{} expense '{}' by {}",
-                        self.users.name(user), txn.amount, txn.description, self.users.name(txn.payer)
-                    ),
-                    "transaction": view,
-                });
+                let undo: Vec<(UserId, i64)> = txn.effect().into_iter().map(|(u, c)| (u, -c)).collect();
+                self.check_former_untouched(entry, &undo)?;
                 let record = Record::TransactionDeleted { group: id, txn: txn.id, by: user, at: now };
-                self.apply_own(&record);
-                done(Outcome {
-                    reply: Reply::message("Transaction deleted"),
-                    records: vec![record],
-                    events: vec![Event { group: id, message }],
-                })
+                done(self.commit(id, record, Reply::message("Transaction deleted")))
             }
             Request::ViewBalances { group } => {
                 let (_, entry) = self.member_group(user, &group)?;
                 let mut balances = Map::new();
-                for (&member, &cents) in entry.members.iter().zip(&entry.ledger.balances) {
+                for (member, cents) in entry.member_balances() {
                     balances.insert(self.users.name(member).to_string(), cents.to_json());
                 }
                 done(Outcome::reply(Reply::ok().with("balances", balances)))
             }
-            Request::Settle { group, method } => {
-                let (id, entry) = self.member_group(user, &group)?;
-                // Order by name so ties break by name, as documented.
-                let mut named: Vec<(&str, Cents)> =
-                    entry.members.iter().zip(&entry.ledger.balances).map(|(&m, &c)| (self.users.name(m), c)).collect();
-                named.sort_by(|a, b| a.0.cmp(b.0));
-                let net: Vec<i64> = named.iter().map(|(_, c)| c.0).collect();
-                let plan = settle::plan(&net, method);
-                let settlements: Vec<Value> = plan
-                    .transfers
-                    .iter()
-                    .map(|t| json!({"from": named[t.from].0, "to": named[t.to].0, "amount": Cents(t.amount).to_json()}))
-                    .collect();
-                let message = json!({
-                    "type": "settlement",
-                    "event": "settle_requested",
-                    "group": entry.name,
-                    "by": self.users.name(user),
-                    "message": format!("{} asked to settle {}", self.users.name(user), entry.name),
-                    "data": settlements.clone(),
-                });
+            Request::Settle { group, method, record } => done(self.settle(user, &group, method, record, now)?),
+            Request::RecordPayment { group, from, to, amount, date, key } => {
+                done(self.record_payment(user, &group, from, to, amount, date, key, now)?)
+            }
+            Request::DeletePayment { group, id } => {
+                let (gid, entry) = self.member_group(user, &group)?;
+                let payment =
+                    entry.ledger.payment(id).ok_or_else(|| Error::new(Code::PaymentNotFound, "Payment not found"))?;
+                let undo = [(payment.from, -payment.amount.0), (payment.to, payment.amount.0)];
+                self.check_former_untouched(entry, &undo)?;
+                let record = Record::PaymentDeleted { group: gid, payment: id, by: user, at: now };
+                done(self.commit(gid, record, Reply::message("Payment deleted")))
+            }
+            Request::ViewPayments { group } => {
+                let (_, entry) = self.member_group(user, &group)?;
+                let list: Vec<Value> = entry.ledger.payments().iter().map(|p| self.payment_json(p)).collect();
+                done(Outcome::reply(Reply::ok().with("payments", list)))
+            }
+            Request::Export { group } => {
+                let (_, entry) = self.member_group(user, &group)?;
+                let txns: Vec<Value> = entry.ledger.transactions().iter().map(|t| self.transaction_json(t)).collect();
+                let payments: Vec<Value> = entry.ledger.payments().iter().map(|p| self.payment_json(p)).collect();
                 let reply = Reply::ok()
-                    .with("settlements", settlements)
-                    .with("method", plan.method.as_str())
-                    .with("transfers", plan.transfers.len())
-                    .with("proven_minimal", plan.proven_minimal)
-                    .with("lower_bound", plan.lower_bound);
-                done(Outcome { reply, records: Vec::new(), events: vec![Event { group: id, message }] })
+                    .with("group", entry.name.as_str())
+                    .with("currency", entry.currency.as_str())
+                    .with("transactions", txns)
+                    .with("payments", payments);
+                done(Outcome::reply(reply))
+            }
+            Request::History { group, before, limit } => {
+                let (_, entry) = self.member_group(user, &group)?;
+                let (page, more) = entry.history.page(before, limit);
+                let list: Vec<Value> = page.iter().map(|e| Value::Object(self.history_json(entry, e))).collect();
+                let next = if more { page.last().map(|e| Value::from(e.id)) } else { None };
+                let reply = Reply::ok().with("history", list).with("more", more).with("next_before", next);
+                done(Outcome::reply(reply))
+            }
+            Request::GroupInfo { group } => {
+                let (_, entry) = self.member_group(user, &group)?;
+                let names = |it: &mut dyn Iterator<Item = UserId>| -> Vec<Value> {
+                    it.map(|m| Value::from(self.users.name(m))).collect()
+                };
+                let reply = Reply::ok()
+                    .with("group", entry.name.as_str())
+                    .with("currency", entry.currency.as_str())
+                    .with("creator", self.users.name(entry.creator))
+                    .with("created_at", entry.created_at)
+                    .with("has_password", entry.password_hash.is_some())
+                    .with("members", names(&mut entry.members.iter().copied()))
+                    .with("former_members", names(&mut entry.former_members()));
+                done(Outcome::reply(reply))
+            }
+            Request::LeaveGroup { group } => {
+                let (id, entry) = self.member_group(user, &group)?;
+                if entry.balance(user) != Cents::ZERO {
+                    return Err(Error::new(Code::BalanceNotZero, "Settle your balance before leaving"));
+                }
+                let record = Record::MemberLeft { group: id, user, at: now };
+                done(self.commit(id, record, Reply::message("Left group")))
+            }
+            Request::SetGroupPassword { group, password } => {
+                let (id, entry) = self.member_group(user, &group)?;
+                if entry.creator != user {
+                    return Err(Error::new(Code::Forbidden, "Only the group's creator can change its password"));
+                }
+                if password.is_empty() {
+                    let record = Record::GroupPasswordSet { group: id, password_hash: None, by: user, at: now };
+                    return done(self.commit(id, record, Reply::message("Group password removed")));
+                }
+                users::validate_password("password", &password).map_err(bad_request)?;
+                Ok(Step::Hash(HashJob {
+                    work: HashWork::Hash { password },
+                    resume: Resume::SetGroupPassword { group: id },
+                }))
+            }
+            Request::SetGroupCurrency { group, currency } => {
+                let (id, entry) = self.member_group(user, &group)?;
+                if entry.creator != user {
+                    return Err(Error::new(Code::Forbidden, "Only the group's creator can change its currency"));
+                }
+                let record = Record::GroupCurrencySet { group: id, currency, by: user, at: now };
+                done(self.commit(id, record, Reply::message("Group currency set")))
             }
             Request::Signup { .. } | Request::Login { .. } | Request::Logout => Err(internal()),
         }
@@ -409,12 +414,12 @@ impl Machine {
                 session.failed_logins = session.failed_logins.saturating_add(1);
                 Err(Error::new(Code::InvalidCredentials, "Invalid credentials"))
             }
-            (Resume::CreateGroup { group }, HashDone::Hashed(phc)) => match session.user {
+            (Resume::CreateGroup { group, currency }, HashDone::Hashed(phc)) => match session.user {
                 None => Err(Error::new(Code::NotAuthenticated, "Not authenticated")),
                 Some(_) if self.groups.find(&group).is_some() => {
                     Err(Error::new(Code::GroupExists, "Group already exists"))
                 }
-                Some(user) => Ok(self.create_group(user, group, Some(phc), now)),
+                Some(user) => Ok(self.create_group(user, group, Some(phc), currency, now)),
             },
             (Resume::JoinGroup { group }, HashDone::Verified(ok)) => match session.user {
                 None => Err(Error::new(Code::NotAuthenticated, "Not authenticated")),
@@ -422,29 +427,52 @@ impl Machine {
                 Some(user) if self.group(group)?.is_member(user) => Ok(Outcome::reply(Reply::message("Joined group"))),
                 Some(user) => Ok(self.join_group(user, group, now)),
             },
+            (Resume::SetGroupPassword { group }, HashDone::Hashed(phc)) => {
+                let user = session.user.ok_or_else(|| Error::new(Code::NotAuthenticated, "Not authenticated"))?;
+                let entry = self.group(group)?;
+                if !entry.is_member(user) {
+                    return Err(Error::new(Code::NotMember, "Not a member of this group"));
+                }
+                if entry.creator != user {
+                    return Err(Error::new(Code::Forbidden, "Only the group's creator can change its password"));
+                }
+                let record = Record::GroupPasswordSet { group, password_hash: Some(phc), by: user, at: now };
+                Ok(self.commit(group, record, Reply::message("Group password changed")))
+            }
             _ => Err(internal()),
         }
     }
 
-    fn create_group(&mut self, user: UserId, name: String, password_hash: Option<String>, now: Millis) -> Outcome {
-        let record = Record::GroupCreated { group: self.groups.next_id(), name, creator: user, password_hash, at: now };
-        self.apply_own(&record);
-        Outcome { reply: Reply::message("Group created successfully"), records: vec![record], events: Vec::new() }
+    fn create_group(
+        &mut self,
+        user: UserId,
+        name: String,
+        password_hash: Option<String>,
+        currency: String,
+        now: Millis,
+    ) -> Outcome {
+        let group = self.groups.next_id();
+        let mut records = vec![Record::GroupCreated { group, name, creator: user, password_hash, at: now }];
+        if currency != DEFAULT_CURRENCY {
+            records.push(Record::GroupCurrencySet { group, currency, by: user, at: now });
+        }
+        for record in &records {
+            self.apply_own(record);
+        }
+        Outcome { reply: Reply::message("Group created successfully"), records, events: Vec::new() }
     }
 
     fn join_group(&mut self, user: UserId, group: GroupId, now: Millis) -> Outcome {
-        let record = Record::MemberJoined { group, user, at: now };
+        self.commit(group, Record::MemberJoined { group, user, at: now }, Reply::message("Joined group"))
+    }
+
+    /// Applies `record` (a change to `group` this machine just validated) and builds the outcome:
+    /// `reply`, the record to persist, and one notification made from the history entry the record
+    /// added, so what members hear and what the history shows are the same thing.
+    fn commit(&mut self, group: GroupId, record: Record, reply: Reply) -> Outcome {
         self.apply_own(&record);
-        let name = self.users.name(user);
-        let group_name = self.groups.get(group).map_or("", |g| g.name.as_str());
-        let message = json!({
-            "type": "notification",
-            "event": "member_joined",
-            "group": group_name,
-            "message": format!("{name} joined {group_name}"),
-            "member": name,
-        });
-        Outcome { reply: Reply::message("Joined group"), records: vec![record], events: vec![Event { group, message }] }
+        let events = self.notification(group).map(|message| Event { group, message }).into_iter().collect();
+        Outcome { reply, records: vec![record], events }
     }
 
     /// Applies a record this machine just produced from a validated request: it fits by construction.
@@ -455,6 +483,7 @@ impl Machine {
 
     /// Applies one record: the only way state changes. Used by `execute` and by recovery; a record that
     /// does not fit (unknown ids, duplicate names, unbalanced transaction) changes nothing and is an error.
+    /// Each change to a group also appends its history entry here, so replay rebuilds the history.
     pub fn apply(&mut self, record: &Record) -> Result<(), ApplyError> {
         let fail = |what: &str| Err(ApplyError(format!("record does not fit the state: {what}")));
         match record {
@@ -467,12 +496,18 @@ impl Machine {
                 if self.users.get(*creator).is_none() {
                     return fail("unknown creator");
                 }
-                if !self.groups.insert(*group, name.clone(), password_hash.clone(), *creator, *at) {
+                let currency = DEFAULT_CURRENCY.to_string();
+                if !self.groups.insert(*group, name.clone(), password_hash.clone(), *creator, *at, currency) {
                     return fail("group id out of order or name taken");
                 }
-                return self.apply(&Record::MemberJoined { group: *group, user: *creator, at: *at });
+                let (Some(entry), Some(member)) = (self.groups.get_mut(*group), self.users.get_mut(*creator)) else {
+                    return fail("group vanished");
+                };
+                entry.add_member(*creator);
+                member.groups.push(*group);
+                entry.history.push(*at, *creator, Activity::GroupCreated);
             }
-            Record::MemberJoined { group, user, .. } => {
+            Record::MemberJoined { group, user, at } => {
                 let (Some(entry), Some(member)) = (self.groups.get_mut(*group), self.users.get_mut(*user)) else {
                     return fail("unknown group or user");
                 };
@@ -480,6 +515,17 @@ impl Machine {
                     return fail("already a member");
                 }
                 member.groups.push(*group);
+                entry.history.push(*at, *user, Activity::MemberJoined { member: *user });
+            }
+            Record::MemberLeft { group, user, at } => {
+                let (Some(entry), Some(member)) = (self.groups.get_mut(*group), self.users.get_mut(*user)) else {
+                    return fail("unknown group or user");
+                };
+                if !entry.remove_member(*user) {
+                    return fail("not a member or balance not zero");
+                }
+                member.groups.retain(|g| g != group);
+                entry.history.push(*at, *user, Activity::MemberLeft { member: *user });
             }
             Record::TransactionAdded { group, txn } => {
                 let Some(entry) = self.groups.get_mut(*group) else {
@@ -488,16 +534,99 @@ impl Machine {
                 if !entry.ledger.add(txn.clone(), &entry.member_pos) {
                     return fail("transaction unbalanced, out of order or naming a non-member");
                 }
+                entry.note_key(txn.payer, txn.key.as_ref(), KeyRef::Transaction(txn.id));
+                let what = Activity::TransactionAdded {
+                    id: txn.id,
+                    amount: txn.amount,
+                    description: txn.description.clone(),
+                    key: txn.key.clone(),
+                };
+                entry.history.push(txn.created_at, txn.payer, what);
                 self.next_txn_id = self.next_txn_id.max(txn.id + 1);
             }
-            Record::TransactionDeleted { group, txn, .. } => {
+            Record::TransactionEdited { group, txn, by, at } => {
+                let Some(entry) = self.groups.get_mut(*group) else {
+                    return fail("unknown group");
+                };
+                let Some(before) = entry.ledger.replace(txn.clone(), &entry.member_pos) else {
+                    return fail("unknown transaction, or the new version is unbalanced or names a non-member");
+                };
+                entry.history.push(
+                    *at,
+                    *by,
+                    Activity::TransactionEdited { before: Box::new(before), after: Box::new(txn.clone()) },
+                );
+            }
+            Record::TransactionDeleted { group, txn, by, at } => {
                 let Some(entry) = self.groups.get_mut(*group) else {
                     return fail("unknown group");
                 };
                 let Some(position) = entry.ledger.position_of(*txn) else {
                     return fail("unknown transaction");
                 };
-                entry.ledger.remove(position, &entry.member_pos);
+                if let Some(txn) = entry.ledger.remove(position, &entry.member_pos) {
+                    entry.history.push(*at, *by, Activity::TransactionDeleted { txn: Box::new(txn) });
+                }
+            }
+            Record::PaymentRecorded { group, payment } => {
+                let Some(entry) = self.groups.get_mut(*group) else {
+                    return fail("unknown group");
+                };
+                if !entry.ledger.add_payment(payment.clone(), &entry.member_pos) {
+                    return fail("payment out of order, not positive or naming a non-member");
+                }
+                entry.note_key(payment.by, payment.key.as_ref(), KeyRef::Payment(payment.id));
+                entry.history.push(
+                    payment.created_at,
+                    payment.by,
+                    Activity::PaymentRecorded { payment: payment.clone() },
+                );
+                self.next_payment_id = self.next_payment_id.max(payment.id + 1);
+            }
+            Record::SettlementRecorded { group, payments, by, at } => {
+                let Some(entry) = self.groups.get_mut(*group) else {
+                    return fail("unknown group");
+                };
+                // All or nothing: check every payment before applying any.
+                let mut last = entry.ledger.payments().last().map_or(0, |p| p.id);
+                for p in payments {
+                    let known = entry.member_pos.contains_key(&p.from) && entry.member_pos.contains_key(&p.to);
+                    if p.id <= last || !known || !p.is_valid() {
+                        return fail("settlement payment out of order, not positive or naming a non-member");
+                    }
+                    last = p.id;
+                }
+                for p in payments {
+                    entry.ledger.add_payment(p.clone(), &entry.member_pos);
+                }
+                entry.history.push(*at, *by, Activity::SettlementRecorded { payments: payments.clone() });
+                self.next_payment_id = self.next_payment_id.max(last + 1);
+            }
+            Record::PaymentDeleted { group, payment, by, at } => {
+                let Some(entry) = self.groups.get_mut(*group) else {
+                    return fail("unknown group");
+                };
+                let Some(payment) = entry.ledger.remove_payment(*payment, &entry.member_pos) else {
+                    return fail("unknown payment");
+                };
+                entry.history.push(*at, *by, Activity::PaymentDeleted { payment });
+            }
+            Record::GroupCurrencySet { group, currency, by, at } => {
+                let Some(entry) = self.groups.get_mut(*group) else {
+                    return fail("unknown group");
+                };
+                if !crate::proto::validate_currency(currency) {
+                    return fail("not a currency code");
+                }
+                entry.currency = currency.clone();
+                entry.history.push(*at, *by, Activity::CurrencySet { currency: currency.clone() });
+            }
+            Record::GroupPasswordSet { group, password_hash, by, at } => {
+                let Some(entry) = self.groups.get_mut(*group) else {
+                    return fail("unknown group");
+                };
+                entry.password_hash = password_hash.clone();
+                entry.history.push(*at, *by, Activity::PasswordChanged { has_password: password_hash.is_some() });
             }
         }
         Ok(())
@@ -517,28 +646,23 @@ impl Machine {
         Ok((id, entry))
     }
 
-    /// The original's transaction shape plus `id` and `created_at`.
-    fn transaction_json(&self, txn: &Transaction) -> Value {
-        let names: Vec<&str> = txn.split_between.iter().map(|&u| self.users.name(u)).collect();
-        json!({
-            "id": txn.id,
-            "payer": self.users.name(txn.payer),
-            "amount": txn.amount.to_json(),
-            "description": txn.description,
-            "split_between": names,
-            "include_payer": txn.include_payer,
-            "created_at": txn.created_at,
-        })
-    }
-
     /// Checks the invariants every state must keep; for tests, fuzzing and after recovery.
     pub fn check_invariants(&self) -> Result<(), String> {
         for (_, group) in self.groups.iter() {
             if group.ledger.balance_sum() != 0 {
                 return Err(format!("balances of group {} do not sum to zero", group.name));
             }
-            if group.ledger.balances.len() != group.members.len() {
+            if group.ledger.balances.len() != group.slots.len() || group.member_pos.len() != group.slots.len() {
                 return Err(format!("group {} has a balance slot per member mismatch", group.name));
+            }
+            if group.members.iter().any(|&m| !group.is_member(m)) {
+                return Err(format!("group {} lists a member without an active slot", group.name));
+            }
+            if group.slots.iter().filter(|&&u| group.is_member(u)).count() != group.members.len() {
+                return Err(format!("group {} has active slots that are not listed members", group.name));
+            }
+            if let Some(former) = group.former_members().find(|&u| group.balance(u) != Cents::ZERO) {
+                return Err(format!("former member {former} of group {} has a balance", group.name));
             }
             if let Some(txn) = group.ledger.transactions().iter().find(|t| !t.is_balanced()) {
                 return Err(format!("transaction {} is unbalanced", txn.id));

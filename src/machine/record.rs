@@ -2,11 +2,13 @@
 //!
 //! The machine changes its state only by applying records, both when it executes a request and when
 //! storage replays the log, so replay rebuilds exactly the state that was acknowledged. Records carry
-//! ids chosen by the machine (never random) and password hashes (never passwords).
+//! ids chosen by the machine (never random) and password hashes (never passwords). The log is
+//! append-only: variants and fields are only ever added, new fields with a default so older logs
+//! still read.
 
 use serde::{Deserialize, Serialize};
 
-use super::ledger::{Transaction, TxnId};
+use super::ledger::{Payment, PaymentId, Transaction, TxnId};
 use super::{GroupId, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,7 +19,8 @@ pub enum Record {
         name: String,
         password_hash: String,
     },
-    /// The creator becomes the first member in the same record.
+    /// The creator becomes the first member in the same record. The currency starts as INR; a
+    /// `create_group` with another currency is followed by `GroupCurrencySet` in the same step.
     GroupCreated {
         group: GroupId,
         name: String,
@@ -25,6 +28,7 @@ pub enum Record {
         password_hash: Option<String>,
         at: i64,
     },
+    /// Also a former member coming back (same balance slot).
     MemberJoined {
         group: GroupId,
         user: UserId,
@@ -37,6 +41,50 @@ pub enum Record {
     TransactionDeleted {
         group: GroupId,
         txn: TxnId,
+        by: UserId,
+        at: i64,
+    },
+    /// `txn` is the whole new version (same id); the old one is in the state being changed.
+    TransactionEdited {
+        group: GroupId,
+        txn: Transaction,
+        by: UserId,
+        at: i64,
+    },
+    PaymentRecorded {
+        group: GroupId,
+        payment: Payment,
+    },
+    /// A settlement plan recorded at once: all its payments or none (one record, one log line).
+    SettlementRecorded {
+        group: GroupId,
+        payments: Vec<Payment>,
+        by: UserId,
+        at: i64,
+    },
+    PaymentDeleted {
+        group: GroupId,
+        payment: PaymentId,
+        by: UserId,
+        at: i64,
+    },
+    /// Only at a zero balance.
+    MemberLeft {
+        group: GroupId,
+        user: UserId,
+        at: i64,
+    },
+    /// The group's currency label (ISO 4217 shape).
+    GroupCurrencySet {
+        group: GroupId,
+        currency: String,
+        by: UserId,
+        at: i64,
+    },
+    /// `None` removes the password.
+    GroupPasswordSet {
+        group: GroupId,
+        password_hash: Option<String>,
         by: UserId,
         at: i64,
     },

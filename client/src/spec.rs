@@ -1,0 +1,191 @@
+//! The command-line syntax for how an expense is split and who paid it, turned into the wire JSON.
+//!
+//! Why here: `add` and `edit` (one-shot) and the interactive "Split between" prompt take the same
+//! text, so it is parsed and checked once, locally, before anything is sent (a typo is a usage error,
+//! exit 2, not a round trip). Sums are checked by the server, which knows the amount after an edit.
+//!
+//! - `bob,carol`                  equal among them (the original's `split_between`)
+//! - `equal` / `all`              equal among every current member
+//! - `equal:bob,carol`            equal among them (`split.members`)
+//! - `exact:bob=10,carol=5.50`    each one's amount
+//! - `percent:bob=60,carol=40`    percentages, at most 2 decimals, summing to 100
+//! - `shares:bob=2,carol=1`       whole-number weights
+//!
+//! `--paid-by alice=5,bob=10`: who paid what (summing to the amount).
+
+use crate::money::{parse_cents, parse_user_amount, to_json};
+use serde_json::{json, Map, Value};
+
+/// A parsed `--split`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Split {
+    /// The original's shape: `split_between` (and `include_payer` from `--include-me`).
+    Names(Vec<String>),
+    /// `{"mode": ...}`: the value of the `split` field.
+    Mode(Value),
+}
+
+impl Split {
+    /// Adds this split to a request's `data`.
+    pub fn add_to(&self, data: &mut Value, include_me: bool) -> Result<(), String> {
+        match self {
+            Split::Names(names) => {
+                data["split_between"] = json!(names);
+                data["include_payer"] = json!(include_me);
+            }
+            Split::Mode(split) if include_me => {
+                return Err(format!("--include-me only goes with a plain list of names, not {}", split["mode"]))
+            }
+            Split::Mode(split) => data["split"] = split.clone(),
+        }
+        Ok(())
+    }
+}
+
+fn names(list: &str) -> Result<Vec<String>, String> {
+    let names: Vec<String> = list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
+    for (i, name) in names.iter().enumerate() {
+        if names[..i].contains(name) {
+            return Err(format!("{name} is named twice"));
+        }
+    }
+    Ok(names)
+}
+
+/// `name=value,name=value` with each value read by `read`; at least one pair, no name twice.
+fn pairs(list: &str, what: &str, read: impl Fn(&str) -> Result<Value, String>) -> Result<Map<String, Value>, String> {
+    let mut map = Map::new();
+    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (name, value) = item.split_once('=').ok_or_else(|| format!("{what}: expected name=value, got {item:?}"))?;
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(format!("{what}: a name is missing in {item:?}"));
+        }
+        let value = read(value.trim()).map_err(|e| format!("{what}: {name}: {e}"))?;
+        if map.insert(name.to_string(), value).is_some() {
+            return Err(format!("{what}: {name} is named twice"));
+        }
+    }
+    if map.is_empty() {
+        return Err(format!("{what}: name at least one member"));
+    }
+    Ok(map)
+}
+
+fn amount(text: &str) -> Result<Value, String> {
+    parse_user_amount(text).map(to_json)
+}
+
+fn percent(text: &str) -> Result<Value, String> {
+    match parse_cents(text) {
+        // Basis points are hundredths of a percent, formatted like cents.
+        Ok(bp) if bp > 0 && bp <= 10_000 && !text.contains(['e', 'E']) => Ok(to_json(bp)),
+        _ => Err(format!("{text:?} is not a percentage above 0 and at most 100 (2 decimals at most)")),
+    }
+}
+
+fn weight(text: &str) -> Result<Value, String> {
+    match text.parse::<u64>() {
+        Ok(w) if (1..=1_000_000).contains(&w) => Ok(json!(w)),
+        _ => Err(format!("{text:?} is not a whole number from 1 to 1000000")),
+    }
+}
+
+/// Parses a `--split` value (see the module docs).
+pub fn parse_split(text: &str) -> Result<Split, String> {
+    let text = text.trim();
+    let (mode, rest) = match text.split_once(':') {
+        Some((mode, rest)) => (mode.trim(), rest),
+        None if text == "equal" || text == "all" => return Ok(Split::Mode(json!({"mode": "equal"}))),
+        None => return Ok(Split::Names(names(text).map_err(|e| format!("--split: {e}"))?)),
+    };
+    let split = match mode {
+        "equal" => {
+            let members = names(rest).map_err(|e| format!("--split equal: {e}"))?;
+            if members.is_empty() {
+                json!({"mode": "equal"})
+            } else {
+                json!({"mode": "equal", "members": members})
+            }
+        }
+        "exact" => json!({"mode": "exact", "amounts": pairs(rest, "--split exact", amount)?}),
+        "percent" => json!({"mode": "percent", "percents": pairs(rest, "--split percent", percent)?}),
+        "shares" => json!({"mode": "shares", "shares": pairs(rest, "--split shares", weight)?}),
+        other => return Err(format!("--split: unknown mode {other:?} (equal, exact, percent or shares)")),
+    };
+    Ok(Split::Mode(split))
+}
+
+/// Parses `--paid-by alice=5,bob=10` into the `paid_by` object.
+pub fn parse_paid_by(text: &str) -> Result<Value, String> {
+    pairs(text, "--paid-by", amount).map(Value::Object)
+}
+
+/// Checks a `YYYY-MM-DD` date locally (the server checks it too).
+pub fn check_date(text: &str) -> Result<(), String> {
+    let b = text.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    let shape = b.len() == 10 && b[4] == b'-' && b[7] == b'-' && digits(0..4) && digits(5..7) && digits(8..10);
+    let (m, d) = if shape { (text[5..7].parse().unwrap_or(0), text[8..10].parse().unwrap_or(0)) } else { (0u32, 0u32) };
+    if !shape || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return Err(format!("--date must be YYYY-MM-DD, not {text:?}"));
+    }
+    Ok(())
+}
+
+/// A fresh idempotency key: unique enough per client run (time, process, counter).
+pub fn fresh_key() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("splitc-{:x}-{:x}-{}", nanos, std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_mode_becomes_the_wire_shape() {
+        assert_eq!(parse_split("bob, carol").unwrap(), Split::Names(vec!["bob".into(), "carol".into()]));
+        assert_eq!(parse_split("all").unwrap(), Split::Mode(json!({"mode": "equal"})));
+        assert_eq!(parse_split("equal:bob").unwrap(), Split::Mode(json!({"mode": "equal", "members": ["bob"]})));
+        let Split::Mode(exact) = parse_split("exact:bob=10,carol=5.5").unwrap() else { panic!() };
+        assert_eq!(exact.to_string(), r#"{"amounts":{"bob":10.00,"carol":5.50},"mode":"exact"}"#);
+        let Split::Mode(percent) = parse_split("percent:bob=60,carol=39.5,dan=0.5").unwrap() else { panic!() };
+        assert_eq!(percent["percents"]["carol"].to_string(), "39.50");
+        let Split::Mode(shares) = parse_split("shares:bob=2,carol=1").unwrap() else { panic!() };
+        assert_eq!(shares, json!({"mode": "shares", "shares": {"bob": 2, "carol": 1}}));
+        assert_eq!(parse_paid_by("alice=5,bob=10.25").unwrap().to_string(), r#"{"alice":5.00,"bob":10.25}"#);
+    }
+
+    #[test]
+    fn mistakes_are_caught_before_sending() {
+        for bad in [
+            "exact:bob",
+            "exact:bob=ten",
+            "exact:bob=1.005",
+            "exact:=5",
+            "exact:",
+            "percent:bob=101",
+            "percent:bob=0",
+            "percent:bob=33.333",
+            "shares:bob=1.5",
+            "shares:bob=0",
+            "thirds:bob=1",
+            "bob,bob",
+            "shares:bob=1,bob=2",
+        ] {
+            assert!(parse_split(bad).is_err(), "{bad}");
+        }
+        assert!(parse_paid_by("alice").is_err());
+        assert!(parse_paid_by("").is_err());
+        let mut data = json!({});
+        assert!(parse_split("all").unwrap().add_to(&mut data, true).is_err());
+        assert!(check_date("2025-02-28").is_ok());
+        for bad in ["2025-2-28", "28-02-2025", "2025-13-01", "2025-01-32", "yesterday"] {
+            assert!(check_date(bad).is_err(), "{bad}");
+        }
+        assert_ne!(fresh_key(), fresh_key());
+    }
+}

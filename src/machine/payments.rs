@@ -1,0 +1,114 @@
+//! Payments ("settle up") and settlement plans, optionally recorded as payments in the same step.
+
+use serde_json::{json, Value};
+
+use super::ledger::Payment;
+use super::{bad_request, Machine, Millis, Outcome, Record, UserId};
+use crate::money::Cents;
+use crate::proto::{Error, Reply};
+use crate::settle::{self, Method};
+
+impl Machine {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn record_payment(
+        &mut self,
+        user: UserId,
+        group: &str,
+        from: Option<String>,
+        to: String,
+        amount: Cents,
+        date: Option<String>,
+        key: Option<String>,
+        now: Millis,
+    ) -> Result<Outcome, Error> {
+        let (id, entry) = self.member_group(user, group)?;
+        if let Some(repeat) = self.repeated_key(entry, user, key.as_ref(), "payment")? {
+            return Ok(repeat);
+        }
+        let from = match from {
+            Some(name) => self.resolve_member(entry, &name)?,
+            None => user,
+        };
+        let to = self.resolve_member(entry, &to)?;
+        if from == to {
+            return Err(bad_request("Field 'to' must name someone other than the payer ('from')"));
+        }
+        let payment = Payment { id: self.next_payment_id, from, to, amount, by: user, created_at: now, date, key };
+        let view = self.payment_json(&payment);
+        let outcome =
+            self.commit(id, Record::PaymentRecorded { group: id, payment }, Reply::message("Payment recorded"));
+        Ok(Outcome { reply: outcome.reply.with("payment", view), ..outcome })
+    }
+
+    /// Suggests the transfers that zero the group's balances; with `record`, also records exactly
+    /// those transfers as payments, atomically (one record), and says so in the same reply.
+    pub(super) fn settle(
+        &mut self,
+        user: UserId,
+        group: &str,
+        method: Method,
+        record: bool,
+        now: Millis,
+    ) -> Result<Outcome, Error> {
+        let (id, entry) = self.member_group(user, group)?;
+        // Order by name so ties break by name, as documented.
+        let mut named: Vec<(UserId, &str, Cents)> =
+            entry.member_balances().map(|(m, c)| (m, self.users.name(m), c)).collect();
+        named.sort_by(|a, b| a.1.cmp(b.1));
+        let net: Vec<i64> = named.iter().map(|(_, _, c)| c.0).collect();
+        let plan = settle::plan(&net, method);
+        let settlements: Vec<Value> = plan
+            .transfers
+            .iter()
+            .map(|t| json!({"from": named[t.from].1, "to": named[t.to].1, "amount": Cents(t.amount).to_json()}))
+            .collect();
+        let reply = Reply::ok()
+            .with("settlements", settlements.clone())
+            .with("method", plan.method.as_str())
+            .with("transfers", plan.transfers.len())
+            .with("proven_minimal", plan.proven_minimal)
+            .with("lower_bound", plan.lower_bound);
+        if record && !plan.transfers.is_empty() {
+            let payments: Vec<Payment> = plan
+                .transfers
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Payment {
+                    id: self.next_payment_id + i as u64,
+                    from: named[t.from].0,
+                    to: named[t.to].0,
+                    amount: Cents(t.amount),
+                    by: user,
+                    created_at: now,
+                    date: None,
+                    key: None,
+                })
+                .collect();
+            let ids: Vec<Value> = payments.iter().map(|p| Value::from(p.id)).collect();
+            let views: Vec<Value> = payments.iter().map(|p| self.payment_json(p)).collect();
+            let reply = reply.with("recorded", true).with("payment_ids", ids).with("payments", views);
+            let mut outcome =
+                self.commit(id, Record::SettlementRecorded { group: id, payments, by: user, at: now }, reply);
+            // The original client prints a `settlement` message's `data` list.
+            for event in &mut outcome.events {
+                event.message["type"] = Value::from("settlement");
+                event.message["data"] = Value::from(settlements.clone());
+            }
+            return Ok(outcome);
+        }
+        let reply = if record {
+            reply.with("recorded", true).with("payment_ids", Vec::<Value>::new()).with("payments", Vec::<Value>::new())
+        } else {
+            reply
+        };
+        let message = json!({
+            "type": "settlement",
+            "event": "settle_requested",
+            "group": entry.name,
+            "by": self.users.name(user),
+            "message": format!("{} asked to settle {}", self.users.name(user), entry.name),
+            "data": settlements,
+        });
+        Ok(Outcome { reply, records: Vec::new(), events: vec![super::Event { group: id, message }] })
+    }
+}
