@@ -218,6 +218,14 @@ pub enum Request {
         /// Record the plan as payments, atomically, in the same step.
         record: bool,
     },
+    /// Each member's balance taken apart: paid, share, payments sent and received.
+    BalanceDetails {
+        group: String,
+    },
+    /// The unsimplified who-owes-whom, netted per pair.
+    PairwiseDebts {
+        group: String,
+    },
 }
 
 impl Request {
@@ -246,6 +254,8 @@ impl Request {
             Request::SetGroupPassword { .. } => "set_group_password",
             Request::SetGroupCurrency { .. } => "set_group_currency",
             Request::GroupInfo { .. } => "group_info",
+            Request::BalanceDetails { .. } => "balance_details",
+            Request::PairwiseDebts { .. } => "pairwise_debts",
         }
     }
 }
@@ -401,6 +411,8 @@ fn decode_envelope(mut envelope: Map<String, Value>) -> Result<Request, Error> {
             Request::DeleteTransaction { group, target }
         }
         "view_balances" => Request::ViewBalances { group: fields.string("group")? },
+        "balance_details" => Request::BalanceDetails { group: fields.string("group")? },
+        "pairwise_debts" => Request::PairwiseDebts { group: fields.string("group")? },
         "settle" => {
             let group = fields.string("group")?;
             let method = match fields.optional_string("method")? {

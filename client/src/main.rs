@@ -52,6 +52,7 @@ pub enum Command {
     Transactions(Transactions),
     Delete(Delete),
     Balances(Balances),
+    Debts(Debts),
     Settle(Settle),
     Pay(Pay),
     Payments(Payments),
@@ -220,6 +221,21 @@ pub struct Delete {
 #[argh(subcommand, name = "balances")]
 /// show each member's balance (positive: is owed)
 pub struct Balances {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// where each balance comes from: paid, share, payments sent and received, net
+    #[argh(switch)]
+    pub details: bool,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "debts")]
+/// who owes whom, straight from the expenses and payments (netted per pair, not simplified)
+pub struct Debts {
     /// the group's name
     #[argh(positional)]
     pub group: String,

@@ -242,10 +242,26 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
             let reply = conn.request("delete_transaction", Some(json!({ "group": c.group, "id": c.id })))?;
             print_message(&reply, c.json);
         }
+        Command::Balances(c) if c.details => {
+            let reply = conn.request("balance_details", Some(json!({ "group": c.group })))?;
+            let rows = view::balance_details(&reply).map_err(shape)?;
+            print_table(&reply, c.json, view::balance_details_table(&rows));
+        }
         Command::Balances(c) => {
             let reply = conn.request("view_balances", Some(json!({ "group": c.group })))?;
             let rows = view::balances(&reply).map_err(shape)?;
             print_table(&reply, c.json, view::balances_table(&rows));
+        }
+        Command::Debts(c) => {
+            let reply = conn.request("pairwise_debts", Some(json!({ "group": c.group })))?;
+            let debts = view::transfers(reply.get("debts").unwrap_or(&Value::Null)).map_err(shape)?;
+            if c.json {
+                print_json(&reply);
+            } else if debts.is_empty() {
+                emit("Nobody owes anybody.\n");
+            } else {
+                emit(&view::transfers_table(&debts).render());
+            }
         }
         Command::Settle(c) => {
             let mut data = json!({ "group": c.group });

@@ -301,6 +301,61 @@ pub fn balances_table(rows: &[(String, Cents)]) -> Table {
     t
 }
 
+/// One member's row of a `balance_details` reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BalanceDetail {
+    pub member: String,
+    pub paid: Cents,
+    pub share: Cents,
+    pub sent: Cents,
+    pub received: Cents,
+    pub net: Cents,
+}
+
+/// The rows of a `balance_details` reply, in the server's (member) order.
+pub fn balance_details(reply: &Object) -> Result<Vec<BalanceDetail>, String> {
+    let rows = reply.get("members").and_then(Value::as_array).ok_or("the reply has no members list")?;
+    rows.iter()
+        .map(|row| {
+            let member = row.get("member").and_then(Value::as_str).ok_or("a balance detail without a member")?;
+            let amount = |k: &str| {
+                let v = row.get(k).ok_or_else(|| format!("{k} of {member} is missing"))?;
+                value_cents(v).map_err(|e| format!("{k} of {member}: {e}"))
+            };
+            Ok(BalanceDetail {
+                member: member.to_string(),
+                paid: amount("paid")?,
+                share: amount("share")?,
+                sent: amount("payments_sent")?,
+                received: amount("payments_received")?,
+                net: amount("net")?,
+            })
+        })
+        .collect()
+}
+
+pub fn balance_details_table(rows: &[BalanceDetail]) -> Table {
+    let mut t = Table::new(&[
+        ("MEMBER", Align::Left),
+        ("PAID", Align::Right),
+        ("SHARE", Align::Right),
+        ("SENT", Align::Right),
+        ("RECEIVED", Align::Right),
+        ("NET", Align::Right),
+    ]);
+    for r in rows {
+        t.push(vec![
+            r.member.clone(),
+            format_cents(r.paid),
+            format_cents(r.share),
+            format_cents(r.sent),
+            format_cents(r.received),
+            format_cents(r.net),
+        ]);
+    }
+    t
+}
+
 pub fn transfers_table(transfers: &[Transfer]) -> Table {
     let mut t = Table::new(&[("FROM", Align::Left), ("TO", Align::Left), ("AMOUNT", Align::Right)]);
     for x in transfers {
@@ -572,6 +627,25 @@ mod tests {
         );
         assert_eq!(settle_summary(&reply).unwrap(), "method minimal, 2 transfers (proven minimal)");
         assert_eq!(settle_summary(&obj(r#"{"settlements":[]}"#)), None);
+    }
+
+    #[test]
+    fn balance_details_in_member_order() {
+        let reply = obj(r#"{"status":"ok","members":[
+                {"member":"bob","paid":70.00,"share":90.00,"payments_sent":12.30,"payments_received":0.00,"net":-7.70},
+                {"member":"alice","paid":1090,"share":30,"payments_sent":0,"payments_received":12.3,"net":1047.7}]}"#);
+        let rows = balance_details(&reply).unwrap();
+        assert_eq!(rows[0].net, -770);
+        assert_eq!(
+            balance_details_table(&rows).render(),
+            "MEMBER     PAID  SHARE   SENT  RECEIVED      NET\n\
+             ------  -------  -----  -----  --------  -------\n\
+             bob       70.00  90.00  12.30      0.00    -7.70\n\
+             alice   1090.00  30.00   0.00     12.30  1047.70\n"
+        );
+        assert!(balance_details(&obj(r#"{"members":[{"member":"a","paid":1}]}"#)).is_err());
+        assert!(balance_details(&obj(r#"{"members":[{"paid":1}]}"#)).is_err());
+        assert!(balance_details(&obj(r#"{"debts":[]}"#)).is_err());
     }
 
     #[test]

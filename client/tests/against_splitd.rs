@@ -855,3 +855,55 @@ fn interactive_gives_up_with_exit_3_when_the_server_stays_away() {
     assert_eq!(run.code, 3, "{run:?}");
     assert!(run.stderr.contains(&closed), "{run:?}");
 }
+
+#[test]
+fn balance_details_and_debts() {
+    let server = trip_with_three();
+    as_user(&server, "alice", &["add", "trip", "90", "--split", "bob,carol", "--include-me"]).ok();
+    as_user(&server, "bob", &["pay", "trip", "alice", "12.30"]).ok();
+
+    let run = as_user(&server, "carol", &["balances", "trip", "--details"]).ok();
+    assert_eq!(
+        run.stdout,
+        "MEMBER   PAID  SHARE   SENT  RECEIVED     NET\n\
+         ------  -----  -----  -----  --------  ------\n\
+         alice   90.00  30.00   0.00     12.30   47.70\n\
+         bob      0.00  30.00  12.30      0.00  -17.70\n\
+         carol    0.00  30.00   0.00      0.00  -30.00\n"
+    );
+    let details = as_user(&server, "carol", &["balances", "trip", "--details", "--json"]).ok().json();
+    let rows = details["members"].as_array().expect("members");
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[1]["member"], "bob");
+    assert_eq!((cents(&rows[1]["payments_sent"]), cents(&rows[1]["net"])), (1230, -1770));
+    // Plain balances are unchanged by the new flag's existence.
+    let plain = as_user(&server, "carol", &["balances", "trip", "--json"]).ok().json();
+    assert_eq!(cents(&plain["balances"]["alice"]), 4770);
+
+    let run = as_user(&server, "bob", &["debts", "trip"]).ok();
+    assert_eq!(
+        run.stdout,
+        "FROM   TO     AMOUNT\n\
+         -----  -----  ------\n\
+         bob    alice   17.70\n\
+         carol  alice   30.00\n"
+    );
+    let debts = as_user(&server, "bob", &["debts", "trip", "--json"]).ok().json();
+    assert_eq!(debts["debts"][0]["from"], "bob");
+    assert_eq!(cents(&debts["debts"][1]["amount"]), 3000);
+
+    // Settled up: nobody owes anybody.
+    as_user(&server, "bob", &["pay", "trip", "alice", "17.70"]).ok();
+    as_user(&server, "carol", &["pay", "trip", "alice", "30"]).ok();
+    assert_eq!(as_user(&server, "alice", &["debts", "trip"]).ok().stdout, "Nobody owes anybody.\n");
+
+    // Errors: not a member (exit 1), no group (usage, exit 2).
+    as_user(&server, "dave", &["signup"]).ok();
+    let run = as_user(&server, "dave", &["debts", "trip"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("Not a member of this group"), "{run:?}");
+    let run = as_user(&server, "dave", &["balances", "trip", "--details"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let run = as_user(&server, "dave", &["debts"]);
+    assert_eq!(run.code, 2, "{run:?}");
+}

@@ -7,6 +7,7 @@
 //! are returned so storage can persist them. A rejected request changes nothing.
 
 mod expense;
+mod explain;
 pub mod groups;
 pub mod history;
 pub mod image;
@@ -291,6 +292,8 @@ impl Machine {
                 done(Outcome::reply(Reply::ok().with("balances", balances)))
             }
             Request::Settle { group, method, record } => done(self.settle(user, &group, method, record, now)?),
+            Request::BalanceDetails { group } => done(self.balance_details(user, &group)?),
+            Request::PairwiseDebts { group } => done(self.pairwise_debts(user, &group)?),
             Request::RecordPayment { group, from, to, amount, date, key } => {
                 done(self.record_payment(user, &group, from, to, amount, date, key, now)?)
             }
