@@ -1,0 +1,176 @@
+//! Smoke test: every scenario for about a second at tiny scale against the real `splitd` binary.
+//! It checks that the results are sane (throughput, zero errors, notifications delivered), not fast.
+//!
+//! The server binary is `$SPLITD_BIN`, else `<workspace>/target/debug/splitd` (built with
+//! `cargo build -p splitd --bin splitd` when missing).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use serde_json::Value;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+fn splitd_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("SPLITD_BIN") {
+        return PathBuf::from(bin);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target"));
+    let bin = target.join("debug").join("splitd");
+    if !bin.exists() {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "splitd", "--bin", "splitd"])
+            .current_dir(workspace())
+            .status()
+            .expect("run cargo build for splitd");
+        assert!(status.success(), "cargo build -p splitd failed");
+    }
+    assert!(bin.exists(), "no splitd binary at {}", bin.display());
+    bin
+}
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("splitbench-smoke-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(bin: &Path, dir: &Path) -> Server {
+    let mut child = Command::new(bin)
+        .args(["--listen", "127.0.0.1:0", "--hash-threads", "2", "--data-dir"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start splitd");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("listening line");
+    let addr = line.trim().strip_prefix("splitd listening on ").expect("listening line").to_string();
+    Server { child, addr }
+}
+
+/// Runs splitbench with `args` plus `--json --quiet`; returns its JSON report.
+fn bench(args: &[&str]) -> Value {
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_splitbench"))
+        .args(args)
+        .args(["--json", "--quiet"])
+        .output()
+        .expect("run splitbench");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "splitbench {args:?} failed: {}\nstdout: {stdout}\nstderr: {stderr}",
+        output.status
+    );
+    let report: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("bad JSON {stdout:?}: {e}"));
+    eprintln!("{args:?}: {:.1} s", started.elapsed().as_secs_f64());
+    assert_eq!(report["errors"], 0, "{report}");
+    report
+}
+
+fn positive(report: &Value, key: &str) -> f64 {
+    let value = report[key].as_f64().unwrap_or_else(|| panic!("no {key} in {report}"));
+    assert!(value > 0.0, "{key} is {value} in {report}");
+    value
+}
+
+#[test]
+fn every_scenario_runs_against_splitd() {
+    let bin = splitd_bin();
+    let dir = TempDir::new("server");
+    let server = start_server(&bin, &dir.0);
+    let pid = server.child.id().to_string();
+    let base = ["--addr", server.addr.as_str()];
+    let with = |extra: &[&str]| -> Vec<String> { base.iter().chain(extra).map(|s| s.to_string()).collect() };
+    let run = |extra: &[&str]| {
+        let args = with(extra);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        bench(&refs)
+    };
+
+    let read = run(&["--scenario", "read", "--connections", "4", "--duration", "1"]);
+    positive(&read, "throughput");
+    assert_eq!(read["closed"], 0);
+
+    let write =
+        run(&["--scenario", "write", "--connections", "4", "--group-size", "2", "--pipeline", "2", "--duration", "1"]);
+    positive(&write, "throughput");
+    positive(&write, "pushed"); // the other member of each group is notified
+
+    let mixed = run(&["--scenario", "mixed", "--connections", "3", "--pipeline", "4", "--requests", "300"]);
+    assert_eq!(mixed["replies"], 300);
+    positive(&mixed, "throughput");
+
+    let raw =
+        run(&["--scenario", "raw", "--raw-line", r#"{"action":"logout"}"#, "--connections", "2", "--duration", "0.5"]);
+    positive(&raw, "throughput");
+
+    let fanout = run(&["--scenario", "fanout", "--connections", "5", "--duration", "1"]);
+    let writes = positive(&fanout, "writes");
+    assert_eq!(fanout["deliveries"].as_f64(), Some(writes * 5.0), "{fanout}");
+    assert!(fanout["to_last"]["p99_us"].as_f64().unwrap() > 0.0);
+
+    let idle = run(&["--scenario", "idle", "--connections", "20", "--duration", "0.5", "--pid", &pid]);
+    assert_eq!(idle["open_after_idle"], 20);
+    assert!(idle["bytes_per_connection"].is_number(), "{idle}");
+
+    let settle = run(&["--scenario", "settle", "--sizes", "2,4", "--duration", "1"]);
+    let sizes = settle["sizes"].as_array().expect("sizes");
+    assert_eq!(sizes.len(), 2);
+    for size in sizes {
+        assert!(size["throughput"].as_f64().unwrap() > 0.0, "{size}");
+        assert!(size["transfers"].as_u64().unwrap() >= 1, "{size}");
+    }
+    drop(server);
+
+    let scratch = TempDir::new("scratch");
+    let scratch_dir = scratch.0.to_string_lossy().to_string();
+    let recovery = bench(&[
+        "--scenario",
+        "recovery",
+        "--server-bin",
+        bin.to_str().expect("utf-8 path"),
+        "--transactions",
+        "2000",
+        "--connections",
+        "2",
+        "--data-dir",
+        &scratch_dir,
+    ]);
+    positive(&recovery, "restart_log_secs");
+    positive(&recovery, "restart_snapshot_secs");
+    assert!(recovery["restart_log_stderr"].as_str().unwrap().contains("2004 log records"), "{recovery}");
+
+    let probe = bench(&["--scenario", "fsync-probe", "--data-dir", &scratch_dir, "--duration", "0.3"]);
+    positive(&probe, "throughput");
+}
