@@ -54,10 +54,12 @@ impl Cents {
     /// The amount as the JSON number the protocol promises: at most two decimals. The f64 nearest to
     /// `cents / 100` prints (shortest round-trip) as exactly that decimal for |cents| < 2^53.
     pub fn to_json(self) -> serde_json::Value {
-        let text = self.to_string();
-        // `to_string` yields a valid JSON number literal, so this parse cannot fail; fall back to a
-        // float only to keep the function total.
-        serde_json::from_str(&text).unwrap_or_else(|_| serde_json::Value::from(self.0 as f64 / 100.0))
+        // `to_string` yields a valid JSON number literal (kept as text: serde_json's
+        // arbitrary_precision), so this parse cannot fail; the float fallback only keeps it total.
+        match self.to_string().parse::<serde_json::Number>() {
+            Ok(number) => serde_json::Value::Number(number),
+            Err(_) => serde_json::Value::from(self.0 as f64 / 100.0),
+        }
     }
 
     pub fn checked_add(self, other: Cents) -> Option<Cents> {

@@ -203,6 +203,10 @@ impl Ledger {
     }
 
     pub fn position_of(&self, id: TxnId) -> Option<usize> {
+        // The newest is asked for most (right after adding it); skip the cache-missing search then.
+        if self.transactions.last().is_some_and(|t| t.id == id) {
+            return Some(self.transactions.len() - 1);
+        }
         self.transactions.binary_search_by_key(&id, |t| t.id).ok()
     }
 

@@ -47,8 +47,19 @@ pub struct Session {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     pub group: GroupId,
-    /// The pushed message: always has a `type` key.
-    pub message: Value,
+    pub notice: Notice,
+}
+
+/// What to push. Most changes name the history entry they added, and the message is rendered from
+/// it only when someone will receive it (`Machine::render`): building JSON for a notification nobody
+/// is online to read was the largest cost of a write.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    /// The group's history entry `entry`, as a `notification`; with `settlement`, as the original
+    /// client's `settlement` message carrying that list as `data`.
+    History { entry: u64, settlement: Option<Vec<Value>> },
+    /// A message built already (always has a `type` key).
+    Message(Value),
 }
 
 /// What one finished request produced: the reply, the records to persist before the reply leaves,
@@ -474,7 +485,11 @@ impl Machine {
     /// added, so what members hear and what the history shows are the same thing.
     fn commit(&mut self, group: GroupId, record: Record, reply: Reply) -> Outcome {
         self.apply_own(&record);
-        let events = self.notification(group).map(|message| Event { group, message }).into_iter().collect();
+        let entry = self.groups.get(group).and_then(|g| g.history.entries().last()).map(|e| e.id);
+        let events = entry
+            .map(|entry| Event { group, notice: Notice::History { entry, settlement: None } })
+            .into_iter()
+            .collect();
         Outcome { reply, records: vec![record], events }
     }
 

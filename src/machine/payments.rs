@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::ledger::Payment;
-use super::{bad_request, Machine, Millis, Outcome, Record, UserId};
+use super::{bad_request, Machine, Millis, Notice, Outcome, Record, UserId};
 use crate::money::Cents;
 use crate::proto::{Error, Reply};
 use crate::settle::{self, Method};
@@ -89,10 +89,10 @@ impl Machine {
             let reply = reply.with("recorded", true).with("payment_ids", ids).with("payments", views);
             let mut outcome =
                 self.commit(id, Record::SettlementRecorded { group: id, payments, by: user, at: now }, reply);
-            // The original client prints a `settlement` message's `data` list.
             for event in &mut outcome.events {
-                event.message["type"] = Value::from("settlement");
-                event.message["data"] = Value::from(settlements.clone());
+                if let Notice::History { settlement, .. } = &mut event.notice {
+                    *settlement = Some(settlements.clone());
+                }
             }
             return Ok(outcome);
         }
@@ -109,6 +109,10 @@ impl Machine {
             "message": format!("{} asked to settle {}", self.users.name(user), entry.name),
             "data": settlements,
         });
-        Ok(Outcome { reply, records: Vec::new(), events: vec![super::Event { group: id, message }] })
+        Ok(Outcome {
+            reply,
+            records: Vec::new(),
+            events: vec![super::Event { group: id, notice: Notice::Message(message) }],
+        })
     }
 }

@@ -7,7 +7,7 @@ use serde_json::json;
 
 /// Executes `frame` (JSON text) for `session`, running password work inline. Returns the reply as JSON
 /// and everything the step produced.
-fn run(machine: &mut Machine, session: &mut Session, frame: &str, log: &mut Vec<Record>) -> (Value, Vec<Event>) {
+fn run(machine: &mut Machine, session: &mut Session, frame: &str, log: &mut Vec<Record>) -> (Value, Vec<Value>) {
     let request = match decode(frame.as_bytes()).request {
         Ok(request) => request,
         Err(error) => return (Value::Object(Reply::error(&error).0), Vec::new()),
@@ -18,7 +18,8 @@ fn run(machine: &mut Machine, session: &mut Session, frame: &str, log: &mut Vec<
     };
     log.extend(outcome.records.iter().cloned());
     machine.check_invariants().unwrap();
-    (Value::Object(outcome.reply.0), outcome.events)
+    let pushed = outcome.events.iter().map(|e| machine.render(e).expect("every event renders")).collect();
+    (Value::Object(outcome.reply.0), pushed)
 }
 
 struct World {
@@ -185,9 +186,9 @@ fn delete_by_index_and_by_id_reverse_balances_and_notify() {
         run(&mut w.machine, &mut bob, r#"{"action":"delete_transaction","data":{"group":"g","index":1}}"#, &mut w.log);
     assert_eq!(reply["message"], "Transaction deleted");
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].message["event"], "transaction_deleted");
-    assert_eq!(events[0].message["type"], "notification");
-    assert_eq!(events[0].message["transaction"]["amount"].to_string(), "2.00");
+    assert_eq!(events[0]["event"], "transaction_deleted");
+    assert_eq!(events[0]["type"], "notification");
+    assert_eq!(events[0]["transaction"]["amount"].to_string(), "2.00");
     w.send(&mut bob, r#"{"action":"delete_transaction","data":{"group":"g","id":3}}"#);
     let list = w.send(&mut alice, r#"{"action":"view_transactions","data":{"group":"g"}}"#);
     let ids: Vec<u64> = list["transactions"].as_array().unwrap().iter().map(|t| t["id"].as_u64().unwrap()).collect();
@@ -481,7 +482,7 @@ impl World {
         self.send(session, &frame(action, data))
     }
 
-    fn ask_events(&mut self, session: &mut Session, action: &str, data: Value) -> (Value, Vec<Event>) {
+    fn ask_events(&mut self, session: &mut Session, action: &str, data: Value) -> (Value, Vec<Value>) {
         run(&mut self.machine, session, &frame(action, data), &mut self.log)
     }
 
@@ -634,7 +635,7 @@ fn edits_reshare_and_notify_with_before_and_after() {
     assert_eq!(reply["transaction"]["date"], "2025-02-28");
     assert_eq!(w.balances(&mut carol, "g"), balances_of(&[("alice", 8000), ("bob", -4000), ("carol", -4000)]));
     assert_eq!(events.len(), 1);
-    let push = &events[0].message;
+    let push = &events[0];
     assert_eq!(
         (&push["type"], &push["event"], &push["by"]),
         (&json!("notification"), &json!("transaction_edited"), &json!("bob"))
@@ -697,8 +698,8 @@ fn payments_move_balances_and_settle_can_record_its_plan() {
     assert_eq!(paid["message"], "Payment recorded", "{paid}");
     assert_eq!(paid["payment"]["from"], "bob");
     assert_eq!(paid["payment"]["date"], "2025-03-01");
-    assert_eq!(events[0].message["event"], "payment_recorded");
-    assert_eq!(events[0].message["message"], "bob paid alice ₹10.00");
+    assert_eq!(events[0]["event"], "payment_recorded");
+    assert_eq!(events[0]["message"], "bob paid alice ₹10.00");
     assert_eq!(w.balances(&mut carol, "g"), balances_of(&[("alice", 5000), ("bob", -2000), ("carol", -3000)]));
     // Recording what someone else paid.
     let other = w.ask(&mut alice, "record_payment", json!({"group": "g", "from": "carol", "to": "alice", "amount": 5}));
@@ -723,9 +724,9 @@ fn payments_move_balances_and_settle_can_record_its_plan() {
     assert_eq!(ids[0], 3);
     assert!(w.balances(&mut carol, "g").values().all(|&v| v == 0));
     assert_eq!(events.len(), 1, "one notification for the whole plan");
-    assert_eq!(events[0].message["type"], "settlement");
-    assert_eq!(events[0].message["event"], "settlement_recorded");
-    assert_eq!(events[0].message["data"], settled["settlements"]);
+    assert_eq!(events[0]["type"], "settlement");
+    assert_eq!(events[0]["event"], "settlement_recorded");
+    assert_eq!(events[0]["data"], settled["settlements"]);
     let again = w.ask(&mut carol, "settle", json!({"group": "g", "record": true}));
     assert_eq!(again["payment_ids"], json!([]));
 
@@ -798,7 +799,7 @@ fn leaving_needs_a_zero_balance_and_rejoining_restores_the_slot() {
     w.ask(&mut carol, "record_payment", json!({"group": "g", "to": "alice", "amount": 10}));
     let (left, events) = w.ask_events(&mut carol, "leave_group", json!({"group": "g"}));
     assert_eq!(left["message"], "Left group");
-    assert_eq!(events[0].message["event"], "member_left");
+    assert_eq!(events[0]["event"], "member_left");
     assert_eq!(w.ask(&mut carol, "list_groups", json!({}))["groups"], json!([]));
     assert_eq!(w.ask(&mut carol, "view_balances", json!({"group": "g"}))["code"], "not_member");
     assert_eq!(w.ask(&mut alice, "get_group_members", json!({"group": "g"}))["members"], json!(["alice", "bob"]));
@@ -848,7 +849,7 @@ fn group_settings_belong_to_the_creator() {
     assert_eq!(w.ask(&mut bob, "group_info", json!({"group": "g"}))["currency"], "EUR");
     let (_, events) =
         w.ask_events(&mut bob, "add_transaction", json!({"group": "g", "amount": 2, "split_between": ["alice"]}));
-    assert_eq!(events[0].message["message"], "bob added EUR 2.00 expense");
+    assert_eq!(events[0]["message"], "bob added EUR 2.00 expense");
     let forbidden = w.ask(&mut bob, "set_group_password", json!({"group": "g", "password": "new-secret"}));
     assert_eq!(forbidden["code"], "forbidden");
     assert_eq!(w.ask(&mut bob, "set_group_currency", json!({"group": "g", "currency": "USD"}))["code"], "forbidden");
@@ -856,7 +857,7 @@ fn group_settings_belong_to_the_creator() {
     assert!(short["message"].as_str().unwrap().contains("'password'"));
     let (set, events) = w.ask_events(&mut alice, "set_group_password", json!({"group": "g", "password": "new-secret"}));
     assert_eq!(set["message"], "Group password changed", "{set}");
-    assert_eq!(events[0].message["event"], "group_password_changed");
+    assert_eq!(events[0]["event"], "group_password_changed");
     assert_eq!(w.ask(&mut carol, "join_group", json!({"group": "g"}))["message"], "Invalid group password");
     assert_eq!(
         w.ask(&mut carol, "join_group", json!({"group": "g", "password": "new-secret"}))["message"],

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 use super::groups::Group;
 use super::history::{Activity, Entry};
 use super::ledger::{Payment, PaymentId, Split, Transaction, TxnId};
-use super::{GroupId, Machine, UserId};
+use super::{Event, Machine, Notice, UserId};
 use crate::money::Cents;
 
 /// An amount as people read it in a message: `₹12.30` for INR (the original's text), else
@@ -206,17 +206,28 @@ impl Machine {
         map
     }
 
-    /// The pushed message for the group's newest history entry: `type` "notification", the group's
-    /// name, `by`, `at`, and what `activity_json` says.
-    pub(super) fn notification(&self, group: GroupId) -> Option<Value> {
-        let entry = self.groups.get(group)?;
-        let last = entry.history.entries().last()?;
+    /// The pushed message an event stands for: `type` "notification" (or "settlement"), the group's
+    /// name, `by`, `at`, and what `activity_json` says about the history entry. `None` if the event
+    /// names nothing that exists.
+    pub fn render(&self, event: &Event) -> Option<Value> {
+        let (entry_id, settlement) = match &event.notice {
+            Notice::Message(message) => return Some(message.clone()),
+            Notice::History { entry, settlement } => (*entry, settlement),
+        };
+        let group = self.groups.get(event.group)?;
+        // History ids are positions + 1.
+        let entry = group.history.entries().get(usize::try_from(entry_id).ok()?.checked_sub(1)?)?;
         let mut map = Map::new();
         map.insert("type".into(), Value::from("notification"));
-        map.insert("group".into(), Value::from(entry.name.as_str()));
-        map.insert("by".into(), Value::from(self.users.name(last.by)));
-        map.insert("at".into(), Value::from(last.at));
-        map.extend(self.activity_json(entry, last));
+        map.insert("group".into(), Value::from(group.name.as_str()));
+        map.insert("by".into(), Value::from(self.users.name(entry.by)));
+        map.insert("at".into(), Value::from(entry.at));
+        map.extend(self.activity_json(group, entry));
+        if let Some(settlements) = settlement {
+            // The original client prints a `settlement` message's `data` list.
+            map.insert("type".into(), Value::from("settlement"));
+            map.insert("data".into(), Value::from(settlements.clone()));
+        }
         Some(Value::Object(map))
     }
 }

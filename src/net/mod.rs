@@ -64,6 +64,8 @@ pub struct Server {
     dirty: Vec<usize>,
     /// Connections to deregister and free at the end of the turn.
     closing: Vec<usize>,
+    /// Scratch list of a notification's recipients (reused: fanout allocates nothing per member).
+    recipients: Vec<usize>,
     scratch: Vec<u8>,
     config: Config,
     next_serial: u64,
@@ -113,6 +115,7 @@ impl Server {
             ready: VecDeque::new(),
             dirty: Vec::new(),
             closing: Vec::new(),
+            recipients: Vec::new(),
             scratch: vec![0; 64 * 1024],
             config,
             next_serial: 0,
@@ -450,19 +453,28 @@ impl Server {
     }
 
     /// Queues `event` to every online connection of every member of its group, except the actor's.
+    /// The message is rendered (and serialised) once, and only when someone will receive it.
     fn fan_out(&mut self, actor: usize, event: &Event) {
-        let mut bytes = Vec::new();
-        proto::write_value_frame(&event.message, &mut bytes);
-        let output_max = self.config.output_bytes_max;
-        let mut overflowed = Vec::new();
+        let recipients = &mut self.recipients;
+        recipients.clear();
         for member in self.machine.members(event.group) {
             let Some(keys) = self.online.get(member) else {
                 continue;
             };
-            for &key in keys {
-                if key == actor {
-                    continue;
-                }
+            recipients.extend(keys.iter().copied().filter(|&key| key != actor));
+        }
+        if recipients.is_empty() {
+            return;
+        }
+        let Some(message) = self.machine.render(event) else {
+            return;
+        };
+        let mut bytes = Vec::new();
+        proto::write_value_frame(&message, &mut bytes);
+        let output_max = self.config.output_bytes_max;
+        let mut overflowed = Vec::new();
+        for &key in self.recipients.iter() {
+            {
                 let Some(conn) = self.conns.get_mut(key) else {
                     continue;
                 };
