@@ -22,6 +22,9 @@ pub struct Conn {
     output: Vec<u8>,
     /// Bytes of `output` already written.
     written: usize,
+    /// Bytes of `output` that may be written: replies and notifications wait until the log batch
+    /// holding their changes is durable (see `Server::release_durable`).
+    releasable: usize,
     pub session: Session,
     /// Waiting for password work; its further frames wait, in order.
     pub parked: Option<Parked>,
@@ -52,6 +55,8 @@ pub struct Parked {
 }
 
 pub enum Flushed {
+    /// Everything released is written, and more output waits for its log batch.
+    Held,
     /// Everything written.
     All,
     /// The socket is full; wait for WRITABLE.
@@ -66,6 +71,7 @@ impl Conn {
             input: FrameBuf::default(),
             output: Vec::new(),
             written: 0,
+            releasable: 0,
             session: Session::default(),
             parked: None,
             read_ready: true,
@@ -91,10 +97,29 @@ impl Conn {
         &mut self.output
     }
 
-    /// Writes pending output until done or `WouldBlock`; frees the buffer once it is empty.
+    /// Output written so far and output queued since, as an offset to release up to later.
+    pub fn output_end(&self) -> usize {
+        self.output.len()
+    }
+
+    /// Lets the output up to `offset` (from `output_end`) be written.
+    pub fn release_to(&mut self, offset: usize) {
+        self.releasable = self.releasable.max(offset.min(self.output.len()));
+    }
+
+    /// Whether all queued output is released already.
+    pub fn releasable_all(&self) -> bool {
+        self.releasable == self.output.len()
+    }
+
+    pub fn release_all(&mut self) {
+        self.releasable = self.output.len();
+    }
+
+    /// Writes released output until done or `WouldBlock`; frees the buffer once it is empty.
     pub fn flush(&mut self) -> io::Result<Flushed> {
-        while self.written < self.output.len() {
-            match self.stream.write(&self.output[self.written..]) {
+        while self.written < self.releasable {
+            match self.stream.write(&self.output[self.written..self.releasable]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => self.written += n,
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::Partial),
@@ -102,8 +127,12 @@ impl Conn {
                 Err(err) => return Err(err),
             }
         }
+        if self.written < self.output.len() {
+            return Ok(Flushed::Held);
+        }
         self.output = Vec::new();
         self.written = 0;
+        self.releasable = 0;
         Ok(Flushed::All)
     }
 }

@@ -64,6 +64,8 @@ pub struct Server {
     dirty: Vec<usize>,
     /// Connections to deregister and free at the end of the turn.
     closing: Vec<usize>,
+    /// Output waiting for its log batch: (batch, slab key, serial, output offset), in batch order.
+    held: VecDeque<(u64, usize, u64, usize)>,
     /// Scratch list of a notification's recipients (reused: fanout allocates nothing per member).
     recipients: Vec<usize>,
     scratch: Vec<u8>,
@@ -91,7 +93,12 @@ impl Server {
         let mut listener = TcpListener::bind(config.listen)?;
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let hash_waker = Arc::clone(&waker);
         let workers = HashWorkers::start(config.hash_threads, move || {
+            let _ = hash_waker.wake();
+        })?;
+        let mut store = store;
+        store.start_syncer(move || {
             let _ = waker.wake();
         })?;
         // Signals: the handler only writes a byte to this pipe; the loop sees it as a readable event.
@@ -116,6 +123,7 @@ impl Server {
             dirty: Vec::new(),
             closing: Vec::new(),
             recipients: Vec::new(),
+            held: VecDeque::new(),
             scratch: vec![0; 64 * 1024],
             config,
             next_serial: 0,
@@ -149,7 +157,10 @@ impl Server {
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept_all(),
-                    WAKER => self.finish_hash_jobs(),
+                    WAKER => {
+                        self.finish_hash_jobs();
+                        self.finish_syncs()?;
+                    }
                     SIGNALS => self.drain_signals(),
                     Token(key) => {
                         let Some(conn) = self.conns.get_mut(key) else {
@@ -174,7 +185,7 @@ impl Server {
             }
             self.fire_timers(Instant::now());
             self.service_ready();
-            self.commit_or_die()?;
+            self.group_commit()?;
             self.flush_dirty();
             let now = Instant::now();
             if now >= next_idle_check {
@@ -508,15 +519,54 @@ impl Server {
         }
     }
 
-    /// Group commit: everything this turn produced, durable before any of its replies leave. A failed
-    /// write or fsync stops the server: what it would acknowledge might not be on disk, and an fsync
-    /// is never retried after EIO (the kernel may have dropped the dirty pages).
-    fn commit_or_die(&mut self) -> io::Result<()> {
-        if let Err(err) = self.store.commit() {
-            eprintln!("splitd: FATAL: cannot make the log durable ({err}); stopping without acknowledging this turn");
-            return Err(err);
+    /// Group commit, pipelined: this turn's records go to the log's sync thread (in one batch with
+    /// everything else appended since the batch in flight, if one is), and this turn's replies and
+    /// notifications are held until that batch is durable. Turns without changes release at once
+    /// unless earlier changes are still in flight (their replies may show those changes).
+    fn group_commit(&mut self) -> io::Result<()> {
+        if let Err(err) = self.store.start_sync() {
+            return Err(fatal(err));
+        }
+        let needed = self.store.needed();
+        let durable = self.store.durable();
+        for &key in &self.dirty {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            if needed <= durable {
+                conn.release_all();
+            } else {
+                self.held.push_back((needed, key, conn.serial, conn.output_end()));
+            }
         }
         Ok(())
+    }
+
+    /// Batches the sync thread finished: release what waited for them, start the next batch.
+    fn finish_syncs(&mut self) -> io::Result<()> {
+        while let Some(done) = self.store.poll_done() {
+            done.map_err(fatal)?;
+        }
+        self.release_durable();
+        self.store.start_sync().map_err(fatal)
+    }
+
+    /// Lets every held reply and notification whose batch is durable be written.
+    fn release_durable(&mut self) {
+        let durable = self.store.durable();
+        while let Some(&(batch, key, serial, offset)) = self.held.front() {
+            if batch > durable {
+                break;
+            }
+            self.held.pop_front();
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            if conn.serial == serial && !conn.closed {
+                conn.release_to(offset);
+                mark_dirty(&mut self.dirty, conn, key);
+            }
+        }
     }
 
     fn flush_dirty(&mut self) {
@@ -536,6 +586,13 @@ impl Server {
                         self.close(key);
                         continue;
                     }
+                    if conn.writable_interest {
+                        conn.writable_interest = false;
+                        let _ = reregister(self.poll.registry(), conn, key, Interest::READABLE);
+                    }
+                }
+                Ok(Flushed::Held) => {
+                    // The rest waits for its log batch; WRITABLE interest would only spin.
                     if conn.writable_interest {
                         conn.writable_interest = false;
                         let _ = reregister(self.poll.registry(), conn, key, Interest::READABLE);
@@ -600,7 +657,12 @@ impl Server {
         for key in idle {
             if let Some(conn) = self.conns.get_mut(key) {
                 let error = Error::new(Code::Limit, "Not logged in within the idle limit; closing");
+                let caught_up = conn.releasable_all();
                 Reply::error(&error).write_frame(None, conn.output_mut());
+                // The notice is about no change; it may go at once unless earlier output still waits.
+                if caught_up {
+                    conn.release_all();
+                }
                 let _ = conn.flush();
             }
             self.close(key);
@@ -649,7 +711,12 @@ impl Server {
         if let Some(mut listener) = self.listener.take() {
             let _ = self.poll.registry().deregister(&mut listener);
         }
-        self.commit_or_die()?;
+        // Everything appended becomes durable here, so everything queued may leave.
+        self.store.commit().map_err(fatal)?;
+        self.held.clear();
+        for (_, conn) in self.conns.iter_mut() {
+            conn.release_all();
+        }
         let deadline = Instant::now() + SHUTDOWN_FLUSH;
         let mut events = Events::with_capacity(256);
         loop {
@@ -671,6 +738,14 @@ impl Server {
         self.snapshot();
         Ok(())
     }
+}
+
+/// A failed log write or fsync stops the server: what it would acknowledge might not be on disk, and
+/// an fsync is never retried after EIO (the kernel may have dropped the dirty pages). Held replies are
+/// never sent.
+fn fatal(err: io::Error) -> io::Error {
+    eprintln!("splitd: FATAL: cannot make the log durable ({err}); stopping without acknowledging what it held");
+    err
 }
 
 fn enqueue(ready: &mut VecDeque<usize>, conn: &mut Conn, key: usize) {

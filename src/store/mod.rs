@@ -76,9 +76,35 @@ impl Store {
         self.wal.has_pending()
     }
 
-    /// One write + one fsync for everything appended since the last commit.
+    /// One write + one fsync for everything appended so far, here and now (after any batch in flight).
     pub fn commit(&mut self) -> io::Result<()> {
         self.wal.commit()
+    }
+
+    /// Moves log writing and fsync to a thread (the running server); `wake` signals a finished batch.
+    pub fn start_syncer(&mut self, wake: impl Fn() + Send + 'static) -> io::Result<()> {
+        self.wal.start_syncer(wake)
+    }
+
+    /// Starts writing what was appended, on the sync thread, unless a batch is in flight already (then
+    /// it goes in the next one: group commit across loop turns).
+    pub fn start_sync(&mut self) -> io::Result<()> {
+        self.wal.start_sync()
+    }
+
+    /// The batch number that makes everything appended so far durable.
+    pub fn needed(&self) -> u64 {
+        self.wal.needed()
+    }
+
+    /// The last batch number known durable.
+    pub fn durable(&self) -> u64 {
+        self.wal.durable()
+    }
+
+    /// A finished batch from the sync thread: its number, or the error that must stop the server.
+    pub fn poll_done(&mut self) -> Option<io::Result<u64>> {
+        self.wal.poll_done()
     }
 
     /// Whether the log has grown enough that a snapshot should replace it.

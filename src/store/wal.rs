@@ -8,6 +8,9 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::thread;
 
 use crate::config::FsyncPolicy;
 use crate::machine::Record;
@@ -65,25 +68,84 @@ pub fn decode_line(line: &[u8]) -> Result<(u64, Record), LineError> {
 
 pub struct Wal {
     dir: PathBuf,
-    file: File,
+    /// The current segment; shared with the sync thread, which writes through `&File`.
+    file: Arc<File>,
     fsync: FsyncPolicy,
     pending: Vec<u8>,
     next_seq: u64,
     segment_bytes: u64,
+    /// Batches of log bytes are numbered 1, 2, 3, ... in the order they are written; `durable` is the
+    /// last one known to be on disk, `inflight` the one the sync thread is writing.
+    durable: u64,
+    inflight: Option<u64>,
+    syncer: Option<Syncer>,
+}
+
+/// The thread that writes and fsyncs batches, so the loop keeps executing requests meanwhile
+/// (pipelined group commit). Replies wait for their batch (see `net`), never for the thread.
+struct Syncer {
+    jobs: Option<Sender<(u64, Vec<u8>, Arc<File>)>>,
+    done: Receiver<(u64, io::Result<()>)>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Drop for Syncer {
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn write_batch(file: &File, bytes: &[u8], fsync: FsyncPolicy) -> io::Result<()> {
+    let mut writer = file;
+    writer.write_all(bytes)?;
+    if fsync == FsyncPolicy::Always {
+        file.sync_data()?;
+    }
+    Ok(())
 }
 
 impl Wal {
     /// Opens (creating if needed) the segment starting at `first_seq` for appending; `next_seq` is the
     /// sequence number the next record gets.
     pub fn open(dir: &Path, first_seq: u64, next_seq: u64, fsync: FsyncPolicy) -> io::Result<Wal> {
-        let path = segment_path(dir, first_seq);
-        let created = !path.exists();
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
-        if created {
-            super::sync_dir(dir)?;
-        }
-        let segment_bytes = file.metadata()?.len();
-        Ok(Wal { dir: dir.to_path_buf(), file, fsync, pending: Vec::new(), next_seq, segment_bytes })
+        let (file, segment_bytes) = open_segment(dir, first_seq)?;
+        Ok(Wal {
+            dir: dir.to_path_buf(),
+            file,
+            fsync,
+            pending: Vec::new(),
+            next_seq,
+            segment_bytes,
+            durable: 0,
+            inflight: None,
+            syncer: None,
+        })
+    }
+
+    /// Moves writing and fsyncing to a thread; `wake` is called when a batch is done.
+    pub fn start_syncer(&mut self, wake: impl Fn() + Send + 'static) -> io::Result<()> {
+        let (job_tx, job_rx) = mpsc::channel::<(u64, Vec<u8>, Arc<File>)>();
+        let (done_tx, done_rx) = mpsc::channel();
+        let fsync = self.fsync;
+        let thread = thread::Builder::new().name("splitd-wal".into()).spawn(move || {
+            for (id, bytes, file) in job_rx {
+                let result = write_batch(&file, &bytes, fsync);
+                let failed = result.is_err();
+                if done_tx.send((id, result)).is_err() {
+                    return;
+                }
+                wake();
+                if failed {
+                    // Never write after a failed write or fsync: the loop stops the server.
+                    return;
+                }
+            }
+        })?;
+        self.syncer = Some(Syncer { jobs: Some(job_tx), done: done_rx, thread: Some(thread) });
+        Ok(())
     }
 
     pub fn append(&mut self, record: &Record) {
@@ -95,16 +157,68 @@ impl Wal {
         !self.pending.is_empty()
     }
 
-    /// Writes and syncs everything appended since the last commit. On error the caller must stop
-    /// without acknowledging: the records may or may not be on disk.
+    /// The batch that will hold everything appended so far: replies produced now may leave once it
+    /// is durable.
+    pub fn needed(&self) -> u64 {
+        let last_started = self.inflight.unwrap_or(self.durable);
+        if self.pending.is_empty() {
+            last_started
+        } else {
+            last_started + 1
+        }
+    }
+
+    pub fn durable(&self) -> u64 {
+        self.durable
+    }
+
+    /// Hands the pending bytes to the sync thread if it is idle (without one: writes them here).
+    pub fn start_sync(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() || self.inflight.is_some() {
+            return Ok(());
+        }
+        let Some(jobs) = self.syncer.as_ref().and_then(|s| s.jobs.as_ref()) else {
+            return self.commit();
+        };
+        let id = self.durable + 1;
+        let bytes = std::mem::take(&mut self.pending);
+        self.segment_bytes += bytes.len() as u64;
+        jobs.send((id, bytes, Arc::clone(&self.file)))
+            .map_err(|_| io::Error::other("the log sync thread has stopped"))?;
+        self.inflight = Some(id);
+        Ok(())
+    }
+
+    /// A batch the sync thread finished, if any: its id, or the error that must stop the server.
+    pub fn poll_done(&mut self) -> Option<io::Result<u64>> {
+        let (id, result) = self.syncer.as_ref()?.done.try_recv().ok()?;
+        Some(self.finished(id, result))
+    }
+
+    fn finished(&mut self, id: u64, result: io::Result<()>) -> io::Result<u64> {
+        result?;
+        self.inflight = None;
+        self.durable = id;
+        Ok(id)
+    }
+
+    /// Writes and syncs everything appended so far, here, waiting for a batch in flight first. On
+    /// error the caller must stop without acknowledging: the records may or may not be on disk.
     pub fn commit(&mut self) -> io::Result<()> {
+        if self.inflight.is_some() {
+            let received = self.syncer.as_ref().map(|s| s.done.recv());
+            match received {
+                Some(Ok((id, result))) => {
+                    self.finished(id, result)?;
+                }
+                _ => return Err(io::Error::other("the log sync thread has stopped")),
+            }
+        }
         if self.pending.is_empty() {
             return Ok(());
         }
-        self.file.write_all(&self.pending)?;
-        if self.fsync == FsyncPolicy::Always {
-            self.file.sync_data()?;
-        }
+        write_batch(&self.file, &self.pending, self.fsync)?;
+        self.durable += 1;
         self.segment_bytes += self.pending.len() as u64;
         self.pending.clear();
         if self.pending.capacity() > 1 << 20 {
@@ -125,10 +239,22 @@ impl Wal {
     /// Starts a new segment for records after the current last one (after a snapshot).
     pub fn rotate(&mut self) -> io::Result<()> {
         self.commit()?;
-        let next = Wal::open(&self.dir, self.next_seq, self.next_seq, self.fsync)?;
-        *self = next;
+        let (file, segment_bytes) = open_segment(&self.dir, self.next_seq)?;
+        self.file = file;
+        self.segment_bytes = segment_bytes;
         Ok(())
     }
+}
+
+fn open_segment(dir: &Path, first_seq: u64) -> io::Result<(Arc<File>, u64)> {
+    let path = segment_path(dir, first_seq);
+    let created = !path.exists();
+    let file = OpenOptions::new().create(true).append(true).open(&path)?;
+    if created {
+        super::sync_dir(dir)?;
+    }
+    let bytes = file.metadata()?.len();
+    Ok((Arc::new(file), bytes))
 }
 
 #[cfg(test)]
