@@ -81,10 +81,13 @@ pub struct Wal {
     syncer: Option<Syncer>,
 }
 
+/// One batch for the sync thread: its number, the bytes, and the segment to append them to.
+type SyncJob = (u64, Vec<u8>, Arc<File>);
+
 /// The thread that writes and fsyncs batches, so the loop keeps executing requests meanwhile
 /// (pipelined group commit). Replies wait for their batch (see `net`), never for the thread.
 struct Syncer {
-    jobs: Option<Sender<(u64, Vec<u8>, Arc<File>)>>,
+    jobs: Option<Sender<SyncJob>>,
     done: Receiver<(u64, io::Result<()>)>,
     thread: Option<thread::JoinHandle<()>>,
 }
@@ -127,7 +130,7 @@ impl Wal {
 
     /// Moves writing and fsyncing to a thread; `wake` is called when a batch is done.
     pub fn start_syncer(&mut self, wake: impl Fn() + Send + 'static) -> io::Result<()> {
-        let (job_tx, job_rx) = mpsc::channel::<(u64, Vec<u8>, Arc<File>)>();
+        let (job_tx, job_rx) = mpsc::channel::<SyncJob>();
         let (done_tx, done_rx) = mpsc::channel();
         let fsync = self.fsync;
         let thread = thread::Builder::new().name("splitd-wal".into()).spawn(move || {
