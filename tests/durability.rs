@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{ok, Client, Server, TempDir};
+use common::{cents, ok, Client, Server, TempDir};
 use serde_json::{json, Value};
 
 /// Everything a user can see of the state, for before/after comparisons.
@@ -183,9 +183,9 @@ fn crash_round(rng: &mut Rng, round: usize) -> (usize, usize) {
     let missing: Vec<&u64> = acked.difference(&present).collect();
     assert!(missing.is_empty(), "round {round}: acknowledged but lost: {missing:?}");
     let balances = check.request("view_balances", json!({"group": "g"}));
-    let writer_reported = balances["balances"]["writer"].to_string().replace('.', "").parse::<i64>().unwrap();
+    let writer_reported = cents(&balances["balances"]["writer"]);
     assert_eq!(writer_reported, writer_balance, "round {round}: balances match the transactions present");
-    let other_reported = balances["balances"]["other"].to_string().replace('.', "").parse::<i64>().unwrap();
+    let other_reported = cents(&balances["balances"]["other"]);
     assert_eq!(writer_reported + other_reported, 0);
     (acked.len(), sent.len())
 }

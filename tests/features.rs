@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{ok, Client, Server, TempDir};
+use common::{cents, ok, Client, Server, TempDir};
 use serde_json::{json, Value};
 
 /// alice creates `group` (with `extra` create fields), bob and carol join; everyone's join
@@ -30,24 +30,6 @@ fn trio(server: &Server, group: &str, extra: Value) -> (Client, Client, Client) 
     assert_eq!(alice.pushed_message()["member"], "carol");
     assert_eq!(bob.pushed_message()["member"], "carol");
     (alice, bob, carol)
-}
-
-/// Exact cents from a wire amount.
-fn cents(v: &Value) -> i64 {
-    let text = v.to_string();
-    let text = text.trim_matches('"');
-    let (negative, text) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
-    let frac = format!("{frac:0<2}");
-    let value = whole.parse::<i64>().unwrap() * 100 + frac[..2].parse::<i64>().unwrap();
-    if negative {
-        -value
-    } else {
-        value
-    }
 }
 
 fn balances(client: &mut Client, group: &str) -> Vec<(String, i64)> {

@@ -7,26 +7,8 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{ok, Client, Server, TempDir};
+use common::{cents, ok, Client, Server, TempDir};
 use serde_json::{json, Value};
-
-/// Exact cents from a wire amount.
-fn cents(v: &Value) -> i64 {
-    let text = v.to_string();
-    let text = text.trim_matches('"');
-    let (negative, text) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
-    let frac = format!("{frac:0<2}");
-    let value = whole.parse::<i64>().unwrap() * 100 + frac[..2].parse::<i64>().unwrap();
-    if negative {
-        -value
-    } else {
-        value
-    }
-}
 
 /// A wire amount as the server writes it: a JSON number with exactly two decimals.
 fn money(text: &str) -> Value {

@@ -220,3 +220,21 @@ pub fn ok(reply: &Value) -> &Value {
     assert_eq!(reply["status"], "ok", "expected ok, got {reply}");
     reply
 }
+
+/// Exact cents from a wire amount.
+pub fn cents(v: &Value) -> i64 {
+    let text = v.to_string();
+    let text = text.trim_matches('"');
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    let frac = format!("{frac:0<2}");
+    let value = whole.parse::<i64>().unwrap() * 100 + frac[..2].parse::<i64>().unwrap();
+    if negative {
+        -value
+    } else {
+        value
+    }
+}
