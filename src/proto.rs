@@ -273,10 +273,74 @@ pub struct Decoded {
 
 /// Decodes one frame (without its newline). Never panics.
 pub fn decode(frame: &[u8]) -> Decoded {
-    if let Some(decoded) = decode_group_read(frame) {
+    if let Some(decoded) = decode_group_read(frame).or_else(|| decode_original_add(frame)) {
         return decoded;
     }
     decode_general(frame)
+}
+
+/// `add_transaction` in the original client's shape (`group`, `amount` as a JSON number,
+/// `description`, `split_between`, `include_payer`), decoded like `GroupRead`: borrowed, no `Value`
+/// tree, declining (to the general way) on anything else.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OriginalAdd<'a> {
+    #[serde(borrow)]
+    action: Cow<'a, str>,
+    #[serde(borrow)]
+    data: OriginalAddData<'a>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    id: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OriginalAddData<'a> {
+    #[serde(borrow)]
+    group: Cow<'a, str>,
+    #[serde(borrow)]
+    amount: &'a RawValue,
+    #[serde(borrow, default)]
+    description: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    split_between: Vec<Cow<'a, str>>,
+    #[serde(default)]
+    include_payer: Option<bool>,
+}
+
+fn decode_original_add(frame: &[u8]) -> Option<Decoded> {
+    let add: OriginalAdd = serde_json::from_slice(frame).ok()?;
+    if add.action != "add_transaction" {
+        return None;
+    }
+    // A JSON number's exact text. A string amount (its quotes do not parse) or an invalid one is left
+    // to the general way, which words the error.
+    let amount = Cents::parse_amount(add.data.amount.get()).ok()?;
+    let data = add.data;
+    let request = Request::AddTransaction {
+        group: data.group.into_owned(),
+        amount,
+        description: data.description.map(Cow::into_owned).unwrap_or_default(),
+        split: SplitSpec::Equal {
+            members: Some(data.split_between.into_iter().map(Cow::into_owned).collect()),
+            include_payer: data.include_payer.unwrap_or(false),
+        },
+        paid_by: None,
+        date: None,
+        key: None,
+    };
+    Some(Decoded { id: id_value(add.id)?, request: Ok(request) })
+}
+
+/// The `id` to echo, if it is one the general way accepts too (a string or a number); `None` declines.
+fn id_value(raw: Option<&RawValue>) -> Option<Option<Value>> {
+    match raw {
+        None => Some(None),
+        Some(raw) => match serde_json::from_str::<Value>(raw.get()).ok()? {
+            id @ (Value::String(_) | Value::Number(_)) => Some(Some(id)),
+            _ => None,
+        },
+    }
 }
 
 /// The envelope of a read that names only a group (`view_balances`, ...), decoded with borrowed
@@ -315,14 +379,7 @@ fn decode_group_read(frame: &[u8]) -> Option<Decoded> {
         "get_group_members" => Request::GetGroupMembers { group },
         _ => return None,
     };
-    let id = match read.id {
-        None => None,
-        Some(raw) => match serde_json::from_str::<Value>(raw.get()).ok()? {
-            id @ (Value::String(_) | Value::Number(_)) => Some(id),
-            _ => return None,
-        },
-    };
-    Some(Decoded { id, request: Ok(request) })
+    Some(Decoded { id: id_value(read.id)?, request: Ok(request) })
 }
 
 /// Any frame, through a `serde_json::Value` tree.
@@ -972,8 +1029,20 @@ mod tests {
             r#"{"action":"view_balances","data":{"group":5}}"#,
             r#"{"action":"view_balances","data":null}"#,
             r#"{"action":"settle","data":{"group":"g"}}"#,
+            r#"{"action":"add_transaction","data":{"group":"g","amount":30.5,"description":"taxi","split_between":["bob"],"include_payer":true}}"#,
+            r#"{"action":"add_transaction","id":9,"data":{"group":"g","amount":1e2,"split_between":["a","b"]}}"#,
+            r#"{"action":"add_transaction","data":{"group":"g","amount":"7.00","split_between":[]}}"#,
+            r#"{"action":"add_transaction","data":{"group":"g","amount":0.001,"split_between":["a"],"include_payer":null}}"#,
+            r#"{"action":"add_transaction","data":{"group":"g","amount":5,"description":null,"split_between":["a"],"key":"k"}}"#,
+            r#"{"action":"add_transaction","data":{"group":"g","amount":-5,"split_between":["a"]}}"#,
+            r#"{"action":"add_transaction","data":{"group":"g","amount":5,"split_between":null}}"#,
         ];
         let agree = |frame: &[u8]| {
+            if let Some(fast) = decode_original_add(frame) {
+                let general = decode_general(frame);
+                assert_eq!(fast.request, general.request, "{}", String::from_utf8_lossy(frame));
+                assert_eq!(fast.id, general.id, "{}", String::from_utf8_lossy(frame));
+            }
             if let Some(fast) = decode_group_read(frame) {
                 let general = decode_general(frame);
                 assert_eq!(fast.request, general.request, "{}", String::from_utf8_lossy(frame));
@@ -983,10 +1052,11 @@ mod tests {
         for frame in frames {
             agree(frame.as_bytes());
         }
-        assert!(decode_group_read(frames[0].as_bytes()).is_some(), "the common case takes the fast path");
+        assert!(decode_group_read(frames[0].as_bytes()).is_some(), "the common read takes the fast path");
+        assert!(decode_original_add(frames[15].as_bytes()).is_some(), "the original add takes the fast path");
         // Seeded byte mutations of the same frames.
         let mut seed = 0x51_u64;
-        for _ in 0..20_000 {
+        for _ in 0..40_000 {
             seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             let mut frame = frames[(seed >> 40) as usize % frames.len()].as_bytes().to_vec();
             let at = (seed >> 20) as usize % frame.len();
