@@ -1,8 +1,9 @@
 //! The event loop: one thread, one `mio::Poll`, connections in a `Slab` keyed by their `Token`.
 //!
-//! One turn: poll → accept / read / wake-ups → execute at most `frames_per_turn_max` frames per
-//! connection → commit the turn's records once (one write, one fsync) → flush output → close what
-//! must close. No reply or notification about a change leaves before that change is durable.
+//! One turn: poll → accept / read / wake-ups (password results, finished log batches) → execute at
+//! most `frames_per_turn_max` frames per connection → hand the turn's records to the log thread and
+//! hold the turn's output until that batch is durable → flush released output → close what must
+//! close. No reply or notification about a change leaves before that change is durable.
 //! This module knows sockets and order of work; the meaning of requests lives in `machine`.
 
 pub mod conn;

@@ -1,7 +1,8 @@
 //! Durability: the data directory (write-ahead log + snapshot), opened by recovering it.
 //!
-//! The loop appends each turn's records and calls `commit` once before any reply of that turn leaves
-//! (group commit). See `wal`, `snapshot` and `recover` for the file formats and rules.
+//! The loop appends each turn's records and starts a sync (`start_sync`); replies wait until
+//! `durable()` reaches the batch `needed()` named for them (group commit, pipelined on the log
+//! thread). See `wal`, `snapshot` and `recover` for the file formats and rules.
 
 pub mod import;
 pub mod recover;

@@ -1,9 +1,10 @@
 //! The write-ahead log: one checksummed record a line, group-committed.
 //!
 //! Line format: `<crc32c as 8 hex digits> <seq> <record JSON>\n`, the checksum covering `<seq> <json>`.
-//! Sequence numbers are contiguous, so recovery detects a gap or reordering. `append` only buffers;
-//! `commit` writes everything buffered in one `write` and makes it durable with one `fdatasync`
-//! (policy permitting) — the loop calls it once per turn, before any reply of that turn leaves.
+//! Sequence numbers are contiguous, so recovery detects a gap or reordering. `append` only buffers.
+//! A batch is everything buffered, written with one `write` and made durable with one `fdatasync`
+//! (policy permitting): on the sync thread while the loop goes on (`start_sync`, `poll_done`), or
+//! here and now (`commit`: snapshots, shutdown, import, tests).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
