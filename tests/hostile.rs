@@ -147,7 +147,9 @@ fn a_slow_reader_is_disconnected_while_others_are_served() {
     let _ = slow.pushed_message();
 
     // The attentive member reads everything on its own thread.
-    const WRITES: usize = 12_000;
+    // ~28 MB of notifications: more than any kernel socket buffering can absorb (tcp_rmem + tcp_wmem
+    // maxima are ~10 MB by default), so the server-side limit is what cuts the slow reader off.
+    const WRITES: usize = 40_000;
     let attentive_stream = attentive.stream.try_clone().unwrap();
     let counter = std::thread::spawn(move || {
         let mut reader = BufReader::new(attentive_stream);
