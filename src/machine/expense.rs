@@ -11,7 +11,7 @@ use super::{
     bad_request, internal, GroupId, Machine, Millis, Outcome, Record, TxnId, UserId, DESCRIPTION_CHARS_MAX,
     SPLIT_NAMES_MAX,
 };
-use crate::money::{allocate, split_equal, Cents};
+use crate::money::{split_equal, Cents};
 use crate::proto::{Code, Error, Reply, SplitSpec};
 
 /// The fields an edit may change; `None` keeps the current value.
@@ -257,19 +257,17 @@ impl Machine {
             }
             SplitSpec::Percent(list) => {
                 let ids = named(list.iter().map(|(n, _)| n).collect(), "split.percents")?;
-                let weights: Vec<i64> = list.iter().map(|(_, bp)| *bp as i64).collect();
-                let shares = allocate(amount, &weights).ok_or_else(internal)?;
                 let percents = ids.iter().copied().zip(list.iter().map(|(_, bp)| *bp)).collect();
-                let owed = ids.iter().copied().zip(shares).collect();
-                Ok(Shares { split: Split::Percent { percents }, split_between: ids, include_payer: false, owed })
+                let split = Split::Percent { percents };
+                let owed = split.weighted_shares(amount).ok_or_else(internal)?;
+                Ok(Shares { split, split_between: ids, include_payer: false, owed })
             }
             SplitSpec::Shares(list) => {
                 let ids = named(list.iter().map(|(n, _)| n).collect(), "split.shares")?;
-                let weights: Vec<i64> = list.iter().map(|(_, w)| *w as i64).collect();
-                let shares = allocate(amount, &weights).ok_or_else(internal)?;
                 let weights = ids.iter().copied().zip(list.iter().map(|(_, w)| *w)).collect();
-                let owed = ids.iter().copied().zip(shares).collect();
-                Ok(Shares { split: Split::Shares { weights }, split_between: ids, include_payer: false, owed })
+                let split = Split::Shares { weights };
+                let owed = split.weighted_shares(amount).ok_or_else(internal)?;
+                Ok(Shares { split, split_between: ids, include_payer: false, owed })
             }
         }
     }

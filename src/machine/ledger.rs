@@ -38,6 +38,18 @@ impl Split {
         *self == Split::Equal
     }
 
+    /// Exact shares of `amount` for the weighted modes (percent, shares): largest remainder over the
+    /// weights. `None` for the other modes, or when the weights cannot be allocated.
+    pub fn weighted_shares(&self, amount: Cents) -> Option<Vec<(UserId, Cents)>> {
+        let (people, weights): (Vec<UserId>, Vec<i64>) = match self {
+            Split::Percent { percents } => percents.iter().map(|&(u, bp)| (u, bp as i64)).unzip(),
+            Split::Shares { weights } => weights.iter().map(|&(u, w)| (u, w as i64)).unzip(),
+            Split::Equal | Split::Exact => return None,
+        };
+        let shares = allocate(amount, &weights)?;
+        Some(people.into_iter().zip(shares).collect())
+    }
+
     pub fn mode(&self) -> &'static str {
         match self {
             Split::Equal => "equal",
@@ -124,13 +136,8 @@ impl Transaction {
                     Err(format!("the exact amounts sum to {}, not {}", Cents(sum), amount))
                 }
             }
-            Split::Percent { percents } => {
-                let weights: Vec<i64> = percents.iter().map(|(_, bp)| *bp as i64).collect();
-                zip(percents.iter().map(|(u, _)| *u).collect(), allocate(amount, &weights))
-            }
-            Split::Shares { weights } => {
-                let w: Vec<i64> = weights.iter().map(|(_, w)| *w as i64).collect();
-                zip(weights.iter().map(|(u, _)| *u).collect(), allocate(amount, &w))
+            Split::Percent { .. } | Split::Shares { .. } => {
+                self.split.weighted_shares(amount).ok_or_else(|| "nobody shares it".to_string())
             }
         }
     }
