@@ -6,10 +6,11 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use crate::json;
 use crate::money::{AmountError, Cents};
 use crate::settle::Method;
 
@@ -839,54 +840,77 @@ pub fn validate_date(name: &str, text: String) -> Result<String, Error> {
     Ok(text)
 }
 
-/// A reply under construction: `{"status": ...}` plus fields. Never has a `type` key, so the original
-/// client never mistakes it for a pushed message.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reply(pub Map<String, Value>);
+/// A reply under construction: `{"status": ...}` plus fields, kept as the JSON text it will be sent
+/// as (fields are written straight in, see `json`). Never has a `type` key, so the original client
+/// never mistakes it for a pushed message. Each field is added once.
+#[derive(Clone, PartialEq)]
+pub struct Reply {
+    /// A complete JSON object.
+    body: Vec<u8>,
+    /// The error code of an error reply.
+    code: Option<Code>,
+}
 
 impl Reply {
     pub fn ok() -> Reply {
-        let mut map = Map::new();
-        map.insert("status".into(), Value::from("ok"));
-        Reply(map)
+        Reply { body: br#"{"status":"ok"}"#.to_vec(), code: None }
     }
 
     pub fn message(text: &str) -> Reply {
-        Reply::ok().with("message", text)
+        Reply::ok().with_json("message", |out| json::string(out, text))
     }
 
     pub fn error(error: &Error) -> Reply {
-        let mut map = Map::new();
-        map.insert("status".into(), Value::from("error"));
-        map.insert("message".into(), Value::from(error.message.as_str()));
-        map.insert("code".into(), Value::from(error.code.as_str()));
-        Reply(map)
+        let mut body = br#"{"status":"error"}"#.to_vec();
+        json::Object::reopen(&mut body).str("message", &error.message).str("code", error.code.as_str());
+        Reply { body, code: Some(error.code) }
     }
 
-    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Reply {
+    /// Adds `key` with any serialisable value.
+    pub fn with(self, key: &str, value: impl Serialize) -> Reply {
+        self.with_json(key, |out| json::value(out, &value))
+    }
+
+    /// Adds `key` with the value `write` appends (one JSON value).
+    pub fn with_json(mut self, key: &str, write: impl FnOnce(&mut Vec<u8>)) -> Reply {
         debug_assert_ne!(key, "type", "replies never carry a type key");
-        self.0.insert(key.into(), value.into());
+        write(json::Object::reopen(&mut self.body).key(key));
         self
     }
 
     pub fn is_ok(&self) -> bool {
-        self.0.get("status").and_then(Value::as_str) == Some("ok")
+        self.code.is_none()
+    }
+
+    pub fn code(&self) -> Option<Code> {
+        self.code
+    }
+
+    /// The reply as a JSON value (for tests and tools; the server sends the text).
+    pub fn to_value(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
     }
 
     /// Appends the reply, with the request's `id` echoed, as one frame.
-    pub fn write_frame(mut self, id: Option<Value>, out: &mut Vec<u8>) {
+    pub fn write_frame(&self, id: Option<Value>, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.body);
         if let Some(id) = id {
-            self.0.insert("id".into(), id);
+            json::Object::reopen(out).value("id", &id);
         }
-        write_value_frame(&Value::Object(self.0), out);
+        out.push(b'\n');
     }
 }
 
-/// Appends `value` and a newline. Serialising a `Value` into memory cannot fail.
-pub fn write_value_frame(value: &Value, out: &mut Vec<u8>) {
-    if serde_json::to_writer(&mut *out, value).is_ok() {
-        out.push(b'\n');
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.body))
     }
+}
+
+/// Appends `value` and a newline.
+pub fn write_value_frame(value: &Value, out: &mut Vec<u8>) {
+    json::value(out, value);
+    out.push(b'\n');
 }
 
 #[cfg(test)]

@@ -126,8 +126,9 @@ impl Machine {
             ..old.clone()
         };
         if new == *old {
-            let view = self.transaction_json(old);
-            return Ok(Outcome::reply(Reply::message("Transaction unchanged").with("transaction", view)));
+            let reply = Reply::message("Transaction unchanged")
+                .with_json("transaction", |out| self.write_transaction(old, out));
+            return Ok(Outcome::reply(reply));
         }
         // Moving a former member's balance would strand money nobody can see or settle.
         let mut delta = new.effect();
@@ -141,7 +142,7 @@ impl Machine {
     /// Adds the transaction's current view to a reply.
     fn with_transaction(&self, mut outcome: Outcome, group: GroupId, txn: TxnId) -> Outcome {
         if let Some(t) = self.groups.get(group).and_then(|g| g.ledger.transaction(txn)) {
-            outcome.reply = outcome.reply.with("transaction", self.transaction_json(t));
+            outcome.reply = outcome.reply.with_json("transaction", |out| self.write_transaction(t, out));
         }
         outcome
     }
@@ -160,18 +161,14 @@ impl Machine {
         let Some(made) = entry.keys.get(&(user, key.clone())) else { return Ok(None) };
         let reply = match (*made, kind) {
             (KeyRef::Transaction(id), "transaction") => {
-                let view = match entry.ledger.transaction(id) {
-                    Some(t) => self.transaction_json(t),
-                    None => self.deleted_transaction_json(entry, id).ok_or_else(internal)?,
-                };
-                Reply::message("Transaction added").with("transaction", view)
+                let txn = entry.ledger.transaction(id).or_else(|| super::view::deleted_transaction(entry, id));
+                let txn = txn.ok_or_else(internal)?;
+                Reply::message("Transaction added").with_json("transaction", |out| self.write_transaction(txn, out))
             }
             (KeyRef::Payment(id), "payment") => {
-                let view = match entry.ledger.payment(id) {
-                    Some(p) => self.payment_json(p),
-                    None => self.deleted_payment_json(entry, id).ok_or_else(internal)?,
-                };
-                Reply::message("Payment recorded").with("payment", view)
+                let payment = entry.ledger.payment(id).or_else(|| super::view::deleted_payment(entry, id));
+                let payment = payment.ok_or_else(internal)?;
+                Reply::message("Payment recorded").with_json("payment", |out| self.write_payment(payment, out))
             }
             (KeyRef::Transaction(_), _) => {
                 return Err(bad_request("Field 'key' was already used for a transaction"));

@@ -17,8 +17,9 @@ pub mod record;
 pub mod users;
 mod view;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use crate::json;
 use crate::money::Cents;
 use crate::proto::{Code, Error, Reply, Request, TxnRef, DEFAULT_CURRENCY};
 
@@ -274,8 +275,8 @@ impl Machine {
             }
             Request::ViewTransactions { group } => {
                 let (_, entry) = self.member_group(user, &group)?;
-                let list: Vec<Value> = entry.ledger.transactions().iter().map(|t| self.transaction_json(t)).collect();
-                done(Outcome::reply(Reply::ok().with("transactions", list)))
+                let txns = entry.ledger.transactions();
+                done(Outcome::reply(Reply::ok().with_json("transactions", |out| self.write_transactions(txns, out))))
             }
             Request::DeleteTransaction { group, target } => {
                 let (id, entry) = self.member_group(user, &group)?;
@@ -296,11 +297,13 @@ impl Machine {
             }
             Request::ViewBalances { group } => {
                 let (_, entry) = self.member_group(user, &group)?;
-                let mut balances = Map::new();
-                for (member, cents) in entry.member_balances() {
-                    balances.insert(self.users.name(member).to_string(), cents.to_json());
-                }
-                done(Outcome::reply(Reply::ok().with("balances", balances)))
+                let reply = Reply::ok().with_json("balances", |out| {
+                    let mut balances = json::Object::new(out);
+                    for (member, cents) in entry.member_balances() {
+                        balances.cents(self.users.name(member), cents);
+                    }
+                });
+                done(Outcome::reply(reply))
             }
             Request::Settle { group, method, record } => done(self.settle(user, &group, method, record, now)?),
             Request::BalanceDetails { group } => done(self.balance_details(user, &group)?),
@@ -319,26 +322,31 @@ impl Machine {
             }
             Request::ViewPayments { group } => {
                 let (_, entry) = self.member_group(user, &group)?;
-                let list: Vec<Value> = entry.ledger.payments().iter().map(|p| self.payment_json(p)).collect();
-                done(Outcome::reply(Reply::ok().with("payments", list)))
+                let payments = entry.ledger.payments();
+                done(Outcome::reply(Reply::ok().with_json("payments", |out| self.write_payments(payments, out))))
             }
             Request::Export { group } => {
                 let (_, entry) = self.member_group(user, &group)?;
-                let txns: Vec<Value> = entry.ledger.transactions().iter().map(|t| self.transaction_json(t)).collect();
-                let payments: Vec<Value> = entry.ledger.payments().iter().map(|p| self.payment_json(p)).collect();
                 let reply = Reply::ok()
                     .with("group", entry.name.as_str())
                     .with("currency", entry.currency.as_str())
-                    .with("transactions", txns)
-                    .with("payments", payments);
+                    .with_json("transactions", |out| self.write_transactions(entry.ledger.transactions(), out))
+                    .with_json("payments", |out| self.write_payments(entry.ledger.payments(), out));
                 done(Outcome::reply(reply))
             }
             Request::History { group, before, limit } => {
                 let (_, entry) = self.member_group(user, &group)?;
                 let (page, more) = entry.history.page(before, limit);
-                let list: Vec<Value> = page.iter().map(|e| Value::Object(self.history_json(entry, e))).collect();
-                let next = if more { page.last().map(|e| Value::from(e.id)) } else { None };
-                let reply = Reply::ok().with("history", list).with("more", more).with("next_before", next);
+                let next = if more { page.last().map(|e| e.id) } else { None };
+                let reply = Reply::ok()
+                    .with_json("history", |out| {
+                        let mut list = json::Array::new(out);
+                        for e in page {
+                            self.write_history_entry(entry, e, list.item());
+                        }
+                    })
+                    .with("more", more)
+                    .with("next_before", next);
                 done(Outcome::reply(reply))
             }
             Request::GroupInfo { group } => {

@@ -34,10 +34,8 @@ impl Machine {
             return Err(bad_request("Field 'to' must name someone other than the payer ('from')"));
         }
         let payment = Payment { id: self.next_payment_id, from, to, amount, by: user, created_at: now, date, key };
-        let view = self.payment_json(&payment);
-        let outcome =
-            self.commit(id, Record::PaymentRecorded { group: id, payment }, Reply::message("Payment recorded"));
-        Ok(Outcome { reply: outcome.reply.with("payment", view), ..outcome })
+        let reply = Reply::message("Payment recorded").with_json("payment", |out| self.write_payment(&payment, out));
+        Ok(self.commit(id, Record::PaymentRecorded { group: id, payment }, reply))
     }
 
     /// Suggests the transfers that zero the group's balances; with `record`, also records exactly
@@ -85,8 +83,10 @@ impl Machine {
                 })
                 .collect();
             let ids: Vec<Value> = payments.iter().map(|p| Value::from(p.id)).collect();
-            let views: Vec<Value> = payments.iter().map(|p| self.payment_json(p)).collect();
-            let reply = reply.with("recorded", true).with("payment_ids", ids).with("payments", views);
+            let reply = reply
+                .with("recorded", true)
+                .with("payment_ids", ids)
+                .with_json("payments", |out| self.write_payments(&payments, out));
             let mut outcome =
                 self.commit(id, Record::SettlementRecorded { group: id, payments, by: user, at: now }, reply);
             for event in &mut outcome.events {

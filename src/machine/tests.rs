@@ -3,14 +3,14 @@
 use super::*;
 use crate::auth;
 use crate::proto::decode;
-use serde_json::json;
+use serde_json::{json, Map};
 
 /// Executes `frame` (JSON text) for `session`, running password work inline. Returns the reply as JSON
 /// and everything the step produced.
 fn run(machine: &mut Machine, session: &mut Session, frame: &str, log: &mut Vec<Record>) -> (Value, Vec<Value>) {
     let request = match decode(frame.as_bytes()).request {
         Ok(request) => request,
-        Err(error) => return (Value::Object(Reply::error(&error).0), Vec::new()),
+        Err(error) => return (Reply::error(&error).to_value(), Vec::new()),
     };
     let outcome = match machine.execute(session, request, 1_000) {
         Step::Done(outcome) => outcome,
@@ -18,8 +18,15 @@ fn run(machine: &mut Machine, session: &mut Session, frame: &str, log: &mut Vec<
     };
     log.extend(outcome.records.iter().cloned());
     machine.check_invariants().unwrap();
-    let pushed = outcome.events.iter().map(|e| machine.render(e).expect("every event renders")).collect();
-    (Value::Object(outcome.reply.0), pushed)
+    let pushed = outcome.events.iter().map(|e| rendered(machine, e)).collect();
+    (outcome.reply.to_value(), pushed)
+}
+
+/// The notification `event` stands for, parsed back.
+fn rendered(machine: &Machine, event: &Event) -> Value {
+    let mut out = Vec::new();
+    assert!(machine.render(event, &mut out), "every event renders");
+    serde_json::from_slice(&out).expect("a notification is one JSON value")
 }
 
 struct World {

@@ -432,8 +432,7 @@ impl Server {
             return;
         };
         let user_after = conn.session.user;
-        let login_failed =
-            outcome.reply.0.get("code").and_then(Value::as_str) == Some(Code::InvalidCredentials.as_str());
+        let login_failed = outcome.reply.code() == Some(Code::InvalidCredentials);
         outcome.reply.write_frame(id, conn.output_mut());
         mark_dirty(&mut self.dirty, conn, key);
         if login_failed {
@@ -478,11 +477,11 @@ impl Server {
         if recipients.is_empty() {
             return;
         }
-        let Some(message) = self.machine.render(event) else {
-            return;
-        };
         let mut bytes = Vec::new();
-        proto::write_value_frame(&message, &mut bytes);
+        if !self.machine.render(event, &mut bytes) {
+            return;
+        }
+        bytes.push(b'\n');
         let output_max = self.config.output_bytes_max;
         let mut overflowed = Vec::new();
         for &key in self.recipients.iter() {

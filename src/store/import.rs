@@ -147,7 +147,8 @@ pub fn convert(
                 return Err(bad_txn("unexpected password work"));
             };
             if !outcome.reply.is_ok() {
-                let message = outcome.reply.0.get("message").and_then(Value::as_str).unwrap_or("rejected").to_string();
+                let message =
+                    outcome.reply.to_value().get("message").and_then(Value::as_str).unwrap_or("rejected").to_string();
                 return Err(bad_txn(&message));
             }
             records.extend(outcome.records);

@@ -1,0 +1,273 @@
+//! JSON text written straight into a byte buffer.
+//!
+//! Replies, views and notifications are written field by field into the bytes that go on the wire,
+//! without building a `serde_json::Value` tree first: a write's reply and a balance read are the hot
+//! paths, and the tree (a `BTreeMap` node and a `String` for every key, then a second pass to
+//! serialise it) cost more than the request's own work. The output is the text `serde_json` would
+//! give for the same fields in the same order (same escapes); unit tests hold it to that.
+
+use serde::Serialize;
+
+use crate::money::Cents;
+
+/// Appends `text` as a JSON string, escaped exactly as `serde_json` escapes it.
+pub fn string(out: &mut Vec<u8>, text: &str) {
+    out.push(b'"');
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (i, &byte) in bytes.iter().enumerate() {
+        let escape: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if escape.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]);
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Appends `n` in decimal.
+pub fn u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+pub fn i64(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    u64(out, n.unsigned_abs());
+}
+
+/// Appends an amount as an exact two-decimal JSON number (`12.30`, `-0.05`), the form `Cents::to_json`
+/// gives.
+pub fn cents(out: &mut Vec<u8>, amount: Cents) {
+    if amount.0 < 0 {
+        out.push(b'-');
+    }
+    let abs = amount.0.unsigned_abs();
+    u64(out, abs / 100);
+    let fraction = (abs % 100) as u8;
+    out.extend_from_slice(&[b'.', b'0' + fraction / 10, b'0' + fraction % 10]);
+}
+
+/// Appends any serialisable value (through `serde_json`): for the shapes that are not hot.
+pub fn value<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    // Serialising into memory fails only for maps with non-string keys, which splitd never has;
+    // should it happen, `null` keeps the text valid.
+    let start = out.len();
+    if serde_json::to_writer(&mut *out, value).is_err() {
+        out.truncate(start);
+        out.extend_from_slice(b"null");
+    }
+}
+
+/// An object being written; its `}` is written when it is dropped.
+pub struct Object<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Object<'a> {
+    pub fn new(out: &'a mut Vec<u8>) -> Object<'a> {
+        out.push(b'{');
+        Object { out, first: true }
+    }
+
+    /// Reopens a complete object (`{...}` at the end of `out`) to add fields to it.
+    pub fn reopen(out: &'a mut Vec<u8>) -> Object<'a> {
+        debug_assert_eq!(out.last(), Some(&b'}'));
+        out.pop();
+        let first = out.last() == Some(&b'{');
+        Object { out, first }
+    }
+
+    /// Writes `"key":` (after a comma if needed) and returns the buffer for the value.
+    pub fn key(&mut self, key: &str) -> &mut Vec<u8> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        string(self.out, key);
+        self.out.push(b':');
+        self.out
+    }
+
+    pub fn str(&mut self, key: &str, text: &str) -> &mut Self {
+        string(self.key(key), text);
+        self
+    }
+
+    pub fn u64(&mut self, key: &str, n: u64) -> &mut Self {
+        u64(self.key(key), n);
+        self
+    }
+
+    pub fn i64(&mut self, key: &str, n: i64) -> &mut Self {
+        i64(self.key(key), n);
+        self
+    }
+
+    pub fn bool(&mut self, key: &str, yes: bool) -> &mut Self {
+        self.key(key).extend_from_slice(if yes { b"true" } else { b"false" });
+        self
+    }
+
+    pub fn cents(&mut self, key: &str, amount: Cents) -> &mut Self {
+        cents(self.key(key), amount);
+        self
+    }
+
+    pub fn value<T: Serialize + ?Sized>(&mut self, key: &str, item: &T) -> &mut Self {
+        value(self.key(key), item);
+        self
+    }
+
+    pub fn object(&mut self, key: &str) -> Object<'_> {
+        Object::new(self.key(key))
+    }
+
+    pub fn array(&mut self, key: &str) -> Array<'_> {
+        Array::new(self.key(key))
+    }
+}
+
+impl Drop for Object<'_> {
+    fn drop(&mut self) {
+        self.out.push(b'}');
+    }
+}
+
+/// An array being written; its `]` is written when it is dropped.
+pub struct Array<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Array<'a> {
+    pub fn new(out: &'a mut Vec<u8>) -> Array<'a> {
+        out.push(b'[');
+        Array { out, first: true }
+    }
+
+    /// Writes the separator (if needed) and returns the buffer for the next item.
+    pub fn item(&mut self) -> &mut Vec<u8> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out
+    }
+
+    pub fn str(&mut self, text: &str) -> &mut Self {
+        string(self.item(), text);
+        self
+    }
+
+    pub fn object(&mut self) -> Object<'_> {
+        Object::new(self.item())
+    }
+}
+
+impl Drop for Array<'_> {
+    fn drop(&mut self) {
+        self.out.push(b']');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn text(write: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut out = Vec::new();
+        write(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn strings_escape_exactly_as_serde_json_does() {
+        let mut samples: Vec<String> = ["", "plain", "a\"b\\c", "tab\there\nnew\r", "é ₹ 😀", "</script>", "\u{7f}"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        samples.push((0u8..0x20).map(char::from).collect());
+        samples.push((0u8..0x80).map(char::from).rev().collect());
+        for sample in samples {
+            assert_eq!(text(|out| string(out, &sample)), serde_json::to_string(&sample).unwrap(), "{sample:?}");
+        }
+    }
+
+    #[test]
+    fn numbers_and_amounts() {
+        for n in [0u64, 7, 10, 99, 100, 12_345, u64::MAX] {
+            assert_eq!(text(|out| u64(out, n)), n.to_string());
+        }
+        for n in [0i64, -1, -10, 42, i64::MIN, i64::MAX] {
+            assert_eq!(text(|out| i64(out, n)), n.to_string());
+        }
+        for c in [0i64, 1, -1, 5, -5, 10, 99, 100, 1230, -1230, 1_000_000_000_000, i64::MIN, i64::MAX] {
+            let written = text(|out| cents(out, Cents(c)));
+            assert_eq!(written, Cents(c).to_string());
+            assert_eq!(written, Cents(c).to_json().to_string(), "the text to_json gives");
+        }
+    }
+
+    #[test]
+    fn nested_objects_and_arrays_close_in_order() {
+        let written = text(|out| {
+            let mut obj = Object::new(out);
+            obj.str("name", "trip").u64("n", 3).bool("open", false).cents("total", Cents(-5));
+            {
+                let mut list = obj.array("members");
+                list.str("alice").str("bob");
+                let mut inner = list.object();
+                inner.i64("x", -2);
+            }
+            obj.object("empty");
+            obj.array("none");
+            obj.value("extra", &json!({"k": [1, null]}));
+        });
+        let parsed: Value = serde_json::from_str(&written).unwrap();
+        assert_eq!(
+            parsed,
+            json!({"name": "trip", "n": 3, "open": false, "total": -0.05,
+                   "members": ["alice", "bob", {"x": -2}], "empty": {}, "none": [], "extra": {"k": [1, null]}})
+        );
+        assert_eq!(parsed["total"].to_string(), "-0.05");
+    }
+
+    #[test]
+    fn reopening_adds_fields_to_a_finished_object() {
+        let mut out = br#"{"status":"ok"}"#.to_vec();
+        Object::reopen(&mut out).str("message", "hi");
+        assert_eq!(out, br#"{"status":"ok","message":"hi"}"#);
+        let mut empty = b"{}".to_vec();
+        Object::reopen(&mut empty).u64("id", 1);
+        assert_eq!(empty, br#"{"id":1}"#);
+    }
+}
