@@ -14,8 +14,14 @@ use crate::money::Cents;
 pub fn string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
     let bytes = text.as_bytes();
+    // Names, keys and descriptions rarely need an escape: one scan, one copy.
+    let Some(first) = bytes.iter().position(|&b| b < 0x20 || b == b'"' || b == b'\\') else {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    };
     let mut start = 0;
-    for (i, &byte) in bytes.iter().enumerate() {
+    for (i, &byte) in bytes.iter().enumerate().skip(first) {
         let escape: &[u8] = match byte {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",

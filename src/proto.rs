@@ -853,7 +853,14 @@ pub struct Reply {
 
 impl Reply {
     pub fn ok() -> Reply {
-        Reply { body: br#"{"status":"ok"}"#.to_vec(), code: None }
+        Reply::starting(br#"{"status":"ok"}"#, None)
+    }
+
+    /// Room for a typical reply (a transaction's view is ~300 bytes) without regrowing.
+    fn starting(body: &[u8], code: Option<Code>) -> Reply {
+        let mut reply = Reply { body: Vec::with_capacity(384), code };
+        reply.body.extend_from_slice(body);
+        reply
     }
 
     pub fn message(text: &str) -> Reply {
@@ -861,9 +868,9 @@ impl Reply {
     }
 
     pub fn error(error: &Error) -> Reply {
-        let mut body = br#"{"status":"error"}"#.to_vec();
-        json::Object::reopen(&mut body).str("message", &error.message).str("code", error.code.as_str());
-        Reply { body, code: Some(error.code) }
+        let mut reply = Reply::starting(br#"{"status":"error"}"#, Some(error.code));
+        json::Object::reopen(&mut reply.body).str("message", &error.message).str("code", error.code.as_str());
+        reply
     }
 
     /// Adds `key` with any serialisable value.
