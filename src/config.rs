@@ -43,7 +43,7 @@ pub struct Config {
     pub output_bytes_max: usize,
     /// Connections that have not logged in within this time are closed.
     pub unauthenticated_idle: Duration,
-    /// Threads computing argon2id hashes.
+    /// Threads for slow work: argon2id hashes and large settlement searches.
     pub hash_threads: usize,
     /// Log bytes after which a snapshot is taken and older log segments are removed.
     pub snapshot_log_bytes: u64,

@@ -13,3 +13,4 @@ pub mod net;
 pub mod proto;
 pub mod settle;
 pub mod store;
+pub mod workers;

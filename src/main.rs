@@ -42,7 +42,7 @@ struct Args {
     /// request frames executed per connection per loop turn (default 64)
     #[argh(option, default = "Config::default().frames_per_turn_max")]
     frames_per_turn: usize,
-    /// threads computing password hashes (default 1)
+    /// threads for slow work: password hashes, large settlement searches (default 1)
     #[argh(option, default = "Config::default().hash_threads")]
     hash_threads: usize,
     /// log size in bytes that triggers a snapshot (default 256 MiB)

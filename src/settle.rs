@@ -153,6 +153,17 @@ pub fn minimal(net: &[i64], exact_max: usize) -> Plan {
     Plan { proven_minimal: transfers.len() == lower_bound, transfers, method: Method::Minimal, lower_bound }
 }
 
+/// Unpaired balances above which [`plan`] may search subsets for more than about a millisecond
+/// (2^15 subsets: ~1 ms; 2^20: ~25 ms).
+pub const SLOW_SEARCH_FROM: usize = 15;
+
+/// Whether [`plan`] may take long enough that a server should run it off its event loop: a
+/// `Minimal` plan with at least [`SLOW_SEARCH_FROM`] balances left after pairing exact opposites
+/// (the exact search, or the heuristic's exact pass on its leftovers). O(n log n).
+pub fn is_slow(net: &[i64], method: Method) -> bool {
+    method == Method::Minimal && total(net) == 0 && pair_opposites(nonzero(net)).1.len() >= SLOW_SEARCH_FROM
+}
+
 /// Settles with the requested method; `Minimal` uses [`EXACT_MEMBERS_MAX`]. A greedy plan is
 /// reported as proven minimal when its count meets the cheap [`lower_bound`].
 pub fn plan(net: &[i64], method: Method) -> Plan {

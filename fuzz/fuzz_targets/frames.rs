@@ -4,16 +4,17 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use splitd::machine::{HashDone, HashWork, Machine, Record, Session, Step};
+use splitd::machine::{Machine, Record, Session, Step, Work, WorkDone};
 use splitd::net::frame::{FrameBuf, Next};
 use splitd::proto::decode;
 
 /// Password work stands in for argon2 (far too slow for fuzzing): hashing is a fixed string,
-/// verifying succeeds only for one password.
-fn fake_hash(work: HashWork) -> HashDone {
+/// verifying succeeds only for one password. Settlement plans are made for real.
+fn fake_hash(work: Work) -> WorkDone {
     match work {
-        HashWork::Hash { .. } => HashDone::Hashed("$argon2id$fuzz".into()),
-        HashWork::Verify { password, .. } => HashDone::Verified(password == "password1"),
+        Work::Hash { .. } => WorkDone::Hashed("$argon2id$fuzz".into()),
+        Work::Verify { password, .. } => WorkDone::Verified(password == "password1"),
+        Work::Plan { net, method } => WorkDone::Planned(splitd::settle::plan(&net, method)),
     }
 }
 
@@ -51,7 +52,7 @@ fuzz_target!(|data: &[u8]| {
             let session = &mut sessions[who];
             let outcome = match machine.execute(session, request, 1_000) {
                 Step::Done(outcome) => outcome,
-                Step::Hash(job) => machine.resume(session, job.resume, fake_hash(job.work), 1_001),
+                Step::Offload(job) => machine.resume(session, job.resume, fake_hash(job.work), 1_001),
             };
             machine.check_invariants().expect("invariants");
             if !outcome.reply.is_ok() {

@@ -2,7 +2,7 @@
 //!
 //! Pure and synchronous: no sockets, files or clocks (the caller passes `now`), so tests and fuzzers
 //! drive it directly. `execute` validates a request and either finishes it (`Step::Done`) or, for the
-//! deliberately slow password work, hands back a `HashJob` that the caller runs elsewhere and feeds to
+//! deliberately slow password work, hands back a `Job` that the caller runs elsewhere and feeds to
 //! `resume`. Every change is made by `apply(record)`, the same path recovery replays, and the records
 //! are returned so storage can persist them. A rejected request changes nothing.
 
@@ -22,6 +22,7 @@ use serde_json::Value;
 use crate::json;
 use crate::money::Cents;
 use crate::proto::{Code, Error, Reply, Request, TxnRef, DEFAULT_CURRENCY};
+use crate::settle::{Method, Plan};
 
 pub use groups::{Group, GroupId, KeyRef};
 pub use history::Activity;
@@ -82,23 +83,34 @@ impl Outcome {
     }
 }
 
-/// Slow password work the machine needs done off the event loop.
+/// Slow work the machine needs done off the event loop (see `crate::workers`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HashWork {
-    Hash { password: String },
-    Verify { password: String, phc: String },
+pub enum Work {
+    Hash {
+        password: String,
+    },
+    Verify {
+        password: String,
+        phc: String,
+    },
+    /// A settlement plan whose search may take milliseconds (`settle::is_slow`).
+    Plan {
+        net: Vec<i64>,
+        method: Method,
+    },
 }
 
-/// The result of `HashWork`.
+/// The result of `Work`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HashDone {
+pub enum WorkDone {
     Hashed(String),
     Verified(bool),
+    Planned(Plan),
     /// Hashing itself failed (should not happen); the request gets an error and changes nothing.
     Failed,
 }
 
-/// Where a request continues once its password work is done. Holds validated, owned inputs.
+/// Where a request continues once its slow work is done. Holds validated, owned inputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resume {
     Signup {
@@ -120,18 +132,28 @@ pub enum Resume {
     SetGroupPassword {
         group: GroupId,
     },
+    /// `settle` planned `net` (the members' balances, in `members` order) off the loop; on resume the
+    /// plan is used only if the group's balances are still exactly those.
+    Settle {
+        group: GroupId,
+        method: Method,
+        record: bool,
+        members: Vec<UserId>,
+        net: Vec<i64>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HashJob {
-    pub work: HashWork,
+pub struct Job {
+    pub work: Work,
     pub resume: Resume,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     Done(Outcome),
-    Hash(HashJob),
+    /// Work to run off the loop; its result goes to `Machine::resume`.
+    Offload(Job),
 }
 
 /// An argon2id hash of a random password nobody knows, verified against when the username is
@@ -192,14 +214,14 @@ impl Machine {
                 if self.users.find(&username).is_some() {
                     return Err(Error::new(Code::UserExists, "Username already exists"));
                 }
-                Ok(Step::Hash(HashJob { work: HashWork::Hash { password }, resume: Resume::Signup { username } }))
+                Ok(Step::Offload(Job { work: Work::Hash { password }, resume: Resume::Signup { username } }))
             }
             Request::Login { username, password } => {
                 let user = self.users.find(&username);
                 let phc = user
                     .and_then(|u| self.users.get(u))
                     .map_or(DUMMY_PASSWORD_HASH.to_string(), |u| u.password_hash.clone());
-                Ok(Step::Hash(HashJob { work: HashWork::Verify { password, phc }, resume: Resume::Login { user } }))
+                Ok(Step::Offload(Job { work: Work::Verify { password, phc }, resume: Resume::Login { user } }))
             }
             Request::Logout => {
                 session.user = None;
@@ -225,8 +247,8 @@ impl Machine {
                     return done(self.create_group(user, group, None, currency, now));
                 }
                 users::validate_password("password", &password).map_err(bad_request)?;
-                Ok(Step::Hash(HashJob {
-                    work: HashWork::Hash { password },
+                Ok(Step::Offload(Job {
+                    work: Work::Hash { password },
                     resume: Resume::CreateGroup { group, currency },
                 }))
             }
@@ -241,8 +263,8 @@ impl Machine {
                 }
                 match &entry.password_hash {
                     None => done(self.join_group(user, id, now)),
-                    Some(phc) => Ok(Step::Hash(HashJob {
-                        work: HashWork::Verify { password, phc: phc.clone() },
+                    Some(phc) => Ok(Step::Offload(Job {
+                        work: Work::Verify { password, phc: phc.clone() },
                         resume: Resume::JoinGroup { group: id },
                     })),
                 }
@@ -305,7 +327,7 @@ impl Machine {
                 });
                 done(Outcome::reply(reply))
             }
-            Request::Settle { group, method, record } => done(self.settle(user, &group, method, record, now)?),
+            Request::Settle { group, method, record } => self.settle(user, &group, method, record, now),
             Request::BalanceDetails { group } => done(self.balance_details(user, &group)?),
             Request::PairwiseDebts { group } => done(self.pairwise_debts(user, &group)?),
             Request::RecordPayment { group, from, to, amount, date, key } => {
@@ -382,10 +404,7 @@ impl Machine {
                     return done(self.commit(id, record, Reply::message("Group password removed")));
                 }
                 users::validate_password("password", &password).map_err(bad_request)?;
-                Ok(Step::Hash(HashJob {
-                    work: HashWork::Hash { password },
-                    resume: Resume::SetGroupPassword { group: id },
-                }))
+                Ok(Step::Offload(Job { work: Work::Hash { password }, resume: Resume::SetGroupPassword { group: id } }))
             }
             Request::SetGroupCurrency { group, currency } => {
                 let (id, entry) = self.member_group(user, &group)?;
@@ -401,7 +420,7 @@ impl Machine {
 
     /// Continues a request after its password work. Re-checks what may have changed meanwhile (two
     /// signups for one name can both be hashing at once).
-    pub fn resume(&mut self, session: &mut Session, resume: Resume, done: HashDone, now: Millis) -> Outcome {
+    pub fn resume(&mut self, session: &mut Session, resume: Resume, done: WorkDone, now: Millis) -> Outcome {
         self.resume_inner(session, resume, done, now).unwrap_or_else(Outcome::error)
     }
 
@@ -409,12 +428,12 @@ impl Machine {
         &mut self,
         session: &mut Session,
         resume: Resume,
-        done: HashDone,
+        done: WorkDone,
         now: Millis,
     ) -> Result<Outcome, Error> {
         match (resume, done) {
-            (_, HashDone::Failed) => Err(internal()),
-            (Resume::Signup { username }, HashDone::Hashed(password_hash)) => {
+            (_, WorkDone::Failed) => Err(internal()),
+            (Resume::Signup { username }, WorkDone::Hashed(password_hash)) => {
                 if self.users.find(&username).is_some() {
                     Err(Error::new(Code::UserExists, "Username already exists"))
                 } else {
@@ -427,29 +446,38 @@ impl Machine {
                     })
                 }
             }
-            (Resume::Login { user: Some(user) }, HashDone::Verified(true)) => {
+            (Resume::Login { user: Some(user) }, WorkDone::Verified(true)) => {
                 session.user = Some(user);
                 session.failed_logins = 0;
                 Ok(Outcome::reply(Reply::message("Login successful")))
             }
-            (Resume::Login { .. }, HashDone::Verified(_)) => {
+            (Resume::Login { .. }, WorkDone::Verified(_)) => {
                 session.failed_logins = session.failed_logins.saturating_add(1);
                 Err(Error::new(Code::InvalidCredentials, "Invalid credentials"))
             }
-            (Resume::CreateGroup { group, currency }, HashDone::Hashed(phc)) => match session.user {
+            (Resume::CreateGroup { group, currency }, WorkDone::Hashed(phc)) => match session.user {
                 None => Err(Error::new(Code::NotAuthenticated, "Not authenticated")),
                 Some(_) if self.groups.find(&group).is_some() => {
                     Err(Error::new(Code::GroupExists, "Group already exists"))
                 }
                 Some(user) => Ok(self.create_group(user, group, Some(phc), currency, now)),
             },
-            (Resume::JoinGroup { group }, HashDone::Verified(ok)) => match session.user {
+            (Resume::JoinGroup { group }, WorkDone::Verified(ok)) => match session.user {
                 None => Err(Error::new(Code::NotAuthenticated, "Not authenticated")),
                 Some(_) if !ok => Err(Error::new(Code::InvalidGroupPassword, "Invalid group password")),
                 Some(user) if self.group(group)?.is_member(user) => Ok(Outcome::reply(Reply::message("Joined group"))),
                 Some(user) => Ok(self.join_group(user, group, now)),
             },
-            (Resume::SetGroupPassword { group }, HashDone::Hashed(phc)) => {
+            (Resume::Settle { group, method, record, members, net }, WorkDone::Planned(plan)) => {
+                let user = session.user.ok_or_else(|| Error::new(Code::NotAuthenticated, "Not authenticated"))?;
+                let entry = self.group(group)?;
+                if !entry.is_member(user) {
+                    return Err(Error::new(Code::NotMember, "Not a member of this group"));
+                }
+                let planned = payments::Planned { members, net, plan };
+                Ok(self.finish_settle(user, group, method, record, planned, now))
+            }
+            (Resume::SetGroupPassword { group }, WorkDone::Hashed(phc)) => {
                 let user = session.user.ok_or_else(|| Error::new(Code::NotAuthenticated, "Not authenticated"))?;
                 let entry = self.group(group)?;
                 if !entry.is_member(user) {

@@ -3,10 +3,10 @@
 use serde_json::{json, Value};
 
 use super::ledger::Payment;
-use super::{bad_request, Machine, Millis, Notice, Outcome, Record, UserId};
+use super::{bad_request, GroupId, Job, Machine, Millis, Notice, Outcome, Record, Resume, Step, UserId, Work};
 use crate::money::Cents;
 use crate::proto::{Error, Reply};
-use crate::settle::{self, Method};
+use crate::settle::{self, Method, Plan};
 
 impl Machine {
     #[allow(clippy::too_many_arguments)]
@@ -39,7 +39,9 @@ impl Machine {
     }
 
     /// Suggests the transfers that zero the group's balances; with `record`, also records exactly
-    /// those transfers as payments, atomically (one record), and says so in the same reply.
+    /// those transfers as payments, atomically (one record), and says so in the same reply. A plan
+    /// whose search may take milliseconds is handed off the loop (`Step::Offload`) and finished in
+    /// `finish_settle`.
     pub(super) fn settle(
         &mut self,
         user: UserId,
@@ -47,18 +49,48 @@ impl Machine {
         method: Method,
         record: bool,
         now: Millis,
-    ) -> Result<Outcome, Error> {
-        let (id, entry) = self.member_group(user, group)?;
-        // Order by name so ties break by name, as documented.
+    ) -> Result<Step, Error> {
+        let (id, _) = self.member_group(user, group)?;
+        let (members, net) = self.settle_input(id);
+        if settle::is_slow(&net, method) {
+            let work = Work::Plan { net: net.clone(), method };
+            return Ok(Step::Offload(Job { work, resume: Resume::Settle { group: id, method, record, members, net } }));
+        }
+        let plan = settle::plan(&net, method);
+        Ok(Step::Done(self.finish_settle(user, id, method, record, Planned { members, net, plan }, now)))
+    }
+
+    /// The group's members with their balances, ordered by name (so ties break by name, as
+    /// documented).
+    fn settle_input(&self, group: GroupId) -> (Vec<UserId>, Vec<i64>) {
+        let Some(entry) = self.groups.get(group) else { return (Vec::new(), Vec::new()) };
         let mut named: Vec<(UserId, &str, Cents)> =
             entry.member_balances().map(|(m, c)| (m, self.users.name(m), c)).collect();
         named.sort_by(|a, b| a.1.cmp(b.1));
-        let net: Vec<i64> = named.iter().map(|(_, _, c)| c.0).collect();
-        let plan = settle::plan(&net, method);
+        named.into_iter().map(|(m, _, c)| (m, c.0)).unzip()
+    }
+
+    /// Replies with (and, with `record`, records) a plan for `group`. A plan made off the loop is
+    /// used only if the group's balances are still those it was made for; otherwise (a change
+    /// landed meanwhile) it is made again, here.
+    pub(super) fn finish_settle(
+        &mut self,
+        user: UserId,
+        id: GroupId,
+        method: Method,
+        record: bool,
+        planned: Planned,
+        now: Millis,
+    ) -> Outcome {
+        let (members, net) = self.settle_input(id);
+        let plan =
+            if members == planned.members && net == planned.net { planned.plan } else { settle::plan(&net, method) };
+        let Some(entry) = self.groups.get(id) else { return Outcome::error(super::internal()) };
+        let name = |index: usize| self.users.name(members[index]);
         let settlements: Vec<Value> = plan
             .transfers
             .iter()
-            .map(|t| json!({"from": named[t.from].1, "to": named[t.to].1, "amount": Cents(t.amount).to_json()}))
+            .map(|t| json!({"from": name(t.from), "to": name(t.to), "amount": Cents(t.amount).to_json()}))
             .collect();
         let reply = Reply::ok()
             .with("settlements", settlements.clone())
@@ -73,8 +105,8 @@ impl Machine {
                 .enumerate()
                 .map(|(i, t)| Payment {
                     id: self.next_payment_id + i as u64,
-                    from: named[t.from].0,
-                    to: named[t.to].0,
+                    from: members[t.from],
+                    to: members[t.to],
                     amount: Cents(t.amount),
                     by: user,
                     created_at: now,
@@ -94,7 +126,7 @@ impl Machine {
                     *settlement = Some(settlements.clone());
                 }
             }
-            return Ok(outcome);
+            return outcome;
         }
         let reply = if record {
             reply.with("recorded", true).with("payment_ids", Vec::<Value>::new()).with("payments", Vec::<Value>::new())
@@ -109,10 +141,17 @@ impl Machine {
             "message": format!("{} asked to settle {}", self.users.name(user), entry.name),
             "data": settlements,
         });
-        Ok(Outcome {
+        Outcome {
             reply,
             records: Vec::new(),
             events: vec![super::Event { group: id, notice: Notice::Message(message) }],
-        })
+        }
     }
+}
+
+/// A plan and the balances it was made for.
+pub(super) struct Planned {
+    pub members: Vec<UserId>,
+    pub net: Vec<i64>,
+    pub plan: Plan,
 }

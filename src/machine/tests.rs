@@ -1,8 +1,8 @@
 //! The machine driven directly, without a network: a user's session read as a test.
 
 use super::*;
-use crate::auth;
 use crate::proto::decode;
+use crate::workers;
 use serde_json::{json, Map};
 
 /// Executes `frame` (JSON text) for `session`, running password work inline. Returns the reply as JSON
@@ -14,7 +14,7 @@ fn run(machine: &mut Machine, session: &mut Session, frame: &str, log: &mut Vec<
     };
     let outcome = match machine.execute(session, request, 1_000) {
         Step::Done(outcome) => outcome,
-        Step::Hash(job) => machine.resume(session, job.resume, auth::run(job.work), 2_000),
+        Step::Offload(job) => machine.resume(session, job.resume, workers::run(job.work), 2_000),
     };
     log.extend(outcome.records.iter().cloned());
     machine.check_invariants().unwrap();
@@ -1412,4 +1412,42 @@ fn pairwise_debts_is_bounded() {
     let details =
         run(&mut machine, &mut sessions[0], r#"{"action":"balance_details","data":{"group":"big"}}"#, &mut log).0;
     assert_eq!(details["status"], "ok");
+}
+
+#[test]
+fn a_slow_settlement_is_planned_off_the_loop_and_checked_when_it_returns() {
+    let mut w = World::new();
+    let mut sessions: Vec<Session> = (0..16).map(|i| w.user(&format!("m{i}"))).collect();
+    // 16 balances, no two of them opposite: the exact search would take over a millisecond.
+    let balances = [100, 200, 300, 400, 500, 600, 700, 800, -150, -250, -350, -450, -550, -650, -750, -450];
+    w.group_with_balances(&mut sessions, "big", &balances);
+    let settle = || decode(br#"{"action":"settle","data":{"group":"big"}}"#).request.unwrap();
+    let Step::Offload(job) = w.machine.execute(&mut sessions[0], settle(), 5_000) else {
+        panic!("a 16-balance exact search runs on the loop");
+    };
+    assert!(matches!(job.work, Work::Plan { ref net, method: Method::Minimal } if net.len() == 16));
+
+    // The worker's plan is used as it is while the balances are unchanged.
+    let done = workers::run(job.work.clone());
+    let WorkDone::Planned(plan) = &done else { panic!("not a plan: {done:?}") };
+    let reply = w.machine.resume(&mut sessions[0], job.resume.clone(), done.clone(), 5_001).reply.to_value();
+    assert_eq!(reply["transfers"], plan.transfers.len());
+    assert_eq!(reply["proven_minimal"], true, "{reply}");
+    let empty = Plan { transfers: Vec::new(), method: Method::Minimal, proven_minimal: true, lower_bound: 0 };
+    let reply = w.machine.resume(&mut sessions[0], job.resume.clone(), WorkDone::Planned(empty.clone()), 5_002);
+    assert_eq!(reply.reply.to_value()["transfers"], 0, "an unchanged group takes the worker's plan");
+
+    // A payment lands while the plan is being made: the stale plan is not used, a fresh one is.
+    let paid = w.ask(&mut sessions[8], "record_payment", json!({"group": "big", "to": "m0", "amount": "1.00"}));
+    assert_eq!(paid["status"], "ok", "{paid}");
+    let outcome = w.machine.resume(&mut sessions[0], job.resume, WorkDone::Planned(empty), 5_003);
+    let reply = outcome.reply.to_value();
+    let Step::Offload(fresh) = w.machine.execute(&mut sessions[0], settle(), 5_004) else { panic!("inline") };
+    let WorkDone::Planned(fresh) = workers::run(fresh.work) else { panic!("not a plan") };
+    assert_eq!(reply["transfers"], fresh.transfers.len(), "{reply}");
+    assert!(!fresh.transfers.is_empty());
+
+    // Greedy (O(n log n)) stays on the loop.
+    let greedy = decode(br#"{"action":"settle","data":{"group":"big","method":"greedy"}}"#).request.unwrap();
+    assert!(matches!(w.machine.execute(&mut sessions[0], greedy, 5_005), Step::Done(_)));
 }

@@ -21,11 +21,11 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use serde_json::Value;
 use slab::Slab;
 
-use crate::auth::HashWorkers;
 use crate::config::Config;
 use crate::machine::{Event, Machine, Outcome, Resume, Step, UserId};
 use crate::proto::{self, Code, Error, Reply};
 use crate::store::Store;
+use crate::workers::Workers;
 use conn::{Conn, Flushed, Parked};
 use frame::Next;
 
@@ -47,7 +47,7 @@ const LOGIN_DELAY_MAX: Duration = Duration::from_secs(1);
 pub const LOGIN_FAILURES_MAX: u32 = 10;
 
 /// Tag carried through the hash workers: which connection asked and where its request resumes.
-type HashTag = (usize, u64, Resume);
+type WorkTag = (usize, u64, Resume);
 
 pub struct Server {
     poll: Poll,
@@ -56,7 +56,7 @@ pub struct Server {
     conns: Slab<Conn>,
     machine: Machine,
     store: Store,
-    workers: HashWorkers<HashTag>,
+    workers: Workers<WorkTag>,
     /// Connections logged in as each user (a user may be online on several).
     online: HashMap<UserId, Vec<usize>>,
     /// Connections with input to process next turn (edge-triggered: no new event will come for it).
@@ -95,7 +95,7 @@ impl Server {
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let hash_waker = Arc::clone(&waker);
-        let workers = HashWorkers::start(config.hash_threads, move || {
+        let workers = Workers::start(config.hash_threads, move || {
             let _ = hash_waker.wake();
         })?;
         let mut store = store;
@@ -159,7 +159,7 @@ impl Server {
                 match event.token() {
                     LISTENER => self.accept_all(),
                     WAKER => {
-                        self.finish_hash_jobs();
+                        self.finish_offloaded();
                         self.finish_syncs()?;
                     }
                     SIGNALS => self.drain_signals(),
@@ -185,7 +185,7 @@ impl Server {
                 }
             }
             self.fire_timers(Instant::now());
-            self.service_ready();
+            self.service_ready()?;
             self.group_commit()?;
             self.flush_dirty();
             let now = Instant::now();
@@ -288,7 +288,7 @@ impl Server {
 
     /// Services each connection on the ready list once: execute buffered frames, read more, up to the
     /// per-turn frame budget. Connections that still have work go back on the list for the next turn.
-    fn service_ready(&mut self) {
+    fn service_ready(&mut self) -> io::Result<()> {
         let mut pending = std::mem::take(&mut self.ready);
         while let Some(key) = pending.pop_front() {
             let Some(conn) = self.conns.get_mut(key) else {
@@ -301,6 +301,7 @@ impl Server {
         if self.ready.is_empty() {
             self.ready = pending;
         }
+        Ok(())
     }
 
     fn service(&mut self, key: usize) {
@@ -396,18 +397,18 @@ impl Server {
         let user_before = conn.session.user;
         match self.machine.execute(&mut conn.session, request, unix_millis()) {
             Step::Done(outcome) => self.deliver(key, decoded.id, user_before, outcome),
-            Step::Hash(job) => {
+            Step::Offload(job) => {
                 conn.parked = Some(Parked { id: decoded.id });
                 if !self.workers.submit((key, conn.serial, job.resume), job.work) {
-                    eprintln!("splitd: password workers are gone; closing connection");
+                    eprintln!("splitd: worker threads are gone; closing connection");
                     self.close(key);
                 }
             }
         }
     }
 
-    /// Results from the password workers: resume each parked request where it stopped.
-    fn finish_hash_jobs(&mut self) {
+    /// Results from the worker threads: resume each parked request where it stopped.
+    fn finish_offloaded(&mut self) {
         while let Some(((key, serial, resume), done)) = self.workers.try_finished() {
             let Some(conn) = self.conns.get_mut(key) else {
                 continue;
