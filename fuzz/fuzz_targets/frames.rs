@@ -1,6 +1,6 @@
 //! Arbitrary bytes through framing, decoding and the state machine, as the event loop drives them.
-//! After every frame: no panic, the state's invariants hold (every group's balances sum to zero), and
-//! a request that was refused changed nothing.
+//! After every frame: no panic, the state's invariants hold (every group's balances sum to zero),
+//! a request that was refused changed nothing, and every reply and notification is valid JSON.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -55,6 +55,15 @@ fuzz_target!(|data: &[u8]| {
                 Step::Offload(job) => machine.resume(session, job.resume, fake_hash(job.work), 1_001),
             };
             machine.check_invariants().expect("invariants");
+            // What goes on the wire is valid JSON: the reply and every notification.
+            let mut wire = Vec::new();
+            outcome.reply.write_frame(None, &mut wire);
+            serde_json::from_slice::<serde_json::Value>(&wire).expect("a reply is valid JSON");
+            for event in &outcome.events {
+                wire.clear();
+                assert!(machine.render(event, &mut wire), "an event names nothing that exists");
+                serde_json::from_slice::<serde_json::Value>(&wire).expect("a notification is valid JSON");
+            }
             if !outcome.reply.is_ok() {
                 assert!(outcome.records.is_empty(), "a refused request produced records");
                 assert_eq!(before, image(&machine), "a refused request changed the state");
