@@ -5,6 +5,7 @@
 //! are not stored; they are recomputed from the transactions, so a snapshot cannot carry a wrong one.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::groups::KeyRef;
 use super::history::{Activity, Entry, History};
@@ -40,14 +41,56 @@ struct GroupRef<'a> {
     history: &'a [Entry],
 }
 
-/// Fields added after the first image format have defaults, so older snapshots still load.
+/// Fields added after the first image format have defaults, so older snapshots still load. Groups
+/// are kept as raw JSON text here and parsed apart (`parse_groups`), several at a time.
 #[derive(Deserialize)]
-struct State {
+struct State<'a> {
     next_txn_id: TxnId,
     #[serde(default = "first_id")]
     next_payment_id: PaymentId,
     users: Vec<UserImage>,
-    groups: Vec<GroupImage>,
+    #[serde(borrow)]
+    groups: Vec<&'a RawValue>,
+}
+
+/// Parses the groups' images, on up to `available_parallelism` threads when there are several (a
+/// snapshot is mostly its groups' transactions, and parsing them is most of a restart). Each thread
+/// takes a contiguous run of about the same number of bytes; the result is in the original order.
+fn parse_groups(raw: &[&RawValue]) -> Result<Vec<GroupImage>, ApplyError> {
+    let parse = |r: &RawValue| {
+        serde_json::from_str::<GroupImage>(r.get())
+            .map_err(|e| ApplyError(format!("snapshot is not a valid image: {e}")))
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(raw.len());
+    if threads <= 1 {
+        return raw.iter().map(|r| parse(r)).collect();
+    }
+    let total: usize = raw.iter().map(|r| r.get().len()).sum();
+    let share = total.div_ceil(threads).max(1);
+    let mut runs: Vec<&[&RawValue]> = Vec::with_capacity(threads);
+    let (mut start, mut bytes) = (0, 0);
+    for (i, r) in raw.iter().enumerate() {
+        bytes += r.get().len();
+        if bytes >= share {
+            runs.push(&raw[start..=i]);
+            (start, bytes) = (i + 1, 0);
+        }
+    }
+    if start < raw.len() {
+        runs.push(&raw[start..]);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> =
+            runs.iter().map(|run| scope.spawn(move || run.iter().map(|r| parse(r)).collect::<Vec<_>>())).collect();
+        let mut groups = Vec::with_capacity(raw.len());
+        for handle in handles {
+            let parsed = handle.join().map_err(|_| ApplyError("snapshot: a parsing thread failed".into()))?;
+            for group in parsed {
+                groups.push(group?);
+            }
+        }
+        Ok(groups)
+    })
 }
 
 #[derive(Deserialize)]
@@ -119,13 +162,14 @@ impl Machine {
     pub fn read_image(bytes: &[u8]) -> Result<Machine, ApplyError> {
         let state: State =
             serde_json::from_slice(bytes).map_err(|e| ApplyError(format!("snapshot is not a valid image: {e}")))?;
+        let groups = parse_groups(&state.groups)?;
         let mut machine = Machine::new();
         for (id, user) in state.users.iter().enumerate() {
             if !machine.users.insert(id as UserId, user.name.clone(), user.password_hash.clone()) {
                 return Err(ApplyError(format!("snapshot: duplicate user {}", user.name)));
             }
         }
-        for (id, image) in state.groups.into_iter().enumerate() {
+        for (id, image) in groups.into_iter().enumerate() {
             let id = id as GroupId;
             let known = |u: &UserId| (*u as usize) < state.users.len();
             let slots = if image.slots.is_empty() { image.members.clone() } else { image.slots };
