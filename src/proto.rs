@@ -914,12 +914,6 @@ impl std::fmt::Debug for Reply {
     }
 }
 
-/// Appends `value` and a newline.
-pub fn write_value_frame(value: &Value, out: &mut Vec<u8>) {
-    json::value(out, value);
-    out.push(b'\n');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

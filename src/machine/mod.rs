@@ -474,8 +474,7 @@ impl Machine {
                 if !entry.is_member(user) {
                     return Err(Error::new(Code::NotMember, "Not a member of this group"));
                 }
-                let planned = payments::Planned { members, net, plan };
-                Ok(self.finish_settle(user, group, method, record, planned, now))
+                Ok(self.resume_settle(user, group, method, record, (members, net), plan, now))
             }
             (Resume::SetGroupPassword { group }, WorkDone::Hashed(phc)) => {
                 let user = session.user.ok_or_else(|| Error::new(Code::NotAuthenticated, "Not authenticated"))?;

@@ -57,7 +57,26 @@ impl Machine {
             return Ok(Step::Offload(Job { work, resume: Resume::Settle { group: id, method, record, members, net } }));
         }
         let plan = settle::plan(&net, method);
-        Ok(Step::Done(self.finish_settle(user, id, method, record, Planned { members, net, plan }, now)))
+        Ok(Step::Done(self.finish_settle(user, id, record, &members, plan, now)))
+    }
+
+    /// Finishes a `settle` whose plan was made off the loop for `members`' balances `net`. The plan
+    /// is used only if the group's balances are still exactly those; otherwise (a change landed
+    /// meanwhile) it is made again, here.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn resume_settle(
+        &mut self,
+        user: UserId,
+        id: GroupId,
+        method: Method,
+        record: bool,
+        (members, net): (Vec<UserId>, Vec<i64>),
+        plan: Plan,
+        now: Millis,
+    ) -> Outcome {
+        let current = self.settle_input(id);
+        let plan = if current == (members, net) { plan } else { settle::plan(&current.1, method) };
+        self.finish_settle(user, id, record, &current.0, plan, now)
     }
 
     /// The group's members with their balances, ordered by name (so ties break by name, as
@@ -70,21 +89,17 @@ impl Machine {
         named.into_iter().map(|(m, _, c)| (m, c.0)).unzip()
     }
 
-    /// Replies with (and, with `record`, records) a plan for `group`. A plan made off the loop is
-    /// used only if the group's balances are still those it was made for; otherwise (a change
-    /// landed meanwhile) it is made again, here.
-    pub(super) fn finish_settle(
+    /// Replies with (and, with `record`, records) `plan`, made for the group's current balances
+    /// with `members` in `settle_input` order.
+    fn finish_settle(
         &mut self,
         user: UserId,
         id: GroupId,
-        method: Method,
         record: bool,
-        planned: Planned,
+        members: &[UserId],
+        plan: Plan,
         now: Millis,
     ) -> Outcome {
-        let (members, net) = self.settle_input(id);
-        let plan =
-            if members == planned.members && net == planned.net { planned.plan } else { settle::plan(&net, method) };
         let Some(entry) = self.groups.get(id) else { return Outcome::error(super::internal()) };
         let name = |index: usize| self.users.name(members[index]);
         let settlements: Vec<Value> = plan
@@ -147,11 +162,4 @@ impl Machine {
             events: vec![super::Event { group: id, notice: Notice::Message(message) }],
         }
     }
-}
-
-/// A plan and the balances it was made for.
-pub(super) struct Planned {
-    pub members: Vec<UserId>,
-    pub net: Vec<i64>,
-    pub plan: Plan,
 }
