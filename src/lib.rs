@@ -6,7 +6,6 @@
 
 pub mod auth;
 pub mod config;
-pub mod json;
 pub mod machine;
 pub mod money;
 pub mod net;

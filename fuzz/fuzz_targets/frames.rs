@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use splitd::machine::{Machine, Record, Session, Step, Work, WorkDone};
 use splitd::net::frame::{FrameBuf, Next};
-use splitd::proto::decode;
+use splitd::proto::{decode, write_answer, write_event};
 
 /// Password work stands in for argon2 (far too slow for fuzzing): hashing is a fixed string,
 /// verifying succeeds only for one password. Settlement plans are made for real.
@@ -47,24 +47,24 @@ fuzz_target!(|data: &[u8]| {
                 Next::Incomplete => break,
             };
             let who = bytes.len() % sessions.len();
-            let Ok(request) = decode(&bytes).request else { continue };
+            let Ok(command) = decode(&bytes).command else { continue };
             let before = image(&machine);
             let session = &mut sessions[who];
-            let outcome = match machine.execute(session, request, 1_000) {
+            let outcome = match machine.execute(session, command, 1_000) {
                 Step::Done(outcome) => outcome,
                 Step::Offload(job) => machine.resume(session, job.resume, fake_hash(job.work), 1_001),
             };
             machine.check_invariants().expect("invariants");
             // What goes on the wire is valid JSON: the reply and every notification.
             let mut wire = Vec::new();
-            outcome.reply.write_frame(None, &mut wire);
+            write_answer(&machine, &outcome.answer, None, &mut wire);
             serde_json::from_slice::<serde_json::Value>(&wire).expect("a reply is valid JSON");
             for event in &outcome.events {
                 wire.clear();
-                assert!(machine.render(event, &mut wire), "an event names nothing that exists");
+                assert!(write_event(&machine, event, &mut wire), "an event names nothing that exists");
                 serde_json::from_slice::<serde_json::Value>(&wire).expect("a notification is valid JSON");
             }
-            if !outcome.reply.is_ok() {
+            if outcome.answer.is_err() {
                 assert!(outcome.records.is_empty(), "a refused request produced records");
                 assert_eq!(before, image(&machine), "a refused request changed the state");
             }

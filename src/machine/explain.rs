@@ -18,12 +18,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde_json::{json, Value};
-
 use super::groups::Group;
-use super::{Machine, Outcome, UserId};
+use super::UserId;
 use crate::money::{allocate, Cents};
-use crate::proto::{Code, Error, Reply};
 
 /// One member's balance taken apart, in cents (wide, so no sum can overflow).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -63,12 +60,14 @@ pub fn details(group: &Group) -> HashMap<UserId, Details> {
     all
 }
 
+/// Upper bound on (sharers x payers) summed over a group's transactions for `pairwise_debts`: each
+/// piece is work and a line of the reply, and one request must not stall the single-threaded loop.
+/// Realistic groups are orders of magnitude below it.
+pub const PAIRWISE_PIECES_MAX: usize = 250_000;
+
 /// The net debts between every two people of the group (current and former members), keyed by the
 /// ordered pair `(a, b)` with `a < b`: a positive value is what `a` owes `b`, a negative one what `b`
 /// owes `a`. Pairs that net to zero are left out.
-/// Upper bound on (sharers x payers) summed over a group's transactions for `pairwise_debts`.
-pub const PAIRWISE_PIECES_MAX: usize = 250_000;
-
 pub fn pairwise(group: &Group) -> BTreeMap<(UserId, UserId), i128> {
     let mut net: BTreeMap<(UserId, UserId), i128> = BTreeMap::new();
     let mut owe = |from: UserId, to: UserId, cents: i128| {
@@ -254,75 +253,6 @@ fn merged(list: &[(UserId, Cents)]) -> Vec<(UserId, i64)> {
     out
 }
 
-/// An amount as a two-decimal JSON number, also beyond i64 (sums of many transactions).
-fn wide_json(cents: i128) -> Value {
-    if let Ok(narrow) = i64::try_from(cents) {
-        return Cents(narrow).to_json();
-    }
-    let sign = if cents < 0 { "-" } else { "" };
-    let abs = cents.unsigned_abs();
-    let text = format!("{sign}{}.{:02}", abs / 100, abs % 100);
-    serde_json::from_str(&text).unwrap_or(Value::String(text))
-}
-
-impl Machine {
-    /// `balance_details`: per current member, in member order, where their balance comes from.
-    pub(super) fn balance_details(&self, user: UserId, group: &str) -> Result<Outcome, Error> {
-        let (_, entry) = self.member_group(user, group)?;
-        let all = details(entry);
-        let members: Vec<Value> = entry
-            .members
-            .iter()
-            .map(|member| {
-                let d = all.get(member).copied().unwrap_or_default();
-                json!({
-                    "member": self.users.name(*member),
-                    "paid": wide_json(d.paid),
-                    "share": wide_json(d.share),
-                    "payments_sent": wide_json(d.payments_sent),
-                    "payments_received": wide_json(d.payments_received),
-                    "net": wide_json(d.net()),
-                })
-            })
-            .collect();
-        Ok(Outcome::reply(Reply::ok().with("members", members)))
-    }
-
-    /// `pairwise_debts`: who owes whom, netted per pair, sorted by (from, to) name.
-    pub(super) fn pairwise_debts(&self, user: UserId, group: &str) -> Result<Outcome, Error> {
-        let (_, entry) = self.member_group(user, group)?;
-        // Each transaction costs (sharers x payers) pieces; bound the work (and the reply) so one request
-        // cannot stall the single-threaded loop. Realistic groups are orders of magnitude below it.
-        let work: usize = entry.ledger.transactions().iter().map(|t| t.owed.len().saturating_mul(t.paid.len())).sum();
-        if work > PAIRWISE_PIECES_MAX {
-            return Err(Error::new(
-                Code::Limit,
-                format!(
-                    "This group's transactions are too large to explain pair by pair \
-                     ({work} pieces, limit {PAIRWISE_PIECES_MAX}); use balance_details"
-                ),
-            ));
-        }
-        let mut debts: Vec<(&str, &str, i128)> = pairwise(entry)
-            .into_iter()
-            .map(|((a, b), cents)| {
-                let (a, b) = (self.users.name(a), self.users.name(b));
-                if cents > 0 {
-                    (a, b, cents)
-                } else {
-                    (b, a, -cents)
-                }
-            })
-            .collect();
-        debts.sort_unstable_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
-        let list: Vec<Value> = debts
-            .into_iter()
-            .map(|(from, to, cents)| json!({"from": from, "to": to, "amount": wide_json(cents)}))
-            .collect();
-        Ok(Outcome::reply(Reply::ok().with("debts", list)))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -452,7 +382,5 @@ mod tests {
         let debts = transaction_debts(&c(&[(1, 5), (2, 5)]), &c(&[(3, 3)]));
         assert_eq!(debts.iter().map(|d| d.2).sum::<i64>(), 3);
         assert_eq!(transaction_debts(&c(&[(1, 5), (1, 5)]), &c(&[(2, 10)])), vec![(2, 1, 10)]);
-        assert_eq!(wide_json(i128::from(i64::MAX) * 10).to_string(), "922337203685477580.70");
-        assert_eq!(wide_json(-5).to_string(), "-0.05");
     }
 }

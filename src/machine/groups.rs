@@ -7,8 +7,9 @@
 
 use std::collections::HashMap;
 
-use super::history::History;
-use super::ledger::{Ledger, PaymentId, TxnId};
+use super::history::{Activity, History};
+use super::ledger::{Ledger, Payment, PaymentId, Transaction, TxnId};
+use super::Invalid;
 use super::UserId;
 use crate::money::Cents;
 
@@ -18,6 +19,8 @@ pub type GroupId = u32;
 pub const GROUP_NAME_CHARS_MAX: usize = 64;
 /// Members a group may hold; bounds the work of one balance read, fanout and settlement.
 pub const GROUP_MEMBERS_MAX: usize = 10_000;
+/// The currency label of a group created without one (the original printed ₹).
+pub const DEFAULT_CURRENCY: &str = "INR";
 
 /// What an idempotency key produced the first time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +128,26 @@ impl Group {
     }
 
     /// Former members (slots not active), in slot order.
+    /// The transaction `id` as it is now or, once deleted, as it was when deleted (from the history).
+    pub fn transaction_ever(&self, id: TxnId) -> Option<&Transaction> {
+        self.ledger.transaction(id).or_else(|| {
+            self.history.entries().iter().rev().find_map(|e| match &e.what {
+                Activity::TransactionDeleted { txn } if txn.id == id => Some(&**txn),
+                _ => None,
+            })
+        })
+    }
+
+    /// The payment `id` as it is now or, once deleted, as it was when deleted (from the history).
+    pub fn payment_ever(&self, id: PaymentId) -> Option<&Payment> {
+        self.ledger.payment(id).or_else(|| {
+            self.history.entries().iter().rev().find_map(|e| match &e.what {
+                Activity::PaymentDeleted { payment } if payment.id == id => Some(payment),
+                _ => None,
+            })
+        })
+    }
+
     pub fn former_members(&self) -> impl Iterator<Item = UserId> + '_ {
         self.slots.iter().zip(&self.active).filter(|(_, &a)| !a).map(|(&u, _)| u)
     }
@@ -189,10 +212,16 @@ impl Groups {
     }
 }
 
-pub fn validate_group_name(name: &str) -> Result<(), String> {
+pub fn validate_group_name(name: &str) -> Result<(), Invalid> {
     let count = name.chars().count();
     if count == 0 || count > GROUP_NAME_CHARS_MAX || name.chars().any(char::is_control) {
-        return Err(format!("Field 'group' must be 1-{GROUP_NAME_CHARS_MAX} printable characters"));
+        return Err(Invalid::GroupName);
     }
     Ok(())
+}
+
+/// The shape of an ISO 4217 code: 3 uppercase ASCII letters. (A label only: not checked against the
+/// list of real currencies.)
+pub fn is_currency_code(code: &str) -> bool {
+    code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())
 }

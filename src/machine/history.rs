@@ -99,6 +99,12 @@ impl History {
         self.entries.push(Entry { id, at, by, what });
     }
 
+    /// The entry with id `id` (ids are positions + 1).
+    pub fn entry(&self, id: u64) -> Option<&Entry> {
+        let position = usize::try_from(id).ok()?.checked_sub(1)?;
+        self.entries.get(position)
+    }
+
     pub fn entries(&self) -> &[Entry] {
         &self.entries
     }

@@ -124,7 +124,7 @@ fn first_id() -> PaymentId {
 }
 
 fn default_currency() -> String {
-    crate::proto::DEFAULT_CURRENCY.to_string()
+    super::DEFAULT_CURRENCY.to_string()
 }
 
 impl Machine {
@@ -176,7 +176,7 @@ impl Machine {
             if !known(&image.creator) || !slots.iter().all(known) {
                 return Err(ApplyError(format!("snapshot: group {} names an unknown user", image.name)));
             }
-            if !crate::proto::validate_currency(&image.currency) {
+            if !super::groups::is_currency_code(&image.currency) {
                 return Err(ApplyError(format!("snapshot: group {} has a bad currency", image.name)));
             }
             let inserted = machine.groups.insert(

@@ -49,15 +49,6 @@ impl Split {
         let shares = allocate(amount, &weights)?;
         Some(people.into_iter().zip(shares).collect())
     }
-
-    pub fn mode(&self) -> &'static str {
-        match self {
-            Split::Equal => "equal",
-            Split::Exact => "exact",
-            Split::Percent { .. } => "percent",
-            Split::Shares { .. } => "shares",
-        }
-    }
 }
 
 /// One expense, as stored in the log and snapshot.
@@ -103,24 +94,14 @@ impl Transaction {
     /// The people sharing an equal split, in allocation order: `split_between`, then the recorder if
     /// `include_payer` (counted once).
     pub fn equal_participants(&self) -> Vec<UserId> {
-        let mut seen = HashSet::with_capacity(self.split_between.len() + 1);
-        let mut people = Vec::with_capacity(self.split_between.len() + 1);
-        for &user in &self.split_between {
-            if seen.insert(user) {
-                people.push(user);
-            }
-        }
-        if self.include_payer && seen.insert(self.payer) {
-            people.push(self.payer);
-        }
-        people
+        equal_participants(&self.split_between, self.payer, self.include_payer)
     }
 
     /// Recomputes `owed` for `amount` from `split` (the rule the transaction was made with). `Err`
     /// for an exact split whose amounts do not sum to `amount`: those must be given again.
-    pub fn shares_for(&self, amount: Cents) -> Result<Vec<(UserId, Cents)>, String> {
+    pub fn shares_for(&self, amount: Cents) -> Result<Vec<(UserId, Cents)>, SharesError> {
         let zip = |people: Vec<UserId>, shares: Option<Vec<Cents>>| {
-            shares.map(|s| people.into_iter().zip(s).collect()).ok_or_else(|| "nobody shares it".to_string())
+            shares.map(|s| people.into_iter().zip(s).collect()).ok_or(SharesError::Nobody)
         };
         match &self.split {
             Split::Equal => {
@@ -133,11 +114,11 @@ impl Transaction {
                 if sum == amount.0 {
                     Ok(self.owed.clone())
                 } else {
-                    Err(format!("the exact amounts sum to {}, not {}", Cents(sum), amount))
+                    Err(SharesError::ExactSum(Cents(sum)))
                 }
             }
             Split::Percent { .. } | Split::Shares { .. } => {
-                self.split.weighted_shares(amount).ok_or_else(|| "nobody shares it".to_string())
+                self.split.weighted_shares(amount).ok_or(SharesError::Nobody)
             }
         }
     }
@@ -161,6 +142,31 @@ impl Transaction {
         }
         net
     }
+}
+
+/// Why a transaction's rule cannot share a new amount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SharesError {
+    /// Nobody shares it.
+    Nobody,
+    /// An exact split whose amounts sum to this, not to the new amount.
+    ExactSum(Cents),
+}
+
+/// The people sharing an equal split, in allocation order: `split_between` (each once), then the
+/// recorder `payer` if `include_payer` (counted once).
+pub fn equal_participants(split_between: &[UserId], payer: UserId, include_payer: bool) -> Vec<UserId> {
+    let mut seen = HashSet::with_capacity(split_between.len() + 1);
+    let mut people = Vec::with_capacity(split_between.len() + 1);
+    for &user in split_between {
+        if seen.insert(user) {
+            people.push(user);
+        }
+    }
+    if include_payer && seen.insert(payer) {
+        people.push(payer);
+    }
+    people
 }
 
 /// Money paid back between two members ("settle up"): `from`'s balance goes up, `to`'s goes down.

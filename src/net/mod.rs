@@ -22,8 +22,9 @@ use serde_json::Value;
 use slab::Slab;
 
 use crate::config::Config;
+use crate::machine;
 use crate::machine::{Event, Machine, Outcome, Resume, Step, UserId};
-use crate::proto::{self, Code, Error, Reply};
+use crate::proto::{self, Code, Error};
 use crate::store::Store;
 use crate::workers::Workers;
 use conn::{Conn, Flushed, Parked};
@@ -251,8 +252,8 @@ impl Server {
                             );
                         }
                         let mut line = Vec::new();
-                        Reply::error(&Error::new(Code::TooManyConnections, "Too many connections"))
-                            .write_frame(None, &mut line);
+                        let error = Error::new(Code::TooManyConnections, "Too many connections");
+                        proto::write_error(&error, None, &mut line);
                         let _ = io::Write::write(&mut stream, &line);
                         continue;
                     }
@@ -324,14 +325,7 @@ impl Server {
             match conn.input.next_frame(self.config.frame_bytes_max) {
                 Next::Frame(bytes) => {
                     frames += 1;
-                    let decoded = if bytes.is_empty() {
-                        proto::Decoded {
-                            id: None,
-                            request: Err(Error::new(Code::BadJson, "Empty line: expected a JSON object")),
-                        }
-                    } else {
-                        proto::decode(bytes)
-                    };
+                    let decoded = proto::decode(bytes);
                     self.execute(key, decoded);
                 }
                 Next::TooLong => {
@@ -339,7 +333,7 @@ impl Server {
                         Code::FrameTooLong,
                         format!("Request longer than {} bytes; closing", self.config.frame_bytes_max),
                     );
-                    Reply::error(&error).write_frame(None, conn.output_mut());
+                    proto::write_error(&error, None, conn.output_mut());
                     conn.input.clear();
                     conn.close_after_flush = true;
                     mark_dirty(&mut self.dirty, conn, key);
@@ -386,16 +380,16 @@ impl Server {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        let request = match decoded.request {
-            Ok(request) => request,
+        let command = match decoded.command {
+            Ok(command) => command,
             Err(error) => {
-                Reply::error(&error).write_frame(decoded.id, conn.output_mut());
+                proto::write_error(&error, decoded.id.as_ref(), conn.output_mut());
                 mark_dirty(&mut self.dirty, conn, key);
                 return;
             }
         };
         let user_before = conn.session.user;
-        match self.machine.execute(&mut conn.session, request, unix_millis()) {
+        match self.machine.execute(&mut conn.session, command, unix_millis()) {
             Step::Done(outcome) => self.deliver(key, decoded.id, user_before, outcome),
             Step::Offload(job) => {
                 conn.parked = Some(Parked { id: decoded.id });
@@ -433,8 +427,8 @@ impl Server {
             return;
         };
         let user_after = conn.session.user;
-        let login_failed = outcome.reply.code() == Some(Code::InvalidCredentials);
-        outcome.reply.write_frame(id, conn.output_mut());
+        let login_failed = outcome.answer == Err(machine::Error::InvalidCredentials);
+        proto::write_answer(&self.machine, &outcome.answer, id.as_ref(), conn.output_mut());
         mark_dirty(&mut self.dirty, conn, key);
         if login_failed {
             let failures = conn.session.failed_logins.max(1);
@@ -479,7 +473,7 @@ impl Server {
             return;
         }
         let mut bytes = Vec::new();
-        if !self.machine.render(event, &mut bytes) {
+        if !proto::write_event(&self.machine, event, &mut bytes) {
             return;
         }
         bytes.push(b'\n');
@@ -659,7 +653,7 @@ impl Server {
             if let Some(conn) = self.conns.get_mut(key) {
                 let error = Error::new(Code::Limit, "Not logged in within the idle limit; closing");
                 let caught_up = conn.releasable_all();
-                Reply::error(&error).write_frame(None, conn.output_mut());
+                proto::write_error(&error, None, conn.output_mut());
                 // The notice is about no change; it may go at once unless earlier output still waits.
                 if caught_up {
                     conn.release_all();

@@ -15,7 +15,7 @@ use crate::auth;
 use crate::config::FsyncPolicy;
 use crate::machine::{Machine, Record, Session, Step};
 use crate::money::{Cents, AMOUNT_CENTS_MAX};
-use crate::proto::decode;
+use crate::proto;
 
 /// What the import did, for the operator.
 #[derive(Debug, Default)]
@@ -63,7 +63,8 @@ pub fn convert(
         let Value::String(password) = password else {
             return Err(format!("users.json: the password of {name:?} is not a string"));
         };
-        crate::machine::users::validate_username(name).map_err(|e| format!("users.json: user {name:?}: {e}"))?;
+        crate::machine::users::validate_username(name)
+            .map_err(|e| format!("users.json: user {name:?}: {}", proto::describe(&e.into())))?;
         let password_hash = auth::hash_password(password).ok_or("password hashing failed")?;
         apply(&mut machine, &mut records, Record::UserCreated { user: id as u32, name: name.clone(), password_hash })?;
         report.users += 1;
@@ -74,7 +75,7 @@ pub fn convert(
     };
     for (group_id, (group_name, group)) in groups.iter().enumerate() {
         let bad = |why: &str| format!("data.json: group {group_name:?}: {why}");
-        crate::machine::groups::validate_group_name(group_name).map_err(|e| bad(&e))?;
+        crate::machine::groups::validate_group_name(group_name).map_err(|e| bad(&proto::describe(&e.into())))?;
         let members: Vec<&str> = match group.get("members") {
             Some(Value::Array(list)) => list
                 .iter()
@@ -141,15 +142,13 @@ pub fn convert(
                 "split_between": split_between,
                 "include_payer": txn.get("include_payer").and_then(Value::as_bool).unwrap_or(false),
             }});
-            let request = decode(frame.to_string().as_bytes()).request.map_err(|e| bad_txn(&e.message))?;
+            let command = proto::decode(frame.to_string().as_bytes()).command.map_err(|e| bad_txn(&e.message))?;
             let mut session = Session { user: Some(user_of(&machine, payer)?), failed_logins: 0 };
-            let Step::Done(outcome) = machine.execute(&mut session, request, now) else {
+            let Step::Done(outcome) = machine.execute(&mut session, command, now) else {
                 return Err(bad_txn("unexpected password work"));
             };
-            if !outcome.reply.is_ok() {
-                let message =
-                    outcome.reply.to_value().get("message").and_then(Value::as_str).unwrap_or("rejected").to_string();
-                return Err(bad_txn(&message));
+            if let Err(error) = &outcome.answer {
+                return Err(bad_txn(&proto::describe(error)));
             }
             records.extend(outcome.records);
             report.transactions += 1;

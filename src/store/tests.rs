@@ -36,9 +36,9 @@ fn image(machine: &Machine) -> String {
 /// Executes frames as `user` (no password work: these tests build users from records).
 fn execute(machine: &mut Machine, store: &mut Store, user: u32, frame: &str) {
     let mut session = Session { user: Some(user), failed_logins: 0 };
-    let request = decode(frame.as_bytes()).request.unwrap();
-    let Step::Done(outcome) = machine.execute(&mut session, request, 7) else { panic!("no hashing expected") };
-    assert!(outcome.reply.is_ok(), "{frame}: {:?}", outcome.reply);
+    let command = decode(frame.as_bytes()).command.unwrap();
+    let Step::Done(outcome) = machine.execute(&mut session, command, 7) else { panic!("no hashing expected") };
+    assert!(outcome.answer.is_ok(), "{frame}: {:?}", outcome.answer);
     store.append(&outcome.records);
 }
 

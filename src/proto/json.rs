@@ -80,6 +80,21 @@ pub fn cents(out: &mut Vec<u8>, amount: Cents) {
     out.extend_from_slice(&[b'.', b'0' + fraction / 10, b'0' + fraction % 10]);
 }
 
+/// Appends an amount in cents that may not fit `i64` (sums over many transactions), in the same
+/// two-decimal form as `cents`.
+pub fn wide_cents(out: &mut Vec<u8>, amount: i128) {
+    if amount < 0 {
+        out.push(b'-');
+    }
+    let abs = amount.unsigned_abs();
+    match u64::try_from(abs / 100) {
+        Ok(units) => u64(out, units),
+        Err(_) => out.extend_from_slice((abs / 100).to_string().as_bytes()),
+    }
+    let fraction = (abs % 100) as u8;
+    out.extend_from_slice(&[b'.', b'0' + fraction / 10, b'0' + fraction % 10]);
+}
+
 /// Appends any serialisable value (through `serde_json`): for the shapes that are not hot.
 pub fn value<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     // Serialising into memory fails only for maps with non-string keys, which splitd never has;
@@ -226,6 +241,13 @@ mod tests {
         for sample in samples {
             assert_eq!(text(|out| string(out, &sample)), serde_json::to_string(&sample).unwrap(), "{sample:?}");
         }
+    }
+
+    #[test]
+    fn wide_amounts_beyond_i64() {
+        assert_eq!(text(|out| wide_cents(out, i128::from(i64::MAX) * 10)), "922337203685477580.70");
+        assert_eq!(text(|out| wide_cents(out, -5)), "-0.05");
+        assert_eq!(text(|out| wide_cents(out, 1234)), text(|out| cents(out, Cents(1234))));
     }
 
     #[test]

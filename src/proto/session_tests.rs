@@ -1,31 +1,53 @@
-//! The machine driven directly, without a network: a user's session read as a test.
+//! The machine driven through the protocol layer, without a network: frames decoded, executed and
+//! rendered as the server does in one loop turn; a user's session read as a test.
 
-use super::*;
-use crate::proto::decode;
+use serde_json::{json, Map, Value};
+
+use super::{decode, write_answer, write_error, write_event};
+use crate::machine::*;
+use crate::money::Cents;
+use crate::settle::Plan;
 use crate::workers;
-use serde_json::{json, Map};
 
 /// Executes `frame` (JSON text) for `session`, running password work inline. Returns the reply as JSON
 /// and everything the step produced.
 fn run(machine: &mut Machine, session: &mut Session, frame: &str, log: &mut Vec<Record>) -> (Value, Vec<Value>) {
-    let request = match decode(frame.as_bytes()).request {
-        Ok(request) => request,
-        Err(error) => return (Reply::error(&error).to_value(), Vec::new()),
+    let mut out = Vec::new();
+    let command = match decode(frame.as_bytes()).command {
+        Ok(command) => command,
+        Err(error) => {
+            write_error(&error, None, &mut out);
+            return (parsed(&out), Vec::new());
+        }
     };
-    let outcome = match machine.execute(session, request, 1_000) {
+    let outcome = match machine.execute(session, command, 1_000) {
         Step::Done(outcome) => outcome,
         Step::Offload(job) => machine.resume(session, job.resume, workers::run(job.work), 2_000),
     };
     log.extend(outcome.records.iter().cloned());
     machine.check_invariants().unwrap();
+    write_answer(machine, &outcome.answer, None, &mut out);
     let pushed = outcome.events.iter().map(|e| rendered(machine, e)).collect();
-    (outcome.reply.to_value(), pushed)
+    (parsed(&out), pushed)
+}
+
+/// One reply frame, parsed back; it must end in exactly one newline.
+fn parsed(frame: &[u8]) -> Value {
+    assert_eq!(frame.iter().filter(|&&b| b == b'\n').count(), 1, "one frame, one newline");
+    serde_json::from_slice(frame).expect("a reply is one JSON value")
+}
+
+/// The reply an outcome gives, as the wire would carry it.
+fn reply_of(machine: &Machine, outcome: &Outcome) -> Value {
+    let mut out = Vec::new();
+    write_answer(machine, &outcome.answer, None, &mut out);
+    parsed(&out)
 }
 
 /// The notification `event` stands for, parsed back.
 fn rendered(machine: &Machine, event: &Event) -> Value {
     let mut out = Vec::new();
-    assert!(machine.render(event, &mut out), "every event renders");
+    assert!(write_event(machine, event, &mut out), "every event renders");
     serde_json::from_slice(&out).expect("a notification is one JSON value")
 }
 
@@ -919,7 +941,7 @@ fn idempotency_keys_return_the_first_result() {
 #[test]
 fn dates_are_real_calendar_dates() {
     for ok in ["2024-02-29", "2000-02-29", "1999-12-31", "2025-01-01"] {
-        assert!(crate::proto::validate_date("date", ok.into()).is_ok(), "{ok}");
+        assert!(super::fields::validate_date("date", ok.into()).is_ok(), "{ok}");
     }
     for bad in [
         "2023-02-29",
@@ -933,7 +955,7 @@ fn dates_are_real_calendar_dates() {
         "0999-01-01",
         "",
     ] {
-        assert!(crate::proto::validate_date("date", bad.into()).is_err(), "{bad}");
+        assert!(super::fields::validate_date("date", bad.into()).is_err(), "{bad}");
     }
 }
 
@@ -1421,7 +1443,7 @@ fn a_slow_settlement_is_planned_off_the_loop_and_checked_when_it_returns() {
     // 16 balances, no two of them opposite: the exact search would take over a millisecond.
     let balances = [100, 200, 300, 400, 500, 600, 700, 800, -150, -250, -350, -450, -550, -650, -750, -450];
     w.group_with_balances(&mut sessions, "big", &balances);
-    let settle = || decode(br#"{"action":"settle","data":{"group":"big"}}"#).request.unwrap();
+    let settle = || decode(br#"{"action":"settle","data":{"group":"big"}}"#).command.unwrap();
     let Step::Offload(job) = w.machine.execute(&mut sessions[0], settle(), 5_000) else {
         panic!("a 16-balance exact search runs on the loop");
     };
@@ -1430,24 +1452,25 @@ fn a_slow_settlement_is_planned_off_the_loop_and_checked_when_it_returns() {
     // The worker's plan is used as it is while the balances are unchanged.
     let done = workers::run(job.work.clone());
     let WorkDone::Planned(plan) = &done else { panic!("not a plan: {done:?}") };
-    let reply = w.machine.resume(&mut sessions[0], job.resume.clone(), done.clone(), 5_001).reply.to_value();
+    let outcome = w.machine.resume(&mut sessions[0], job.resume.clone(), done.clone(), 5_001);
+    let reply = reply_of(&w.machine, &outcome);
     assert_eq!(reply["transfers"], plan.transfers.len());
     assert_eq!(reply["proven_minimal"], true, "{reply}");
     let empty = Plan { transfers: Vec::new(), method: Method::Minimal, proven_minimal: true, lower_bound: 0 };
-    let reply = w.machine.resume(&mut sessions[0], job.resume.clone(), WorkDone::Planned(empty.clone()), 5_002);
-    assert_eq!(reply.reply.to_value()["transfers"], 0, "an unchanged group takes the worker's plan");
+    let outcome = w.machine.resume(&mut sessions[0], job.resume.clone(), WorkDone::Planned(empty.clone()), 5_002);
+    assert_eq!(reply_of(&w.machine, &outcome)["transfers"], 0, "an unchanged group takes the worker's plan");
 
     // A payment lands while the plan is being made: the stale plan is not used, a fresh one is.
     let paid = w.ask(&mut sessions[8], "record_payment", json!({"group": "big", "to": "m0", "amount": "1.00"}));
     assert_eq!(paid["status"], "ok", "{paid}");
     let outcome = w.machine.resume(&mut sessions[0], job.resume, WorkDone::Planned(empty), 5_003);
-    let reply = outcome.reply.to_value();
+    let reply = reply_of(&w.machine, &outcome);
     let Step::Offload(fresh) = w.machine.execute(&mut sessions[0], settle(), 5_004) else { panic!("inline") };
     let WorkDone::Planned(fresh) = workers::run(fresh.work) else { panic!("not a plan") };
     assert_eq!(reply["transfers"], fresh.transfers.len(), "{reply}");
     assert!(!fresh.transfers.is_empty());
 
     // Greedy (O(n log n)) stays on the loop.
-    let greedy = decode(br#"{"action":"settle","data":{"group":"big","method":"greedy"}}"#).request.unwrap();
+    let greedy = decode(br#"{"action":"settle","data":{"group":"big","method":"greedy"}}"#).command.unwrap();
     assert!(matches!(w.machine.execute(&mut sessions[0], greedy, 5_005), Step::Done(_)));
 }

@@ -1,0 +1,135 @@
+//! Answers and events: what a command produced, as typed values.
+//!
+//! An answer names the state it shows (a group, a transaction id) rather than copying it, so a read
+//! costs nothing until the protocol layer renders it from the machine's state — straight into the
+//! outgoing bytes, in the same loop turn, before anything else changes the state.
+
+use super::explain::Details;
+use super::{GroupId, PaymentId, TxnId, UserId};
+use crate::money::Cents;
+use crate::settle::Method;
+
+/// A finished command's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Nothing to show but what happened.
+    Done(Done),
+    /// The groups `user` belongs to, in the order joined.
+    Groups {
+        user: UserId,
+    },
+    Members {
+        group: GroupId,
+    },
+    GroupInfo {
+        group: GroupId,
+    },
+    Transactions {
+        group: GroupId,
+    },
+    Payments {
+        group: GroupId,
+    },
+    Balances {
+        group: GroupId,
+    },
+    /// The group's settings, transactions and payments.
+    Export {
+        group: GroupId,
+    },
+    /// History entries by id, newest first; `more` when older ones remain.
+    History {
+        group: GroupId,
+        entries: Vec<u64>,
+        more: bool,
+    },
+    /// A transaction as it is now (or, once deleted, as it was when deleted).
+    Transaction {
+        done: Done,
+        group: GroupId,
+        txn: TxnId,
+        repeated: bool,
+    },
+    /// A payment as it is now (or, once deleted, as it was when deleted).
+    Payment {
+        group: GroupId,
+        payment: PaymentId,
+        repeated: bool,
+    },
+    Settlement(Box<Settlement>),
+    /// Per current member, in member order.
+    BalanceDetails {
+        members: Vec<(UserId, Details)>,
+    },
+    /// Netted debts per pair (debtor, creditor, cents), sorted by names.
+    Debts {
+        debts: Vec<(UserId, UserId, i128)>,
+    },
+}
+
+/// What a command did, when that is all there is to say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Done {
+    SignedUp,
+    LoggedIn,
+    LoggedOut,
+    GroupCreated,
+    Joined,
+    Left,
+    PasswordChanged,
+    PasswordRemoved,
+    CurrencySet,
+    TransactionAdded,
+    TransactionEdited,
+    TransactionUnchanged,
+    TransactionDeleted,
+    PaymentRecorded,
+    PaymentDeleted,
+}
+
+/// One suggested (or recorded) payment of a settlement plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transfer {
+    pub from: UserId,
+    pub to: UserId,
+    pub amount: Cents,
+}
+
+/// A settlement plan for a group's balances.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settlement {
+    pub transfers: Vec<Transfer>,
+    pub method: Method,
+    pub proven_minimal: bool,
+    pub lower_bound: usize,
+    /// `Some` when the plan was asked to be recorded: the payments made of it (empty when nothing
+    /// was owed).
+    pub recorded: Option<Recorded>,
+}
+
+/// The payments a recorded settlement made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub group: GroupId,
+    pub payments: Vec<PaymentId>,
+}
+
+/// A change to a group that online members should hear about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub group: GroupId,
+    pub notice: Notice,
+}
+
+/// What to push. Rendered only when someone will receive it: building the text of a notification
+/// nobody is online to read was the largest cost of a write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// The group's history entry `entry`.
+    History { entry: u64 },
+    /// The history entry of a recorded settlement, with the plan it recorded (the original client
+    /// prints a `settlement` message's list).
+    Settled { entry: u64, transfers: Vec<Transfer> },
+    /// `by` asked for a plan without recording it.
+    SettleRequested { by: UserId, transfers: Vec<Transfer> },
+}

@@ -1,0 +1,169 @@
+//! Commands: what a client may ask of the machine, in the machine's own words.
+//!
+//! The protocol layer decodes wire frames into these; the machine never sees JSON. A command is
+//! well-formed (types, shapes, lengths the wire can check) but not yet validated against the state:
+//! names are still names, and the machine resolves them to members, refusing what does not fit.
+
+use crate::money::Cents;
+use crate::settle::Method;
+
+/// Which transaction a delete means: the original client's 0-based position, or splitd's stable id.
+/// The id is the safe form: a position can shift while someone else deletes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxnRef {
+    Index(usize),
+    Id(u64),
+}
+
+/// How an expense's amount is shared, as the client named it. Named entries are sorted by name, so
+/// the allocation of leftover cents (largest remainder, ties to the earlier entry) is in name order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SplitSpec {
+    /// Equal shares. `members: None` means every current member. The original's `split_between` +
+    /// `include_payer` arrive here too, with the names in request order.
+    Equal { members: Option<Vec<String>>, include_payer: bool },
+    /// Each person's exact share; must sum to the amount.
+    Exact(Vec<(String, Cents)>),
+    /// Percentages in basis points (33.33 % = 3333); sum to 10000.
+    Percent(Vec<(String, u32)>),
+    /// Integer weights >= 1.
+    Shares(Vec<(String, u64)>),
+}
+
+/// A name and a password, for signing up or logging in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateGroup {
+    pub group: String,
+    /// Empty: no join password.
+    pub password: String,
+    /// `None`: the default currency.
+    pub currency: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinGroup {
+    pub group: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddTransaction {
+    pub group: String,
+    pub amount: Cents,
+    pub description: String,
+    pub split: SplitSpec,
+    /// Who paid what (sums to `amount`); `None`: the recorder paid it all.
+    pub paid_by: Option<Vec<(String, Cents)>>,
+    /// A calendar date `YYYY-MM-DD` the client gave, display only.
+    pub date: Option<String>,
+    /// Idempotency key: a repeat returns the first result and changes nothing.
+    pub key: Option<String>,
+}
+
+/// Every field but `group` and `id` is optional: `None` keeps the current value. `date: Some(None)`
+/// clears the date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditTransaction {
+    pub group: String,
+    pub id: u64,
+    pub amount: Option<Cents>,
+    pub description: Option<String>,
+    pub split: Option<SplitSpec>,
+    pub paid_by: Option<Vec<(String, Cents)>>,
+    pub date: Option<Option<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordPayment {
+    pub group: String,
+    /// `None`: the caller paid.
+    pub from: Option<String>,
+    pub to: String,
+    pub amount: Cents,
+    pub date: Option<String>,
+    pub key: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct History {
+    pub group: String,
+    /// Only entries with a smaller id (older); `None`: from the newest.
+    pub before: Option<u64>,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settle {
+    pub group: String,
+    pub method: Method,
+    /// Record the plan as payments, atomically, in the same step.
+    pub record: bool,
+}
+
+/// One request to the machine. Reads that name only a group carry just its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Signup(Credentials),
+    Login(Credentials),
+    Logout,
+    CreateGroup(CreateGroup),
+    JoinGroup(JoinGroup),
+    LeaveGroup {
+        group: String,
+    },
+    /// An empty password removes it.
+    SetGroupPassword {
+        group: String,
+        password: String,
+    },
+    SetGroupCurrency {
+        group: String,
+        currency: String,
+    },
+    AddTransaction(AddTransaction),
+    EditTransaction(EditTransaction),
+    DeleteTransaction {
+        group: String,
+        target: TxnRef,
+    },
+    RecordPayment(RecordPayment),
+    DeletePayment {
+        group: String,
+        id: u64,
+    },
+    ListGroups,
+    GroupMembers {
+        group: String,
+    },
+    GroupInfo {
+        group: String,
+    },
+    ViewTransactions {
+        group: String,
+    },
+    ViewPayments {
+        group: String,
+    },
+    ViewBalances {
+        group: String,
+    },
+    Export {
+        group: String,
+    },
+    History(History),
+    Settle(Settle),
+    /// Each member's balance taken apart: paid, share, payments sent and received.
+    BalanceDetails {
+        group: String,
+    },
+    /// The unsimplified who-owes-whom, netted per pair.
+    PairwiseDebts {
+        group: String,
+    },
+}

@@ -1,0 +1,117 @@
+//! Why the machine refused a command, as domain result codes (TigerBeetle's `CreateAccountResult`
+//! habit): the protocol layer turns each into a wire code and words. A refused command changed
+//! nothing.
+
+use crate::money::Cents;
+
+/// A refusal. Variants that carry data carry what the words need (a name, a sum), never wire text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The command needs a logged-in session.
+    NotAuthenticated,
+    /// Unknown user or wrong password: the same answer for both.
+    InvalidCredentials,
+    UserExists,
+    GroupExists,
+    GroupNotFound,
+    /// The caller is not a member of the group.
+    NotMember,
+    /// The group has `groups::GROUP_MEMBERS_MAX` members.
+    GroupFull,
+    InvalidGroupPassword,
+    /// `name` is not a current member (the original's `<name> not in group`).
+    NotInGroup {
+        name: String,
+    },
+    /// The change would move the balance of `name`, who has left the group.
+    FormerMemberMoved {
+        name: String,
+    },
+    /// No transaction at that position (the original's delete-by-index).
+    InvalidIndex,
+    TransactionNotFound,
+    PaymentNotFound,
+    /// Only the group's creator may change this setting.
+    CreatorOnly(Setting),
+    /// Leaving needs a zero balance.
+    BalanceNotZero,
+    /// `pairwise_debts` would cost `pieces` (> `limit`) steps of work.
+    TooLargeToExplain {
+        pieces: usize,
+        limit: usize,
+    },
+    /// The command's content does not fit the rules or the state.
+    Invalid(Invalid),
+    /// A bug or a failed hash: the command changed nothing.
+    Internal,
+}
+
+/// A group setting only its creator may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    Password,
+    Currency,
+}
+
+/// Which list of names a rule is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The people of an equal split.
+    EqualMembers,
+    /// The people of an exact split.
+    ExactAmounts,
+    Percents,
+    Shares,
+    /// The payers.
+    PaidBy,
+}
+
+/// Content that breaks a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalid {
+    /// Usernames: 1-`USERNAME_CHARS_MAX` of letters, digits, `_`, `.`, `-`.
+    Username,
+    /// Passwords (accounts and groups): `PASSWORD_BYTES_MIN`-`PASSWORD_BYTES_MAX` bytes.
+    Password,
+    /// Group names: 1-`GROUP_NAME_CHARS_MAX` printable characters.
+    GroupName,
+    /// Descriptions: at most `DESCRIPTION_CHARS_MAX` characters.
+    DescriptionTooLong,
+    /// A list names more people than a group can hold.
+    TooManyNames(Part),
+    /// A list's amounts do not sum to the transaction's amount.
+    SumMismatch { part: Part, amount: Cents, sum: Cents },
+    /// An equal split with nobody in it.
+    NobodyShares,
+    /// An edit changes the amount, and the kept split cannot share the new one: the split must be
+    /// given again.
+    SplitNeeded(SplitGap),
+    /// An edit changes the amount of an expense several people paid: `paid_by` must be given again.
+    PayersNeeded,
+    /// An idempotency key the user already used for the other kind of object.
+    KeyUsedFor(KeyKind),
+    /// A payment from someone to themselves.
+    PaysSelf,
+}
+
+/// Why a kept split cannot share a new amount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SplitGap {
+    /// Nobody is left to share it.
+    Nobody,
+    /// The exact amounts sum to `sum`, not the new `amount`.
+    ExactSum { sum: Cents, amount: Cents },
+}
+
+/// What an idempotency key made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    Transaction,
+    Payment,
+}
+
+impl From<Invalid> for Error {
+    fn from(invalid: Invalid) -> Error {
+        Error::Invalid(invalid)
+    }
+}

@@ -1,0 +1,223 @@
+//! Groups and who is in them: create, join, leave, and the creator's settings (join password,
+//! currency). Join passwords are hashed and checked off the loop, like account passwords.
+
+use crate::machine::groups::{validate_group_name, GROUP_MEMBERS_MAX};
+use crate::machine::users::validate_password;
+use crate::machine::{
+    misfit, Activity, Answer, ApplyError, CreateGroup, Done, Error, GroupId, Job, JoinGroup, Machine, Millis, Outcome,
+    Record, Resume, Setting, Step, UserId, Work, DEFAULT_CURRENCY,
+};
+use crate::money::Cents;
+
+impl Machine {
+    pub(in crate::machine) fn create_group(
+        &mut self,
+        user: UserId,
+        create: CreateGroup,
+        now: Millis,
+    ) -> Result<Step, Error> {
+        let CreateGroup { group, password, currency } = create;
+        validate_group_name(&group)?;
+        if self.groups.find(&group).is_some() {
+            return Err(Error::GroupExists);
+        }
+        let currency = currency.unwrap_or_else(|| DEFAULT_CURRENCY.to_string());
+        if password.is_empty() {
+            return Ok(Step::Done(self.finish_create_group(user, group, None, currency, now)?));
+        }
+        validate_password(&password)?;
+        Ok(Step::Offload(Job { work: Work::Hash { password }, resume: Resume::CreateGroup { group, currency } }))
+    }
+
+    /// The name may have been taken while the password was hashing.
+    pub(in crate::machine) fn finish_create_group(
+        &mut self,
+        user: UserId,
+        name: String,
+        password_hash: Option<String>,
+        currency: String,
+        now: Millis,
+    ) -> Result<Outcome, Error> {
+        if self.groups.find(&name).is_some() {
+            return Err(Error::GroupExists);
+        }
+        let group = self.groups.next_id();
+        let mut records = vec![Record::GroupCreated { group, name, creator: user, password_hash, at: now }];
+        if currency != DEFAULT_CURRENCY {
+            records.push(Record::GroupCurrencySet { group, currency, by: user, at: now });
+        }
+        for record in &records {
+            self.apply_own(record)?;
+        }
+        Ok(Outcome { answer: Ok(Answer::Done(Done::GroupCreated)), records, events: Vec::new() })
+    }
+
+    pub(in crate::machine) fn join_group(&mut self, user: UserId, join: JoinGroup, now: Millis) -> Result<Step, Error> {
+        let id = self.groups.find(&join.group).ok_or(Error::GroupNotFound)?;
+        let entry = self.group(id)?;
+        if entry.is_member(user) {
+            return Ok(Step::Done(Outcome::done(Done::Joined)));
+        }
+        if entry.members.len() >= GROUP_MEMBERS_MAX {
+            return Err(Error::GroupFull);
+        }
+        match &entry.password_hash {
+            None => Ok(Step::Done(self.finish_join_group(user, id, true, now)?)),
+            Some(phc) => Ok(Step::Offload(Job {
+                work: Work::Verify { password: join.password, phc: phc.clone() },
+                resume: Resume::JoinGroup { group: id },
+            })),
+        }
+    }
+
+    pub(in crate::machine) fn finish_join_group(
+        &mut self,
+        user: UserId,
+        group: GroupId,
+        verified: bool,
+        now: Millis,
+    ) -> Result<Outcome, Error> {
+        if !verified {
+            return Err(Error::InvalidGroupPassword);
+        }
+        if self.group(group)?.is_member(user) {
+            return Ok(Outcome::done(Done::Joined));
+        }
+        self.commit(group, Record::MemberJoined { group, user, at: now }, Answer::Done(Done::Joined))
+    }
+
+    pub(in crate::machine) fn leave_group(&mut self, user: UserId, group: &str, now: Millis) -> Result<Outcome, Error> {
+        let (id, entry) = self.member_group(user, group)?;
+        if entry.balance(user) != Cents::ZERO {
+            return Err(Error::BalanceNotZero);
+        }
+        self.commit(id, Record::MemberLeft { group: id, user, at: now }, Answer::Done(Done::Left))
+    }
+
+    /// The group `name` if `user` is a member and its creator (who alone changes `setting`).
+    fn creator_group(&self, user: UserId, name: &str, setting: Setting) -> Result<GroupId, Error> {
+        let (id, entry) = self.member_group(user, name)?;
+        if entry.creator != user {
+            return Err(Error::CreatorOnly(setting));
+        }
+        Ok(id)
+    }
+
+    pub(in crate::machine) fn set_group_password(
+        &mut self,
+        user: UserId,
+        group: &str,
+        password: String,
+        now: Millis,
+    ) -> Result<Step, Error> {
+        let id = self.creator_group(user, group, Setting::Password)?;
+        if password.is_empty() {
+            let record = Record::GroupPasswordSet { group: id, password_hash: None, by: user, at: now };
+            return Ok(Step::Done(self.commit(id, record, Answer::Done(Done::PasswordRemoved))?));
+        }
+        validate_password(&password)?;
+        Ok(Step::Offload(Job { work: Work::Hash { password }, resume: Resume::SetGroupPassword { group: id } }))
+    }
+
+    /// Membership and creatorship are checked again: either may have changed while hashing.
+    pub(in crate::machine) fn finish_set_group_password(
+        &mut self,
+        user: UserId,
+        group: GroupId,
+        phc: String,
+        now: Millis,
+    ) -> Result<Outcome, Error> {
+        let entry = self.group(group)?;
+        if !entry.is_member(user) {
+            return Err(Error::NotMember);
+        }
+        if entry.creator != user {
+            return Err(Error::CreatorOnly(Setting::Password));
+        }
+        let record = Record::GroupPasswordSet { group, password_hash: Some(phc), by: user, at: now };
+        self.commit(group, record, Answer::Done(Done::PasswordChanged))
+    }
+
+    pub(in crate::machine) fn set_group_currency(
+        &mut self,
+        user: UserId,
+        group: &str,
+        currency: String,
+        now: Millis,
+    ) -> Result<Outcome, Error> {
+        let id = self.creator_group(user, group, Setting::Currency)?;
+        let record = Record::GroupCurrencySet { group: id, currency, by: user, at: now };
+        self.commit(id, record, Answer::Done(Done::CurrencySet))
+    }
+
+    pub(in crate::machine) fn apply_membership(&mut self, record: &Record) -> Result<(), ApplyError> {
+        match record {
+            Record::GroupCreated { group, name, creator, password_hash, at } => {
+                self.apply_group_created(*group, name, *creator, password_hash, *at)
+            }
+            Record::MemberJoined { group, user, at } => {
+                let (Some(entry), Some(member)) = (self.groups.get_mut(*group), self.users.get_mut(*user)) else {
+                    return misfit("unknown group or user");
+                };
+                if !entry.add_member(*user) {
+                    return misfit("already a member");
+                }
+                member.groups.push(*group);
+                entry.history.push(*at, *user, Activity::MemberJoined { member: *user });
+                Ok(())
+            }
+            Record::MemberLeft { group, user, at } => {
+                let (Some(entry), Some(member)) = (self.groups.get_mut(*group), self.users.get_mut(*user)) else {
+                    return misfit("unknown group or user");
+                };
+                if !entry.remove_member(*user) {
+                    return misfit("not a member or balance not zero");
+                }
+                member.groups.retain(|g| g != group);
+                entry.history.push(*at, *user, Activity::MemberLeft { member: *user });
+                Ok(())
+            }
+            Record::GroupCurrencySet { group, currency, by, at } => {
+                let Some(entry) = self.groups.get_mut(*group) else { return misfit("unknown group") };
+                if !crate::machine::groups::is_currency_code(currency) {
+                    return misfit("not a currency code");
+                }
+                entry.currency = currency.clone();
+                entry.history.push(*at, *by, Activity::CurrencySet { currency: currency.clone() });
+                Ok(())
+            }
+            Record::GroupPasswordSet { group, password_hash, by, at } => {
+                let Some(entry) = self.groups.get_mut(*group) else { return misfit("unknown group") };
+                entry.password_hash = password_hash.clone();
+                entry.history.push(*at, *by, Activity::PasswordChanged { has_password: password_hash.is_some() });
+                Ok(())
+            }
+            _ => misfit("not a membership record"),
+        }
+    }
+
+    /// The creator becomes the first member in the same record.
+    fn apply_group_created(
+        &mut self,
+        group: GroupId,
+        name: &str,
+        creator: UserId,
+        password_hash: &Option<String>,
+        at: i64,
+    ) -> Result<(), ApplyError> {
+        if self.users.get(creator).is_none() {
+            return misfit("unknown creator");
+        }
+        let currency = DEFAULT_CURRENCY.to_string();
+        if !self.groups.insert(group, name.to_string(), password_hash.clone(), creator, at, currency) {
+            return misfit("group id out of order or name taken");
+        }
+        let (Some(entry), Some(member)) = (self.groups.get_mut(group), self.users.get_mut(creator)) else {
+            return misfit("group vanished");
+        };
+        entry.add_member(creator);
+        member.groups.push(group);
+        entry.history.push(at, creator, Activity::GroupCreated);
+        Ok(())
+    }
+}

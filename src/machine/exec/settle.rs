@@ -1,0 +1,136 @@
+//! Settling up: plans that zero a group's balances (optionally recorded as payments in the same
+//! step), and the explanations of where balances come from (`balance_details`, `pairwise_debts`).
+
+use crate::machine::explain::{self, Details, PAIRWISE_PIECES_MAX};
+use crate::machine::ledger::Payment;
+use crate::machine::{
+    Answer, Error, Event, GroupId, Job, Machine, Millis, Notice, Outcome, Record, Recorded, Resume, Settle, Settlement,
+    Step, Transfer, UserId, Work,
+};
+use crate::money::Cents;
+use crate::settle::{self, Method, Plan};
+
+impl Machine {
+    /// Suggests the transfers that zero the group's balances; with `record`, also records exactly
+    /// those transfers as payments, atomically (one record). A plan whose search may take
+    /// milliseconds is handed off the loop (`Step::Offload`).
+    pub(in crate::machine) fn settle(&mut self, user: UserId, settle: Settle, now: Millis) -> Result<Step, Error> {
+        let (id, _) = self.member_group(user, &settle.group)?;
+        let (members, net) = self.settle_input(id);
+        let Settle { method, record, .. } = settle;
+        if settle::is_slow(&net, method) {
+            let work = Work::Plan { net: net.clone(), method };
+            return Ok(Step::Offload(Job { work, resume: Resume::Settle { group: id, method, record, members, net } }));
+        }
+        let plan = settle::plan(&net, method);
+        Ok(Step::Done(self.finish_settle(user, id, record, &members, plan, now)?))
+    }
+
+    /// Finishes a `settle` whose plan was made off the loop for `members`' balances `net`. The plan
+    /// is used only if the group's balances are still exactly those; otherwise (a change landed
+    /// meanwhile) it is made again, here.
+    pub(in crate::machine) fn finish_settle_offloaded(
+        &mut self,
+        user: UserId,
+        id: GroupId,
+        (method, record): (Method, bool),
+        asked: (Vec<UserId>, Vec<i64>),
+        plan: Plan,
+        now: Millis,
+    ) -> Result<Outcome, Error> {
+        if !self.group(id)?.is_member(user) {
+            return Err(Error::NotMember);
+        }
+        let current = self.settle_input(id);
+        let plan = if current == asked { plan } else { settle::plan(&current.1, method) };
+        self.finish_settle(user, id, record, &current.0, plan, now)
+    }
+
+    /// The group's members with their balances, ordered by name (so ties break by name, as
+    /// documented).
+    fn settle_input(&self, group: GroupId) -> (Vec<UserId>, Vec<i64>) {
+        let Some(entry) = self.groups.get(group) else { return (Vec::new(), Vec::new()) };
+        let mut named: Vec<(UserId, &str, Cents)> =
+            entry.member_balances().map(|(m, c)| (m, self.users.name(m), c)).collect();
+        named.sort_by(|a, b| a.1.cmp(b.1));
+        named.into_iter().map(|(m, _, c)| (m, c.0)).unzip()
+    }
+
+    /// Answers (and, with `record`, records) `plan`, made for the group's current balances with
+    /// `members` in `settle_input` order.
+    fn finish_settle(
+        &mut self,
+        user: UserId,
+        id: GroupId,
+        record: bool,
+        members: &[UserId],
+        plan: Plan,
+        now: Millis,
+    ) -> Result<Outcome, Error> {
+        let transfers: Vec<Transfer> = plan
+            .transfers
+            .iter()
+            .map(|t| Transfer { from: members[t.from], to: members[t.to], amount: Cents(t.amount) })
+            .collect();
+        let mut settlement = Settlement {
+            transfers: transfers.clone(),
+            method: plan.method,
+            proven_minimal: plan.proven_minimal,
+            lower_bound: plan.lower_bound,
+            recorded: record.then(|| Recorded { group: id, payments: Vec::new() }),
+        };
+        if !record || transfers.is_empty() {
+            let events = vec![Event { group: id, notice: Notice::SettleRequested { by: user, transfers } }];
+            let answer = Ok(Answer::Settlement(Box::new(settlement)));
+            return Ok(Outcome { answer, records: Vec::new(), events });
+        }
+        let payments: Vec<Payment> = transfers
+            .iter()
+            .zip(self.next_payment_id..)
+            .map(|(t, id)| Payment {
+                id,
+                from: t.from,
+                to: t.to,
+                amount: t.amount,
+                by: user,
+                created_at: now,
+                date: None,
+                key: None,
+            })
+            .collect();
+        settlement.recorded = Some(Recorded { group: id, payments: payments.iter().map(|p| p.id).collect() });
+        let record = Record::SettlementRecorded { group: id, payments, by: user, at: now };
+        let mut outcome = self.commit(id, record, Answer::Settlement(Box::new(settlement)))?;
+        for event in &mut outcome.events {
+            if let Notice::History { entry } = event.notice {
+                event.notice = Notice::Settled { entry, transfers: transfers.clone() };
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// `balance_details`: per current member, in member order, where their balance comes from.
+    pub(in crate::machine) fn balance_details(&self, user: UserId, group: &str) -> Result<Outcome, Error> {
+        let (_, entry) = self.member_group(user, group)?;
+        let all = explain::details(entry);
+        let members: Vec<(UserId, Details)> =
+            entry.members.iter().map(|&m| (m, all.get(&m).copied().unwrap_or_default())).collect();
+        Ok(Outcome::answer(Answer::BalanceDetails { members }))
+    }
+
+    /// `pairwise_debts`: who owes whom, netted per pair, sorted by (from, to) name.
+    pub(in crate::machine) fn pairwise_debts(&self, user: UserId, group: &str) -> Result<Outcome, Error> {
+        let (_, entry) = self.member_group(user, group)?;
+        let pieces: usize = entry.ledger.transactions().iter().map(|t| t.owed.len().saturating_mul(t.paid.len())).sum();
+        if pieces > PAIRWISE_PIECES_MAX {
+            return Err(Error::TooLargeToExplain { pieces, limit: PAIRWISE_PIECES_MAX });
+        }
+        let mut debts: Vec<(UserId, UserId, i128)> = explain::pairwise(entry)
+            .into_iter()
+            .map(|((a, b), cents)| if cents > 0 { (a, b, cents) } else { (b, a, -cents) })
+            .collect();
+        let name = |u: UserId| self.users.name(u);
+        debts.sort_unstable_by(|x, y| (name(x.0), name(x.1)).cmp(&(name(y.0), name(y.1))));
+        Ok(Outcome::answer(Answer::Debts { debts }))
+    }
+}

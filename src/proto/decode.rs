@@ -1,0 +1,187 @@
+//! The general decoder: any frame, through a `serde_json::Value` tree, into a `machine::Command`.
+//! Total: every byte string becomes a command or an `Error` that names what was wrong.
+
+use serde_json::{Map, Value};
+
+use super::error::{Code, Error};
+use super::fields::Fields;
+use super::{Decoded, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX};
+use crate::machine::Method;
+use crate::machine::{
+    AddTransaction, Command, CreateGroup, Credentials, EditTransaction, History, JoinGroup, RecordPayment, Settle,
+    TxnRef,
+};
+
+pub(super) fn decode_general(frame: &[u8]) -> Decoded {
+    let value: Value = match serde_json::from_slice(frame) {
+        Ok(value) => value,
+        Err(err) => {
+            return Decoded { id: None, command: Err(Error::new(Code::BadJson, format!("Invalid JSON: {err}"))) }
+        }
+    };
+    let Value::Object(mut envelope) = value else {
+        return Decoded { id: None, command: Err(Error::new(Code::BadJson, "A request must be a JSON object")) };
+    };
+    let id = envelope.remove("id");
+    let command = match &id {
+        Some(Value::String(_) | Value::Number(_)) | None => decode_envelope(envelope),
+        Some(_) => Err(Error::bad_request("Field 'id' must be a string or a number")),
+    };
+    Decoded { id, command }
+}
+
+/// `{"action": ..., "data": {...}}` without its `id`.
+fn decode_envelope(mut envelope: Map<String, Value>) -> Result<Command, Error> {
+    let action = match envelope.remove("action") {
+        Some(Value::String(action)) => action,
+        Some(_) => return Err(Error::bad_request("Field 'action' must be a string")),
+        None => return Err(Error::bad_request("Missing field 'action'")),
+    };
+    if let Some(extra) = envelope.keys().find(|k| k.as_str() != "data") {
+        return Err(Error::bad_request(format!("Unknown field '{extra}'")));
+    }
+    let data = match envelope.remove("data") {
+        Some(Value::Object(data)) => data,
+        None | Some(Value::Null) => Map::new(),
+        Some(_) => return Err(Error::bad_request("Field 'data' must be an object")),
+    };
+    let mut fields = Fields { data };
+    let command = decode_action(&action, &mut fields)?;
+    fields.finish()?;
+    Ok(command)
+}
+
+/// One arm per action; the larger ones have a function each.
+fn decode_action(action: &str, fields: &mut Fields) -> Result<Command, Error> {
+    let group = |fields: &mut Fields| fields.string("group");
+    Ok(match action {
+        "signup" => Command::Signup(credentials(fields)?),
+        "login" => Command::Login(credentials(fields)?),
+        "logout" => Command::Logout,
+        "create_group" => Command::CreateGroup(CreateGroup {
+            group: group(fields)?,
+            password: fields.optional_string("password")?.unwrap_or_default(),
+            currency: fields.optional_currency("currency")?,
+        }),
+        "join_group" => Command::JoinGroup(JoinGroup {
+            group: group(fields)?,
+            password: fields.optional_string("password")?.unwrap_or_default(),
+        }),
+        "leave_group" => Command::LeaveGroup { group: group(fields)? },
+        "set_group_password" => {
+            Command::SetGroupPassword { group: group(fields)?, password: fields.string("password")? }
+        }
+        "set_group_currency" => Command::SetGroupCurrency {
+            group: group(fields)?,
+            currency: fields
+                .optional_currency("currency")?
+                .ok_or_else(|| Error::bad_request("Missing field 'currency'"))?,
+        },
+        "add_transaction" => Command::AddTransaction(add_transaction(fields)?),
+        "edit_transaction" => Command::EditTransaction(edit_transaction(fields)?),
+        "delete_transaction" => delete_transaction(fields)?,
+        "record_payment" => Command::RecordPayment(RecordPayment {
+            group: group(fields)?,
+            from: fields.optional_string("from")?,
+            to: fields.string("to")?,
+            amount: fields.amount("amount")?,
+            date: fields.optional_date("date")?,
+            key: fields.optional_key("key")?,
+        }),
+        "delete_payment" => Command::DeletePayment { group: group(fields)?, id: fields.u64("id")? },
+        "list_groups" => Command::ListGroups,
+        "get_group_members" => Command::GroupMembers { group: group(fields)? },
+        "group_info" => Command::GroupInfo { group: group(fields)? },
+        "view_transactions" => Command::ViewTransactions { group: group(fields)? },
+        "view_payments" => Command::ViewPayments { group: group(fields)? },
+        "view_balances" => Command::ViewBalances { group: group(fields)? },
+        "export" => Command::Export { group: group(fields)? },
+        "history" => Command::History(history(fields)?),
+        "settle" => Command::Settle(settle(fields)?),
+        "balance_details" => Command::BalanceDetails { group: group(fields)? },
+        "pairwise_debts" => Command::PairwiseDebts { group: group(fields)? },
+        _ => return Err(Error::new(Code::UnknownAction, "Unknown action")),
+    })
+}
+
+fn credentials(fields: &mut Fields) -> Result<Credentials, Error> {
+    Ok(Credentials { username: fields.string("username")?, password: fields.string("password")? })
+}
+
+fn add_transaction(fields: &mut Fields) -> Result<AddTransaction, Error> {
+    let group = fields.string("group")?;
+    let amount = fields.amount("amount")?;
+    let description = fields.optional_string("description")?.unwrap_or_default();
+    let split = fields.split_spec()?.ok_or_else(|| Error::bad_request("Missing field 'split_between'"))?;
+    Ok(AddTransaction {
+        group,
+        amount,
+        description,
+        split,
+        paid_by: fields.optional_amount_map("paid_by")?,
+        date: fields.optional_date("date")?,
+        key: fields.optional_key("key")?,
+    })
+}
+
+fn edit_transaction(fields: &mut Fields) -> Result<EditTransaction, Error> {
+    let edit = EditTransaction {
+        group: fields.string("group")?,
+        id: fields.u64("id")?,
+        amount: fields.optional_amount("amount")?,
+        description: fields.optional_string("description")?,
+        split: fields.split_spec()?,
+        paid_by: fields.optional_amount_map("paid_by")?,
+        date: match fields.optional_string("date")? {
+            None => None,
+            Some(text) if text.is_empty() => Some(None),
+            Some(text) => Some(Some(super::fields::validate_date("date", text)?)),
+        },
+    };
+    let nothing = edit.amount.is_none()
+        && edit.description.is_none()
+        && edit.split.is_none()
+        && edit.paid_by.is_none()
+        && edit.date.is_none();
+    if nothing {
+        return Err(Error::bad_request(
+            "Nothing to change: give 'amount', 'description', 'split', 'paid_by' or 'date'",
+        ));
+    }
+    Ok(edit)
+}
+
+fn delete_transaction(fields: &mut Fields) -> Result<Command, Error> {
+    let group = fields.string("group")?;
+    let id = fields.optional_u64("id")?;
+    let index = fields.optional_u64("index")?;
+    let target = match (id, index) {
+        (Some(id), None) => TxnRef::Id(id),
+        (None, Some(index)) => TxnRef::Index(usize::try_from(index).unwrap_or(usize::MAX)),
+        (Some(_), Some(_)) => return Err(Error::bad_request("Give either 'id' or 'index', not both")),
+        (None, None) => return Err(Error::bad_request("Missing field 'id' (or 'index')")),
+    };
+    Ok(Command::DeleteTransaction { group, target })
+}
+
+fn history(fields: &mut Fields) -> Result<History, Error> {
+    let group = fields.string("group")?;
+    let before = fields.optional_u64("before")?;
+    let limit = match fields.optional_u64("limit")? {
+        None => HISTORY_LIMIT_DEFAULT,
+        Some(n) if (1..=HISTORY_LIMIT_MAX as u64).contains(&n) => n as usize,
+        Some(_) => return Err(Error::bad_request(format!("Field 'limit' must be 1-{HISTORY_LIMIT_MAX}"))),
+    };
+    Ok(History { group, before, limit })
+}
+
+fn settle(fields: &mut Fields) -> Result<Settle, Error> {
+    let group = fields.string("group")?;
+    let method = match fields.optional_string("method")? {
+        None => Method::Minimal,
+        Some(name) => Method::parse(&name)
+            .ok_or_else(|| Error::bad_request("Field 'method' must be \"minimal\" or \"greedy\""))?,
+    };
+    let record = fields.optional_bool("record")?.unwrap_or(false);
+    Ok(Settle { group, method, record })
+}

@@ -1,0 +1,114 @@
+//! Error replies: a stable code and words. Decoding errors are made here directly; the machine's
+//! refusals (`machine::Error`) are put into words here too, so the machine never writes wire text
+//! and every message names the wire field it is about.
+
+use crate::machine::groups::GROUP_NAME_CHARS_MAX;
+use crate::machine::users::{PASSWORD_BYTES_MAX, PASSWORD_BYTES_MIN, USERNAME_CHARS_MAX};
+use crate::machine::{self, Invalid, KeyKind, Part, Setting, SplitGap, DESCRIPTION_CHARS_MAX, SPLIT_NAMES_MAX};
+
+pub use super::code::Code;
+
+/// An error reply: what went wrong, in words and as a code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub code: Code,
+    pub message: String,
+}
+
+impl Error {
+    pub fn new(code: Code, message: impl Into<String>) -> Error {
+        Error { code, message: message.into() }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Error {
+        Error::new(Code::BadRequest, message)
+    }
+}
+
+impl From<&machine::Error> for Error {
+    fn from(error: &machine::Error) -> Error {
+        use machine::Error as E;
+        let (code, message): (Code, String) = match error {
+            E::NotAuthenticated => (Code::NotAuthenticated, "Not authenticated".into()),
+            E::InvalidCredentials => (Code::InvalidCredentials, "Invalid credentials".into()),
+            E::UserExists => (Code::UserExists, "Username already exists".into()),
+            E::GroupExists => (Code::GroupExists, "Group already exists".into()),
+            E::GroupNotFound => (Code::GroupNotFound, "Group not found".into()),
+            E::NotMember => (Code::NotMember, "Not a member of this group".into()),
+            E::GroupFull => (Code::Limit, "Group is full".into()),
+            E::InvalidGroupPassword => (Code::InvalidGroupPassword, "Invalid group password".into()),
+            E::NotInGroup { name } => (Code::NotInGroup, format!("{name} not in group")),
+            E::FormerMemberMoved { name } => {
+                (Code::NotInGroup, format!("{name} has left the group; this change would move their balance"))
+            }
+            E::InvalidIndex => (Code::InvalidIndex, "Invalid index".into()),
+            E::TransactionNotFound => (Code::TransactionNotFound, "Transaction not found".into()),
+            E::PaymentNotFound => (Code::PaymentNotFound, "Payment not found".into()),
+            E::CreatorOnly(setting) => {
+                let what = match setting {
+                    Setting::Password => "password",
+                    Setting::Currency => "currency",
+                };
+                (Code::Forbidden, format!("Only the group's creator can change its {what}"))
+            }
+            E::BalanceNotZero => (Code::BalanceNotZero, "Settle your balance before leaving".into()),
+            E::TooLargeToExplain { pieces, limit } => (
+                Code::Limit,
+                format!(
+                    "This group's transactions are too large to explain pair by pair \
+                     ({pieces} pieces, limit {limit}); use balance_details"
+                ),
+            ),
+            E::Invalid(invalid) => (Code::BadRequest, invalid_words(invalid)),
+            E::Internal => (Code::Internal, "Internal server error".into()),
+        };
+        Error { code, message }
+    }
+}
+
+/// The words for a machine's refusal, for tools that print them (the importer).
+pub fn describe(error: &machine::Error) -> String {
+    Error::from(error).message
+}
+
+/// The wire field a list of names comes in.
+fn part_field(part: Part) -> &'static str {
+    match part {
+        Part::EqualMembers => "split_between",
+        Part::ExactAmounts => "split.amounts",
+        Part::Percents => "split.percents",
+        Part::Shares => "split.shares",
+        Part::PaidBy => "paid_by",
+    }
+}
+
+fn invalid_words(invalid: &Invalid) -> String {
+    match invalid {
+        Invalid::Username => {
+            format!("Field 'username' must be 1-{USERNAME_CHARS_MAX} characters of letters, digits, '_', '.', '-'")
+        }
+        Invalid::Password => format!("Field 'password' must be {PASSWORD_BYTES_MIN}-{PASSWORD_BYTES_MAX} bytes long"),
+        Invalid::GroupName => format!("Field 'group' must be 1-{GROUP_NAME_CHARS_MAX} printable characters"),
+        Invalid::DescriptionTooLong => {
+            format!("Field 'description' must be at most {DESCRIPTION_CHARS_MAX} characters")
+        }
+        Invalid::TooManyNames(part) => format!("Field '{}' names more than {SPLIT_NAMES_MAX}", part_field(*part)),
+        Invalid::SumMismatch { part, amount, sum } => {
+            format!("Field '{}' must sum to the amount {amount}, not {sum}", part_field(*part))
+        }
+        Invalid::NobodyShares => "Field 'split_between' must name at least one member (or set include_payer)".into(),
+        Invalid::SplitNeeded(gap) => {
+            let why = match gap {
+                SplitGap::Nobody => "nobody shares it".to_string(),
+                SplitGap::ExactSum { sum, amount } => format!("the exact amounts sum to {sum}, not {amount}"),
+            };
+            format!("Field 'split': {why}; give 'split' too when changing the amount")
+        }
+        Invalid::PayersNeeded => {
+            "Field 'paid_by': several people paid; give 'paid_by' too when changing the amount".into()
+        }
+        Invalid::KeyUsedFor(KeyKind::Transaction) => "Field 'key' was already used for a transaction".into(),
+        Invalid::KeyUsedFor(KeyKind::Payment) => "Field 'key' was already used for a payment".into(),
+        Invalid::PaysSelf => "Field 'to' must name someone other than the payer ('from')".into(),
+    }
+}

@@ -1,0 +1,300 @@
+//! Field rules of request `data`: each field taken out by name and type, so every error names its
+//! field; amounts parsed exactly from their text; splits, dates, keys and currencies checked for
+//! shape (the machine checks them against the state).
+
+use serde_json::{Map, Value};
+
+use super::error::Error;
+use super::{KEY_CHARS_MAX, SHARE_WEIGHT_MAX};
+use crate::machine::groups::is_currency_code;
+use crate::machine::SplitSpec;
+use crate::money::{AmountError, Cents};
+
+/// The `data` object of a request, taken apart field by field so every error names its field.
+pub(super) struct Fields {
+    pub(super) data: Map<String, Value>,
+}
+
+impl Fields {
+    pub(super) fn take(&mut self, name: &str) -> Option<Value> {
+        match self.data.remove(name) {
+            None | Some(Value::Null) => None,
+            Some(value) => Some(value),
+        }
+    }
+
+    pub(super) fn string(&mut self, name: &str) -> Result<String, Error> {
+        self.optional_string(name)?.ok_or_else(|| Error::bad_request(format!("Missing field '{name}'")))
+    }
+
+    pub(super) fn optional_string(&mut self, name: &str) -> Result<Option<String>, Error> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(Error::bad_request(format!("Field '{name}' must be a string"))),
+        }
+    }
+
+    pub(super) fn optional_bool(&mut self, name: &str) -> Result<Option<bool>, Error> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(b)),
+            Some(_) => Err(Error::bad_request(format!("Field '{name}' must be true or false"))),
+        }
+    }
+
+    pub(super) fn optional_u64(&mut self, name: &str) -> Result<Option<u64>, Error> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| Error::bad_request(format!("Field '{name}' must be a whole number >= 0"))),
+            Some(_) => Err(Error::bad_request(format!("Field '{name}' must be a whole number >= 0"))),
+        }
+    }
+
+    pub(super) fn u64(&mut self, name: &str) -> Result<u64, Error> {
+        self.optional_u64(name)?.ok_or_else(|| Error::bad_request(format!("Missing field '{name}'")))
+    }
+
+    pub(super) fn optional_string_list(&mut self, name: &str) -> Result<Option<Vec<String>>, Error> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(value) => names_list(name, value).map(Some),
+        }
+    }
+
+    pub(super) fn optional_amount(&mut self, name: &str) -> Result<Option<Cents>, Error> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(value) => amount_value(name, value).map(Some),
+        }
+    }
+
+    /// `{"name": amount, ...}`, sorted by name; at least one entry.
+    pub(super) fn optional_amount_map(&mut self, name: &str) -> Result<Option<Vec<(String, Cents)>>, Error> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(value) => name_map(name, value, amount_value).map(Some),
+        }
+    }
+
+    pub(super) fn optional_date(&mut self, name: &str) -> Result<Option<String>, Error> {
+        match self.optional_string(name)? {
+            None => Ok(None),
+            Some(text) => validate_date(name, text).map(Some),
+        }
+    }
+
+    pub(super) fn optional_key(&mut self, name: &str) -> Result<Option<String>, Error> {
+        match self.optional_string(name)? {
+            None => Ok(None),
+            Some(key) => {
+                let count = key.chars().count();
+                if count == 0 || count > KEY_CHARS_MAX || key.chars().any(char::is_control) {
+                    return Err(Error::bad_request(format!(
+                        "Field '{name}' must be 1-{KEY_CHARS_MAX} printable characters"
+                    )));
+                }
+                Ok(Some(key))
+            }
+        }
+    }
+
+    pub(super) fn optional_currency(&mut self, name: &str) -> Result<Option<String>, Error> {
+        match self.optional_string(name)? {
+            None => Ok(None),
+            Some(code) if is_currency_code(&code) => Ok(Some(code)),
+            Some(_) => Err(Error::bad_request(format!(
+                "Field '{name}' must be an ISO 4217 code: 3 uppercase letters, like \"INR\" or \"EUR\""
+            ))),
+        }
+    }
+
+    /// The split of `add_transaction` / `edit_transaction`: `split` (any mode) or the original's
+    /// `split_between` + `include_payer`, never both. `None` when neither is given.
+    pub(super) fn split_spec(&mut self) -> Result<Option<SplitSpec>, Error> {
+        let split = self.take("split");
+        let split_between = self.optional_string_list("split_between")?;
+        let include_payer = self.optional_bool("include_payer")?;
+        match (split, split_between, include_payer) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                Err(Error::bad_request("Give either 'split' or 'split_between' (with 'include_payer'), not both"))
+            }
+            (Some(value), None, None) => split_object(value).map(Some),
+            (None, Some(members), include_payer) => {
+                Ok(Some(SplitSpec::Equal { members: Some(members), include_payer: include_payer.unwrap_or(false) }))
+            }
+            (None, None, Some(_)) => Err(Error::bad_request("Missing field 'split_between'")),
+            (None, None, None) => Ok(None),
+        }
+    }
+
+    /// A positive amount, from a JSON number or a decimal string, parsed exactly from its text.
+    pub(super) fn amount(&mut self, name: &str) -> Result<Cents, Error> {
+        self.optional_amount(name)?.ok_or_else(|| Error::bad_request(format!("Missing field '{name}'")))
+    }
+
+    /// Unknown fields are refused rather than ignored: a misspelt optional field would otherwise be
+    /// silently dropped (a `"include_payr": true` splitting money wrongly).
+    pub(super) fn finish(self) -> Result<(), Error> {
+        match self.data.keys().next() {
+            Some(extra) => Err(Error::bad_request(format!("Unknown field '{extra}'"))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A positive amount from a JSON number or decimal string, exactly; the error names `name`.
+fn amount_value(name: &str, value: Value) -> Result<Cents, Error> {
+    let text = match value {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s,
+        _ => return Err(Error::bad_request(format!("Field '{name}' must be a number"))),
+    };
+    Cents::parse_amount(&text).map_err(|err: AmountError| Error::bad_request(format!("Field '{name}' {err}")))
+}
+
+fn names_list(name: &str, value: Value) -> Result<Vec<String>, Error> {
+    let wrong = || Error::bad_request(format!("Field '{name}' must be a list of names"));
+    match value {
+        Value::Array(items) => items
+            .into_iter()
+            .map(|item| match item {
+                Value::String(s) => Ok(s),
+                _ => Err(wrong()),
+            })
+            .collect(),
+        _ => Err(wrong()),
+    }
+}
+
+/// `{"member": value, ...}` with each value read by `read` (its errors name `field.member`); sorted by
+/// member name; at least one entry.
+fn name_map<T>(
+    field: &str,
+    value: Value,
+    read: impl Fn(&str, Value) -> Result<T, Error>,
+) -> Result<Vec<(String, T)>, Error> {
+    let Value::Object(map) = value else {
+        return Err(Error::bad_request(format!("Field '{field}' must be an object of member names to values")));
+    };
+    if map.is_empty() {
+        return Err(Error::bad_request(format!("Field '{field}' must name at least one member")));
+    }
+    let mut entries = map
+        .into_iter()
+        .map(|(member, v)| {
+            let item = read(&format!("{field}.{member}"), v)?;
+            Ok((member, item))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(entries)
+}
+
+/// A percentage with at most two decimals, > 0 and <= 100, as basis points.
+fn percent_value(name: &str, value: Value) -> Result<u32, Error> {
+    let wrong =
+        || Error::bad_request(format!("Field '{name}' must be a percentage > 0 and <= 100, at most 2 decimals"));
+    let text = match value {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s,
+        _ => return Err(wrong()),
+    };
+    // Basis points are "cents of a percent": the exact decimal parser does the work.
+    match Cents::parse_amount(&text) {
+        Ok(bp) if bp.0 <= 10_000 => Ok(bp.0 as u32),
+        _ => Err(wrong()),
+    }
+}
+
+fn weight_value(name: &str, value: Value) -> Result<u64, Error> {
+    match value.as_u64() {
+        Some(w) if (1..=SHARE_WEIGHT_MAX).contains(&w) => Ok(w),
+        _ => Err(Error::bad_request(format!("Field '{name}' must be a whole number 1-{SHARE_WEIGHT_MAX}"))),
+    }
+}
+
+/// The `split` object: `{"mode": "equal"|"exact"|"percent"|"shares", ...}`.
+fn split_object(value: Value) -> Result<SplitSpec, Error> {
+    let Value::Object(data) = value else {
+        return Err(Error::bad_request("Field 'split' must be an object with a 'mode'"));
+    };
+    let mut fields = Fields { data };
+    let mode = fields.optional_string("mode").map_err(|_| Error::bad_request("Field 'split.mode' must be a string"))?;
+    let spec = match mode.as_deref() {
+        None => return Err(Error::bad_request("Missing field 'split.mode'")),
+        Some("equal") => {
+            let members = match fields.take("members") {
+                None => None,
+                Some(v) => Some(names_list("split.members", v)?),
+            };
+            if members.as_ref().is_some_and(Vec::is_empty) {
+                return Err(Error::bad_request("Field 'split.members' must name at least one member"));
+            }
+            SplitSpec::Equal { members, include_payer: false }
+        }
+        Some("exact") => SplitSpec::Exact(name_map(
+            "split.amounts",
+            fields.take("amounts").ok_or_else(|| Error::bad_request("Missing field 'split.amounts'"))?,
+            amount_value,
+        )?),
+        Some("percent") => {
+            let percents = name_map(
+                "split.percents",
+                fields.take("percents").ok_or_else(|| Error::bad_request("Missing field 'split.percents'"))?,
+                percent_value,
+            )?;
+            let total: u64 = percents.iter().map(|(_, bp)| *bp as u64).sum();
+            if total != 10_000 {
+                return Err(Error::bad_request(format!(
+                    "Field 'split.percents' must sum to 100, not {}",
+                    Cents(total as i64)
+                )));
+            }
+            SplitSpec::Percent(percents)
+        }
+        Some("shares") => SplitSpec::Shares(name_map(
+            "split.shares",
+            fields.take("shares").ok_or_else(|| Error::bad_request("Missing field 'split.shares'"))?,
+            weight_value,
+        )?),
+        Some(other) => {
+            return Err(Error::bad_request(format!(
+                "Field 'split.mode' must be \"equal\", \"exact\", \"percent\" or \"shares\", not {other:?}"
+            )))
+        }
+    };
+    if let Some(extra) = fields.data.keys().next() {
+        return Err(Error::bad_request(format!("Unknown field 'split.{extra}'")));
+    }
+    Ok(spec)
+}
+
+/// A calendar date `YYYY-MM-DD` (years 1000-9999, real days of real months).
+pub fn validate_date(name: &str, text: String) -> Result<String, Error> {
+    let bytes = text.as_bytes();
+    let shape = bytes.len() == 10
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && bytes.iter().enumerate().all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
+    let valid = shape && {
+        let num = |r: std::ops::Range<usize>| text[r].parse::<u32>().unwrap_or(0);
+        let (year, month, day) = (num(0..4), num(5..7), num(8..10));
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        let days = match month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => 0,
+        };
+        year >= 1000 && (1..=days).contains(&day)
+    };
+    if !valid {
+        return Err(Error::bad_request(format!("Field '{name}' must be a date YYYY-MM-DD")));
+    }
+    Ok(text)
+}

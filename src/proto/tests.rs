@@ -1,0 +1,261 @@
+//! Decoding, field by field, and the fast paths held to the general decoder.
+
+use serde_json::Value;
+
+use super::decode::decode_general;
+use super::fast::{decode_group_read, decode_original_add};
+use super::*;
+use crate::machine::{AddTransaction, EditTransaction, History, Method, RecordPayment, Settle, SplitSpec, TxnRef};
+use crate::money::Cents;
+
+fn request(frame: &str) -> Result<Command, Error> {
+    decode(frame.as_bytes()).command
+}
+
+#[test]
+fn decodes_the_original_clients_requests() {
+    assert_eq!(request(r#"{"action": "list_groups"}"#), Ok(Command::ListGroups));
+    assert_eq!(
+        request(
+            r#"{"action":"add_transaction","data":{"group":"trip","amount":30.5,"description":"taxi","split_between":["bob"],"include_payer":true}}"#
+        ),
+        Ok(Command::AddTransaction(AddTransaction {
+            group: "trip".into(),
+            amount: Cents(3050),
+            description: "taxi".into(),
+            split: SplitSpec::Equal { members: Some(vec!["bob".into()]), include_payer: true },
+            paid_by: None,
+            date: None,
+            key: None,
+        }))
+    );
+    assert_eq!(
+        request(r#"{"action":"delete_transaction","data":{"group":"g","index":0}}"#),
+        Ok(Command::DeleteTransaction { group: "g".into(), target: TxnRef::Index(0) })
+    );
+}
+
+#[test]
+fn decodes_the_new_actions() {
+    assert_eq!(
+        request(
+            r#"{"action":"add_transaction","data":{"group":"g","amount":"9","split":{"mode":"shares","shares":{"carol":1,"bob":2}},"paid_by":{"bob":9},"date":"2024-02-29","key":"k"}}"#
+        ),
+        Ok(Command::AddTransaction(AddTransaction {
+            group: "g".into(),
+            amount: Cents(900),
+            description: String::new(),
+            split: SplitSpec::Shares(vec![("bob".into(), 2), ("carol".into(), 1)]),
+            paid_by: Some(vec![("bob".into(), Cents(900))]),
+            date: Some("2024-02-29".into()),
+            key: Some("k".into()),
+        }))
+    );
+    assert_eq!(
+        request(r#"{"action":"add_transaction","data":{"group":"g","amount":1,"split":{"mode":"percent","percents":{"a":33.33,"b":"66.67"}}}}"#)
+            .map(|r| match r {
+                Command::AddTransaction(add) => add.split,
+                _ => unreachable!(),
+            }),
+        Ok(SplitSpec::Percent(vec![("a".into(), 3333), ("b".into(), 6667)]))
+    );
+    assert_eq!(
+        request(r#"{"action":"edit_transaction","data":{"group":"g","id":3,"date":""}}"#),
+        Ok(Command::EditTransaction(EditTransaction {
+            group: "g".into(),
+            id: 3,
+            amount: None,
+            description: None,
+            split: None,
+            paid_by: None,
+            date: Some(None),
+        }))
+    );
+    assert_eq!(
+        request(r#"{"action":"history","data":{"group":"g"}}"#),
+        Ok(Command::History(History { group: "g".into(), before: None, limit: HISTORY_LIMIT_DEFAULT }))
+    );
+    assert_eq!(
+        request(r#"{"action":"settle","data":{"group":"g","record":true}}"#),
+        Ok(Command::Settle(Settle { group: "g".into(), method: Method::Minimal, record: true }))
+    );
+    assert_eq!(
+        request(r#"{"action":"record_payment","data":{"group":"g","to":"b","amount":1}}"#),
+        Ok(Command::RecordPayment(RecordPayment {
+            group: "g".into(),
+            from: None,
+            to: "b".into(),
+            amount: Cents(100),
+            date: None,
+            key: None
+        }))
+    );
+    let cases = [
+        (r#"{"action":"add_transaction","data":{"group":"g","amount":1}}"#, "Missing field 'split_between'"),
+        (
+            r#"{"action":"add_transaction","data":{"group":"g","amount":1,"include_payer":true}}"#,
+            "Missing field 'split_between'",
+        ),
+        (
+            r#"{"action":"add_transaction","data":{"group":"g","amount":1,"split":{"mode":"exact","amounts":{"b":"x"}}}}"#,
+            "'split.amounts.b'",
+        ),
+        (
+            r#"{"action":"add_transaction","data":{"group":"g","amount":1,"split_between":[],"paid_by":[1]}}"#,
+            "'paid_by' must be an object",
+        ),
+        (
+            r#"{"action":"add_transaction","data":{"group":"g","amount":1,"split_between":[],"key":""}}"#,
+            "'key' must be 1-64",
+        ),
+        (r#"{"action":"create_group","data":{"group":"g","currency":"EURO"}}"#, "'currency'"),
+        (r#"{"action":"set_group_currency","data":{"group":"g"}}"#, "Missing field 'currency'"),
+        (r#"{"action":"history","data":{"group":"g","before":-1}}"#, "'before'"),
+        (r#"{"action":"delete_payment","data":{"group":"g"}}"#, "Missing field 'id'"),
+        (r#"{"action":"record_payment","data":{"group":"g","to":"b","amount":1,"memo":"x"}}"#, "Unknown field 'memo'"),
+    ];
+    for (frame, needle) in cases {
+        let err = request(frame).expect_err(frame);
+        assert_eq!(err.code, Code::BadRequest, "{frame}");
+        assert!(err.message.contains(needle), "{frame}: {}", err.message);
+    }
+}
+
+/// The borrowed fast path must decode exactly what the general path decodes, whenever it decodes
+/// at all (otherwise it declines and the general path answers).
+#[test]
+fn the_read_fast_path_agrees_with_the_general_decoder() {
+    let frames = [
+        r#"{"action":"view_balances","data":{"group":"trip"}}"#,
+        r#"{"action":"view_transactions","data":{"group":"t\u00e9 \"x\""},"id":7}"#,
+        r#"{"action":"get_group_members","id":"a","data":{"group":"g"}}"#,
+        r#" { "data" : { "group" : "g" } , "action" : "view_balances" } "#,
+        r#"{"action":"view_balances","data":{"group":"g"},"id":null}"#,
+        r#"{"action":"view_balances","data":{"group":"g"},"id":true}"#,
+        r#"{"action":"view_balances","data":{"group":"g"},"id":123456789012345678901234567890}"#,
+        r#"{"action":"view_balances","data":{"group":"g"},"id":1.5e3}"#,
+        r#"{"action":"view_balances","data":{"group":"g","x":1}}"#,
+        r#"{"action":"view_balances","data":{"group":"g"},"extra":1}"#,
+        r#"{"action":"view_balances","action":"settle","data":{"group":"g"}}"#,
+        r#"{"action":"view_balances","data":{"group":"a","group":"b"}}"#,
+        r#"{"action":"view_balances","data":{"group":5}}"#,
+        r#"{"action":"view_balances","data":null}"#,
+        r#"{"action":"settle","data":{"group":"g"}}"#,
+        r#"{"action":"add_transaction","data":{"group":"g","amount":30.5,"description":"taxi","split_between":["bob"],"include_payer":true}}"#,
+        r#"{"action":"add_transaction","id":9,"data":{"group":"g","amount":1e2,"split_between":["a","b"]}}"#,
+        r#"{"action":"add_transaction","data":{"group":"g","amount":"7.00","split_between":[]}}"#,
+        r#"{"action":"add_transaction","data":{"group":"g","amount":0.001,"split_between":["a"],"include_payer":null}}"#,
+        r#"{"action":"add_transaction","data":{"group":"g","amount":5,"description":null,"split_between":["a"],"key":"k"}}"#,
+        r#"{"action":"add_transaction","data":{"group":"g","amount":-5,"split_between":["a"]}}"#,
+        r#"{"action":"add_transaction","data":{"group":"g","amount":5,"split_between":null}}"#,
+    ];
+    let agree = |frame: &[u8]| {
+        if let Some(fast) = decode_original_add(frame) {
+            let general = decode_general(frame);
+            assert_eq!(fast.command, general.command, "{}", String::from_utf8_lossy(frame));
+            assert_eq!(fast.id, general.id, "{}", String::from_utf8_lossy(frame));
+        }
+        if let Some(fast) = decode_group_read(frame) {
+            let general = decode_general(frame);
+            assert_eq!(fast.command, general.command, "{}", String::from_utf8_lossy(frame));
+            assert_eq!(fast.id, general.id, "{}", String::from_utf8_lossy(frame));
+        }
+    };
+    for frame in frames {
+        agree(frame.as_bytes());
+    }
+    assert!(decode_group_read(frames[0].as_bytes()).is_some(), "the common read takes the fast path");
+    assert!(decode_original_add(frames[15].as_bytes()).is_some(), "the original add takes the fast path");
+    // Seeded byte mutations of the same frames.
+    let mut seed = 0x51_u64;
+    for _ in 0..40_000 {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut frame = frames[(seed >> 40) as usize % frames.len()].as_bytes().to_vec();
+        let at = (seed >> 20) as usize % frame.len();
+        frame[at] = b" {}[]\",:0123456789abcdefgnrtu-.e\"\\x"[(seed >> 8) as usize % 34];
+        agree(&frame);
+    }
+}
+
+#[test]
+fn echoes_id_even_on_errors() {
+    let decoded = decode(br#"{"action":"nope","id":"abc"}"#);
+    assert_eq!(decoded.id, Some(Value::from("abc")));
+    assert_eq!(decoded.command.unwrap_err().code, Code::UnknownAction);
+}
+
+#[test]
+fn every_bad_input_names_its_problem() {
+    let cases = [
+        ("not json", Code::BadJson, "Invalid JSON"),
+        ("[1,2]", Code::BadJson, "must be a JSON object"),
+        ("\"x\"", Code::BadJson, "must be a JSON object"),
+        ("{}", Code::BadRequest, "Missing field 'action'"),
+        (r#"{"action":5}"#, Code::BadRequest, "'action' must be a string"),
+        (r#"{"action":"login","data":[]}"#, Code::BadRequest, "'data' must be an object"),
+        (r#"{"action":"login","data":{"username":"a"}}"#, Code::BadRequest, "Missing field 'password'"),
+        (r#"{"action":"login","data":{"username":1,"password":"x"}}"#, Code::BadRequest, "'username' must be a string"),
+        (r#"{"action":"login","data":{"username":"a","password":"x","x":1}}"#, Code::BadRequest, "Unknown field 'x'"),
+        (
+            r#"{"action":"add_transaction","data":{"group":"g","amount":-1,"split_between":[]}}"#,
+            Code::BadRequest,
+            "'amount' must be greater than zero",
+        ),
+        (
+            r#"{"action":"add_transaction","data":{"group":"g","amount":1.001,"split_between":[]}}"#,
+            Code::BadRequest,
+            "at most 2 decimals",
+        ),
+        (
+            r#"{"action":"add_transaction","data":{"group":"g","amount":1e999,"split_between":[]}}"#,
+            Code::BadRequest,
+            "at most 10000000000",
+        ),
+        (
+            r#"{"action":"add_transaction","data":{"group":"g","amount":"x","split_between":[]}}"#,
+            Code::BadRequest,
+            "decimal number",
+        ),
+        (
+            r#"{"action":"add_transaction","data":{"group":"g","amount":true,"split_between":[]}}"#,
+            Code::BadRequest,
+            "'amount' must be a number",
+        ),
+        (
+            r#"{"action":"add_transaction","data":{"group":"g","amount":1,"split_between":[1]}}"#,
+            Code::BadRequest,
+            "list of names",
+        ),
+        (r#"{"action":"delete_transaction","data":{"group":"g"}}"#, Code::BadRequest, "Missing field 'id'"),
+        (r#"{"action":"delete_transaction","data":{"group":"g","index":-1}}"#, Code::BadRequest, "whole number"),
+        (r#"{"action":"settle","data":{"group":"g","method":"magic"}}"#, Code::BadRequest, "'method'"),
+        (r#"{"action":"list_groups","id":[1]}"#, Code::BadRequest, "'id' must be"),
+    ];
+    for (frame, code, needle) in cases {
+        let err = request(frame).expect_err(frame);
+        assert_eq!(err.code, code, "{frame}");
+        assert!(err.message.contains(needle), "{frame}: {}", err.message);
+    }
+}
+
+#[test]
+fn deep_nesting_and_garbage_are_errors_not_panics() {
+    let deep = "[".repeat(100_000);
+    assert_eq!(request(&deep).unwrap_err().code, Code::BadJson);
+    assert_eq!(decode(b"\xff\xfe\x00").command.unwrap_err().code, Code::BadJson);
+    assert_eq!(decode(b"").command.unwrap_err().code, Code::BadJson);
+}
+
+#[test]
+fn replies_have_no_type_key_and_echo_id() {
+    let mut out = Vec::new();
+    let machine = crate::machine::Machine::new();
+    let done = Ok(crate::machine::Answer::Done(crate::machine::Done::SignedUp));
+    write_answer(&machine, &done, Some(&Value::from(7)), &mut out);
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["status"], "ok");
+    assert_eq!(v["message"], "Signup successful");
+    assert_eq!(v["id"], 7);
+    assert!(v.get("type").is_none());
+    assert_eq!(out.last(), Some(&b'\n'));
+}

@@ -1,0 +1,196 @@
+//! How the machine's objects look on the wire: transactions, payments, history entries. Names,
+//! never user ids; amounts as exact two-decimal JSON numbers; written straight into the outgoing
+//! bytes, never built as a `Value` first.
+
+use super::json::{self, Array, Object};
+use crate::machine::groups::Group;
+use crate::machine::history::{Activity, Entry};
+use crate::machine::users::Users;
+use crate::machine::{Payment, Split, Transaction, UserId, DEFAULT_CURRENCY};
+use crate::money::Cents;
+
+/// An amount as people read it in a message: `₹12.30` for INR (the original's text), else
+/// `EUR 12.30`.
+pub fn money_text(currency: &str, cents: Cents) -> String {
+    if currency == DEFAULT_CURRENCY {
+        format!("₹{cents}")
+    } else {
+        format!("{currency} {cents}")
+    }
+}
+
+/// `{name: value, ...}` for a list keyed by user.
+fn name_map<T: Copy>(users: &Users, out: &mut Vec<u8>, list: &[(UserId, T)], value: impl Fn(&mut Vec<u8>, T)) {
+    let mut map = Object::new(out);
+    for &(user, item) in list {
+        value(map.key(users.name(user)), item);
+    }
+}
+
+/// `[name, ...]`.
+pub(super) fn names(users: &Users, out: &mut Vec<u8>, list: impl Iterator<Item = UserId>) {
+    let mut names = Array::new(out);
+    for user in list {
+        names.str(users.name(user));
+    }
+}
+
+/// The original's transaction shape (`payer` is who recorded it) plus `id`, `created_at`,
+/// `paid_by` and `shares` (name -> amount), `split` (the rule, in the request's shape) and `date`.
+pub(super) fn transaction(users: &Users, txn: &Transaction, out: &mut Vec<u8>) {
+    let mut view = Object::new(out);
+    view.u64("id", txn.id)
+        .str("payer", users.name(txn.payer))
+        .cents("amount", txn.amount)
+        .str("description", &txn.description);
+    names(users, view.key("split_between"), txn.split_between.iter().copied());
+    view.bool("include_payer", txn.include_payer).i64("created_at", txn.created_at);
+    name_map(users, view.key("paid_by"), &txn.paid, json::cents);
+    name_map(users, view.key("shares"), &txn.owed, json::cents);
+    {
+        let mut split = view.object("split");
+        match &txn.split {
+            Split::Equal => {
+                split.str("mode", "equal");
+                names(users, split.key("members"), txn.owed.iter().map(|&(user, _)| user));
+            }
+            Split::Exact => {
+                split.str("mode", "exact");
+                name_map(users, split.key("amounts"), &txn.owed, json::cents);
+            }
+            Split::Percent { percents } => {
+                split.str("mode", "percent");
+                name_map(users, split.key("percents"), percents, |out, bp| json::cents(out, Cents(bp.into())));
+            }
+            Split::Shares { weights } => {
+                split.str("mode", "shares");
+                name_map(users, split.key("shares"), weights, json::u64);
+            }
+        }
+    }
+    if let Some(date) = &txn.date {
+        view.str("date", date);
+    }
+}
+
+pub(super) fn payment(users: &Users, payment: &Payment, out: &mut Vec<u8>) {
+    let mut view = Object::new(out);
+    view.u64("id", payment.id)
+        .str("from", users.name(payment.from))
+        .str("to", users.name(payment.to))
+        .cents("amount", payment.amount)
+        .str("by", users.name(payment.by))
+        .i64("created_at", payment.created_at);
+    if let Some(date) = &payment.date {
+        view.str("date", date);
+    }
+}
+
+/// `[transaction, ...]`.
+pub(super) fn transactions(users: &Users, txns: &[Transaction], out: &mut Vec<u8>) {
+    let mut list = Array::new(out);
+    for txn in txns {
+        transaction(users, txn, list.item());
+    }
+}
+
+/// `[payment, ...]`.
+pub(super) fn payments<'a>(users: &Users, list: impl IntoIterator<Item = &'a Payment>, out: &mut Vec<u8>) {
+    let mut items = Array::new(out);
+    for p in list {
+        payment(users, p, items.item());
+    }
+}
+
+/// A history entry on the wire: `id`, `at`, `by`, then what `activity` says.
+pub(super) fn history_entry(users: &Users, group: &Group, entry: &Entry, out: &mut Vec<u8>) {
+    let mut view = Object::new(out);
+    view.u64("id", entry.id).i64("at", entry.at).str("by", users.name(entry.by));
+    activity(users, group, entry, &mut view);
+}
+
+/// What an entry says: `event`, a human `message`, and the objects concerned.
+pub(super) fn activity(users: &Users, group: &Group, entry: &Entry, view: &mut Object) {
+    let by = users.name(entry.by);
+    let money = |cents: Cents| money_text(&group.currency, cents);
+    view.str("event", entry.what.name());
+    match &entry.what {
+        Activity::GroupCreated => {
+            view.str("message", &format!("{by} created {}", group.name));
+        }
+        Activity::CurrencySet { currency } => {
+            view.str("message", &format!("{by} set the currency of {} to {currency}", group.name))
+                .str("currency", currency);
+        }
+        Activity::MemberJoined { member } => {
+            let member = users.name(*member);
+            view.str("message", &format!("{member} joined {}", group.name)).str("member", member);
+        }
+        Activity::MemberLeft { member } => {
+            let member = users.name(*member);
+            view.str("message", &format!("{member} left {}", group.name)).str("member", member);
+        }
+        Activity::TransactionAdded { id, amount, description, .. } => {
+            // The original's notification text.
+            view.str("message", &format!("{by} added {} expense", money(*amount)))
+                .u64("transaction_id", *id)
+                .cents("amount", *amount)
+                .str("description", description);
+            // As it is now (when notified: as added); gone once deleted (that entry has it).
+            if let Some(txn) = group.ledger.transaction(*id) {
+                transaction(users, txn, view.key("transaction"));
+            }
+        }
+        Activity::TransactionEdited { before, after } => {
+            let amounts = if before.amount == after.amount {
+                String::new()
+            } else {
+                format!(" ({} → {})", money(before.amount), money(after.amount))
+            };
+            view.str("message", &format!("{by} edited expense '{}'{amounts}", after.description));
+            transaction(users, after, view.key("transaction"));
+            transaction(users, before, view.key("before"));
+            transaction(users, after, view.key("after"));
+        }
+        Activity::TransactionDeleted { txn } => {
+            let (amount, payer) = (money(txn.amount), users.name(txn.payer));
+            view.str("message", &format!("{by} deleted {amount} expense '{}' by {payer}", txn.description));
+            transaction(users, txn, view.key("transaction"));
+        }
+        _ => payment_activity(users, group, entry, view),
+    }
+}
+
+/// `activity` for payments and settings.
+fn payment_activity(users: &Users, group: &Group, entry: &Entry, view: &mut Object) {
+    let by = users.name(entry.by);
+    let money = |cents: Cents| money_text(&group.currency, cents);
+    match &entry.what {
+        Activity::PaymentRecorded { payment: p } => {
+            let paid = format!("{} paid {} {}", users.name(p.from), users.name(p.to), money(p.amount));
+            let message = if p.by == p.from { paid } else { format!("{by} recorded: {paid}") };
+            view.str("message", &message);
+            payment(users, p, view.key("payment"));
+        }
+        Activity::SettlementRecorded { payments: list } => {
+            let n = list.len();
+            let plural = if n == 1 { "" } else { "s" };
+            view.str("message", &format!("{by} recorded the settlement of {}: {n} payment{plural}", group.name));
+            payments(users, list, view.key("payments"));
+        }
+        Activity::PaymentDeleted { payment: p } => {
+            let (from, to) = (users.name(p.from), users.name(p.to));
+            view.str("message", &format!("{by} deleted the payment {from} → {to} {}", money(p.amount)));
+            payment(users, p, view.key("payment"));
+        }
+        Activity::PasswordChanged { has_password } => {
+            let message = if *has_password {
+                format!("{by} changed the join password of {}", group.name)
+            } else {
+                format!("{by} removed the join password of {}", group.name)
+            };
+            view.str("message", &message).bool("has_password", *has_password);
+        }
+        _ => {}
+    }
+}
