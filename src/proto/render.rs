@@ -149,6 +149,15 @@ fn group_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
             }
         }
         Answer::Settlement(settlement) => settlement_fields(machine, settlement, reply),
+        Answer::BalanceDetails { .. } | Answer::Debts { .. } => explanation_fields(machine, answer, reply),
+        _ => {}
+    }
+}
+
+/// `ok_fields` for the explanations of balances; wide sums, since they add up many transactions.
+fn explanation_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
+    let users = machine.users();
+    match answer {
         Answer::BalanceDetails { members } => {
             let mut list = reply.array("members");
             for (member, d) in members {
