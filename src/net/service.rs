@@ -1,0 +1,230 @@
+//! Serving one connection's input: read until `WouldBlock`, cut frames, spend the per-turn frame
+//! budget, hand each decoded frame to the machine, resume requests whose slow work came back, and
+//! deliver the outcome (reply, records to the log, events to fan out, login throttling).
+//!
+//! Does not own the meaning of requests (`machine`, `proto`), who receives a notification
+//! (`fanout`), when output may leave (`commit`), or the socket's write side (`commit::flush_dirty`).
+
+use std::io;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+use super::conn::Parked;
+use super::frame::Next;
+use super::{enqueue, mark_dirty, Server};
+use crate::machine::{Outcome, Step, UserId};
+use crate::proto::{self, Code, Error, Reply};
+
+/// Failed logins on one connection: the n-th failure holds the connection's next frames for
+/// `LOGIN_DELAY_BASE * 2^(n-1)`, at most `LOGIN_DELAY_MAX`; at `LOGIN_FAILURES_MAX` it is closed.
+/// Online guessing then costs seconds per try and a new connection (and its own hash) per ten.
+const LOGIN_DELAY_BASE: Duration = Duration::from_millis(50);
+const LOGIN_DELAY_MAX: Duration = Duration::from_secs(1);
+pub const LOGIN_FAILURES_MAX: u32 = 10;
+
+impl Server {
+    /// Services each connection on the ready list once: execute buffered frames, read more, up to the
+    /// per-turn frame budget. Connections that still have work go back on the list for the next turn.
+    pub(super) fn service_ready(&mut self) {
+        let mut pending = std::mem::take(&mut self.ready);
+        while let Some(key) = pending.pop_front() {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            conn.queued = false;
+            self.service(key);
+        }
+        // `service` may have re-queued into `self.ready`; keep `pending`'s allocation for reuse.
+        if self.ready.is_empty() {
+            self.ready = pending;
+        }
+    }
+
+    /// Executes connection `key`'s buffered frames and reads more, until its input is drained, it must
+    /// wait (parked, delayed, closing, backpressure) or its frame budget for this turn is spent.
+    fn service(&mut self, key: usize) {
+        let mut frames = 0;
+        loop {
+            let Some(conn) = self.conns.get_mut(key) else {
+                return;
+            };
+            if conn.closed || conn.parked.is_some() || conn.close_after_flush || conn.delayed_until.is_some() {
+                return;
+            }
+            if conn.output_pending() > self.config.output_bytes_high {
+                // Backpressure: resumes when the flush drains the output (see `flush_dirty`).
+                return;
+            }
+            if frames >= self.config.frames_per_turn_max {
+                enqueue(&mut self.ready, conn, key);
+                return;
+            }
+            match conn.input.next_frame(self.config.frame_bytes_max) {
+                Next::Frame(bytes) => {
+                    frames += 1;
+                    let decoded = decode_frame(bytes);
+                    self.execute(key, decoded);
+                }
+                Next::TooLong => return self.refuse_too_long(key),
+                Next::Incomplete => {
+                    if !self.read_more(key) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads once into connection `key`'s input. `false` when there is nothing more to do for it now:
+    /// the socket is drained until its next edge, or the connection ended (EOF, error).
+    fn read_more(&mut self, key: usize) -> bool {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return false;
+        };
+        if conn.eof {
+            // A half frame at EOF is never executed.
+            conn.input.clear();
+            conn.close_after_flush = true;
+            mark_dirty(&mut self.dirty, conn, key);
+            return false;
+        }
+        if !conn.read_ready {
+            conn.input.release_if_empty();
+            return false;
+        }
+        match conn.input.read_from(&mut conn.stream, &mut self.scratch) {
+            Ok(0) => {
+                conn.eof = true;
+                conn.read_ready = false;
+            }
+            // A short read emptied the socket's receive queue: bytes arriving later raise
+            // a new edge, so the extra read that would only return WouldBlock is skipped.
+            // Not so for a FIN already reported: read on until it returns 0.
+            Ok(n) if n < self.scratch.len() && !conn.read_closed_seen => conn.read_ready = false,
+            Ok(_) => {}
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                conn.read_ready = false;
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => {
+                self.close(key);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// A request line over `--max-frame-bytes`: an error reply, then the connection closes.
+    fn refuse_too_long(&mut self, key: usize) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let error = Error::new(
+            Code::FrameTooLong,
+            format!("Request longer than {} bytes; closing", self.config.frame_bytes_max),
+        );
+        Reply::error(&error).write_frame(None, conn.output_mut());
+        conn.input.clear();
+        conn.close_after_flush = true;
+        mark_dirty(&mut self.dirty, conn, key);
+    }
+
+    /// Executes one decoded frame for connection `key`.
+    fn execute(&mut self, key: usize, decoded: proto::Decoded) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let request = match decoded.request {
+            Ok(request) => request,
+            Err(error) => {
+                Reply::error(&error).write_frame(decoded.id, conn.output_mut());
+                mark_dirty(&mut self.dirty, conn, key);
+                return;
+            }
+        };
+        let user_before = conn.session.user;
+        match self.machine.execute(&mut conn.session, request, unix_millis()) {
+            Step::Done(outcome) => self.deliver(key, decoded.id, user_before, outcome),
+            Step::Offload(job) => {
+                conn.parked = Some(Parked { id: decoded.id });
+                if !self.workers.submit((key, conn.serial, job.resume), job.work) {
+                    eprintln!("splitd: worker threads are gone; closing connection");
+                    self.close(key);
+                }
+            }
+        }
+    }
+
+    /// Results from the worker threads: resume each parked request where it stopped.
+    pub(super) fn finish_offloaded(&mut self) {
+        while let Some(((key, serial, resume), done)) = self.workers.try_finished() {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            if conn.serial != serial || conn.closed {
+                continue;
+            }
+            let id = conn.parked.take().and_then(|p| p.id);
+            let user_before = conn.session.user;
+            let outcome = self.machine.resume(&mut conn.session, resume, done, unix_millis());
+            self.deliver(key, id, user_before, outcome);
+            if let Some(conn) = self.conns.get_mut(key) {
+                // Frames that arrived meanwhile are waiting in its buffer.
+                enqueue(&mut self.ready, conn, key);
+            }
+        }
+    }
+
+    /// Queues the reply, hands the records to the log, fans the events out.
+    fn deliver(&mut self, key: usize, id: Option<Value>, user_before: Option<UserId>, outcome: Outcome) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let user_after = conn.session.user;
+        let login_failed = outcome.reply.code() == Some(Code::InvalidCredentials);
+        outcome.reply.write_frame(id, conn.output_mut());
+        mark_dirty(&mut self.dirty, conn, key);
+        if login_failed {
+            self.hold_after_failed_login(key);
+        }
+        if user_before != user_after {
+            self.change_presence(key, user_before, user_after);
+        }
+        self.store.append(&outcome.records);
+        for event in &outcome.events {
+            self.fan_out(key, event);
+        }
+    }
+
+    /// After a failed login the connection's next frames wait, longer after each failure; at
+    /// `LOGIN_FAILURES_MAX` failures it is closed once the reply is out.
+    fn hold_after_failed_login(&mut self, key: usize) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let failures = conn.session.failed_logins.max(1);
+        if failures >= LOGIN_FAILURES_MAX {
+            conn.close_after_flush = true;
+        } else {
+            let delay = LOGIN_DELAY_BASE.saturating_mul(1 << (failures - 1).min(16)).min(LOGIN_DELAY_MAX);
+            let until = Instant::now() + delay;
+            conn.delayed_until = Some(until);
+            self.timers.push(std::cmp::Reverse((until, key, conn.serial)));
+        }
+    }
+}
+
+/// A frame as the protocol decodes it; an empty line is an error of its own.
+fn decode_frame(bytes: &[u8]) -> proto::Decoded {
+    if bytes.is_empty() {
+        proto::Decoded { id: None, request: Err(Error::new(Code::BadJson, "Empty line: expected a JSON object")) }
+    } else {
+        proto::decode(bytes)
+    }
+}
+
+/// The loop reads the clock; the machine only receives it.
+fn unix_millis() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
