@@ -7,10 +7,8 @@
 
 use std::io;
 
-use mio::Interest;
-
 use super::conn::Flushed;
-use super::{enqueue, mark_dirty, reregister, Server};
+use super::{enqueue, mark_dirty, Server};
 
 impl Server {
     /// Group commit, pipelined: this turn's records go to the log's sync thread (in one batch with
@@ -30,7 +28,7 @@ impl Server {
             if needed <= durable {
                 conn.release_all();
             } else {
-                self.held.push_back((needed, key, conn.serial, conn.output_end()));
+                self.held.push_back((needed, key, conn.serial(), conn.output_end()));
             }
         }
         Ok(())
@@ -56,7 +54,7 @@ impl Server {
             let Some(conn) = self.conns.get_mut(key) else {
                 continue;
             };
-            if conn.serial == serial && !conn.closed {
+            if conn.serial() == serial && !conn.is_closed() {
                 conn.release_to(offset);
                 mark_dirty(&mut self.dirty, conn, key);
             }
@@ -71,35 +69,22 @@ impl Server {
             let Some(conn) = self.conns.get_mut(key) else {
                 continue;
             };
-            conn.dirty = false;
-            if conn.closed {
+            conn.clear_dirty();
+            if conn.is_closed() {
                 continue;
             }
             let was_backpressured = conn.output_pending() > self.config.output_bytes_high;
             match conn.flush() {
                 Ok(Flushed::All) => {
-                    if conn.close_after_flush {
+                    if conn.is_closing() {
                         self.close(key);
                         continue;
                     }
-                    if conn.writable_interest {
-                        conn.writable_interest = false;
-                        let _ = reregister(self.poll.registry(), conn, key, Interest::READABLE);
-                    }
+                    conn.want_writable(self.poll.registry(), key, false);
                 }
-                Ok(Flushed::Held) => {
-                    // The rest waits for its log batch; WRITABLE interest would only spin.
-                    if conn.writable_interest {
-                        conn.writable_interest = false;
-                        let _ = reregister(self.poll.registry(), conn, key, Interest::READABLE);
-                    }
-                }
-                Ok(Flushed::Partial) => {
-                    if !conn.writable_interest {
-                        conn.writable_interest = true;
-                        let _ = reregister(self.poll.registry(), conn, key, Interest::READABLE | Interest::WRITABLE);
-                    }
-                }
+                // The rest waits for its log batch; WRITABLE interest would only spin.
+                Ok(Flushed::Held) => conn.want_writable(self.poll.registry(), key, false),
+                Ok(Flushed::Partial) => conn.want_writable(self.poll.registry(), key, true),
                 Err(_) => {
                     self.close(key);
                     continue;

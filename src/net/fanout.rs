@@ -35,7 +35,7 @@ impl Server {
             let Some(conn) = self.conns.get_mut(key) else {
                 continue;
             };
-            if conn.closed {
+            if conn.is_closed() {
                 continue;
             }
             conn.output_mut().extend_from_slice(&bytes);
@@ -60,7 +60,7 @@ impl Server {
     pub(super) fn change_presence(&mut self, key: usize, before: Option<UserId>, after: Option<UserId>) {
         if after.is_none() {
             if let Some(conn) = self.conns.get_mut(key) {
-                conn.unauthenticated_since = Instant::now();
+                conn.restart_login_clock(Instant::now());
             }
         }
         if let Some(user) = before {

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use mio::event::Event as PollEvent;
 use mio::net::{TcpListener, UnixStream};
-use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
 use crate::config::Config;
@@ -184,8 +184,7 @@ impl Server {
                     return Ok(());
                 };
                 if event.is_readable() || event.is_read_closed() || event.is_error() {
-                    conn.read_ready = true;
-                    conn.read_closed_seen |= event.is_read_closed() || event.is_error();
+                    conn.note_readable(event.is_read_closed() || event.is_error());
                     enqueue(&mut self.ready, conn, key);
                 }
                 if event.is_writable() {
@@ -220,8 +219,7 @@ impl Server {
             }
             self.timers.pop();
             let Some(conn) = self.conns.get_mut(key) else { continue };
-            if conn.serial == serial && conn.delayed_until.is_some_and(|until| until <= now) {
-                conn.delayed_until = None;
+            if conn.serial() == serial && conn.delay_over(now) {
                 enqueue(&mut self.ready, conn, key);
             }
         }
@@ -230,17 +228,8 @@ impl Server {
     /// Connections that never logged in are closed after the configured idle time.
     fn close_idle_unauthenticated(&mut self, now: Instant) {
         let limit = self.config.unauthenticated_idle;
-        let idle: Vec<usize> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| {
-                !c.closed
-                    && c.session.user.is_none()
-                    && c.parked.is_none()
-                    && now.duration_since(c.unauthenticated_since) >= limit
-            })
-            .map(|(key, _)| key)
-            .collect();
+        let idle: Vec<usize> =
+            self.conns.iter().filter(|(_, c)| c.login_overdue(now, limit)).map(|(key, _)| key).collect();
         for key in idle {
             if let Some(conn) = self.conns.get_mut(key) {
                 let error = Error::new(Code::Limit, "Not logged in within the idle limit; closing");
@@ -261,10 +250,9 @@ impl Server {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        if conn.closed {
+        if !conn.close() {
             return;
         }
-        conn.closed = true;
         if let Some(user) = conn.session.user.take() {
             self.go_offline(user, key);
         }
@@ -274,7 +262,7 @@ impl Server {
     fn free_closed(&mut self) {
         for key in std::mem::take(&mut self.closing) {
             if let Some(mut conn) = self.conns.try_remove(key) {
-                let _ = self.poll.registry().deregister(&mut conn.stream);
+                conn.deregister(self.poll.registry());
             }
         }
     }
@@ -282,20 +270,14 @@ impl Server {
 
 /// Puts a connection on the ready list, once, unless it is closed.
 fn enqueue(ready: &mut VecDeque<usize>, conn: &mut Conn, key: usize) {
-    if !conn.queued && !conn.closed {
-        conn.queued = true;
+    if conn.mark_queued() {
         ready.push_back(key);
     }
 }
 
 /// Puts a connection on the list to flush after this turn's commit, once.
 fn mark_dirty(dirty: &mut Vec<usize>, conn: &mut Conn, key: usize) {
-    if !conn.dirty {
-        conn.dirty = true;
+    if conn.mark_dirty() {
         dirty.push(key);
     }
-}
-
-fn reregister(registry: &Registry, conn: &mut Conn, key: usize, interest: Interest) -> io::Result<()> {
-    registry.reregister(&mut conn.stream, Token(key), interest)
 }

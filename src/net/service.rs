@@ -5,12 +5,11 @@
 //! Does not own the meaning of requests (`machine`, `proto`), who receives a notification
 //! (`fanout`), when output may leave (`commit`), or the socket's write side (`commit::flush_dirty`).
 
-use std::io;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use super::conn::Parked;
+use super::conn::{Parked, Received};
 use super::frame::Next;
 use super::{enqueue, mark_dirty, Server};
 use crate::machine::{Outcome, Step, UserId};
@@ -32,7 +31,7 @@ impl Server {
             let Some(conn) = self.conns.get_mut(key) else {
                 continue;
             };
-            conn.queued = false;
+            conn.clear_queued();
             self.service(key);
         }
         // `service` may have re-queued into `self.ready`; keep `pending`'s allocation for reuse.
@@ -49,7 +48,7 @@ impl Server {
             let Some(conn) = self.conns.get_mut(key) else {
                 return;
             };
-            if conn.closed || conn.parked.is_some() || conn.close_after_flush || conn.delayed_until.is_some() {
+            if !conn.can_execute() {
                 return;
             }
             if conn.output_pending() > self.config.output_bytes_high {
@@ -60,59 +59,26 @@ impl Server {
                 enqueue(&mut self.ready, conn, key);
                 return;
             }
-            match conn.input.next_frame(self.config.frame_bytes_max) {
+            match conn.next_frame(self.config.frame_bytes_max) {
                 Next::Frame(bytes) => {
                     frames += 1;
                     let decoded = decode_frame(bytes);
                     self.execute(key, decoded);
                 }
                 Next::TooLong => return self.refuse_too_long(key),
-                Next::Incomplete => {
-                    if !self.read_more(key) {
+                Next::Incomplete => match conn.read_once(&mut self.scratch) {
+                    Received::Bytes => {}
+                    Received::Drained => return,
+                    Received::Eof => {
+                        // A half frame at EOF is never executed.
+                        conn.close_after_flush();
+                        mark_dirty(&mut self.dirty, conn, key);
                         return;
                     }
-                }
+                    Received::Failed => return self.close(key),
+                },
             }
         }
-    }
-
-    /// Reads once into connection `key`'s input. `false` when there is nothing more to do for it now:
-    /// the socket is drained until its next edge, or the connection ended (EOF, error).
-    fn read_more(&mut self, key: usize) -> bool {
-        let Some(conn) = self.conns.get_mut(key) else {
-            return false;
-        };
-        if conn.eof {
-            // A half frame at EOF is never executed.
-            conn.input.clear();
-            conn.close_after_flush = true;
-            mark_dirty(&mut self.dirty, conn, key);
-            return false;
-        }
-        if !conn.read_ready {
-            conn.input.release_if_empty();
-            return false;
-        }
-        match conn.input.read_from(&mut conn.stream, &mut self.scratch) {
-            Ok(0) => {
-                conn.eof = true;
-                conn.read_ready = false;
-            }
-            // A short read emptied the socket's receive queue: bytes arriving later raise
-            // a new edge, so the extra read that would only return WouldBlock is skipped.
-            // Not so for a FIN already reported: read on until it returns 0.
-            Ok(n) if n < self.scratch.len() && !conn.read_closed_seen => conn.read_ready = false,
-            Ok(_) => {}
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                conn.read_ready = false;
-            }
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => {
-                self.close(key);
-                return false;
-            }
-        }
-        true
     }
 
     /// A request line over `--max-frame-bytes`: an error reply, then the connection closes.
@@ -125,8 +91,7 @@ impl Server {
             format!("Request longer than {} bytes; closing", self.config.frame_bytes_max),
         );
         Reply::error(&error).write_frame(None, conn.output_mut());
-        conn.input.clear();
-        conn.close_after_flush = true;
+        conn.close_after_flush();
         mark_dirty(&mut self.dirty, conn, key);
     }
 
@@ -147,8 +112,8 @@ impl Server {
         match self.machine.execute(&mut conn.session, request, unix_millis()) {
             Step::Done(outcome) => self.deliver(key, decoded.id, user_before, outcome),
             Step::Offload(job) => {
-                conn.parked = Some(Parked { id: decoded.id });
-                if !self.workers.submit((key, conn.serial, job.resume), job.work) {
+                conn.park(Parked { id: decoded.id });
+                if !self.workers.submit((key, conn.serial(), job.resume), job.work) {
                     eprintln!("splitd: worker threads are gone; closing connection");
                     self.close(key);
                 }
@@ -162,10 +127,10 @@ impl Server {
             let Some(conn) = self.conns.get_mut(key) else {
                 continue;
             };
-            if conn.serial != serial || conn.closed {
+            if conn.serial() != serial || conn.is_closed() {
                 continue;
             }
-            let id = conn.parked.take().and_then(|p| p.id);
+            let id = conn.unpark().and_then(|p| p.id);
             let user_before = conn.session.user;
             let outcome = self.machine.resume(&mut conn.session, resume, done, unix_millis());
             self.deliver(key, id, user_before, outcome);
@@ -205,12 +170,12 @@ impl Server {
         };
         let failures = conn.session.failed_logins.max(1);
         if failures >= LOGIN_FAILURES_MAX {
-            conn.close_after_flush = true;
+            conn.close_after_flush();
         } else {
             let delay = LOGIN_DELAY_BASE.saturating_mul(1 << (failures - 1).min(16)).min(LOGIN_DELAY_MAX);
             let until = Instant::now() + delay;
-            conn.delayed_until = Some(until);
-            self.timers.push(std::cmp::Reverse((until, key, conn.serial)));
+            conn.delay(until);
+            self.timers.push(std::cmp::Reverse((until, key, conn.serial())));
         }
     }
 }

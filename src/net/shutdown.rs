@@ -86,11 +86,11 @@ impl Server {
             for &key in &keys {
                 if let Some(conn) = self.conns.get_mut(key) {
                     if conn.flush().is_err() {
-                        conn.closed = true;
+                        conn.close();
                     }
                 }
             }
-            let waiting = self.conns.iter().any(|(_, c)| !c.closed && c.output_pending() > 0);
+            let waiting = self.conns.iter().any(|(_, c)| !c.is_closed() && c.output_pending() > 0);
             let now = Instant::now();
             if !waiting || now >= deadline {
                 break;
