@@ -13,6 +13,7 @@ use mio::{Interest, Token};
 
 use super::conn::Conn;
 use super::{enqueue, Server};
+use crate::log::{self, Limit};
 use crate::proto::{Code, Error, Reply};
 
 /// After EMFILE on accept, wait this long before accepting again (no busy loop on a full table).
@@ -33,16 +34,13 @@ impl Server {
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 Err(err) if matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
-                    if !self.logged_limits.emfile {
-                        self.logged_limits.emfile = true;
-                        eprintln!("splitd: out of file descriptors on accept ({err}); backing off");
-                    }
+                    log::limit!(Limit::FileDescriptors, "out of file descriptors on accept ({err}); backing off");
                     self.accept_paused_until = Some(Instant::now() + ACCEPT_BACKOFF);
                     return;
                 }
                 Err(err) => {
                     // ECONNABORTED and friends concern one pending connection only.
-                    eprintln!("splitd: accept failed: {err}");
+                    log::info!("accept failed: {err}");
                     return;
                 }
             }
@@ -62,13 +60,8 @@ impl Server {
     /// Takes a new connection into the table, or refuses it when the table is full.
     fn admit(&mut self, mut stream: TcpStream) {
         if self.conns.len() >= self.config.connections_max {
-            if !self.logged_limits.connections_max {
-                self.logged_limits.connections_max = true;
-                eprintln!(
-                    "splitd: connection limit {} reached; refusing new connections (--max-connections)",
-                    self.config.connections_max
-                );
-            }
+            let connections_max = self.config.connections_max;
+            log::limit!(Limit::ConnectionsMax, "connection limit {connections_max} reached; refusing new connections");
             refuse(stream);
             return;
         }

@@ -9,6 +9,7 @@ use std::io;
 
 use super::conn::Flushed;
 use super::{enqueue, mark_dirty, Server};
+use crate::log;
 
 impl Server {
     /// Group commit, pipelined: this turn's records go to the log's sync thread (in one batch with
@@ -103,6 +104,6 @@ impl Server {
 /// an fsync is never retried after EIO (the kernel may have dropped the dirty pages). Held replies are
 /// never sent.
 pub(super) fn fatal(err: io::Error) -> io::Error {
-    eprintln!("splitd: FATAL: cannot make the log durable ({err}); stopping without acknowledging what it held");
+    log::info!("FATAL: cannot make the log durable ({err}); stopping without acknowledging what it held");
     err
 }

@@ -7,6 +7,7 @@
 use std::time::Instant;
 
 use super::{mark_dirty, Server};
+use crate::log::{self, Limit};
 use crate::machine::{Event, UserId};
 
 impl Server {
@@ -45,12 +46,7 @@ impl Server {
             mark_dirty(&mut self.dirty, conn, key);
         }
         for key in overflowed {
-            if !self.logged_limits.output_max {
-                self.logged_limits.output_max = true;
-                eprintln!(
-                    "splitd: closing a client whose unread output passed {output_max} bytes (--max-output-bytes)"
-                );
-            }
+            log::limit!(Limit::OutputMax, "closing a client whose unread output passed {output_max} bytes");
             self.close(key);
         }
     }

@@ -32,6 +32,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
 use crate::config::Config;
+use crate::log::{self, Limit};
 use crate::machine::{Machine, Resume, UserId};
 use crate::proto::{Code, Error, Reply};
 use crate::store::Store;
@@ -77,15 +78,6 @@ pub struct Server {
     /// Delayed connections to resume: (when, slab key, serial).
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     shutting_down: bool,
-    logged_limits: LoggedOnce,
-}
-
-/// Each protective limit is logged the first time it triggers, not per connection.
-#[derive(Default)]
-struct LoggedOnce {
-    connections_max: bool,
-    emfile: bool,
-    output_max: bool,
 }
 
 impl Server {
@@ -124,7 +116,6 @@ impl Server {
             accept_paused_until: None,
             timers: BinaryHeap::new(),
             shutting_down: false,
-            logged_limits: LoggedOnce::default(),
         })
     }
 
@@ -242,6 +233,8 @@ impl Server {
                 let _ = conn.flush();
             }
             self.close(key);
+            let secs = limit.as_secs();
+            log::limit!(Limit::LoginTimeout, "closing a client that did not log in within {secs} s");
         }
     }
 

@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::conn::{Parked, Received};
 use super::frame::Next;
 use super::{enqueue, mark_dirty, Server};
+use crate::log::{self, Limit};
 use crate::machine::{Outcome, Step, UserId};
 use crate::proto::{self, Code, Error, Reply};
 
@@ -51,8 +52,13 @@ impl Server {
             if !conn.can_execute() {
                 return;
             }
-            if conn.output_pending() > self.config.output_bytes_high {
+            let output_high = self.config.output_bytes_high;
+            if conn.output_pending() > output_high {
                 // Backpressure: resumes when the flush drains the output (see `flush_dirty`).
+                log::limit!(
+                    Limit::OutputHigh,
+                    "pausing requests from a client whose unread output passed {output_high} bytes, until it reads"
+                );
                 return;
             }
             if frames >= self.config.frames_per_turn_max {
@@ -93,6 +99,8 @@ impl Server {
         Reply::error(&error).write_frame(None, conn.output_mut());
         conn.close_after_flush();
         mark_dirty(&mut self.dirty, conn, key);
+        let frame_max = self.config.frame_bytes_max;
+        log::limit!(Limit::FrameTooLong, "closing a client whose request line passed {frame_max} bytes");
     }
 
     /// Executes one decoded frame for connection `key`.
@@ -114,7 +122,7 @@ impl Server {
             Step::Offload(job) => {
                 conn.park(Parked { id: decoded.id });
                 if !self.workers.submit((key, conn.serial(), job.resume), job.work) {
-                    eprintln!("splitd: worker threads are gone; closing connection");
+                    log::info!("worker threads are gone; closing connection");
                     self.close(key);
                 }
             }
@@ -171,6 +179,10 @@ impl Server {
         let failures = conn.session.failed_logins.max(1);
         if failures >= LOGIN_FAILURES_MAX {
             conn.close_after_flush();
+            log::limit!(
+                Limit::LoginFailuresMax,
+                "closing a client after {LOGIN_FAILURES_MAX} failed logins on its connection"
+            );
         } else {
             let delay = LOGIN_DELAY_BASE.saturating_mul(1 << (failures - 1).min(16)).min(LOGIN_DELAY_MAX);
             let until = Instant::now() + delay;

@@ -13,6 +13,7 @@ use mio::{Events, Interest, Registry, Token};
 
 use super::commit::fatal;
 use super::Server;
+use crate::log;
 
 /// On shutdown, how long to keep flushing replies to slow readers.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
@@ -46,30 +47,30 @@ impl Server {
     /// Starts a snapshot when the log has grown past its threshold, and reaps finished ones.
     pub(super) fn snapshot_in_background(&mut self) {
         match self.store.poll_background() {
-            Some(Ok((seq, took))) => eprintln!("splitd: snapshot at record {seq} written in {} ms", took.as_millis()),
-            Some(Err(err)) => eprintln!("splitd: background snapshot failed ({err}); the log is kept and complete"),
+            Some(Ok((seq, took))) => log::info!("snapshot at record {seq} written in {} ms", took.as_millis()),
+            Some(Err(err)) => log::info!("background snapshot failed ({err}); the log is kept and complete"),
             None => {}
         }
         if self.store.snapshot_due() {
             match self.store.start_background_snapshot(&self.machine) {
-                Ok(stall) => eprintln!("splitd: snapshot started; the loop paused {} us for it", stall.as_micros()),
-                Err(err) => eprintln!("splitd: cannot start a snapshot ({err}); the log is kept and complete"),
+                Ok(stall) => log::info!("snapshot started; the loop paused {} us for it", stall.as_micros()),
+                Err(err) => log::info!("cannot start a snapshot ({err}); the log is kept and complete"),
             }
         }
     }
 
     fn snapshot(&mut self) {
         match self.store.snapshot(&self.machine) {
-            Ok(took) => eprintln!("splitd: snapshot written in {} ms", took.as_millis()),
+            Ok(took) => log::info!("snapshot written in {} ms", took.as_millis()),
             Err(err) => {
-                eprintln!("splitd: snapshot failed ({err}); the log is kept and still complete")
+                log::info!("snapshot failed ({err}); the log is kept and still complete")
             }
         }
     }
 
     /// Stop accepting, answer what was already read and committed, flush for a bounded time, snapshot.
     pub(super) fn shutdown(mut self) -> io::Result<()> {
-        eprintln!("splitd: shutting down");
+        log::info!("shutting down");
         if let Some(mut listener) = self.listener.take() {
             let _ = self.poll.registry().deregister(&mut listener);
         }
