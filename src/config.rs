@@ -7,7 +7,9 @@ use std::time::Duration;
 /// When the write-ahead log is made durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FsyncPolicy {
-    /// fdatasync once per loop turn before any reply leaves (group commit). The default.
+    /// Every batch of records is fdatasync'ed before any reply or notification about its changes
+    /// leaves. The fsync runs on the log's sync thread while the loop goes on; a batch holds
+    /// everything appended while the previous one was in flight (pipelined group commit). The default.
     Always,
     /// Never fsync: a crash of the machine (not just the process) can lose acknowledged changes.
     /// For benchmarks only.
@@ -43,7 +45,8 @@ pub struct Config {
     pub output_bytes_max: usize,
     /// Connections that have not logged in within this time are closed.
     pub unauthenticated_idle: Duration,
-    /// Threads for slow work: argon2id hashes and large settlement searches.
+    /// Threads of the slow-work pool (`workers`, `--hash-threads`): argon2id password hashes and the
+    /// exact settlement searches too large to run on the loop. Named for its first job.
     pub hash_threads: usize,
     /// Log bytes after which a snapshot is taken and older log segments are removed.
     pub snapshot_log_bytes: u64,

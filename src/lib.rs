@@ -2,10 +2,12 @@
 //!
 //! Layout (see DESIGN.md): `net` is the mio event loop and nothing else; `proto` the wire types;
 //! `machine` the pure state machine; `money` and `settle` its pure leaves; `store` durability;
-//! `auth` password hashing off the loop.
+//! `auth` password hashing and `workers` slow work off the loop;
+//! `log` the stderr log.
 
 pub mod auth;
 pub mod config;
+pub mod log;
 pub mod machine;
 pub mod money;
 pub mod net;

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use argh::FromArgs;
 
 use splitd::config::{Config, FsyncPolicy};
+use splitd::log;
 use splitd::net::Server;
 use splitd::store::Store;
 
@@ -118,7 +119,7 @@ fn run_import(args: &ImportArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            eprintln!("splitd import: {err}; nothing was written");
+            log::info!("import failed: {err}; nothing was written");
             ExitCode::from(1)
         }
     }
@@ -129,34 +130,34 @@ fn serve(config: Config) -> ExitCode {
     let opened = match Store::open(&config.data_dir, config.fsync, config.snapshot_log_bytes) {
         Ok(opened) => opened,
         Err(err) => {
-            eprintln!("splitd: cannot start: {err}");
+            log::info!("cannot start: {err}");
             return ExitCode::from(2);
         }
     };
     for warning in &opened.warnings {
-        eprintln!("splitd: warning: {warning}");
+        log::info!("warning: {warning}");
     }
-    eprintln!(
-        "splitd: recovered {} users, {} log records from {} in {} ms",
+    log::info!(
+        "recovered {} users, {} log records from {} in {} ms",
         opened.machine.users().len(),
         opened.records_replayed,
         config.data_dir.display(),
         started.elapsed().as_millis()
     );
     if config.fsync == FsyncPolicy::Never {
-        eprintln!("splitd: WARNING: --fsync never: acknowledged changes can be lost if the machine crashes");
+        log::info!("WARNING: --fsync never: acknowledged changes can be lost if the machine crashes");
     }
     let server = match Server::bind(config.clone(), opened.store, opened.machine) {
         Ok(server) => server,
         Err(err) => {
-            eprintln!("splitd: cannot listen on {}: {err}", config.listen);
+            log::info!("cannot listen on {}: {err}", config.listen);
             return ExitCode::from(2);
         }
     };
     let addr = match server.local_addr() {
         Ok(addr) => addr,
         Err(err) => {
-            eprintln!("splitd: cannot read the bound address: {err}");
+            log::info!("cannot read the bound address: {err}");
             return ExitCode::from(2);
         }
     };
@@ -166,7 +167,7 @@ fn serve(config: Config) -> ExitCode {
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("splitd: stopped: {err}");
+            log::info!("stopped: {err}");
             ExitCode::from(1)
         }
     }

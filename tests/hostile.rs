@@ -59,7 +59,7 @@ fn garbage_of_every_kind_gets_an_error_and_others_are_unaffected() {
 #[test]
 fn failed_logins_are_slowed_then_the_connection_is_closed() {
     let dir = TempDir::new("guessing");
-    let server = Server::start(dir.path(), &[]);
+    let mut server = Server::start(dir.path(), &[]);
     let mut owner = server.connect();
     owner.login_as("victim");
     let mut guesser = server.connect();
@@ -87,6 +87,8 @@ fn failed_logins_are_slowed_then_the_connection_is_closed() {
     let probe = Instant::now();
     assert_eq!(owner.request("list_groups", json!({}))["status"], "ok");
     assert!(probe.elapsed() < Duration::from_secs(1));
+    assert_eq!(server.stop(), Some(0));
+    assert_eq!(log_lines(&mut server, "failed logins").len(), 1, "the limit is logged once");
 }
 
 #[test]
@@ -229,17 +231,45 @@ fn a_connection_flood_beyond_the_maximum_leaves_the_server_serving() {
 #[test]
 fn unauthenticated_idle_connections_are_closed() {
     let dir = TempDir::new("idle");
-    let server = Server::start(dir.path(), &["--login-timeout-secs", "1"]);
-    let mut idle = server.connect();
+    let mut server = Server::start(dir.path(), &["--login-timeout-secs", "1"]);
+    let mut idle = [server.connect(), server.connect()];
     let mut active = server.connect();
     active.login_as("active");
     let started = Instant::now();
-    let reply = idle.read_message().expect("an error line before the close");
-    assert_eq!(reply["code"], "limit");
-    assert!(idle.read_message().is_none());
+    for idle in &mut idle {
+        let reply = idle.read_message().expect("an error line before the close");
+        assert_eq!(reply["code"], "limit");
+        assert!(idle.read_message().is_none());
+    }
     assert!(started.elapsed() < Duration::from_secs(5));
     // A logged-in connection is not affected.
     ok(&active.request("list_groups", json!({})));
+    assert_eq!(server.stop(), Some(0));
+    assert_eq!(log_lines(&mut server, "--login-timeout-secs").len(), 1, "logged once for two connections");
+}
+
+#[test]
+fn a_limit_hit_twice_logs_once_naming_its_flag() {
+    let dir = TempDir::new("log-once");
+    let mut server = Server::start(dir.path(), &["--max-frame-bytes", "100"]);
+    for _ in 0..2 {
+        let mut c = server.connect();
+        c.send_raw(format!("{}\n", "x".repeat(200)).as_bytes());
+        let reply = c.read_message().expect("an error line before the close");
+        assert_eq!(reply["code"], "frame_too_long", "{reply}");
+        assert!(c.read_message().is_none(), "closed after the error");
+    }
+    let mut bystander = server.connect();
+    bystander.login_as("bystander");
+    assert_eq!(server.stop(), Some(0));
+    let lines = log_lines(&mut server, "--max-frame-bytes");
+    assert_eq!(lines.len(), 1, "one log line for two connections over the limit: {lines:?}");
+    assert!(lines[0].starts_with("splitd: ") && lines[0].contains("100 bytes"), "{lines:?}");
+}
+
+/// The server's stderr lines that contain `needle` (after it exited).
+fn log_lines(server: &mut Server, needle: &str) -> Vec<String> {
+    server.stderr_text().lines().filter(|line| line.contains(needle)).map(str::to_string).collect()
 }
 
 #[test]

@@ -1,55 +1,75 @@
-//! One client connection: its socket, input frames, pending output and login session.
+//! One client connection: its socket, input frames, pending output, login session, and where it is
+//! in its life (`Phase`).
+//!
+//! Owns the socket's reads and writes and the bookkeeping the loop keeps per connection (on the
+//! ready list, on the flush list, WRITABLE interest). Does not decide what to do with a frame
+//! (`service`) or when output may leave (`commit` releases it).
 //!
 //! Buffers are allocated lazily and released when empty, so an idle logged-in connection costs little
 //! more than this struct. Reading and writing go until `WouldBlock` (mio is edge-triggered), retrying
 //! `Interrupted`.
 
 use std::io::{self, Write};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
 use serde_json::Value;
 
-use super::frame::FrameBuf;
+use super::frame::{FrameBuf, Next};
 use crate::machine::Session;
 
 pub struct Conn {
-    pub stream: TcpStream,
+    stream: TcpStream,
     /// Unique for the server's life: results for a closed connection whose slab slot was reused are
     /// recognised and dropped.
-    pub serial: u64,
-    pub input: FrameBuf,
+    serial: u64,
+    input: FrameBuf,
     output: Vec<u8>,
     /// Bytes of `output` already written.
     written: usize,
     /// Bytes of `output` that may be written: replies and notifications wait until the log batch
     /// holding their changes is durable (see `Server::release_durable`).
     releasable: usize,
+    /// The machine's login state for this connection; the loop only carries it.
     pub session: Session,
-    /// Waiting for password work; its further frames wait, in order.
-    pub parked: Option<Parked>,
+    phase: Phase,
     /// Readable edge seen and not yet drained to `WouldBlock`.
-    pub read_ready: bool,
+    read_ready: bool,
     /// The poller reported the peer's FIN (or a hang-up): reads must go on until they return 0, as
     /// no further edge will announce it.
-    pub read_closed_seen: bool,
-    /// The peer closed its side: no more input; close once the buffered frames are answered.
-    pub eof: bool,
-    /// Close after the pending output is flushed (e.g. after a frame-too-long error).
-    pub close_after_flush: bool,
-    pub closed: bool,
+    read_closed_seen: bool,
     /// WRITABLE interest registered (only while output is pending).
-    pub writable_interest: bool,
-    /// On the loop's ready list / flush list already (avoids duplicates).
-    pub queued: bool,
-    pub dirty: bool,
+    writable_interest: bool,
+    /// On the loop's ready list already (avoids duplicates).
+    queued: bool,
+    /// On the loop's flush list already (avoids duplicates).
+    dirty: bool,
     /// Since when this connection has had no login (accept time, or the last logout).
-    pub unauthenticated_since: Instant,
-    /// After a failed login, the connection's further frames wait until this time.
-    pub delayed_until: Option<Instant>,
+    unauthenticated_since: Instant,
 }
 
-/// A request waiting for its password work.
+/// Where a connection is in its life. One value, so that states which exclude each other cannot be
+/// set together, and "may its next frame run?" is one question.
+#[derive(Debug)]
+enum Phase {
+    /// Executes its frames as they come.
+    Open,
+    /// Waiting for slow work (a password hash, a large settlement search); its further frames wait,
+    /// in order.
+    Parked(Parked),
+    /// After a failed login, its further frames wait until this time.
+    Delayed(Instant),
+    /// Closes once its pending output is written (request too long, end of input, too many failed
+    /// logins). Reads and executes nothing more.
+    Closing,
+    /// Closed: deregistered and freed at the end of the turn; late results and events for it are
+    /// dropped.
+    Closed,
+}
+
+/// A request waiting for its slow work.
+#[derive(Debug)]
 pub struct Parked {
     pub id: Option<Value>,
 }
@@ -63,6 +83,19 @@ pub enum Flushed {
     Partial,
 }
 
+/// What one read found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Received {
+    /// Bytes arrived (or the read was interrupted): look for frames, then read again.
+    Bytes,
+    /// Nothing more until the socket's next readable edge.
+    Drained,
+    /// The peer closed its side: no more input.
+    Eof,
+    /// The socket failed.
+    Failed,
+}
+
 impl Conn {
     pub fn new(stream: TcpStream, serial: u64, now: Instant) -> Conn {
         Conn {
@@ -73,19 +106,191 @@ impl Conn {
             written: 0,
             releasable: 0,
             session: Session::default(),
-            parked: None,
+            phase: Phase::Open,
             read_ready: true,
             read_closed_seen: false,
-            eof: false,
-            close_after_flush: false,
-            closed: false,
             writable_interest: false,
             queued: false,
             dirty: false,
             unauthenticated_since: now,
-            delayed_until: None,
         }
     }
+
+    pub fn serial(&self) -> u64 {
+        self.serial
+    }
+
+    // Phase: the lifecycle.
+
+    /// Whether its next frame may run now (not parked, delayed, closing or closed).
+    pub fn can_execute(&self) -> bool {
+        matches!(self.phase, Phase::Open)
+    }
+
+    pub fn is_parked(&self) -> bool {
+        matches!(self.phase, Phase::Parked(_))
+    }
+
+    /// Whether it closes once its output is written.
+    pub fn is_closing(&self) -> bool {
+        matches!(self.phase, Phase::Closing)
+    }
+
+    pub fn is_closed(&self) -> bool {
+        matches!(self.phase, Phase::Closed)
+    }
+
+    /// Holds its further frames while `parked` waits for slow work.
+    pub fn park(&mut self, parked: Parked) {
+        debug_assert!(self.can_execute(), "only an open connection executes, so only it parks: {:?}", self.phase);
+        if self.can_execute() {
+            self.phase = Phase::Parked(parked);
+        }
+    }
+
+    /// The request that waited, if one did; the connection executes again.
+    pub fn unpark(&mut self) -> Option<Parked> {
+        match std::mem::replace(&mut self.phase, Phase::Open) {
+            Phase::Parked(parked) => Some(parked),
+            other => {
+                self.phase = other;
+                None
+            }
+        }
+    }
+
+    /// Holds its further frames until `until` (see `delay_over`).
+    pub fn delay(&mut self, until: Instant) {
+        if self.can_execute() {
+            self.phase = Phase::Delayed(until);
+        }
+    }
+
+    /// Ends a delay that is due at `now`; `true` if one ended (the connection may execute again).
+    pub fn delay_over(&mut self, now: Instant) -> bool {
+        match self.phase {
+            Phase::Delayed(until) if until <= now => {
+                self.phase = Phase::Open;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Reads and executes nothing more; closes once its pending output is written. Buffered input
+    /// is dropped (a half frame, or frames after the last answered one, is never executed).
+    pub fn close_after_flush(&mut self) {
+        if !self.is_closed() {
+            self.phase = Phase::Closing;
+            self.input.clear();
+        }
+    }
+
+    /// Marks it closed for good; `false` if it already was.
+    pub fn close(&mut self) -> bool {
+        if self.is_closed() {
+            return false;
+        }
+        self.phase = Phase::Closed;
+        true
+    }
+
+    /// Not logged in for at least `limit` at `now`, and not waiting on a login being checked.
+    pub fn login_overdue(&self, now: Instant, limit: Duration) -> bool {
+        !self.is_closed()
+            && !self.is_parked()
+            && self.session.user.is_none()
+            && now.duration_since(self.unauthenticated_since) >= limit
+    }
+
+    /// Starts the time-to-log-in clock again (after a logout).
+    pub fn restart_login_clock(&mut self, now: Instant) {
+        self.unauthenticated_since = now;
+    }
+
+    // The loop's lists and registration.
+
+    /// Marks it as on the ready list; `false` if it already is, or is closed (then it must not be).
+    pub fn mark_queued(&mut self) -> bool {
+        if self.queued || self.is_closed() {
+            return false;
+        }
+        self.queued = true;
+        true
+    }
+
+    /// Taken off the ready list.
+    pub fn clear_queued(&mut self) {
+        self.queued = false;
+    }
+
+    /// Marks it as on the flush list; `false` if it already is.
+    pub fn mark_dirty(&mut self) -> bool {
+        !std::mem::replace(&mut self.dirty, true)
+    }
+
+    /// Taken off the flush list.
+    pub fn clear_dirty(&mut self) {
+        self.dirty = false;
+    }
+
+    /// Registers WRITABLE interest only while output waits for the socket (else it would only spin).
+    pub fn want_writable(&mut self, registry: &Registry, key: usize, wanted: bool) {
+        if self.writable_interest == wanted {
+            return;
+        }
+        self.writable_interest = wanted;
+        let interest = if wanted { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+        let _ = registry.reregister(&mut self.stream, Token(key), interest);
+    }
+
+    pub fn deregister(&mut self, registry: &Registry) {
+        let _ = registry.deregister(&mut self.stream);
+    }
+
+    // Input.
+
+    /// A readable edge (or the peer's FIN, or an error) was reported for the socket.
+    pub fn note_readable(&mut self, read_closed: bool) {
+        self.read_ready = true;
+        self.read_closed_seen |= read_closed;
+    }
+
+    /// Takes the next complete frame, if any (see `FrameBuf::next_frame`).
+    pub fn next_frame(&mut self, max_bytes: usize) -> Next<'_> {
+        self.input.next_frame(max_bytes)
+    }
+
+    /// Reads once into the input buffer (through `scratch`) unless the socket is known drained.
+    pub fn read_once(&mut self, scratch: &mut [u8]) -> Received {
+        if !self.read_ready {
+            self.input.release_if_empty();
+            return Received::Drained;
+        }
+        match self.input.read_from(&mut self.stream, scratch) {
+            Ok(0) => {
+                self.read_ready = false;
+                Received::Eof
+            }
+            // A short read emptied the socket's receive queue: bytes arriving later raise a new
+            // edge, so the extra read that would only return WouldBlock is skipped. Not so for a
+            // FIN already reported: read on until it returns 0.
+            Ok(n) if n < scratch.len() && !self.read_closed_seen => {
+                self.read_ready = false;
+                Received::Bytes
+            }
+            Ok(_) => Received::Bytes,
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                self.read_ready = false;
+                self.input.release_if_empty();
+                Received::Drained
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => Received::Bytes,
+            Err(_) => Received::Failed,
+        }
+    }
+
+    // Output.
 
     /// Output queued and not yet written.
     pub fn output_pending(&self) -> usize {
@@ -134,5 +339,87 @@ impl Conn {
         self.written = 0;
         self.releasable = 0;
         Ok(Flushed::All)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A connection over loopback, and the peer's end of it.
+    fn conn() -> (Conn, std::net::TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (ours, _) = listener.accept().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        (Conn::new(TcpStream::from_std(ours), 1, Instant::now()), peer)
+    }
+
+    #[test]
+    fn a_parked_connection_waits_and_gets_its_request_back() {
+        let (mut conn, _peer) = conn();
+        assert!(conn.can_execute());
+        conn.park(Parked { id: Some(json!(7)) });
+        assert!(conn.is_parked() && !conn.can_execute());
+        assert_eq!(conn.unpark().and_then(|p| p.id), Some(json!(7)));
+        assert!(conn.can_execute());
+        assert!(conn.unpark().is_none(), "nothing waits twice");
+    }
+
+    #[test]
+    fn a_delay_ends_only_when_due() {
+        let (mut conn, _peer) = conn();
+        let now = Instant::now();
+        conn.delay(now + Duration::from_millis(50));
+        assert!(!conn.can_execute());
+        assert!(!conn.delay_over(now));
+        assert!(conn.delay_over(now + Duration::from_millis(50)));
+        assert!(conn.can_execute());
+        assert!(!conn.delay_over(now + Duration::from_secs(1)), "an open connection has no delay to end");
+    }
+
+    #[test]
+    fn closing_and_closed_never_reopen() {
+        let (mut conn, _peer) = conn();
+        conn.close_after_flush();
+        assert!(conn.is_closing() && !conn.can_execute());
+        conn.delay(Instant::now());
+        assert!(!conn.delay_over(Instant::now() + Duration::from_secs(1)));
+        assert!(conn.is_closing());
+        assert!(conn.close());
+        assert!(!conn.close(), "closing twice is a no-op");
+        conn.close_after_flush();
+        assert!(conn.is_closed() && !conn.is_closing());
+        assert!(conn.unpark().is_none() && conn.is_closed());
+        assert!(!conn.mark_queued(), "a closed connection never goes on the ready list");
+    }
+
+    #[test]
+    fn a_parked_connection_closes_and_its_late_result_finds_it_closed() {
+        let (mut conn, _peer) = conn();
+        conn.park(Parked { id: None });
+        assert!(conn.close());
+        assert!(conn.is_closed() && !conn.is_parked());
+        assert!(!conn.login_overdue(Instant::now() + Duration::from_secs(3600), Duration::ZERO));
+    }
+
+    #[test]
+    fn reads_end_at_the_peers_close() {
+        let (mut conn, mut peer) = conn();
+        let mut scratch = vec![0; 1024];
+        peer.write_all(b"{\"a\":1}\n").unwrap();
+        peer.shutdown(std::net::Shutdown::Write).unwrap();
+        conn.note_readable(true);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut seen = Vec::new();
+        while seen.last() != Some(&Received::Eof) {
+            assert!(Instant::now() < deadline, "no EOF: {seen:?}");
+            match conn.read_once(&mut scratch) {
+                Received::Drained => conn.note_readable(true),
+                other => seen.push(other),
+            }
+        }
+        assert_eq!(conn.next_frame(100), Next::Frame(b"{\"a\":1}"));
     }
 }

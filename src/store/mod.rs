@@ -145,8 +145,9 @@ impl Store {
         // such a lock: it never prints (std's stdout/stderr locks), never returns into the event loop,
         // and leaves with `_exit` (no atexit handlers, no destructors touching shared state). What it
         // does use is fork-safe: glibc's malloc re-initialises its arena locks in the child (its own
-        // atfork handlers), and file I/O here is plain system calls. The password worker threads
-        // hold no lock the child needs. The parent's memory is not changed by the child.
+        // atfork handlers), and file I/O here is plain system calls. The slow-work threads (hashes,
+        // settlement searches) and the log's sync thread hold no lock the child needs. The parent's
+        // memory is not changed by the child.
         // SAFETY: getpid has no preconditions.
         let parent = unsafe { libc::getpid() };
         let pid = unsafe { libc::fork() };

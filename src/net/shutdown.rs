@@ -1,0 +1,104 @@
+//! Stopping and snapshots: the signal pipe (SIGINT, SIGTERM), the orderly shutdown, and snapshots
+//! taken in the background as the log grows (and one last one on the way out).
+//!
+//! The signal handler only writes a byte to a pipe the poll watches; the loop sets `shutting_down`
+//! and, at the end of that turn, calls `shutdown`. Does not decide what a snapshot holds (`store`).
+
+use std::io::{self, Read};
+use std::os::unix::net::UnixStream as StdUnixStream;
+use std::time::{Duration, Instant};
+
+use mio::net::UnixStream;
+use mio::{Events, Interest, Registry, Token};
+
+use super::commit::fatal;
+use super::Server;
+use crate::log;
+
+/// On shutdown, how long to keep flushing replies to slow readers.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
+
+/// The read end of a pipe that SIGINT and SIGTERM write a byte to, registered with the poll as `token`.
+pub(super) fn signal_pipe(registry: &Registry, token: Token) -> io::Result<UnixStream> {
+    let (receiver, sender) = StdUnixStream::pair()?;
+    receiver.set_nonblocking(true)?;
+    sender.set_nonblocking(true)?;
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::low_level::pipe::register(signal, sender.try_clone()?)?;
+    }
+    let mut signals = UnixStream::from_std(receiver);
+    registry.register(&mut signals, token, Interest::READABLE)?;
+    Ok(signals)
+}
+
+impl Server {
+    pub(super) fn drain_signals(&mut self) {
+        let mut buf = [0u8; 64];
+        loop {
+            match self.signals.read(&mut buf) {
+                Ok(0) => return,
+                Ok(_) => self.shutting_down = true,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Starts a snapshot when the log has grown past its threshold, and reaps finished ones.
+    pub(super) fn snapshot_in_background(&mut self) {
+        match self.store.poll_background() {
+            Some(Ok((seq, took))) => log::info!("snapshot at record {seq} written in {} ms", took.as_millis()),
+            Some(Err(err)) => log::info!("background snapshot failed ({err}); the log is kept and complete"),
+            None => {}
+        }
+        if self.store.snapshot_due() {
+            match self.store.start_background_snapshot(&self.machine) {
+                Ok(stall) => log::info!("snapshot started; the loop paused {} us for it", stall.as_micros()),
+                Err(err) => log::info!("cannot start a snapshot ({err}); the log is kept and complete"),
+            }
+        }
+    }
+
+    fn snapshot(&mut self) {
+        match self.store.snapshot(&self.machine) {
+            Ok(took) => log::info!("snapshot written in {} ms", took.as_millis()),
+            Err(err) => {
+                log::info!("snapshot failed ({err}); the log is kept and still complete")
+            }
+        }
+    }
+
+    /// Stop accepting, answer what was already read and committed, flush for a bounded time, snapshot.
+    pub(super) fn shutdown(mut self) -> io::Result<()> {
+        log::info!("shutting down");
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        // Everything appended becomes durable here, so everything queued may leave.
+        self.store.commit().map_err(fatal)?;
+        self.held.clear();
+        for (_, conn) in self.conns.iter_mut() {
+            conn.release_all();
+        }
+        let deadline = Instant::now() + SHUTDOWN_FLUSH;
+        let mut events = Events::with_capacity(256);
+        loop {
+            let keys: Vec<usize> = self.conns.iter().filter(|(_, c)| c.output_pending() > 0).map(|(k, _)| k).collect();
+            for &key in &keys {
+                if let Some(conn) = self.conns.get_mut(key) {
+                    if conn.flush().is_err() {
+                        conn.close();
+                    }
+                }
+            }
+            let waiting = self.conns.iter().any(|(_, c)| !c.is_closed() && c.output_pending() > 0);
+            let now = Instant::now();
+            if !waiting || now >= deadline {
+                break;
+            }
+            let _ = self.poll.poll(&mut events, Some((deadline - now).min(Duration::from_millis(50))));
+        }
+        self.snapshot();
+        Ok(())
+    }
+}
