@@ -14,6 +14,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use vocab::Cents;
 
 const SPLITC: &str = env!("CARGO_BIN_EXE_splitc");
 const RUN_DEADLINE: Duration = Duration::from_secs(60);
@@ -337,10 +338,7 @@ fn trip_with_three() -> Server {
 fn cents(v: &Value) -> i64 {
     // Exact, from the number's text (the test crate shares splitc's arbitrary_precision serde_json).
     let text = v.to_string();
-    let (int, frac) = text.trim_matches('"').split_once('.').unwrap_or((text.trim_matches('"'), "0"));
-    let sign = if int.starts_with('-') { -1 } else { 1 };
-    let frac = format!("{frac:0<2}");
-    sign * (int.trim_start_matches('-').parse::<i64>().unwrap() * 100 + frac[..2].parse::<i64>().unwrap())
+    Cents::parse_decimal(text.trim_matches('"')).unwrap_or_else(|e| panic!("amount {v}: {e}")).0
 }
 
 // ---------------------------------------------------------------------------------------------
