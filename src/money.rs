@@ -1,159 +1,16 @@
-//! Money as exact integer minor units.
+//! Money as exact integer minor units: the server's side.
 //!
-//! `Cents` is the only money type inside splitd: wire amounts are parsed from their decimal text (never
-//! through float arithmetic), and formatted back as JSON numbers with at most two decimals. Splits are
+//! `Cents`, its bounds and its grammar are the shared vocabulary (`vocab::money`, re-exported here so
+//! the server names them `crate::money::*`): wire amounts are parsed from their decimal text (never
+//! through float arithmetic), and formatted back as JSON numbers with exactly two decimals. Splits are
 //! allocated here so that every transaction's shares sum exactly to its amount.
 
-use std::fmt;
+pub use vocab::money::{AmountError, Cents, AMOUNT_CENTS_MAX};
 
-/// An amount in cents (1/100 of the group's currency unit). Signed: balances may be negative.
-/// Serde sees the raw integer (for stored records); the wire form is `to_json`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct Cents(pub i64);
-
-/// The largest amount a single transaction may carry: 10^10 units, i.e. 10^12 cents. Small enough
-/// that sums over millions of transactions stay far inside i64.
-pub const AMOUNT_CENTS_MAX: i64 = 1_000_000_000_000;
-
-/// Why a wire amount was rejected; `Display` is the human message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AmountError {
-    NotANumber,
-    TooManyDecimals,
-    NotPositive,
-    TooLarge,
-}
-
-impl fmt::Display for AmountError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            AmountError::NotANumber => "must be a decimal number",
-            AmountError::TooManyDecimals => "must have at most 2 decimals",
-            AmountError::NotPositive => "must be greater than zero",
-            AmountError::TooLarge => "must be at most 10000000000",
-        })
-    }
-}
-
-impl Cents {
-    pub const ZERO: Cents = Cents(0);
-
-    /// Parses a positive wire amount (`12`, `12.5`, `12.50`, `1.25e1`, `"12.50"`) exactly.
-    pub fn parse_amount(text: &str) -> Result<Cents, AmountError> {
-        let cents = parse_decimal_cents(text.trim())?;
-        if cents <= 0 {
-            return Err(AmountError::NotPositive);
-        }
-        if cents > AMOUNT_CENTS_MAX as i128 {
-            return Err(AmountError::TooLarge);
-        }
-        Ok(Cents(cents as i64))
-    }
-
-    /// The amount as the JSON number the protocol promises: at most two decimals. The f64 nearest to
-    /// `cents / 100` prints (shortest round-trip) as exactly that decimal for |cents| < 2^53.
-    pub fn to_json(self) -> serde_json::Value {
-        // `to_string` yields a valid JSON number literal (kept as text: serde_json's
-        // arbitrary_precision), so this parse cannot fail; the float fallback only keeps it total.
-        match self.to_string().parse::<serde_json::Number>() {
-            Ok(number) => serde_json::Value::Number(number),
-            Err(_) => serde_json::Value::from(self.0 as f64 / 100.0),
-        }
-    }
-
-    pub fn checked_add(self, other: Cents) -> Option<Cents> {
-        self.0.checked_add(other.0).map(Cents)
-    }
-}
-
-impl std::ops::Add for Cents {
-    type Output = Cents;
-    fn add(self, other: Cents) -> Cents {
-        Cents(self.0 + other.0)
-    }
-}
-
-impl std::ops::Sub for Cents {
-    type Output = Cents;
-    fn sub(self, other: Cents) -> Cents {
-        Cents(self.0 - other.0)
-    }
-}
-
-impl std::ops::AddAssign for Cents {
-    fn add_assign(&mut self, other: Cents) {
-        self.0 += other.0;
-    }
-}
-
-impl std::ops::SubAssign for Cents {
-    fn sub_assign(&mut self, other: Cents) {
-        self.0 -= other.0;
-    }
-}
-
-impl std::ops::Neg for Cents {
-    type Output = Cents;
-    fn neg(self) -> Cents {
-        Cents(-self.0)
-    }
-}
-
-/// Two decimals always: `-33.33`, `0.05`, `100.00`.
-impl fmt::Display for Cents {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sign = if self.0 < 0 { "-" } else { "" };
-        let abs = self.0.unsigned_abs();
-        write!(f, "{sign}{}.{:02}", abs / 100, abs % 100)
-    }
-}
-
-/// Exact decimal text to cents: `[-]digits[.digits][e[+-]digits]`. Any digit below the cent makes it
-/// an error (never rounded); the value is bounded before it can overflow.
-fn parse_decimal_cents(text: &str) -> Result<i128, AmountError> {
-    let (negative, rest) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
-    let (mantissa, exponent) = match rest.find(['e', 'E']) {
-        Some(at) => {
-            let exp: i32 = rest[at + 1..].parse().map_err(|_| AmountError::NotANumber)?;
-            (&rest[..at], exp)
-        }
-        None => (rest, 0),
-    };
-    let (whole, fraction) = match mantissa.split_once('.') {
-        Some((whole, fraction)) => (whole, fraction),
-        None => (mantissa, ""),
-    };
-    if whole.is_empty() && fraction.is_empty() {
-        return Err(AmountError::NotANumber);
-    }
-    if !whole.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(AmountError::NotANumber);
-    }
-    // value = significant * 10^(exponent - fraction.len() + trailing zeros); cents = value * 100.
-    let all_digits = format!("{whole}{fraction}");
-    let significant_with_zeros = all_digits.trim_start_matches('0');
-    let digits = significant_with_zeros.trim_end_matches('0');
-    if digits.is_empty() {
-        return Ok(0);
-    }
-    let trailing_zeros = significant_with_zeros.len() - digits.len();
-    let scale = exponent as i64 - fraction.len() as i64 + trailing_zeros as i64 + 2;
-    if scale < 0 {
-        return Err(AmountError::TooManyDecimals);
-    }
-    // Anything with more than 15 significant digits after scaling is far above the maximum.
-    if digits.len() as i64 + scale > 15 {
-        return Err(AmountError::TooLarge);
-    }
-    let mut value: i128 = digits.parse().map_err(|_| AmountError::NotANumber)?;
-    for _ in 0..scale {
-        value *= 10;
-    }
-    Ok(if negative { -value } else { value })
+/// The amount as the JSON number the protocol promises (two decimals): `Cents::to_json` as a free
+/// function, for code that maps over amounts.
+pub fn cents_json(cents: Cents) -> serde_json::Value {
+    cents.to_json()
 }
 
 /// Splits `total` over `weights.len()` people in proportion to their weights, exactly: every share is
@@ -204,48 +61,10 @@ pub fn split_equal(total: Cents, people: usize) -> Option<Vec<Cents>> {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<Cents, AmountError> {
-        Cents::parse_amount(text)
-    }
-
     #[test]
-    fn parses_exact_decimals() {
-        assert_eq!(parse("100"), Ok(Cents(10_000)));
-        assert_eq!(parse("100.0"), Ok(Cents(10_000)));
-        assert_eq!(parse("33.33"), Ok(Cents(3333)));
-        assert_eq!(parse("0.05"), Ok(Cents(5)));
-        assert_eq!(parse(".5"), Ok(Cents(50)));
-        assert_eq!(parse("1.2500"), Ok(Cents(125)));
-        assert_eq!(parse("1.25e1"), Ok(Cents(1250)));
-        assert_eq!(parse("125e-2"), Ok(Cents(125)));
-        assert_eq!(parse("1E2"), Ok(Cents(10_000)));
-        assert_eq!(parse("10000000000"), Ok(Cents(AMOUNT_CENTS_MAX)));
-    }
-
-    #[test]
-    fn rejects_what_is_not_an_exact_positive_amount() {
-        assert_eq!(parse("0.001"), Err(AmountError::TooManyDecimals));
-        assert_eq!(parse("0.1000000000000000001"), Err(AmountError::TooManyDecimals));
-        assert_eq!(parse("0"), Err(AmountError::NotPositive));
-        assert_eq!(parse("0.00"), Err(AmountError::NotPositive));
-        assert_eq!(parse("-5"), Err(AmountError::NotPositive));
-        assert_eq!(parse("10000000000.01"), Err(AmountError::TooLarge));
-        assert_eq!(parse("1e400"), Err(AmountError::TooLarge));
-        assert_eq!(parse("99999999999999999999999999999999"), Err(AmountError::TooLarge));
-        assert_eq!(parse("1e-400"), Err(AmountError::TooManyDecimals));
-        for bad in ["", ".", "abc", "1.2.3", "NaN", "inf", "1e", "--1", "1,5", "١٢"] {
-            assert_eq!(parse(bad), Err(AmountError::NotANumber), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn formats_two_decimals_and_json_numbers() {
-        assert_eq!(Cents(3333).to_string(), "33.33");
-        assert_eq!(Cents(-3333).to_string(), "-33.33");
-        assert_eq!(Cents(5).to_string(), "0.05");
-        assert_eq!(Cents(-5).to_string(), "-0.05");
-        assert_eq!(Cents(6667).to_json().to_string(), "66.67");
-        assert_eq!(Cents(10_000).to_json().to_string(), "100.00");
+    fn amounts_are_json_numbers_with_two_decimals() {
+        assert_eq!(cents_json(Cents(6667)).to_string(), "66.67");
+        assert_eq!(cents_json(Cents(10_000)).to_string(), "100.00");
         assert_eq!(Cents(-1).to_json().to_string(), "-0.01");
         assert_eq!(serde_json::to_string(&Cents(-1)).unwrap(), "-1");
     }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{cents, ok, Client, Server, TempDir};
 use serde_json::{json, Value};
+use vocab::Cents;
 
 /// Everything a user can see of the state, for before/after comparisons.
 fn visible_state(client: &mut Client, groups: &[&str]) -> Value {
@@ -33,7 +34,7 @@ fn populate(server: &Server) -> Value {
     ok(&bob.request("join_group", json!({"group": "trip", "password": "trip-secret"})));
     ok(&bob.request("create_group", json!({"group": "flat"})));
     for i in 1..=20 {
-        let amount = format!("{}.{:02}", i * 3, i);
+        let amount = Cents(i * 300 + i).to_string();
         ok(&alice.request(
             "add_transaction",
             json!({"group": "trip", "amount": amount, "description": format!("t{i}"), "split_between": ["alice", "bob"]}),
@@ -134,7 +135,7 @@ fn crash_round(rng: &mut Rng, round: usize) -> (usize, usize) {
             let cents = 1 + rng.below(100_000) as i64;
             sent.insert(next, cents);
             let request = json!({"action": "add_transaction", "id": next, "data": {
-                "group": "g", "amount": format!("{}.{:02}", cents / 100, cents % 100),
+                "group": "g", "amount": Cents(cents).to_string(),
                 "description": format!("n{next}"), "split_between": ["other"], "include_payer": next.is_multiple_of(2)}});
             frames.push_str(&format!("{request}\n"));
             next += 1;
@@ -172,7 +173,7 @@ fn crash_round(rng: &mut Rng, round: usize) -> (usize, usize) {
     for txn in txns["transactions"].as_array().unwrap() {
         let number: u64 = txn["description"].as_str().unwrap()[1..].parse().unwrap();
         let cents = *sent.get(&number).unwrap_or_else(|| panic!("round {round}: {number} was never sent"));
-        assert_eq!(txn["amount"].to_string(), format!("{}.{:02}", cents / 100, cents % 100), "whole, not half");
+        assert_eq!(txn["amount"].to_string(), Cents(cents).to_string(), "whole, not half");
         let include_payer = number.is_multiple_of(2);
         assert_eq!(txn["include_payer"], include_payer);
         // The payer is owed the amount minus their own share; split two ways, the odd cent goes to the

@@ -61,11 +61,11 @@ fn a_session_like_the_original_clients() {
         (&json!("alice"), &json!("dinner"), &json!(true))
     );
     assert_eq!(txn["split_between"], json!(["bob"]));
-    assert_eq!(txn["amount"].as_f64(), Some(100.0));
+    assert_eq!(txn["amount"].to_string(), "100.00");
 
     let balances = bob.request("view_balances", json!({"group": "trip"}));
-    assert_eq!(balances["balances"]["alice"].as_f64(), Some(50.0));
-    assert_eq!(balances["balances"]["bob"].as_f64(), Some(-50.0));
+    assert_eq!(balances["balances"]["alice"].to_string(), "50.00");
+    assert_eq!(balances["balances"]["bob"].to_string(), "-50.00");
     let settle = bob.request("settle", json!({"group": "trip"}));
     // Amounts are JSON numbers written with exactly two decimals.
     assert_eq!(settle["settlements"].to_string(), r#"[{"amount":50.00,"from":"bob","to":"alice"}]"#);
@@ -107,7 +107,7 @@ fn notifications_reach_other_members_but_not_the_actor() {
         assert_eq!(push["event"], "transaction_added");
         assert_eq!(push["group"], "flat");
         assert_eq!(push["message"], "bob added ₹12.30 expense");
-        assert_eq!(push["transaction"]["amount"].as_f64(), Some(12.3));
+        assert_eq!(push["transaction"]["amount"].to_string(), "12.30");
     }
     assert!(bob_phone.silent_for(Duration::from_millis(200)), "the actor's connection gets no notification");
     assert!(carol.silent_for(Duration::from_millis(200)), "a non-member gets no notification");

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use common::{cents, ok, Client, Server, TempDir};
 use serde_json::{json, Value};
+use vocab::Cents;
 
 /// A wire amount as the server writes it: a JSON number with exactly two decimals.
 fn money(text: &str) -> Value {
@@ -100,7 +101,7 @@ fn check_explanations(client: &mut Client, group: &str) {
 /// Records every transfer of `plan` with record_payment, each by its payer.
 fn pay_all(clients: &mut HashMap<String, Client>, group: &str, plan: &[(String, String, i64)]) {
     for (from, to, amount) in plan {
-        let amount = format!("{}.{:02}", amount / 100, amount % 100);
+        let amount = Cents(*amount).to_string();
         let reply = clients
             .get_mut(from)
             .unwrap()

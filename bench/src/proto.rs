@@ -1,39 +1,42 @@
 //! Request lines of the splitd protocol (the original Python server's too), built once per run.
+//!
+//! Action names and amounts come from `vocab`, as the server reads them: an amount is integer
+//! `Cents`, sent as its exact two-decimal JSON number (never through f64).
 
 use serde_json::{json, Value};
+use vocab::{Action, Cents};
 
 pub const PASSWORD: &str = "splitbench-password";
 
-fn request(action: &str, data: Value) -> Vec<u8> {
-    let mut line = serde_json::to_vec(&json!({ "action": action, "data": data })).unwrap_or_default();
+fn request(action: Action, data: Value) -> Vec<u8> {
+    let mut line = serde_json::to_vec(&json!({ "action": action.as_str(), "data": data })).unwrap_or_default();
     line.push(b'\n');
     line
 }
 
 pub fn signup(user: &str) -> Vec<u8> {
-    request("signup", json!({ "username": user, "password": PASSWORD }))
+    request(Action::Signup, json!({ "username": user, "password": PASSWORD }))
 }
 
 pub fn login(user: &str) -> Vec<u8> {
-    request("login", json!({ "username": user, "password": PASSWORD }))
+    request(Action::Login, json!({ "username": user, "password": PASSWORD }))
 }
 
 pub fn create_group(group: &str) -> Vec<u8> {
-    request("create_group", json!({ "group": group }))
+    request(Action::CreateGroup, json!({ "group": group }))
 }
 
 pub fn join_group(group: &str) -> Vec<u8> {
-    request("join_group", json!({ "group": group }))
+    request(Action::JoinGroup, json!({ "group": group }))
 }
 
-/// `cents` is sent as a JSON number with two decimals at most (e.g. 12.34).
-pub fn add_transaction(group: &str, cents: u64, description: &str, split: &[&str], include_payer: bool) -> Vec<u8> {
-    let amount = cents as f64 / 100.0;
+/// `amount` is sent as a JSON number with exactly two decimals (`Cents(1234)` is `12.34`).
+pub fn add_transaction(group: &str, amount: Cents, description: &str, split: &[&str], include_payer: bool) -> Vec<u8> {
     request(
-        "add_transaction",
+        Action::AddTransaction,
         json!({
             "group": group,
-            "amount": amount,
+            "amount": amount.to_json(),
             "description": description,
             "split_between": split,
             "include_payer": include_payer,
@@ -42,11 +45,11 @@ pub fn add_transaction(group: &str, cents: u64, description: &str, split: &[&str
 }
 
 pub fn view_balances(group: &str) -> Vec<u8> {
-    request("view_balances", json!({ "group": group }))
+    request(Action::ViewBalances, json!({ "group": group }))
 }
 
 pub fn settle(group: &str) -> Vec<u8> {
-    request("settle", json!({ "group": group }))
+    request(Action::Settle, json!({ "group": group }))
 }
 
 /// A raw line for non-JSON servers (e.g. `PING` for Redis), CRLF-terminated.
@@ -62,11 +65,13 @@ mod tests {
 
     #[test]
     fn lines_are_one_json_object_each() {
-        let line = add_transaction("g", 1234, "d", &["a", "b"], true);
+        let line = add_transaction("g", Cents(1234), "d", &["a", "b"], true);
         assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
         let v: Value = serde_json::from_slice(&line).unwrap();
         assert_eq!(v["action"], "add_transaction");
-        assert_eq!(v["data"]["amount"].as_f64(), Some(12.34));
+        assert_eq!(v["data"]["amount"].to_string(), "12.34");
+        let text = String::from_utf8(add_transaction("g", Cents(100), "d", &["a"], false)).unwrap();
+        assert!(text.contains(r#""amount":1.00,"#), "exact decimal text on the wire: {text}");
         assert_eq!(v["data"]["split_between"][1], "b");
     }
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use memchr::memmem;
 use serde_json::{json, Value};
+use vocab::Cents;
 
 use crate::hist::Histogram;
 use crate::load::{self, LoadConn, Spec, Stop};
@@ -161,7 +162,7 @@ pub fn throughput(ctx: &Ctx, scenario: &str) -> Result<Report> {
             .map(|(i, m)| {
                 let read: Arc<[u8]> = proto::view_balances(&m.group).into();
                 let write: Arc<[u8]> =
-                    proto::add_transaction(&m.group, 1234, "splitbench", &[m.peer.as_str()], true).into();
+                    proto::add_transaction(&m.group, Cents(1234), "splitbench", &[m.peer.as_str()], true).into();
                 let mut conn = taken[m.key].take().expect("one member per connection");
                 conn.carry.clear();
                 LoadConn::new(conn, read, write, true, i as u64 + 1)
@@ -243,7 +244,7 @@ pub fn fanout(ctx: &Ctx) -> Result<Report> {
     for member in &members {
         is_listener[member.key] = true;
     }
-    let request = proto::add_transaction(&group, 100, "fanout", &[leader.as_str()], false);
+    let request = proto::add_transaction(&group, Cents(100), "fanout", &[leader.as_str()], false);
     let notification = memmem::Finder::new(b"transaction_added");
     let (mut to_last, mut to_first, mut ack, mut every) =
         (Histogram::new(), Histogram::new(), Histogram::new(), Histogram::new());
@@ -490,7 +491,7 @@ pub fn settle(ctx: &Ctx) -> Result<Report> {
                 .iter()
                 .filter(|&&s| i < s)
                 .map(|&s| {
-                    let cents = ((i as u64 * 7919 + s as u64 * 104_729) % 20_000) + 100;
+                    let cents = Cents(((i as i64 * 7919 + s as i64 * 104_729) % 20_000) + 100);
                     let a = ctx.user((i + 1) % s);
                     let b = ctx.user((i + 2) % s);
                     proto::add_transaction(&group_of(s), cents, "settle bench", &[a.as_str(), b.as_str()], true)
@@ -637,7 +638,7 @@ pub fn recovery(ctx: &Ctx) -> Result<Report> {
             .enumerate()
             .map(|(i, m)| {
                 let write: Arc<[u8]> =
-                    proto::add_transaction(&m.group, 1234, "recovery fill", &[m.user.as_str()], true).into();
+                    proto::add_transaction(&m.group, Cents(1234), "recovery fill", &[m.user.as_str()], true).into();
                 let conn = taken[m.key].take().expect("one member per connection");
                 LoadConn::new(conn, Arc::clone(&write), write, true, i as u64 + 1)
             })

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::Duration;
+use vocab::{Action, Code};
 
 /// A JSON object as received.
 pub type Object = Map<String, Value>;
@@ -56,8 +57,9 @@ pub enum Error {
     Lost(String),
     /// The server said something that breaks the protocol (wrong id, no status...).
     Protocol(String),
-    /// The server answered `{"status":"error"}`.
-    Server { message: String, code: Option<String> },
+    /// The server answered `{"status":"error"}`; `code` when it is one of the shared codes (another
+    /// server may send none, or words of its own).
+    Server { message: String, code: Option<Code> },
 }
 
 impl Error {
@@ -146,13 +148,13 @@ impl Conn {
 
     /// Sends one request and waits for its reply: `Ok` with the whole reply object when its status is
     /// `ok`, [`Error::Server`] when it is `error`. `data` is omitted from the request when `None`.
-    pub fn request(&mut self, action: &str, data: Option<Value>) -> Result<Object, Error> {
+    pub fn request(&mut self, action: Action, data: Option<Value>) -> Result<Object, Error> {
         if let Some(reason) = &self.dead {
             return Err(Error::Lost(reason.clone()));
         }
         self.next_id += 1;
         let id = self.next_id;
-        let mut request = json!({ "action": action, "id": id });
+        let mut request = json!({ "action": action.as_str(), "id": id });
         if let Some(data) = data {
             request["data"] = data;
         }
@@ -219,7 +221,7 @@ fn check_reply(reply: Object, id: u64) -> Result<Object, Error> {
         Some("ok") => Ok(reply),
         Some("error") => Err(Error::Server {
             message: reply.get("message").and_then(Value::as_str).unwrap_or("error (no message)").to_string(),
-            code: reply.get("code").and_then(Value::as_str).map(str::to_string),
+            code: reply.get("code").and_then(Value::as_str).and_then(Code::parse),
         }),
         _ => Err(Error::Protocol(format!("a reply without an ok/error status: {}", Value::Object(reply)))),
     }
@@ -300,8 +302,8 @@ mod tests {
         assert!(check_reply(obj(r#"{"status":"ok","id":3}"#), 3).is_ok());
         assert!(check_reply(obj(r#"{"status":"ok"}"#), 3).is_ok());
         assert_eq!(
-            check_reply(obj(r#"{"status":"error","message":"Group not found","code":"not_found"}"#), 1),
-            Err(Error::Server { message: "Group not found".into(), code: Some("not_found".into()) })
+            check_reply(obj(r#"{"status":"error","message":"Group not found","code":"group_not_found"}"#), 1),
+            Err(Error::Server { message: "Group not found".into(), code: Some(Code::GroupNotFound) })
         );
         assert!(matches!(check_reply(obj(r#"{"status":"ok","id":2}"#), 3), Err(Error::Protocol(_))));
         assert!(matches!(check_reply(obj(r#"{"message":"?"}"#), 3), Err(Error::Protocol(_))));
@@ -345,12 +347,12 @@ mod tests {
             }),
         )
         .unwrap();
-        let reply = conn.request("list_groups", None).unwrap();
+        let reply = conn.request(Action::ListGroups, None).unwrap();
         assert_eq!(reply["groups"], json!(["trip"]));
         assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), "pushed \"hi\"");
         server.join().unwrap();
         assert!(rx.recv_timeout(Duration::from_secs(5)).unwrap().starts_with("lost"));
-        assert!(matches!(conn.request("list_groups", None), Err(Error::Lost(_))));
+        assert!(matches!(conn.request(Action::ListGroups, None), Err(Error::Lost(_))));
         assert!(!conn.is_alive());
     }
 

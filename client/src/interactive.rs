@@ -12,13 +12,13 @@
 //! - Answers are plain lines, so a script can drive it through stdin; end of input exits cleanly.
 
 use crate::conn::{Conn, Error, Handler, Notice, Object};
-use crate::money::{format_cents, parse_user_amount, to_json};
-use crate::spec::{self, parse_split};
+use crate::spec::{self, parse_split, parse_user_amount};
 use crate::term::{Console, Input};
 use crate::view;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
+use vocab::Action;
 
 /// What the command line gave the interactive mode.
 pub struct Options {
@@ -44,19 +44,19 @@ const BACKOFF_MS: [u64; 6] = [0, 500, 1000, 2000, 4000, 8000];
 
 /// Requests that can be sent again after a reconnect without doing anything twice: reads, and changes
 /// that carry an idempotency key.
-fn repeatable(action: &str, data: Option<&Value>) -> bool {
+fn repeatable(action: Action, data: Option<&Value>) -> bool {
     let keyed = data.is_some_and(|d| d.get("key").is_some());
     keyed
         || matches!(
             action,
-            "login"
-                | "list_groups"
-                | "get_group_members"
-                | "view_transactions"
-                | "view_balances"
-                | "view_payments"
-                | "history"
-                | "group_info"
+            Action::Login
+                | Action::ListGroups
+                | Action::GetGroupMembers
+                | Action::ViewTransactions
+                | Action::ViewBalances
+                | Action::ViewPayments
+                | Action::History
+                | Action::GroupInfo
         )
 }
 
@@ -129,7 +129,7 @@ impl Session {
                 }
             };
             if let Some((user, password)) = &self.credentials {
-                match conn.request("login", Some(json!({ "username": user, "password": password }))) {
+                match conn.request(Action::Login, Some(json!({ "username": user, "password": password }))) {
                     Ok(_) => {}
                     Err(Error::Server { message, code }) => {
                         self.credentials = None;
@@ -150,7 +150,7 @@ impl Session {
     }
 
     /// The menus' request helper. Outer `Err`: stop the session. Inner `Err`: a message to show.
-    fn call(&mut self, action: &str, data: Option<Value>) -> Step<Result<Object, String>> {
+    fn call(&mut self, action: Action, data: Option<Value>) -> Step<Result<Object, String>> {
         if !self.conn.as_ref().is_some_and(Conn::is_alive) {
             self.reconnect().map_err(Quit::Fatal)?;
         }
@@ -175,7 +175,7 @@ impl Session {
         }
     }
 
-    fn send(&mut self, action: &str, data: Option<Value>) -> Result<Object, Error> {
+    fn send(&mut self, action: Action, data: Option<Value>) -> Result<Object, Error> {
         match self.conn.as_mut() {
             Some(conn) => conn.request(action, data),
             None => Err(Error::Lost("not connected".into())),
@@ -183,7 +183,7 @@ impl Session {
     }
 
     /// [`Session::call`], printing a failure; `None` when it failed.
-    fn act(&mut self, action: &str, data: Option<Value>) -> Step<Option<Object>> {
+    fn act(&mut self, action: Action, data: Option<Value>) -> Step<Option<Object>> {
         match self.call(action, data)? {
             Ok(reply) => Ok(Some(reply)),
             Err(message) => {
@@ -235,7 +235,7 @@ fn login(s: &mut Session) -> Step<Option<String>> {
         Some(password) => password,
         None => s.ask_secret("Password: ")?,
     };
-    match s.call("login", Some(json!({ "username": user, "password": password })))? {
+    match s.call(Action::Login, Some(json!({ "username": user, "password": password })))? {
         Ok(reply) => {
             println!("✔ {}", message(&reply));
             s.credentials = Some((user.clone(), password));
@@ -260,7 +260,7 @@ fn signup(s: &mut Session) -> Step<()> {
         println!("✘ Passwords do not match");
         return Ok(());
     }
-    if let Some(reply) = s.act("signup", Some(json!({ "username": user, "password": password })))? {
+    if let Some(reply) = s.act(Action::Signup, Some(json!({ "username": user, "password": password })))? {
         println!("✔ {}. Now log in.", message(&reply));
     }
     Ok(())
@@ -286,8 +286,8 @@ fn main_menu(s: &mut Session, user: &str) -> Step<()> {
                     continue;
                 }
                 let (action, prompt) = match choice {
-                    "2" => ("create_group", "Group password (empty for none): "),
-                    _ => ("join_group", "Group password (empty if none): "),
+                    "2" => (Action::CreateGroup, "Group password (empty for none): "),
+                    _ => (Action::JoinGroup, "Group password (empty if none): "),
                 };
                 let password = s.ask_secret(prompt)?;
                 if let Some(reply) = s.act(action, Some(json!({ "group": name, "password": password })))? {
@@ -317,7 +317,7 @@ fn main_menu(s: &mut Session, user: &str) -> Step<()> {
                 }
             }
             "0" => {
-                let _ = s.call("logout", None)?;
+                let _ = s.call(Action::Logout, None)?;
                 s.credentials = None;
                 println!("Logged out");
                 return Ok(());
@@ -328,7 +328,7 @@ fn main_menu(s: &mut Session, user: &str) -> Step<()> {
 }
 
 fn my_groups(s: &mut Session) -> Step<Option<Vec<String>>> {
-    Ok(s.act("list_groups", None)?.and_then(|reply| s.read(view::names(&reply, "groups"))))
+    Ok(s.act(Action::ListGroups, None)?.and_then(|reply| s.read(view::names(&reply, "groups"))))
 }
 
 fn group_menu(s: &mut Session, user: &str, group: &str) -> Step<()> {
@@ -345,13 +345,13 @@ fn group_menu(s: &mut Session, user: &str, group: &str) -> Step<()> {
             },
             "3" => delete_transaction(s, group)?,
             "4" => {
-                let reply = s.act("view_balances", Some(json!({ "group": group })))?;
+                let reply = s.act(Action::ViewBalances, Some(json!({ "group": group })))?;
                 if let Some(rows) = reply.and_then(|r| s.read(view::balances(&r))) {
                     print!("{}", view::balances_table(&rows).render());
                 }
             }
             "5" => {
-                let Some(reply) = s.act("settle", Some(json!({ "group": group })))? else { continue };
+                let Some(reply) = s.act(Action::Settle, Some(json!({ "group": group })))? else { continue };
                 let list = reply.get("settlements").unwrap_or(&Value::Null);
                 let Some(transfers) = s.read(view::transfers(list)) else { continue };
                 if transfers.is_empty() {
@@ -365,7 +365,7 @@ fn group_menu(s: &mut Session, user: &str, group: &str) -> Step<()> {
             }
             "6" => record_payment(s, user, group)?,
             "7" => {
-                let reply = s.act("history", Some(json!({ "group": group, "limit": 20 })))?;
+                let reply = s.act(Action::History, Some(json!({ "group": group, "limit": 20 })))?;
                 if let Some((entries, next)) = reply.and_then(|r| s.read(view::history(&r))) {
                     print!("{}", view::history_table(&entries).render());
                     if next.is_some() {
@@ -377,7 +377,7 @@ fn group_menu(s: &mut Session, user: &str, group: &str) -> Step<()> {
             "9" => {
                 let answer = s.ask(&format!("Leave {group}? (y/n): "))?;
                 if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
-                    if let Some(reply) = s.act("leave_group", Some(json!({ "group": group })))? {
+                    if let Some(reply) = s.act(Action::LeaveGroup, Some(json!({ "group": group })))? {
                         println!("✔ {}", message(&reply));
                         return Ok(());
                     }
@@ -402,15 +402,15 @@ fn record_payment(s: &mut Session, user: &str, group: &str) -> Step<()> {
         }
     };
     let from = s.ask(&format!("Paid by (empty = you, {user}): "))?.trim().to_string();
-    let mut data = json!({ "group": group, "to": to, "amount": to_json(amount), "key": spec::fresh_key() });
+    let mut data = json!({ "group": group, "to": to, "amount": amount.to_json(), "key": spec::fresh_key() });
     if !from.is_empty() {
         data["from"] = json!(from);
     }
-    if let Some(reply) = s.act("record_payment", Some(data))? {
+    if let Some(reply) = s.act(Action::RecordPayment, Some(data))? {
         let id = reply.get("payment").and_then(|p| p.get("id")).and_then(Value::as_u64);
         let id = id.map(|i| format!(" (id {i})")).unwrap_or_default();
         let from = if from.is_empty() { "you" } else { from.as_str() };
-        println!("✔ {}{id}: {from} paid {to} {}", message(&reply), format_cents(amount));
+        println!("✔ {}{id}: {from} paid {to} {}", message(&reply), amount);
     }
     Ok(())
 }
@@ -433,7 +433,7 @@ fn edit_transaction(s: &mut Session, group: &str) -> Step<()> {
     let amount = s.ask("New amount (empty = keep): ")?;
     if !amount.trim().is_empty() {
         match parse_user_amount(&amount) {
-            Ok(cents) => data["amount"] = to_json(cents),
+            Ok(cents) => data["amount"] = cents.to_json(),
             Err(e) => {
                 println!("✘ {e}");
                 return Ok(());
@@ -455,14 +455,14 @@ fn edit_transaction(s: &mut Session, group: &str) -> Step<()> {
         println!("Nothing changed.");
         return Ok(());
     }
-    if let Some(reply) = s.act("edit_transaction", Some(data))? {
+    if let Some(reply) = s.act(Action::EditTransaction, Some(data))? {
         println!("✔ {}", message(&reply));
     }
     Ok(())
 }
 
 fn transactions(s: &mut Session, group: &str) -> Step<Option<Vec<view::Txn>>> {
-    let reply = s.act("view_transactions", Some(json!({ "group": group })))?;
+    let reply = s.act(Action::ViewTransactions, Some(json!({ "group": group })))?;
     Ok(reply.and_then(|r| s.read(view::transactions(&r))))
 }
 
@@ -479,7 +479,7 @@ fn add_expense(s: &mut Session, user: &str, group: &str) -> Step<()> {
         }
     };
     let description = s.ask("Description: ")?.trim().to_string();
-    let reply = s.act("get_group_members", Some(json!({ "group": group })))?;
+    let reply = s.act(Action::GetGroupMembers, Some(json!({ "group": group })))?;
     let members = reply.and_then(|r| s.read(view::names(&r, "members"))).unwrap_or_default();
     let others: Vec<String> = members.into_iter().filter(|m| m != user).collect();
     if !others.is_empty() {
@@ -490,12 +490,12 @@ fn add_expense(s: &mut Session, user: &str, group: &str) -> Step<()> {
     if names.contains(':') {
         // A split mode: the shares are given, so there is no include-yourself question.
         let mut data =
-            json!({ "group": group, "amount": to_json(amount), "description": description, "key": spec::fresh_key() });
+            json!({ "group": group, "amount": amount.to_json(), "description": description, "key": spec::fresh_key() });
         if let Err(e) = parse_split(&names).and_then(|split| split.add_to(&mut data, false)) {
             println!("✘ {e}");
             return Ok(());
         }
-        if let Some(reply) = s.act("add_transaction", Some(data))? {
+        if let Some(reply) = s.act(Action::AddTransaction, Some(data))? {
             let txn = reply.get("transaction").map(view::Txn::from_value);
             let shares = match txn {
                 Some(Ok(t)) => format!(": {}", t.sharers()),
@@ -518,19 +518,19 @@ fn add_expense(s: &mut Session, user: &str, group: &str) -> Step<()> {
         matches!(s.ask("Include yourself in the split? (y/n): ")?.trim().to_lowercase().as_str(), "y" | "yes");
     let data = json!({
         "group": group,
-        "amount": to_json(amount),
+        "amount": amount.to_json(),
         "description": description,
         "split_between": split,
         "include_payer": include,
         "key": spec::fresh_key(),
     });
-    if let Some(reply) = s.act("add_transaction", Some(data))? {
+    if let Some(reply) = s.act(Action::AddTransaction, Some(data))? {
         let id = reply.get("transaction").and_then(|t| t.get("id")).and_then(Value::as_u64);
         let id = id.map(|i| format!(" (id {i})")).unwrap_or_default();
         println!(
             "✔ {}{id}: you paid {} shared by {}{}",
             message(&reply),
-            format_cents(amount),
+            amount,
             split.join(", "),
             if include { " + you" } else { "" }
         );
@@ -558,7 +558,7 @@ fn delete_transaction(s: &mut Session, group: &str) -> Step<()> {
         println!("✘ No transaction with id {id} in {group}");
         return Ok(());
     }
-    if let Some(reply) = s.act("delete_transaction", Some(json!({ "group": group, "id": id })))? {
+    if let Some(reply) = s.act(Action::DeleteTransaction, Some(json!({ "group": group, "id": id })))? {
         println!("✔ {}", message(&reply));
     }
     Ok(())

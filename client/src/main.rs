@@ -7,7 +7,6 @@
 
 mod conn;
 mod interactive;
-mod money;
 mod oneshot;
 mod spec;
 mod table;

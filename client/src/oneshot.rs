@@ -8,12 +8,12 @@
 //! lost connection can pass the same `--key` and the change happens once.
 
 use crate::conn::{self, Conn, Error, Handler, Notice, Object};
-use crate::money::{parse_user_amount, to_json};
-use crate::spec::{self, check_date, parse_paid_by, parse_split};
+use crate::spec::{self, check_date, parse_paid_by, parse_split, parse_user_amount};
 use crate::table::Table;
 use crate::{term, view, Cli, Command, EXIT_USAGE};
 use serde_json::{json, Value};
 use std::io::{self, Write};
+use vocab::Action;
 
 /// Why a one-shot command stopped.
 enum Failure {
@@ -102,32 +102,32 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
     };
     let mut conn = Conn::connect(&cli.server, handler)?;
     if !matches!(command, Command::Signup(_)) {
-        conn.request("login", Some(credentials.clone()))?;
+        conn.request(Action::Login, Some(credentials.clone()))?;
     }
 
     match command {
-        Command::Signup(s) => print_message(&conn.request("signup", Some(credentials))?, s.json),
+        Command::Signup(s) => print_message(&conn.request(Action::Signup, Some(credentials))?, s.json),
         Command::Groups(c) => {
-            let reply = conn.request("list_groups", None)?;
+            let reply = conn.request(Action::ListGroups, None)?;
             let groups = view::names(&reply, "groups").map_err(shape)?;
             print_table(&reply, c.json, view::names_table("GROUP", &groups));
         }
         Command::CreateGroup(c) => {
             let data = json!({ "group": c.group, "password": group_password(&c.group_password) });
-            print_message(&conn.request("create_group", Some(data))?, c.json);
+            print_message(&conn.request(Action::CreateGroup, Some(data))?, c.json);
         }
         Command::Join(c) => {
             let data = json!({ "group": c.group, "password": group_password(&c.group_password) });
-            print_message(&conn.request("join_group", Some(data))?, c.json);
+            print_message(&conn.request(Action::JoinGroup, Some(data))?, c.json);
         }
         Command::Members(c) => {
-            let reply = conn.request("get_group_members", Some(json!({ "group": c.group })))?;
+            let reply = conn.request(Action::GetGroupMembers, Some(json!({ "group": c.group })))?;
             let members = view::names(&reply, "members").map_err(shape)?;
             print_table(&reply, c.json, view::names_table("MEMBER", &members));
         }
         Command::Add(c) => {
             let amount = parse_user_amount(&c.amount).map_err(Failure::Usage)?;
-            let mut data = json!({ "group": c.group, "amount": to_json(amount) });
+            let mut data = json!({ "group": c.group, "amount": amount.to_json() });
             parse_split(c.split.as_deref().unwrap_or(""))
                 .and_then(|split| split.add_to(&mut data, c.include_me))
                 .map_err(Failure::Usage)?;
@@ -141,7 +141,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
                 data["date"] = json!(date);
             }
             data["key"] = json!(c.key.clone().unwrap_or_else(spec::fresh_key));
-            let reply = conn.request("add_transaction", Some(data))?;
+            let reply = conn.request(Action::AddTransaction, Some(data))?;
             if c.json {
                 print_json(&reply);
                 return Ok(0);
@@ -155,7 +155,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
         Command::Edit(c) => {
             let mut data = json!({ "group": c.group, "id": c.id });
             if let Some(amount) = &c.amount {
-                data["amount"] = to_json(parse_user_amount(amount).map_err(Failure::Usage)?);
+                data["amount"] = parse_user_amount(amount).map_err(Failure::Usage)?.to_json();
             }
             if let Some(split) = &c.split {
                 parse_split(split).and_then(|s| s.add_to(&mut data, c.include_me)).map_err(Failure::Usage)?;
@@ -169,7 +169,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
             if let Some(date) = &c.date {
                 data["date"] = json!(date);
             }
-            let reply = conn.request("edit_transaction", Some(data))?;
+            let reply = conn.request(Action::EditTransaction, Some(data))?;
             if c.json {
                 print_json(&reply);
                 return Ok(0);
@@ -182,7 +182,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
         }
         Command::Pay(c) => {
             let amount = parse_user_amount(&c.amount).map_err(Failure::Usage)?;
-            let mut data = json!({ "group": c.group, "to": c.to, "amount": to_json(amount) });
+            let mut data = json!({ "group": c.group, "to": c.to, "amount": amount.to_json() });
             if let Some(from) = &c.from {
                 data["from"] = json!(from);
             }
@@ -190,7 +190,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
                 data["date"] = json!(date);
             }
             data["key"] = json!(c.key.clone().unwrap_or_else(spec::fresh_key));
-            let reply = conn.request("record_payment", Some(data))?;
+            let reply = conn.request(Action::RecordPayment, Some(data))?;
             if c.json {
                 print_json(&reply);
                 return Ok(0);
@@ -202,12 +202,12 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
             }
         }
         Command::Payments(c) => {
-            let reply = conn.request("view_payments", Some(json!({ "group": c.group })))?;
+            let reply = conn.request(Action::ViewPayments, Some(json!({ "group": c.group })))?;
             let list = view::payments(&reply).map_err(shape)?;
             print_table(&reply, c.json, view::payments_table(&list));
         }
         Command::DeletePayment(c) => {
-            let reply = conn.request("delete_payment", Some(json!({ "group": c.group, "id": c.id })))?;
+            let reply = conn.request(Action::DeletePayment, Some(json!({ "group": c.group, "id": c.id })))?;
             print_message(&reply, c.json);
         }
         Command::History(c) => {
@@ -218,7 +218,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
             if let Some(before) = c.before {
                 data["before"] = json!(before);
             }
-            let reply = conn.request("history", Some(data))?;
+            let reply = conn.request(Action::History, Some(data))?;
             let (entries, next) = view::history(&reply).map_err(shape)?;
             if c.json {
                 print_json(&reply);
@@ -230,30 +230,30 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
             }
         }
         Command::Leave(c) => {
-            let reply = conn.request("leave_group", Some(json!({ "group": c.group })))?;
+            let reply = conn.request(Action::LeaveGroup, Some(json!({ "group": c.group })))?;
             print_message(&reply, c.json);
         }
         Command::Transactions(c) => {
-            let reply = conn.request("view_transactions", Some(json!({ "group": c.group })))?;
+            let reply = conn.request(Action::ViewTransactions, Some(json!({ "group": c.group })))?;
             let txns = view::transactions(&reply).map_err(shape)?;
             print_table(&reply, c.json, view::transactions_table(&txns));
         }
         Command::Delete(c) => {
-            let reply = conn.request("delete_transaction", Some(json!({ "group": c.group, "id": c.id })))?;
+            let reply = conn.request(Action::DeleteTransaction, Some(json!({ "group": c.group, "id": c.id })))?;
             print_message(&reply, c.json);
         }
         Command::Balances(c) if c.details => {
-            let reply = conn.request("balance_details", Some(json!({ "group": c.group })))?;
+            let reply = conn.request(Action::BalanceDetails, Some(json!({ "group": c.group })))?;
             let rows = view::balance_details(&reply).map_err(shape)?;
             print_table(&reply, c.json, view::balance_details_table(&rows));
         }
         Command::Balances(c) => {
-            let reply = conn.request("view_balances", Some(json!({ "group": c.group })))?;
+            let reply = conn.request(Action::ViewBalances, Some(json!({ "group": c.group })))?;
             let rows = view::balances(&reply).map_err(shape)?;
             print_table(&reply, c.json, view::balances_table(&rows));
         }
         Command::Debts(c) => {
-            let reply = conn.request("pairwise_debts", Some(json!({ "group": c.group })))?;
+            let reply = conn.request(Action::PairwiseDebts, Some(json!({ "group": c.group })))?;
             let debts = view::transfers(reply.get("debts").unwrap_or(&Value::Null)).map_err(shape)?;
             if c.json {
                 print_json(&reply);
@@ -271,7 +271,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
             if c.record {
                 data["record"] = json!(true);
             }
-            let reply = conn.request("settle", Some(data))?;
+            let reply = conn.request(Action::Settle, Some(data))?;
             let transfers = view::transfers(reply.get("settlements").unwrap_or(&Value::Null)).map_err(shape)?;
             if c.json {
                 print_json(&reply);
@@ -298,7 +298,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
             }
         }
         Command::Export(c) => {
-            let mut reply = conn.request("export", Some(json!({ "group": c.group })))?;
+            let mut reply = conn.request(Action::Export, Some(json!({ "group": c.group })))?;
             let txns = view::transactions(&reply).map_err(shape)?;
             let payments = view::payments(&reply).map_err(shape)?;
             if c.format == "json" {
@@ -315,7 +315,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
         }
         Command::Watch(c) => {
             // Fails early (exit 1) for a group that does not exist or that we are not in.
-            conn.request("get_group_members", Some(json!({ "group": c.group })))?;
+            conn.request(Action::GetGroupMembers, Some(json!({ "group": c.group })))?;
             eprintln!("splitc: watching {} as {user}; Ctrl-C to stop", c.group);
             let reason = conn.wait_closed();
             eprintln!("splitc: {reason}");

@@ -1,8 +1,11 @@
-//! The command-line syntax for how an expense is split and who paid it, turned into the wire JSON.
+//! The command-line syntax for amounts, dates, how an expense is split and who paid it, turned into
+//! the wire JSON.
 //!
-//! Why here: `add` and `edit` (one-shot) and the interactive "Split between" prompt take the same
-//! text, so it is parsed and checked once, locally, before anything is sent (a typo is a usage error,
-//! exit 2, not a round trip). Sums are checked by the server, which knows the amount after an edit.
+//! Why here: `add` and `edit` (one-shot) and the interactive prompts take the same text, so it is
+//! parsed and checked once, locally, before anything is sent (a typo is a usage error, exit 2, not a
+//! round trip). What an amount or a date is comes from `vocab`, the rules the server applies too, so
+//! splitc never refuses what the server would take nor sends what it would refuse. Sums are checked
+//! by the server, which knows the amount after an edit.
 //!
 //! - `bob,carol`                  equal among them (the original's `split_between`)
 //! - `equal` / `all`              equal among every current member
@@ -13,8 +16,20 @@
 //!
 //! `--paid-by alice=5,bob=10`: who paid what (summing to the amount).
 
-use crate::money::{parse_cents, parse_user_amount, to_json};
 use serde_json::{json, Map, Value};
+use vocab::{parse_date, AmountError, Cents, DateError};
+
+/// Parses an amount a person typed (`12`, `12.5`, ` 12.50 `, `₹12.50`): the server's amount grammar
+/// (`Cents::parse_amount`: positive, at most two decimals, at most 10000000000), after an optional
+/// rupee sign, which the original client printed and people therefore type.
+pub fn parse_user_amount(text: &str) -> Result<Cents, String> {
+    let trimmed = text.trim();
+    let bare = trimmed.strip_prefix('₹').unwrap_or(trimmed);
+    Cents::parse_amount(bare).map_err(|e| match e {
+        AmountError::NotANumber => format!("invalid amount {text:?}: write a positive number like 12.50"),
+        other => format!("invalid amount {text:?}: it {other}"),
+    })
+}
 
 /// A parsed `--split`.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,13 +88,14 @@ fn pairs(list: &str, what: &str, read: impl Fn(&str) -> Result<Value, String>) -
 }
 
 fn amount(text: &str) -> Result<Value, String> {
-    parse_user_amount(text).map(to_json)
+    parse_user_amount(text).map(Cents::to_json)
 }
 
+/// The server's percent rule: an amount grammar number (basis points are hundredths of a percent,
+/// read and written like cents), above 0 and at most 100.
 fn percent(text: &str) -> Result<Value, String> {
-    match parse_cents(text) {
-        // Basis points are hundredths of a percent, formatted like cents.
-        Ok(bp) if bp > 0 && bp <= 10_000 && !text.contains(['e', 'E']) => Ok(to_json(bp)),
+    match Cents::parse_amount(text) {
+        Ok(bp) if bp.0 <= 10_000 => Ok(bp.to_json()),
         _ => Err(format!("{text:?} is not a percentage above 0 and at most 100 (2 decimals at most)")),
     }
 }
@@ -121,16 +137,13 @@ pub fn parse_paid_by(text: &str) -> Result<Value, String> {
     pairs(text, "--paid-by", amount).map(Value::Object)
 }
 
-/// Checks a `YYYY-MM-DD` date locally (the server checks it too).
+/// Checks a `--date` locally with the server's rule (`vocab::parse_date`): `YYYY-MM-DD`, a real day.
 pub fn check_date(text: &str) -> Result<(), String> {
-    let b = text.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
-    let shape = b.len() == 10 && b[4] == b'-' && b[7] == b'-' && digits(0..4) && digits(5..7) && digits(8..10);
-    let (m, d) = if shape { (text[5..7].parse().unwrap_or(0), text[8..10].parse().unwrap_or(0)) } else { (0u32, 0u32) };
-    if !shape || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return Err(format!("--date must be YYYY-MM-DD, not {text:?}"));
+    match parse_date(text) {
+        Ok(_) => Ok(()),
+        Err(DateError::Shape) => Err(format!("--date must be YYYY-MM-DD, not {text:?}")),
+        Err(e @ DateError::NoSuchDay) => Err(format!("--date {text:?} {e}")),
     }
-    Ok(())
 }
 
 /// A fresh idempotency key: unique enough per client run (time, process, counter).
@@ -160,6 +173,19 @@ mod tests {
     }
 
     #[test]
+    fn user_amounts_follow_the_server_grammar() {
+        assert_eq!(parse_user_amount("12"), Ok(Cents(1200)));
+        assert_eq!(parse_user_amount(" ₹12.5 "), Ok(Cents(1250)));
+        assert_eq!(parse_user_amount("1.25e1"), Ok(Cents(1250)));
+        assert_eq!(parse_user_amount("10000000000"), Ok(Cents(1_000_000_000_000)));
+        for bad in ["0", "-5", "12.345", "ten", "", "12,50", "10000000000.01", "₹"] {
+            assert!(parse_user_amount(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_user_amount("ten"), Err(r#"invalid amount "ten": write a positive number like 12.50"#.into()));
+        assert_eq!(parse_user_amount("-5"), Err(r#"invalid amount "-5": it must be greater than zero"#.into()));
+    }
+
+    #[test]
     fn mistakes_are_caught_before_sending() {
         for bad in [
             "exact:bob",
@@ -183,9 +209,11 @@ mod tests {
         let mut data = json!({});
         assert!(parse_split("all").unwrap().add_to(&mut data, true).is_err());
         assert!(check_date("2025-02-28").is_ok());
-        for bad in ["2025-2-28", "28-02-2025", "2025-13-01", "2025-01-32", "yesterday"] {
+        assert!(check_date("2024-02-29").is_ok());
+        for bad in ["2025-2-28", "28-02-2025", "2025-13-01", "2025-01-32", "2025-02-29", "2025-02-30", "yesterday"] {
             assert!(check_date(bad).is_err(), "{bad}");
         }
+        assert_eq!(check_date("2025-02-30"), Err(r#"--date "2025-02-30" is not a day in the calendar"#.into()));
         assert_ne!(fresh_key(), fresh_key());
     }
 }

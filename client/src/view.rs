@@ -2,12 +2,24 @@
 //!
 //! Why: both the one-shot subcommands and the interactive menus show the same things; reading the
 //! reply shapes in one place means a malformed reply becomes one clear error instead of a panic or a
-//! silently wrong number, and amounts go through exact cents ([`crate::money`]) on the way.
+//! silently wrong number, and amounts go through exact cents (`vocab::Cents`, the server's own grammar) on the way.
 
 use crate::conn::Object;
-use crate::money::{format_cents, value_cents, Cents};
 use crate::table::{csv_line, Align, Table};
 use serde_json::Value;
+use vocab::Cents;
+
+/// Cents from an amount in a reply: a JSON number, exact from its text (serde_json's
+/// `arbitrary_precision` keeps it, so never via f64), or a decimal string. Any sign: balances are
+/// negative or zero too.
+fn value_cents(value: &Value) -> Result<Cents, String> {
+    let parsed = match value {
+        Value::Number(n) => Cents::parse_decimal(&n.to_string()),
+        Value::String(s) => Cents::parse_decimal(s),
+        _ => return Err("not an amount".into()),
+    };
+    parsed.map_err(|e| e.to_string())
+}
 
 /// One transaction as `view_transactions` reports it.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,7 +89,7 @@ impl Txn {
     /// modes, each share: `bob 10.50, carol 4.50`.
     pub fn sharers(&self) -> String {
         if self.mode.as_deref().is_some_and(|m| m != "equal") && !self.shares.is_empty() {
-            return self.shares.iter().map(|(n, c)| format!("{n} {}", format_cents(*c))).collect::<Vec<_>>().join(", ");
+            return self.shares.iter().map(|(n, c)| format!("{n} {c}")).collect::<Vec<_>>().join(", ");
         }
         let mut text = self.split_between.join(", ");
         if self.include_payer {
@@ -247,7 +259,7 @@ pub fn transactions_table(txns: &[Txn]) -> Table {
             x.id.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
             x.created_at.map(|ms| utc_datetime(ms, false)).unwrap_or_default(),
             x.paid_by_text(),
-            format_cents(x.amount),
+            x.amount.to_string(),
             x.description.clone(),
             x.sharers(),
         ]);
@@ -271,7 +283,7 @@ pub fn payments_table(payments: &[Payment]) -> Table {
             date,
             p.from.clone(),
             p.to.clone(),
-            format_cents(p.amount),
+            p.amount.to_string(),
             p.by.clone(),
         ]);
     }
@@ -291,12 +303,12 @@ pub fn history_table(entries: &[HistoryEntry]) -> Table {
 pub fn balances_table(rows: &[(String, Cents)]) -> Table {
     let mut t = Table::new(&[("MEMBER", Align::Left), ("BALANCE", Align::Right), ("STATUS", Align::Left)]);
     for (name, cents) in rows {
-        let note = match cents.signum() {
+        let note = match cents.0.signum() {
             1 => "is owed",
             -1 => "owes",
             _ => "settled",
         };
-        t.push(vec![name.clone(), format_cents(*cents), note.into()]);
+        t.push(vec![name.clone(), cents.to_string(), note.into()]);
     }
     t
 }
@@ -346,11 +358,11 @@ pub fn balance_details_table(rows: &[BalanceDetail]) -> Table {
     for r in rows {
         t.push(vec![
             r.member.clone(),
-            format_cents(r.paid),
-            format_cents(r.share),
-            format_cents(r.sent),
-            format_cents(r.received),
-            format_cents(r.net),
+            r.paid.to_string(),
+            r.share.to_string(),
+            r.sent.to_string(),
+            r.received.to_string(),
+            r.net.to_string(),
         ]);
     }
     t
@@ -359,7 +371,7 @@ pub fn balance_details_table(rows: &[BalanceDetail]) -> Table {
 pub fn transfers_table(transfers: &[Transfer]) -> Table {
     let mut t = Table::new(&[("FROM", Align::Left), ("TO", Align::Left), ("AMOUNT", Align::Right)]);
     for x in transfers {
-        t.push(vec![x.from.clone(), x.to.clone(), format_cents(x.amount)]);
+        t.push(vec![x.from.clone(), x.to.clone(), x.amount.to_string()]);
     }
     t
 }
@@ -398,11 +410,9 @@ pub fn notification_line(message: &Object) -> String {
             .get("data")
             .map(|d| match transfers(d) {
                 Ok(ts) if ts.is_empty() => "nothing to settle".to_string(),
-                Ok(ts) => ts
-                    .iter()
-                    .map(|t| format!("{} → {} {}", t.from, t.to, format_cents(t.amount)))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                Ok(ts) => {
+                    ts.iter().map(|t| format!("{} → {} {}", t.from, t.to, t.amount)).collect::<Vec<_>>().join(", ")
+                }
                 Err(e) => format!("(unreadable: {e})"),
             })
             .unwrap_or_default();
@@ -414,7 +424,7 @@ pub fn notification_line(message: &Object) -> String {
 }
 
 fn pairs_text(list: &[(String, Cents)]) -> String {
-    list.iter().map(|(n, c)| format!("{n}={}", format_cents(*c))).collect::<Vec<_>>().join(";")
+    list.iter().map(|(n, c)| format!("{n}={c}")).collect::<Vec<_>>().join(";")
 }
 
 /// Transactions as CSV with a header row; the original's columns first, then splitd's: lists are
@@ -438,7 +448,7 @@ pub fn transactions_csv(txns: &[Txn]) -> String {
             x.id.map(|i| i.to_string()).unwrap_or_default(),
             x.created_at.map(|ms| utc_datetime(ms, true)).unwrap_or_default(),
             x.payer.clone(),
-            format_cents(x.amount),
+            x.amount.to_string(),
             x.description.clone(),
             x.split_between.join(";"),
             x.include_payer.to_string(),
@@ -461,7 +471,7 @@ pub fn payments_csv(payments: &[Payment]) -> String {
             p.date.clone().unwrap_or_default(),
             p.from.clone(),
             p.to.clone(),
-            format_cents(p.amount),
+            p.amount.to_string(),
             p.by.clone(),
         ]));
     }
@@ -512,7 +522,7 @@ mod tests {
               {"id":7,"payer":"alice","amount":90.1,"description":"dinner, \"good\"","split_between":["bob","carol"],"include_payer":true,"created_at":1764090000000},
               {"payer":"bob","amount":5,"split_between":["alice"]}]}"#);
         let txns = transactions(&reply).unwrap();
-        assert_eq!(txns[0].amount, 9010);
+        assert_eq!(txns[0].amount, Cents(9010));
         assert_eq!(txns[0].id, Some(7));
         assert_eq!(txns[0].sharers(), "bob, carol + payer");
         assert_eq!(
@@ -520,7 +530,7 @@ mod tests {
             Txn {
                 id: None,
                 payer: "bob".into(),
-                amount: 500,
+                amount: Cents(500),
                 description: String::new(),
                 split_between: vec!["alice".into()],
                 include_payer: false,
@@ -549,7 +559,7 @@ mod tests {
                "created_at":1764090000000,"date":"2025-11-20","paid_by":{"carol":30,"bob":70},"shares":{"bob":60.00,"carol":40.00},
                "split":{"mode":"percent","percents":{"bob":60,"carol":40}}}]}"#);
         let txns = transactions(&reply).unwrap();
-        assert_eq!(txns[0].paid_by, vec![("bob".to_string(), 7000), ("carol".to_string(), 3000)]);
+        assert_eq!(txns[0].paid_by, vec![("bob".to_string(), Cents(7000)), ("carol".to_string(), Cents(3000))]);
         assert_eq!(txns[0].paid_by_text(), "bob+carol");
         assert_eq!(txns[0].sharers(), "bob 60.00, carol 40.00");
         let table = transactions_table(&txns).render();
@@ -586,6 +596,27 @@ mod tests {
             "ID  WHEN (UTC)        BY   WHAT\n--  ----------------  ---  ---------------------\n\
              \x209  1970-01-01 00:00  bob  bob paid alice ₹20.00\n"
         );
+    }
+
+    #[test]
+    fn reply_amounts_are_exact_cents_from_the_text() {
+        let v: Value =
+            serde_json::from_str(r#"[90.0, 33.33, -66.67, "12.50", 1e2, 0.30000000000000004, true]"#).unwrap();
+        let parsed: Vec<_> = v.as_array().unwrap().iter().map(value_cents).collect();
+        assert_eq!(
+            parsed,
+            vec![
+                Ok(Cents(9000)),
+                Ok(Cents(3333)),
+                Ok(Cents(-6667)),
+                Ok(Cents(1250)),
+                Ok(Cents(10000)),
+                Err("must have at most 2 decimals".into()),
+                Err("not an amount".into())
+            ]
+        );
+        assert_eq!(value_cents(&Cents(1250).to_json()), Ok(Cents(1250)));
+        assert_eq!(Cents(1250).to_json().to_string(), "12.50");
     }
 
     #[test]
@@ -635,7 +666,7 @@ mod tests {
                 {"member":"bob","paid":70.00,"share":90.00,"payments_sent":12.30,"payments_received":0.00,"net":-7.70},
                 {"member":"alice","paid":1090,"share":30,"payments_sent":0,"payments_received":12.3,"net":1047.7}]}"#);
         let rows = balance_details(&reply).unwrap();
-        assert_eq!(rows[0].net, -770);
+        assert_eq!(rows[0].net, Cents(-770));
         assert_eq!(
             balance_details_table(&rows).render(),
             "MEMBER     PAID  SHARE   SENT  RECEIVED      NET\n\

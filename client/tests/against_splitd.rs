@@ -5,8 +5,9 @@
 //! Every child process is killed on drop and every wait has a deadline, so a hung server or client
 //! fails a test instead of hanging the run.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +15,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use vocab::{Action, Cents, Code};
 
 const SPLITC: &str = env!("CARGO_BIN_EXE_splitc");
 const RUN_DEADLINE: Duration = Duration::from_secs(60);
@@ -337,10 +339,7 @@ fn trip_with_three() -> Server {
 fn cents(v: &Value) -> i64 {
     // Exact, from the number's text (the test crate shares splitc's arbitrary_precision serde_json).
     let text = v.to_string();
-    let (int, frac) = text.trim_matches('"').split_once('.').unwrap_or((text.trim_matches('"'), "0"));
-    let sign = if int.starts_with('-') { -1 } else { 1 };
-    let frac = format!("{frac:0<2}");
-    sign * (int.trim_start_matches('-').parse::<i64>().unwrap() * 100 + frac[..2].parse::<i64>().unwrap())
+    Cents::parse_decimal(text.trim_matches('"')).unwrap_or_else(|e| panic!("amount {v}: {e}")).0
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -906,4 +905,158 @@ fn balance_details_and_debts() {
     assert_eq!(run.code, 1, "{run:?}");
     let run = as_user(&server, "dave", &["debts"]);
     assert_eq!(run.code, 2, "{run:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client and server cannot drift: the same text, judged by both
+
+/// A raw connection to the server that sends exactly the JSON a test writes (splitc would refuse or
+/// reformat it first).
+struct Wire {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Wire {
+    fn connect(server: &Server) -> Wire {
+        let stream = TcpStream::connect(&server.addr).expect("connect to splitd");
+        stream.set_read_timeout(Some(WAIT_DEADLINE)).expect("read timeout");
+        Wire { reader: BufReader::new(stream.try_clone().expect("clone the stream")), writer: stream }
+    }
+
+    /// Sends one request and returns its reply, skipping pushed messages (they carry a `type`).
+    fn request(&mut self, action: &str, data: Value) -> Value {
+        let mut line = json!({ "action": action, "data": data }).to_string();
+        line.push('\n');
+        self.writer.write_all(line.as_bytes()).expect("send to splitd");
+        loop {
+            let mut text = String::new();
+            let read = self.reader.read_line(&mut text).unwrap_or_else(|e| panic!("no reply to {line}: {e}"));
+            assert!(read > 0, "splitd closed the connection after {line}");
+            let reply: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+            if reply.get("type").is_none() {
+                return reply;
+            }
+        }
+    }
+}
+
+/// What one side made of an `add` of `amount` (and `date`): recorded as this many cents, or refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    Takes(i64),
+    Refuses,
+    /// splitc took it and sent it, and the server refused what it sent: a drift by itself.
+    SentButServerRefused(String),
+}
+
+/// splitc's verdict on `add trip AMOUNT [--date DATE]`: refused by its own argument checks (exit 2,
+/// with its own message), or sent, and then what the server recorded of what splitc sent.
+fn splitc_verdict(server: &Server, amount: &str, date: Option<&str>) -> Verdict {
+    let mut args = vec!["add", "--json", "--split", "bob"];
+    if let Some(date) = date {
+        args.extend(["--date", date]);
+    }
+    // `--`: an amount like "-4" is the amount, not an unknown flag.
+    args.extend(["--", "trip", amount]);
+    let run = as_user(server, "alice", &args);
+    match run.code {
+        0 => Verdict::Takes(cents(&run.json()["transaction"]["amount"])),
+        1 => Verdict::SentButServerRefused(run.stderr.trim().to_string()),
+        2 => {
+            let own_check = if date.is_some() { "--date" } else { "invalid amount" };
+            assert!(run.stderr.contains(own_check), "splitc refused {amount:?} {date:?} for another reason: {run:?}");
+            Verdict::Refuses
+        }
+        _ => panic!("splitc {args:?}: {run:?}"),
+    }
+}
+
+/// The server's verdict on the same text sent as is: `"amount"` as a JSON string, `"date"` verbatim.
+fn splitd_verdict(wire: &mut Wire, amount: &str, date: Option<&str>) -> Verdict {
+    let mut data = json!({ "group": "trip", "amount": amount, "split_between": ["bob"] });
+    if let Some(date) = date {
+        data["date"] = json!(date);
+    }
+    let reply = wire.request(Action::AddTransaction.as_str(), data);
+    if reply["status"] == "ok" {
+        return Verdict::Takes(cents(&reply["transaction"]["amount"]));
+    }
+    // Only the input may be what is wrong: any other refusal means the row tests nothing.
+    assert_eq!(reply["code"], Code::BadRequest.as_str(), "{amount:?} {date:?}: {reply}");
+    Verdict::Refuses
+}
+
+#[test]
+fn client_and_server_judge_amounts_and_dates_alike() {
+    // (text, what the protocol says it is). The rupee sign splitc also strips is left out on purpose:
+    // a client-only convenience in front of the shared grammar, not part of it.
+    let amounts: &[(&str, Option<i64>)] = &[
+        ("12", Some(1200)),
+        ("12.5", Some(1250)),
+        ("12.50", Some(1250)),
+        ("1e3", Some(100_000)),
+        ("1.25e1", Some(1250)),
+        (" 7 ", Some(700)),
+        (".5", Some(50)),
+        ("+5", Some(500)),
+        ("10000000000", Some(1_000_000_000_000)),
+        ("0.001", None),
+        ("12.345", None),
+        ("-4", None),
+        ("0", None),
+        ("0.00", None),
+        ("12,50", None),
+        ("abc", None),
+        ("", None),
+        ("10000000000.01", None),
+        ("1e400", None),
+    ];
+    let dates: &[(&str, bool)] = &[
+        ("2024-02-29", true),
+        ("2025-12-31", true),
+        ("2025-02-29", false),
+        ("2025-02-30", false),
+        ("2025-04-31", false),
+        ("2025-13-01", false),
+        ("2025-1-01", false),
+        ("", false),
+    ];
+    let server = trip_with_three();
+    let mut wire = Wire::connect(&server);
+    let login = wire.request(Action::Login.as_str(), json!({ "username": "alice", "password": "pw-alice-long" }));
+    assert_eq!(login["status"], "ok", "{login}");
+
+    let mut drifts = Vec::new();
+    let mut judge = |what: String, expected: Verdict, amount: &str, date: Option<&str>| {
+        let client = splitc_verdict(&server, amount, date);
+        let server = splitd_verdict(&mut wire, amount, date);
+        if client != server || server != expected {
+            drifts.push(format!("{what}: splitc {client:?}, splitd {server:?}, expected {expected:?}"));
+        }
+    };
+    for &(text, expected) in amounts {
+        let expected = expected.map_or(Verdict::Refuses, Verdict::Takes);
+        judge(format!("amount {text:?}"), expected, text, None);
+    }
+    for &(text, real_day) in dates {
+        let expected = if real_day { Verdict::Takes(100) } else { Verdict::Refuses };
+        judge(format!("date {text:?}"), expected, "1", Some(text));
+    }
+    assert!(drifts.is_empty(), "client and server disagree:\n{}", drifts.join("\n"));
+}
+
+#[test]
+fn every_shared_action_is_one_the_server_decodes() {
+    let server = Server::start();
+    // Not logged in and no data: each action is decoded (or refused for its fields) and nothing happens.
+    let mut wire = Wire::connect(&server);
+    for action in Action::ALL {
+        let reply = wire.request(action.as_str(), json!({}));
+        let code = reply["code"].as_str();
+        assert_ne!(code, Some(Code::UnknownAction.as_str()), "{action}: {reply}");
+        assert!(code.is_none_or(|c| Code::parse(c).is_some()), "{action}: a code vocab does not know: {reply}");
+    }
+    let reply = wire.request("frobnicate", json!({}));
+    assert_eq!(reply["code"], Code::UnknownAction.as_str(), "{reply}");
 }

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use vocab::Cents;
 
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -221,20 +222,8 @@ pub fn ok(reply: &Value) -> &Value {
     reply
 }
 
-/// Exact cents from a wire amount.
+/// Exact cents from a wire amount (a JSON number's text or a decimal string), by the shared grammar.
 pub fn cents(v: &Value) -> i64 {
     let text = v.to_string();
-    let text = text.trim_matches('"');
-    let (negative, text) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
-    let frac = format!("{frac:0<2}");
-    let value = whole.parse::<i64>().unwrap() * 100 + frac[..2].parse::<i64>().unwrap();
-    if negative {
-        -value
-    } else {
-        value
-    }
+    Cents::parse_decimal(text.trim_matches('"')).unwrap_or_else(|e| panic!("amount {v}: {e}")).0
 }
