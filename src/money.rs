@@ -7,12 +7,6 @@
 
 pub use vocab::money::{AmountError, Cents, AMOUNT_CENTS_MAX};
 
-/// The amount as the JSON number the protocol promises (two decimals): `Cents::to_json` as a free
-/// function, for code that maps over amounts.
-pub fn cents_json(cents: Cents) -> serde_json::Value {
-    cents.to_json()
-}
-
 /// Splits `total` over `weights.len()` people in proportion to their weights, exactly: every share is
 /// the floor of its proportional part, then the leftover cents go one each to the largest fractional
 /// remainders, ties to the earlier position (largest-remainder method). With equal weights this gives
@@ -63,8 +57,8 @@ mod tests {
 
     #[test]
     fn amounts_are_json_numbers_with_two_decimals() {
-        assert_eq!(cents_json(Cents(6667)).to_string(), "66.67");
-        assert_eq!(cents_json(Cents(10_000)).to_string(), "100.00");
+        assert_eq!(Cents(6667).to_json().to_string(), "66.67");
+        assert_eq!(Cents(10_000).to_json().to_string(), "100.00");
         assert_eq!(Cents(-1).to_json().to_string(), "-0.01");
         assert_eq!(serde_json::to_string(&Cents(-1)).unwrap(), "-1");
     }

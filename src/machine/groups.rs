@@ -219,9 +219,3 @@ pub fn validate_group_name(name: &str) -> Result<(), Invalid> {
     }
     Ok(())
 }
-
-/// The shape of an ISO 4217 code: 3 uppercase ASCII letters. (A label only: not checked against the
-/// list of real currencies.)
-pub fn is_currency_code(code: &str) -> bool {
-    code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())
-}

@@ -176,7 +176,7 @@ impl Machine {
             if !known(&image.creator) || !slots.iter().all(known) {
                 return Err(ApplyError(format!("snapshot: group {} names an unknown user", image.name)));
             }
-            if !super::groups::is_currency_code(&image.currency) {
+            if !vocab::is_currency_code(&image.currency) {
                 return Err(ApplyError(format!("snapshot: group {} has a bad currency", image.name)));
             }
             let inserted = machine.groups.insert(

@@ -11,6 +11,7 @@ use crate::machine::{
     AddTransaction, Command, CreateGroup, Credentials, EditTransaction, History, JoinGroup, RecordPayment, Settle,
     TxnRef,
 };
+use vocab::Action;
 
 pub(super) fn decode_general(frame: &[u8]) -> Decoded {
     let value: Value = match serde_json::from_slice(frame) {
@@ -53,34 +54,37 @@ fn decode_envelope(mut envelope: Map<String, Value>) -> Result<Command, Error> {
 
 /// One arm per action; the larger ones have a function each.
 fn decode_action(action: &str, fields: &mut Fields) -> Result<Command, Error> {
+    let Some(action) = Action::parse(action) else {
+        return Err(Error::new(Code::UnknownAction, "Unknown action"));
+    };
     let group = |fields: &mut Fields| fields.string("group");
     Ok(match action {
-        "signup" => Command::Signup(credentials(fields)?),
-        "login" => Command::Login(credentials(fields)?),
-        "logout" => Command::Logout,
-        "create_group" => Command::CreateGroup(CreateGroup {
+        Action::Signup => Command::Signup(credentials(fields)?),
+        Action::Login => Command::Login(credentials(fields)?),
+        Action::Logout => Command::Logout,
+        Action::CreateGroup => Command::CreateGroup(CreateGroup {
             group: group(fields)?,
             password: fields.optional_string("password")?.unwrap_or_default(),
             currency: fields.optional_currency("currency")?,
         }),
-        "join_group" => Command::JoinGroup(JoinGroup {
+        Action::JoinGroup => Command::JoinGroup(JoinGroup {
             group: group(fields)?,
             password: fields.optional_string("password")?.unwrap_or_default(),
         }),
-        "leave_group" => Command::LeaveGroup { group: group(fields)? },
-        "set_group_password" => {
+        Action::LeaveGroup => Command::LeaveGroup { group: group(fields)? },
+        Action::SetGroupPassword => {
             Command::SetGroupPassword { group: group(fields)?, password: fields.string("password")? }
         }
-        "set_group_currency" => Command::SetGroupCurrency {
+        Action::SetGroupCurrency => Command::SetGroupCurrency {
             group: group(fields)?,
             currency: fields
                 .optional_currency("currency")?
                 .ok_or_else(|| Error::bad_request("Missing field 'currency'"))?,
         },
-        "add_transaction" => Command::AddTransaction(add_transaction(fields)?),
-        "edit_transaction" => Command::EditTransaction(edit_transaction(fields)?),
-        "delete_transaction" => delete_transaction(fields)?,
-        "record_payment" => Command::RecordPayment(RecordPayment {
+        Action::AddTransaction => Command::AddTransaction(add_transaction(fields)?),
+        Action::EditTransaction => Command::EditTransaction(edit_transaction(fields)?),
+        Action::DeleteTransaction => delete_transaction(fields)?,
+        Action::RecordPayment => Command::RecordPayment(RecordPayment {
             group: group(fields)?,
             from: fields.optional_string("from")?,
             to: fields.string("to")?,
@@ -88,19 +92,18 @@ fn decode_action(action: &str, fields: &mut Fields) -> Result<Command, Error> {
             date: fields.optional_date("date")?,
             key: fields.optional_key("key")?,
         }),
-        "delete_payment" => Command::DeletePayment { group: group(fields)?, id: fields.u64("id")? },
-        "list_groups" => Command::ListGroups,
-        "get_group_members" => Command::GroupMembers { group: group(fields)? },
-        "group_info" => Command::GroupInfo { group: group(fields)? },
-        "view_transactions" => Command::ViewTransactions { group: group(fields)? },
-        "view_payments" => Command::ViewPayments { group: group(fields)? },
-        "view_balances" => Command::ViewBalances { group: group(fields)? },
-        "export" => Command::Export { group: group(fields)? },
-        "history" => Command::History(history(fields)?),
-        "settle" => Command::Settle(settle(fields)?),
-        "balance_details" => Command::BalanceDetails { group: group(fields)? },
-        "pairwise_debts" => Command::PairwiseDebts { group: group(fields)? },
-        _ => return Err(Error::new(Code::UnknownAction, "Unknown action")),
+        Action::DeletePayment => Command::DeletePayment { group: group(fields)?, id: fields.u64("id")? },
+        Action::ListGroups => Command::ListGroups,
+        Action::GetGroupMembers => Command::GroupMembers { group: group(fields)? },
+        Action::GroupInfo => Command::GroupInfo { group: group(fields)? },
+        Action::ViewTransactions => Command::ViewTransactions { group: group(fields)? },
+        Action::ViewPayments => Command::ViewPayments { group: group(fields)? },
+        Action::ViewBalances => Command::ViewBalances { group: group(fields)? },
+        Action::Export => Command::Export { group: group(fields)? },
+        Action::History => Command::History(history(fields)?),
+        Action::Settle => Command::Settle(settle(fields)?),
+        Action::BalanceDetails => Command::BalanceDetails { group: group(fields)? },
+        Action::PairwiseDebts => Command::PairwiseDebts { group: group(fields)? },
     })
 }
 

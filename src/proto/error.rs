@@ -6,7 +6,7 @@ use crate::machine::groups::GROUP_NAME_CHARS_MAX;
 use crate::machine::users::{PASSWORD_BYTES_MAX, PASSWORD_BYTES_MIN, USERNAME_CHARS_MAX};
 use crate::machine::{self, Invalid, KeyKind, Part, Setting, SplitGap, DESCRIPTION_CHARS_MAX, SPLIT_NAMES_MAX};
 
-pub use super::code::Code;
+pub use vocab::Code;
 
 /// An error reply: what went wrong, in words and as a code.
 #[derive(Debug, Clone, PartialEq, Eq)]

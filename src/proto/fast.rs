@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::Decoded;
 use crate::machine::{AddTransaction, Command, SplitSpec};
 use crate::money::Cents;
+use vocab::Action;
 
 /// `add_transaction` in the original client's shape (`group`, `amount` as a JSON number,
 /// `description`, `split_between`, `include_payer`), decoded like `GroupRead`: borrowed, no `Value`
@@ -44,7 +45,7 @@ struct OriginalAddData<'a> {
 
 pub(super) fn decode_original_add(frame: &[u8]) -> Option<Decoded> {
     let add: OriginalAdd = serde_json::from_slice(frame).ok()?;
-    if add.action != "add_transaction" {
+    if Action::parse(&add.action) != Some(Action::AddTransaction) {
         return None;
     }
     // A JSON number's exact text. A string amount (its quotes do not parse) or an invalid one is left
@@ -107,10 +108,10 @@ struct GroupReadData<'a> {
 pub(super) fn decode_group_read(frame: &[u8]) -> Option<Decoded> {
     let read: GroupRead = serde_json::from_slice(frame).ok()?;
     let group = read.data.group.into_owned();
-    let command = match &*read.action {
-        "view_balances" => Command::ViewBalances { group },
-        "view_transactions" => Command::ViewTransactions { group },
-        "get_group_members" => Command::GroupMembers { group },
+    let command = match Action::parse(&read.action)? {
+        Action::ViewBalances => Command::ViewBalances { group },
+        Action::ViewTransactions => Command::ViewTransactions { group },
+        Action::GetGroupMembers => Command::GroupMembers { group },
         _ => return None,
     };
     Some(Decoded { id: id_value(read.id)?, command: Ok(command) })

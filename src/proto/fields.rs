@@ -6,7 +6,6 @@ use serde_json::{Map, Value};
 
 use super::error::Error;
 use super::{KEY_CHARS_MAX, SHARE_WEIGHT_MAX};
-use crate::machine::groups::is_currency_code;
 use crate::machine::SplitSpec;
 use crate::money::{AmountError, Cents};
 
@@ -105,7 +104,7 @@ impl Fields {
     pub(super) fn optional_currency(&mut self, name: &str) -> Result<Option<String>, Error> {
         match self.optional_string(name)? {
             None => Ok(None),
-            Some(code) if is_currency_code(&code) => Ok(Some(code)),
+            Some(code) if vocab::is_currency_code(&code) => Ok(Some(code)),
             Some(_) => Err(Error::bad_request(format!(
                 "Field '{name}' must be an ISO 4217 code: 3 uppercase letters, like \"INR\" or \"EUR\""
             ))),
@@ -273,28 +272,11 @@ fn split_object(value: Value) -> Result<SplitSpec, Error> {
     Ok(spec)
 }
 
-/// A calendar date `YYYY-MM-DD` (years 1000-9999, real days of real months).
+/// A calendar date `YYYY-MM-DD` naming a real day (the rule is `vocab::parse_date`, shared with
+/// `splitc`); the error names the field and says whether the shape or the day is wrong.
 pub fn validate_date(name: &str, text: String) -> Result<String, Error> {
-    let bytes = text.as_bytes();
-    let shape = bytes.len() == 10
-        && bytes[4] == b'-'
-        && bytes[7] == b'-'
-        && bytes.iter().enumerate().all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
-    let valid = shape && {
-        let num = |r: std::ops::Range<usize>| text[r].parse::<u32>().unwrap_or(0);
-        let (year, month, day) = (num(0..4), num(5..7), num(8..10));
-        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-        let days = match month {
-            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-            4 | 6 | 9 | 11 => 30,
-            2 if leap => 29,
-            2 => 28,
-            _ => 0,
-        };
-        year >= 1000 && (1..=days).contains(&day)
-    };
-    if !valid {
-        return Err(Error::bad_request(format!("Field '{name}' must be a date YYYY-MM-DD")));
+    match vocab::parse_date(&text) {
+        Ok(_) => Ok(text),
+        Err(why) => Err(Error::bad_request(format!("Field '{name}' {why}"))),
     }
-    Ok(text)
 }

@@ -5,7 +5,6 @@
 //! (that is `net`) nor the rules of money (that is `machine`). Decoding is total: any byte string
 //! becomes a command or an `Error` naming what was wrong, so the loop always has a reply to send.
 
-mod code;
 mod decode;
 mod error;
 mod fast;

@@ -706,7 +706,7 @@ fn edits_reshare_and_notify_with_before_and_after() {
         (json!({"group": "g", "id": id}), "Nothing to change"),
         (json!({"group": "g", "id": 999, "amount": 1}), "Transaction not found"),
         (json!({"group": "g", "amount": 1}), "Missing field 'id'"),
-        (json!({"group": "g", "id": id, "date": "2025-02-30"}), "'date' must be a date YYYY-MM-DD"),
+        (json!({"group": "g", "id": id, "date": "2025-02-30"}), "'date' is not a day in the calendar"),
         (json!({"group": "g", "id": id, "amount": 0}), "'amount' must be greater than zero"),
     ] {
         let reply = w.ask(&mut bob, "edit_transaction", data.clone());

@@ -179,7 +179,7 @@ impl Machine {
             }
             Record::GroupCurrencySet { group, currency, by, at } => {
                 let Some(entry) = self.groups.get_mut(*group) else { return misfit("unknown group") };
-                if !crate::machine::groups::is_currency_code(currency) {
+                if !vocab::is_currency_code(currency) {
                     return misfit("not a currency code");
                 }
                 entry.currency = currency.clone();
