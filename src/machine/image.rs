@@ -42,7 +42,8 @@ struct GroupRef<'a> {
 }
 
 /// Fields added after the first image format have defaults, so older snapshots still load. Groups
-/// are kept as raw JSON text here and parsed apart (`parse_groups`), several at a time.
+/// are kept as raw JSON text here, to be parsed apart (`GroupImage::parse`): the caller may parse
+/// them on several threads, the machine itself never starts one.
 #[derive(Deserialize)]
 struct State<'a> {
     next_txn_id: TxnId,
@@ -53,44 +54,19 @@ struct State<'a> {
     groups: Vec<&'a RawValue>,
 }
 
-/// Parses the groups' images, on up to `available_parallelism` threads when there are several (a
-/// snapshot is mostly its groups' transactions, and parsing them is most of a restart). Each thread
-/// takes a contiguous run of about the same number of bytes; the result is in the original order.
-fn parse_groups(raw: &[&RawValue]) -> Result<Vec<GroupImage>, ApplyError> {
-    let parse = |r: &RawValue| {
-        serde_json::from_str::<GroupImage>(r.get())
-            .map_err(|e| ApplyError(format!("snapshot is not a valid image: {e}")))
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(raw.len());
-    if threads <= 1 {
-        return raw.iter().map(|r| parse(r)).collect();
+/// An image read down to its groups: everything but the groups parsed, each group still its raw JSON
+/// text (`raw_groups`). A snapshot is mostly its groups' transactions, so parsing them is most of a
+/// restart; this split lets the store do that part in parallel.
+pub struct ImageParts<'a> {
+    state: State<'a>,
+}
+
+impl<'a> ImageParts<'a> {
+    /// Each group's JSON text, in group id order: parse each with `GroupImage::parse`, and hand the
+    /// results back in the same order to `Machine::from_image_parts`.
+    pub fn raw_groups(&self) -> &[&'a RawValue] {
+        &self.state.groups
     }
-    let total: usize = raw.iter().map(|r| r.get().len()).sum();
-    let share = total.div_ceil(threads).max(1);
-    let mut runs: Vec<&[&RawValue]> = Vec::with_capacity(threads);
-    let (mut start, mut bytes) = (0, 0);
-    for (i, r) in raw.iter().enumerate() {
-        bytes += r.get().len();
-        if bytes >= share {
-            runs.push(&raw[start..=i]);
-            (start, bytes) = (i + 1, 0);
-        }
-    }
-    if start < raw.len() {
-        runs.push(&raw[start..]);
-    }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> =
-            runs.iter().map(|run| scope.spawn(move || run.iter().map(|r| parse(r)).collect::<Vec<_>>())).collect();
-        let mut groups = Vec::with_capacity(raw.len());
-        for handle in handles {
-            let parsed = handle.join().map_err(|_| ApplyError("snapshot: a parsing thread failed".into()))?;
-            for group in parsed {
-                groups.push(group?);
-            }
-        }
-        Ok(groups)
-    })
 }
 
 #[derive(Deserialize)]
@@ -100,8 +76,9 @@ struct UserImage {
     groups: Vec<GroupId>,
 }
 
+/// One group as the image holds it: parsed, not yet checked (`Machine::from_image_parts` checks it).
 #[derive(Deserialize)]
-struct GroupImage {
+pub struct GroupImage {
     name: String,
     password_hash: Option<String>,
     creator: UserId,
@@ -117,6 +94,14 @@ struct GroupImage {
     payments: Vec<Payment>,
     #[serde(default)]
     history: Vec<Entry>,
+}
+
+impl GroupImage {
+    /// Parses one group's raw JSON text (one of `ImageParts::raw_groups`). Pure: safe to call from
+    /// any thread.
+    pub fn parse(json: &str) -> Result<GroupImage, ApplyError> {
+        serde_json::from_str(json).map_err(|e| ApplyError(format!("snapshot is not a valid image: {e}")))
+    }
 }
 
 fn first_id() -> PaymentId {
@@ -158,11 +143,27 @@ impl Machine {
         serde_json::to_writer(out, &state)
     }
 
-    /// Rebuilds a machine from `write_image`'s output, checking everything a record would be checked for.
+    /// Rebuilds a machine from `write_image`'s output, checking everything a record would be checked
+    /// for. Parses the groups one after another; the store's snapshot loading parses them in parallel
+    /// through the same three steps (`read_image_parts`, `GroupImage::parse`, `from_image_parts`).
     pub fn read_image(bytes: &[u8]) -> Result<Machine, ApplyError> {
-        let state: State =
+        let parts = Machine::read_image_parts(bytes)?;
+        let groups = parts.raw_groups().iter().map(|raw| GroupImage::parse(raw.get())).collect::<Result<_, _>>()?;
+        Machine::from_image_parts(parts, groups)
+    }
+
+    /// Parses an image down to its groups, which stay raw JSON text (see `ImageParts`).
+    pub fn read_image_parts(bytes: &[u8]) -> Result<ImageParts<'_>, ApplyError> {
+        let state =
             serde_json::from_slice(bytes).map_err(|e| ApplyError(format!("snapshot is not a valid image: {e}")))?;
-        let groups = parse_groups(&state.groups)?;
+        Ok(ImageParts { state })
+    }
+
+    /// Rebuilds a machine from an image's parts and its parsed groups (`groups[i]` parsed from
+    /// `parts.raw_groups()[i]`), checking everything a record would be checked for.
+    pub fn from_image_parts(parts: ImageParts<'_>, groups: Vec<GroupImage>) -> Result<Machine, ApplyError> {
+        let state = parts.state;
+        assert_eq!(groups.len(), state.groups.len(), "one parsed group for each raw group of the image");
         let mut machine = Machine::new();
         for (id, user) in state.users.iter().enumerate() {
             if !machine.users.insert(id as UserId, user.name.clone(), user.password_hash.clone()) {
@@ -170,66 +171,7 @@ impl Machine {
             }
         }
         for (id, image) in groups.into_iter().enumerate() {
-            let id = id as GroupId;
-            let known = |u: &UserId| (*u as usize) < state.users.len();
-            let slots = if image.slots.is_empty() { image.members.clone() } else { image.slots };
-            if !known(&image.creator) || !slots.iter().all(known) {
-                return Err(ApplyError(format!("snapshot: group {} names an unknown user", image.name)));
-            }
-            if !crate::proto::validate_currency(&image.currency) {
-                return Err(ApplyError(format!("snapshot: group {} has a bad currency", image.name)));
-            }
-            let inserted = machine.groups.insert(
-                id,
-                image.name.clone(),
-                image.password_hash,
-                image.creator,
-                image.created_at,
-                image.currency,
-            );
-            if !inserted {
-                return Err(ApplyError(format!("snapshot: duplicate group {}", image.name)));
-            }
-            let group = machine.groups.get_mut(id).ok_or_else(|| ApplyError("snapshot: group vanished".into()))?;
-            if !group.restore_members(&slots, &image.members) {
-                return Err(ApplyError(format!("snapshot: members of {} do not fit its slots", image.name)));
-            }
-            for payment in image.payments {
-                let payment_id = payment.id;
-                if payment_id >= state.next_payment_id.max(1) || !group.ledger.add_payment(payment, &group.member_pos) {
-                    return Err(ApplyError(format!(
-                        "snapshot: payment {payment_id} does not fit group {}",
-                        image.name
-                    )));
-                }
-            }
-            group.history = History::restore(image.history)
-                .ok_or_else(|| ApplyError(format!("snapshot: history of {} is not numbered 1, 2, 3...", image.name)))?;
-            // Idempotency keys, from the entries that made things (deleted ones included).
-            let mut keys = Vec::new();
-            for entry in group.history.entries() {
-                match &entry.what {
-                    Activity::TransactionAdded { id, key, .. } => {
-                        keys.push((entry.by, key.clone(), KeyRef::Transaction(*id)))
-                    }
-                    Activity::PaymentRecorded { payment } => {
-                        keys.push((payment.by, payment.key.clone(), KeyRef::Payment(payment.id)))
-                    }
-                    _ => {}
-                }
-            }
-            for (user, key, made) in keys {
-                group.note_key(user, key.as_ref(), made);
-            }
-            for txn in image.transactions {
-                let txn_id = txn.id;
-                if txn_id >= state.next_txn_id || !group.ledger.add(txn, &group.member_pos) {
-                    return Err(ApplyError(format!(
-                        "snapshot: transaction {txn_id} does not fit group {}",
-                        image.name
-                    )));
-                }
-            }
+            machine.restore_group(id as GroupId, image, &state)?;
         }
         // Each user's group list must be exactly the groups that list them, in the user's own order.
         for (id, image) in state.users.into_iter().enumerate() {
@@ -249,5 +191,64 @@ impl Machine {
         machine.next_txn_id = state.next_txn_id.max(1);
         machine.next_payment_id = state.next_payment_id.max(1);
         Ok(machine)
+    }
+
+    /// Adds group `id` from its image, after the users: members known, payments and transactions
+    /// fitting the group and numbered below the image's next ids, history numbered 1, 2, 3...
+    fn restore_group(&mut self, id: GroupId, image: GroupImage, state: &State<'_>) -> Result<(), ApplyError> {
+        let known = |u: &UserId| (*u as usize) < state.users.len();
+        let slots = if image.slots.is_empty() { image.members.clone() } else { image.slots };
+        if !known(&image.creator) || !slots.iter().all(known) {
+            return Err(ApplyError(format!("snapshot: group {} names an unknown user", image.name)));
+        }
+        if !crate::proto::validate_currency(&image.currency) {
+            return Err(ApplyError(format!("snapshot: group {} has a bad currency", image.name)));
+        }
+        let inserted = self.groups.insert(
+            id,
+            image.name.clone(),
+            image.password_hash,
+            image.creator,
+            image.created_at,
+            image.currency,
+        );
+        if !inserted {
+            return Err(ApplyError(format!("snapshot: duplicate group {}", image.name)));
+        }
+        let group = self.groups.get_mut(id).ok_or_else(|| ApplyError("snapshot: group vanished".into()))?;
+        if !group.restore_members(&slots, &image.members) {
+            return Err(ApplyError(format!("snapshot: members of {} do not fit its slots", image.name)));
+        }
+        for payment in image.payments {
+            let payment_id = payment.id;
+            if payment_id >= state.next_payment_id.max(1) || !group.ledger.add_payment(payment, &group.member_pos) {
+                return Err(ApplyError(format!("snapshot: payment {payment_id} does not fit group {}", image.name)));
+            }
+        }
+        group.history = History::restore(image.history)
+            .ok_or_else(|| ApplyError(format!("snapshot: history of {} is not numbered 1, 2, 3...", image.name)))?;
+        // Idempotency keys, from the entries that made things (deleted ones included).
+        let mut keys = Vec::new();
+        for entry in group.history.entries() {
+            match &entry.what {
+                Activity::TransactionAdded { id, key, .. } => {
+                    keys.push((entry.by, key.clone(), KeyRef::Transaction(*id)))
+                }
+                Activity::PaymentRecorded { payment } => {
+                    keys.push((payment.by, payment.key.clone(), KeyRef::Payment(payment.id)))
+                }
+                _ => {}
+            }
+        }
+        for (user, key, made) in keys {
+            group.note_key(user, key.as_ref(), made);
+        }
+        for txn in image.transactions {
+            let txn_id = txn.id;
+            if txn_id >= state.next_txn_id || !group.ledger.add(txn, &group.member_pos) {
+                return Err(ApplyError(format!("snapshot: transaction {txn_id} does not fit group {}", image.name)));
+            }
+        }
+        Ok(())
     }
 }

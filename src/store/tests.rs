@@ -179,6 +179,44 @@ fn snapshot_then_log_equals_straight_log_replay() {
     assert_ne!(image(&from_snapshot.machine), image(&expected), "the delete is there");
 }
 
+/// Groups of very different sizes parsed on any number of threads load the same state as the
+/// machine's own one-thread `read_image`; a damaged group is refused whichever thread parses it.
+#[test]
+fn snapshot_groups_parse_the_same_on_any_number_of_threads() {
+    let dir = Dir::new("threads");
+    let Opened { mut store, mut machine, .. } = open(&dir.0);
+    for (id, name) in ["ann", "bob"].iter().enumerate() {
+        let record =
+            Record::UserCreated { user: id as u32, name: name.to_string(), password_hash: "$argon2id$x".into() };
+        machine.apply(&record).unwrap();
+    }
+    for (g, transactions) in [0, 40, 1, 7, 0, 25].into_iter().enumerate() {
+        execute(&mut machine, &mut store, 0, &format!(r#"{{"action":"create_group","data":{{"group":"g{g}"}}}}"#));
+        execute(&mut machine, &mut store, 1, &format!(r#"{{"action":"join_group","data":{{"group":"g{g}"}}}}"#));
+        for i in 0..transactions {
+            let frame = format!(
+                r#"{{"action":"add_transaction","data":{{"group":"g{g}","amount":"{}.25","split_between":["bob"],"include_payer":true}}}}"#,
+                i + 1
+            );
+            execute(&mut machine, &mut store, (i % 2) as u32, &frame);
+        }
+    }
+    let expected = image(&machine);
+    assert_eq!(image(&Machine::read_image(expected.as_bytes()).unwrap()), expected);
+    for threads in 1..=8 {
+        let parts = Machine::read_image_parts(expected.as_bytes()).unwrap();
+        let groups = snapshot::parse_groups(parts.raw_groups(), threads).unwrap();
+        let loaded = Machine::from_image_parts(parts, groups).unwrap();
+        assert_eq!(image(&loaded), expected, "{threads} threads");
+    }
+    let damaged = expected.replacen(r#""name":"g3""#, r#""name":3"#, 1);
+    assert_ne!(damaged, expected);
+    for threads in 1..=8 {
+        let parts = Machine::read_image_parts(damaged.as_bytes()).unwrap();
+        assert!(snapshot::parse_groups(parts.raw_groups(), threads).is_err(), "{threads} threads");
+    }
+}
+
 #[test]
 fn damaged_snapshot_and_newer_formats_are_refused() {
     let dir = Dir::new("formats");
