@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod import;
 pub mod json;
 pub mod machine;
 pub mod money;
