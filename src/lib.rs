@@ -1,8 +1,10 @@
 //! splitd: a real-time, multi-user expense-splitting server.
 //!
-//! Layout (see DESIGN.md): `net` is the mio event loop and nothing else; `proto` the wire types;
-//! `machine` the pure state machine; `money` and `settle` its pure leaves; `store` durability;
-//! `auth` password hashing off the loop.
+//! Layout (see docs/architecture.md): `net` is the mio event loop and nothing else; `proto` the wire
+//! types; `json` replies and views written straight to bytes; `machine` the pure state machine;
+//! `money` and `settle` its pure leaves; `store` durability; `auth` password hashing and `workers`
+//! the threads that run it (and large settlement searches) off the loop; `config` the server's
+//! settings; `import` the one-off migration from the original server's files.
 
 pub mod auth;
 pub mod config;
