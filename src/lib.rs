@@ -5,8 +5,11 @@
 //! `money` and `settle` its pure leaves; `store` durability; `auth` password hashing and `workers`
 //! the threads that run it (and large settlement searches) off the loop; `config` the server's
 //! settings; `import` the one-off migration from the original server's files.
+//!
+//! `auth` and `workers` are private: nothing outside the crate (the binary, `tests/`, `fuzz/`) uses
+//! them.
 
-pub mod auth;
+mod auth;
 pub mod config;
 pub mod import;
 pub mod json;
@@ -16,4 +19,4 @@ pub mod net;
 pub mod proto;
 pub mod settle;
 pub mod store;
-pub mod workers;
+mod workers;
