@@ -104,7 +104,7 @@ fn main() -> ExitCode {
 
 fn run_import(args: &ImportArgs) -> ExitCode {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    match splitd::store::import::import(&args.users, &args.data, &args.data_dir, now) {
+    match splitd::import::import(&args.users, &args.data, &args.data_dir, now) {
         Ok(report) => {
             println!(
                 "imported {} users, {} groups, {} transactions into {}",

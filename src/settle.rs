@@ -285,8 +285,8 @@ fn pair_opposites(members: Vec<(usize, i64)>) -> (Vec<Transfer>, Vec<(usize, i64
 /// Partitions `members` (non-zero, summing to zero, at most [`EXACT_MEMBERS_HARD_MAX`] of them)
 /// into the largest possible number of zero-sum groups.
 ///
-/// dp[mask] is the most zero-sum prefixes any ordering of mask's members can have:
-/// dp[mask] = [sum(mask) = 0] + max over i in mask of dp[mask \ i]. Consecutive zero-sum prefixes
+/// `dp[mask]` is the most zero-sum prefixes any ordering of mask's members can have:
+/// `dp[mask] = [sum(mask) = 0] + max over i in mask of dp[mask \ i]`. Consecutive zero-sum prefixes
 /// of the best ordering of everyone delimit the groups.
 fn zero_sum_partition(members: &[(usize, i64)]) -> Vec<Vec<(usize, i64)>> {
     let m = members.len();

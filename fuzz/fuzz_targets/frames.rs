@@ -7,6 +7,7 @@ use libfuzzer_sys::fuzz_target;
 use splitd::machine::{Machine, Record, Session, Step, Work, WorkDone};
 use splitd::net::frame::{FrameBuf, Next};
 use splitd::proto::{decode, write_answer, write_event};
+use splitd::store::snapshot::{read_image, write_image};
 
 /// Password work stands in for argon2 (far too slow for fuzzing): hashing is a fixed string,
 /// verifying succeeds only for one password. Settlement plans are made for real.
@@ -20,7 +21,7 @@ fn fake_hash(work: Work) -> WorkDone {
 
 fn image(machine: &Machine) -> Vec<u8> {
     let mut out = Vec::new();
-    machine.write_image(&mut out).expect("image");
+    write_image(&machine, &mut out).expect("image");
     out
 }
 
@@ -69,7 +70,7 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(before, image(&machine), "a refused request changed the state");
             }
             // Replaying what was produced on a copy must succeed too.
-            let mut replay = Machine::read_image(&before).expect("image reloads");
+            let mut replay = read_image(&before).expect("image reloads");
             for record in &outcome.records {
                 replay.apply(record).expect("own record replays");
             }

@@ -7,6 +7,7 @@ use super::{decode, write_answer, write_error, write_event};
 use crate::machine::*;
 use crate::money::Cents;
 use crate::settle::Plan;
+use crate::store::snapshot::{read_image, write_image};
 use crate::workers;
 
 /// Executes `frame` (JSON text) for `session`, running password work inline. Returns the reply as JSON
@@ -256,19 +257,19 @@ fn replay_and_image_rebuild_the_same_state() {
     w.ask(&mut alice, "set_group_password", json!({"group": "g1", "password": "g1-secret"}));
     w.ask(&mut bob, "set_group_currency", json!({"group": "g2", "currency": "CHF"}));
     let mut image = Vec::new();
-    w.machine.write_image(&mut image).unwrap();
+    write_image(&w.machine, &mut image).unwrap();
 
     let mut replayed = Machine::new();
     for record in &w.log {
         replayed.apply(record).unwrap();
     }
     let mut replayed_image = Vec::new();
-    replayed.write_image(&mut replayed_image).unwrap();
+    write_image(&replayed, &mut replayed_image).unwrap();
     assert_eq!(String::from_utf8_lossy(&image), String::from_utf8_lossy(&replayed_image));
 
-    let restored = Machine::read_image(&image).unwrap();
+    let restored = read_image(&image).unwrap();
     let mut restored_image = Vec::new();
-    restored.write_image(&mut restored_image).unwrap();
+    write_image(&restored, &mut restored_image).unwrap();
     assert_eq!(image, restored_image);
     let carol_id = restored.users().find("carol").unwrap();
     let names: Vec<&str> = restored
@@ -438,8 +439,8 @@ fn random_requests_keep_the_invariants() {
         // every few steps (every step would be quadratic in a debug build).
         if step % 8 == 0 || step == 3_999 {
             let (mut live, mut replayed) = (Vec::new(), Vec::new());
-            w.machine.write_image(&mut live).unwrap();
-            shadow.write_image(&mut replayed).unwrap();
+            write_image(&w.machine, &mut live).unwrap();
+            write_image(&shadow, &mut replayed).unwrap();
             assert!(live == replayed, "state and replayed records differ by step {step} ({frame})");
         }
         if frame.contains("\"settle\"") && !frame.contains("\"record\":true") && reply["status"] == "ok" {
@@ -469,12 +470,12 @@ fn random_requests_keep_the_invariants() {
     replayed.check_invariants().unwrap();
     let image = |m: &Machine| {
         let mut out = Vec::new();
-        m.write_image(&mut out).unwrap();
+        write_image(m, &mut out).unwrap();
         out
     };
     let live = image(&w.machine);
     assert!(live == image(&replayed), "replaying the records rebuilds the same state");
-    assert!(live == image(&Machine::read_image(&live).unwrap()), "the image rebuilds the same state");
+    assert!(live == image(&read_image(&live).unwrap()), "the image rebuilds the same state");
     let kinds: std::collections::BTreeSet<String> = w.log.iter().map(record_kind).collect();
     assert!(kinds.len() >= 10, "the mix should reach most record types: {kinds:?}");
 }
@@ -997,7 +998,7 @@ fn every_new_record_type_survives_replay_and_image() {
         assert!(kinds.contains(kind), "{kind} missing from {kinds:?}");
     }
     let mut image = Vec::new();
-    w.machine.write_image(&mut image).unwrap();
+    write_image(&w.machine, &mut image).unwrap();
     let mut replayed = Machine::new();
     for record in &w.log {
         // Through the log's own encoding.
@@ -1006,12 +1007,12 @@ fn every_new_record_type_survives_replay_and_image() {
     }
     replayed.check_invariants().unwrap();
     let mut replayed_image = Vec::new();
-    replayed.write_image(&mut replayed_image).unwrap();
+    write_image(&replayed, &mut replayed_image).unwrap();
     assert_eq!(String::from_utf8_lossy(&image), String::from_utf8_lossy(&replayed_image));
-    let mut restored = Machine::read_image(&image).unwrap();
+    let mut restored = read_image(&image).unwrap();
     restored.check_invariants().unwrap();
     let mut restored_image = Vec::new();
-    restored.write_image(&mut restored_image).unwrap();
+    write_image(&restored, &mut restored_image).unwrap();
     assert_eq!(String::from_utf8_lossy(&image), String::from_utf8_lossy(&restored_image));
     // Keys survive the image: a repeat still returns the first result.
     let alice_id = restored.users().find("alice").unwrap();

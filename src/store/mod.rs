@@ -4,7 +4,6 @@
 //! `durable()` reaches the batch `needed()` named for them (group commit, pipelined on the log
 //! thread). See `wal`, `snapshot` and `recover` for the file formats and rules.
 
-pub mod import;
 pub mod recover;
 pub mod snapshot;
 pub mod wal;

@@ -3,12 +3,19 @@
 //! File format: a header line `splitd-snapshot <format> <seq> <crc32c hex> <body bytes>\n`, then the
 //! body (the machine's image, JSON). Written to a temporary file, fsynced, renamed over the old one,
 //! and the directory fsynced: a crash at any point leaves either the old or the new snapshot whole.
+//!
+//! The body's encoding is the store's: the machine offers its image as serde types
+//! (`Machine::image`, `StateImage`, `Machine::from_image`) and never sees JSON. Loading parses the
+//! image's groups on several threads (`parse_groups`); the machine never starts a thread itself.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::machine::Machine;
+use serde_json::value::RawValue;
+
+use crate::machine::image::{GroupImage, StateImage};
+use crate::machine::{ApplyError, Machine};
 
 pub const SNAPSHOT_FILE: &str = "snapshot.json";
 const SNAPSHOT_TMP: &str = "snapshot.json.tmp";
@@ -20,7 +27,7 @@ pub fn snapshot_path(dir: &Path) -> PathBuf {
 /// Serialises `machine` as of log position `seq` into snapshot bytes (header + body).
 pub fn encode(machine: &Machine, seq: u64) -> io::Result<Vec<u8>> {
     let mut body = Vec::new();
-    machine.write_image(&mut body).map_err(io::Error::other)?;
+    write_image(machine, &mut body)?;
     let crc = crc32c::crc32c(&body);
     let mut bytes = format!("splitd-snapshot {} {seq} {crc:08x} {}\n", super::FORMAT_VERSION, body.len()).into_bytes();
     bytes.extend_from_slice(&body);
@@ -71,6 +78,76 @@ pub fn read(dir: &Path) -> Result<Option<(u64, Machine)>, String> {
     if body.len() != len || crc32c::crc32c(body) != crc {
         return Err(bad("checksum or length mismatch: the snapshot is damaged"));
     }
-    let machine = Machine::read_image(body).map_err(|e| bad(&e.0))?;
+    let machine = load_image(body).map_err(|e| bad(&e.0))?;
     Ok(Some((seq, machine)))
+}
+
+/// Writes the machine's image as one JSON document.
+pub fn write_image(machine: &Machine, out: &mut Vec<u8>) -> io::Result<()> {
+    serde_json::to_writer(out, &machine.image()).map_err(io::Error::other)
+}
+
+/// Rebuilds a machine from `write_image`'s output, parsing its groups one after another (for tools
+/// and tests; a restart parses them on several threads).
+pub fn read_image(body: &[u8]) -> Result<Machine, ApplyError> {
+    read_image_on(body, 1)
+}
+
+/// `read_image`, with the groups parsed on up to `available_parallelism` threads.
+fn load_image(body: &[u8]) -> Result<Machine, ApplyError> {
+    read_image_on(body, std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+pub(super) fn read_image_on(body: &[u8], threads: usize) -> Result<Machine, ApplyError> {
+    let raw: StateImage<&RawValue> = serde_json::from_slice(body).map_err(not_an_image)?;
+    let groups = parse_groups(raw.groups(), threads)?;
+    Machine::from_image(raw.with_groups(groups))
+}
+
+fn not_an_image(e: serde_json::Error) -> ApplyError {
+    ApplyError(format!("snapshot is not a valid image: {e}"))
+}
+
+/// One group's raw JSON text parsed. Pure: safe on any thread.
+fn parse_group(raw: &RawValue) -> Result<GroupImage, ApplyError> {
+    serde_json::from_str(raw.get()).map_err(not_an_image)
+}
+
+/// Parses the groups' images on up to `threads` threads when there are several groups (a snapshot
+/// is mostly its groups' transactions, and parsing them is most of a restart). Each thread takes a
+/// contiguous run of about the same number of bytes; the result is in the original order. One group
+/// holding everything still parses on one thread. Visible to the store for its tests.
+pub(super) fn parse_groups(raw: &[&RawValue], threads: usize) -> Result<Vec<GroupImage>, ApplyError> {
+    let threads = threads.min(raw.len());
+    if threads <= 1 {
+        return raw.iter().map(|r| parse_group(r)).collect();
+    }
+    let total: usize = raw.iter().map(|r| r.get().len()).sum();
+    let share = total.div_ceil(threads).max(1);
+    let mut runs: Vec<&[&RawValue]> = Vec::with_capacity(threads);
+    let (mut start, mut bytes) = (0, 0);
+    for (i, r) in raw.iter().enumerate() {
+        bytes += r.get().len();
+        if bytes >= share {
+            runs.push(&raw[start..=i]);
+            (start, bytes) = (i + 1, 0);
+        }
+    }
+    if start < raw.len() {
+        runs.push(&raw[start..]);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = runs
+            .iter()
+            .map(|run| scope.spawn(move || run.iter().map(|r| parse_group(r)).collect::<Vec<_>>()))
+            .collect();
+        let mut groups = Vec::with_capacity(raw.len());
+        for handle in handles {
+            let parsed = handle.join().map_err(|_| ApplyError("snapshot: a parsing thread failed".into()))?;
+            for group in parsed {
+                groups.push(group?);
+            }
+        }
+        Ok(groups)
+    })
 }

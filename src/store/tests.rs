@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use super::*;
 use crate::machine::{Session, Step};
 use crate::proto::decode;
+use snapshot::{read_image, write_image};
 
 struct Dir(PathBuf);
 
@@ -29,7 +30,7 @@ fn open(dir: &Path) -> Opened {
 
 fn image(machine: &Machine) -> String {
     let mut out = Vec::new();
-    machine.write_image(&mut out).unwrap();
+    write_image(machine, &mut out).unwrap();
     String::from_utf8(out).unwrap()
 }
 
@@ -177,6 +178,41 @@ fn snapshot_then_log_equals_straight_log_replay() {
     assert_eq!(from_snapshot.records_replayed, 1);
     assert_eq!(image(&from_snapshot.machine), image(&open(&straight.0).machine));
     assert_ne!(image(&from_snapshot.machine), image(&expected), "the delete is there");
+}
+
+/// Groups of very different sizes parsed on any number of threads load the same state as the
+/// one-thread `read_image`; a damaged group is refused whichever thread parses it.
+#[test]
+fn snapshot_groups_parse_the_same_on_any_number_of_threads() {
+    let dir = Dir::new("threads");
+    let Opened { mut store, mut machine, .. } = open(&dir.0);
+    for (id, name) in ["ann", "bob"].iter().enumerate() {
+        let record =
+            Record::UserCreated { user: id as u32, name: name.to_string(), password_hash: "$argon2id$x".into() };
+        machine.apply(&record).unwrap();
+    }
+    for (g, transactions) in [0, 40, 1, 7, 0, 25].into_iter().enumerate() {
+        execute(&mut machine, &mut store, 0, &format!(r#"{{"action":"create_group","data":{{"group":"g{g}"}}}}"#));
+        execute(&mut machine, &mut store, 1, &format!(r#"{{"action":"join_group","data":{{"group":"g{g}"}}}}"#));
+        for i in 0..transactions {
+            let frame = format!(
+                r#"{{"action":"add_transaction","data":{{"group":"g{g}","amount":"{}.25","split_between":["bob"],"include_payer":true}}}}"#,
+                i + 1
+            );
+            execute(&mut machine, &mut store, (i % 2) as u32, &frame);
+        }
+    }
+    let expected = image(&machine);
+    assert_eq!(image(&read_image(expected.as_bytes()).unwrap()), expected);
+    for threads in 1..=8 {
+        let loaded = snapshot::read_image_on(expected.as_bytes(), threads).unwrap();
+        assert_eq!(image(&loaded), expected, "{threads} threads");
+    }
+    let damaged = expected.replacen(r#""name":"g3""#, r#""name":3"#, 1);
+    assert_ne!(damaged, expected);
+    for threads in 1..=8 {
+        assert!(snapshot::read_image_on(damaged.as_bytes(), threads).is_err(), "{threads} threads");
+    }
 }
 
 #[test]

@@ -5,6 +5,8 @@
 //! Float amounts become exact cents, rounded half away from zero to the cent, and every amount that
 //! was not already a whole number of cents is reported. Transactions keep their order and go through
 //! the machine's own `add_transaction`, so they are validated and split exactly like live ones.
+//!
+//! A one-off migration tool, not storage: it writes through `store::Store` like the server does.
 
 use std::fs;
 use std::path::Path;
@@ -35,7 +37,7 @@ pub fn import(users_path: &Path, data_path: &Path, data_dir: &Path, now: i64) ->
     if data_dir.exists() && fs::read_dir(data_dir).map_err(|e| e.to_string())?.next().is_some() {
         return Err(format!("{} is not empty: import only into a new data directory", data_dir.display()));
     }
-    let mut opened = super::Store::open(data_dir, FsyncPolicy::Always, u64::MAX)?;
+    let mut opened = crate::store::Store::open(data_dir, FsyncPolicy::Always, u64::MAX)?;
     opened.store.append(&records);
     opened.store.snapshot(&machine).map_err(|e| format!("cannot write {}: {e}", data_dir.display()))?;
     Ok(report)
@@ -195,6 +197,7 @@ fn round_to_cents(text: &str) -> Option<(Cents, bool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::snapshot::write_image;
 
     fn parse(text: &str) -> Map<String, Value> {
         match serde_json::from_str(text).unwrap() {
@@ -227,7 +230,7 @@ mod tests {
         assert!(auth::verify_password("alice123", &alice.password_hash));
         let image = {
             let mut out = Vec::new();
-            machine.write_image(&mut out).unwrap();
+            write_image(&machine, &mut out).unwrap();
             String::from_utf8(out).unwrap()
         };
         assert!(!image.contains("alice123") && !image.contains("beach"));
@@ -241,7 +244,7 @@ mod tests {
             replay.apply(record).unwrap();
         }
         let mut a = Vec::new();
-        replay.write_image(&mut a).unwrap();
+        write_image(&replay, &mut a).unwrap();
         assert_eq!(String::from_utf8(a).unwrap(), image);
         machine.check_invariants().unwrap();
     }
@@ -286,7 +289,7 @@ mod tests {
         fs::write(&data, DATA).unwrap();
         let report = import(&users, &data, &target, 0).unwrap();
         assert_eq!(report.transactions, 3);
-        let opened = super::super::Store::open(&target, FsyncPolicy::Always, u64::MAX).unwrap();
+        let opened = crate::store::Store::open(&target, FsyncPolicy::Always, u64::MAX).unwrap();
         assert_eq!(opened.machine.users().len(), 3);
         drop(opened);
         let again = import(&users, &data, &target, 0).expect_err("refuses a non-empty directory");
