@@ -58,24 +58,48 @@ pub fn convert(
     data: &Map<String, Value>,
     now: i64,
 ) -> Result<(Machine, Vec<Record>, Report), String> {
-    let mut machine = Machine::new();
-    let mut records = Vec::new();
-    let mut report = Report::default();
+    let mut import = Import { machine: Machine::new(), records: Vec::new(), report: Report::default(), now };
     for (id, (name, password)) in users.iter().enumerate() {
-        let Value::String(password) = password else {
-            return Err(format!("users.json: the password of {name:?} is not a string"));
-        };
-        crate::machine::users::validate_username(name)
-            .map_err(|e| format!("users.json: user {name:?}: {}", proto::describe(&e.into())))?;
-        let password_hash = auth::hash_password(password).ok_or("password hashing failed")?;
-        apply(&mut machine, &mut records, Record::UserCreated { user: id as u32, name: name.clone(), password_hash })?;
-        report.users += 1;
+        import.user(id as u32, name, password)?;
     }
     let groups = match data.get("groups") {
         Some(Value::Object(groups)) => groups,
         _ => return Err("data.json: expected {\"groups\": {...}}".into()),
     };
     for (group_id, (group_name, group)) in groups.iter().enumerate() {
+        import.group(group_id as u32, group_name, group)?;
+    }
+    import.machine.check_invariants()?;
+    Ok((import.machine, import.records, import.report))
+}
+
+/// A conversion under way: the machine built so far, its records, what the report will say.
+struct Import {
+    machine: Machine,
+    records: Vec<Record>,
+    report: Report,
+    now: i64,
+}
+
+impl Import {
+    fn user(&mut self, id: u32, name: &str, password: &Value) -> Result<(), String> {
+        let Value::String(password) = password else {
+            return Err(format!("users.json: the password of {name:?} is not a string"));
+        };
+        crate::machine::users::validate_username(name)
+            .map_err(|e| format!("users.json: user {name:?}: {}", proto::describe(&e.into())))?;
+        let password_hash = auth::hash_password(password).ok_or("password hashing failed")?;
+        apply(
+            &mut self.machine,
+            &mut self.records,
+            Record::UserCreated { user: id, name: name.into(), password_hash },
+        )?;
+        self.report.users += 1;
+        Ok(())
+    }
+
+    /// The group, its members (the first is its creator) and its transactions.
+    fn group(&mut self, group_id: u32, group_name: &str, group: &Value) -> Result<(), String> {
         let bad = |why: &str| format!("data.json: group {group_name:?}: {why}");
         crate::machine::groups::validate_group_name(group_name).map_err(|e| bad(&proto::describe(&e.into())))?;
         let members: Vec<&str> = match group.get("members") {
@@ -85,79 +109,83 @@ pub fn convert(
                 .collect::<Result<_, _>>()?,
             _ => return Err(bad("missing 'members' list")),
         };
-        let user_of = |machine: &Machine, name: &str| {
-            machine_user(machine, name).ok_or_else(|| bad(&format!("member {name:?} is not in users.json")))
-        };
-        let creator = user_of(&machine, members.first().ok_or_else(|| bad("has no members"))?)?;
+        let creator = self.user_of(members.first().ok_or_else(|| bad("has no members"))?, &bad)?;
         let password_hash = match group.get("password") {
             None | Some(Value::Null) => None,
             Some(Value::String(p)) if p.is_empty() => None,
             Some(Value::String(p)) => Some(auth::hash_password(p).ok_or("password hashing failed")?),
             Some(_) => return Err(bad("'password' is not a string")),
         };
-        let group_id = group_id as u32;
-        apply(
-            &mut machine,
-            &mut records,
-            Record::GroupCreated { group: group_id, name: group_name.clone(), creator, password_hash, at: now },
-        )?;
+        let (name, at) = (group_name.to_string(), self.now);
+        let created = Record::GroupCreated { group: group_id, name, creator, password_hash, at };
+        apply(&mut self.machine, &mut self.records, created)?;
         for member in &members[1..] {
-            let user = user_of(&machine, member)?;
-            if machine.groups().get(group_id).is_some_and(|g| g.is_member(user)) {
+            let user = self.user_of(member, &bad)?;
+            if self.machine.groups().get(group_id).is_some_and(|g| g.is_member(user)) {
                 continue;
             }
-            apply(&mut machine, &mut records, Record::MemberJoined { group: group_id, user, at: now })?;
+            apply(&mut self.machine, &mut self.records, Record::MemberJoined { group: group_id, user, at })?;
         }
-        report.groups += 1;
+        self.report.groups += 1;
         let txns = match group.get("transactions") {
             None => Vec::new(),
             Some(Value::Array(list)) => list.clone(),
             Some(_) => return Err(bad("'transactions' is not a list")),
         };
         for (position, txn) in txns.iter().enumerate() {
-            let bad_txn = |why: &str| bad(&format!("transaction {position}: {why}"));
-            let field_str = |key: &str| {
-                txn.get(key).and_then(Value::as_str).ok_or_else(|| bad_txn(&format!("'{key}' missing or not a string")))
-            };
-            let payer = field_str("payer")?;
-            let amount_text = match txn.get("amount") {
-                Some(Value::Number(n)) => n.to_string(),
-                _ => return Err(bad_txn("'amount' missing or not a number")),
-            };
-            let (amount, exact) = round_to_cents(&amount_text)
-                .ok_or_else(|| bad_txn(&format!("amount {amount_text} is not a usable positive amount")))?;
-            if !exact {
-                report.rounded.push((group_name.clone(), position, amount_text, amount));
-            }
-            let split_between: Vec<String> = match txn.get("split_between") {
-                Some(Value::Array(list)) => list
-                    .iter()
-                    .map(|m| m.as_str().map(str::to_string).ok_or_else(|| bad_txn("a split name is not a string")))
-                    .collect::<Result<_, _>>()?,
-                _ => return Err(bad_txn("'split_between' missing or not a list")),
-            };
-            // Built as a wire request, so the importer speaks the same (stable) protocol as clients.
-            let frame = serde_json::json!({"action": "add_transaction", "data": {
-                "group": group_name,
-                "amount": amount.to_string(),
-                "description": txn.get("description").and_then(Value::as_str).unwrap_or_default(),
-                "split_between": split_between,
-                "include_payer": txn.get("include_payer").and_then(Value::as_bool).unwrap_or(false),
-            }});
-            let command = proto::decode(frame.to_string().as_bytes()).command.map_err(|e| bad_txn(&e.message))?;
-            let mut session = Session { user: Some(user_of(&machine, payer)?), failed_logins: 0 };
-            let Step::Done(outcome) = machine.execute(&mut session, command, now) else {
-                return Err(bad_txn("unexpected password work"));
-            };
-            if let Err(error) = &outcome.answer {
-                return Err(bad_txn(&proto::describe(error)));
-            }
-            records.extend(outcome.records);
-            report.transactions += 1;
+            self.transaction(group_name, position, txn)
+                .map_err(|why| bad(&format!("transaction {position}: {why}")))?;
         }
+        Ok(())
     }
-    machine.check_invariants()?;
-    Ok((machine, records, report))
+
+    fn user_of(&self, name: &str, bad: &dyn Fn(&str) -> String) -> Result<u32, String> {
+        machine_user(&self.machine, name).ok_or_else(|| bad(&format!("member {name:?} is not in users.json")))
+    }
+
+    /// One of the original's transactions, added through the protocol as its payer would have.
+    fn transaction(&mut self, group_name: &str, position: usize, txn: &Value) -> Result<(), String> {
+        let field_str =
+            |key: &str| txn.get(key).and_then(Value::as_str).ok_or_else(|| format!("'{key}' missing or not a string"));
+        let payer = field_str("payer")?;
+        let amount_text = match txn.get("amount") {
+            Some(Value::Number(n)) => n.to_string(),
+            _ => return Err("'amount' missing or not a number".into()),
+        };
+        let (amount, exact) = round_to_cents(&amount_text)
+            .ok_or_else(|| format!("amount {amount_text} is not a usable positive amount"))?;
+        if !exact {
+            self.report.rounded.push((group_name.to_string(), position, amount_text, amount));
+        }
+        let split_between: Vec<String> = match txn.get("split_between") {
+            Some(Value::Array(list)) => list
+                .iter()
+                .map(|m| m.as_str().map(str::to_string).ok_or_else(|| "a split name is not a string".to_string()))
+                .collect::<Result<_, _>>()?,
+            _ => return Err("'split_between' missing or not a list".into()),
+        };
+        // Built as a wire request, so the importer speaks the same (stable) protocol as clients.
+        let frame = serde_json::json!({"action": "add_transaction", "data": {
+            "group": group_name,
+            "amount": amount.to_string(),
+            "description": txn.get("description").and_then(Value::as_str).unwrap_or_default(),
+            "split_between": split_between,
+            "include_payer": txn.get("include_payer").and_then(Value::as_bool).unwrap_or(false),
+        }});
+        let command = proto::decode(frame.to_string().as_bytes()).command.map_err(|e| e.message)?;
+        let user =
+            machine_user(&self.machine, payer).ok_or_else(|| format!("member {payer:?} is not in users.json"))?;
+        let mut session = Session { user: Some(user), failed_logins: 0 };
+        let Step::Done(outcome) = self.machine.execute(&mut session, command, self.now) else {
+            return Err("unexpected password work".into());
+        };
+        if let Err(error) = &outcome.answer {
+            return Err(proto::describe(error));
+        }
+        self.records.extend(outcome.records);
+        self.report.transactions += 1;
+        Ok(())
+    }
 }
 
 fn apply(machine: &mut Machine, records: &mut Vec<Record>, record: Record) -> Result<(), String> {

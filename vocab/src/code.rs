@@ -1,6 +1,6 @@
 //! The wire error codes: the stable, machine-readable `"code"` of an error reply.
 //!
-//! Owns the set of codes and their spelling (PROTOCOL.md lists what each means). Does not own the
+//! Owns the set of codes and their spelling (docs/protocol.md lists what each means). Does not own the
 //! human `"message"` beside a code, nor which failure gets which code: that is the server's.
 
 wire_words! {
