@@ -105,6 +105,7 @@ struct GroupReadData<'a> {
     group: Cow<'a, str>,
 }
 
+#[inline]
 pub(super) fn decode_group_read(frame: &[u8]) -> Option<Decoded> {
     let read: GroupRead = serde_json::from_slice(frame).ok()?;
     let group = read.data.group.into_owned();

@@ -118,6 +118,14 @@ impl<'a> Object<'a> {
         Object { out, first: true }
     }
 
+    /// Starts an object whose first fields are `fields`, JSON text written as it is (`"a":1`): for
+    /// the constant start of every reply, which need not pass through the escaper.
+    pub fn with_raw_fields(out: &'a mut Vec<u8>, fields: &[u8]) -> Object<'a> {
+        out.push(b'{');
+        out.extend_from_slice(fields);
+        Object { out, first: fields.is_empty() }
+    }
+
     /// Reopens a complete object (`{...}` at the end of `out`) to add fields to it.
     pub fn reopen(out: &'a mut Vec<u8>) -> Object<'a> {
         debug_assert_eq!(out.last(), Some(&b'}'));
@@ -287,6 +295,13 @@ mod tests {
                    "members": ["alice", "bob", {"x": -2}], "empty": {}, "none": [], "extra": {"k": [1, null]}})
         );
         assert_eq!(parsed["total"].to_string(), "-0.05");
+    }
+
+    #[test]
+    fn raw_first_fields_are_followed_by_a_comma() {
+        assert_eq!(text(|out| drop(Object::with_raw_fields(out, br#""a":1"#))), r#"{"a":1}"#);
+        assert_eq!(text(|out| _ = Object::with_raw_fields(out, br#""a":1"#).u64("b", 2)), r#"{"a":1,"b":2}"#);
+        assert_eq!(text(|out| _ = Object::with_raw_fields(out, b"").u64("b", 2)), r#"{"b":2}"#);
     }
 
     #[test]

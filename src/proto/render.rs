@@ -14,25 +14,23 @@ use crate::machine::{self, Answer, Done, Event, Machine, Notice, Settlement, Tra
 /// Appends the reply to a finished command, with the request's `id` echoed, as one frame.
 pub fn write_answer(machine: &Machine, answer: &Result<Answer, machine::Error>, id: Option<&Value>, out: &mut Vec<u8>) {
     match answer {
-        Ok(answer) => frame(out, id, |reply| {
-            reply.str("status", "ok");
-            ok_fields(machine, answer, reply);
-        }),
+        Ok(answer) => frame(out, br#""status":"ok""#, id, |reply| ok_fields(machine, answer, reply)),
         Err(error) => write_error(&Error::from(error), id, out),
     }
 }
 
 /// Appends an error reply as one frame.
 pub fn write_error(error: &Error, id: Option<&Value>, out: &mut Vec<u8>) {
-    frame(out, id, |reply| {
-        reply.str("status", "error").str("message", &error.message).str("code", error.code.as_str());
+    frame(out, br#""status":"error""#, id, |reply| {
+        reply.str("message", &error.message).str("code", error.code.as_str());
     });
 }
 
-/// One reply frame: the object `fields` writes, the echoed `id`, the newline.
-fn frame(out: &mut Vec<u8>, id: Option<&Value>, fields: impl FnOnce(&mut Object)) {
+/// One reply frame: `status` (constant JSON text), the fields `fields` writes, the echoed `id`, the
+/// newline.
+fn frame(out: &mut Vec<u8>, status: &[u8], id: Option<&Value>, fields: impl FnOnce(&mut Object)) {
     {
-        let mut reply = Object::new(out);
+        let mut reply = Object::with_raw_fields(out, status);
         fields(&mut reply);
         if let Some(id) = id {
             reply.value("id", id);
