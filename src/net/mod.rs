@@ -14,7 +14,7 @@
 
 mod accept;
 mod commit;
-pub mod conn;
+mod conn;
 mod fanout;
 pub mod frame;
 mod service;

@@ -126,14 +126,6 @@ impl<'a> Object<'a> {
         Object { out, first: fields.is_empty() }
     }
 
-    /// Reopens a complete object (`{...}` at the end of `out`) to add fields to it.
-    pub fn reopen(out: &'a mut Vec<u8>) -> Object<'a> {
-        debug_assert_eq!(out.last(), Some(&b'}'));
-        out.pop();
-        let first = out.last() == Some(&b'{');
-        Object { out, first }
-    }
-
     /// Writes `"key":` (after a comma if needed) and returns the buffer for the value.
     pub fn key(&mut self, key: &str) -> &mut Vec<u8> {
         if !self.first {
@@ -302,15 +294,5 @@ mod tests {
         assert_eq!(text(|out| drop(Object::with_raw_fields(out, br#""a":1"#))), r#"{"a":1}"#);
         assert_eq!(text(|out| _ = Object::with_raw_fields(out, br#""a":1"#).u64("b", 2)), r#"{"a":1,"b":2}"#);
         assert_eq!(text(|out| _ = Object::with_raw_fields(out, b"").u64("b", 2)), r#"{"b":2}"#);
-    }
-
-    #[test]
-    fn reopening_adds_fields_to_a_finished_object() {
-        let mut out = br#"{"status":"ok"}"#.to_vec();
-        Object::reopen(&mut out).str("message", "hi");
-        assert_eq!(out, br#"{"status":"ok","message":"hi"}"#);
-        let mut empty = b"{}".to_vec();
-        Object::reopen(&mut empty).u64("id", 1);
-        assert_eq!(empty, br#"{"id":1}"#);
     }
 }

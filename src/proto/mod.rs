@@ -9,7 +9,7 @@ mod decode;
 mod error;
 mod fast;
 mod fields;
-pub mod json;
+mod json;
 mod render;
 mod view;
 

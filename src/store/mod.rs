@@ -4,9 +4,9 @@
 //! `durable()` reaches the batch `needed()` named for them (group commit, pipelined on the log
 //! thread). See `wal`, `snapshot` and `recover` for the file formats and rules.
 
-pub mod recover;
+mod recover;
 pub mod snapshot;
-pub mod wal;
+mod wal;
 
 use std::fs::{self, File};
 use std::io;
