@@ -1,14 +1,16 @@
 //! Acknowledged means durable: restart after SIGTERM, after SIGKILL, and SIGKILL at random moments
-//! under a stream of writes.
+//! under a stream of writes; a damaged or incomplete data directory is refused, a torn tail is cut.
 
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{cents, ok, Client, Server, TempDir};
+use common::{cents, ok, wait_with_deadline, Client, Server, TempDir, TIMEOUT};
 use serde_json::{json, Value};
 use vocab::Cents;
 
@@ -245,4 +247,126 @@ fn background_snapshots_compact_the_log_and_recovery_uses_them() {
     let mut alice = server.connect();
     alice.login_as("alice");
     assert_eq!(visible_state(&mut alice, &["g"]), before);
+}
+
+/// Starts the binary on `dir` expecting it to refuse: returns its exit code and stderr. Panics if it
+/// starts listening instead.
+fn start_refused(dir: &Path) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_splitd"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn splitd");
+    let mut line = String::new();
+    // EOF (the process exited) or the listening line.
+    let _ = BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line);
+    if !line.is_empty() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the server started on a directory it must refuse: {line:?}");
+    }
+    let code = wait_with_deadline(&mut child, TIMEOUT);
+    let mut stderr = String::new();
+    let _ = std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr);
+    (code, stderr)
+}
+
+/// The data directory's files and their contents (without LOCK), to check a refusal touched nothing.
+fn listing(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name() != "LOCK")
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+fn log_segments(dir: &Path) -> Vec<PathBuf> {
+    let mut segments: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("wal-"))
+        .collect();
+    segments.sort();
+    segments
+}
+
+/// Where the last line of `bytes` (which ends in a newline) starts.
+fn last_line_start(bytes: &[u8]) -> usize {
+    bytes[..bytes.len() - 1].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
+}
+
+/// The attack: after a clean stop the directory is `snapshot.json` plus an empty log segment; without
+/// the snapshot the server used to start empty and let anyone sign up as an existing user.
+#[test]
+fn a_directory_without_its_snapshot_is_refused() {
+    let dir = TempDir::new("no-snapshot");
+    let server = Server::start(dir.path(), &[]);
+    let _ = populate(&server);
+    assert_eq!(server.terminate(), Some(0));
+    let segments = log_segments(dir.path());
+    assert_eq!(segments.len(), 1, "{segments:?}");
+    assert_eq!(std::fs::metadata(&segments[0]).unwrap().len(), 0, "a clean stop leaves an empty segment");
+    std::fs::remove_file(dir.path().join("snapshot.json")).unwrap();
+    let before = listing(dir.path());
+    let (code, stderr) = start_refused(dir.path());
+    assert!(code.is_some_and(|c| c != 0), "exit code {code:?}");
+    assert!(stderr.contains(&segments[0].display().to_string()), "{stderr}");
+    assert!(stderr.contains("snapshot.json") && stderr.contains("missing"), "{stderr}");
+    assert_eq!(listing(dir.path()), before, "nothing touched");
+}
+
+/// A complete, newline-terminated last record was synced and may have been acknowledged: a flipped
+/// byte in it is corruption, not a torn write.
+#[test]
+fn a_damaged_last_complete_record_is_refused() {
+    let dir = TempDir::new("bad-last-record");
+    let server = Server::start(dir.path(), &[]);
+    let _ = populate(&server);
+    server.kill9();
+    let segment = log_segments(dir.path()).pop().expect("a log segment");
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let offset = last_line_start(&bytes);
+    let inside = offset + (bytes.len() - offset) / 2;
+    bytes[inside] ^= 0x04;
+    std::fs::write(&segment, &bytes).unwrap();
+    let before = listing(dir.path());
+    let (code, stderr) = start_refused(dir.path());
+    assert!(code.is_some_and(|c| c != 0), "exit code {code:?}");
+    assert!(stderr.contains(&segment.display().to_string()), "{stderr}");
+    assert!(stderr.contains(&format!("byte {offset}")), "{stderr}");
+    assert_eq!(listing(dir.path()), before, "nothing touched");
+}
+
+/// An incomplete final line is a write a crash interrupted: it is cut with a warning, and everything
+/// acknowledged before it is there.
+#[test]
+fn a_torn_last_record_is_cut_and_the_rest_survives() {
+    let dir = TempDir::new("torn-last-record");
+    let server = Server::start(dir.path(), &[]);
+    let before = populate(&server);
+    let mut alice = server.connect();
+    alice.login_as("alice");
+    ok(&alice.request(
+        "add_transaction",
+        json!({"group": "trip", "amount": "9.99", "description": "torn", "split_between": ["bob"]}),
+    ));
+    server.kill9();
+    let segment = log_segments(dir.path()).pop().expect("a log segment");
+    let bytes = std::fs::read(&segment).unwrap();
+    let offset = last_line_start(&bytes);
+    assert!(String::from_utf8_lossy(&bytes[offset..]).contains("torn"), "the last record is the victim");
+    let cut = offset + (bytes.len() - offset) / 2;
+    std::fs::write(&segment, &bytes[..cut]).unwrap();
+    let mut server = Server::start(dir.path(), &[]);
+    let mut bob = server.connect();
+    bob.login_as("bob");
+    assert_eq!(visible_state(&mut bob, &["trip", "flat"]), before);
+    assert_eq!(server.stop(), Some(0));
+    let stderr = server.stderr_text();
+    assert!(stderr.contains("torn") && stderr.contains(&format!("byte {offset}")), "{stderr}");
 }

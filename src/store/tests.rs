@@ -1,4 +1,4 @@
-//! Storage rules on real files: group commit, torn tails, corruption, snapshots, format versions.
+//! Storage rules on real files: group commit, torn tails, corruption, loss, snapshots, format versions.
 
 use std::fs;
 use std::path::PathBuf;
@@ -117,13 +117,195 @@ fn torn_tail_is_cut_with_a_warning() {
     assert_eq!(reopened.records_replayed, 14);
     drop(reopened);
     assert_eq!(fs::read(&segment).unwrap(), whole, "the torn bytes are cut off");
-    // A complete line with a bad checksum as the very last record is also a torn write.
-    let mut bad_last = whole.clone();
-    let n = bad_last.len();
-    bad_last[n - 3] ^= 0x01;
-    fs::write(&segment, &bad_last).unwrap();
+    // A whole record but for its newline was not finished either: its fsync never returned.
+    fs::write(&segment, &whole[..whole.len() - 1]).unwrap();
     let reopened = open(&dir.0);
-    assert_eq!(reopened.records_replayed, 13);
+    assert_eq!((reopened.warnings.len(), reopened.records_replayed), (1, 13), "{:?}", reopened.warnings);
+    drop(reopened);
+    assert_eq!(fs::read(&segment).unwrap(), &whole[..last_line_start]);
+}
+
+/// Only the last segment can end in a torn write: an earlier one was synced before the next began.
+#[test]
+fn an_incomplete_line_ending_an_earlier_segment_is_refused() {
+    let dir = Dir::new("tornmid");
+    let _ = populated(&dir.0, 3);
+    let segment = last_segment(&dir.0);
+    let mut bytes = fs::read(&segment).unwrap();
+    let offset = bytes.len();
+    bytes.extend_from_slice(b"0123abcd 8 {\"Mem");
+    fs::write(&segment, &bytes).unwrap();
+    fs::write(wal::segment_path(&dir.0, 8), b"").unwrap();
+    let err = Store::open(&dir.0, FsyncPolicy::Always, u64::MAX).err().expect("must refuse");
+    assert!(err.contains(&format!("byte {offset}")) && err.contains(&segment.display().to_string()), "{err}");
+    assert_eq!(fs::read(&segment).unwrap(), bytes, "files left untouched");
+}
+
+/// A complete (newline-terminated) last record was written whole, so its fsync may have returned and
+/// it may have been acknowledged: a bad checksum there is corruption, not a torn write.
+#[test]
+fn a_complete_last_record_with_a_bad_checksum_is_refused_and_untouched() {
+    let dir = Dir::new("badlast");
+    let _ = populated(&dir.0, 10);
+    let segment = last_segment(&dir.0);
+    let mut bytes = fs::read(&segment).unwrap();
+    let last_line_start = line_starts(&bytes).last().copied().unwrap();
+    let n = bytes.len();
+    bytes[n - 3] ^= 0x01;
+    fs::write(&segment, &bytes).unwrap();
+    let err = Store::open(&dir.0, FsyncPolicy::Always, u64::MAX).err().expect("must refuse");
+    assert!(err.contains(&format!("byte {last_line_start}")), "{err}");
+    assert!(err.contains(&segment.display().to_string()), "{err}");
+    assert!(err.contains("checksum"), "{err}");
+    assert_eq!(fs::read(&segment).unwrap(), bytes, "files left untouched");
+}
+
+/// A complete last line whose checksum is right but whose record does not parse is corruption too.
+#[test]
+fn a_complete_last_line_that_does_not_parse_is_refused() {
+    let dir = Dir::new("unparsed");
+    let _ = populated(&dir.0, 3);
+    let segment = last_segment(&dir.0);
+    let mut bytes = fs::read(&segment).unwrap();
+    let offset = bytes.len();
+    let body = b"8 {\"NoSuchRecord\":1}";
+    bytes.extend_from_slice(format!("{:08x} ", crc32c::crc32c(body)).as_bytes());
+    bytes.extend_from_slice(body);
+    bytes.push(b'\n');
+    fs::write(&segment, &bytes).unwrap();
+    let err = Store::open(&dir.0, FsyncPolicy::Always, u64::MAX).err().expect("must refuse");
+    assert!(err.contains(&format!("byte {offset}")) && err.contains("does not parse"), "{err}");
+    assert_eq!(fs::read(&segment).unwrap(), bytes, "files left untouched");
+}
+
+/// Where each line of a segment starts.
+fn line_starts(bytes: &[u8]) -> Vec<usize> {
+    let mut starts = vec![0];
+    starts.extend(bytes.iter().enumerate().filter(|(_, &b)| b == b'\n').map(|(i, _)| i + 1));
+    starts.retain(|&s| s < bytes.len());
+    starts
+}
+
+/// A clean stop leaves `snapshot.json` and an empty segment named after the next sequence number.
+/// Returns the state and that segment.
+fn cleanly_stopped(dir: &Path, count: usize) -> (Machine, PathBuf) {
+    let machine = populated(dir, count);
+    let Opened { mut store, .. } = open(dir);
+    store.snapshot(&machine).unwrap();
+    drop(store);
+    let segments = recover::segments(dir).unwrap();
+    assert_eq!(segments.len(), 1, "{segments:?}");
+    assert_eq!(fs::metadata(&segments[0].1).unwrap().len(), 0, "the segment after a snapshot is empty");
+    (machine, segments[0].1.clone())
+}
+
+/// Names of the files in `dir`, sorted, with their contents: to check a refusal touched nothing.
+fn listing(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name() != LOCK_FILE)
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), fs::read(e.path()).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_log_that_starts_after_1_without_a_snapshot_is_refused() {
+    let dir = Dir::new("nosnap");
+    let (_, segment) = cleanly_stopped(&dir.0, 3);
+    assert_eq!(segment, wal::segment_path(&dir.0, 8));
+    fs::remove_file(snapshot::snapshot_path(&dir.0)).unwrap();
+    let before = listing(&dir.0);
+    let err = Store::open(&dir.0, FsyncPolicy::Always, u64::MAX).err().expect("must refuse, not start empty");
+    assert!(err.contains(&segment.display().to_string()), "{err}");
+    assert!(err.contains("snapshot.json") && err.contains("1..7"), "{err}");
+    assert_eq!(listing(&dir.0), before, "files left untouched");
+    // The same with records in that segment.
+    let mut line = Vec::new();
+    wal::encode_line(8, &Record::MemberJoined { group: 0, user: 0, at: 1 }, &mut line);
+    fs::write(&segment, &line).unwrap();
+    let err = Store::open(&dir.0, FsyncPolicy::Always, u64::MAX).err().expect("must refuse");
+    assert!(err.contains(&segment.display().to_string()) && err.contains("snapshot.json"), "{err}");
+}
+
+#[test]
+fn a_gap_between_the_snapshot_and_the_log_is_refused() {
+    let dir = Dir::new("snapgap");
+    let (machine, _) = cleanly_stopped(&dir.0, 3);
+    let old_snapshot = fs::read(snapshot::snapshot_path(&dir.0)).unwrap();
+    // Three more records, then a snapshot: the log now starts at 11.
+    let Opened { mut store, machine: mut later, .. } = open(&dir.0);
+    for _ in 0..3 {
+        execute(
+            &mut later,
+            &mut store,
+            1,
+            r#"{"action":"add_transaction","data":{"group":"g","amount":1,"split_between":["ann"]}}"#,
+        );
+    }
+    store.snapshot(&later).unwrap();
+    drop(store);
+    let segment = wal::segment_path(&dir.0, 11);
+    assert_eq!(recover::segments(&dir.0).unwrap(), vec![(11, segment.clone())]);
+    // An older snapshot (at 7) put back: records 8..10 are in neither.
+    fs::write(snapshot::snapshot_path(&dir.0), &old_snapshot).unwrap();
+    let before = listing(&dir.0);
+    let err = Store::open(&dir.0, FsyncPolicy::Always, u64::MAX).err().expect("must refuse");
+    assert!(err.contains(&segment.display().to_string()) && err.contains("8..10"), "{err}");
+    assert_eq!(listing(&dir.0), before, "files left untouched");
+    assert_ne!(image(&machine), image(&later));
+}
+
+#[test]
+fn a_gap_between_log_segments_is_refused() {
+    let dir = Dir::new("seggap");
+    let _ = populated(&dir.0, 3);
+    let stray = wal::segment_path(&dir.0, 20);
+    fs::write(&stray, b"").unwrap();
+    let err = Store::open(&dir.0, FsyncPolicy::Always, u64::MAX).err().expect("must refuse");
+    assert!(err.contains(&stray.display().to_string()) && err.contains("8..19"), "{err}");
+}
+
+#[test]
+fn a_segment_whose_name_disagrees_with_its_records_is_refused() {
+    let dir = Dir::new("misnamed");
+    let _ = populated(&dir.0, 3);
+    let segment = last_segment(&dir.0);
+    let renamed = wal::segment_path(&dir.0, 0);
+    fs::rename(&segment, &renamed).unwrap();
+    let err = Store::open(&dir.0, FsyncPolicy::Always, u64::MAX).err().expect("must refuse");
+    assert!(err.contains(&renamed.display().to_string()) && err.contains("byte 0"), "{err}");
+}
+
+/// A snapshot ahead of the end of the log (its last records were covered, then lost with
+/// `--fsync never`): new records go to a new segment named after them, and the log stays consistent.
+#[test]
+fn a_log_that_ends_before_the_snapshot_continues_in_a_new_segment() {
+    let dir = Dir::new("behind");
+    let _ = populated(&dir.0, 5);
+    let segment = last_segment(&dir.0);
+    let whole = fs::read(&segment).unwrap();
+    let Opened { mut store, machine, .. } = open(&dir.0);
+    store.snapshot(&machine).unwrap();
+    drop(store);
+    for (_, path) in recover::segments(&dir.0).unwrap() {
+        fs::remove_file(path).unwrap();
+    }
+    fs::write(&segment, &whole[..line_starts(&whole)[7]]).unwrap();
+    let Opened { mut store, machine: mut reopened, .. } = open(&dir.0);
+    execute(
+        &mut reopened,
+        &mut store,
+        0,
+        r#"{"action":"add_transaction","data":{"group":"g","amount":1,"split_between":["bob"]}}"#,
+    );
+    store.commit().unwrap();
+    drop(store);
+    let again = open(&dir.0);
+    assert_eq!(image(&again.machine), image(&reopened));
+    assert_eq!(again.records_replayed, 1);
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The write-ahead log: one checksummed record a line, group-committed.
 //!
 //! Line format: `<crc32c as 8 hex digits> <seq> <record JSON>\n`, the checksum covering `<seq> <json>`.
-//! Sequence numbers are contiguous, so recovery detects a gap or reordering. `append` only buffers.
+//! Sequence numbers are contiguous, and a segment file is named after its first one, so recovery
+//! detects a gap, a reordering or a missing file (`recover`). `append` only buffers.
 //! A batch is everything buffered, written with one `write` and made durable with one `fdatasync`
 //! (policy permitting): on the sync thread while the loop goes on (`start_sync`, `poll_done`), or
 //! here and now (`commit`: snapshots, shutdown, import, tests).
