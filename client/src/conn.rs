@@ -16,6 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use vocab::{Action, Code};
 
+use crate::term::sanitize;
+
 /// A JSON object as received.
 pub type Object = Map<String, Value>;
 
@@ -58,7 +60,8 @@ pub enum Error {
     /// The server said something that breaks the protocol (wrong id, no status...).
     Protocol(String),
     /// The server answered `{"status":"error"}`; `code` when it is one of the shared codes (another
-    /// server may send none, or words of its own).
+    /// server may send none, or words of its own). `message` is sanitised: it is only ever shown, and
+    /// it may echo what someone typed (`<name> not in group`).
     Server { message: String, code: Option<Code> },
 }
 
@@ -72,14 +75,16 @@ impl Error {
     }
 }
 
+/// Sanitised: the words may quote what the server sent.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Connect { addr, reason } => write!(f, "cannot connect to {addr}: {reason}"),
-            Error::Lost(reason) => write!(f, "connection to the server lost: {reason}"),
-            Error::Protocol(what) => write!(f, "unexpected answer from the server: {what}"),
-            Error::Server { message, .. } => f.write_str(message),
-        }
+        let text = match self {
+            Error::Connect { addr, reason } => format!("cannot connect to {addr}: {reason}"),
+            Error::Lost(reason) => format!("connection to the server lost: {reason}"),
+            Error::Protocol(what) => format!("unexpected answer from the server: {what}"),
+            Error::Server { message, .. } => message.clone(),
+        };
+        f.write_str(&sanitize(&text))
     }
 }
 
@@ -220,7 +225,8 @@ fn check_reply(reply: Object, id: u64) -> Result<Object, Error> {
     match reply.get("status").and_then(Value::as_str) {
         Some("ok") => Ok(reply),
         Some("error") => Err(Error::Server {
-            message: reply.get("message").and_then(Value::as_str).unwrap_or("error (no message)").to_string(),
+            message: sanitize(reply.get("message").and_then(Value::as_str).unwrap_or("error (no message)"))
+                .into_owned(),
             code: reply.get("code").and_then(Value::as_str).and_then(Code::parse),
         }),
         _ => Err(Error::Protocol(format!("a reply without an ok/error status: {}", Value::Object(reply)))),

@@ -13,9 +13,10 @@
 
 use crate::conn::{Conn, Error, Handler, Notice, Object};
 use crate::spec::{self, parse_split, parse_user_amount};
-use crate::term::{Console, Input};
+use crate::term::{out, sanitize, say, warn, Console, Input};
 use crate::view;
 use serde_json::{json, Value};
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 use vocab::Action;
@@ -67,19 +68,19 @@ pub fn run(options: Options) -> i32 {
     match Conn::connect(&session.options.server, session.handler()) {
         Ok(conn) => session.conn = Some(conn),
         Err(e) => {
-            eprintln!("splitc: {e}");
+            warn(&format!("splitc: {e}"));
             return e.exit_code();
         }
     }
-    println!("Connected to {}", session.options.server);
+    say(&format!("Connected to {}", session.options.server));
     match welcome(&mut session) {
         Ok(()) => 0,
         Err(Quit::Eof) => {
-            println!("Goodbye");
+            say("Goodbye");
             0
         }
         Err(Quit::Fatal(e)) => {
-            eprintln!("splitc: {e}");
+            warn(&format!("splitc: {e}"));
             e.exit_code()
         }
     }
@@ -119,11 +120,16 @@ impl Session {
         let mut last = Error::Lost("gave up reconnecting".into());
         for (attempt, pause) in BACKOFF_MS.iter().enumerate() {
             std::thread::sleep(Duration::from_millis(*pause));
-            println!("Reconnecting to {} (attempt {} of {})...", self.options.server, attempt + 1, BACKOFF_MS.len());
+            say(&format!(
+                "Reconnecting to {} (attempt {} of {})...",
+                self.options.server,
+                attempt + 1,
+                BACKOFF_MS.len()
+            ));
             let mut conn = match Conn::connect(&self.options.server, self.handler()) {
                 Ok(conn) => conn,
                 Err(e) => {
-                    println!("  {e}");
+                    say(&format!("  {e}"));
                     last = e;
                     continue;
                 }
@@ -142,7 +148,7 @@ impl Session {
                     }
                 }
             }
-            println!("Reconnected{}.", if self.credentials.is_some() { " and logged in again" } else { "" });
+            say(&format!("Reconnected{}.", if self.credentials.is_some() { " and logged in again" } else { "" }));
             self.conn = Some(conn);
             return Ok(());
         }
@@ -159,7 +165,7 @@ impl Session {
             Ok(reply) => Ok(Ok(reply)),
             Err(Error::Server { message, .. }) => Ok(Err(message)),
             Err(e) => {
-                println!("⚠ {e}");
+                say(&format!("⚠ {e}"));
                 self.reconnect().map_err(Quit::Fatal)?;
                 if !repeatable(action, data.as_ref()) {
                     return Ok(Err(format!(
@@ -187,7 +193,7 @@ impl Session {
         match self.call(action, data)? {
             Ok(reply) => Ok(Some(reply)),
             Err(message) => {
-                println!("✘ {message}");
+                say(&format!("✘ {message}"));
                 Ok(None)
             }
         }
@@ -195,17 +201,18 @@ impl Session {
 
     /// Reads something out of a reply, printing what was wrong with it if it cannot.
     fn read<T>(&self, parsed: Result<T, String>) -> Option<T> {
-        parsed.map_err(|e| println!("✘ unexpected reply from the server: {e}")).ok()
+        parsed.map_err(|e| say(&format!("✘ unexpected reply from the server: {}", sanitize(&e)))).ok()
     }
 }
 
-fn message(reply: &Object) -> &str {
-    reply.get("message").and_then(Value::as_str).unwrap_or("Done")
+/// The reply's message, sanitised for the screen.
+fn message(reply: &Object) -> Cow<'_, str> {
+    sanitize(reply.get("message").and_then(Value::as_str).unwrap_or("Done"))
 }
 
 fn welcome(s: &mut Session) -> Step<()> {
     loop {
-        println!("\n--- WELCOME ---\n1. Login\n2. Signup\n0. Exit");
+        say("\n--- WELCOME ---\n1. Login\n2. Signup\n0. Exit");
         match s.ask("Enter choice: ")?.trim() {
             "1" => {
                 if let Some(user) = login(s)? {
@@ -214,19 +221,19 @@ fn welcome(s: &mut Session) -> Step<()> {
             }
             "2" => signup(s)?,
             "0" => {
-                println!("Goodbye");
+                say("Goodbye");
                 return Ok(());
             }
-            _ => println!("Invalid choice"),
+            _ => say("Invalid choice"),
         }
     }
 }
 
 fn login(s: &mut Session) -> Step<Option<String>> {
-    println!("\n--- LOGIN ---");
+    say("\n--- LOGIN ---");
     let user = match s.options.user.clone() {
         Some(user) => {
-            println!("Username: {user}");
+            say(&format!("Username: {user}"));
             user
         }
         None => s.ask("Username: ")?.trim().to_string(),
@@ -237,47 +244,47 @@ fn login(s: &mut Session) -> Step<Option<String>> {
     };
     match s.call(Action::Login, Some(json!({ "username": user, "password": password })))? {
         Ok(reply) => {
-            println!("✔ {}", message(&reply));
+            say(&format!("✔ {}", message(&reply)));
             s.credentials = Some((user.clone(), password));
             Ok(Some(user))
         }
         Err(e) => {
-            println!("✘ {e}");
+            say(&format!("✘ {e}"));
             Ok(None)
         }
     }
 }
 
 fn signup(s: &mut Session) -> Step<()> {
-    println!("\n--- SIGNUP ---");
+    say("\n--- SIGNUP ---");
     let user = s.ask("Choose username: ")?.trim().to_string();
     if user.is_empty() {
-        println!("✘ Username cannot be empty");
+        say("✘ Username cannot be empty");
         return Ok(());
     }
     let password = s.ask_secret("Choose password: ")?;
     if s.ask_secret("Confirm password: ")? != password {
-        println!("✘ Passwords do not match");
+        say("✘ Passwords do not match");
         return Ok(());
     }
     if let Some(reply) = s.act(Action::Signup, Some(json!({ "username": user, "password": password })))? {
-        println!("✔ {}. Now log in.", message(&reply));
+        say(&format!("✔ {}. Now log in.", message(&reply)));
     }
     Ok(())
 }
 
 fn main_menu(s: &mut Session, user: &str) -> Step<()> {
     loop {
-        println!(
+        say(&format!(
             "\n--- MAIN MENU ({user}) ---\n1. View groups\n2. Create group\n3. Join group\n4. Open group\n0. Logout"
-        );
+        ));
         match s.ask("Enter choice: ")?.trim() {
             "1" => match my_groups(s)? {
-                Some(groups) if groups.is_empty() => println!("No groups yet: create or join one."),
-                Some(groups) => println!(
+                Some(groups) if groups.is_empty() => say("No groups yet: create or join one."),
+                Some(groups) => say(&format!(
                     "Your groups:\n{}",
-                    groups.iter().map(|g| format!("- {g}\n")).collect::<String>().trim_end()
-                ),
+                    groups.iter().map(|g| format!("- {}\n", sanitize(g))).collect::<String>().trim_end()
+                )),
                 None => {}
             },
             choice @ ("2" | "3") => {
@@ -291,17 +298,17 @@ fn main_menu(s: &mut Session, user: &str) -> Step<()> {
                 };
                 let password = s.ask_secret(prompt)?;
                 if let Some(reply) = s.act(action, Some(json!({ "group": name, "password": password })))? {
-                    println!("✔ {}", message(&reply));
+                    say(&format!("✔ {}", message(&reply)));
                 }
             }
             "4" => {
                 let Some(groups) = my_groups(s)? else { continue };
                 if groups.is_empty() {
-                    println!("No groups yet: create or join one.");
+                    say("No groups yet: create or join one.");
                     continue;
                 }
                 for (n, g) in groups.iter().enumerate() {
-                    println!("{}. {g}", n + 1);
+                    say(&format!("{}. {}", n + 1, sanitize(g)));
                 }
                 let pick = s.ask("Group number or name (empty to cancel): ")?.trim().to_string();
                 if pick.is_empty() {
@@ -313,16 +320,16 @@ fn main_menu(s: &mut Session, user: &str) -> Step<()> {
                 };
                 match chosen {
                     Some(group) => group_menu(s, user, &group)?,
-                    None => println!("✘ No such group: {pick}"),
+                    None => say(&format!("✘ No such group: {}", sanitize(&pick))),
                 }
             }
             "0" => {
                 let _ = s.call(Action::Logout, None)?;
                 s.credentials = None;
-                println!("Logged out");
+                say("Logged out");
                 return Ok(());
             }
-            _ => println!("Invalid choice"),
+            _ => say("Invalid choice"),
         }
     }
 }
@@ -332,22 +339,23 @@ fn my_groups(s: &mut Session) -> Step<Option<Vec<String>>> {
 }
 
 fn group_menu(s: &mut Session, user: &str, group: &str) -> Step<()> {
+    let shown = sanitize(group).into_owned();
     loop {
-        println!(
-            "\n--- GROUP: {group} ---\n1. Add expense\n2. View transactions\n3. Delete transaction\n4. View balances\n5. Settle up\n6. Record a payment\n7. History\n8. Edit transaction\n9. Leave group\n0. Back"
-        );
+        say(&format!(
+            "\n--- GROUP: {shown} ---\n1. Add expense\n2. View transactions\n3. Delete transaction\n4. View balances\n5. Settle up\n6. Record a payment\n7. History\n8. Edit transaction\n9. Leave group\n0. Back"
+        ));
         match s.ask("Enter choice: ")?.trim() {
             "1" => add_expense(s, user, group)?,
             "2" => match transactions(s, group)? {
-                Some(txns) if txns.is_empty() => println!("No transactions yet."),
-                Some(txns) => print!("{}", view::transactions_table(&txns).render()),
+                Some(txns) if txns.is_empty() => say("No transactions yet."),
+                Some(txns) => out(&view::transactions_table(&txns).render()),
                 None => {}
             },
             "3" => delete_transaction(s, group)?,
             "4" => {
                 let reply = s.act(Action::ViewBalances, Some(json!({ "group": group })))?;
                 if let Some(rows) = reply.and_then(|r| s.read(view::balances(&r))) {
-                    print!("{}", view::balances_table(&rows).render());
+                    out(&view::balances_table(&rows).render());
                 }
             }
             "5" => {
@@ -355,36 +363,36 @@ fn group_menu(s: &mut Session, user: &str, group: &str) -> Step<()> {
                 let list = reply.get("settlements").unwrap_or(&Value::Null);
                 let Some(transfers) = s.read(view::transfers(list)) else { continue };
                 if transfers.is_empty() {
-                    println!("Nothing to settle: everyone is even.");
+                    say("Nothing to settle: everyone is even.");
                 } else {
-                    print!("{}", view::transfers_table(&transfers).render());
+                    out(&view::transfers_table(&transfers).render());
                 }
                 if let Some(summary) = view::settle_summary(&reply) {
-                    println!("{summary}");
+                    say(&summary);
                 }
             }
             "6" => record_payment(s, user, group)?,
             "7" => {
                 let reply = s.act(Action::History, Some(json!({ "group": group, "limit": 20 })))?;
                 if let Some((entries, next)) = reply.and_then(|r| s.read(view::history(&r))) {
-                    print!("{}", view::history_table(&entries).render());
+                    out(&view::history_table(&entries).render());
                     if next.is_some() {
-                        println!("(showing the newest 20; `splitc history {group} --before ID` pages further)");
+                        say(&format!("(showing the newest 20; `splitc history {shown} --before ID` pages further)"));
                     }
                 }
             }
             "8" => edit_transaction(s, group)?,
             "9" => {
-                let answer = s.ask(&format!("Leave {group}? (y/n): "))?;
+                let answer = s.ask(&format!("Leave {shown}? (y/n): "))?;
                 if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
                     if let Some(reply) = s.act(Action::LeaveGroup, Some(json!({ "group": group })))? {
-                        println!("✔ {}", message(&reply));
+                        say(&format!("✔ {}", message(&reply)));
                         return Ok(());
                     }
                 }
             }
             "0" => return Ok(()),
-            _ => println!("Invalid choice"),
+            _ => say("Invalid choice"),
         }
     }
 }
@@ -397,7 +405,7 @@ fn record_payment(s: &mut Session, user: &str, group: &str) -> Step<()> {
     let amount = match parse_user_amount(&s.ask("Amount: ")?) {
         Ok(amount) => amount,
         Err(e) => {
-            println!("✘ {e}");
+            say(&format!("✘ {e}"));
             return Ok(());
         }
     };
@@ -410,7 +418,8 @@ fn record_payment(s: &mut Session, user: &str, group: &str) -> Step<()> {
         let id = reply.get("payment").and_then(|p| p.get("id")).and_then(Value::as_u64);
         let id = id.map(|i| format!(" (id {i})")).unwrap_or_default();
         let from = if from.is_empty() { "you" } else { from.as_str() };
-        println!("✔ {}{id}: {from} paid {to} {}", message(&reply), amount);
+        let (from, to) = (sanitize(from), sanitize(&to));
+        say(&format!("✔ {}{id}: {from} paid {to} {}", message(&reply), amount));
     }
     Ok(())
 }
@@ -418,14 +427,14 @@ fn record_payment(s: &mut Session, user: &str, group: &str) -> Step<()> {
 fn edit_transaction(s: &mut Session, group: &str) -> Step<()> {
     let Some(txns) = transactions(s, group)? else { return Ok(()) };
     if txns.is_empty() {
-        println!("No transactions to edit.");
+        say("No transactions to edit.");
         return Ok(());
     }
-    print!("{}", view::transactions_table(&txns).render());
+    out(&view::transactions_table(&txns).render());
     let answer = s.ask("Id of the transaction to edit (empty to cancel): ")?;
     let Ok(id) = answer.trim().parse::<u64>() else {
         if !answer.trim().is_empty() {
-            println!("✘ Not a transaction id: {}", answer.trim());
+            say(&format!("✘ Not a transaction id: {}", answer.trim()));
         }
         return Ok(());
     };
@@ -435,7 +444,7 @@ fn edit_transaction(s: &mut Session, group: &str) -> Step<()> {
         match parse_user_amount(&amount) {
             Ok(cents) => data["amount"] = cents.to_json(),
             Err(e) => {
-                println!("✘ {e}");
+                say(&format!("✘ {e}"));
                 return Ok(());
             }
         }
@@ -447,16 +456,16 @@ fn edit_transaction(s: &mut Session, group: &str) -> Step<()> {
     let split = s.ask("New split, e.g. bob,carol or percent:bob=60,carol=40 (empty = keep): ")?;
     if !split.trim().is_empty() {
         if let Err(e) = parse_split(&split).and_then(|sp| sp.add_to(&mut data, false)) {
-            println!("✘ {e}");
+            say(&format!("✘ {e}"));
             return Ok(());
         }
     }
     if data.as_object().is_some_and(|d| d.len() == 2) {
-        println!("Nothing changed.");
+        say("Nothing changed.");
         return Ok(());
     }
     if let Some(reply) = s.act(Action::EditTransaction, Some(data))? {
-        println!("✔ {}", message(&reply));
+        say(&format!("✔ {}", message(&reply)));
     }
     Ok(())
 }
@@ -474,7 +483,7 @@ fn add_expense(s: &mut Session, user: &str, group: &str) -> Step<()> {
     let amount = match parse_user_amount(&text) {
         Ok(amount) => amount,
         Err(e) => {
-            println!("✘ {e}");
+            say(&format!("✘ {e}"));
             return Ok(());
         }
     };
@@ -483,7 +492,7 @@ fn add_expense(s: &mut Session, user: &str, group: &str) -> Step<()> {
     let members = reply.and_then(|r| s.read(view::names(&r, "members"))).unwrap_or_default();
     let others: Vec<String> = members.into_iter().filter(|m| m != user).collect();
     if !others.is_empty() {
-        println!("Members besides you: {}", others.join(", "));
+        say(&format!("Members besides you: {}", sanitize(&others.join(", "))));
     }
     let names =
         s.ask("Split between (comma-separated; empty = all of them; or exact:/percent:/shares:name=value,...): ")?;
@@ -492,16 +501,16 @@ fn add_expense(s: &mut Session, user: &str, group: &str) -> Step<()> {
         let mut data =
             json!({ "group": group, "amount": amount.to_json(), "description": description, "key": spec::fresh_key() });
         if let Err(e) = parse_split(&names).and_then(|split| split.add_to(&mut data, false)) {
-            println!("✘ {e}");
+            say(&format!("✘ {e}"));
             return Ok(());
         }
         if let Some(reply) = s.act(Action::AddTransaction, Some(data))? {
             let txn = reply.get("transaction").map(view::Txn::from_value);
             let shares = match txn {
-                Some(Ok(t)) => format!(": {}", t.sharers()),
+                Some(Ok(t)) => format!(": {}", sanitize(&t.sharers())),
                 _ => String::new(),
             };
-            println!("✔ {}{shares}", message(&reply));
+            say(&format!("✔ {}{shares}", message(&reply)));
         }
         return Ok(());
     }
@@ -511,7 +520,7 @@ fn add_expense(s: &mut Session, user: &str, group: &str) -> Step<()> {
         split = others;
     }
     if split.is_empty() {
-        println!("✘ Name at least one other member to split with");
+        say("✘ Name at least one other member to split with");
         return Ok(());
     }
     let include =
@@ -527,13 +536,13 @@ fn add_expense(s: &mut Session, user: &str, group: &str) -> Step<()> {
     if let Some(reply) = s.act(Action::AddTransaction, Some(data))? {
         let id = reply.get("transaction").and_then(|t| t.get("id")).and_then(Value::as_u64);
         let id = id.map(|i| format!(" (id {i})")).unwrap_or_default();
-        println!(
+        say(&format!(
             "✔ {}{id}: you paid {} shared by {}{}",
             message(&reply),
             amount,
-            split.join(", "),
+            sanitize(&split.join(", ")),
             if include { " + you" } else { "" }
-        );
+        ));
     }
     Ok(())
 }
@@ -541,25 +550,25 @@ fn add_expense(s: &mut Session, user: &str, group: &str) -> Step<()> {
 fn delete_transaction(s: &mut Session, group: &str) -> Step<()> {
     let Some(txns) = transactions(s, group)? else { return Ok(()) };
     if txns.is_empty() {
-        println!("No transactions to delete.");
+        say("No transactions to delete.");
         return Ok(());
     }
-    print!("{}", view::transactions_table(&txns).render());
+    out(&view::transactions_table(&txns).render());
     let answer = s.ask("Id of the transaction to delete (empty to cancel): ")?;
     let answer = answer.trim();
     if answer.is_empty() {
         return Ok(());
     }
     let Ok(id) = answer.parse::<u64>() else {
-        println!("✘ Not a transaction id: {answer}");
+        say(&format!("✘ Not a transaction id: {answer}"));
         return Ok(());
     };
     if !txns.iter().any(|t| t.id == Some(id)) {
-        println!("✘ No transaction with id {id} in {group}");
+        say(&format!("✘ No transaction with id {id} in {}", sanitize(group)));
         return Ok(());
     }
     if let Some(reply) = s.act(Action::DeleteTransaction, Some(json!({ "group": group, "id": id })))? {
-        println!("✔ {}", message(&reply));
+        say(&format!("✔ {}", message(&reply)));
     }
     Ok(())
 }

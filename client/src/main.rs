@@ -382,18 +382,18 @@ fn main() {
         Ok(cli) => cli,
         Err(early) => match early.status {
             Ok(()) => {
-                println!("{}", early.output);
+                term::say(&early.output);
                 std::process::exit(0);
             }
             Err(()) => {
-                eprintln!("{}\nRun `splitc --help` for usage.", early.output.trim_end());
+                term::warn(&format!("{}\nRun `splitc --help` for usage.", early.output.trim_end()));
                 std::process::exit(EXIT_USAGE);
             }
         },
     };
     let code = match cli.command {
         None if cli.password_stdin => {
-            eprintln!("splitc: --password-stdin is for the one-shot subcommands; interactive mode asks for it");
+            term::warn("splitc: --password-stdin is for the one-shot subcommands; interactive mode asks for it");
             EXIT_USAGE
         }
         None => interactive::run(interactive::Options {

@@ -10,9 +10,9 @@
 use crate::conn::{self, Conn, Error, Handler, Notice, Object};
 use crate::spec::{self, check_date, parse_paid_by, parse_split, parse_user_amount};
 use crate::table::Table;
-use crate::{term, view, Cli, Command, EXIT_USAGE};
+use crate::term::{self, json_safe, sanitize, warn};
+use crate::{view, Cli, Command, EXIT_USAGE};
 use serde_json::{json, Value};
-use std::io::{self, Write};
 use vocab::Action;
 
 /// Why a one-shot command stopped.
@@ -37,11 +37,11 @@ pub fn run(cli: &Cli, command: &Command) -> i32 {
     match run_command(cli, command) {
         Ok(code) => code,
         Err(Failure::Usage(text)) => {
-            eprintln!("splitc: {text}");
+            warn(&format!("splitc: {text}"));
             EXIT_USAGE
         }
         Err(Failure::Net(e)) => {
-            eprintln!("splitc: {e}");
+            warn(&format!("splitc: {e}"));
             e.exit_code()
         }
     }
@@ -286,7 +286,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
                 emit(&format!("{summary}\n"));
             }
             if let Some(ids) = reply.get("payment_ids").and_then(Value::as_array) {
-                let ids: Vec<String> = ids.iter().map(Value::to_string).collect();
+                let ids: Vec<String> = ids.iter().map(|id| sanitize(&id.to_string()).into_owned()).collect();
                 match ids.len() {
                     0 => emit("Nothing recorded.\n"),
                     n => emit(&format!(
@@ -306,7 +306,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
                 reply.remove("id");
                 let all = Value::Object(reply);
                 let text = serde_json::to_string_pretty(&all).unwrap_or_else(|_| all.to_string());
-                emit(&format!("{text}\n"));
+                emit(&format!("{}\n", json_safe(&text)));
             } else if c.payments {
                 emit(&view::payments_csv(&payments));
             } else {
@@ -316,9 +316,9 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
         Command::Watch(c) => {
             // Fails early (exit 1) for a group that does not exist or that we are not in.
             conn.request(Action::GetGroupMembers, Some(json!({ "group": c.group })))?;
-            eprintln!("splitc: watching {} as {user}; Ctrl-C to stop", c.group);
+            warn(&format!("splitc: watching {} as {user}; Ctrl-C to stop", sanitize(&c.group)));
             let reason = conn.wait_closed();
-            eprintln!("splitc: {reason}");
+            warn(&format!("splitc: {}", sanitize(&reason)));
             return Ok(if reason == conn::SERVER_CLOSED { 0 } else { 3 });
         }
     }
@@ -349,31 +349,27 @@ fn group_password(flag: &Option<String>) -> String {
 fn watch_printer(group: String, json: bool) -> Handler {
     Box::new(move |notice| match notice {
         Notice::Pushed(message) if view::pushed_group(&message) == Some(group.as_str()) => {
-            let line = if json { Value::Object(message).to_string() } else { view::notification_line(&message) };
+            let line = if json {
+                json_safe(&Value::Object(message).to_string()).into_owned()
+            } else {
+                view::notification_line(&message)
+            };
             emit(&format!("{line}\n"));
         }
         Notice::Pushed(_) | Notice::Lost(_) => {}
     })
 }
 
-/// Writes to stdout now (watch output must not sit in a buffer). A closed pipe (`| head`) ends
-/// the program quietly, as other command-line tools do.
+/// Writes to stdout now, through the sanitiser ([`term::out`]).
 fn emit(text: &str) {
-    let mut out = io::stdout().lock();
-    if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        if e.kind() == io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
-        eprintln!("splitc: cannot write output: {e}");
-        std::process::exit(1);
-    }
+    term::out(text);
 }
 
 /// The reply as one line of JSON, without the request id splitc added.
 fn print_json(reply: &Object) {
     let mut reply = reply.clone();
     reply.remove("id");
-    emit(&format!("{}\n", Value::Object(reply)));
+    emit(&format!("{}\n", json_safe(&Value::Object(reply).to_string())));
 }
 
 fn print_message(reply: &Object, json: bool) {
@@ -381,7 +377,7 @@ fn print_message(reply: &Object, json: bool) {
         print_json(reply);
     } else {
         let text = reply.get("message").and_then(Value::as_str).unwrap_or("ok");
-        emit(&format!("{text}\n"));
+        emit(&format!("{}\n", sanitize(text)));
     }
 }
 

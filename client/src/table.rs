@@ -1,7 +1,10 @@
 //! Plain-text tables and CSV: the two ways splitc writes rows.
 //!
 //! Why its own module: every subcommand and the interactive menus print rows the same way, and the
-//! rules worth testing (money right-aligned so the decimal points line up, CSV quoting) live in one place.
+//! rules worth testing (money right-aligned so the decimal points line up, CSV quoting, every cell
+//! through [`sanitize`] before it is measured) live in one place.
+
+use crate::term::sanitize;
 
 /// How a column's cells sit in its width.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,10 +31,11 @@ impl Table {
         }
     }
 
-    /// Adds a row; missing cells are blank, extra cells are dropped.
+    /// Adds a row; missing cells are blank, extra cells are dropped. Cells are sanitised here (they
+    /// hold names and descriptions from the server), so widths are those of what will be shown.
     pub fn push(&mut self, mut row: Vec<String>) {
         row.resize(self.headers.len(), String::new());
-        self.rows.push(row);
+        self.rows.push(row.into_iter().map(|cell| sanitize(&cell).into_owned()).collect());
     }
 
     /// The table as text, each line ending in `\n`. Widths count characters (`₹` is one), so
@@ -75,9 +79,11 @@ impl Table {
     }
 }
 
-/// One CSV field, quoted (RFC 4180) when it holds a comma, a quote, a line break, or edge spaces.
+/// One CSV field, sanitised (an export is printed as often as it is saved; the JSON export keeps the
+/// exact text), then quoted (RFC 4180) when it holds a comma, a quote or edge spaces.
 pub fn csv_field(field: &str) -> String {
-    let needs_quotes = field.contains([',', '"', '\n', '\r']) || field.starts_with(' ') || field.ends_with(' ');
+    let field = sanitize(field);
+    let needs_quotes = field.contains([',', '"']) || field.starts_with(' ') || field.ends_with(' ');
     if needs_quotes {
         format!("\"{}\"", field.replace('"', "\"\""))
     } else {
@@ -127,12 +133,29 @@ mod tests {
     }
 
     #[test]
+    fn cells_are_sanitised_before_they_are_measured() {
+        let mut t = Table::new(&[("GROUP", Align::Left), ("N", Align::Right)]);
+        t.push(vec!["\x1b]0;pwned\x07\x1b[2Jevil".into(), "1".into()]);
+        t.push(vec!["tr\u{200b}ip\nfake row".into(), "2".into()]);
+        t.push(vec!["trip".into(), "3".into()]);
+        let text = t.render();
+        assert!(!text.contains(['\x1b', '\x07', '\u{200b}']), "{text:?}");
+        assert_eq!(
+            text,
+            "GROUP                             N\n\
+             --------------------------------  -\n\
+             \\u{1b}]0;pwned\\u{7}\\u{1b}[2Jevil  1\n\
+             tr\\u{200b}ip\\u{a}fake row         2\n\
+             trip                              3\n"
+        );
+        assert_eq!(csv_line(&["a\x1bb", "x\ny", "\u{202e}z"]), "a\\u{1b}b,x\\u{a}y,\\u{202e}z\n");
+    }
+
+    #[test]
     fn csv_quotes_only_what_needs_it() {
         assert_eq!(csv_field("dinner"), "dinner");
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
-        assert_eq!(csv_field("cr\r"), "\"cr\r\"");
         assert_eq!(csv_field(" padded"), "\" padded\"");
         assert_eq!(csv_field(""), "");
         assert_eq!(csv_line(&["1", "a,b", "x"]), "1,\"a,b\",x\n");

@@ -6,6 +6,7 @@
 
 use crate::conn::Object;
 use crate::table::{csv_line, Align, Table};
+use crate::term::sanitize;
 use serde_json::Value;
 use vocab::Cents;
 
@@ -379,7 +380,7 @@ pub fn transfers_table(transfers: &[Transfer]) -> Table {
 /// The line under a settle table: `method minimal, 2 transfers (proven minimal)`.
 pub fn settle_summary(reply: &Object) -> Option<String> {
     let method = reply.get("method").and_then(Value::as_str)?;
-    let mut text = format!("method {method}");
+    let mut text = format!("method {}", sanitize(method));
     if let Some(n) = reply.get("transfers").and_then(Value::as_u64) {
         text.push_str(&format!(", {n} transfer{}", if n == 1 { "" } else { "s" }));
     }
@@ -400,8 +401,13 @@ pub fn pushed_group(message: &Object) -> Option<&str> {
     message.get("group").and_then(Value::as_str)
 }
 
-/// A pushed message as one line: `[trip] alice added ₹90.00 expense`.
+/// A pushed message as one line: `[trip] alice added ₹90.00 expense`. One line indeed: everything
+/// in it came from the server, so all of it is sanitised, newlines included.
 pub fn notification_line(message: &Object) -> String {
+    sanitize(&notification_text(message)).into_owned()
+}
+
+fn notification_text(message: &Object) -> String {
     let group = pushed_group(message).map(|g| format!("[{g}] ")).unwrap_or_default();
     let text = message.get("message").and_then(Value::as_str).map(str::to_string);
     let kind = message.get("type").and_then(Value::as_str).unwrap_or("");
@@ -691,6 +697,10 @@ mod tests {
         assert_eq!(notification_line(&s), "💸 [trip] alice asked to settle: bob → alice 30.00");
         let bare = obj(r#"{"type":"notification","event":"member_joined"}"#);
         assert_eq!(notification_line(&bare), "🔔 member_joined");
+        let hostile =
+            obj(r#"{"type":"notification","group":"\u001b]0;pwned\u0007","message":"bob\nfake \u202egnp.exe",
+                "event":"x"}"#);
+        assert_eq!(notification_line(&hostile), "🔔 [\\u{1b}]0;pwned\\u{7}] bob\\u{a}fake \\u{202e}gnp.exe");
     }
 
     #[test]

@@ -168,7 +168,11 @@ impl Drop for Server {
         self.stop();
         if thread::panicking() && !self.data.0.as_os_str().is_empty() {
             let log = std::fs::read_to_string(self.data.0.join("splitd.log")).unwrap_or_default();
-            eprintln!("--- splitd stderr ---\n{log}");
+            // The test harness's own output, not splitc's: the print rule of client/clippy.toml is not for it.
+            #[allow(clippy::disallowed_macros)]
+            {
+                eprintln!("--- splitd stderr ---\n{log}");
+            }
         }
     }
 }
@@ -795,6 +799,54 @@ fn interactive_payment_history_edit_and_leave() {
     assert!(run.stdout.contains("✔ Left group"), "{}", run.stdout);
     let members = as_user(&server, "alice", &["members", "trip", "--json"]).ok().json();
     assert_eq!(members["members"], serde_json::json!(["alice", "bob", "carol"]));
+}
+
+/// No byte that acts on a terminal (ESC, BEL, C1 CSI, a bidi override) in what splitc printed.
+fn assert_no_raw_escapes(text: &str, what: &str) {
+    let raw = ['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}'];
+    assert!(!text.contains(raw), "{what} holds a raw escape: {text:?}");
+}
+
+#[test]
+fn text_from_the_server_never_reaches_the_screen_as_raw_escapes() {
+    let server = trip_with_three();
+    // The server echoes a name it does not know (`<name> not in group`), as the original did: here it
+    // carries a window-title escape, BEL, a clear-screen and a C1 CSI.
+    let hostile = "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}31mbob";
+    let shown = "\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\u{9b}31mbob";
+    let script = [
+        "1",
+        "alice",
+        "pw-alice-long", // welcome → login
+        "4",
+        "1", // open trip
+        "1",
+        "10",
+        "dinner \u{1b}[31mred\u{202e}",
+        "bob",
+        "n", // a description the server refuses, naming the character
+        "1",
+        "10",
+        "dinner",
+        hostile,
+        "n", // a split name the server echoes back in its refusal
+        "0",
+        "0",
+        "0",
+    ]
+    .join("\n")
+        + "\n";
+    let run = splitc(&["--server", &server.addr], None, &script).ok();
+    assert_no_raw_escapes(&run.stdout, "interactive stdout");
+    let out = &run.stdout;
+    assert!(out.contains("✘ Field 'description' must not contain control characters (U+001B at position 8)"), "{out}");
+    assert!(out.contains(&format!("✘ {shown} not in group")), "the refusal is shown, escaped:\n{out}");
+
+    // The same refusal from a one-shot command goes to stderr, escaped too.
+    let run = as_user(&server, "alice", &["add", "trip", "10", "--split", hostile]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_no_raw_escapes(&run.stderr, "one-shot stderr");
+    assert!(run.stderr.contains(&format!("splitc: {shown} not in group")), "{run:?}");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! nothing.
 
 use crate::money::Cents;
+use vocab::text::Found;
 
 /// A refusal. Variants that carry data carry what the words need (a name, a sum), never wire text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +14,10 @@ pub enum Error {
     InvalidCredentials,
     UserExists,
     GroupExists,
+    /// A new group name has the confusable skeleton of an existing group's: it would pass for it.
+    /// (The existing name is not given: the caller may not be a member, and it may be old text
+    /// that is not safe to show.)
+    GroupLookalike,
     GroupNotFound,
     /// The caller is not a member of the group.
     NotMember,
@@ -73,10 +78,12 @@ pub enum Invalid {
     Username,
     /// Passwords (accounts and groups): `PASSWORD_BYTES_MIN`-`PASSWORD_BYTES_MAX` bytes.
     Password,
-    /// Group names: 1-`GROUP_NAME_CHARS_MAX` printable characters.
+    /// Group names: 1-`GROUP_NAME_CHARS_MAX` characters once trimmed, something visible among them.
     GroupName,
     /// Descriptions: at most `DESCRIPTION_CHARS_MAX` characters.
     DescriptionTooLong,
+    /// New text holds a character that is not shown as itself (`vocab::text`): which, and where.
+    Unsafe { field: TextField, found: Found },
     /// A list names more people than a group can hold.
     TooManyNames(Part),
     /// A list's amounts do not sum to the transaction's amount.
@@ -92,6 +99,15 @@ pub enum Invalid {
     KeyUsedFor(KeyKind),
     /// A payment from someone to themselves.
     PaysSelf,
+}
+
+/// A text field the character rules apply to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextField {
+    /// A new group's name.
+    Group,
+    /// A transaction's description.
+    Description,
 }
 
 /// Why a kept split cannot share a new amount.

@@ -1,5 +1,12 @@
 //! Groups: names, join passwords (hashed), members in join order, each group's ledger and history.
 //!
+//! Names are what members tell groups apart by, so a new name must not pass for another: it is
+//! refused if it holds a character that is not shown as itself (`vocab::text::unsafe_in_name`), it is
+//! stored trimmed and in NFC (one text, one spelling), and it is refused when its UTS #39 confusable
+//! skeleton is an existing group's (Cyrillic `і` for `i`, `rn` for `m`). Those rules are for new names
+//! only (`Machine::create_group`): the table itself (`Groups::insert`, used by replay and snapshot
+//! load) keeps refusing only an exact duplicate, so names stored before the rules still load.
+//!
 //! Balances are indexed by *slot*: the position of a user among everyone who has ever been a member.
 //! Leaving keeps the slot (at a zero balance, which is the condition for leaving) and marks it
 //! inactive, so old transactions that name a former member still apply on replay; rejoining
@@ -7,15 +14,19 @@
 
 use std::collections::HashMap;
 
+use unicode_normalization::UnicodeNormalization;
+use unicode_security::skeleton;
+use vocab::text;
+
 use super::history::{Activity, History};
 use super::ledger::{Ledger, Payment, PaymentId, Transaction, TxnId};
-use super::Invalid;
 use super::UserId;
+use super::{Invalid, TextField};
 use crate::money::Cents;
 
 pub type GroupId = u32;
 
-/// Group names: 1–64 printable characters (no control characters).
+/// Group names: 1–64 characters once trimmed and normalised (see the module doc for which).
 pub const GROUP_NAME_CHARS_MAX: usize = 64;
 /// Members a group may hold; bounds the work of one balance read, fanout and settlement.
 pub const GROUP_MEMBERS_MAX: usize = 10_000;
@@ -157,11 +168,25 @@ impl Group {
 pub struct Groups {
     list: Vec<Group>,
     by_name: HashMap<String, GroupId>,
+    /// [`canonical`] form of each name -> the first group with it: finds a name stored untrimmed or
+    /// in NFD (before the rules) by what a user types, and a new name by an NFD spelling of it.
+    by_canonical: HashMap<String, GroupId>,
+    /// [`skeleton_key`] of each name -> the first group with it: what a new name must not match.
+    /// Old data may hold several groups with one skeleton; any one of them is enough to refuse.
+    by_skeleton: HashMap<String, GroupId>,
 }
 
 impl Groups {
+    /// The group named exactly `name`, else the one whose name is the same text once trimmed and
+    /// normalised (NFC), so `"trip "` and an NFD `café` reach `trip` and `café`. Never by look-alike:
+    /// a skeleton says two names could be confused, not that they are the same name.
     pub fn find(&self, name: &str) -> Option<GroupId> {
-        self.by_name.get(name).copied()
+        self.by_name.get(name).or_else(|| self.by_canonical.get(&canonical(name))).copied()
+    }
+
+    /// A group whose name looks the same as `name` (same UTS #39 skeleton), if any.
+    pub fn lookalike(&self, name: &str) -> Option<GroupId> {
+        self.by_skeleton.get(&skeleton_key(name)).copied()
     }
 
     pub fn get(&self, id: GroupId) -> Option<&Group> {
@@ -181,6 +206,7 @@ impl Groups {
     }
 
     /// Adds an empty group under the next id; `false` (nothing changed) if the id or name does not fit.
+    /// Only an exact duplicate name is refused here (see the module doc).
     pub fn insert(
         &mut self,
         id: GroupId,
@@ -194,6 +220,8 @@ impl Groups {
             return false;
         }
         self.by_name.insert(name.clone(), id);
+        self.by_canonical.entry(canonical(&name)).or_insert(id);
+        self.by_skeleton.entry(skeleton_key(&name)).or_insert(id);
         self.list.push(Group {
             name,
             password_hash,
@@ -212,10 +240,101 @@ impl Groups {
     }
 }
 
-pub fn validate_group_name(name: &str) -> Result<(), Invalid> {
+/// A name as stored: edge whitespace trimmed (the original client sends what was typed, spaces
+/// included), then NFC.
+fn canonical(name: &str) -> String {
+    name.trim().nfc().collect()
+}
+
+/// What two names that look the same have in common: the UTS #39 skeleton of the canonical form.
+fn skeleton_key(name: &str) -> String {
+    skeleton(&canonical(name)).collect()
+}
+
+/// A new group name as it will be stored (trimmed, NFC), or why it is refused: a character that is
+/// not shown as itself (checked before trimming, so a trailing newline is refused, not trimmed), or
+/// not 1-`GROUP_NAME_CHARS_MAX` characters with something visible among them.
+pub fn validate_group_name(name: &str) -> Result<String, Invalid> {
+    if let Some(found) = text::first_unsafe(name, text::unsafe_in_name) {
+        return Err(Invalid::Unsafe { field: TextField::Group, found });
+    }
+    let name = canonical(name);
     let count = name.chars().count();
-    if count == 0 || count > GROUP_NAME_CHARS_MAX || name.chars().any(char::is_control) {
+    // An empty skeleton: nothing but default-ignorable letters such as HANGUL FILLER, which draw nothing.
+    if count == 0 || count > GROUP_NAME_CHARS_MAX || skeleton(&name).all(char::is_whitespace) {
         return Err(Invalid::GroupName);
     }
-    Ok(())
+    Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vocab::text::{Found, Unsafe};
+
+    fn table(names: &[&str]) -> Groups {
+        let mut groups = Groups::default();
+        for (id, name) in names.iter().enumerate() {
+            assert!(groups.insert(id as GroupId, name.to_string(), None, 0, 0, DEFAULT_CURRENCY.into()), "{name:?}");
+        }
+        groups
+    }
+
+    #[test]
+    fn a_new_name_is_stored_trimmed_and_in_nfc() {
+        assert_eq!(validate_group_name("  trip\u{a0}"), Ok("trip".into()));
+        assert_eq!(validate_group_name("cafe\u{301}"), Ok("caf\u{e9}".into()));
+        assert_eq!(validate_group_name("Goa 2025 🏖️"), Ok("Goa 2025 🏖️".into()));
+        let sixty_four = "é".repeat(GROUP_NAME_CHARS_MAX);
+        assert_eq!(validate_group_name(&format!(" {sixty_four} ")), Ok(sixty_four.clone()));
+        // 64 NFD pairs are 128 characters as sent, 64 once composed.
+        assert!(validate_group_name(&"e\u{301}".repeat(GROUP_NAME_CHARS_MAX)).is_ok());
+        assert_eq!(validate_group_name(&format!("{sixty_four}x")), Err(Invalid::GroupName));
+        for empty in ["", "   ", "\u{3000}", "\u{3164}", "\u{115f}\u{3164}"] {
+            assert_eq!(validate_group_name(empty), Err(Invalid::GroupName), "{empty:?}");
+        }
+    }
+
+    #[test]
+    fn a_new_name_with_a_character_not_shown_as_itself_is_refused_naming_it() {
+        let refused = |name: &str| match validate_group_name(name) {
+            Err(Invalid::Unsafe { field: TextField::Group, found }) => Some(found),
+            _ => None,
+        };
+        assert_eq!(refused("trip\n"), Some(Found { ch: '\n', position: 5, why: Unsafe::Control }));
+        assert_eq!(refused("tr\u{200b}ip"), Some(Found { ch: '\u{200b}', position: 3, why: Unsafe::Format }));
+        assert_eq!(refused("\u{202e}pirt"), Some(Found { ch: '\u{202e}', position: 1, why: Unsafe::Bidi }));
+        assert_eq!(refused("a\u{200d}b").map(|f| f.why), Some(Unsafe::Format));
+        assert_eq!(refused("\u{f8ff}").map(|f| f.why), Some(Unsafe::PrivateUse));
+        assert_eq!(refused("x\u{9b}").map(|f| f.why), Some(Unsafe::Control));
+    }
+
+    #[test]
+    fn look_alikes_share_a_skeleton_and_lookups_stay_exact_first() {
+        let groups = table(&["trip", "café", "team", "Trip"]);
+        for lookalike in ["tr\u{456}p", "t\u{ff52}ip", "tr\u{131}p", "tearn", "trip", " trip ", "cafe\u{301}"] {
+            assert!(groups.lookalike(lookalike).is_some(), "{lookalike:?}");
+        }
+        assert_eq!(groups.lookalike("trips"), None);
+        assert_eq!(groups.lookalike("Trip"), Some(3), "case is visible: Trip is its own group");
+        assert_eq!(groups.find("trip"), Some(0));
+        assert_eq!(groups.find("trip "), Some(0), "by the canonical form");
+        assert_eq!(groups.find("cafe\u{301}"), Some(1));
+        assert_eq!(groups.find("tr\u{456}p"), None, "never by look-alike");
+    }
+
+    #[test]
+    fn names_stored_before_the_rules_still_insert_and_are_found_exactly() {
+        // Replay and snapshot load insert whatever was stored: look-alikes of each other, untrimmed,
+        // NFD, with escapes. Only an exact duplicate does not fit.
+        let old = ["tr\u{200b}ip", "trip", "trip ", "\u{1b}]0;x\u{7}", "cafe\u{301}"];
+        let mut groups = table(&old);
+        for (id, name) in old.iter().enumerate() {
+            assert_eq!(groups.find(name), Some(id as GroupId), "{name:?}");
+        }
+        assert_eq!(groups.find("caf\u{e9}"), Some(4), "an old NFD name is found by its NFC spelling");
+        assert!(groups.lookalike("trip").is_some());
+        assert!(!groups.insert(5, "trip".into(), None, 0, 0, DEFAULT_CURRENCY.into()));
+        assert!(groups.insert(5, "tr\u{456}p".into(), None, 0, 0, DEFAULT_CURRENCY.into()));
+    }
 }

@@ -34,7 +34,7 @@ pub use command::{
     AddTransaction, Command, CreateGroup, Credentials, EditTransaction, History, JoinGroup, RecordPayment, Settle,
     SplitSpec, TxnRef,
 };
-pub use error::{Error, Invalid, KeyKind, Part, Setting, SplitGap};
+pub use error::{Error, Invalid, KeyKind, Part, Setting, SplitGap, TextField};
 pub use groups::{Group, GroupId, KeyRef, DEFAULT_CURRENCY};
 pub use history::Activity;
 pub use ledger::{Payment, PaymentId, Split, Transaction, TxnId};

@@ -4,7 +4,10 @@
 
 use crate::machine::groups::GROUP_NAME_CHARS_MAX;
 use crate::machine::users::{PASSWORD_BYTES_MAX, PASSWORD_BYTES_MIN, USERNAME_CHARS_MAX};
-use crate::machine::{self, Invalid, KeyKind, Part, Setting, SplitGap, DESCRIPTION_CHARS_MAX, SPLIT_NAMES_MAX};
+use crate::machine::{
+    self, Invalid, KeyKind, Part, Setting, SplitGap, TextField, DESCRIPTION_CHARS_MAX, SPLIT_NAMES_MAX,
+};
+use vocab::text::Unsafe;
 
 pub use vocab::Code;
 
@@ -33,6 +36,7 @@ impl From<&machine::Error> for Error {
             E::InvalidCredentials => (Code::InvalidCredentials, "Invalid credentials".into()),
             E::UserExists => (Code::UserExists, "Username already exists".into()),
             E::GroupExists => (Code::GroupExists, "Group already exists".into()),
+            E::GroupLookalike => (Code::GroupExists, "A group with a name that looks the same already exists".into()),
             E::GroupNotFound => (Code::GroupNotFound, "Group not found".into()),
             E::NotMember => (Code::NotMember, "Not a member of this group".into()),
             E::GroupFull => (Code::Limit, "Group is full".into()),
@@ -91,6 +95,22 @@ fn invalid_words(invalid: &Invalid) -> String {
         Invalid::GroupName => format!("Field 'group' must be 1-{GROUP_NAME_CHARS_MAX} printable characters"),
         Invalid::DescriptionTooLong => {
             format!("Field 'description' must be at most {DESCRIPTION_CHARS_MAX} characters")
+        }
+        Invalid::Unsafe { field, found } => {
+            let field = match field {
+                TextField::Group => "group",
+                TextField::Description => "description",
+            };
+            let what = match found.why {
+                Unsafe::Control => "control characters",
+                Unsafe::Bidi => "bidirectional controls",
+                Unsafe::Format => "invisible format characters",
+                Unsafe::Separator => "line or paragraph separators",
+                Unsafe::PrivateUse => "private-use characters",
+                Unsafe::Unassigned => "unassigned characters",
+            };
+            let (code, at) = (found.ch as u32, found.position);
+            format!("Field '{field}' must not contain {what} (U+{code:04X} at position {at})")
         }
         Invalid::TooManyNames(part) => format!("Field '{}' names more than {SPLIT_NAMES_MAX}", part_field(*part)),
         Invalid::SumMismatch { part, amount, sum } => {

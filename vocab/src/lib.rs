@@ -1,9 +1,10 @@
 //! The words the server, the client, the bench and the tests share, so they cannot drift apart.
 //!
 //! One definition each of what an amount is ([`money`]), what a date is ([`date`]), which currency
-//! labels are well formed ([`currency`]), the wire error codes ([`code`]) and the action names
-//! ([`action`]). Pure types and functions: no I/O, no clock, no sockets. The JSON shapes of requests
-//! and replies stay with the programs that build them.
+//! labels are well formed ([`currency`]), the wire error codes ([`code`]), the action names
+//! ([`action`]) and which characters may be shown as themselves ([`text`]). Pure types and
+//! functions: no I/O, no clock, no sockets. The JSON shapes of requests and replies stay with the
+//! programs that build them.
 
 /// An enum of wire words from one list, so `as_str`, `parse` and `ALL` cannot disagree: each
 /// variant is written once, beside its text.
@@ -48,6 +49,7 @@ pub mod code;
 pub mod currency;
 pub mod date;
 pub mod money;
+pub mod text;
 
 pub use action::Action;
 pub use code::Code;

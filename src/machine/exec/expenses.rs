@@ -9,7 +9,8 @@ use crate::machine::groups::{Group, KeyRef};
 use crate::machine::ledger::{equal_participants, SharesError, Split, Transaction};
 use crate::machine::{
     misfit, Activity, AddTransaction, Answer, ApplyError, Done, EditTransaction, Error, Invalid, KeyKind, Machine,
-    Millis, Outcome, Part, Record, SplitGap, SplitSpec, TxnRef, UserId, DESCRIPTION_CHARS_MAX, SPLIT_NAMES_MAX,
+    Millis, Outcome, Part, Record, SplitGap, SplitSpec, TextField, TxnRef, UserId, DESCRIPTION_CHARS_MAX,
+    SPLIT_NAMES_MAX,
 };
 use crate::money::{split_equal, Cents};
 
@@ -81,8 +82,11 @@ impl Machine {
     /// `include_payer` keeps meaning them; a kept split or payer list is re-shared for a new amount.
     fn edited(&self, entry: &Group, old: &Transaction, edit: EditTransaction) -> Result<Transaction, Error> {
         let amount = edit.amount.unwrap_or(old.amount);
+        // Only new text is checked: a description kept from before the character rules stays.
+        if let Some(description) = &edit.description {
+            check_description(description)?;
+        }
         let description = edit.description.unwrap_or_else(|| old.description.clone());
-        check_description(&description)?;
         let shares = match &edit.split {
             Some(spec) => self.resolve_split(entry, old.payer, amount, spec)?,
             None => Shares {
@@ -269,9 +273,16 @@ impl Machine {
     }
 }
 
+/// A new description: at most `DESCRIPTION_CHARS_MAX` characters, none of them a control, bidi
+/// control, invisible format character or line separator (`vocab::text::unsafe_in_text`): the text
+/// goes to every member's screen, where an escape would rewrite the terminal and a bidi override
+/// the meaning. Tabs and newlines are controls too: a description is one line.
 fn check_description(description: &str) -> Result<(), Invalid> {
     if description.chars().count() > DESCRIPTION_CHARS_MAX {
         return Err(Invalid::DescriptionTooLong);
+    }
+    if let Some(found) = vocab::text::first_unsafe(description, vocab::text::unsafe_in_text) {
+        return Err(Invalid::Unsafe { field: TextField::Description, found });
     }
     Ok(())
 }

@@ -17,16 +17,25 @@ impl Machine {
         now: Millis,
     ) -> Result<Step, Error> {
         let CreateGroup { group, password, currency } = create;
-        validate_group_name(&group)?;
-        if self.groups.find(&group).is_some() {
-            return Err(Error::GroupExists);
-        }
+        let group = validate_group_name(&group)?;
+        self.check_name_free(&group)?;
         let currency = currency.unwrap_or_else(|| DEFAULT_CURRENCY.to_string());
         if password.is_empty() {
             return Ok(Step::Done(self.finish_create_group(user, group, None, currency, now)?));
         }
         validate_password(&password)?;
         Ok(Step::Offload(Job { work: Work::Hash { password }, resume: Resume::CreateGroup { group, currency } }))
+    }
+
+    /// `name` (trimmed, NFC) is neither an existing group's name nor looks like one.
+    fn check_name_free(&self, name: &str) -> Result<(), Error> {
+        if self.groups.find(name).is_some() {
+            return Err(Error::GroupExists);
+        }
+        if self.groups.lookalike(name).is_some() {
+            return Err(Error::GroupLookalike);
+        }
+        Ok(())
     }
 
     /// The name may have been taken while the password was hashing.
@@ -38,9 +47,7 @@ impl Machine {
         currency: String,
         now: Millis,
     ) -> Result<Outcome, Error> {
-        if self.groups.find(&name).is_some() {
-            return Err(Error::GroupExists);
-        }
+        self.check_name_free(&name)?;
         let group = self.groups.next_id();
         let mut records = vec![Record::GroupCreated { group, name, creator: user, password_hash, at: now }];
         if currency != DEFAULT_CURRENCY {
