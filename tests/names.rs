@@ -12,7 +12,8 @@ use common::{ok, Client, Server, TempDir};
 use serde_json::{json, Value};
 use splitd::machine::{Record, Split, Transaction};
 use splitd::money::Cents;
-use splitd::store::{recover, wal};
+use splitd::config::FsyncPolicy;
+use splitd::store::Store;
 
 fn refused(reply: &Value, code: &str, message: &str) {
     assert_eq!(reply["status"], "error", "{reply}");
@@ -147,12 +148,10 @@ fn descriptions_with_escapes_bidi_or_invisible_characters_are_refused() {
 /// Appends `records` to the log in `dir` after what is there, as a server from before these rules
 /// would have written them (the server must be stopped).
 fn append_old_records(dir: &Path, records: &[Record]) {
-    let last = recover::recover(dir).expect("recover").last_seq;
-    let mut out = Vec::new();
-    for (i, record) in records.iter().enumerate() {
-        wal::encode_line(last + 1 + i as u64, record, &mut out);
-    }
-    std::fs::write(wal::segment_path(dir, last + 1), out).expect("write old records");
+    // The store writes what it is given: it knows records, not the rules of new requests.
+    let mut opened = Store::open(dir, FsyncPolicy::Always, u64::MAX).expect("open the store");
+    opened.store.append(records);
+    opened.store.commit().expect("commit old records");
 }
 
 fn old_transaction(id: u64, payer: u32, other: u32, description: &str) -> Transaction {
