@@ -10,13 +10,15 @@
 //! connection table (closing and freeing slots). Each concern of a turn has its own file:
 //! `accept` (new connections), `service` (reading, framing, executing, delivering replies),
 //! `fanout` (notifications and who is online), `commit` (holding output until durable, flushing),
-//! `shutdown` (signals, shutdown, snapshots); `conn` and `frame` are one connection and its framing.
+//! `shutdown` (signals, shutdown, snapshots); `conn` and `frame` are one connection and its framing;
+//! `limits` fits the connection cap to the descriptor limit at start.
 
 mod accept;
 mod commit;
 pub mod conn;
 mod fanout;
 pub mod frame;
+pub mod limits;
 mod service;
 mod shutdown;
 
@@ -75,6 +77,9 @@ pub struct Server {
     config: Config,
     next_serial: u64,
     accept_paused_until: Option<Instant>,
+    /// A descriptor held in reserve (`/dev/null`): out of descriptors, `accept` closes it to take one
+    /// waiting connection, tell it why and close it, then takes the spare again.
+    spare: Option<std::fs::File>,
     /// Delayed connections to resume: (when, slab key, serial).
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     shutting_down: bool,
@@ -114,6 +119,7 @@ impl Server {
             config,
             next_serial: 0,
             accept_paused_until: None,
+            spare: accept::open_spare(),
             timers: BinaryHeap::new(),
             shutting_down: false,
         })
