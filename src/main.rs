@@ -38,7 +38,8 @@ struct Args {
     /// pending output above which reading from a client pauses, in bytes (default 1 MiB)
     #[argh(option, default = "Config::default().output_bytes_high")]
     output_high_bytes: usize,
-    /// seconds a connection may stay without logging in (default 60)
+    /// seconds a connection may stay without logging in (default 900: 15 minutes); near
+    /// --max-connections the oldest such connections are closed sooner
     #[argh(option, default = "Config::default().unauthenticated_idle.as_secs()")]
     login_timeout_secs: u64,
     /// request frames executed per connection per loop turn (default 64)

@@ -4,8 +4,7 @@
 //! never a busy loop on a full descriptor table) only when even that fails.
 //!
 //! Owns admission only. A new connection is registered READABLE and put on the ready list; what
-//! happens to its bytes is `service`'s business, and idle unauthenticated connections are closed by
-//! the loop's timer in `mod.rs`.
+//! happens to its bytes is `service`'s business; connections that do not log in are `idle`'s.
 
 use std::fs::File;
 use std::io;
@@ -15,7 +14,7 @@ use mio::net::TcpStream;
 use mio::{Interest, Token};
 
 use super::conn::Conn;
-use super::{enqueue, Server};
+use super::{enqueue, idle, Server};
 use crate::log::{self, Limit};
 use crate::proto::{self, Code, Error};
 
@@ -92,13 +91,17 @@ impl Server {
         refused && self.spare.is_some()
     }
 
-    /// Takes a new connection into the table, or refuses it when the table is full.
+    /// Takes a new connection into the table, or refuses it when the table is full. Near the cap, the
+    /// oldest connection that has not logged in is closed to make room (`idle`).
     fn admit(&mut self, mut stream: TcpStream) {
-        if self.conns.len() >= self.config.connections_max {
-            let connections_max = self.config.connections_max;
+        let connections_max = self.config.connections_max;
+        if self.conns.len() >= connections_max {
             log::limit!(Limit::ConnectionsMax, "connection limit {connections_max} reached; refusing new connections");
             refuse(stream);
             return;
+        }
+        if idle::near_the_cap(self.conns.len(), connections_max) {
+            self.evict_oldest_unauthenticated();
         }
         let entry = self.conns.vacant_entry();
         let key = entry.key();
@@ -110,6 +113,7 @@ impl Server {
         let conn = entry.insert(Conn::new(stream, self.next_serial, Instant::now()));
         // Bytes may already be waiting: no edge will announce them again.
         enqueue(&mut self.ready, conn, key);
+        self.watch_login(key);
     }
 }
 
