@@ -43,7 +43,9 @@ pub struct Config {
     /// Pending output at which a connection is closed: a client that never reads its notifications
     /// may not grow server memory without bound.
     pub output_bytes_max: usize,
-    /// Connections that have not logged in within this time are closed.
+    /// Connections that have not logged in within this time are closed. Generous, so that a person
+    /// reading the original client's welcome menu is not cut off (that client then dies of a broken
+    /// pipe); floods of idle connections are met by eviction near `connections_max` instead.
     pub unauthenticated_idle: Duration,
     /// Threads of the slow-work pool (`workers`, `--hash-threads`): argon2id password hashes and the
     /// exact settlement searches too large to run on the loop. Named for its first job.
@@ -63,7 +65,7 @@ impl Default for Config {
             connections_max: 19_000,
             output_bytes_high: 1024 * 1024,
             output_bytes_max: 16 * 1024 * 1024,
-            unauthenticated_idle: Duration::from_secs(60),
+            unauthenticated_idle: Duration::from_secs(15 * 60),
             hash_threads: 1,
             snapshot_log_bytes: 256 * 1024 * 1024,
         }

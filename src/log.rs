@@ -33,18 +33,21 @@ pub enum Limit {
     FrameTooLong,
     /// A connection did not log in within `--login-timeout-secs`: it is closed.
     LoginTimeout,
+    /// Near `--max-connections`, the oldest connection that had not logged in was closed for room.
+    IdleEvicted,
     /// A connection reached the most failed logins it may have: it is closed.
     LoginFailuresMax,
 }
 
 impl Limit {
-    pub const ALL: [Limit; 7] = [
+    pub const ALL: [Limit; 8] = [
         Limit::ConnectionsMax,
         Limit::FileDescriptors,
         Limit::OutputMax,
         Limit::OutputHigh,
         Limit::FrameTooLong,
         Limit::LoginTimeout,
+        Limit::IdleEvicted,
         Limit::LoginFailuresMax,
     ];
 
@@ -57,6 +60,7 @@ impl Limit {
             Limit::OutputHigh => "--output-high-bytes",
             Limit::FrameTooLong => "--max-frame-bytes",
             Limit::LoginTimeout => "--login-timeout-secs",
+            Limit::IdleEvicted => "--max-connections",
             Limit::LoginFailuresMax => "a fixed limit, not configurable",
         }
     }

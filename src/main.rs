@@ -9,6 +9,7 @@ use argh::FromArgs;
 
 use splitd::config::{Config, FsyncPolicy};
 use splitd::log;
+use splitd::net::limits::{self, DESCRIPTORS_RESERVED};
 use splitd::net::Server;
 use splitd::store::Store;
 
@@ -37,7 +38,8 @@ struct Args {
     /// pending output above which reading from a client pauses, in bytes (default 1 MiB)
     #[argh(option, default = "Config::default().output_bytes_high")]
     output_high_bytes: usize,
-    /// seconds a connection may stay without logging in (default 60)
+    /// seconds a connection may stay without logging in (default 900: 15 minutes); near
+    /// --max-connections the oldest such connections are closed sooner
     #[argh(option, default = "Config::default().unauthenticated_idle.as_secs()")]
     login_timeout_secs: u64,
     /// request frames executed per connection per loop turn (default 64)
@@ -125,7 +127,8 @@ fn run_import(args: &ImportArgs) -> ExitCode {
     }
 }
 
-fn serve(config: Config) -> ExitCode {
+fn serve(mut config: Config) -> ExitCode {
+    fit_descriptor_limit(&mut config);
     let started = std::time::Instant::now();
     let opened = match Store::open(&config.data_dir, config.fsync, config.snapshot_log_bytes) {
         Ok(opened) => opened,
@@ -170,5 +173,33 @@ fn serve(config: Config) -> ExitCode {
             log::info!("stopped: {err}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Raises the soft descriptor limit for `--max-connections` (up to the hard limit) and lowers the cap
+/// when it still does not fit, saying so: else clients past the limit would wait on nothing in the
+/// accept queue while the flag promised them room.
+fn fit_descriptor_limit(config: &mut Config) {
+    let asked = config.connections_max;
+    let fitted = match limits::fit_descriptor_limit(asked) {
+        Ok(fitted) => fitted,
+        Err(err) => {
+            log::info!("warning: cannot read the descriptor limit ({err}); keeping --max-connections {asked}");
+            return;
+        }
+    };
+    let (limit, hard) = (fitted.limit, fitted.hard);
+    match fitted.raised_from {
+        Some(before) => log::info!("descriptor limit {limit} (raised from {before}; hard limit {hard})"),
+        None => log::info!("descriptor limit {limit} (hard limit {hard})"),
+    }
+    if fitted.connections_max < asked {
+        let fits = fitted.connections_max;
+        log::info!(
+            "warning: --max-connections {asked} lowered to {fits} to fit the descriptor limit {limit} \
+             ({DESCRIPTORS_RESERVED} kept for the log, snapshots and the loop); raise the hard limit \
+             (ulimit -Hn, systemd LimitNOFILE=) to serve more"
+        );
+        config.connections_max = fits;
     }
 }

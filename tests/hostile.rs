@@ -199,7 +199,14 @@ fn a_connection_flood_beyond_the_maximum_leaves_the_server_serving() {
     let server = Server::start(dir.path(), &["--max-connections", "20"]);
     let mut member = server.connect();
     member.login_as("member");
-    let mut held: Vec<TcpStream> = (0..19).map(|_| TcpStream::connect(server.addr).unwrap()).collect();
+    // Logged in, as idle connections that have not would be evicted to make room (see tests/idle.rs).
+    let mut held: Vec<common::Client> = (0..19)
+        .map(|_| {
+            let mut held = server.connect();
+            held.login_as("member");
+            held
+        })
+        .collect();
     let mut refused = 0;
     for _ in 0..40 {
         let mut extra = TcpStream::connect(server.addr).unwrap();

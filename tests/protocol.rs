@@ -232,3 +232,23 @@ fn sigterm_exits_cleanly_with_replies_flushed() {
     assert_eq!(server.terminate(), Some(0));
     let _: Option<Value> = client.read_message();
 }
+
+#[test]
+fn a_short_group_password_works_as_in_the_original() {
+    let dir = TempDir::new("short-group-password");
+    let server = Server::start(dir.path(), &[]);
+    let mut alice = server.connect();
+    let mut bob = server.connect();
+    alice.login_as("alice");
+    bob.login_as("bob");
+    // The original took a group password of any length; its client sends what was typed.
+    let created = alice.request("create_group", json!({"group": "goa", "password": "sea"}));
+    assert_eq!(created["message"], "Group created successfully", "{created}");
+    assert_eq!(
+        bob.request("join_group", json!({"group": "goa", "password": "sun"}))["message"],
+        "Invalid group password"
+    );
+    assert_eq!(bob.request("join_group", json!({"group": "goa", "password": "sea"}))["message"], "Joined group");
+    let long = alice.request("set_group_password", json!({"group": "goa", "password": "p".repeat(1025)}));
+    assert_eq!(long["message"], "Field 'password' must be at most 1024 bytes long", "{long}");
+}

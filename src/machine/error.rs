@@ -76,8 +76,10 @@ pub enum Part {
 pub enum Invalid {
     /// Usernames: 1-`USERNAME_CHARS_MAX` of letters, digits, `_`, `.`, `-`.
     Username,
-    /// Passwords (accounts and groups): `PASSWORD_BYTES_MIN`-`PASSWORD_BYTES_MAX` bytes.
+    /// Account passwords: `PASSWORD_BYTES_MIN`-`PASSWORD_BYTES_MAX` bytes.
     Password,
+    /// Group join passwords: at most `PASSWORD_BYTES_MAX` bytes.
+    GroupPassword,
     /// Group names: 1-`GROUP_NAME_CHARS_MAX` characters once trimmed, something visible among them.
     GroupName,
     /// Descriptions: at most `DESCRIPTION_CHARS_MAX` characters.

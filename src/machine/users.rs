@@ -11,7 +11,8 @@ pub type UserId = u32;
 /// Username rule: 1–32 characters of ASCII letters, digits, `_`, `.`, `-`. Narrow on purpose: names
 /// appear in notifications, CSV exports and terminal tables.
 pub const USERNAME_CHARS_MAX: usize = 32;
-/// Password rule for new accounts and group passwords, in bytes. The upper bound caps hashing work.
+/// Account password rule, in bytes. The upper bound caps hashing work; it bounds group join
+/// passwords too, which have no lower bound (see `validate_group_password`).
 pub const PASSWORD_BYTES_MIN: usize = 8;
 pub const PASSWORD_BYTES_MAX: usize = 1024;
 
@@ -82,10 +83,22 @@ pub fn validate_username(name: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// The password rule, for accounts and group join passwords alike.
+/// The account password rule.
 pub fn validate_password(password: &str) -> Result<(), Invalid> {
     if password.len() < PASSWORD_BYTES_MIN || password.len() > PASSWORD_BYTES_MAX {
         return Err(Invalid::Password);
+    }
+    Ok(())
+}
+
+/// The group join password rule: at most `PASSWORD_BYTES_MAX` bytes, no lower bound, as in the
+/// original (its README calls them optional; `""` means none, anyone may join). Each guess costs a
+/// full argon2id check on the worker threads and guessing is throttled per address, so a short one is
+/// the creator's choice for their group, not a risk to anyone's account; an 8-byte minimum would refuse
+/// what the original client lets people type.
+pub fn validate_group_password(password: &str) -> Result<(), Invalid> {
+    if password.len() > PASSWORD_BYTES_MAX {
+        return Err(Invalid::GroupPassword);
     }
     Ok(())
 }
@@ -102,6 +115,15 @@ mod tests {
             assert!(validate_username(bad).is_err(), "{bad:?}");
         }
         assert_eq!(validate_username(&"a".repeat(33)), Err(Invalid::Username));
+    }
+
+    #[test]
+    fn group_passwords_are_any_length_up_to_the_hashing_bound() {
+        for ok in ["", "x", "beach", &"p".repeat(PASSWORD_BYTES_MAX)] {
+            assert_eq!(validate_group_password(ok), Ok(()), "{ok:?}");
+        }
+        assert_eq!(validate_group_password(&"p".repeat(PASSWORD_BYTES_MAX + 1)), Err(Invalid::GroupPassword));
+        assert_eq!(validate_password("beach"), Err(Invalid::Password), "accounts keep their minimum");
     }
 
     #[test]

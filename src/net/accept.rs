@@ -1,10 +1,12 @@
-//! Accepting connections: accept until `WouldBlock`, refuse beyond the connection cap with an error
-//! line, and back off on `EMFILE`/`ENFILE` (a timer, never a busy loop on a full descriptor table).
+//! Accepting connections: accept until `WouldBlock`; refuse beyond the connection cap with an error
+//! line; out of descriptors (`EMFILE`/`ENFILE`), refuse with an error line too, through a spare
+//! descriptor kept for that, so no client waits in the accept queue on nothing; and back off (a timer,
+//! never a busy loop on a full descriptor table) only when even that fails.
 //!
 //! Owns admission only. A new connection is registered READABLE and put on the ready list; what
-//! happens to its bytes is `service`'s business, and idle unauthenticated connections are closed by
-//! the loop's timer in `mod.rs`.
+//! happens to its bytes is `service`'s business; connections that do not log in are `idle`'s.
 
+use std::fs::File;
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -12,11 +14,12 @@ use mio::net::TcpStream;
 use mio::{Interest, Token};
 
 use super::conn::Conn;
-use super::{enqueue, Server};
+use super::{enqueue, idle, Server};
 use crate::log::{self, Limit};
 use crate::proto::{self, Code, Error};
 
-/// After EMFILE on accept, wait this long before accepting again (no busy loop on a full table).
+/// Out of descriptors and the spare could not help: wait this long before accepting again (no busy
+/// loop on a full table).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 impl Server {
@@ -34,9 +37,14 @@ impl Server {
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 Err(err) if matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
-                    log::limit!(Limit::FileDescriptors, "out of file descriptors on accept ({err}); backing off");
-                    self.accept_paused_until = Some(Instant::now() + ACCEPT_BACKOFF);
-                    return;
+                    log::limit!(
+                        Limit::FileDescriptors,
+                        "out of file descriptors on accept ({err}); refusing new connections with an error line"
+                    );
+                    if !self.refuse_with_spare() {
+                        self.accept_paused_until = Some(Instant::now() + ACCEPT_BACKOFF);
+                        return;
+                    }
                 }
                 Err(err) => {
                     // ECONNABORTED and friends concern one pending connection only.
@@ -47,23 +55,53 @@ impl Server {
         }
     }
 
-    /// Ends the EMFILE back-off once its time has come, and accepts what waited meanwhile.
+    /// Ends the back-off once its time has come, takes the spare again if it was lost, and accepts what
+    /// waited meanwhile.
     pub(super) fn accept_after_backoff(&mut self) {
         if let Some(until) = self.accept_paused_until {
             if Instant::now() >= until {
                 self.accept_paused_until = None;
+                if self.spare.is_none() {
+                    self.spare = open_spare();
+                }
                 self.accept_all();
             }
         }
     }
 
-    /// Takes a new connection into the table, or refuses it when the table is full.
+    /// Out of descriptors: frees the spare's, accepts one waiting connection into it, tells it why and
+    /// closes it, and takes the spare again. `false` when that did not refuse anyone or left no spare
+    /// (nothing waited, the freed descriptor was taken by another thread, `/dev/null` could not be
+    /// opened): accepting then backs off.
+    fn refuse_with_spare(&mut self) -> bool {
+        let Some(listener) = &self.listener else {
+            return false;
+        };
+        if self.spare.take().is_none() {
+            return false;
+        }
+        let refused = match listener.accept() {
+            Ok((stream, _peer)) => {
+                refuse(stream);
+                true
+            }
+            Err(_) => false,
+        };
+        self.spare = open_spare();
+        refused && self.spare.is_some()
+    }
+
+    /// Takes a new connection into the table, or refuses it when the table is full. Near the cap, the
+    /// oldest connection that has not logged in is closed to make room (`idle`).
     fn admit(&mut self, mut stream: TcpStream) {
-        if self.conns.len() >= self.config.connections_max {
-            let connections_max = self.config.connections_max;
+        let connections_max = self.config.connections_max;
+        if self.conns.len() >= connections_max {
             log::limit!(Limit::ConnectionsMax, "connection limit {connections_max} reached; refusing new connections");
             refuse(stream);
             return;
+        }
+        if idle::near_the_cap(self.conns.len(), connections_max) {
+            self.evict_oldest_unauthenticated();
         }
         let entry = self.conns.vacant_entry();
         let key = entry.key();
@@ -75,7 +113,13 @@ impl Server {
         let conn = entry.insert(Conn::new(stream, self.next_serial, Instant::now()));
         // Bytes may already be waiting: no edge will announce them again.
         enqueue(&mut self.ready, conn, key);
+        self.watch_login(key);
     }
+}
+
+/// The spare descriptor: `/dev/null`, opened close-on-exec (as `File::open` does), never read.
+pub(super) fn open_spare() -> Option<File> {
+    File::open("/dev/null").ok()
 }
 
 /// Tells a connection beyond the cap why, in one line, and closes it (by dropping it).

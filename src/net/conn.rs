@@ -10,7 +10,7 @@
 //! `Interrupted`.
 
 use std::io::{self, Write};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
@@ -195,12 +195,10 @@ impl Conn {
         true
     }
 
-    /// Not logged in for at least `limit` at `now`, and not waiting on a login being checked.
-    pub fn login_overdue(&self, now: Instant, limit: Duration) -> bool {
-        !self.is_closed()
-            && !self.is_parked()
-            && self.session.user.is_none()
-            && now.duration_since(self.unauthenticated_since) >= limit
+    /// Since when it has been open without a login (accept, or its last logout); `None` once logged
+    /// in or closed.
+    pub fn login_clock(&self) -> Option<Instant> {
+        (!self.is_closed() && self.session.user.is_none()).then_some(self.unauthenticated_since)
     }
 
     /// Starts the time-to-log-in clock again (after a logout).
@@ -346,6 +344,7 @@ impl Conn {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::time::Duration;
 
     /// A connection over loopback, and the peer's end of it.
     fn conn() -> (Conn, std::net::TcpStream) {
@@ -401,7 +400,7 @@ mod tests {
         conn.park(Parked { id: None });
         assert!(conn.close());
         assert!(conn.is_closed() && !conn.is_parked());
-        assert!(!conn.login_overdue(Instant::now() + Duration::from_secs(3600), Duration::ZERO));
+        assert_eq!(conn.login_clock(), None, "a closed connection waits for no login");
     }
 
     #[test]

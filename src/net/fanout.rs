@@ -59,6 +59,7 @@ impl Server {
             if let Some(conn) = self.conns.get_mut(key) {
                 conn.restart_login_clock(Instant::now());
             }
+            self.watch_login(key);
         }
         if let Some(user) = before {
             self.go_offline(user, key);

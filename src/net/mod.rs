@@ -10,13 +10,17 @@
 //! connection table (closing and freeing slots). Each concern of a turn has its own file:
 //! `accept` (new connections), `service` (reading, framing, executing, delivering replies),
 //! `fanout` (notifications and who is online), `commit` (holding output until durable, flushing),
-//! `shutdown` (signals, shutdown, snapshots); `conn` and `frame` are one connection and its framing.
+//! `shutdown` (signals, shutdown, snapshots), `idle` (connections not logged in: the login timeout
+//! and eviction near the cap); `conn` and `frame` are one connection and its framing;
+//! `limits` fits the connection cap to the descriptor limit at start.
 
 mod accept;
 mod commit;
 mod conn;
 mod fanout;
 pub mod frame;
+mod idle;
+pub mod limits;
 mod service;
 mod shutdown;
 
@@ -32,9 +36,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
 use crate::config::Config;
-use crate::log::{self, Limit};
 use crate::machine::{Machine, Resume, UserId};
-use crate::proto::{self, Code, Error};
 use crate::store::Store;
 use crate::workers::Workers;
 use conn::Conn;
@@ -75,6 +77,11 @@ pub struct Server {
     config: Config,
     next_serial: u64,
     accept_paused_until: Option<Instant>,
+    /// A descriptor held in reserve (`/dev/null`): out of descriptors, `accept` closes it to take one
+    /// waiting connection, tell it why and close it, then takes the spare again.
+    spare: Option<std::fs::File>,
+    /// Connections not logged in, oldest first (`idle`).
+    login_queue: idle::LoginQueue,
     /// Delayed connections to resume: (when, slab key, serial).
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     shutting_down: bool,
@@ -114,6 +121,8 @@ impl Server {
             config,
             next_serial: 0,
             accept_paused_until: None,
+            spare: accept::open_spare(),
+            login_queue: idle::LoginQueue::default(),
             timers: BinaryHeap::new(),
             shutting_down: false,
         })
@@ -213,28 +222,6 @@ impl Server {
             if conn.serial() == serial && conn.delay_over(now) {
                 enqueue(&mut self.ready, conn, key);
             }
-        }
-    }
-
-    /// Connections that never logged in are closed after the configured idle time.
-    fn close_idle_unauthenticated(&mut self, now: Instant) {
-        let limit = self.config.unauthenticated_idle;
-        let idle: Vec<usize> =
-            self.conns.iter().filter(|(_, c)| c.login_overdue(now, limit)).map(|(key, _)| key).collect();
-        for key in idle {
-            if let Some(conn) = self.conns.get_mut(key) {
-                let error = Error::new(Code::Limit, "Not logged in within the idle limit; closing");
-                let caught_up = conn.releasable_all();
-                proto::write_error(&error, None, conn.output_mut());
-                // The notice is about no change; it may go at once unless earlier output still waits.
-                if caught_up {
-                    conn.release_all();
-                }
-                let _ = conn.flush();
-            }
-            self.close(key);
-            let secs = limit.as_secs();
-            log::limit!(Limit::LoginTimeout, "closing a client that did not log in within {secs} s");
         }
     }
 

@@ -92,6 +92,7 @@ fn invalid_words(invalid: &Invalid) -> String {
             format!("Field 'username' must be 1-{USERNAME_CHARS_MAX} characters of letters, digits, '_', '.', '-'")
         }
         Invalid::Password => format!("Field 'password' must be {PASSWORD_BYTES_MIN}-{PASSWORD_BYTES_MAX} bytes long"),
+        Invalid::GroupPassword => format!("Field 'password' must be at most {PASSWORD_BYTES_MAX} bytes long"),
         Invalid::GroupName => format!("Field 'group' must be 1-{GROUP_NAME_CHARS_MAX} printable characters"),
         Invalid::DescriptionTooLong => {
             format!("Field 'description' must be at most {DESCRIPTION_CHARS_MAX} characters")

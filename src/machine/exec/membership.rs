@@ -2,7 +2,7 @@
 //! currency). Join passwords are hashed and checked off the loop, like account passwords.
 
 use crate::machine::groups::{validate_group_name, GROUP_MEMBERS_MAX};
-use crate::machine::users::validate_password;
+use crate::machine::users::validate_group_password;
 use crate::machine::{
     misfit, Activity, Answer, ApplyError, CreateGroup, Done, Error, GroupId, Job, JoinGroup, Machine, Millis, Outcome,
     Record, Resume, Setting, Step, UserId, Work, DEFAULT_CURRENCY,
@@ -23,7 +23,7 @@ impl Machine {
         if password.is_empty() {
             return Ok(Step::Done(self.finish_create_group(user, group, None, currency, now)?));
         }
-        validate_password(&password)?;
+        validate_group_password(&password)?;
         Ok(Step::Offload(Job { work: Work::Hash { password }, resume: Resume::CreateGroup { group, currency } }))
     }
 
@@ -122,7 +122,7 @@ impl Machine {
             let record = Record::GroupPasswordSet { group: id, password_hash: None, by: user, at: now };
             return Ok(Step::Done(self.commit(id, record, Answer::Done(Done::PasswordRemoved))?));
         }
-        validate_password(&password)?;
+        validate_group_password(&password)?;
         Ok(Step::Offload(Job { work: Work::Hash { password }, resume: Resume::SetGroupPassword { group: id } }))
     }
 
