@@ -35,10 +35,13 @@ pub enum Limit {
     LoginTimeout,
     /// A connection reached the most failed logins it may have: it is closed.
     LoginFailuresMax,
+    /// An address had the most slow work (hashes, settlement searches) in flight it may have: its
+    /// further slow requests get `rate_limited`.
+    SlowWorkPerSource,
 }
 
 impl Limit {
-    pub const ALL: [Limit; 7] = [
+    pub const ALL: [Limit; 8] = [
         Limit::ConnectionsMax,
         Limit::FileDescriptors,
         Limit::OutputMax,
@@ -46,6 +49,7 @@ impl Limit {
         Limit::FrameTooLong,
         Limit::LoginTimeout,
         Limit::LoginFailuresMax,
+        Limit::SlowWorkPerSource,
     ];
 
     /// What an operator changes to move this limit, as shown after its log line.
@@ -57,7 +61,7 @@ impl Limit {
             Limit::OutputHigh => "--output-high-bytes",
             Limit::FrameTooLong => "--max-frame-bytes",
             Limit::LoginTimeout => "--login-timeout-secs",
-            Limit::LoginFailuresMax => "a fixed limit, not configurable",
+            Limit::LoginFailuresMax | Limit::SlowWorkPerSource => "a fixed limit, not configurable",
         }
     }
 

@@ -10,6 +10,7 @@
 //! `Interrupted`.
 
 use std::io::{self, Write};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
@@ -17,13 +18,18 @@ use mio::{Interest, Registry, Token};
 use serde_json::Value;
 
 use super::frame::{FrameBuf, Next};
+use super::throttle::Source;
 use crate::machine::Session;
+use crate::workers::Cancel;
 
 pub struct Conn {
     stream: TcpStream,
     /// Unique for the server's life: results for a closed connection whose slab slot was reused are
     /// recognised and dropped.
     serial: u64,
+    /// The peer's address, read once at accept (`None` if the peer was already gone): what the
+    /// throttles count by.
+    peer: Option<SocketAddr>,
     input: FrameBuf,
     output: Vec<u8>,
     /// Bytes of `output` already written.
@@ -72,6 +78,8 @@ enum Phase {
 #[derive(Debug)]
 pub struct Parked {
     pub id: Option<Value>,
+    /// Cancels the slow work if the connection closes before a worker starts it.
+    pub cancel: Cancel,
 }
 
 pub enum Flushed {
@@ -99,6 +107,7 @@ pub enum Received {
 impl Conn {
     pub fn new(stream: TcpStream, serial: u64, now: Instant) -> Conn {
         Conn {
+            peer: stream.peer_addr().ok(),
             stream,
             serial,
             input: FrameBuf::default(),
@@ -118,6 +127,11 @@ impl Conn {
 
     pub fn serial(&self) -> u64 {
         self.serial
+    }
+
+    /// Where it comes from, as the throttles count it.
+    pub fn source(&self) -> Source {
+        Source::of(self.peer)
     }
 
     // Phase: the lifecycle.
@@ -186,13 +200,23 @@ impl Conn {
         }
     }
 
-    /// Marks it closed for good; `false` if it already was.
+    /// Marks it closed for good, cancelling the slow work it waits for; `false` if it already was.
     pub fn close(&mut self) -> bool {
-        if self.is_closed() {
-            return false;
+        match std::mem::replace(&mut self.phase, Phase::Closed) {
+            Phase::Closed => false,
+            Phase::Parked(parked) => {
+                parked.cancel.cancel();
+                true
+            }
+            _ => true,
         }
-        self.phase = Phase::Closed;
-        true
+    }
+
+    /// Whether the peer reset the connection (an error is pending on the socket after the poller
+    /// reported a hang-up): nobody can read an answer any more. A peer that only shut down its
+    /// sending side is not reset, and still gets the answers to what it sent.
+    pub fn peer_reset(&mut self) -> bool {
+        self.read_closed_seen && matches!(self.stream.take_error(), Ok(Some(_)))
     }
 
     /// Not logged in for at least `limit` at `now`, and not waiting on a login being checked.
@@ -360,7 +384,7 @@ mod tests {
     fn a_parked_connection_waits_and_gets_its_request_back() {
         let (mut conn, _peer) = conn();
         assert!(conn.can_execute());
-        conn.park(Parked { id: Some(json!(7)) });
+        conn.park(Parked { id: Some(json!(7)), cancel: Cancel::default() });
         assert!(conn.is_parked() && !conn.can_execute());
         assert_eq!(conn.unpark().and_then(|p| p.id), Some(json!(7)));
         assert!(conn.can_execute());
@@ -398,10 +422,49 @@ mod tests {
     #[test]
     fn a_parked_connection_closes_and_its_late_result_finds_it_closed() {
         let (mut conn, _peer) = conn();
-        conn.park(Parked { id: None });
+        let cancel = Cancel::default();
+        conn.park(Parked { id: None, cancel: cancel.clone() });
+        assert!(!cancel.is_cancelled());
         assert!(conn.close());
+        assert!(cancel.is_cancelled(), "closing cancels the work it waited for");
         assert!(conn.is_closed() && !conn.is_parked());
         assert!(!conn.login_overdue(Instant::now() + Duration::from_secs(3600), Duration::ZERO));
+    }
+
+    #[test]
+    fn it_knows_where_it_comes_from() {
+        let (conn, peer) = conn();
+        assert_eq!(conn.source(), Source::of(Some(peer.local_addr().unwrap())));
+        assert_ne!(conn.source(), Source::UNKNOWN);
+    }
+
+    #[test]
+    fn a_reset_is_told_from_a_half_close() {
+        let (mut half, half_peer) = conn();
+        half_peer.shutdown(std::net::Shutdown::Write).unwrap();
+        let (mut reset, reset_peer) = conn();
+        // SO_LINGER 0: closing sends a reset instead of a FIN.
+        let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+        // SAFETY: a valid descriptor and a `linger` of the size given, read by the call only.
+        let set = unsafe {
+            libc::setsockopt(
+                std::os::fd::AsRawFd::as_raw_fd(&reset_peer),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(set, 0);
+        drop(reset_peer);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        half.note_readable(true);
+        reset.note_readable(true);
+        while !reset.peer_reset() {
+            assert!(Instant::now() < deadline, "the reset was never seen");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(!half.peer_reset(), "a peer that only stopped sending may still read its answers");
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! connection table (closing and freeing slots). Each concern of a turn has its own file:
 //! `accept` (new connections), `service` (reading, framing, executing, delivering replies),
 //! `fanout` (notifications and who is online), `commit` (holding output until durable, flushing),
-//! `shutdown` (signals, shutdown, snapshots); `conn` and `frame` are one connection and its framing.
+//! `shutdown` (signals, shutdown, snapshots); `conn` and `frame` are one connection and its framing;
+//! `throttle` counts slow work by source address.
 
 mod accept;
 mod commit;
@@ -19,6 +20,7 @@ mod fanout;
 pub mod frame;
 mod service;
 mod shutdown;
+mod throttle;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -33,11 +35,12 @@ use slab::Slab;
 
 use crate::config::Config;
 use crate::log::{self, Limit};
-use crate::machine::{Machine, Resume, UserId};
+use crate::machine::{Machine, UserId};
 use crate::proto::{self, Code, Error};
 use crate::store::Store;
 use crate::workers::Workers;
 use conn::Conn;
+use service::WorkTag;
 
 pub use service::LOGIN_FAILURES_MAX;
 
@@ -47,9 +50,6 @@ const SIGNALS: Token = Token(usize::MAX - 2);
 
 /// How long poll may sleep when nothing is scheduled: bounds the lag of idle-timeout checks.
 const TICK: Duration = Duration::from_millis(500);
-
-/// Tag carried through the slow-work threads: which connection asked and where its request resumes.
-type WorkTag = (usize, u64, Resume);
 
 pub struct Server {
     poll: Poll,
@@ -77,6 +77,8 @@ pub struct Server {
     accept_paused_until: Option<Instant>,
     /// Delayed connections to resume: (when, slab key, serial).
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    /// Slow work counted by source address.
+    throttle: throttle::Throttle,
     shutting_down: bool,
 }
 
@@ -115,6 +117,7 @@ impl Server {
             next_serial: 0,
             accept_paused_until: None,
             timers: BinaryHeap::new(),
+            throttle: throttle::Throttle::default(),
             shutting_down: false,
         })
     }

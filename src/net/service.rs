@@ -2,6 +2,9 @@
 //! budget, hand each decoded frame to the machine, resume requests whose slow work came back, and
 //! deliver the outcome (reply, records to the log, events to fan out, login throttling).
 //!
+//! Slow work is counted by source (`throttle`): beyond the bound a request is answered
+//! `rate_limited`.
+//!
 //! Does not own the meaning of requests (`machine`, `proto`), who receives a notification
 //! (`fanout`), when output may leave (`commit`), or the socket's write side (`commit::flush_dirty`).
 
@@ -11,10 +14,11 @@ use serde_json::Value;
 
 use super::conn::{Parked, Received};
 use super::frame::Next;
+use super::throttle::{Source, SLOW_WORK_RETRY_AFTER, SOURCE_SLOW_JOBS_MAX};
 use super::{enqueue, mark_dirty, Server};
 use crate::log::{self, Limit};
 use crate::machine;
-use crate::machine::{Outcome, Step, UserId};
+use crate::machine::{Job, Outcome, Resume, Step, UserId};
 use crate::proto::{self, Code, Error};
 
 /// Failed logins on one connection: the n-th failure holds the connection's next frames for
@@ -23,6 +27,15 @@ use crate::proto::{self, Code, Error};
 const LOGIN_DELAY_BASE: Duration = Duration::from_millis(50);
 const LOGIN_DELAY_MAX: Duration = Duration::from_secs(1);
 pub const LOGIN_FAILURES_MAX: u32 = 10;
+
+/// Carried through the worker pool with a job: which connection asked, where its request resumes,
+/// and whose slow-work count the job is on.
+pub(super) struct WorkTag {
+    key: usize,
+    serial: u64,
+    source: Source,
+    resume: Resume,
+}
 
 impl Server {
     /// Services each connection on the ready list once: execute buffered frames, read more, up to the
@@ -51,6 +64,10 @@ impl Server {
                 return;
             };
             if !conn.can_execute() {
+                if conn.is_parked() && conn.peer_reset() {
+                    // Nobody can read the answer: close now, so its slow work is cancelled unrun.
+                    self.close(key);
+                }
                 return;
             }
             let output_high = self.config.output_bytes_high;
@@ -111,34 +128,63 @@ impl Server {
         };
         let command = match decoded.command {
             Ok(command) => command,
-            Err(error) => {
-                proto::write_error(&error, decoded.id.as_ref(), conn.output_mut());
-                mark_dirty(&mut self.dirty, conn, key);
-                return;
-            }
+            Err(error) => return self.refuse(key, decoded.id, &error),
         };
         let user_before = conn.session.user;
         match self.machine.execute(&mut conn.session, command, unix_millis()) {
             Step::Done(outcome) => self.deliver(key, decoded.id, user_before, outcome),
-            Step::Offload(job) => {
-                conn.park(Parked { id: decoded.id });
-                if !self.workers.submit((key, conn.serial(), job.resume), job.work) {
-                    log::info!("worker threads are gone; closing connection");
-                    self.close(key);
-                }
+            Step::Offload(job) => self.offload(key, decoded.id, job),
+        }
+    }
+
+    /// Hands a request's slow work to the workers and parks the connection until it comes back;
+    /// refuses it when its source has the most slow work in flight it may have.
+    fn offload(&mut self, key: usize, id: Option<Value>, job: Job) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let source = conn.source();
+        if !self.throttle.slow_work.start(source) {
+            log::limit!(
+                Limit::SlowWorkPerSource,
+                "refusing password checks and settlement searches from an address with {SOURCE_SLOW_JOBS_MAX} in flight"
+            );
+            let error = Error::rate_limited(
+                "Too many requests waiting from this address; try again later",
+                SLOW_WORK_RETRY_AFTER,
+            );
+            return self.refuse(key, id, &error);
+        }
+        let tag = WorkTag { key, serial: conn.serial(), source, resume: job.resume };
+        match self.workers.submit(source.lane(), tag, job.work) {
+            Some(cancel) => conn.park(Parked { id, cancel }),
+            None => {
+                self.throttle.slow_work.finish(source);
+                log::info!("worker threads are gone; closing connection");
+                self.close(key);
             }
         }
     }
 
-    /// Results from the worker threads: resume each parked request where it stopped.
+    /// An error reply to a request that was not executed (or could not be decoded).
+    fn refuse(&mut self, key: usize, id: Option<Value>, error: &Error) {
+        if let Some(conn) = self.conns.get_mut(key) {
+            proto::write_error(error, id.as_ref(), conn.output_mut());
+            mark_dirty(&mut self.dirty, conn, key);
+        }
+    }
+
+    /// Jobs handed back by the worker threads: uncount each, and resume the parked request where it
+    /// stopped, unless the job was cancelled or its connection is gone.
     pub(super) fn finish_offloaded(&mut self) {
-        while let Some(((key, serial, resume), done)) = self.workers.try_finished() {
-            let Some(conn) = self.conns.get_mut(key) else {
+        while let Some((tag, done)) = self.workers.try_finished() {
+            let WorkTag { key, serial, source, resume } = tag;
+            self.throttle.slow_work.finish(source);
+            let conn = self.conns.get_mut(key).filter(|c| c.serial() == serial && !c.is_closed());
+            // A job is cancelled only when its connection closes, so `done` is `None` only then.
+            let (Some(conn), Some(done)) = (conn, done) else {
                 continue;
             };
-            if conn.serial() != serial || conn.is_closed() {
-                continue;
-            }
             let id = conn.unpark().and_then(|p| p.id);
             let user_before = conn.session.user;
             let outcome = self.machine.resume(&mut conn.session, resume, done, unix_millis());
