@@ -35,13 +35,16 @@ pub enum Limit {
     LoginTimeout,
     /// A connection reached the most failed logins it may have: it is closed.
     LoginFailuresMax,
+    /// An account or group password had too many failed guesses from one address (or the address
+    /// itself did): further guesses get `rate_limited` without a hash.
+    GuessesThrottled,
     /// An address had the most slow work (hashes, settlement searches) in flight it may have: its
     /// further slow requests get `rate_limited`.
     SlowWorkPerSource,
 }
 
 impl Limit {
-    pub const ALL: [Limit; 8] = [
+    pub const ALL: [Limit; 9] = [
         Limit::ConnectionsMax,
         Limit::FileDescriptors,
         Limit::OutputMax,
@@ -49,6 +52,7 @@ impl Limit {
         Limit::FrameTooLong,
         Limit::LoginTimeout,
         Limit::LoginFailuresMax,
+        Limit::GuessesThrottled,
         Limit::SlowWorkPerSource,
     ];
 
@@ -61,7 +65,9 @@ impl Limit {
             Limit::OutputHigh => "--output-high-bytes",
             Limit::FrameTooLong => "--max-frame-bytes",
             Limit::LoginTimeout => "--login-timeout-secs",
-            Limit::LoginFailuresMax | Limit::SlowWorkPerSource => "a fixed limit, not configurable",
+            Limit::LoginFailuresMax | Limit::GuessesThrottled | Limit::SlowWorkPerSource => {
+                "a fixed limit, not configurable"
+            }
         }
     }
 

@@ -1,5 +1,6 @@
-//! Throttling an attacker cannot sidestep, against the real binary: abandoned logins not hashed, and
-//! one address unable to fill the worker pool. Other addresses go on as if nothing happened.
+//! Throttling an attacker cannot sidestep, against the real binary: password guesses counted per
+//! (account or group, address) however many connections carry them, abandoned logins not hashed,
+//! and one address unable to fill the worker pool. Other addresses go on as if nothing happened.
 //! Clients come from different loopback addresses (all of 127.0.0.0/8 is loopback on Linux).
 
 mod common;
@@ -14,8 +15,107 @@ const ATTACKER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
 const OWNER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 const FRIEND: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
 
+/// The per-(target, address) limit: a burst of 10, then one every 6 s (`net::throttle`).
+fn guesses_allowed(elapsed: Duration) -> u64 {
+    10 + elapsed.as_secs() / 6
+}
+
 fn frame(action: &str, data: Value) -> String {
     format!("{}\n", json!({"action": action, "data": data}))
+}
+
+/// Counts replies by code; every reply must be one of `codes`, and every `rate_limited` one must say
+/// when to try again.
+fn tally(replies: &[Value], codes: &[&str]) -> Vec<usize> {
+    for reply in replies {
+        let code = reply["code"].as_str().unwrap_or_else(|| panic!("an error reply: {reply}"));
+        assert!(codes.contains(&code), "unexpected {reply}");
+        if code == "rate_limited" {
+            let wait = reply["retry_after_ms"].as_u64().unwrap_or_else(|| panic!("retry_after_ms: {reply}"));
+            assert!((1..=60_000).contains(&wait), "{reply}");
+        }
+    }
+    codes.iter().map(|code| replies.iter().filter(|r| r["code"] == *code).count()).collect()
+}
+
+#[test]
+fn guessing_over_fifty_connections_gets_ten_tries_and_the_owner_still_logs_in() {
+    let dir = TempDir::new("throttle-login");
+    let mut server = Server::start(dir.path(), &["--hash-threads", "2"]);
+    let mut owner = server.connect_from(OWNER);
+    let password = "pw-victim-secret";
+    ok(&owner.request("signup", json!({"username": "victim", "password": password})));
+    let started = Instant::now();
+    let mut guessers: Vec<Client> = (0..50).map(|_| server.connect_from(ATTACKER)).collect();
+    for (n, guesser) in guessers.iter_mut().enumerate() {
+        let guesses: String = (0..3)
+            .map(|i| frame("login", json!({"username": "victim", "password": format!("guess-{n}-{i}")})))
+            .collect();
+        guesser.send_raw(guesses.as_bytes());
+    }
+    // While the guesses are in flight, the owner logs in from home.
+    let reply = owner.request("login", json!({"username": "victim", "password": password}));
+    assert_eq!(reply["message"], "Login successful", "{reply}");
+    let replies: Vec<Value> = guessers.iter_mut().flat_map(|g| (0..3).map(|_| g.reply()).collect::<Vec<_>>()).collect();
+    let elapsed = started.elapsed();
+    let counts = tally(&replies, &["invalid_credentials", "rate_limited"]);
+    assert!(counts[0] as u64 <= guesses_allowed(elapsed), "{counts:?} in {elapsed:?}");
+    assert!(counts[0] >= 1, "some guesses are checked: {counts:?}");
+    assert_eq!(counts[0] + counts[1], 150);
+    // The owner was never throttled by someone else's guessing.
+    let again = server.connect_from(OWNER).request("login", json!({"username": "victim", "password": password}));
+    assert_eq!(again["message"], "Login successful", "{again}");
+    assert_eq!(server.stop(), Some(0));
+    let log = server.stderr_text();
+    assert_eq!(log.matches("throttling password guesses").count(), 1, "logged once: {log}");
+}
+
+#[test]
+fn many_honest_logins_at_once_from_one_address_all_succeed() {
+    let dir = TempDir::new("throttle-honest");
+    let server = Server::start(dir.path(), &["--hash-threads", "2"]);
+    let password = "pw-shared-secret";
+    ok(&server.connect().request("signup", json!({"username": "shared", "password": password})));
+    // Twenty devices behind one address log in at once: more than the ten guesses that may be in
+    // flight, so some wait for others to finish; none is refused, as none fails.
+    let mut devices: Vec<Client> = (0..20).map(|_| server.connect_from(ATTACKER)).collect();
+    for device in &mut devices {
+        device.send_raw(frame("login", json!({"username": "shared", "password": password})).as_bytes());
+    }
+    for device in &mut devices {
+        assert_eq!(device.reply()["message"], "Login successful");
+    }
+}
+
+#[test]
+fn group_password_guessing_is_throttled_per_address() {
+    let dir = TempDir::new("throttle-join");
+    let server = Server::start(dir.path(), &["--hash-threads", "2"]);
+    let mut creator = server.connect_from(OWNER);
+    creator.login_as("creator");
+    ok(&creator.request("create_group", json!({"group": "vault", "password": "pw-vault-secret"})));
+    let mut attackers: Vec<Client> = (0..3).map(|_| server.connect_from(ATTACKER)).collect();
+    for attacker in &mut attackers {
+        attacker.login_as("mallory");
+    }
+    for (n, attacker) in attackers.iter_mut().enumerate() {
+        let guesses: String =
+            (0..10).map(|i| frame("join_group", json!({"group": "vault", "password": format!("g-{n}-{i}")}))).collect();
+        attacker.send_raw(guesses.as_bytes());
+    }
+    let started = Instant::now();
+    let replies: Vec<Value> =
+        attackers.iter_mut().flat_map(|a| (0..10).map(|_| a.reply()).collect::<Vec<_>>()).collect();
+    let counts = tally(&replies, &["invalid_group_password", "rate_limited"]);
+    assert!(counts[0] as u64 <= guesses_allowed(started.elapsed()), "{counts:?}");
+    assert!(counts[1] >= 10, "{counts:?}");
+    // Throttled means not checked at all, right password or not.
+    let right = json!({"group": "vault", "password": "pw-vault-secret"});
+    assert_eq!(attackers[0].request("join_group", right.clone())["code"], "rate_limited");
+    // Someone else, from another address, joins at once.
+    let mut friend = server.connect_from(FRIEND);
+    friend.login_as("friend");
+    assert_eq!(friend.request("join_group", right)["message"], "Joined group");
 }
 
 #[test]

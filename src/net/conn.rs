@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use super::frame::{FrameBuf, Next};
 use super::throttle::Source;
-use crate::machine::Session;
+use crate::machine::{Command, Session};
 use crate::workers::Cancel;
 
 pub struct Conn {
@@ -53,6 +53,8 @@ pub struct Conn {
     dirty: bool,
     /// Since when this connection has had no login (accept time, or the last logout).
     unauthenticated_since: Instant,
+    /// A guess to run again, before any further frame, once the delay it waits in is over.
+    waiting: Option<Waiting>,
 }
 
 /// Where a connection is in its life. One value, so that states which exclude each other cannot be
@@ -72,6 +74,13 @@ enum Phase {
     /// Closed: deregistered and freed at the end of the turn; late results and events for it are
     /// dropped.
     Closed,
+}
+
+/// A password guess waiting for others in flight from its source to finish (`Throttled::Busy`).
+#[derive(Debug)]
+pub struct Waiting {
+    pub id: Option<Value>,
+    pub command: Command,
 }
 
 /// A request waiting for its slow work.
@@ -122,6 +131,7 @@ impl Conn {
             queued: false,
             dirty: false,
             unauthenticated_since: now,
+            waiting: None,
         }
     }
 
@@ -178,6 +188,19 @@ impl Conn {
         if self.can_execute() {
             self.phase = Phase::Delayed(until);
         }
+    }
+
+    /// Holds `waiting` and its further frames until `until`; `take_waiting` then gives it back.
+    pub fn wait(&mut self, waiting: Waiting, until: Instant) {
+        if self.can_execute() {
+            self.waiting = Some(waiting);
+            self.phase = Phase::Delayed(until);
+        }
+    }
+
+    /// The request that waited, to run before any further frame.
+    pub fn take_waiting(&mut self) -> Option<Waiting> {
+        self.waiting.take()
     }
 
     /// Ends a delay that is due at `now`; `true` if one ended (the connection may execute again).
@@ -401,6 +424,12 @@ mod tests {
         assert!(conn.delay_over(now + Duration::from_millis(50)));
         assert!(conn.can_execute());
         assert!(!conn.delay_over(now + Duration::from_secs(1)), "an open connection has no delay to end");
+        conn.wait(Waiting { id: Some(json!(1)), command: Command::Logout }, now + Duration::from_millis(20));
+        assert!(!conn.can_execute());
+        assert!(conn.delay_over(now + Duration::from_millis(20)));
+        let waited = conn.take_waiting().expect("the request that waited");
+        assert_eq!((waited.id, waited.command), (Some(json!(1)), Command::Logout));
+        assert!(conn.take_waiting().is_none());
     }
 
     #[test]

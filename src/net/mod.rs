@@ -11,7 +11,7 @@
 //! `accept` (new connections), `service` (reading, framing, executing, delivering replies),
 //! `fanout` (notifications and who is online), `commit` (holding output until durable, flushing),
 //! `shutdown` (signals, shutdown, snapshots); `conn` and `frame` are one connection and its framing;
-//! `throttle` counts slow work by source address.
+//! `throttle` counts password guesses and slow work by source address.
 
 mod accept;
 mod commit;
@@ -77,7 +77,7 @@ pub struct Server {
     accept_paused_until: Option<Instant>,
     /// Delayed connections to resume: (when, slab key, serial).
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
-    /// Slow work counted by source address.
+    /// Password guesses and slow work counted by source address.
     throttle: throttle::Throttle,
     shutting_down: bool,
 }
@@ -117,7 +117,7 @@ impl Server {
             next_serial: 0,
             accept_paused_until: None,
             timers: BinaryHeap::new(),
-            throttle: throttle::Throttle::default(),
+            throttle: throttle::Throttle::new(Instant::now()),
             shutting_down: false,
         })
     }
