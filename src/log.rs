@@ -37,10 +37,16 @@ pub enum Limit {
     IdleEvicted,
     /// A connection reached the most failed logins it may have: it is closed.
     LoginFailuresMax,
+    /// An account or group password had too many failed guesses from one address (or the address
+    /// itself did): further guesses get `rate_limited` without a hash.
+    GuessesThrottled,
+    /// An address had the most slow work (hashes, settlement searches) in flight it may have: its
+    /// further slow requests get `rate_limited`.
+    SlowWorkPerSource,
 }
 
 impl Limit {
-    pub const ALL: [Limit; 8] = [
+    pub const ALL: [Limit; 10] = [
         Limit::ConnectionsMax,
         Limit::FileDescriptors,
         Limit::OutputMax,
@@ -49,6 +55,8 @@ impl Limit {
         Limit::LoginTimeout,
         Limit::IdleEvicted,
         Limit::LoginFailuresMax,
+        Limit::GuessesThrottled,
+        Limit::SlowWorkPerSource,
     ];
 
     /// What an operator changes to move this limit, as shown after its log line.
@@ -61,7 +69,9 @@ impl Limit {
             Limit::FrameTooLong => "--max-frame-bytes",
             Limit::LoginTimeout => "--login-timeout-secs",
             Limit::IdleEvicted => "--max-connections",
-            Limit::LoginFailuresMax => "a fixed limit, not configurable",
+            Limit::LoginFailuresMax | Limit::GuessesThrottled | Limit::SlowWorkPerSource => {
+                "a fixed limit, not configurable"
+            }
         }
     }
 

@@ -10,9 +10,9 @@ use std::path::Path;
 
 use common::{ok, Client, Server, TempDir};
 use serde_json::{json, Value};
+use splitd::config::FsyncPolicy;
 use splitd::machine::{Record, Split, Transaction};
 use splitd::money::Cents;
-use splitd::config::FsyncPolicy;
 use splitd::store::Store;
 
 fn refused(reply: &Value, code: &str, message: &str) {

@@ -10,6 +10,7 @@
 //! `Interrupted`.
 
 use std::io::{self, Write};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use mio::net::TcpStream;
@@ -17,13 +18,18 @@ use mio::{Interest, Registry, Token};
 use serde_json::Value;
 
 use super::frame::{FrameBuf, Next};
-use crate::machine::Session;
+use super::throttle::Source;
+use crate::machine::{Command, Session};
+use crate::workers::Cancel;
 
 pub struct Conn {
     stream: TcpStream,
     /// Unique for the server's life: results for a closed connection whose slab slot was reused are
     /// recognised and dropped.
     serial: u64,
+    /// The peer's address, read once at accept (`None` if the peer was already gone): what the
+    /// throttles count by.
+    peer: Option<SocketAddr>,
     input: FrameBuf,
     output: Vec<u8>,
     /// Bytes of `output` already written.
@@ -47,6 +53,8 @@ pub struct Conn {
     dirty: bool,
     /// Since when this connection has had no login (accept time, or the last logout).
     unauthenticated_since: Instant,
+    /// A guess to run again, before any further frame, once the delay it waits in is over.
+    waiting: Option<Waiting>,
 }
 
 /// Where a connection is in its life. One value, so that states which exclude each other cannot be
@@ -68,10 +76,19 @@ enum Phase {
     Closed,
 }
 
+/// A password guess waiting for others in flight from its source to finish (`Throttled::Busy`).
+#[derive(Debug)]
+pub struct Waiting {
+    pub id: Option<Value>,
+    pub command: Command,
+}
+
 /// A request waiting for its slow work.
 #[derive(Debug)]
 pub struct Parked {
     pub id: Option<Value>,
+    /// Cancels the slow work if the connection closes before a worker starts it.
+    pub cancel: Cancel,
 }
 
 pub enum Flushed {
@@ -99,6 +116,7 @@ pub enum Received {
 impl Conn {
     pub fn new(stream: TcpStream, serial: u64, now: Instant) -> Conn {
         Conn {
+            peer: stream.peer_addr().ok(),
             stream,
             serial,
             input: FrameBuf::default(),
@@ -113,11 +131,17 @@ impl Conn {
             queued: false,
             dirty: false,
             unauthenticated_since: now,
+            waiting: None,
         }
     }
 
     pub fn serial(&self) -> u64 {
         self.serial
+    }
+
+    /// Where it comes from, as the throttles count it.
+    pub fn source(&self) -> Source {
+        Source::of(self.peer)
     }
 
     // Phase: the lifecycle.
@@ -166,6 +190,19 @@ impl Conn {
         }
     }
 
+    /// Holds `waiting` and its further frames until `until`; `take_waiting` then gives it back.
+    pub fn wait(&mut self, waiting: Waiting, until: Instant) {
+        if self.can_execute() {
+            self.waiting = Some(waiting);
+            self.phase = Phase::Delayed(until);
+        }
+    }
+
+    /// The request that waited, to run before any further frame.
+    pub fn take_waiting(&mut self) -> Option<Waiting> {
+        self.waiting.take()
+    }
+
     /// Ends a delay that is due at `now`; `true` if one ended (the connection may execute again).
     pub fn delay_over(&mut self, now: Instant) -> bool {
         match self.phase {
@@ -186,13 +223,23 @@ impl Conn {
         }
     }
 
-    /// Marks it closed for good; `false` if it already was.
+    /// Marks it closed for good, cancelling the slow work it waits for; `false` if it already was.
     pub fn close(&mut self) -> bool {
-        if self.is_closed() {
-            return false;
+        match std::mem::replace(&mut self.phase, Phase::Closed) {
+            Phase::Closed => false,
+            Phase::Parked(parked) => {
+                parked.cancel.cancel();
+                true
+            }
+            _ => true,
         }
-        self.phase = Phase::Closed;
-        true
+    }
+
+    /// Whether the peer reset the connection (an error is pending on the socket after the poller
+    /// reported a hang-up): nobody can read an answer any more. A peer that only shut down its
+    /// sending side is not reset, and still gets the answers to what it sent.
+    pub fn peer_reset(&mut self) -> bool {
+        self.read_closed_seen && matches!(self.stream.take_error(), Ok(Some(_)))
     }
 
     /// Since when it has been open without a login (accept, or its last logout); `None` once logged
@@ -359,7 +406,7 @@ mod tests {
     fn a_parked_connection_waits_and_gets_its_request_back() {
         let (mut conn, _peer) = conn();
         assert!(conn.can_execute());
-        conn.park(Parked { id: Some(json!(7)) });
+        conn.park(Parked { id: Some(json!(7)), cancel: Cancel::default() });
         assert!(conn.is_parked() && !conn.can_execute());
         assert_eq!(conn.unpark().and_then(|p| p.id), Some(json!(7)));
         assert!(conn.can_execute());
@@ -376,6 +423,12 @@ mod tests {
         assert!(conn.delay_over(now + Duration::from_millis(50)));
         assert!(conn.can_execute());
         assert!(!conn.delay_over(now + Duration::from_secs(1)), "an open connection has no delay to end");
+        conn.wait(Waiting { id: Some(json!(1)), command: Command::Logout }, now + Duration::from_millis(20));
+        assert!(!conn.can_execute());
+        assert!(conn.delay_over(now + Duration::from_millis(20)));
+        let waited = conn.take_waiting().expect("the request that waited");
+        assert_eq!((waited.id, waited.command), (Some(json!(1)), Command::Logout));
+        assert!(conn.take_waiting().is_none());
     }
 
     #[test]
@@ -397,10 +450,49 @@ mod tests {
     #[test]
     fn a_parked_connection_closes_and_its_late_result_finds_it_closed() {
         let (mut conn, _peer) = conn();
-        conn.park(Parked { id: None });
+        let cancel = Cancel::default();
+        conn.park(Parked { id: None, cancel: cancel.clone() });
+        assert!(!cancel.is_cancelled());
         assert!(conn.close());
+        assert!(cancel.is_cancelled(), "closing cancels the work it waited for");
         assert!(conn.is_closed() && !conn.is_parked());
         assert_eq!(conn.login_clock(), None, "a closed connection waits for no login");
+    }
+
+    #[test]
+    fn it_knows_where_it_comes_from() {
+        let (conn, peer) = conn();
+        assert_eq!(conn.source(), Source::of(Some(peer.local_addr().unwrap())));
+        assert_ne!(conn.source(), Source::UNKNOWN);
+    }
+
+    #[test]
+    fn a_reset_is_told_from_a_half_close() {
+        let (mut half, half_peer) = conn();
+        half_peer.shutdown(std::net::Shutdown::Write).unwrap();
+        let (mut reset, reset_peer) = conn();
+        // SO_LINGER 0: closing sends a reset instead of a FIN.
+        let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+        // SAFETY: a valid descriptor and a `linger` of the size given, read by the call only.
+        let set = unsafe {
+            libc::setsockopt(
+                std::os::fd::AsRawFd::as_raw_fd(&reset_peer),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(set, 0);
+        drop(reset_peer);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        half.note_readable(true);
+        reset.note_readable(true);
+        while !reset.peer_reset() {
+            assert!(Instant::now() < deadline, "the reset was never seen");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(!half.peer_reset(), "a peer that only stopped sending may still read its answers");
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! `fanout` (notifications and who is online), `commit` (holding output until durable, flushing),
 //! `shutdown` (signals, shutdown, snapshots), `idle` (connections not logged in: the login timeout
 //! and eviction near the cap); `conn` and `frame` are one connection and its framing;
-//! `limits` fits the connection cap to the descriptor limit at start.
+//! `limits` fits the connection cap to the descriptor limit at start; `throttle` counts password
+//! guesses and slow work by source address.
 
 mod accept;
 mod commit;
@@ -23,6 +24,7 @@ mod idle;
 pub mod limits;
 mod service;
 mod shutdown;
+mod throttle;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -36,10 +38,11 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
 use crate::config::Config;
-use crate::machine::{Machine, Resume, UserId};
+use crate::machine::{Machine, UserId};
 use crate::store::Store;
 use crate::workers::Workers;
 use conn::Conn;
+use service::WorkTag;
 
 pub use service::LOGIN_FAILURES_MAX;
 
@@ -49,9 +52,6 @@ const SIGNALS: Token = Token(usize::MAX - 2);
 
 /// How long poll may sleep when nothing is scheduled: bounds the lag of idle-timeout checks.
 const TICK: Duration = Duration::from_millis(500);
-
-/// Tag carried through the slow-work threads: which connection asked and where its request resumes.
-type WorkTag = (usize, u64, Resume);
 
 pub struct Server {
     poll: Poll,
@@ -84,6 +84,8 @@ pub struct Server {
     login_queue: idle::LoginQueue,
     /// Delayed connections to resume: (when, slab key, serial).
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    /// Password guesses and slow work counted by source address.
+    throttle: throttle::Throttle,
     shutting_down: bool,
 }
 
@@ -124,6 +126,7 @@ impl Server {
             spare: accept::open_spare(),
             login_queue: idle::LoginQueue::default(),
             timers: BinaryHeap::new(),
+            throttle: throttle::Throttle::new(Instant::now()),
             shutting_down: false,
         })
     }

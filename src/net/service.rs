@@ -2,6 +2,10 @@
 //! budget, hand each decoded frame to the machine, resume requests whose slow work came back, and
 //! deliver the outcome (reply, records to the log, events to fan out, login throttling).
 //!
+//! Password guesses (`login`, `join_group`) are counted by source before they run (`throttle`): a
+//! refused one is answered `rate_limited` without hashing; one that must wait for others in flight
+//! is held on its connection and run again shortly.
+//!
 //! Does not own the meaning of requests (`machine`, `proto`), who receives a notification
 //! (`fanout`), when output may leave (`commit`), or the socket's write side (`commit::flush_dirty`).
 
@@ -9,12 +13,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use super::conn::{Parked, Received};
+use super::conn::{Parked, Received, Waiting};
 use super::frame::Next;
+use super::throttle::{Charge, Source, Target, Throttled, BUSY_RETRY, SLOW_WORK_RETRY_AFTER, SOURCE_SLOW_JOBS_MAX};
 use super::{enqueue, mark_dirty, Server};
 use crate::log::{self, Limit};
 use crate::machine;
-use crate::machine::{Outcome, Step, UserId};
+use crate::machine::{Command, Job, Outcome, Resume, Step, UserId};
 use crate::proto::{self, Code, Error};
 
 /// Failed logins on one connection: the n-th failure holds the connection's next frames for
@@ -23,6 +28,16 @@ use crate::proto::{self, Code, Error};
 const LOGIN_DELAY_BASE: Duration = Duration::from_millis(50);
 const LOGIN_DELAY_MAX: Duration = Duration::from_secs(1);
 pub const LOGIN_FAILURES_MAX: u32 = 10;
+
+/// Carried through the worker pool with a job: which connection asked, where its request resumes,
+/// whose slow-work count the job is on, and the password guess it is, if it is one.
+pub(super) struct WorkTag {
+    key: usize,
+    serial: u64,
+    source: Source,
+    charge: Option<Charge>,
+    resume: Resume,
+}
 
 impl Server {
     /// Services each connection on the ready list once: execute buffered frames, read more, up to the
@@ -51,6 +66,10 @@ impl Server {
                 return;
             };
             if !conn.can_execute() {
+                if conn.is_parked() && conn.peer_reset() {
+                    // Nobody can read the answer: close now, so its slow work is cancelled unrun.
+                    self.close(key);
+                }
                 return;
             }
             let output_high = self.config.output_bytes_high;
@@ -65,6 +84,12 @@ impl Server {
             if frames >= self.config.frames_per_turn_max {
                 enqueue(&mut self.ready, conn, key);
                 return;
+            }
+            if let Some(Waiting { id, command }) = conn.take_waiting() {
+                // A guess that waited for others in flight comes before any later frame.
+                frames += 1;
+                self.execute_command(key, id, command);
+                continue;
             }
             match conn.next_frame(self.config.frame_bytes_max) {
                 Next::Frame(bytes) => {
@@ -106,43 +131,106 @@ impl Server {
 
     /// Executes one decoded frame for connection `key`.
     fn execute(&mut self, key: usize, decoded: proto::Decoded) {
+        match decoded.command {
+            Ok(command) => self.execute_command(key, decoded.id, command),
+            Err(error) => self.refuse(key, decoded.id, &error),
+        }
+    }
+
+    /// Runs one command for connection `key`; a password guess only if its source may guess now.
+    fn execute_command(&mut self, key: usize, id: Option<Value>, command: Command) {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        let command = match decoded.command {
-            Ok(command) => command,
-            Err(error) => {
-                proto::write_error(&error, decoded.id.as_ref(), conn.output_mut());
-                mark_dirty(&mut self.dirty, conn, key);
+        let now = Instant::now();
+        let verdict = guess_target(&command).map(|target| self.throttle.guesses.attempt(target, conn.source(), now));
+        let charge = match verdict {
+            None => None,
+            Some(Ok(charge)) => Some(charge),
+            Some(Err(Throttled::Busy)) => {
+                let until = now + BUSY_RETRY;
+                conn.wait(Waiting { id, command }, until);
+                self.timers.push(std::cmp::Reverse((until, key, conn.serial())));
                 return;
+            }
+            Some(Err(Throttled::Refused(wait))) => {
+                log::limit!(
+                    Limit::GuessesThrottled,
+                    "throttling password guesses: too many failed logins or group joins from one address"
+                );
+                let error = Error::rate_limited("Too many failed attempts from this address; try again later", wait);
+                return self.refuse(key, id, &error);
             }
         };
         let user_before = conn.session.user;
         match self.machine.execute(&mut conn.session, command, unix_millis()) {
-            Step::Done(outcome) => self.deliver(key, decoded.id, user_before, outcome),
-            Step::Offload(job) => {
-                conn.park(Parked { id: decoded.id });
-                if !self.workers.submit((key, conn.serial(), job.resume), job.work) {
-                    log::info!("worker threads are gone; closing connection");
-                    self.close(key);
+            Step::Done(outcome) => self.deliver(key, id, user_before, outcome, charge),
+            Step::Offload(job) => self.offload(key, id, charge, job),
+        }
+    }
+
+    /// Hands a request's slow work to the workers and parks the connection until it comes back;
+    /// refuses it when its source has the most slow work in flight it may have.
+    fn offload(&mut self, key: usize, id: Option<Value>, charge: Option<Charge>, job: Job) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let source = conn.source();
+        if !self.throttle.slow_work.start(source) {
+            if let Some(charge) = charge {
+                self.throttle.guesses.finish(charge, false, Instant::now());
+            }
+            log::limit!(
+                Limit::SlowWorkPerSource,
+                "refusing password checks and settlement searches from an address with {SOURCE_SLOW_JOBS_MAX} in flight"
+            );
+            let error = Error::rate_limited(
+                "Too many requests waiting from this address; try again later",
+                SLOW_WORK_RETRY_AFTER,
+            );
+            return self.refuse(key, id, &error);
+        }
+        let tag = WorkTag { key, serial: conn.serial(), source, charge, resume: job.resume };
+        match self.workers.submit(source.lane(), tag, job.work) {
+            Some(cancel) => conn.park(Parked { id, cancel }),
+            None => {
+                self.throttle.slow_work.finish(source);
+                if let Some(charge) = charge {
+                    self.throttle.guesses.finish(charge, false, Instant::now());
                 }
+                log::info!("worker threads are gone; closing connection");
+                self.close(key);
             }
         }
     }
 
-    /// Results from the worker threads: resume each parked request where it stopped.
+    /// An error reply to a request that was not executed (or could not be decoded).
+    fn refuse(&mut self, key: usize, id: Option<Value>, error: &Error) {
+        if let Some(conn) = self.conns.get_mut(key) {
+            proto::write_error(error, id.as_ref(), conn.output_mut());
+            mark_dirty(&mut self.dirty, conn, key);
+        }
+    }
+
+    /// Jobs handed back by the worker threads: uncount each, and resume the parked request where it
+    /// stopped, unless the job was cancelled or its connection is gone (an abandoned guess counts as
+    /// failed: whoever made it cannot have been told).
     pub(super) fn finish_offloaded(&mut self) {
-        while let Some(((key, serial, resume), done)) = self.workers.try_finished() {
-            let Some(conn) = self.conns.get_mut(key) else {
+        while let Some((tag, done)) = self.workers.try_finished() {
+            let WorkTag { key, serial, source, charge, resume } = tag;
+            self.throttle.slow_work.finish(source);
+            let conn = self.conns.get_mut(key).filter(|c| c.serial() == serial && !c.is_closed());
+            // A job is cancelled only when its connection closes, so `done` is `None` only then.
+            let (Some(conn), Some(done)) = (conn, done) else {
+                if let Some(charge) = charge {
+                    self.throttle.guesses.finish(charge, true, Instant::now());
+                }
                 continue;
             };
-            if conn.serial() != serial || conn.is_closed() {
-                continue;
-            }
             let id = conn.unpark().and_then(|p| p.id);
             let user_before = conn.session.user;
             let outcome = self.machine.resume(&mut conn.session, resume, done, unix_millis());
-            self.deliver(key, id, user_before, outcome);
+            self.deliver(key, id, user_before, outcome, charge);
             if let Some(conn) = self.conns.get_mut(key) {
                 // Frames that arrived meanwhile are waiting in its buffer.
                 enqueue(&mut self.ready, conn, key);
@@ -150,8 +238,21 @@ impl Server {
         }
     }
 
-    /// Queues the reply, hands the records to the log, fans the events out.
-    fn deliver(&mut self, key: usize, id: Option<Value>, user_before: Option<UserId>, outcome: Outcome) {
+    /// Queues the reply, hands the records to the log, fans the events out; ends the guess `charge`
+    /// (the attempt this was), failed or not.
+    fn deliver(
+        &mut self,
+        key: usize,
+        id: Option<Value>,
+        user_before: Option<UserId>,
+        outcome: Outcome,
+        charge: Option<Charge>,
+    ) {
+        let guess_failed =
+            matches!(outcome.answer, Err(machine::Error::InvalidCredentials | machine::Error::InvalidGroupPassword));
+        if let Some(charge) = charge {
+            self.throttle.guesses.finish(charge, guess_failed, Instant::now());
+        }
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
@@ -190,6 +291,17 @@ impl Server {
             conn.delay(until);
             self.timers.push(std::cmp::Reverse((until, key, conn.serial())));
         }
+    }
+}
+
+/// What a command guesses at, if it checks a password someone may be guessing: every login (an
+/// unknown name is checked against a dummy hash, at the same cost), and every join, which checks the
+/// group's password when it has one.
+fn guess_target(command: &Command) -> Option<Target<'_>> {
+    match command {
+        Command::Login(credentials) => Some(Target::Account(&credentials.username)),
+        Command::JoinGroup(join) => Some(Target::Group(&join.group)),
+        _ => None,
     }
 }
 

@@ -16,11 +16,19 @@ pub use vocab::Code;
 pub struct Error {
     pub code: Code,
     pub message: String,
+    /// `rate_limited` only: how long to wait before the request could be let through, in ms.
+    pub retry_after_ms: Option<u64>,
 }
 
 impl Error {
     pub fn new(code: Code, message: impl Into<String>) -> Error {
-        Error { code, message: message.into() }
+        Error { code, message: message.into(), retry_after_ms: None }
+    }
+
+    /// `rate_limited`: refused unrun; worth trying again after `wait` (at least 1 ms).
+    pub fn rate_limited(message: impl Into<String>, wait: std::time::Duration) -> Error {
+        let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
+        Error { retry_after_ms: Some(wait_ms), ..Error::new(Code::RateLimited, message) }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Error {
@@ -66,7 +74,7 @@ impl From<&machine::Error> for Error {
             E::Invalid(invalid) => (Code::BadRequest, invalid_words(invalid)),
             E::Internal => (Code::Internal, "Internal server error".into()),
         };
-        Error { code, message }
+        Error::new(code, message)
     }
 }
 

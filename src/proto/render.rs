@@ -23,6 +23,9 @@ pub fn write_answer(machine: &Machine, answer: &Result<Answer, machine::Error>, 
 pub fn write_error(error: &Error, id: Option<&Value>, out: &mut Vec<u8>) {
     frame(out, br#""status":"error""#, id, |reply| {
         reply.str("message", &error.message).str("code", error.code.as_str());
+        if let Some(wait_ms) = error.retry_after_ms {
+            reply.u64("retry_after_ms", wait_ms);
+        }
     });
 }
 

@@ -259,3 +259,21 @@ fn replies_have_no_type_key_and_echo_id() {
     assert!(v.get("type").is_none());
     assert_eq!(out.last(), Some(&b'\n'));
 }
+
+#[test]
+fn a_rate_limited_error_says_when_to_try_again() {
+    let mut out = Vec::new();
+    let error = Error::rate_limited("Too many failed attempts", std::time::Duration::from_micros(5_999_400));
+    write_error(&error, Some(&Value::from("a")), &mut out);
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["status"], "error");
+    assert_eq!(v["code"], "rate_limited");
+    assert_eq!(v["retry_after_ms"], 5999);
+    assert_eq!(v["id"], "a");
+    let mut plain = Vec::new();
+    write_error(&Error::bad_request("x"), None, &mut plain);
+    let v: Value = serde_json::from_slice(&plain).unwrap();
+    assert!(v.get("retry_after_ms").is_none(), "only rate_limited carries it: {v}");
+    let soon = Error::rate_limited("x", std::time::Duration::ZERO);
+    assert_eq!(soon.retry_after_ms, Some(1), "never 0: that would invite a retry at once");
+}

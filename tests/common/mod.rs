@@ -3,7 +3,8 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -83,6 +84,12 @@ impl Server {
         Client::connect(self.addr)
     }
 
+    /// A client whose side of the connection is `local` (any of 127.0.0.0/8: all of it is loopback),
+    /// so that the server sees it come from another address.
+    pub fn connect_from(&self, local: Ipv4Addr) -> Client {
+        Client::from_stream(connect_from(local, self.addr))
+    }
+
     /// SIGTERM and wait for exit; returns the exit code.
     pub fn terminate(mut self) -> Option<i32> {
         self.stop()
@@ -142,10 +149,29 @@ pub struct Client {
 
 impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect(addr).expect("connect");
+        Client::from_stream(TcpStream::connect(addr).expect("connect"))
+    }
+
+    pub fn from_stream(stream: TcpStream) -> Client {
         stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
         let reader = BufReader::new(stream.try_clone().expect("clone"));
         Client { stream, reader, pushed: Vec::new() }
+    }
+
+    /// Closes the connection with a reset (SO_LINGER 0), as a client that gives up abruptly does.
+    pub fn reset(self) {
+        let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+        // SAFETY: a valid descriptor and a `linger` of the size given, only read by the call.
+        let set = unsafe {
+            libc::setsockopt(
+                self.stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(set, 0, "SO_LINGER: {}", std::io::Error::last_os_error());
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
@@ -214,6 +240,31 @@ impl Client {
         let _ = self.request("signup", json!({"username": name, "password": password}));
         let reply = self.request("login", json!({"username": name, "password": password}));
         assert_eq!(reply["message"], "Login successful", "{reply}");
+    }
+}
+
+/// A TCP connection to `server` from the local address `local` (std cannot bind before connecting).
+pub fn connect_from(local: Ipv4Addr, server: SocketAddr) -> TcpStream {
+    let SocketAddr::V4(server) = server else { panic!("an IPv4 server address, not {server}") };
+    let sockaddr = |ip: Ipv4Addr, port: u16| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr { s_addr: u32::from(ip).to_be() },
+        sin_zero: [0; 8],
+    };
+    let (here, there) = (sockaddr(local, 0), sockaddr(*server.ip(), server.port()));
+    let size = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: `socket` returns a fresh descriptor (checked), owned by the `TcpStream` from then on;
+    // `bind` and `connect` only read the `sockaddr_in`s, of the size given.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let stream = TcpStream::from_raw_fd(fd);
+        let bound = libc::bind(fd, (&here as *const libc::sockaddr_in).cast(), size);
+        assert_eq!(bound, 0, "bind {local}: {}", std::io::Error::last_os_error());
+        let connected = libc::connect(fd, (&there as *const libc::sockaddr_in).cast(), size);
+        assert_eq!(connected, 0, "connect from {local}: {}", std::io::Error::last_os_error());
+        stream
     }
 }
 
