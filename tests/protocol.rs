@@ -232,3 +232,41 @@ fn sigterm_exits_cleanly_with_replies_flushed() {
     assert_eq!(server.terminate(), Some(0));
     let _: Option<Value> = client.read_message();
 }
+
+/// One grammar for an amount, the text of a JSON number: each lenient string the server once took
+/// is refused, saying what to write; JSON numbers and strict strings are taken as before.
+#[test]
+fn lenient_amount_strings_are_refused() {
+    let dir = TempDir::new("lenient");
+    let server = Server::start(dir.path(), &[]);
+    let mut alice = server.connect();
+    alice.login_as("alice");
+    ok(&alice.request("create_group", json!({"group": "trip"})));
+    let add = |amount: Value| json!({"group": "trip", "amount": amount, "split_between": ["alice"]});
+    for (amount, hint) in [
+        (" 1", "write 1 (no spaces)"),
+        ("1 ", "write 1 (no spaces)"),
+        ("\u{a0}1", "write 1 (no spaces)"),
+        ("+1", "write 1 (no plus sign)"),
+        ("007", "write 7 (no leading zeros)"),
+        ("1.", "write 1 (digits after the point, or no point)"),
+        (".5", "write 0.5 (a digit before the point)"),
+        ("12,50", "write 12.50 (a point, not a comma)"),
+    ] {
+        let reply = alice.request("add_transaction", add(json!(amount)));
+        assert_eq!(reply["code"], "bad_request", "{amount:?}: {reply}");
+        assert_eq!(reply["message"], format!("Field 'amount' must be a decimal number: {hint}"), "{amount:?}: {reply}");
+    }
+    let reply = alice.request("add_transaction", add(json!("-1")));
+    assert_eq!(reply["message"], "Field 'amount' must be greater than zero", "{reply}");
+    assert_eq!(ok(&alice.request("view_transactions", json!({"group": "trip"})))["transactions"], json!([]));
+    // As before: JSON numbers (the exponent form too, sent as its text) and strings in the grammar.
+    for (frame_amount, cents) in [("1e3", 100_000), ("1.25e1", 1250), ("\"1E+2\"", 10_000), ("\"12.50\"", 1250)] {
+        let frame = format!(
+            "{{\"action\":\"add_transaction\",\"data\":{{\"group\":\"trip\",\"amount\":{frame_amount},\"split_between\":[\"alice\"]}}}}\n"
+        );
+        alice.send_raw(frame.as_bytes());
+        let reply = alice.reply();
+        assert_eq!(common::cents(&ok(&reply)["transaction"]["amount"]), cents, "{frame_amount}: {reply}");
+    }
+}

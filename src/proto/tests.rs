@@ -177,6 +177,55 @@ fn the_read_fast_path_agrees_with_the_general_decoder() {
     }
 }
 
+/// One grammar for an amount, the text of a JSON number: every lenient form once taken is refused,
+/// as a string and wherever an amount goes; the helpful words say what to write.
+#[test]
+fn lenient_amount_strings_are_refused() {
+    let add = |amount: &str| {
+        let amount = serde_json::to_string(amount).unwrap();
+        format!(r#"{{"action":"add_transaction","data":{{"group":"g","amount":{amount},"split_between":["a"]}}}}"#)
+    };
+    let cases = [
+        (" 1", "write 1 (no spaces)"),
+        ("\u{a0}1", "write 1 (no spaces)"),
+        ("1 ", "write 1 (no spaces)"),
+        ("+1", "write 1 (no plus sign)"),
+        ("007", "write 7 (no leading zeros)"),
+        ("1.", "write 1 (digits after the point, or no point)"),
+        (".5", "write 0.5 (a digit before the point)"),
+        ("12,50", "write 12.50 (a point, not a comma)"),
+        ("0x10", "must be a decimal number"),
+        ("1_000", "must be a decimal number"),
+    ];
+    for (amount, needle) in cases {
+        let err = request(&add(amount)).expect_err(amount);
+        assert_eq!(err.code, Code::BadRequest, "{amount:?}");
+        assert!(err.message.starts_with("Field 'amount' must be a decimal number"), "{amount:?}: {}", err.message);
+        assert!(err.message.contains(needle), "{amount:?}: {}", err.message);
+    }
+    let elsewhere = [
+        r#"{"action":"record_payment","data":{"group":"g","to":"b","amount":"+1"}}"#,
+        r#"{"action":"edit_transaction","data":{"group":"g","id":1,"amount":" 1"}}"#,
+        r#"{"action":"add_transaction","data":{"group":"g","amount":1,"split":{"mode":"exact","amounts":{"a":".5"}}}}"#,
+        r#"{"action":"add_transaction","data":{"group":"g","amount":1,"split_between":["a"],"paid_by":{"a":"01"}}}"#,
+        r#"{"action":"add_transaction","data":{"group":"g","amount":1,"split":{"mode":"percent","percents":{"a":"+100"}}}}"#,
+    ];
+    for frame in elsewhere {
+        assert_eq!(request(frame).expect_err(frame).code, Code::BadRequest, "{frame}");
+    }
+    // A minus sign is its own refusal; JSON numbers, exponents and strings of them still work.
+    let err = request(&add("-1")).unwrap_err();
+    assert_eq!(err.message, "Field 'amount' must be greater than zero");
+    for (amount, cents) in [("1e3", 100_000), ("1.25e1", 1250), ("12.50", 1250), ("0.5", 50), ("1E+2", 10_000)] {
+        let as_string = request(&add(amount));
+        let as_number = request(&add(amount).replace(&format!("\"{amount}\""), amount));
+        for decoded in [as_string, as_number] {
+            let Ok(Command::AddTransaction(txn)) = decoded else { panic!("{amount}: {decoded:?}") };
+            assert_eq!(txn.amount, Cents(cents), "{amount}");
+        }
+    }
+}
+
 #[test]
 fn echoes_id_even_on_errors() {
     let decoded = decode(br#"{"action":"nope","id":"abc"}"#);
