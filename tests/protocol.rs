@@ -233,6 +233,56 @@ fn sigterm_exits_cleanly_with_replies_flushed() {
     let _: Option<Value> = client.read_message();
 }
 
+/// A frame that repeats a key says two things; serde_json's map kept the last (`"amount":1,
+/// "amount":999` recorded 999.00, `"group":"nope","group":"trip"` acted on trip). Each is refused,
+/// naming the key, and nothing is recorded.
+#[test]
+fn a_repeated_key_is_refused_and_changes_nothing() {
+    let dir = TempDir::new("repeated");
+    let server = Server::start(dir.path(), &[]);
+    let mut alice = server.connect();
+    alice.login_as("alice");
+    ok(&alice.request("create_group", json!({"group": "trip"})));
+    let frames: [(&str, &str); 7] = [
+        (
+            r#"{"action":"add_transaction","data":{"group":"trip","amount":1,"amount":999,"split_between":["alice"]}}"#,
+            "amount",
+        ),
+        (
+            r#"{"action":"add_transaction","data":{"group":"nope","group":"trip","amount":1,"split_between":["alice"]}}"#,
+            "group",
+        ),
+        (
+            r#"{"action":"add_transaction","data":{"group":"trip","amount":1,"split_between":["alice"]},"action":"settle"}"#,
+            "action",
+        ),
+        (
+            r#"{"action":"add_transaction","data":{"group":"trip","amount":2,"split":{"mode":"exact","amounts":{"alice":1,"alice":2}}}}"#,
+            "split.amounts.alice",
+        ),
+        (
+            r#"{"action":"add_transaction","data":{"group":"trip","amount":2,"split_between":["alice"],"paid_by":{"alice":2,"alice":2}}}"#,
+            "paid_by.alice",
+        ),
+        (r#"{"action":"view_balances","data":{"group":"nope","\u0067roup":"trip"}}"#, "group"),
+        (r#"{"action":"record_payment","data":{"group":"trip","to":"alice","amount":5,"amount":500}}"#, "amount"),
+    ];
+    for (frame, field) in frames {
+        alice.send_raw(format!("{frame}\n").as_bytes());
+        let reply = alice.reply();
+        assert_eq!(reply["code"], "bad_request", "{frame}: {reply}");
+        assert_eq!(reply["message"], format!("Duplicate field '{field}'"), "{frame}: {reply}");
+    }
+    // The id is echoed, as on any error, unless it is what repeats.
+    alice.send_raw(b"{\"action\":\"list_groups\",\"action\":\"logout\",\"id\":\"q\"}\n");
+    assert_eq!(alice.reply()["id"], "q");
+    alice.send_raw(b"{\"action\":\"list_groups\",\"id\":1,\"id\":2}\n");
+    let reply = alice.reply();
+    assert_eq!((reply["message"].as_str(), reply.get("id")), (Some("Duplicate field 'id'"), None), "{reply}");
+    assert_eq!(ok(&alice.request("view_transactions", json!({"group": "trip"})))["transactions"], json!([]));
+    assert_eq!(ok(&alice.request("view_payments", json!({"group": "trip"})))["payments"], json!([]));
+}
+
 /// One grammar for an amount, the text of a JSON number: each lenient string the server once took
 /// is refused, saying what to write; JSON numbers and strict strings are taken as before.
 #[test]

@@ -148,6 +148,15 @@ fn the_read_fast_path_agrees_with_the_general_decoder() {
         r#"{"action":"add_transaction","data":{"group":"g","amount":5,"description":null,"split_between":["a"],"key":"k"}}"#,
         r#"{"action":"add_transaction","data":{"group":"g","amount":-5,"split_between":["a"]}}"#,
         r#"{"action":"add_transaction","data":{"group":"g","amount":5,"split_between":null}}"#,
+        r#"{"action":"add_transaction","data":{"group":"g","amount" : 12.50 ,"split_between":["a"]}}"#,
+        r#"{"action":"add_transaction","data":{"group":"g","amount":1,"amount":999,"split_between":["a"]}}"#,
+        r#"{"action":"add_transaction","data":{"group":"g","amount":1,"split_between":["a"],"group":"h"}}"#,
+        r#"{"action":"add_transaction","data":{"group":"g","amount":1,"split_between":["a"]},"id":1,"id":2}"#,
+        r#"{"action":"add_transaction","data":{"group":"g","amount":1,"split_between":["a"]},"action":"add_transaction"}"#,
+        r#"{"action":"view_balances","data":{"group":"nope","group":"trip"}}"#,
+        r#"{"action":"view_balances","data":{"group":"g","\u0067roup":"h"}}"#,
+        r#"{"action":"view_balances","data":{"group":"g"},"data":{"group":"g"}}"#,
+        r#"{"action":"view_balances","data":{"group":"g"},"id":1,"id":1}"#,
     ];
     let agree = |frame: &[u8]| {
         if let Some(fast) = decode_original_add(frame) {
@@ -166,6 +175,14 @@ fn the_read_fast_path_agrees_with_the_general_decoder() {
     }
     assert!(decode_group_read(frames[0].as_bytes()).is_some(), "the common read takes the fast path");
     assert!(decode_original_add(frames[15].as_bytes()).is_some(), "the original add takes the fast path");
+    assert!(
+        decode_original_add(frames[22].as_bytes()).is_some(),
+        "spaces around the amount are JSON's, not the amount's"
+    );
+    for frame in &frames[23..] {
+        let refused = decode(frame.as_bytes()).command.expect_err(frame);
+        assert!(refused.message.starts_with("Duplicate field '"), "{frame}: {}", refused.message);
+    }
     // Seeded byte mutations of the same frames.
     let mut seed = 0x51_u64;
     for _ in 0..40_000 {
@@ -175,6 +192,35 @@ fn the_read_fast_path_agrees_with_the_general_decoder() {
         frame[at] = b" {}[]\",:0123456789abcdefgnrtu-.e\"\\x"[(seed >> 8) as usize % 34];
         agree(&frame);
     }
+}
+
+/// serde_json's map keeps the last of a repeated key: `"amount":1,"amount":999` was 999.00. Now the
+/// frame is refused, naming the key, wherever it repeats.
+#[test]
+fn a_repeated_key_anywhere_refuses_the_frame() {
+    let add = |data: &str| format!(r#"{{"action":"add_transaction","data":{{"group":"g",{data}}}}}"#);
+    let cases = [
+        (add(r#""amount":1,"amount":999,"split_between":["a"]"#), "amount"),
+        (add(r#""amount":1,"split":{"mode":"exact","mode":"equal","amounts":{"a":1}}"#), "split.mode"),
+        (add(r#""amount":2,"split":{"mode":"exact","amounts":{"a":1,"b":1,"a":1}}"#), "split.amounts.a"),
+        (add(r#""amount":2,"split_between":["a"],"paid_by":{"a":1,"a":1}"#), "paid_by.a"),
+        (add(r#""amount":1,"split_between":["a"],"include_payer":true,"include_payer":false"#), "include_payer"),
+        (r#"{"action":"view_balances","data":{"group":"nope","group":"trip"}}"#.into(), "group"),
+        (r#"{"action":"list_groups","action":"logout"}"#.into(), "action"),
+        (r#"{"action":"login","data":{"username":"a","password":"x"},"data":{}}"#.into(), "data"),
+        (r#"{"action":"login","data":{"username":"a","username":"b","password":"x"}}"#.into(), "username"),
+    ];
+    for (frame, field) in &cases {
+        let decoded = decode(frame.as_bytes());
+        let err = decoded.command.expect_err(frame);
+        assert_eq!(err.code, Code::BadRequest, "{frame}");
+        assert_eq!(err.message, format!("Duplicate field '{field}'"), "{frame}");
+    }
+    // The id is echoed, unless it is what repeats.
+    let decoded = decode(br#"{"action":"list_groups","action":"logout","id":5}"#);
+    assert_eq!(decoded.id, Some(Value::from(5)));
+    let decoded = decode(br#"{"action":"list_groups","id":5,"id":6}"#);
+    assert_eq!((decoded.id, decoded.command.unwrap_err().message), (None, "Duplicate field 'id'".to_string()));
 }
 
 /// One grammar for an amount, the text of a JSON number: every lenient form once taken is refused,
