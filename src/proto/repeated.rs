@@ -6,9 +6,10 @@
 //!
 //! How: one more pass over the frame (which has already parsed as JSON), through serde without
 //! building anything: keys are borrowed from the frame unless they hold an escape (`"\u0061"` is
-//! `"a"`: keys are compared unescaped), and each object keeps a `HashSet` of its keys, so the pass is
-//! linear however many keys an object has. The general decoder calls it; the fast paths need not:
-//! serde's derive errors on a repeated field, so they decline to the general decoder.
+//! `"a"`: keys are compared unescaped); an object's few keys are searched in a line, a large
+//! object's in a `HashSet`, so the pass stays linear however many keys an object has. It costs
+//! about half of the `Value` parse before it. The general decoder calls it; the fast paths need
+//! not: serde's derive errors on a repeated field, so they decline to the general decoder.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -30,12 +31,17 @@ pub(super) struct Repeated {
 /// `frame` must already have parsed as JSON (the general decoder's first step): should this pass
 /// still fail to read it, it reports nothing, and the frame is answered by that parse.
 pub(super) fn first_repeated(frame: &[u8]) -> Option<Repeated> {
-    let mut scan = Scan { path: Vec::new(), first: None, id_repeated: false };
+    let mut scan = Scan { path: Vec::new(), keys: Vec::new(), first: None, id_repeated: false };
     let mut deserializer = serde_json::Deserializer::from_slice(frame);
     let _read = Node(&mut scan).deserialize(&mut deserializer);
     let path = scan.first?;
     Some(Repeated { field: path, id_repeated: scan.id_repeated })
 }
+
+/// Up to this many keys an object's are searched in a line: no allocation and no hashing for the
+/// few keys of a request's objects (or the one-key object a number is, see `visit_map`), and a
+/// bound on the work of a line, beyond which a `HashSet` keeps the pass linear.
+const LINEAR_KEYS_MAX: usize = 16;
 
 /// One step of the way from the top of the frame to a value.
 enum Step<'de> {
@@ -46,6 +52,9 @@ enum Step<'de> {
 /// What the pass has found, and where it is now.
 struct Scan<'de> {
     path: Vec<Step<'de>>,
+    /// The keys met so far in each object open on `path`, each object's after its parent's (an
+    /// object with more than `LINEAR_KEYS_MAX` keys moves its own to a `HashSet`).
+    keys: Vec<Cow<'de, str>>,
     /// The path of the first repeated key, rendered.
     first: Option<String>,
     id_repeated: bool,
@@ -139,15 +148,28 @@ impl<'de> Visitor<'de> for Node<'_, 'de> {
     /// An object. (With `arbitrary_precision`, serde_json also hands a number over as a one-key
     /// object holding its text: one key cannot repeat, so it needs no case of its own.)
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen = HashSet::new();
+        let start = self.0.keys.len();
+        let mut many: Option<HashSet<Cow<'de, str>>> = None;
         while let Some(key) = map.next_key_seed(Key)? {
-            if !seen.insert(key.clone()) {
+            let seen = match &mut many {
+                Some(set) => !set.insert(key.clone()),
+                None => {
+                    let seen = self.0.keys[start..].contains(&key);
+                    self.0.keys.push(key.clone());
+                    if self.0.keys.len() - start > LINEAR_KEYS_MAX {
+                        many = Some(self.0.keys.drain(start..).collect());
+                    }
+                    seen
+                }
+            };
+            if seen {
                 self.0.repeated(&key);
             }
             self.0.path.push(Step::Key(key));
             map.next_value_seed(Node(&mut *self.0))?;
             self.0.path.pop();
         }
+        self.0.keys.truncate(start);
         Ok(())
     }
 }
@@ -213,6 +235,26 @@ mod tests {
         ] {
             assert_eq!(first_repeated(frame.as_bytes()), None, "{frame}");
         }
+    }
+
+    /// Past `LINEAR_KEYS_MAX` keys an object's keys move to a set: repeats across the move and after
+    /// it are found, and nested objects' keys never count as the parent's.
+    #[test]
+    fn large_and_nested_objects() {
+        let object = |keys: &[String]| {
+            format!("{{{}}}", keys.iter().map(|k| format!("\"{k}\":1")).collect::<Vec<_>>().join(","))
+        };
+        let mut keys: Vec<String> = (0..40).map(|i| format!("k{i}")).collect();
+        assert_eq!(field(&object(&keys)), None);
+        for (at, again) in [(2, 3), (2, 30), (25, 30), (0, 39)] {
+            keys[again] = format!("k{at}");
+            assert_eq!(field(&object(&keys)), Some(format!("k{at}")), "k{at} again at {again}");
+            keys[again] = format!("k{again}");
+        }
+        let inner = object(&keys);
+        assert_eq!(field(&format!(r#"{{"k1":{inner},"k2":[{inner}],"k3":1}}"#)), None);
+        assert_eq!(field(&format!(r#"{{"data":{{"x":{inner},"k5":1,"k5":2}}}}"#)).as_deref(), Some("k5"));
+        assert_eq!(field(r#"{"x":{"b":1},"b":2,"y":{"b":{"x":1}}}"#), None);
     }
 
     #[test]
