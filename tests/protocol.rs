@@ -252,3 +252,91 @@ fn a_short_group_password_works_as_in_the_original() {
     let long = alice.request("set_group_password", json!({"group": "goa", "password": "p".repeat(1025)}));
     assert_eq!(long["message"], "Field 'password' must be at most 1024 bytes long", "{long}");
 }
+
+/// A frame that repeats a key says two things; serde_json's map kept the last (`"amount":1,
+/// "amount":999` recorded 999.00, `"group":"nope","group":"trip"` acted on trip). Each is refused,
+/// naming the key, and nothing is recorded.
+#[test]
+fn a_repeated_key_is_refused_and_changes_nothing() {
+    let dir = TempDir::new("repeated");
+    let server = Server::start(dir.path(), &[]);
+    let mut alice = server.connect();
+    alice.login_as("alice");
+    ok(&alice.request("create_group", json!({"group": "trip"})));
+    let frames: [(&str, &str); 7] = [
+        (
+            r#"{"action":"add_transaction","data":{"group":"trip","amount":1,"amount":999,"split_between":["alice"]}}"#,
+            "amount",
+        ),
+        (
+            r#"{"action":"add_transaction","data":{"group":"nope","group":"trip","amount":1,"split_between":["alice"]}}"#,
+            "group",
+        ),
+        (
+            r#"{"action":"add_transaction","data":{"group":"trip","amount":1,"split_between":["alice"]},"action":"settle"}"#,
+            "action",
+        ),
+        (
+            r#"{"action":"add_transaction","data":{"group":"trip","amount":2,"split":{"mode":"exact","amounts":{"alice":1,"alice":2}}}}"#,
+            "split.amounts.alice",
+        ),
+        (
+            r#"{"action":"add_transaction","data":{"group":"trip","amount":2,"split_between":["alice"],"paid_by":{"alice":2,"alice":2}}}"#,
+            "paid_by.alice",
+        ),
+        (r#"{"action":"view_balances","data":{"group":"nope","\u0067roup":"trip"}}"#, "group"),
+        (r#"{"action":"record_payment","data":{"group":"trip","to":"alice","amount":5,"amount":500}}"#, "amount"),
+    ];
+    for (frame, field) in frames {
+        alice.send_raw(format!("{frame}\n").as_bytes());
+        let reply = alice.reply();
+        assert_eq!(reply["code"], "bad_request", "{frame}: {reply}");
+        assert_eq!(reply["message"], format!("Duplicate field '{field}'"), "{frame}: {reply}");
+    }
+    // The id is echoed, as on any error, unless it is what repeats.
+    alice.send_raw(b"{\"action\":\"list_groups\",\"action\":\"logout\",\"id\":\"q\"}\n");
+    assert_eq!(alice.reply()["id"], "q");
+    alice.send_raw(b"{\"action\":\"list_groups\",\"id\":1,\"id\":2}\n");
+    let reply = alice.reply();
+    assert_eq!((reply["message"].as_str(), reply.get("id")), (Some("Duplicate field 'id'"), None), "{reply}");
+    assert_eq!(ok(&alice.request("view_transactions", json!({"group": "trip"})))["transactions"], json!([]));
+    assert_eq!(ok(&alice.request("view_payments", json!({"group": "trip"})))["payments"], json!([]));
+}
+
+/// One grammar for an amount, the text of a JSON number: each lenient string the server once took
+/// is refused, saying what to write; JSON numbers and strict strings are taken as before.
+#[test]
+fn lenient_amount_strings_are_refused() {
+    let dir = TempDir::new("lenient");
+    let server = Server::start(dir.path(), &[]);
+    let mut alice = server.connect();
+    alice.login_as("alice");
+    ok(&alice.request("create_group", json!({"group": "trip"})));
+    let add = |amount: Value| json!({"group": "trip", "amount": amount, "split_between": ["alice"]});
+    for (amount, hint) in [
+        (" 1", "write 1 (no spaces)"),
+        ("1 ", "write 1 (no spaces)"),
+        ("\u{a0}1", "write 1 (no spaces)"),
+        ("+1", "write 1 (no plus sign)"),
+        ("007", "write 7 (no leading zeros)"),
+        ("1.", "write 1 (digits after the point, or no point)"),
+        (".5", "write 0.5 (a digit before the point)"),
+        ("12,50", "write 12.50 (a point, not a comma)"),
+    ] {
+        let reply = alice.request("add_transaction", add(json!(amount)));
+        assert_eq!(reply["code"], "bad_request", "{amount:?}: {reply}");
+        assert_eq!(reply["message"], format!("Field 'amount' must be a decimal number: {hint}"), "{amount:?}: {reply}");
+    }
+    let reply = alice.request("add_transaction", add(json!("-1")));
+    assert_eq!(reply["message"], "Field 'amount' must be greater than zero", "{reply}");
+    assert_eq!(ok(&alice.request("view_transactions", json!({"group": "trip"})))["transactions"], json!([]));
+    // As before: JSON numbers (the exponent form too, sent as its text) and strings in the grammar.
+    for (frame_amount, cents) in [("1e3", 100_000), ("1.25e1", 1250), ("\"1E+2\"", 10_000), ("\"12.50\"", 1250)] {
+        let frame = format!(
+            "{{\"action\":\"add_transaction\",\"data\":{{\"group\":\"trip\",\"amount\":{frame_amount},\"split_between\":[\"alice\"]}}}}\n"
+        );
+        alice.send_raw(frame.as_bytes());
+        let reply = alice.reply();
+        assert_eq!(common::cents(&ok(&reply)["transaction"]["amount"]), cents, "{frame_amount}: {reply}");
+    }
+}

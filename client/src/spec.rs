@@ -17,16 +17,23 @@
 //! `--paid-by alice=5,bob=10`: who paid what (summing to the amount).
 
 use serde_json::{json, Map, Value};
-use vocab::{parse_date, AmountError, Cents, DateError};
+use vocab::{parse_date, suggest_amount, AmountError, Cents, DateError};
 
-/// Parses an amount a person typed (`12`, `12.5`, ` 12.50 `, `₹12.50`): the server's amount grammar
-/// (`Cents::parse_amount`: positive, at most two decimals, at most 10000000000), after an optional
-/// rupee sign, which the original client printed and people therefore type.
+/// Parses an amount a person typed (`12`, `12.5`, `12.50`, `₹12.50`): the server's amount grammar
+/// exactly (`Cents::parse_amount`: the text of a JSON number, positive, at most two decimals, at most
+/// 10000000000), after an optional rupee sign, which the original client printed and people
+/// therefore type. What the server would refuse is refused here, with what to write instead when
+/// that is clear (`+5`: write 5; `12,50`: write 12.50).
 pub fn parse_user_amount(text: &str) -> Result<Cents, String> {
-    let trimmed = text.trim();
-    let bare = trimmed.strip_prefix('₹').unwrap_or(trimmed);
+    let bare = text.strip_prefix('₹').unwrap_or(text);
     Cents::parse_amount(bare).map_err(|e| match e {
-        AmountError::NotANumber => format!("invalid amount {text:?}: write a positive number like 12.50"),
+        AmountError::NotANumber => match suggest_amount(bare) {
+            Some(suggestion) => format!("invalid amount {text:?}: {suggestion}"),
+            None if bare.contains(',') => format!(
+                "invalid amount {text:?}: write a positive number like 1500 or 12.50 (a point before the cents, no thousands separators)"
+            ),
+            None => format!("invalid amount {text:?}: write a positive number like 12.50"),
+        },
         other => format!("invalid amount {text:?}: it {other}"),
     })
 }
@@ -175,14 +182,33 @@ mod tests {
     #[test]
     fn user_amounts_follow_the_server_grammar() {
         assert_eq!(parse_user_amount("12"), Ok(Cents(1200)));
-        assert_eq!(parse_user_amount(" ₹12.5 "), Ok(Cents(1250)));
+        assert_eq!(parse_user_amount("₹12.5"), Ok(Cents(1250)));
         assert_eq!(parse_user_amount("1.25e1"), Ok(Cents(1250)));
         assert_eq!(parse_user_amount("10000000000"), Ok(Cents(1_000_000_000_000)));
-        for bad in ["0", "-5", "12.345", "ten", "", "12,50", "10000000000.01", "₹"] {
+        for bad in
+            ["0", "-5", "12.345", "ten", "", "12,50", "10000000000.01", "₹", " 12", "₹ 12", "+5", "007", ".5", "5."]
+        {
             assert!(parse_user_amount(bad).is_err(), "{bad:?}");
         }
         assert_eq!(parse_user_amount("ten"), Err(r#"invalid amount "ten": write a positive number like 12.50"#.into()));
         assert_eq!(parse_user_amount("-5"), Err(r#"invalid amount "-5": it must be greater than zero"#.into()));
+    }
+
+    /// What the server refuses is refused here too, saying what to write instead.
+    #[test]
+    fn lenient_amounts_get_what_to_write() {
+        let said = |text: &str| parse_user_amount(text).unwrap_err();
+        assert_eq!(said("+5"), r#"invalid amount "+5": write 5 (no plus sign)"#);
+        assert_eq!(said("12,50"), r#"invalid amount "12,50": write 12.50 (a point, not a comma)"#);
+        assert_eq!(said(" 7 "), r#"invalid amount " 7 ": write 7 (no spaces)"#);
+        assert_eq!(said("₹ 7"), r#"invalid amount "₹ 7": write 7 (no spaces)"#);
+        assert_eq!(said("007"), r#"invalid amount "007": write 7 (no leading zeros)"#);
+        assert_eq!(said(".5"), r#"invalid amount ".5": write 0.5 (a digit before the point)"#);
+        assert_eq!(said("5."), r#"invalid amount "5.": write 5 (digits after the point, or no point)"#);
+        assert!(said("1,500").contains("no thousands separators"), "{}", said("1,500"));
+        assert!(parse_split("exact:bob=+5").is_err());
+        assert!(parse_paid_by("alice=.5").is_err());
+        assert!(parse_split("percent:bob=+100").is_err());
     }
 
     #[test]

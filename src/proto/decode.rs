@@ -1,10 +1,12 @@
 //! The general decoder: any frame, through a `serde_json::Value` tree, into a `machine::Command`.
-//! Total: every byte string becomes a command or an `Error` that names what was wrong.
+//! Total: every byte string becomes a command or an `Error` that names what was wrong; a frame that
+//! repeats a key anywhere (`repeated`) is refused whole.
 
 use serde_json::{Map, Value};
 
 use super::error::{Code, Error};
 use super::fields::Fields;
+use super::repeated;
 use super::{Decoded, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX};
 use crate::machine::Method;
 use crate::machine::{
@@ -23,7 +25,15 @@ pub(super) fn decode_general(frame: &[u8]) -> Decoded {
     let Value::Object(mut envelope) = value else {
         return Decoded { id: None, command: Err(Error::new(Code::BadJson, "A request must be a JSON object")) };
     };
-    let id = envelope.remove("id");
+    let mut id = envelope.remove("id");
+    // The tree kept only the last of a repeated key; the frame is read once more to refuse it.
+    let repeated = repeated::first_repeated(frame);
+    if let Some(repeated) = repeated {
+        if repeated.id_repeated {
+            id = None;
+        }
+        return Decoded { id, command: Err(Error::bad_request(format!("Duplicate field '{}'", repeated.field))) };
+    }
     let command = match &id {
         Some(Value::String(_) | Value::Number(_)) | None => decode_envelope(envelope),
         Some(_) => Err(Error::bad_request("Field 'id' must be a string or a number")),

@@ -8,6 +8,7 @@ use super::error::Error;
 use super::{KEY_CHARS_MAX, SHARE_WEIGHT_MAX};
 use crate::machine::SplitSpec;
 use crate::money::{AmountError, Cents};
+use vocab::suggest_amount;
 
 /// The `data` object of a request, taken apart field by field so every error names its field.
 pub(super) struct Fields {
@@ -145,14 +146,24 @@ impl Fields {
     }
 }
 
-/// A positive amount from a JSON number or decimal string, exactly; the error names `name`.
+/// A positive amount from a JSON number or decimal string, exactly (a string holds the text of a JSON
+/// number, nothing else); the error names `name`, and says what was probably meant when it can
+/// (`Field 'amount' must be a decimal number: write 12.50 (a point, not a comma)`).
 fn amount_value(name: &str, value: Value) -> Result<Cents, Error> {
     let text = match value {
+        // arbitrary_precision: the number's own text, so `1e2` is read as written, never via f64.
         Value::Number(n) => n.to_string(),
         Value::String(s) => s,
         _ => return Err(Error::bad_request(format!("Field '{name}' must be a number"))),
     };
-    Cents::parse_amount(&text).map_err(|err: AmountError| Error::bad_request(format!("Field '{name}' {err}")))
+    Cents::parse_amount(&text).map_err(|err: AmountError| {
+        // The suggestion is itself an amount (digits, '.', 'e'), so it is safe to echo.
+        let hint = match err {
+            AmountError::NotANumber => suggest_amount(&text).map(|suggestion| format!(": {suggestion}")),
+            _ => None,
+        };
+        Error::bad_request(format!("Field '{name}' {err}{}", hint.unwrap_or_default()))
+    })
 }
 
 fn names_list(name: &str, value: Value) -> Result<Vec<String>, Error> {

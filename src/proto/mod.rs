@@ -11,6 +11,7 @@ mod fast;
 mod fields;
 mod json;
 mod render;
+mod repeated;
 mod view;
 
 use serde_json::Value;

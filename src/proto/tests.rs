@@ -148,6 +148,15 @@ fn the_read_fast_path_agrees_with_the_general_decoder() {
         r#"{"action":"add_transaction","data":{"group":"g","amount":5,"description":null,"split_between":["a"],"key":"k"}}"#,
         r#"{"action":"add_transaction","data":{"group":"g","amount":-5,"split_between":["a"]}}"#,
         r#"{"action":"add_transaction","data":{"group":"g","amount":5,"split_between":null}}"#,
+        r#"{"action":"add_transaction","data":{"group":"g","amount" : 12.50 ,"split_between":["a"]}}"#,
+        r#"{"action":"add_transaction","data":{"group":"g","amount":1,"amount":999,"split_between":["a"]}}"#,
+        r#"{"action":"add_transaction","data":{"group":"g","amount":1,"split_between":["a"],"group":"h"}}"#,
+        r#"{"action":"add_transaction","data":{"group":"g","amount":1,"split_between":["a"]},"id":1,"id":2}"#,
+        r#"{"action":"add_transaction","data":{"group":"g","amount":1,"split_between":["a"]},"action":"add_transaction"}"#,
+        r#"{"action":"view_balances","data":{"group":"nope","group":"trip"}}"#,
+        r#"{"action":"view_balances","data":{"group":"g","\u0067roup":"h"}}"#,
+        r#"{"action":"view_balances","data":{"group":"g"},"data":{"group":"g"}}"#,
+        r#"{"action":"view_balances","data":{"group":"g"},"id":1,"id":1}"#,
     ];
     let agree = |frame: &[u8]| {
         if let Some(fast) = decode_original_add(frame) {
@@ -166,6 +175,14 @@ fn the_read_fast_path_agrees_with_the_general_decoder() {
     }
     assert!(decode_group_read(frames[0].as_bytes()).is_some(), "the common read takes the fast path");
     assert!(decode_original_add(frames[15].as_bytes()).is_some(), "the original add takes the fast path");
+    assert!(
+        decode_original_add(frames[22].as_bytes()).is_some(),
+        "spaces around the amount are JSON's, not the amount's"
+    );
+    for frame in &frames[23..] {
+        let refused = decode(frame.as_bytes()).command.expect_err(frame);
+        assert!(refused.message.starts_with("Duplicate field '"), "{frame}: {}", refused.message);
+    }
     // Seeded byte mutations of the same frames.
     let mut seed = 0x51_u64;
     for _ in 0..40_000 {
@@ -174,6 +191,84 @@ fn the_read_fast_path_agrees_with_the_general_decoder() {
         let at = (seed >> 20) as usize % frame.len();
         frame[at] = b" {}[]\",:0123456789abcdefgnrtu-.e\"\\x"[(seed >> 8) as usize % 34];
         agree(&frame);
+    }
+}
+
+/// serde_json's map keeps the last of a repeated key: `"amount":1,"amount":999` was 999.00. Now the
+/// frame is refused, naming the key, wherever it repeats.
+#[test]
+fn a_repeated_key_anywhere_refuses_the_frame() {
+    let add = |data: &str| format!(r#"{{"action":"add_transaction","data":{{"group":"g",{data}}}}}"#);
+    let cases = [
+        (add(r#""amount":1,"amount":999,"split_between":["a"]"#), "amount"),
+        (add(r#""amount":1,"split":{"mode":"exact","mode":"equal","amounts":{"a":1}}"#), "split.mode"),
+        (add(r#""amount":2,"split":{"mode":"exact","amounts":{"a":1,"b":1,"a":1}}"#), "split.amounts.a"),
+        (add(r#""amount":2,"split_between":["a"],"paid_by":{"a":1,"a":1}"#), "paid_by.a"),
+        (add(r#""amount":1,"split_between":["a"],"include_payer":true,"include_payer":false"#), "include_payer"),
+        (r#"{"action":"view_balances","data":{"group":"nope","group":"trip"}}"#.into(), "group"),
+        (r#"{"action":"list_groups","action":"logout"}"#.into(), "action"),
+        (r#"{"action":"login","data":{"username":"a","password":"x"},"data":{}}"#.into(), "data"),
+        (r#"{"action":"login","data":{"username":"a","username":"b","password":"x"}}"#.into(), "username"),
+    ];
+    for (frame, field) in &cases {
+        let decoded = decode(frame.as_bytes());
+        let err = decoded.command.expect_err(frame);
+        assert_eq!(err.code, Code::BadRequest, "{frame}");
+        assert_eq!(err.message, format!("Duplicate field '{field}'"), "{frame}");
+    }
+    // The id is echoed, unless it is what repeats.
+    let decoded = decode(br#"{"action":"list_groups","action":"logout","id":5}"#);
+    assert_eq!(decoded.id, Some(Value::from(5)));
+    let decoded = decode(br#"{"action":"list_groups","id":5,"id":6}"#);
+    assert_eq!((decoded.id, decoded.command.unwrap_err().message), (None, "Duplicate field 'id'".to_string()));
+}
+
+/// One grammar for an amount, the text of a JSON number: every lenient form once taken is refused,
+/// as a string and wherever an amount goes; the helpful words say what to write.
+#[test]
+fn lenient_amount_strings_are_refused() {
+    let add = |amount: &str| {
+        let amount = serde_json::to_string(amount).unwrap();
+        format!(r#"{{"action":"add_transaction","data":{{"group":"g","amount":{amount},"split_between":["a"]}}}}"#)
+    };
+    let cases = [
+        (" 1", "write 1 (no spaces)"),
+        ("\u{a0}1", "write 1 (no spaces)"),
+        ("1 ", "write 1 (no spaces)"),
+        ("+1", "write 1 (no plus sign)"),
+        ("007", "write 7 (no leading zeros)"),
+        ("1.", "write 1 (digits after the point, or no point)"),
+        (".5", "write 0.5 (a digit before the point)"),
+        ("12,50", "write 12.50 (a point, not a comma)"),
+        ("0x10", "must be a decimal number"),
+        ("1_000", "must be a decimal number"),
+    ];
+    for (amount, needle) in cases {
+        let err = request(&add(amount)).expect_err(amount);
+        assert_eq!(err.code, Code::BadRequest, "{amount:?}");
+        assert!(err.message.starts_with("Field 'amount' must be a decimal number"), "{amount:?}: {}", err.message);
+        assert!(err.message.contains(needle), "{amount:?}: {}", err.message);
+    }
+    let elsewhere = [
+        r#"{"action":"record_payment","data":{"group":"g","to":"b","amount":"+1"}}"#,
+        r#"{"action":"edit_transaction","data":{"group":"g","id":1,"amount":" 1"}}"#,
+        r#"{"action":"add_transaction","data":{"group":"g","amount":1,"split":{"mode":"exact","amounts":{"a":".5"}}}}"#,
+        r#"{"action":"add_transaction","data":{"group":"g","amount":1,"split_between":["a"],"paid_by":{"a":"01"}}}"#,
+        r#"{"action":"add_transaction","data":{"group":"g","amount":1,"split":{"mode":"percent","percents":{"a":"+100"}}}}"#,
+    ];
+    for frame in elsewhere {
+        assert_eq!(request(frame).expect_err(frame).code, Code::BadRequest, "{frame}");
+    }
+    // A minus sign is its own refusal; JSON numbers, exponents and strings of them still work.
+    let err = request(&add("-1")).unwrap_err();
+    assert_eq!(err.message, "Field 'amount' must be greater than zero");
+    for (amount, cents) in [("1e3", 100_000), ("1.25e1", 1250), ("12.50", 1250), ("0.5", 50), ("1E+2", 10_000)] {
+        let as_string = request(&add(amount));
+        let as_number = request(&add(amount).replace(&format!("\"{amount}\""), amount));
+        for decoded in [as_string, as_number] {
+            let Ok(Command::AddTransaction(txn)) = decoded else { panic!("{amount}: {decoded:?}") };
+            assert_eq!(txn.amount, Cents(cents), "{amount}");
+        }
     }
 }
 

@@ -55,4 +55,4 @@ pub use action::Action;
 pub use code::Code;
 pub use currency::is_currency_code;
 pub use date::{parse_date, Date, DateError};
-pub use money::{AmountError, Cents, AMOUNT_CENTS_MAX};
+pub use money::{suggest_amount, AmountError, AmountSuggestion, Cents, AMOUNT_CENTS_MAX};

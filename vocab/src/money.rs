@@ -1,9 +1,10 @@
 //! Money as exact integer minor units: the amount grammar every program shares.
 //!
-//! Owns `Cents`, the bounds of an amount, the decimal text an amount may be written as, and its
-//! two-decimal form. Text becomes cents without float arithmetic; any digit below the cent is an
-//! error, never rounded. Does not own splitting an amount among people (that is the server's
-//! `money::allocate`) nor the JSON shapes around an amount.
+//! Owns `Cents`, the bounds of an amount, the decimal text an amount may be written as (exactly the
+//! text of a JSON number: docs/protocol.md, "Amounts"), its two-decimal form, and the suggestion
+//! shown for text that is almost an amount. Text becomes cents without float arithmetic; any digit
+//! below the cent is an error, never rounded. Does not own splitting an amount among people (that is
+//! the server's `money::allocate`) nor the JSON shapes around an amount.
 
 use std::fmt;
 
@@ -30,11 +31,12 @@ const DECIMAL_DIGITS_MAX: i64 = 19;
 /// field's name: "Field 'amount' must be a decimal number").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AmountError {
-    /// Not a decimal number at all (`"abc"`, `"1,5"`, `""`).
+    /// Not in the grammar (`"abc"`, `"1,5"`, `""`, `" 1"`, `"+1"`, `"007"`, `".5"`, `"1."`);
+    /// `suggest_amount` may know what was meant.
     NotANumber,
     /// A digit below the cent (`"1.005"`): not a whole number of cents.
     TooManyDecimals,
-    /// Zero or negative where an amount must be positive.
+    /// Zero, or any text with a minus sign, where an amount must be positive.
     NotPositive,
     /// Above `AMOUNT_CENTS_MAX`.
     TooLarge,
@@ -59,11 +61,16 @@ impl std::error::Error for AmountError {}
 impl Cents {
     pub const ZERO: Cents = Cents(0);
 
-    /// Parses a positive amount a request carries (`12`, `12.5`, `12.50`, `1.25e1`, ` 7 `) exactly:
-    /// at most `AMOUNT_CENTS_MAX`, surrounding whitespace ignored.
+    /// Parses a positive amount a request carries (`12`, `12.5`, `12.50`, `1.25e1`) exactly: the
+    /// grammar of `scan`, nothing around it (no spaces, no `+`), at most `AMOUNT_CENTS_MAX`. Any
+    /// minus sign is `NotPositive`, whatever follows it.
     pub fn parse_amount(text: &str) -> Result<Cents, AmountError> {
-        let cents = parse_decimal_cents(text.trim(), AMOUNT_DIGITS_MAX)?;
-        if cents <= 0 {
+        let decimal = scan(text).ok_or(AmountError::NotANumber)?;
+        if decimal.negative {
+            return Err(AmountError::NotPositive);
+        }
+        let cents = decimal.cents(AMOUNT_DIGITS_MAX)?;
+        if cents == 0 {
             return Err(AmountError::NotPositive);
         }
         if cents > AMOUNT_CENTS_MAX as i128 {
@@ -75,7 +82,8 @@ impl Cents {
     /// Parses any exact decimal in the same grammar (`-30.5`, `0`, `90.00`): for reading amounts
     /// back, where balances may be zero or negative. Bounded only by i64.
     pub fn parse_decimal(text: &str) -> Result<Cents, AmountError> {
-        let cents = match parse_decimal_cents(text.trim(), DECIMAL_DIGITS_MAX) {
+        let decimal = scan(text).ok_or(AmountError::NotANumber)?;
+        let cents = match decimal.cents(DECIMAL_DIGITS_MAX) {
             Err(AmountError::TooLarge) => return Err(AmountError::OutOfRange),
             other => other?,
         };
@@ -138,51 +146,151 @@ impl fmt::Display for Cents {
     }
 }
 
-/// Exact decimal text to cents: `[-+]digits[.digits][e[+-]digits]`. Any digit below the cent makes
-/// it an error (never rounded); more than `digits_max` digits of cents is `TooLarge` before the value
-/// is computed, so it cannot overflow.
-fn parse_decimal_cents(text: &str, digits_max: i64) -> Result<i128, AmountError> {
-    let (negative, rest) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
-    let (mantissa, exponent) = match rest.find(['e', 'E']) {
-        Some(at) => {
-            let exp: i32 = rest[at + 1..].parse().map_err(|_| AmountError::NotANumber)?;
-            (&rest[..at], exp)
+/// A decimal as the grammar reads it, borrowed from its text.
+struct Decimal<'a> {
+    negative: bool,
+    /// The digits before the point: `0` or no leading zero.
+    whole: &'a str,
+    /// The digits after the point (none without a point).
+    fraction: &'a str,
+    /// Saturating at ±i64::MAX: beyond the length of any text, only its sign matters then.
+    exponent: i64,
+}
+
+/// Reads `text` by the amount grammar, which is the text of a JSON number, whole:
+///
+/// ```text
+/// decimal  = [ "-" ] whole [ "." digits ] [ ( "e" | "E" ) [ "+" | "-" ] digits ]
+/// whole    = "0" | "1".."9" { "0".."9" }
+/// digits   = "0".."9" { "0".."9" }
+/// ```
+///
+/// `None` for anything else: spaces, `+` in front, leading zeros, `.5`, `5.`, a comma, other digits.
+fn scan(text: &str) -> Option<Decimal<'_>> {
+    let bytes = text.as_bytes();
+    // Every index below sits just after an ASCII byte, so slicing `text` there is on a char boundary.
+    let digits_end = |from: usize| from + bytes[from..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let negative = bytes.first() == Some(&b'-');
+    let mut at = usize::from(negative);
+    let end = digits_end(at);
+    let whole = &text[at..end];
+    if whole.is_empty() || (whole.len() > 1 && whole.starts_with('0')) {
+        return None;
+    }
+    at = end;
+    let mut fraction = "";
+    if bytes.get(at) == Some(&b'.') {
+        let end = digits_end(at + 1);
+        fraction = &text[at + 1..end];
+        if fraction.is_empty() {
+            return None;
         }
-        None => (rest, 0),
+        at = end;
+    }
+    let mut exponent = 0_i64;
+    if matches!(bytes.get(at), Some(b'e' | b'E')) {
+        let exponent_negative = bytes.get(at + 1) == Some(&b'-');
+        at += 1 + usize::from(matches!(bytes.get(at + 1), Some(b'+' | b'-')));
+        let end = digits_end(at);
+        if end == at {
+            return None;
+        }
+        let size =
+            bytes[at..end].iter().fold(0_i64, |size, b| size.saturating_mul(10).saturating_add(i64::from(b - b'0')));
+        exponent = if exponent_negative { -size } else { size };
+        at = end;
+    }
+    (at == bytes.len()).then_some(Decimal { negative, whole, fraction, exponent })
+}
+
+impl Decimal<'_> {
+    /// Its exact value in cents. Any digit below the cent makes it `TooManyDecimals` (never
+    /// rounded); more than `digits_max` digits of cents is `TooLarge` before the value is computed,
+    /// so it cannot overflow.
+    fn cents(&self, digits_max: i64) -> Result<i128, AmountError> {
+        // value = digits * 10^(exponent - fraction.len() + trailing zeros); cents = value * 100.
+        let all_digits = format!("{}{}", self.whole, self.fraction);
+        let significant_with_zeros = all_digits.trim_start_matches('0');
+        let digits = significant_with_zeros.trim_end_matches('0');
+        if digits.is_empty() {
+            return Ok(0);
+        }
+        let trailing_zeros = (significant_with_zeros.len() - digits.len()) as i64;
+        let scale = self.exponent.saturating_sub(self.fraction.len() as i64).saturating_add(trailing_zeros + 2);
+        if scale < 0 {
+            return Err(AmountError::TooManyDecimals);
+        }
+        if (digits.len() as i64).saturating_add(scale) > digits_max {
+            return Err(AmountError::TooLarge);
+        }
+        let mut value: i128 = digits.parse().map_err(|_| AmountError::NotANumber)?;
+        for _ in 0..scale {
+            value *= 10;
+        }
+        Ok(if self.negative { -value } else { value })
+    }
+}
+
+/// What a person most likely meant by text the grammar refuses, written so that `parse_amount`
+/// takes it, and why the original was refused. `Display`: `write 12.50 (a point, not a comma)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmountSuggestion {
+    /// The amount to write instead: always one `parse_amount` takes.
+    pub text: String,
+    /// The habits it drops, `; ` between them: `no spaces`, `no plus sign`, ...
+    pub why: String,
+}
+
+impl fmt::Display for AmountSuggestion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "write {} ({})", self.text, self.why)
+    }
+}
+
+/// The amount `text` was almost, when it breaks the grammar only by a habit of hand-written
+/// numbers: spaces around it (any Unicode space, such as U+00A0), a `+`, a decimal comma
+/// followed by one or two digits (`12,50`), leading zeros (`007`), no digit before the point (`.5`)
+/// or none after it (`5.`). `None` when the text is fine already, hopeless (`ten`), or ambiguous:
+/// `1,500` may be 1.5 or 1500, so it gets no guess.
+pub fn suggest_amount(text: &str) -> Option<AmountSuggestion> {
+    let mut why = Vec::new();
+    let mut fixed = text.trim();
+    if fixed.len() != text.len() {
+        why.push("no spaces");
+    }
+    if let Some(rest) = fixed.strip_prefix('+') {
+        fixed = rest;
+        why.push("no plus sign");
+    }
+    let mut fixed = match fixed.split_once(',') {
+        Some((whole, cents))
+            if (1..=2).contains(&cents.len())
+                && !whole.is_empty()
+                && whole.bytes().chain(cents.bytes()).all(|b| b.is_ascii_digit()) =>
+        {
+            why.push("a point, not a comma");
+            format!("{whole}.{cents}")
+        }
+        _ => fixed.to_string(),
     };
-    let (whole, fraction) = match mantissa.split_once('.') {
-        Some((whole, fraction)) => (whole, fraction),
-        None => (mantissa, ""),
-    };
-    if whole.is_empty() && fraction.is_empty() {
-        return Err(AmountError::NotANumber);
+    let whole_len = fixed.bytes().take_while(u8::is_ascii_digit).count();
+    let zeros = fixed.bytes().take_while(|&b| b == b'0').count().min(whole_len.saturating_sub(1));
+    if zeros > 0 {
+        fixed.drain(..zeros);
+        why.push("no leading zeros");
     }
-    if !whole.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(AmountError::NotANumber);
+    if fixed.starts_with('.') {
+        fixed.insert(0, '0');
+        why.push("a digit before the point");
     }
-    // value = significant * 10^(exponent - fraction.len() + trailing zeros); cents = value * 100.
-    let all_digits = format!("{whole}{fraction}");
-    let significant_with_zeros = all_digits.trim_start_matches('0');
-    let digits = significant_with_zeros.trim_end_matches('0');
-    if digits.is_empty() {
-        return Ok(0);
+    if fixed.ends_with('.') {
+        fixed.pop();
+        why.push("digits after the point, or no point");
     }
-    let trailing_zeros = significant_with_zeros.len() - digits.len();
-    let scale = exponent as i64 - fraction.len() as i64 + trailing_zeros as i64 + 2;
-    if scale < 0 {
-        return Err(AmountError::TooManyDecimals);
+    if why.is_empty() || Cents::parse_amount(&fixed).is_err() {
+        return None;
     }
-    if digits.len() as i64 + scale > digits_max {
-        return Err(AmountError::TooLarge);
-    }
-    let mut value: i128 = digits.parse().map_err(|_| AmountError::NotANumber)?;
-    for _ in 0..scale {
-        value *= 10;
-    }
-    Ok(if negative { -value } else { value })
+    Some(AmountSuggestion { text: fixed, why: why.join("; ") })
 }
 
 #[cfg(test)]
@@ -199,12 +307,10 @@ mod tests {
         assert_eq!(parse("100.0"), Ok(Cents(10_000)));
         assert_eq!(parse("33.33"), Ok(Cents(3333)));
         assert_eq!(parse("0.05"), Ok(Cents(5)));
-        assert_eq!(parse(".5"), Ok(Cents(50)));
         assert_eq!(parse("1.2500"), Ok(Cents(125)));
         assert_eq!(parse("1.25e1"), Ok(Cents(1250)));
         assert_eq!(parse("125e-2"), Ok(Cents(125)));
         assert_eq!(parse("1E2"), Ok(Cents(10_000)));
-        assert_eq!(parse(" 7 "), Ok(Cents(700)));
         assert_eq!(parse("10000000000"), Ok(Cents(AMOUNT_CENTS_MAX)));
     }
 
@@ -217,11 +323,83 @@ mod tests {
         assert_eq!(parse("-5"), Err(AmountError::NotPositive));
         assert_eq!(parse("10000000000.01"), Err(AmountError::TooLarge));
         assert_eq!(parse("1e400"), Err(AmountError::TooLarge));
-        assert_eq!(parse("-1e30"), Err(AmountError::TooLarge));
+        assert_eq!(parse("-1e30"), Err(AmountError::NotPositive));
         assert_eq!(parse("99999999999999999999999999999999"), Err(AmountError::TooLarge));
         assert_eq!(parse("1e-400"), Err(AmountError::TooManyDecimals));
         for bad in ["", ".", "abc", "1.2.3", "NaN", "inf", "1e", "--1", "1,5", "١٢"] {
             assert_eq!(parse(bad), Err(AmountError::NotANumber), "{bad:?}");
+        }
+    }
+
+    /// The grammar is the text of a JSON number and nothing else: each of these was once taken.
+    #[test]
+    fn lenient_forms_are_refused() {
+        for bad in [
+            " 1", "1 ", " 7 ", "\u{a0}1", "1\n", "+1", "007", "00.5", "01", "1.", ".5", "-.5", "1.e2", "1e", "1e+",
+            "e2", "0x10", "1_000", "1 000", "\u{ff11}", "-", "- 1", "--1", "+-1", "1.5.", "Infinity",
+        ] {
+            assert_eq!(parse(bad), Err(AmountError::NotANumber), "{bad:?}");
+            assert_eq!(Cents::parse_decimal(bad), Err(AmountError::NotANumber), "{bad:?}");
+        }
+        assert_eq!(parse("-1"), Err(AmountError::NotPositive));
+        assert_eq!(parse("-0"), Err(AmountError::NotPositive));
+        assert_eq!(parse("-1e400"), Err(AmountError::NotPositive));
+        assert_eq!(parse("0.5"), Ok(Cents(50)));
+        assert_eq!(parse("0e5"), Err(AmountError::NotPositive));
+        assert_eq!(parse("1e+2"), Ok(Cents(10_000)));
+        assert_eq!(parse("1e99999999999999999999"), Err(AmountError::TooLarge));
+        assert_eq!(parse("1e-99999999999999999999"), Err(AmountError::TooManyDecimals));
+    }
+
+    /// Every string of up to 5 characters from the alphabet numbers are made of (and mistaken
+    /// for): the grammar takes exactly what JSON takes as a number.
+    #[test]
+    fn the_grammar_is_the_json_number_grammar() {
+        let alphabet = ['0', '1', '9', '.', '-', '+', 'e', 'E', ',', ' ', 'x'];
+        let mut texts = vec![String::new()];
+        let mut start = 0;
+        for _ in 0..5 {
+            let end = texts.len();
+            for i in start..end {
+                for c in alphabet {
+                    texts.push(format!("{}{c}", texts[i]));
+                }
+            }
+            start = end;
+        }
+        let mut numbers = 0;
+        for text in &texts {
+            let json = text.parse::<serde_json::Number>().is_ok();
+            assert_eq!(scan(text).is_some(), json, "{text:?}");
+            numbers += usize::from(json);
+        }
+        assert!(numbers > 1000, "the comparison saw numbers: {numbers}");
+    }
+
+    #[test]
+    fn refused_forms_suggest_what_was_meant() {
+        let suggest = |text: &str| suggest_amount(text).map(|s| s.to_string());
+        assert_eq!(suggest("+5").as_deref(), Some("write 5 (no plus sign)"));
+        assert_eq!(suggest("12,50").as_deref(), Some("write 12.50 (a point, not a comma)"));
+        assert_eq!(suggest("1,5").as_deref(), Some("write 1.5 (a point, not a comma)"));
+        assert_eq!(suggest(" 7 ").as_deref(), Some("write 7 (no spaces)"));
+        assert_eq!(suggest("\u{a0}1").as_deref(), Some("write 1 (no spaces)"));
+        assert_eq!(suggest("007").as_deref(), Some("write 7 (no leading zeros)"));
+        assert_eq!(suggest("00.5").as_deref(), Some("write 0.5 (no leading zeros)"));
+        assert_eq!(suggest(".5").as_deref(), Some("write 0.5 (a digit before the point)"));
+        assert_eq!(suggest("5.").as_deref(), Some("write 5 (digits after the point, or no point)"));
+        assert_eq!(
+            suggest(" +012,5").as_deref(),
+            Some("write 12.5 (no spaces; no plus sign; a point, not a comma; no leading zeros)")
+        );
+        // No guess where the text is fine, hopeless or ambiguous (1,500: one and a half, or 1500?).
+        for none in ["5", "12.50", "ten", "1,500", "1,5,0", "+0", "+-5", "-5", " ", "", "+5.001", "1 000"] {
+            assert_eq!(suggest(none), None, "{none:?}");
+        }
+        // Every suggestion is an amount.
+        for text in ["+5", "12,50", " 7 ", "007", ".5", "5."] {
+            let suggestion = suggest_amount(text).map(|s| s.text).unwrap_or_default();
+            assert!(parse(&suggestion).is_ok(), "{text:?} -> {suggestion:?}");
         }
     }
 
@@ -231,7 +409,9 @@ mod tests {
         assert_eq!(read("-30.5"), Ok(Cents(-3050)));
         assert_eq!(read("0"), Ok(Cents::ZERO));
         assert_eq!(read("-0.0"), Ok(Cents::ZERO));
-        assert_eq!(read("00012.10"), Ok(Cents(1210)));
+        assert_eq!(read("12.10"), Ok(Cents(1210)));
+        assert_eq!(read("00012.10"), Err(AmountError::NotANumber));
+        assert_eq!(read("+1"), Err(AmountError::NotANumber));
         assert_eq!(read("1.0000000000000000000000000"), Ok(Cents(100)));
         assert_eq!(read("0e99999"), Ok(Cents::ZERO));
         assert_eq!(read("1e-2"), Ok(Cents(1)));
