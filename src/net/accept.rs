@@ -1,7 +1,8 @@
 //! Accepting connections: accept until `WouldBlock`, refuse beyond the connection cap with an error
 //! line, and back off on `EMFILE`/`ENFILE` (a timer, never a busy loop on a full descriptor table).
 //!
-//! Owns admission only. A new connection is registered READABLE and put on the ready list; what
+//! Owns admission only: which listener a connection came through decides its transport (TLS on
+//! `--listen` when a certificate is configured, else plain). A new connection is registered READABLE and put on the ready list; what
 //! happens to its bytes is `service`'s business, and idle unauthenticated connections are closed by
 //! the loop's timer in `mod.rs`.
 
@@ -12,6 +13,7 @@ use mio::net::TcpStream;
 use mio::{Interest, Token};
 
 use super::conn::Conn;
+use super::tls::Transport;
 use super::{enqueue, Server};
 use crate::log::{self, Limit};
 use crate::proto::{self, Code, Error};
@@ -19,18 +21,36 @@ use crate::proto::{self, Code, Error};
 /// After EMFILE on accept, wait this long before accepting again (no busy loop on a full table).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// Which listener: `--listen` (TLS when a certificate is configured) or `--listen-plain`.
+#[derive(Clone, Copy)]
+pub(super) enum Door {
+    Main,
+    Plain,
+}
+
 impl Server {
-    /// Accepts every pending connection (mio is edge-triggered: no new event comes for those left).
+    /// Accepts every pending connection on both listeners (after the EMFILE back-off).
     pub(super) fn accept_all(&mut self) {
-        if self.accept_paused_until.is_some() || self.shutting_down {
-            return;
-        }
+        self.accept_from(Door::Main);
+        self.accept_from(Door::Plain);
+    }
+
+    /// Accepts every pending connection on `door` (mio is edge-triggered: no new event comes for
+    /// those left).
+    pub(super) fn accept_from(&mut self, door: Door) {
         loop {
-            let Some(listener) = &self.listener else {
+            if self.accept_paused_until.is_some() || self.shutting_down {
+                return;
+            }
+            let listener = match door {
+                Door::Main => &self.listener,
+                Door::Plain => &self.plain_listener,
+            };
+            let Some(listener) = listener else {
                 return;
             };
             match listener.accept() {
-                Ok((stream, _peer)) => self.admit(stream),
+                Ok((stream, _peer)) => self.admit(stream, door),
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 Err(err) if matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
@@ -58,21 +78,31 @@ impl Server {
     }
 
     /// Takes a new connection into the table, or refuses it when the table is full.
-    fn admit(&mut self, mut stream: TcpStream) {
+    fn admit(&mut self, stream: TcpStream, door: Door) {
         if self.conns.len() >= self.config.connections_max {
             let connections_max = self.config.connections_max;
             log::limit!(Limit::ConnectionsMax, "connection limit {connections_max} reached; refusing new connections");
-            refuse(stream);
-            return;
-        }
-        let entry = self.conns.vacant_entry();
-        let key = entry.key();
-        if self.poll.registry().register(&mut stream, Token(key), Interest::READABLE).is_err() {
+            // A TLS client could not read the plaintext line; it sees the connection close.
+            if matches!(door, Door::Plain) || self.tls.is_none() {
+                refuse(stream);
+            }
             return;
         }
         let _ = stream.set_nodelay(true);
+        let mut transport = match (door, &self.tls) {
+            (Door::Main, Some(acceptor)) => match acceptor.transport(stream) {
+                Ok(transport) => transport,
+                Err(err) => return log::info!("cannot start a TLS session ({err}); dropping the connection"),
+            },
+            _ => Transport::Plain(stream),
+        };
+        let entry = self.conns.vacant_entry();
+        let key = entry.key();
+        if self.poll.registry().register(transport.socket(), Token(key), Interest::READABLE).is_err() {
+            return;
+        }
         self.next_serial += 1;
-        let conn = entry.insert(Conn::new(stream, self.next_serial, Instant::now()));
+        let conn = entry.insert(Conn::new(transport, self.next_serial, Instant::now()));
         // Bytes may already be waiting: no edge will announce them again.
         enqueue(&mut self.ready, conn, key);
     }
