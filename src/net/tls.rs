@@ -294,3 +294,43 @@ impl Server {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    /// A self-signed pair for `localhost` written to a fresh directory: (dir, cert, key).
+    fn pair(tag: &str) -> (PathBuf, TlsFiles) {
+        let dir = std::env::temp_dir().join(format!("splitd-tls-unit-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let files = TlsFiles { cert: dir.join("cert.pem"), key: dir.join("key.pem") };
+        std::fs::write(&files.cert, made.cert.pem()).unwrap();
+        std::fs::write(&files.key, made.signing_key.serialize_pem()).unwrap();
+        (dir, files)
+    }
+
+    #[test]
+    fn a_plaintext_connection_does_not_carry_a_session() {
+        // The session is boxed: plain connections pay one pointer-sized enum, not ~1.2 KiB.
+        assert!(std::mem::size_of::<Transport>() <= 16, "{}", std::mem::size_of::<Transport>());
+    }
+
+    #[test]
+    fn a_good_pair_loads_and_each_bad_file_is_named() {
+        let (dir, files) = pair("load");
+        let mut acceptor = Acceptor::load(files.clone()).expect("a good pair");
+        let missing = TlsFiles { cert: dir.join("nope.pem"), key: files.key.clone() };
+        assert!(Acceptor::load(missing).err().unwrap().contains("nope.pem"));
+        std::fs::write(&files.key, "not a key\n").unwrap();
+        let bad_key = acceptor.reload().unwrap_err();
+        assert!(bad_key.contains("key.pem"), "{bad_key}");
+        let (other_dir, other) = pair("load-other");
+        std::fs::copy(&other.key, &files.key).unwrap();
+        let mismatch = acceptor.reload().unwrap_err();
+        assert!(mismatch.contains("cert.pem") && mismatch.contains("key.pem"), "{mismatch}");
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&other_dir);
+    }
+}
