@@ -2,9 +2,9 @@
 //! line, and back off on `EMFILE`/`ENFILE` (a timer, never a busy loop on a full descriptor table).
 //!
 //! Owns admission only: which listener a connection came through decides its transport (TLS on
-//! `--listen` when a certificate is configured, else plain). A new connection is registered READABLE and put on the ready list; what
-//! happens to its bytes is `service`'s business, and idle unauthenticated connections are closed by
-//! the loop's timer in `mod.rs`.
+//! `--listen` when a certificate is configured, else plain). A new connection is registered READABLE
+//! and put on the ready list; what happens to its bytes is `service`'s business, and idle
+//! unauthenticated connections (a TLS handshake among them) are closed by the loop's timer in `mod.rs`.
 
 use std::io;
 use std::time::{Duration, Instant};
