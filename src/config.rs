@@ -27,9 +27,25 @@ impl std::str::FromStr for FsyncPolicy {
     }
 }
 
+/// The TLS certificate chain and its private key, PEM files; read at start and again on SIGHUP.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The main listener: TLS when `tls` is set, else plaintext.
     pub listen: SocketAddr,
+    /// With a certificate, `listen` speaks TLS.
+    pub tls: Option<TlsFiles>,
+    /// A plaintext listener beside the TLS one (for clients without TLS, such as the original
+    /// Python client).
+    pub listen_plain: Option<SocketAddr>,
+    /// Plaintext may listen beyond loopback. Off by default: passwords and balances would cross the
+    /// network readable by anyone on the path.
+    pub allow_plaintext_remote: bool,
     pub data_dir: PathBuf,
     pub fsync: FsyncPolicy,
     /// Longest request line, in bytes (without the newline). Longer: error reply, then close.
@@ -54,10 +70,37 @@ pub struct Config {
     pub snapshot_log_bytes: u64,
 }
 
+impl Config {
+    /// Refuses listener settings that make no sense or send plaintext over a network: a plaintext
+    /// listener on an address other than loopback needs `allow_plaintext_remote`.
+    pub fn check_listeners(&self) -> Result<(), String> {
+        let plaintext = match (&self.tls, self.listen_plain) {
+            (None, Some(_)) => {
+                return Err("--listen-plain adds a plaintext listener beside a TLS one: it needs --tls-cert and \
+                            --tls-key (without them --listen is plaintext already)"
+                    .into())
+            }
+            (None, None) => Some(self.listen),
+            (Some(_), plain) => plain,
+        };
+        match plaintext {
+            Some(addr) if !addr.ip().is_loopback() && !self.allow_plaintext_remote => Err(format!(
+                "refusing to listen for plaintext on {addr}: passwords and balances would cross the network \
+                 unencrypted. Give --tls-cert and --tls-key, listen for plaintext on loopback (127.0.0.1) only, \
+                 or pass --allow-plaintext-remote if something else encrypts the path (a VPN, a TLS proxy)"
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 5005)),
+            tls: None,
+            listen_plain: None,
+            allow_plaintext_remote: false,
             data_dir: PathBuf::from("splitd-data"),
             fsync: FsyncPolicy::Always,
             frame_bytes_max: 64 * 1024,
@@ -69,5 +112,44 @@ impl Default for Config {
             hash_threads: 1,
             snapshot_log_bytes: 256 * 1024 * 1024,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(listen: &str, tls: bool, plain: Option<&str>, allow: bool) -> Config {
+        let files = TlsFiles { cert: "cert.pem".into(), key: "key.pem".into() };
+        Config {
+            listen: listen.parse().unwrap(),
+            tls: tls.then_some(files),
+            listen_plain: plain.map(|p| p.parse().unwrap()),
+            allow_plaintext_remote: allow,
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn plaintext_stays_on_loopback_unless_allowed() {
+        assert!(config("127.0.0.1:5005", false, None, false).check_listeners().is_ok());
+        assert!(config("[::1]:5005", false, None, false).check_listeners().is_ok());
+        let refused = config("0.0.0.0:5005", false, None, false).check_listeners().unwrap_err();
+        assert!(refused.contains("0.0.0.0:5005") && refused.contains("--allow-plaintext-remote"), "{refused}");
+        assert!(config("0.0.0.0:5005", false, None, true).check_listeners().is_ok());
+    }
+
+    #[test]
+    fn tls_may_listen_anywhere_and_its_plaintext_sibling_is_checked() {
+        assert!(config("0.0.0.0:5005", true, None, false).check_listeners().is_ok());
+        assert!(config("0.0.0.0:5005", true, Some("127.0.0.1:5006"), false).check_listeners().is_ok());
+        assert!(config("0.0.0.0:5005", true, Some("0.0.0.0:5006"), false).check_listeners().is_err());
+        assert!(config("0.0.0.0:5005", true, Some("0.0.0.0:5006"), true).check_listeners().is_ok());
+    }
+
+    #[test]
+    fn a_plaintext_sibling_needs_tls() {
+        let refused = config("127.0.0.1:5005", false, Some("127.0.0.1:5006"), false).check_listeners().unwrap_err();
+        assert!(refused.contains("--tls-cert"), "{refused}");
     }
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use argh::FromArgs;
 
-use splitd::config::{Config, FsyncPolicy};
+use splitd::config::{Config, FsyncPolicy, TlsFiles};
 use splitd::log;
 use splitd::net::limits::{self, DESCRIPTORS_RESERVED};
 use splitd::net::Server;
@@ -16,9 +16,22 @@ use splitd::store::Store;
 /// splitd: a real-time, multi-user expense-splitting server.
 #[derive(FromArgs)]
 struct Args {
-    /// address to listen on (default 127.0.0.1:5005; port 0 picks a free port)
+    /// address to listen on (default 127.0.0.1:5005; port 0 picks a free port); TLS with --tls-cert.
+    /// Plaintext beyond loopback needs --allow-plaintext-remote
     #[argh(option, default = "Config::default().listen")]
     listen: SocketAddr,
+    /// TLS certificate chain, PEM (with --tls-key): --listen then speaks TLS. SIGHUP re-reads both files
+    #[argh(option)]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key, PEM (PKCS#8, PKCS#1 or SEC1), for --tls-cert
+    #[argh(option)]
+    tls_key: Option<PathBuf>,
+    /// also listen for plaintext on this address, beside TLS on --listen (for clients without TLS)
+    #[argh(option)]
+    listen_plain: Option<SocketAddr>,
+    /// allow plaintext on an address other than loopback (only when something else encrypts the path)
+    #[argh(switch)]
+    allow_plaintext_remote: bool,
     /// data directory: write-ahead log and snapshot (default ./splitd-data, created on first start)
     #[argh(option, default = "Config::default().data_dir")]
     data_dir: PathBuf,
@@ -88,8 +101,19 @@ fn main() -> ExitCode {
     if let Some(Command::Import(import)) = args.command {
         return run_import(&import);
     }
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        (None, None) => None,
+        _ => {
+            log::info!("cannot start: --tls-cert and --tls-key go together");
+            return ExitCode::from(2);
+        }
+    };
     let config = Config {
         listen: args.listen,
+        tls,
+        listen_plain: args.listen_plain,
+        allow_plaintext_remote: args.allow_plaintext_remote,
         data_dir: args.data_dir,
         fsync: args.fsync,
         frame_bytes_max: args.max_frame_bytes.max(1),
@@ -128,6 +152,10 @@ fn run_import(args: &ImportArgs) -> ExitCode {
 }
 
 fn serve(mut config: Config) -> ExitCode {
+    if let Err(err) = config.check_listeners() {
+        log::info!("cannot start: {err}");
+        return ExitCode::from(2);
+    }
     fit_descriptor_limit(&mut config);
     let started = std::time::Instant::now();
     let opened = match Store::open(&config.data_dir, config.fsync, config.snapshot_log_bytes) {
@@ -153,19 +181,22 @@ fn serve(mut config: Config) -> ExitCode {
     let server = match Server::bind(config.clone(), opened.store, opened.machine) {
         Ok(server) => server,
         Err(err) => {
-            log::info!("cannot listen on {}: {err}", config.listen);
+            log::info!("cannot start: {err}");
             return ExitCode::from(2);
         }
     };
-    let addr = match server.local_addr() {
-        Ok(addr) => addr,
+    let listening = match server.listening() {
+        Ok(listening) => listening,
         Err(err) => {
             log::info!("cannot read the bound address: {err}");
             return ExitCode::from(2);
         }
     };
+    // One line a listener, `--listen` first: tools and tests read these.
     let mut stdout = std::io::stdout();
-    let _ = writeln!(stdout, "splitd listening on {addr}");
+    for (addr, tls) in listening {
+        let _ = writeln!(stdout, "splitd listening on {addr}{}", if tls { " (tls)" } else { "" });
+    }
     let _ = stdout.flush();
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,

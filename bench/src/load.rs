@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token};
 
 use crate::hist::Histogram;
-use crate::net::{read_lines, Classifier, Conn, Kind};
+use crate::net::{Classifier, Conn, Kind};
 
 /// A connection under load, with its pre-built requests.
 pub struct LoadConn {
@@ -210,23 +210,20 @@ fn run_thread(
                 let sent_at = &mut lc.sent_at;
                 let mut got = 0usize;
                 let mut first_error = None;
-                let eof = read_lines(&mut lc.conn.stream, &mut lc.conn.carry, &mut buf, |line| {
-                    match classifier.classify(line) {
-                        Kind::Push => stats.pushes += 1,
-                        kind => {
-                            got += 1;
-                            if let Some(t0) = sent_at.pop_front() {
-                                if in_window {
-                                    stats.measured += 1;
-                                    stats.hist.record(now.saturating_duration_since(t0).as_nanos() as u64);
-                                }
+                let eof = lc.conn.read_lines(&mut buf, |line| match classifier.classify(line) {
+                    Kind::Push => stats.pushes += 1,
+                    kind => {
+                        got += 1;
+                        if let Some(t0) = sent_at.pop_front() {
+                            if in_window {
+                                stats.measured += 1;
+                                stats.hist.record(now.saturating_duration_since(t0).as_nanos() as u64);
                             }
-                            if kind == Kind::Error {
-                                stats.errors += 1;
-                                if first_error.is_none() && stats.first_error.is_none() {
-                                    first_error =
-                                        Some(String::from_utf8_lossy(&line[..line.len().min(300)]).into_owned());
-                                }
+                        }
+                        if kind == Kind::Error {
+                            stats.errors += 1;
+                            if first_error.is_none() && stats.first_error.is_none() {
+                                first_error = Some(String::from_utf8_lossy(&line[..line.len().min(300)]).into_owned());
                             }
                         }
                     }

@@ -12,7 +12,7 @@ mod scenarios;
 mod server;
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -28,9 +28,20 @@ use scenarios::Ctx;
 /// fsync-probe (the disk's fdatasync rate), raw (one raw line per request, e.g. Redis PING).
 #[derive(FromArgs)]
 struct Args {
-    /// server address, loopback only (default 127.0.0.1:5005)
+    /// server address, loopback only (default 127.0.0.1:5005); tls://127.0.0.1:PORT for TLS
     #[argh(option, default = "String::from(\"127.0.0.1:5005\")")]
     addr: String,
+    /// speak TLS (as tls:// in --addr); the certificate must be valid for the address, by --ca-file
+    /// or Mozilla's roots
+    #[argh(switch)]
+    tls: bool,
+    /// with --tls: trust only the CA certificates in this PEM file
+    #[argh(option)]
+    ca_file: Option<PathBuf>,
+    /// with --tls, FOR TESTS AND BENCHMARKS ONLY: accept any certificate (encrypted, but the server
+    /// is not verified)
+    #[argh(switch)]
+    insecure: bool,
     /// read, write, mixed, fanout, idle, settle, recovery, fsync-probe or raw (default read)
     #[argh(option, default = "String::from(\"read\")")]
     scenario: String,
@@ -121,7 +132,9 @@ fn run(args: Args) -> Result<u64, String> {
     if !known.contains(&scenario) {
         return Err(format!("unknown scenario '{scenario}' (one of {})", known.join(", ")));
     }
-    let mut addr = resolve(&args.addr)?;
+    let endpoint = dial::Endpoint::parse(&args.addr, args.tls)?;
+    let mut addr = resolve(&endpoint.addr)?;
+    let tls = tls_setup(&endpoint, args.ca_file.as_deref(), args.insecure)?;
     let prefix = args.prefix.clone().unwrap_or_else(unique_prefix);
     if prefix.len() > 20 || !prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err("--prefix: at most 20 letters, digits or '_'".into());
@@ -156,6 +169,7 @@ fn run(args: Args) -> Result<u64, String> {
 
     let ctx = Ctx {
         addr,
+        tls,
         pid,
         prefix,
         connections: args.connections,
@@ -197,6 +211,24 @@ fn run(args: Args) -> Result<u64, String> {
     }
     report.print(args.json);
     Ok(report.json.get("errors").and_then(|v| v.as_u64()).unwrap_or(0))
+}
+
+/// The TLS session settings for `--tls`; `None` for plaintext. The name to verify is the host of
+/// `--addr` (an IP address needs a certificate with that IP).
+fn tls_setup(endpoint: &dial::Endpoint, ca_file: Option<&Path>, insecure: bool) -> Result<Option<net::Tls>, String> {
+    let trust = match (ca_file, insecure) {
+        (Some(_), true) => return Err("--ca-file and --insecure exclude each other".into()),
+        (Some(path), false) => dial::Trust::CaFile(path),
+        (None, true) => dial::Trust::Insecure,
+        (None, false) => dial::Trust::PublicRoots,
+    };
+    if !endpoint.tls {
+        if ca_file.is_some() || insecure {
+            return Err("--ca-file and --insecure are for TLS: add --tls".into());
+        }
+        return Ok(None);
+    }
+    Ok(Some(net::Tls { config: dial::client_config(trust)?, name: endpoint.server_name()? }))
 }
 
 /// The address, which must be on loopback: this harness never loads another machine.

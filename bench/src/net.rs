@@ -1,14 +1,40 @@
 //! Client connections over mio: connecting, buffered writes, reading whole lines without copying them
 //! (only a line cut by the end of a read is carried over), telling replies from pushed messages, and
 //! the set-up runner that plays request scripts on many connections at once.
+//!
+//! With `--tls` a connection carries a rustls client session, driven as the server drives its own:
+//! ciphertext read from the socket goes into the session, plaintext lines come out of it; requests
+//! go in through its writer, ciphertext out with `write_tls` while it wants to write. The handshake
+//! needs no step of its own: the first flush sends the ClientHello, requests queued meanwhile go once
+//! it is done.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use dial::rustls::pki_types::ServerName;
+use dial::rustls::{ClientConfig, ClientConnection};
 use memchr::memmem;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
+
+/// How to start each connection's TLS session (`--tls`).
+#[derive(Clone)]
+pub struct Tls {
+    pub config: Arc<ClientConfig>,
+    pub name: ServerName<'static>,
+}
+
+impl Tls {
+    fn session(&self) -> io::Result<Box<ClientConnection>> {
+        let mut session = ClientConnection::new(Arc::clone(&self.config), self.name.clone())
+            .map_err(|err| io::Error::other(format!("TLS: {err}")))?;
+        // The harness bounds what it queues (the pipeline depth); rustls need not bound it again.
+        session.set_buffer_limit(None);
+        Ok(Box::new(session))
+    }
+}
 
 /// What a line from the server is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,33 +101,94 @@ pub fn read_lines(
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
             Err(err) => return Err(err),
         };
-        let data = &buf[..n];
-        let mut start = 0;
-        for newline in memchr::memchr_iter(b'\n', data) {
-            if carry.is_empty() {
-                on_line(&data[start..newline]);
-            } else {
-                carry.extend_from_slice(&data[start..newline]);
-                on_line(carry);
-                carry.clear();
-            }
-            start = newline + 1;
-        }
-        if start < n {
-            carry.extend_from_slice(&data[start..]);
-            if carry.len() > 1 << 30 {
-                return Err(io::Error::new(ErrorKind::InvalidData, "a line from the server passed 1 GiB"));
-            }
-        }
+        split_lines(carry, &buf[..n], &mut on_line)?;
         if n < buf.len() {
             return Ok(false);
         }
     }
 }
 
+/// Calls `on_line` for each complete line of `data`, joining the start kept in `carry`.
+#[inline]
+fn split_lines(carry: &mut Vec<u8>, data: &[u8], on_line: &mut impl FnMut(&[u8])) -> io::Result<()> {
+    let mut start = 0;
+    for newline in memchr::memchr_iter(b'\n', data) {
+        if carry.is_empty() {
+            on_line(&data[start..newline]);
+        } else {
+            carry.extend_from_slice(&data[start..newline]);
+            on_line(carry);
+            carry.clear();
+        }
+        start = newline + 1;
+    }
+    if start < data.len() {
+        carry.extend_from_slice(&data[start..]);
+        if carry.len() > 1 << 30 {
+            return Err(io::Error::new(ErrorKind::InvalidData, "a line from the server passed 1 GiB"));
+        }
+    }
+    Ok(())
+}
+
+/// `read_lines` through a TLS session: one socket read into the first half of `buf`, fed to the
+/// session, its plaintext taken out through the second half. Whatever the session wants to send in
+/// answer (the handshake's last flight) is written at once.
+fn read_tls_lines(
+    session: &mut ClientConnection,
+    stream: &mut TcpStream,
+    carry: &mut Vec<u8>,
+    buf: &mut [u8],
+    mut on_line: impl FnMut(&[u8]),
+) -> io::Result<bool> {
+    let (cipher, plain) = buf.split_at_mut(buf.len() / 2);
+    loop {
+        let n = match stream.read(cipher) {
+            Ok(0) => return Ok(true),
+            Ok(n) => n,
+            Err(err) if err.kind() == ErrorKind::WouldBlock => return Ok(false),
+            Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
+        let mut rest = &cipher[..n];
+        while !rest.is_empty() {
+            session.read_tls(&mut rest)?;
+            session.process_new_packets().map_err(|err| io::Error::new(ErrorKind::InvalidData, err))?;
+            loop {
+                match session.reader().read(plain) {
+                    Ok(0) => return Ok(true),
+                    Ok(got) => split_lines(carry, &plain[..got], &mut on_line)?,
+                    Err(err) if err.kind() == ErrorKind::WouldBlock => break,
+                    Err(err) => return Err(err),
+                }
+            }
+        }
+        send_tls(session, stream)?;
+        if n < cipher.len() {
+            return Ok(false);
+        }
+    }
+}
+
+/// Writes the session's ciphertext until it has none or the socket is full.
+fn send_tls(session: &mut ClientConnection, stream: &mut TcpStream) -> io::Result<()> {
+    while session.wants_write() {
+        match session.write_tls(stream) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(_) => {}
+            Err(err) if err.kind() == ErrorKind::WouldBlock => return Ok(()),
+            Err(err) if err.kind() == ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
+}
+
 /// One client connection and its per-phase accounting.
 pub struct Conn {
     pub stream: TcpStream,
+    /// The TLS session, with `--tls`.
+    pub tls: Option<Box<ClientConnection>>,
     /// Start of a line cut by the end of a read.
     pub carry: Vec<u8>,
     /// Bytes queued for writing; `out[sent..]` is still to go.
@@ -115,13 +202,31 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn new(stream: TcpStream) -> Conn {
-        Conn { stream, carry: Vec::new(), out: Vec::new(), sent: 0, closed: false, expect: 0, replies: 0, pushes: 0 }
+    pub fn new(stream: TcpStream, tls: Option<Box<ClientConnection>>) -> Conn {
+        let (carry, out) = (Vec::new(), Vec::new());
+        Conn { stream, tls, carry, out, sent: 0, closed: false, expect: 0, replies: 0, pushes: 0 }
+    }
+
+    /// Reads what is available (see `read_lines`); `Ok(true)` at end of stream.
+    #[inline]
+    pub fn read_lines(&mut self, buf: &mut [u8], on_line: impl FnMut(&[u8])) -> io::Result<bool> {
+        match &mut self.tls {
+            None => read_lines(&mut self.stream, &mut self.carry, buf, on_line),
+            Some(session) => read_tls_lines(session, &mut self.stream, &mut self.carry, buf, on_line),
+        }
     }
 
     /// Writes queued bytes until done or `WouldBlock` (then the WRITABLE edge resumes it).
     #[inline]
     pub fn flush(&mut self) -> io::Result<()> {
+        if let Some(session) = &mut self.tls {
+            if self.sent < self.out.len() {
+                session.writer().write_all(&self.out[self.sent..])?;
+                self.out.clear();
+                self.sent = 0;
+            }
+            return send_tls(session, &mut self.stream);
+        }
         while self.sent < self.out.len() {
             match self.stream.write(&self.out[self.sent..]) {
                 Ok(0) => return Err(ErrorKind::WriteZero.into()),
@@ -137,7 +242,7 @@ impl Conn {
     }
 
     pub fn pending(&self) -> bool {
-        self.sent < self.out.len()
+        self.sent < self.out.len() || self.tls.as_ref().is_some_and(|session| session.wants_write())
     }
 }
 
@@ -164,6 +269,7 @@ pub struct Pool {
     pub buf: Vec<u8>,
     pub classifier: Classifier,
     pub addr: SocketAddr,
+    pub tls: Option<Tls>,
 }
 
 /// One set-up script: bytes to send on a connection (a new one when `conn` is None) and how many
@@ -175,7 +281,7 @@ pub struct Script {
 }
 
 impl Pool {
-    pub fn new(addr: SocketAddr, raw: bool) -> io::Result<Pool> {
+    pub fn new(addr: SocketAddr, raw: bool, tls: Option<Tls>) -> io::Result<Pool> {
         Ok(Pool {
             poll: Poll::new()?,
             events: Events::with_capacity(4096),
@@ -183,14 +289,16 @@ impl Pool {
             buf: vec![0; 256 * 1024],
             classifier: Classifier::new(raw),
             addr,
+            tls,
         })
     }
 
     pub fn open(&mut self) -> io::Result<usize> {
         let mut stream = connect(self.addr, Duration::from_secs(10))?;
+        let session = self.tls.as_ref().map(Tls::session).transpose()?;
         let key = self.conns.len();
         self.poll.registry().register(&mut stream, Token(key), Interest::READABLE | Interest::WRITABLE)?;
-        self.conns.push(Conn::new(stream));
+        self.conns.push(Conn::new(stream, session));
         Ok(key)
     }
 
@@ -283,8 +391,8 @@ impl Pool {
                 let classifier = &self.classifier;
                 let mut failure: Option<String> = None;
                 let (mut replies, mut pushes) = (0usize, 0u64);
-                let eof = read_lines(&mut conn.stream, &mut conn.carry, &mut self.buf, |line| {
-                    match classifier.classify(line) {
+                let eof = conn
+                    .read_lines(&mut self.buf, |line| match classifier.classify(line) {
                         Kind::Push => pushes += 1,
                         Kind::Ok => replies += 1,
                         Kind::Error => {
@@ -293,9 +401,8 @@ impl Pool {
                                 failure = Some(String::from_utf8_lossy(&line[..line.len().min(300)]).into_owned());
                             }
                         }
-                    }
-                })
-                .map_err(|err| format!("{label}: read: {err}"))?;
+                    })
+                    .map_err(|err| format!("{label}: read: {err}"))?;
                 if let Some(failure) = failure {
                     return Err(format!("{label}: the server answered an error: {failure}"));
                 }
@@ -345,7 +452,7 @@ impl Pool {
                 if event.is_writable() && conn.pending() {
                     conn.flush()?;
                 }
-                let eof = read_lines(&mut conn.stream, &mut conn.carry, &mut self.buf, |_| pushes += 1)?;
+                let eof = conn.read_lines(&mut self.buf, |_| pushes += 1)?;
                 if eof {
                     conn.closed = true;
                     let _ = self.poll.registry().deregister(&mut conn.stream);

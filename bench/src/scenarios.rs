@@ -13,7 +13,7 @@ use vocab::Cents;
 
 use crate::hist::Histogram;
 use crate::load::{self, LoadConn, Spec, Stop};
-use crate::net::{read_lines, Kind, Pool, Script};
+use crate::net::{Kind, Pool, Script, Tls};
 use crate::proto;
 use crate::report::{latency_json, latency_line, ms, round1, thousands, Report};
 use crate::server::{self, Spawned};
@@ -21,6 +21,8 @@ use crate::server::{self, Spawned};
 /// Everything a scenario needs from the command line.
 pub struct Ctx {
     pub addr: SocketAddr,
+    /// `--tls`: every connection speaks TLS.
+    pub tls: Option<Tls>,
     pub pid: Option<u32>,
     pub prefix: String,
     pub connections: usize,
@@ -77,7 +79,7 @@ impl Ctx {
     }
 
     fn pool(&self) -> Result<Pool> {
-        Pool::new(self.addr, self.raw).map_err(|err| format!("poll: {err}"))
+        Pool::new(self.addr, self.raw, self.tls.clone()).map_err(|err| format!("poll: {err}"))
     }
 
     fn scripts(&self, pool: &mut Pool, scripts: Vec<Script>, label: &str) -> Result<Vec<usize>> {
@@ -285,23 +287,24 @@ pub fn fanout(ctx: &Ctx) -> Result<Report> {
                 }
                 let mut delivered = 0usize;
                 let mut replied = None;
-                let eof = read_lines(&mut conn.stream, &mut conn.carry, buf, |line| {
-                    if key == writer {
-                        match classifier.classify(line) {
-                            Kind::Push => {}
-                            Kind::Ok => replied = Some(true),
-                            Kind::Error => {
-                                replied = Some(false);
-                                if first_error.is_none() {
-                                    first_error = Some(String::from_utf8_lossy(line).into_owned());
+                let eof = conn
+                    .read_lines(buf, |line| {
+                        if key == writer {
+                            match classifier.classify(line) {
+                                Kind::Push => {}
+                                Kind::Ok => replied = Some(true),
+                                Kind::Error => {
+                                    replied = Some(false);
+                                    if first_error.is_none() {
+                                        first_error = Some(String::from_utf8_lossy(line).into_owned());
+                                    }
                                 }
                             }
+                        } else if notification.find(line).is_some() {
+                            delivered += 1;
                         }
-                    } else if notification.find(line).is_some() {
-                        delivered += 1;
-                    }
-                })
-                .map_err(|err| format!("read: {err}"))?;
+                    })
+                    .map_err(|err| format!("read: {err}"))?;
                 let now = Instant::now();
                 if eof {
                     return Err("fanout: the server closed a connection".into());
@@ -601,12 +604,13 @@ fn call(pool: &mut Pool, key: usize, request: &[u8], timeout: Duration) -> Resul
             if conn.pending() {
                 conn.flush().map_err(|err| format!("write: {err}"))?;
             }
-            let eof = read_lines(&mut conn.stream, &mut conn.carry, buf, |line| {
-                if k == key && reply.is_none() && classifier.classify(line) != Kind::Push {
-                    reply = Some(line.to_vec());
-                }
-            })
-            .map_err(|err| format!("read: {err}"))?;
+            let eof = conn
+                .read_lines(buf, |line| {
+                    if k == key && reply.is_none() && classifier.classify(line) != Kind::Push {
+                        reply = Some(line.to_vec());
+                    }
+                })
+                .map_err(|err| format!("read: {err}"))?;
             if eof && k == key && reply.is_none() {
                 return Err("the server closed the connection".into());
             }
@@ -756,6 +760,7 @@ impl Ctx {
         Ctx {
             addr: self.addr,
             pid: self.pid,
+            tls: self.tls.clone(),
             prefix: self.prefix.clone(),
             connections: self.connections,
             pipeline: self.pipeline,

@@ -65,7 +65,8 @@ pub fn spawn(bin: &Path, data_dir: &Path, args: &[String], timeout: Duration) ->
         }
     };
     let ready_after = started.elapsed();
-    let addr = first.trim().rsplit(' ').next().and_then(|a| a.parse::<SocketAddr>().ok());
+    // `splitd listening on ADDR`, or `... ADDR (tls)` when it was given a certificate.
+    let addr = first.trim().trim_end_matches(" (tls)").rsplit(' ').next().and_then(|a| a.parse::<SocketAddr>().ok());
     let Some(addr) = addr else {
         let _ = child.kill();
         let _ = child.wait();

@@ -174,3 +174,38 @@ fn every_scenario_runs_against_splitd() {
     let probe = bench(&["--scenario", "fsync-probe", "--data-dir", &scratch_dir, "--duration", "0.3"]);
     positive(&probe, "throughput");
 }
+
+/// A CA and a server pair for `127.0.0.1` written to `dir`: (ca, cert, key) paths.
+fn tls_files(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("CA key")).expect("CA");
+    let key = KeyPair::generate().expect("key");
+    let cert =
+        CertificateParams::new(vec!["127.0.0.1".to_string()]).expect("params").signed_by(&key, &ca).expect("cert");
+    let paths = (dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&paths.0, ca.pem()).expect("write");
+    std::fs::write(&paths.1, cert.pem()).expect("write");
+    std::fs::write(&paths.2, key.serialize_pem()).expect("write");
+    paths
+}
+
+#[test]
+fn read_and_fanout_over_tls() {
+    let bin = splitd_bin();
+    let dir = TempDir::new("tls");
+    let (ca, cert, key) = tls_files(&dir.0);
+    let server_args = format!("--tls-cert {} --tls-key {} --hash-threads 2", cert.display(), key.display());
+    let bin = bin.to_str().expect("path");
+    let ca = ca.to_str().expect("path");
+    let common = ["--server-bin", bin, "--server-args", &server_args, "--tls", "--ca-file", ca];
+    let read = bench(
+        &[&common[..], &["--scenario", "read", "--connections", "4", "--pipeline", "4", "--duration", "1"]].concat(),
+    );
+    positive(&read, "throughput");
+    assert_eq!(read["closed"], 0, "{read}");
+    let fanout = bench(&[&common[..], &["--scenario", "fanout", "--connections", "3", "--duration", "1"]].concat());
+    let writes = positive(&fanout, "writes");
+    assert_eq!(fanout["deliveries"].as_f64(), Some(writes * 3.0), "{fanout}");
+}

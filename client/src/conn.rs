@@ -1,18 +1,27 @@
-//! One TCP connection to splitd, and the one generic request/reply helper every command uses.
+//! One connection to splitd (plain TCP, or TLS with `--server tls://host:port`), and the one generic
+//! request/reply helper every command uses.
 //!
 //! Why a reader thread: the server pushes notifications at any moment, between and even while replies
 //! are awaited, and the interactive client must show them while the user sits at a prompt. So one
 //! thread owns the read half: it splits each line into a *reply* (no `type` key: goes to whoever waits
 //! in [`Conn::request`]) or a *pushed message* (has a `type` key: goes to the [`Handler`] at once).
 //! Nothing read from the network is trusted: bad lines end the connection with a reason, never a panic.
+//!
+//! Over TLS the one rustls session is shared by the two threads behind a mutex that is never held
+//! across a socket call: the reader thread reads ciphertext from the socket unlocked, then feeds it
+//! to the session and takes plaintext out; the caller encrypts its request under the lock and writes
+//! the ciphertext after. Only the caller's thread writes to the socket, so records never interleave.
 
+use dial::rustls::{ClientConfig, ClientConnection};
+use dial::{Endpoint, Trust};
 use serde_json::{json, Map, Value};
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use vocab::{Action, Code};
 
@@ -28,6 +37,47 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_LINE: u64 = 64 << 20;
 /// The reason given when the server ended the connection in an orderly way (end of stream).
 pub const SERVER_CLOSED: &str = "the server closed the connection";
+/// Ciphertext read from the socket at a time: its plaintext always fits rustls's 16 KiB receive
+/// buffer, which the reader empties before each read.
+const TLS_READ_BYTES: usize = 8 * 1024;
+
+/// Where the server is and how to speak to it: plaintext, or TLS with the trust the flags chose.
+#[derive(Clone)]
+pub struct Target {
+    pub endpoint: Endpoint,
+    tls: Option<Arc<ClientConfig>>,
+}
+
+impl Target {
+    /// From `--server` (`host:port` or `tls://host:port`), `--tls`, `--ca-file` and `--insecure`.
+    pub fn parse(server: &str, tls: bool, ca_file: Option<&Path>, insecure: bool) -> Result<Target, String> {
+        let endpoint = Endpoint::parse(server, tls)?;
+        let trust = match (ca_file, insecure) {
+            (Some(_), true) => return Err("--ca-file and --insecure exclude each other".into()),
+            (Some(path), false) => Trust::CaFile(path),
+            (None, true) => Trust::Insecure,
+            (None, false) => Trust::PublicRoots,
+        };
+        if !endpoint.tls {
+            if ca_file.is_some() || insecure {
+                return Err("--ca-file and --insecure are for TLS: use --server tls://HOST:PORT or --tls".into());
+            }
+            return Ok(Target { endpoint, tls: None });
+        }
+        Ok(Target { endpoint, tls: Some(dial::client_config(trust)?) })
+    }
+
+    /// A plaintext target (for tests).
+    pub fn plain(addr: &str) -> Target {
+        Target { endpoint: Endpoint { addr: addr.into(), host: String::new(), tls: false }, tls: None }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.endpoint, f)
+    }
+}
 
 /// What one line from the server is.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,7 +153,7 @@ pub type Handler = Box<dyn FnMut(Notice) + Send>;
 
 /// A connected client. Dropping it closes the socket (and so logs out, server side).
 pub struct Conn {
-    stream: TcpStream,
+    link: Link,
     replies: Receiver<Result<Object, String>>,
     next_id: u64,
     /// Set by us before we shut the socket, so the reader does not report our own close as a loss.
@@ -115,9 +165,10 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// Connects to `addr` (host:port) and starts the reader thread.
-    pub fn connect(addr: &str, handler: Handler) -> Result<Conn, Error> {
-        let fail = |reason: String| Error::Connect { addr: addr.to_string(), reason };
+    /// Connects to `target` (and shakes hands, over TLS) and starts the reader thread.
+    pub fn connect(target: &Target, handler: Handler) -> Result<Conn, Error> {
+        let addr = target.endpoint.addr.as_str();
+        let fail = |reason: String| Error::Connect { addr: target.to_string(), reason };
         let addrs: Vec<_> =
             addr.to_socket_addrs().map_err(|e| fail(format!("cannot resolve the address ({e})")))?.collect();
         let mut last = fail("the address resolves to nothing".into());
@@ -131,19 +182,29 @@ impl Conn {
                 Err(e) => last = fail(e.to_string()),
             }
         }
-        let stream = stream.ok_or(last)?;
+        let mut stream = stream.ok_or(last)?;
         let _ = stream.set_nodelay(true);
         let _ = stream.set_write_timeout(Some(REPLY_TIMEOUT));
-        let read_half = stream.try_clone().map_err(|e| fail(e.to_string()))?;
+        let read_socket = stream.try_clone().map_err(|e| fail(e.to_string()))?;
+        let end_socket = stream.try_clone().map_err(|e| fail(e.to_string()))?;
+        let (link, read_half): (Link, Box<dyn Read + Send>) = match &target.tls {
+            None => (Link::Plain(stream), Box::new(read_socket)),
+            Some(config) => {
+                let session = handshake(&mut stream, config, &target.endpoint).map_err(fail)?;
+                let session = Arc::new(Mutex::new(session));
+                let reader = TlsReader { socket: read_socket, session: session.clone(), raw: vec![0; TLS_READ_BYTES] };
+                (Link::Tls { socket: stream, session }, Box::new(reader))
+            }
+        };
         let (tx, rx) = mpsc::channel();
         let closing = Arc::new(AtomicBool::new(false));
         let ended = Arc::new(AtomicBool::new(false));
         let (c, e) = (closing.clone(), ended.clone());
         std::thread::Builder::new()
             .name("splitc-reader".into())
-            .spawn(move || read_loop(read_half, tx, handler, c, e))
+            .spawn(move || read_loop(read_half, end_socket, tx, handler, c, e))
             .map_err(|e| fail(format!("cannot start the reader thread ({e})")))?;
-        Ok(Conn { stream, replies: rx, next_id: 0, closing, ended, dead: None })
+        Ok(Conn { link, replies: rx, next_id: 0, closing, ended, dead: None })
     }
 
     /// False once the connection is known to be closed or broken.
@@ -165,7 +226,7 @@ impl Conn {
         }
         let mut line = request.to_string().into_bytes();
         line.push(b'\n');
-        if let Err(e) = self.stream.write_all(&line).and_then(|_| self.stream.flush()) {
+        if let Err(e) = self.link.send(&line) {
             return Err(self.die(format!("sending failed ({e})")));
         }
         let reply = match self.replies.recv_timeout(REPLY_TIMEOUT) {
@@ -202,7 +263,7 @@ impl Conn {
 
     fn die(&mut self, reason: String) -> Error {
         self.closing.store(true, Ordering::SeqCst);
-        let _ = self.stream.shutdown(Shutdown::Both);
+        let _ = self.link.socket().shutdown(Shutdown::Both);
         self.dead = Some(reason.clone());
         Error::Lost(reason)
     }
@@ -211,7 +272,114 @@ impl Conn {
 impl Drop for Conn {
     fn drop(&mut self) {
         self.closing.store(true, Ordering::SeqCst);
-        let _ = self.stream.shutdown(Shutdown::Both);
+        if self.dead.is_none() {
+            self.link.say_goodbye();
+        }
+        let _ = self.link.socket().shutdown(Shutdown::Both);
+    }
+}
+
+/// The write side of a connection.
+enum Link {
+    Plain(TcpStream),
+    Tls { socket: TcpStream, session: Arc<Mutex<ClientConnection>> },
+}
+
+impl Link {
+    /// Sends `bytes` (encrypted under the lock, written after it).
+    fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Link::Plain(stream) => stream.write_all(bytes).and_then(|_| stream.flush()),
+            Link::Tls { socket, session } => {
+                let mut ciphertext = Vec::with_capacity(bytes.len() + 64);
+                {
+                    let mut session = lock(session)?;
+                    session.writer().write_all(bytes)?;
+                    while session.wants_write() {
+                        session.write_tls(&mut ciphertext)?;
+                    }
+                }
+                socket.write_all(&ciphertext)
+            }
+        }
+    }
+
+    fn socket(&self) -> &TcpStream {
+        match self {
+            Link::Plain(stream) | Link::Tls { socket: stream, .. } => stream,
+        }
+    }
+
+    /// Tells a TLS server `close_notify`, so it sees an orderly end (best effort).
+    fn say_goodbye(&mut self) {
+        if let Link::Tls { session, .. } = self {
+            if let Ok(mut session) = lock(session) {
+                session.send_close_notify();
+            }
+            let _ = self.send(&[]);
+        }
+    }
+}
+
+fn lock(session: &Mutex<ClientConnection>) -> io::Result<MutexGuard<'_, ClientConnection>> {
+    session.lock().map_err(|_| io::Error::other("the TLS session was poisoned by a panic"))
+}
+
+/// The TLS handshake, blocking, bounded by `CONNECT_TIMEOUT`; verifies the certificate for the
+/// endpoint's host.
+fn handshake(
+    socket: &mut TcpStream,
+    config: &Arc<ClientConfig>,
+    endpoint: &Endpoint,
+) -> Result<ClientConnection, String> {
+    let name = endpoint.server_name()?;
+    let mut session = ClientConnection::new(Arc::clone(config), name).map_err(|e| format!("TLS: {e}"))?;
+    // Rustls buffers what the caller writes; lines are bounded by the caller, not by rustls.
+    session.set_buffer_limit(None);
+    let _ = socket.set_read_timeout(Some(CONNECT_TIMEOUT));
+    while session.is_handshaking() {
+        session.complete_io(socket).map_err(|e| match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                format!("no TLS handshake within {} s (is it a TLS port?)", CONNECT_TIMEOUT.as_secs())
+            }
+            io::ErrorKind::UnexpectedEof => "the server closed the connection during the TLS handshake".into(),
+            _ => format!("TLS handshake failed: {e}"),
+        })?;
+    }
+    let _ = socket.set_read_timeout(None);
+    Ok(session)
+}
+
+/// The reader thread's view of a TLS connection: plaintext, read from the shared session.
+struct TlsReader {
+    socket: TcpStream,
+    session: Arc<Mutex<ClientConnection>>,
+    raw: Vec<u8>,
+}
+
+impl Read for TlsReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match lock(&self.session)?.reader().read(buf) {
+                // 0: the server's close_notify.
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            // Blocking, without the lock: the caller may encrypt a request meanwhile.
+            let n = self.socket.read(&mut self.raw)?;
+            if n == 0 {
+                // An end without close_notify: lines are self-delimiting, so a cut one is caught
+                // by the line reader and a whole one is whole.
+                return Ok(0);
+            }
+            let mut session = lock(&self.session)?;
+            let mut rest = &self.raw[..n];
+            while !rest.is_empty() {
+                session.read_tls(&mut rest)?;
+                session.process_new_packets().map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            }
+        }
     }
 }
 
@@ -235,7 +403,8 @@ fn check_reply(reply: Object, id: u64) -> Result<Object, Error> {
 
 /// The reader thread: one line at a time, replies to the channel, pushed messages to the handler.
 fn read_loop(
-    stream: TcpStream,
+    stream: Box<dyn Read + Send>,
+    socket: TcpStream,
     replies: Sender<Result<Object, String>>,
     mut handler: Handler,
     closing: Arc<AtomicBool>,
@@ -269,7 +438,7 @@ fn read_loop(
         }
     };
     ended.store(true, Ordering::SeqCst);
-    let _ = reader.get_ref().shutdown(Shutdown::Both);
+    let _ = socket.shutdown(Shutdown::Both);
     if !closing.load(Ordering::SeqCst) {
         handler(Notice::Lost(reason.clone()));
     }
@@ -344,7 +513,7 @@ mod tests {
         });
         let (tx, rx) = mpsc::channel();
         let mut conn = Conn::connect(
-            &addr,
+            &Target::plain(&addr),
             Box::new(move |n| {
                 let _ = tx.send(match n {
                     Notice::Pushed(m) => format!("pushed {}", m["message"]),
@@ -369,7 +538,7 @@ mod tests {
             l.local_addr().unwrap().port()
         };
         let addr = format!("127.0.0.1:{port}");
-        match Conn::connect(&addr, Box::new(|_| {})) {
+        match Conn::connect(&Target::plain(&addr), Box::new(|_| {})) {
             Err(e @ Error::Connect { .. }) => {
                 let text = e.to_string();
                 assert!(text.contains(&addr) && text.to_lowercase().contains("refused"), "{text}");

@@ -11,7 +11,7 @@
 //!   applies once however often they arrive.
 //! - Answers are plain lines, so a script can drive it through stdin; end of input exits cleanly.
 
-use crate::conn::{Conn, Error, Handler, Notice, Object};
+use crate::conn::{Conn, Error, Handler, Notice, Object, Target};
 use crate::spec::{self, parse_split, parse_user_amount};
 use crate::term::{out, sanitize, say, warn, Console, Input};
 use crate::view;
@@ -23,7 +23,7 @@ use vocab::Action;
 
 /// What the command line gave the interactive mode.
 pub struct Options {
-    pub server: String,
+    pub server: Target,
     /// Log in as this user without asking for the name.
     pub user: Option<String>,
     /// Log in with this password without asking (SPLITC_PASSWORD).

@@ -24,9 +24,20 @@ pub const EXIT_USAGE: i32 = 2;
 /// --password-stdin or SPLITC_PASSWORD) and print a table, or JSON with --json.
 /// Exit codes: 0 ok, 1 the server said error, 2 usage, 3 cannot connect.
 pub struct Cli {
-    /// server address as host:port (default 127.0.0.1:5005)
+    /// server address as host:port, or tls://host:port for TLS (default 127.0.0.1:5005)
     #[argh(option, default = "String::from(\"127.0.0.1:5005\")")]
     pub server: String,
+    /// speak TLS to --server host:port (same as tls://host:port); the certificate must be valid for
+    /// the host, by Mozilla's root CAs or --ca-file
+    #[argh(switch)]
+    pub tls: bool,
+    /// trust only the CA certificates in this PEM file (a private CA or a self-signed server)
+    #[argh(option)]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// FOR TESTS ONLY: accept any TLS certificate. Traffic is encrypted but the server is not
+    /// verified, so anyone on the path can pretend to be it and read your password
+    #[argh(switch)]
+    pub insecure: bool,
     /// user name to log in as (needed by the one-shot subcommands; interactive mode asks otherwise,
     /// and uses SPLITC_PASSWORD if set)
     #[argh(option)]
@@ -396,12 +407,25 @@ fn main() {
             term::warn("splitc: --password-stdin is for the one-shot subcommands; interactive mode asks for it");
             EXIT_USAGE
         }
-        None => interactive::run(interactive::Options {
-            server: cli.server.clone(),
-            user: cli.user.clone(),
-            password: std::env::var("SPLITC_PASSWORD").ok(),
-        }),
+        None => match cli.target() {
+            Ok(server) => interactive::run(interactive::Options {
+                server,
+                user: cli.user.clone(),
+                password: std::env::var("SPLITC_PASSWORD").ok(),
+            }),
+            Err(text) => {
+                term::warn(&format!("splitc: {text}"));
+                EXIT_USAGE
+            }
+        },
         Some(ref command) => oneshot::run(&cli, command),
     };
     std::process::exit(code);
+}
+
+impl Cli {
+    /// The server to connect to, from --server, --tls, --ca-file and --insecure.
+    pub fn target(&self) -> Result<conn::Target, String> {
+        conn::Target::parse(&self.server, self.tls, self.ca_file.as_deref(), self.insecure)
+    }
 }

@@ -100,7 +100,8 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
         (Command::Watch(w), Some(group)) => watch_printer(group, w.json),
         _ => Box::new(|_| {}),
     };
-    let mut conn = Conn::connect(&cli.server, handler)?;
+    let target = cli.target().map_err(Failure::Usage)?;
+    let mut conn = Conn::connect(&target, handler)?;
     if !matches!(command, Command::Signup(_)) {
         conn.request(Action::Login, Some(credentials.clone()))?;
     }

@@ -101,12 +101,33 @@ impl Server {
 
     /// Starts splitd on `listen` with its state in `data`; gives `data` back if it did not start.
     fn launch(listen: &str, data: TempDir) -> Result<Server, (String, TempDir)> {
+        Server::launch_with(listen, data, &[])
+    }
+
+    /// Starts splitd with TLS (a certificate for `localhost` and `127.0.0.1` from a CA made here);
+    /// returns the server and the CA's PEM file, for `--ca-file`.
+    fn start_tls() -> (Server, PathBuf) {
+        let data = TempDir::new("tls");
+        let pki = test_pki(&["localhost", "127.0.0.1"]);
+        let files = pki.write(&data.0);
+        let extra = [
+            "--tls-cert".to_string(),
+            files.cert.display().to_string(),
+            "--tls-key".to_string(),
+            files.key.display().to_string(),
+        ];
+        let server = Server::launch_with("127.0.0.1:0", data, &extra).unwrap_or_else(|(why, _)| panic!("{why}"));
+        (server, files.ca)
+    }
+
+    fn launch_with(listen: &str, data: TempDir, extra: &[String]) -> Result<Server, (String, TempDir)> {
         let log = std::fs::File::create(data.0.join("splitd.log")).expect("server log");
         let spawned = Command::new(splitd_bin())
             .arg("--listen")
             .arg(listen)
             .arg("--data-dir")
             .arg(data.0.join("state"))
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -125,7 +146,11 @@ impl Server {
             for _ in lines {} // keep draining so the server never blocks on a full pipe
         });
         let first = rx.recv_timeout(WAIT_DEADLINE);
-        let addr = first.as_deref().ok().and_then(|l| l.strip_prefix("splitd listening on ")).map(str::trim);
+        let addr = first
+            .as_deref()
+            .ok()
+            .and_then(|l| l.strip_prefix("splitd listening on "))
+            .map(|rest| rest.trim().trim_end_matches(" (tls)"));
         match addr {
             Some(addr) => Ok(Server { child, addr: addr.to_string(), data }),
             None => {
@@ -1119,4 +1144,119 @@ fn every_shared_action_is_one_the_server_decodes() {
     }
     let reply = wire.request("frobnicate", json!({}));
     assert_eq!(reply["code"], Code::UnknownAction.as_str(), "{reply}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS
+
+/// A CA and a server certificate it signed for `names`, as PEM text.
+struct TestPki {
+    ca: String,
+    cert: String,
+    key: String,
+}
+
+/// Where `TestPki::write` put the files.
+struct PkiFiles {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+fn test_pki(names: &[&str]) -> TestPki {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, "splitc test CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("CA key")).expect("CA");
+    let key = KeyPair::generate().expect("key");
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let cert = CertificateParams::new(names).expect("params").signed_by(&key, &ca).expect("certificate");
+    TestPki { ca: ca.pem(), cert: cert.pem(), key: key.serialize_pem() }
+}
+
+impl TestPki {
+    fn write(&self, dir: &Path) -> PkiFiles {
+        let files = PkiFiles { ca: dir.join("ca.pem"), cert: dir.join("cert.pem"), key: dir.join("key.pem") };
+        std::fs::write(&files.ca, &self.ca).expect("write CA");
+        std::fs::write(&files.cert, &self.cert).expect("write cert");
+        std::fs::write(&files.key, &self.key).expect("write key");
+        files
+    }
+}
+
+/// Runs a one-shot subcommand as `user` over TLS, trusting the test CA.
+fn as_user_tls(server: &Server, ca: &Path, user: &str, args: &[&str]) -> Run {
+    let target = format!("tls://{}", server.addr);
+    let ca = ca.to_str().expect("path");
+    let mut full = vec!["--server", &target, "--ca-file", ca, "--user", user];
+    full.extend_from_slice(args);
+    splitc(&full, Some(&format!("pw-{user}-long")), "")
+}
+
+#[test]
+fn one_shot_and_watch_over_tls_with_a_private_ca() {
+    let (server, ca) = Server::start_tls();
+    for user in ["alice", "bob"] {
+        as_user_tls(&server, &ca, user, &["signup"]).ok();
+    }
+    as_user_tls(&server, &ca, "alice", &["create-group", "trip"]).ok();
+    as_user_tls(&server, &ca, "bob", &["join", "trip"]).ok();
+    let target = format!("tls://{}", server.addr);
+    let ca_arg = ca.to_str().expect("path");
+    let watch = Live::start(
+        &["--server", &target, "--ca-file", ca_arg, "--user", "alice", "watch", "trip", "--json"],
+        Some("pw-alice-long"),
+    );
+    watch.wait_for("watching trip", 1, true);
+    as_user_tls(&server, &ca, "bob", &["add", "trip", "30", "--split", "alice", "--desc", "fuel"]).ok();
+    watch.wait_for("\n", 1, false);
+    let pushed: Value = serde_json::from_str(watch.stdout().lines().next().expect("a line")).expect("JSON");
+    assert_eq!(pushed["event"], "transaction_added", "{pushed}");
+    let balances = as_user_tls(&server, &ca, "alice", &["balances", "trip", "--json"]).ok().json();
+    assert_eq!(cents(&balances["balances"]["bob"]), 3000, "{balances}");
+    assert_eq!(cents(&balances["balances"]["alice"]), -3000, "{balances}");
+    drop(server);
+    let run = watch.finish();
+    assert_eq!(run.code, 0, "watch ends when the TLS server goes away: {run:?}");
+}
+
+#[test]
+fn tls_refuses_a_certificate_it_cannot_verify_unless_insecure() {
+    let (server, _ca) = Server::start_tls();
+    let target = format!("tls://{}", server.addr);
+    // Mozilla's roots do not know the test CA.
+    let run = splitc(&["--server", &target, "--user", "alice", "signup"], Some("pw-alice-long"), "");
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stderr.contains("invalid peer certificate"), "{run:?}");
+    // Another CA's file does not vouch for it either.
+    let other = TempDir::new("other-ca");
+    let other_files = test_pki(&["localhost"]).write(&other.0);
+    let other_ca = other_files.ca.to_str().expect("path");
+    let run =
+        splitc(&["--server", &target, "--ca-file", other_ca, "--user", "alice", "signup"], Some("pw-alice-long"), "");
+    assert_eq!(run.code, 3, "{run:?}");
+    // --insecure connects (tests only), and says so in its help.
+    splitc(&["--server", &target, "--insecure", "--user", "alice", "signup"], Some("pw-alice-long"), "").ok();
+    let help = splitc(&["--help"], None, "");
+    assert!(help.stdout.contains("--insecure") && help.stdout.contains("FOR TESTS ONLY"), "{help:?}");
+    // TLS flags without TLS are a usage error; plaintext to the TLS port is refused by the server.
+    let run = splitc(&["--server", &server.addr, "--insecure", "--user", "alice", "groups"], Some("pw-alice-long"), "");
+    assert_eq!(run.code, 2, "{run:?}");
+    let run = splitc(&["--server", &server.addr, "--user", "alice", "groups"], Some("pw-alice-long"), "");
+    assert_eq!(run.code, 3, "{run:?}");
+}
+
+#[test]
+fn interactive_mode_over_tls() {
+    let (server, ca) = Server::start_tls();
+    as_user_tls(&server, &ca, "alice", &["signup"]).ok();
+    as_user_tls(&server, &ca, "alice", &["create-group", "trip"]).ok();
+    let target = format!("tls://{}", server.addr);
+    let script = ["1", "alice", "pw-alice-long", "1", "0", "0"].join("\n") + "\n";
+    let run = splitc(&["--server", &target, "--ca-file", ca.to_str().expect("path")], None, &script).ok();
+    let out = &run.stdout;
+    for needle in [&format!("Connected to {target}") as &str, "✔ Login successful", "- trip", "Goodbye"] {
+        assert!(out.contains(needle), "{needle:?} missing from:\n{out}");
+    }
 }

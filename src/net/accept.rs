@@ -3,8 +3,10 @@
 //! descriptor kept for that, so no client waits in the accept queue on nothing; and back off (a timer,
 //! never a busy loop on a full descriptor table) only when even that fails.
 //!
-//! Owns admission only. A new connection is registered READABLE and put on the ready list; what
-//! happens to its bytes is `service`'s business; connections that do not log in are `idle`'s.
+//! Owns admission only: which listener a connection came through decides its transport (TLS on
+//! `--listen` when a certificate is configured, else plain). A new connection is registered READABLE
+//! and put on the ready list; what happens to its bytes is `service`'s business; connections that do
+//! not log in (a TLS handshake among them) are `idle`'s.
 
 use std::fs::File;
 use std::io;
@@ -14,6 +16,7 @@ use mio::net::TcpStream;
 use mio::{Interest, Token};
 
 use super::conn::Conn;
+use super::tls::Transport;
 use super::{enqueue, idle, Server};
 use crate::log::{self, Limit};
 use crate::proto::{self, Code, Error};
@@ -22,18 +25,36 @@ use crate::proto::{self, Code, Error};
 /// loop on a full table).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// Which listener: `--listen` (TLS when a certificate is configured) or `--listen-plain`.
+#[derive(Clone, Copy)]
+pub(super) enum Door {
+    Main,
+    Plain,
+}
+
 impl Server {
-    /// Accepts every pending connection (mio is edge-triggered: no new event comes for those left).
+    /// Accepts every pending connection on both listeners (after the EMFILE back-off).
     pub(super) fn accept_all(&mut self) {
-        if self.accept_paused_until.is_some() || self.shutting_down {
-            return;
-        }
+        self.accept_from(Door::Main);
+        self.accept_from(Door::Plain);
+    }
+
+    /// Accepts every pending connection on `door` (mio is edge-triggered: no new event comes for
+    /// those left).
+    pub(super) fn accept_from(&mut self, door: Door) {
         loop {
-            let Some(listener) = &self.listener else {
+            if self.accept_paused_until.is_some() || self.shutting_down {
+                return;
+            }
+            let listener = match door {
+                Door::Main => &self.listener,
+                Door::Plain => &self.plain_listener,
+            };
+            let Some(listener) = listener else {
                 return;
             };
             match listener.accept() {
-                Ok((stream, _peer)) => self.admit(stream),
+                Ok((stream, _peer)) => self.admit(stream, door),
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 Err(err) if matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
@@ -41,7 +62,7 @@ impl Server {
                         Limit::FileDescriptors,
                         "out of file descriptors on accept ({err}); refusing new connections with an error line"
                     );
-                    if !self.refuse_with_spare() {
+                    if !self.refuse_with_spare(door) {
                         self.accept_paused_until = Some(Instant::now() + ACCEPT_BACKOFF);
                         return;
                     }
@@ -73,16 +94,24 @@ impl Server {
     /// closes it, and takes the spare again. `false` when that did not refuse anyone or left no spare
     /// (nothing waited, the freed descriptor was taken by another thread, `/dev/null` could not be
     /// opened): accepting then backs off.
-    fn refuse_with_spare(&mut self) -> bool {
-        let Some(listener) = &self.listener else {
+    fn refuse_with_spare(&mut self, door: Door) -> bool {
+        let listener = match door {
+            Door::Main => &self.listener,
+            Door::Plain => &self.plain_listener,
+        };
+        let Some(listener) = listener else {
             return false;
         };
         if self.spare.take().is_none() {
             return false;
         }
+        let plain = matches!(door, Door::Plain) || self.tls.is_none();
         let refused = match listener.accept() {
             Ok((stream, _peer)) => {
-                refuse(stream);
+                // A TLS client could not read the plaintext line; it sees the connection close.
+                if plain {
+                    refuse(stream);
+                }
                 true
             }
             Err(_) => false,
@@ -93,24 +122,34 @@ impl Server {
 
     /// Takes a new connection into the table, or refuses it when the table is full. Near the cap, the
     /// oldest connection that has not logged in is closed to make room (`idle`).
-    fn admit(&mut self, mut stream: TcpStream) {
+    fn admit(&mut self, stream: TcpStream, door: Door) {
         let connections_max = self.config.connections_max;
         if self.conns.len() >= connections_max {
             log::limit!(Limit::ConnectionsMax, "connection limit {connections_max} reached; refusing new connections");
-            refuse(stream);
+            // A TLS client could not read the plaintext line; it sees the connection close.
+            if matches!(door, Door::Plain) || self.tls.is_none() {
+                refuse(stream);
+            }
             return;
         }
         if idle::near_the_cap(self.conns.len(), connections_max) {
             self.evict_oldest_unauthenticated();
         }
+        let _ = stream.set_nodelay(true);
+        let mut transport = match (door, &self.tls) {
+            (Door::Main, Some(acceptor)) => match acceptor.transport(stream) {
+                Ok(transport) => transport,
+                Err(err) => return log::info!("cannot start a TLS session ({err}); dropping the connection"),
+            },
+            _ => Transport::Plain(stream),
+        };
         let entry = self.conns.vacant_entry();
         let key = entry.key();
-        if self.poll.registry().register(&mut stream, Token(key), Interest::READABLE).is_err() {
+        if self.poll.registry().register(transport.socket(), Token(key), Interest::READABLE).is_err() {
             return;
         }
-        let _ = stream.set_nodelay(true);
         self.next_serial += 1;
-        let conn = entry.insert(Conn::new(stream, self.next_serial, Instant::now()));
+        let conn = entry.insert(Conn::new(transport, self.next_serial, Instant::now()));
         // Bytes may already be waiting: no edge will announce them again.
         enqueue(&mut self.ready, conn, key);
         self.watch_login(key);

@@ -1,7 +1,7 @@
-//! One client connection: its socket, input frames, pending output, login session, and where it is
-//! in its life (`Phase`).
+//! One client connection: its transport (plain TCP or TLS, `tls::Transport`), input frames, pending
+//! output, login session, and where it is in its life (`Phase`).
 //!
-//! Owns the socket's reads and writes and the bookkeeping the loop keeps per connection (on the
+//! Owns the transport's reads and writes and the bookkeeping the loop keeps per connection (on the
 //! ready list, on the flush list, WRITABLE interest). Does not decide what to do with a frame
 //! (`service`) or when output may leave (`commit` releases it).
 //!
@@ -9,21 +9,21 @@
 //! more than this struct. Reading and writing go until `WouldBlock` (mio is edge-triggered), retrying
 //! `Interrupted`.
 
-use std::io::{self, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 use serde_json::Value;
 
 use super::frame::{FrameBuf, Next};
 use super::throttle::Source;
+use super::tls::{Filled, Transport};
 use crate::machine::{Command, Session};
 use crate::workers::Cancel;
 
 pub struct Conn {
-    stream: TcpStream,
+    transport: Transport,
     /// Unique for the server's life: results for a closed connection whose slab slot was reused are
     /// recognised and dropped.
     serial: u64,
@@ -114,10 +114,10 @@ pub enum Received {
 }
 
 impl Conn {
-    pub fn new(stream: TcpStream, serial: u64, now: Instant) -> Conn {
+    pub fn new(transport: Transport, serial: u64, now: Instant) -> Conn {
         Conn {
-            peer: stream.peer_addr().ok(),
-            stream,
+            peer: transport.peer_addr(),
+            transport,
             serial,
             input: FrameBuf::default(),
             output: Vec::new(),
@@ -239,7 +239,7 @@ impl Conn {
     /// reported a hang-up): nobody can read an answer any more. A peer that only shut down its
     /// sending side is not reset, and still gets the answers to what it sent.
     pub fn peer_reset(&mut self) -> bool {
-        self.read_closed_seen && matches!(self.stream.take_error(), Ok(Some(_)))
+        self.read_closed_seen && matches!(self.transport.socket().take_error(), Ok(Some(_)))
     }
 
     /// Since when it has been open without a login (accept, or its last logout); `None` once logged
@@ -286,11 +286,13 @@ impl Conn {
         }
         self.writable_interest = wanted;
         let interest = if wanted { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
-        let _ = registry.reregister(&mut self.stream, Token(key), interest);
+        let _ = registry.reregister(self.transport.socket(), Token(key), interest);
     }
 
+    /// Leaves the poll; a TLS peer is told `close_notify` on the way (best effort).
     pub fn deregister(&mut self, registry: &Registry) {
-        let _ = registry.deregister(&mut self.stream);
+        self.transport.say_goodbye();
+        let _ = registry.deregister(self.transport.socket());
     }
 
     // Input.
@@ -312,15 +314,15 @@ impl Conn {
             self.input.release_if_empty();
             return Received::Drained;
         }
-        match self.input.read_from(&mut self.stream, scratch) {
-            Ok(0) => {
+        match self.transport.read(&mut self.input, scratch) {
+            Ok(Filled::Eof) => {
                 self.read_ready = false;
                 Received::Eof
             }
             // A short read emptied the socket's receive queue: bytes arriving later raise a new
             // edge, so the extra read that would only return WouldBlock is skipped. Not so for a
             // FIN already reported: read on until it returns 0.
-            Ok(n) if n < scratch.len() && !self.read_closed_seen => {
+            Ok(Filled::Short) if !self.read_closed_seen => {
                 self.read_ready = false;
                 Received::Bytes
             }
@@ -336,6 +338,12 @@ impl Conn {
     }
 
     // Output.
+
+    /// The transport has bytes of its own to send (a TLS handshake flight, an alert): the
+    /// connection needs a flush even if no reply is queued.
+    pub fn wants_write(&self) -> bool {
+        self.transport.wants_write()
+    }
 
     /// Output queued and not yet written.
     pub fn output_pending(&self) -> usize {
@@ -366,16 +374,21 @@ impl Conn {
         self.releasable = self.output.len();
     }
 
-    /// Writes released output until done or `WouldBlock`; frees the buffer once it is empty.
+    /// Writes released output (and what the transport holds) until done or `WouldBlock`; frees the
+    /// buffer once it is empty.
     pub fn flush(&mut self) -> io::Result<Flushed> {
         while self.written < self.releasable {
-            match self.stream.write(&self.output[self.written..self.releasable]) {
+            match self.transport.write(&self.output[self.written..self.releasable]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => self.written += n,
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::Partial),
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 Err(err) => return Err(err),
             }
+        }
+        match self.transport.send_pending() {
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::Partial),
+            other => other?,
         }
         if self.written < self.output.len() {
             return Ok(Flushed::Held);
@@ -391,6 +404,7 @@ impl Conn {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::io::Write;
     use std::time::Duration;
 
     /// A connection over loopback, and the peer's end of it.
@@ -399,7 +413,7 @@ mod tests {
         let peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (ours, _) = listener.accept().unwrap();
         ours.set_nonblocking(true).unwrap();
-        (Conn::new(TcpStream::from_std(ours), 1, Instant::now()), peer)
+        (Conn::new(Transport::Plain(mio::net::TcpStream::from_std(ours)), 1, Instant::now()), peer)
     }
 
     #[test]

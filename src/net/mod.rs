@@ -11,9 +11,9 @@
 //! `accept` (new connections), `service` (reading, framing, executing, delivering replies),
 //! `fanout` (notifications and who is online), `commit` (holding output until durable, flushing),
 //! `shutdown` (signals, shutdown, snapshots), `idle` (connections not logged in: the login timeout
-//! and eviction near the cap); `conn` and `frame` are one connection and its framing;
-//! `limits` fits the connection cap to the descriptor limit at start; `throttle` counts password
-//! guesses and slow work by source address.
+//! and eviction near the cap); `conn` and `frame` are one connection and its framing, `tls` its
+//! transport (plain TCP or TLS) and the certificate pair; `limits` fits the connection cap to the
+//! descriptor limit at start; `throttle` counts password guesses and slow work by source address.
 
 mod accept;
 mod commit;
@@ -25,6 +25,7 @@ pub mod limits;
 mod service;
 mod shutdown;
 mod throttle;
+pub mod tls;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -49,14 +50,23 @@ pub use service::LOGIN_FAILURES_MAX;
 const LISTENER: Token = Token(usize::MAX);
 const WAKER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
+const LISTENER_PLAIN: Token = Token(usize::MAX - 3);
+const RELOAD: Token = Token(usize::MAX - 4);
 
 /// How long poll may sleep when nothing is scheduled: bounds the lag of idle-timeout checks.
 const TICK: Duration = Duration::from_millis(500);
 
 pub struct Server {
     poll: Poll,
+    /// `--listen`: TLS when `tls` is set, else plaintext.
     listener: Option<TcpListener>,
+    /// `--listen-plain`: plaintext beside a TLS `listener`.
+    plain_listener: Option<TcpListener>,
+    /// The certificate pair for `listener`'s connections, when it speaks TLS.
+    tls: Option<tls::Acceptor>,
     signals: UnixStream,
+    /// SIGHUP: reload the certificate pair.
+    reload_signals: UnixStream,
     conns: Slab<Conn>,
     machine: Machine,
     store: Store,
@@ -90,11 +100,19 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds the listener and installs the signal pipe. `store` and `machine` come from recovery.
+    /// Loads the certificate pair (with `--tls-cert`), binds the listeners and installs the signal
+    /// pipes. `store` and `machine` come from recovery. Errors say which step failed.
     pub fn bind(config: Config, store: Store, machine: Machine) -> io::Result<Server> {
         let poll = Poll::new()?;
-        let mut listener = TcpListener::bind(config.listen)?;
-        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        let tls = match &config.tls {
+            Some(files) => Some(tls::Acceptor::load(files.clone()).map_err(io::Error::other)?),
+            None => None,
+        };
+        let listener = listen(&poll, config.listen, LISTENER)?;
+        let plain_listener = match config.listen_plain {
+            Some(addr) => Some(listen(&poll, addr, LISTENER_PLAIN)?),
+            None => None,
+        };
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let work_waker = Arc::clone(&waker);
         let workers = Workers::start(config.hash_threads, move || {
@@ -104,11 +122,16 @@ impl Server {
         store.start_syncer(move || {
             let _ = waker.wake();
         })?;
-        let signals = shutdown::signal_pipe(poll.registry(), SIGNALS)?;
+        let signals = shutdown::signal_pipe(poll.registry(), SIGNALS, &shutdown::STOP_SIGNALS)?;
+        // Registered with or without TLS: a SIGHUP (a supervisor's "reload") never kills the server.
+        let reload_signals = shutdown::signal_pipe(poll.registry(), RELOAD, &[signal_hook::consts::SIGHUP])?;
         Ok(Server {
             poll,
             listener: Some(listener),
+            plain_listener,
+            tls,
             signals,
+            reload_signals,
             conns: Slab::new(),
             machine,
             store,
@@ -136,6 +159,16 @@ impl Server {
             Some(listener) => listener.local_addr(),
             None => Err(io::ErrorKind::NotConnected.into()),
         }
+    }
+
+    /// Each listener's bound address and whether it speaks TLS: `--listen` first, then
+    /// `--listen-plain`.
+    pub fn listening(&self) -> io::Result<Vec<(std::net::SocketAddr, bool)>> {
+        let mut all = vec![(self.local_addr()?, self.tls.is_some())];
+        if let Some(listener) = &self.plain_listener {
+            all.push((listener.local_addr()?, false));
+        }
+        Ok(all)
     }
 
     /// Runs until SIGINT/SIGTERM. Returns an error only when storage failed (nothing unacknowledged
@@ -176,7 +209,9 @@ impl Server {
     /// connection's readiness, which only queues it (the work happens in `service_ready`, `flush_dirty`).
     fn dispatch(&mut self, event: &PollEvent) -> io::Result<()> {
         match event.token() {
-            LISTENER => self.accept_all(),
+            LISTENER => self.accept_from(accept::Door::Main),
+            LISTENER_PLAIN => self.accept_from(accept::Door::Plain),
+            RELOAD => self.drain_reload_signals(),
             WAKER => {
                 self.finish_offloaded();
                 self.finish_syncs()?;
@@ -249,6 +284,14 @@ impl Server {
             }
         }
     }
+}
+
+/// Binds a listener on `addr` and registers it as `token`.
+fn listen(poll: &Poll, addr: std::net::SocketAddr, token: Token) -> io::Result<TcpListener> {
+    let mut listener =
+        TcpListener::bind(addr).map_err(|err| io::Error::new(err.kind(), format!("cannot listen on {addr}: {err}")))?;
+    poll.registry().register(&mut listener, token, Interest::READABLE)?;
+    Ok(listener)
 }
 
 /// Puts a connection on the ready list, once, unless it is closed.

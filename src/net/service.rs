@@ -99,6 +99,8 @@ impl Server {
                 }
                 Next::TooLong => return self.refuse_too_long(key),
                 Next::Incomplete => match conn.read_once(&mut self.scratch) {
+                    // A TLS handshake's answer needs a flush though no reply is queued.
+                    Received::Bytes if conn.wants_write() => mark_dirty(&mut self.dirty, conn, key),
                     Received::Bytes => {}
                     Received::Drained => return,
                     Received::Eof => {

@@ -1,4 +1,5 @@
-//! Stopping and snapshots: the signal pipe (SIGINT, SIGTERM), the orderly shutdown, and snapshots
+//! Stopping and snapshots: the signal pipes (SIGINT, SIGTERM; SIGHUP asks for the TLS reload, which
+//! is `tls`'s business), the orderly shutdown, and snapshots
 //! taken in the background as the log grows (and one last one on the way out).
 //!
 //! The signal handler only writes a byte to a pipe the poll watches; the loop sets `shutting_down`
@@ -18,12 +19,15 @@ use crate::log;
 /// On shutdown, how long to keep flushing replies to slow readers.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
 
-/// The read end of a pipe that SIGINT and SIGTERM write a byte to, registered with the poll as `token`.
-pub(super) fn signal_pipe(registry: &Registry, token: Token) -> io::Result<UnixStream> {
+/// The signals that stop the server.
+pub(super) const STOP_SIGNALS: [libc::c_int; 2] = [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM];
+
+/// The read end of a pipe that each of `signals` writes a byte to, registered with the poll as `token`.
+pub(super) fn signal_pipe(registry: &Registry, token: Token, signals: &[libc::c_int]) -> io::Result<UnixStream> {
     let (receiver, sender) = StdUnixStream::pair()?;
     receiver.set_nonblocking(true)?;
     sender.set_nonblocking(true)?;
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+    for &signal in signals {
         signal_hook::low_level::pipe::register(signal, sender.try_clone()?)?;
     }
     let mut signals = UnixStream::from_std(receiver);
@@ -33,14 +37,15 @@ pub(super) fn signal_pipe(registry: &Registry, token: Token) -> io::Result<UnixS
 
 impl Server {
     pub(super) fn drain_signals(&mut self) {
-        let mut buf = [0u8; 64];
-        loop {
-            match self.signals.read(&mut buf) {
-                Ok(0) => return,
-                Ok(_) => self.shutting_down = true,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return,
-            }
+        if drain(&mut self.signals) {
+            self.shutting_down = true;
+        }
+    }
+
+    /// SIGHUP: the TLS certificate pair is read again (once for any number of signals pending).
+    pub(super) fn drain_reload_signals(&mut self) {
+        if drain(&mut self.reload_signals) {
+            self.reload_tls();
         }
     }
 
@@ -71,7 +76,7 @@ impl Server {
     /// Stop accepting, answer what was already read and committed, flush for a bounded time, snapshot.
     pub(super) fn shutdown(mut self) -> io::Result<()> {
         log::info!("shutting down");
-        if let Some(mut listener) = self.listener.take() {
+        for mut listener in [self.listener.take(), self.plain_listener.take()].into_iter().flatten() {
             let _ = self.poll.registry().deregister(&mut listener);
         }
         // Everything appended becomes durable here, so everything queued may leave.
@@ -100,5 +105,19 @@ impl Server {
         }
         self.snapshot();
         Ok(())
+    }
+}
+
+/// Empties a signal pipe; `true` if any signal had arrived.
+fn drain(pipe: &mut UnixStream) -> bool {
+    let mut buf = [0u8; 64];
+    let mut got = false;
+    loop {
+        match pipe.read(&mut buf) {
+            Ok(0) => return got,
+            Ok(_) => got = true,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return got,
+        }
     }
 }

@@ -42,7 +42,10 @@ impl Drop for TempDir {
 /// A running server; killed on drop.
 pub struct Server {
     pub child: Child,
+    /// `--listen`'s address (TLS when the server was given a certificate).
     pub addr: SocketAddr,
+    /// `--listen-plain`'s address, when it was given.
+    pub plain_addr: Option<SocketAddr>,
     pub data_dir: PathBuf,
     pub stderr: Option<std::process::ChildStderr>,
 }
@@ -64,20 +67,26 @@ impl Server {
         configure(&mut command);
         let mut child = command.spawn().expect("spawn splitd");
         let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read listening line");
-        let addr = match line.trim().strip_prefix("splitd listening on ") {
-            Some(addr) => addr.parse().expect("address"),
-            None => {
-                let mut err = String::new();
-                if let Some(mut e) = child.stderr.take() {
-                    let _ = e.read_to_string(&mut err);
+        // One line a listener: `--listen` first, then `--listen-plain` if given.
+        let listeners = 1 + extra.iter().filter(|&&arg| arg == "--listen-plain").count();
+        let mut reader = BufReader::new(stdout);
+        let mut addrs = Vec::new();
+        for _ in 0..listeners {
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("read listening line");
+            match listening_addr(&line) {
+                Some(addr) => addrs.push(addr),
+                None => {
+                    let mut err = String::new();
+                    if let Some(mut e) = child.stderr.take() {
+                        let _ = e.read_to_string(&mut err);
+                    }
+                    panic!("server did not start: stdout {line:?}, stderr {err}");
                 }
-                panic!("server did not start: stdout {line:?}, stderr {err}");
             }
-        };
+        }
         let stderr = child.stderr.take();
-        Server { child, addr, data_dir: data_dir.to_path_buf(), stderr }
+        Server { child, addr: addrs[0], plain_addr: addrs.get(1).copied(), data_dir: data_dir.to_path_buf(), stderr }
     }
 
     pub fn connect(&self) -> Client {
@@ -115,6 +124,12 @@ impl Server {
         }
         text
     }
+}
+
+/// The address in `splitd listening on ADDR` or `splitd listening on ADDR (tls)`.
+pub fn listening_addr(line: &str) -> Option<SocketAddr> {
+    let rest = line.trim().strip_prefix("splitd listening on ")?;
+    rest.strip_suffix(" (tls)").unwrap_or(rest).parse().ok()
 }
 
 pub fn wait_with_deadline(child: &mut Child, timeout: Duration) -> Option<i32> {
