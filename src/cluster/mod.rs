@@ -8,7 +8,9 @@
 
 pub mod durable;
 pub mod log_store;
+pub mod node;
 pub mod replica;
+pub mod transport;
 
 #[cfg(test)]
 mod sim;

@@ -18,7 +18,7 @@ use raft::{Config, RawNode, StateRole};
 use serde::{Deserialize, Serialize};
 
 use super::log_store::LogStore;
-use crate::machine::{Machine, Record};
+use crate::machine::{Event, GroupId, Machine, Notice, Record};
 
 /// What a normal raft entry carries: the records one executed command produced, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,8 +37,9 @@ pub trait Persist {
 pub struct Progress {
     /// To send to peers (each names its `to`).
     pub messages: Vec<Message>,
-    /// Committed entries applied by this call: `(index, records)`, for notifications.
-    pub applied: Vec<(u64, Vec<Record>)>,
+    /// Notifications for the committed records this call applied (a follower's, or a leader's
+    /// after a rebuild; a leader's own proposals notified when they were executed).
+    pub events: Vec<Event>,
     /// The machine was rebuilt from the committed prefix: own proposals above `applied()` are not
     /// (yet) committed and their clients must get an error.
     pub rebuilt: bool,
@@ -55,7 +56,6 @@ pub enum NotServing {
 
 pub struct Replica {
     raw: RawNode<LogStore>,
-    machine: Machine,
     applied: u64,
     /// Own proposals applied to the machine ahead of the commit: `(term, last index)`.
     ahead: Option<(u64, u64)>,
@@ -84,25 +84,19 @@ pub fn config(id: u64, applied: u64) -> Config {
 }
 
 impl Replica {
-    /// Starts member `id` from what its store holds: the machine is the committed prefix replayed.
-    pub fn start(id: u64, store: LogStore, logger: &slog::Logger) -> Result<Replica, String> {
+    /// Starts member `id` from what its store holds, with the machine that is its committed prefix
+    /// replayed. The caller owns the machine and passes it to every call that may change it.
+    pub fn start(id: u64, store: LogStore, logger: &slog::Logger) -> Result<(Replica, Machine), String> {
         let commit = store.hard_state().commit.min(store.last());
         let machine = replay(store.prefix(commit))?;
         let raw = RawNode::new(&config(id, commit), store, logger).map_err(|e| format!("raft: {e}"))?;
         let role = (raw.raft.term, raw.raft.state);
-        Ok(Replica { raw, machine, applied: commit, ahead: None, term_start: 0, role, role_changed: false })
+        let replica = Replica { raw, applied: commit, ahead: None, term_start: 0, role, role_changed: false };
+        Ok((replica, machine))
     }
 
     pub fn id(&self) -> u64 {
         self.raw.raft.id
-    }
-
-    pub fn machine(&self) -> &Machine {
-        &self.machine
-    }
-
-    pub fn machine_mut(&mut self) -> &mut Machine {
-        &mut self.machine
     }
 
     pub fn store(&self) -> &LogStore {
@@ -164,31 +158,31 @@ impl Replica {
         self.raw.raft.set_randomized_election_timeout(ticks);
     }
 
-    pub fn tick(&mut self) -> Progress {
+    pub fn tick(&mut self, machine: &mut Machine) -> Progress {
         self.raw.tick();
-        self.observe()
+        self.observe(machine)
     }
 
     /// A message from a peer. A message raft refuses (from an unknown peer, a stale one) is dropped.
-    pub fn step(&mut self, message: Message) -> Progress {
+    pub fn step(&mut self, machine: &mut Machine, message: Message) -> Progress {
         let _ = self.raw.step(message);
-        self.observe()
+        self.observe(machine)
     }
 
     /// Proposes the records a command just applied to the machine (call only while `serving`).
     /// Returns the entry's index, or `None` if raft dropped the proposal, in which case the machine
     /// was rebuilt (`Progress::rebuilt`) and the command's client must get an error.
-    pub fn propose(&mut self, records: Vec<Record>) -> (Option<u64>, Progress) {
+    pub fn propose(&mut self, machine: &mut Machine, records: Vec<Record>) -> (Option<u64>, Progress) {
         let data = match serde_json::to_vec(&Payload { records }) {
             Ok(data) => data,
-            Err(_) => return (None, self.rebuild()),
+            Err(_) => return (None, self.rebuild(machine)),
         };
         if self.raw.propose(Vec::new(), data).is_err() {
-            return (None, self.rebuild());
+            return (None, self.rebuild(machine));
         }
         let index = self.raw.raft.raft_log.last_index();
         self.ahead = Some((self.raw.raft.term, index));
-        (Some(index), self.observe())
+        (Some(index), self.observe(machine))
     }
 
     pub fn has_ready(&self) -> bool {
@@ -198,7 +192,7 @@ impl Replica {
     /// One `Ready`: messages that may leave before the write, entries and hard state persisted,
     /// messages that needed them, committed entries applied. An error (a failed write, a committed
     /// entry that does not apply) means this member must stop: it cannot promise what it wrote.
-    pub fn handle_ready(&mut self, persist: &mut dyn Persist) -> Result<Progress, String> {
+    pub fn handle_ready(&mut self, machine: &mut Machine, persist: &mut dyn Persist) -> Result<Progress, String> {
         let mut progress = Progress::default();
         if !self.raw.has_ready() {
             return Ok(progress);
@@ -208,7 +202,7 @@ impl Replica {
         if !ready.snapshot().is_empty() {
             return Err("a raft snapshot arrived, but this build never compacts its log".to_string());
         }
-        self.apply_committed(ready.take_committed_entries(), &mut progress)?;
+        self.apply_committed(machine, ready.take_committed_entries(), &mut progress)?;
         let new_from = ready.entries().first().map(|e| e.index);
         let store = self.raw.mut_store();
         store.append(ready.entries())?;
@@ -222,15 +216,20 @@ impl Replica {
             self.raw.mut_store().set_commit(commit);
         }
         progress.messages.extend(light.take_messages());
-        self.apply_committed(light.take_committed_entries(), &mut progress)?;
+        self.apply_committed(machine, light.take_committed_entries(), &mut progress)?;
         self.raw.advance_apply();
-        let observed = self.observe();
+        let observed = self.observe(machine);
         progress.rebuilt |= observed.rebuilt;
         Ok(progress)
     }
 
     /// Applies committed entries in order; own proposals already in the machine are only counted.
-    fn apply_committed(&mut self, entries: Vec<Entry>, progress: &mut Progress) -> Result<(), String> {
+    fn apply_committed(
+        &mut self,
+        machine: &mut Machine,
+        entries: Vec<Entry>,
+        progress: &mut Progress,
+    ) -> Result<(), String> {
         for entry in entries {
             if entry.index <= self.applied {
                 continue;
@@ -238,7 +237,7 @@ impl Replica {
             if let Some((term, last)) = self.ahead {
                 if entry.index <= last && entry.term != term {
                     // Not the entry this leader proposed there: its speculation is void.
-                    progress.rebuilt |= self.rebuild().rebuilt;
+                    progress.rebuilt |= self.rebuild(machine).rebuilt;
                 }
             }
             let records = decode(&entry)?;
@@ -250,21 +249,19 @@ impl Replica {
                 }
                 _ => {
                     for record in &records {
-                        self.machine.apply(record).map_err(|e| format!("entry {}: {e}", entry.index))?;
+                        machine.apply(record).map_err(|e| format!("entry {}: {e}", entry.index))?;
+                        progress.events.extend(event_of(machine, record));
                     }
                 }
             }
             self.applied = entry.index;
-            if !records.is_empty() {
-                progress.applied.push((entry.index, records));
-            }
         }
         Ok(())
     }
 
     /// After any call into raft: notes a role or term change; a leader that lost its role with own
     /// proposals in the machine rebuilds it from the committed prefix.
-    fn observe(&mut self) -> Progress {
+    fn observe(&mut self, machine: &mut Machine) -> Progress {
         let role = (self.raw.raft.term, self.raw.raft.state);
         if role == self.role {
             return Progress::default();
@@ -275,16 +272,16 @@ impl Replica {
             self.term_start = self.raw.raft.raft_log.last_index();
         }
         if self.ahead.is_some() {
-            return self.rebuild();
+            return self.rebuild(machine);
         }
         Progress::default()
     }
 
     /// The machine again from the committed, applied prefix of the log.
-    fn rebuild(&mut self) -> Progress {
+    fn rebuild(&mut self, machine: &mut Machine) -> Progress {
         self.ahead = None;
         match replay(self.raw.store().prefix(self.applied)) {
-            Ok(machine) => self.machine = machine,
+            Ok(rebuilt) => *machine = rebuilt,
             // The prefix applied once already; failing now would be a bug in `apply`.
             Err(err) => crate::log::info!("rebuilding the state from the raft log failed: {err}"),
         }
@@ -311,4 +308,28 @@ pub fn replay(entries: &[Entry]) -> Result<Machine, String> {
         }
     }
     Ok(machine)
+}
+
+/// The notification a just-applied record makes: its group's newest history entry.
+fn event_of(machine: &Machine, record: &Record) -> Option<Event> {
+    let group = record_group(record)?;
+    let entry = machine.groups().get(group)?.history.entries().last()?.id;
+    Some(Event { group, notice: Notice::History { entry } })
+}
+
+fn record_group(record: &Record) -> Option<GroupId> {
+    match record {
+        Record::UserCreated { .. } => None,
+        Record::GroupCreated { group, .. }
+        | Record::MemberJoined { group, .. }
+        | Record::TransactionAdded { group, .. }
+        | Record::TransactionDeleted { group, .. }
+        | Record::TransactionEdited { group, .. }
+        | Record::PaymentRecorded { group, .. }
+        | Record::SettlementRecorded { group, .. }
+        | Record::PaymentDeleted { group, .. }
+        | Record::MemberLeft { group, .. }
+        | Record::GroupCurrencySet { group, .. }
+        | Record::GroupPasswordSet { group, .. } => Some(*group),
+    }
 }

@@ -113,6 +113,8 @@ struct Sim {
     rng: Prng,
     now: u64,
     replicas: BTreeMap<u64, Option<Replica>>,
+    /// Each live member's machine (the replica's caller owns it, as the server does).
+    machines: HashMap<u64, Machine>,
     /// The crashed members' disks.
     disks: HashMap<u64, LogStore>,
     in_flight: Vec<(u64, Message)>,
@@ -142,6 +144,7 @@ impl Sim {
             rng: Prng::new(seed),
             now: 0,
             replicas: BTreeMap::new(),
+            machines: HashMap::new(),
             disks: HashMap::new(),
             in_flight: Vec::new(),
             isolated: None,
@@ -173,7 +176,8 @@ impl Sim {
     fn restart(&mut self, id: u64) {
         let Some(disk) = self.disks.remove(&id) else { return };
         match Replica::start(id, disk, &self.logger) {
-            Ok(mut replica) => {
+            Ok((mut replica, machine)) => {
+                self.machines.insert(id, machine);
                 replica.set_election_timeout(10 + self.rng.below(10) as usize);
                 self.checked.insert(id, self.checked.get(&id).copied().unwrap_or(0).min(replica.applied()));
                 self.replicas.insert(id, Some(replica));
@@ -212,7 +216,7 @@ impl Sim {
             0..=39 => self.deliver(faults),
             40..=64 => {
                 if let Some(id) = self.pick_live() {
-                    self.with_replica(id, |r| r.tick());
+                    self.with_replica(id, |r, m| r.tick(m));
                 }
             }
             65..=84 => {
@@ -246,9 +250,10 @@ impl Sim {
     }
 
     /// Runs `f` on live member `id`, then handles what changed (role, rebuilt machine).
-    fn with_replica(&mut self, id: u64, f: impl FnOnce(&mut Replica) -> Progress) {
+    fn with_replica(&mut self, id: u64, f: impl FnOnce(&mut Replica, &mut Machine) -> Progress) {
         let Some(Some(replica)) = self.replicas.get_mut(&id) else { return };
-        let progress = f(replica);
+        let Some(machine) = self.machines.get_mut(&id) else { return };
+        let progress = f(replica, machine);
         if replica.take_role_change() {
             let ticks = 10 + self.rng.below(10) as usize;
             if let Some(Some(replica)) = self.replicas.get_mut(&id) {
@@ -283,7 +288,8 @@ impl Sim {
 
     fn persist(&mut self, id: u64) {
         let Some(Some(replica)) = self.replicas.get_mut(&id) else { return };
-        match replica.handle_ready(&mut NoDisk) {
+        let Some(machine) = self.machines.get_mut(&id) else { return };
+        match replica.handle_ready(machine, &mut NoDisk) {
             Ok(progress) => self.after(id, progress),
             Err(err) => self.fail(format!("member {id}: {err}")),
         }
@@ -310,7 +316,7 @@ impl Sim {
             return;
         }
         let to = message.to;
-        self.with_replica(to, move |r| r.step(message));
+        self.with_replica(to, move |r, m| r.step(m, message));
     }
 
     /// The client sends its current script command to a random member; only a serving leader runs it.
@@ -322,13 +328,14 @@ impl Sim {
         let (user, command) = script_command(self.script_step);
         let step = self.script_step;
         let Some(Some(replica)) = self.replicas.get_mut(&id) else { return };
+        let Some(machine) = self.machines.get_mut(&id) else { return };
         match replica.serving() {
             Err(NotServing::NotLeader(_)) | Err(NotServing::CatchingUp) => return,
             Ok(()) => {}
         }
         // A session is the connection's, not replicated: the user id is its login.
         let user = if step > 2 {
-            match replica.machine().users().find(USERS[user]) {
+            match machine.users().find(USERS[user]) {
                 Some(id) => Some(id),
                 None => self.fail(format!("leader {id} serves without acknowledged signup of {}", USERS[user])),
             }
@@ -336,12 +343,12 @@ impl Sim {
             None
         };
         let mut session = Session { user, failed_logins: 0 };
-        let outcome = execute(replica.machine_mut(), &mut session, command);
+        let outcome = execute(machine, &mut session, command);
         let term = replica.term();
         let (index, progress) = if outcome.records.is_empty() {
             (Some(replica.visible()), Progress::default())
         } else {
-            replica.propose(outcome.records)
+            replica.propose(machine, outcome.records)
         };
         let term = index.and_then(|i| replica.store().entry(i).map(|e| e.term)).unwrap_or(term);
         if let Some(index) = index {
@@ -410,7 +417,8 @@ impl Sim {
         }
         self.imaged.insert(id, applied);
         let mut image = Vec::new();
-        if write_image(replica.machine(), &mut image).is_err() {
+        let Some(machine) = self.machines.get(&id) else { return };
+        if write_image(machine, &mut image).is_err() {
             self.fail(format!("member {id}: image does not serialise"));
         }
         match self.images.get(&applied) {
@@ -440,9 +448,9 @@ impl Sim {
         }
         let mut first: Option<Vec<u8>> = None;
         for id in 1..=MEMBERS {
-            let Some(Some(replica)) = self.replicas.get(&id) else { continue };
             let mut image = Vec::new();
-            let _ = write_image(replica.machine(), &mut image);
+            let Some(machine) = self.machines.get(&id) else { continue };
+            let _ = write_image(machine, &mut image);
             let text = String::from_utf8_lossy(&image).into_owned();
             for step in self.acked.keys().filter(|&&s| s > 5) {
                 if !text.contains(&format!("\"{}\"", op_description(*step))) {

@@ -27,6 +27,7 @@ wire_words! {
         TooManyConnections = "too_many_connections",
         Limit = "limit",
         Internal = "internal",
+        NotLeader = "not_leader",
     }
 }
 
@@ -36,7 +37,7 @@ mod tests {
 
     #[test]
     fn every_code_round_trips_and_is_spelt_once() {
-        assert_eq!(Code::ALL.len(), 21);
+        assert_eq!(Code::ALL.len(), 22);
         for (i, code) in Code::ALL.iter().enumerate() {
             assert_eq!(Code::parse(code.as_str()), Some(*code));
             assert!(Code::ALL[..i].iter().all(|other| other.as_str() != code.as_str()), "{code} twice");
