@@ -13,6 +13,7 @@
 //! `shutdown` (signals, shutdown, snapshots); `conn` and `frame` are one connection and its framing.
 
 mod accept;
+mod cluster;
 mod commit;
 mod conn;
 mod fanout;
@@ -44,6 +45,10 @@ pub use service::LOGIN_FAILURES_MAX;
 const LISTENER: Token = Token(usize::MAX);
 const WAKER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
+/// Cluster mode: the peer listener, and the base of the peer connections' tokens (far above any
+/// slab key).
+const PEER_LISTENER: Token = Token(usize::MAX - 3);
+const PEER_BASE: usize = usize::MAX / 2;
 
 /// How long poll may sleep when nothing is scheduled: bounds the lag of idle-timeout checks.
 const TICK: Duration = Duration::from_millis(500);
@@ -78,6 +83,8 @@ pub struct Server {
     /// Delayed connections to resume: (when, slab key, serial).
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     shutting_down: bool,
+    /// Cluster mode (`--peers`): this server as a raft member; `None` on a single node.
+    cluster: Option<crate::cluster::node::Node>,
 }
 
 impl Server {
@@ -96,6 +103,19 @@ impl Server {
             let _ = waker.wake();
         })?;
         let signals = shutdown::signal_pipe(poll.registry(), SIGNALS)?;
+        let mut machine = machine;
+        let cluster = match &config.cluster {
+            None => None,
+            Some(cluster) => {
+                let own_client = listener.local_addr()?.to_string();
+                let tokens = (PEER_LISTENER, PEER_BASE);
+                let (node, replayed) =
+                    crate::cluster::node::Node::start(cluster, &config.data_dir, own_client, poll.registry(), tokens)
+                        .map_err(io::Error::other)?;
+                machine = replayed;
+                Some(node)
+            }
+        };
         Ok(Server {
             poll,
             listener: Some(listener),
@@ -116,6 +136,7 @@ impl Server {
             accept_paused_until: None,
             timers: BinaryHeap::new(),
             shutting_down: false,
+            cluster,
         })
     }
 
@@ -145,6 +166,7 @@ impl Server {
             self.accept_after_backoff();
             self.fire_timers(Instant::now());
             self.service_ready();
+            self.cluster_turn()?;
             self.group_commit()?;
             self.flush_dirty();
             let now = Instant::now();
@@ -170,6 +192,7 @@ impl Server {
                 self.finish_syncs()?;
             }
             SIGNALS => self.drain_signals(),
+            token if self.cluster.as_ref().is_some_and(|node| node.owns(token)) => self.cluster_event(token),
             Token(key) => {
                 let Some(conn) = self.conns.get_mut(key) else {
                     return Ok(());
@@ -197,6 +220,9 @@ impl Server {
             wake = wake.min(*at);
         }
         if let Some(at) = self.accept_paused_until {
+            wake = wake.min(at);
+        }
+        if let Some(at) = self.cluster_wake() {
             wake = wake.min(at);
         }
         wake.saturating_duration_since(Instant::now())

@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::conn::{Parked, Received};
 use super::frame::Next;
 use super::{enqueue, mark_dirty, Server};
+use crate::cluster::node as cluster;
 use crate::log::{self, Limit};
 use crate::machine;
 use crate::machine::{Outcome, Step, UserId};
@@ -69,8 +70,9 @@ impl Server {
             match conn.next_frame(self.config.frame_bytes_max) {
                 Next::Frame(bytes) => {
                     frames += 1;
-                    let decoded = proto::decode(bytes);
-                    self.execute(key, decoded);
+                    let flags = if self.cluster.is_some() { cluster::frame_flags(bytes) } else { Default::default() };
+                    let decoded = proto::decode(flags.stripped.as_deref().unwrap_or(bytes));
+                    self.execute(key, decoded, (flags.stale, flags.status));
                 }
                 Next::TooLong => return self.refuse_too_long(key),
                 Next::Incomplete => match conn.read_once(&mut self.scratch) {
@@ -104,8 +106,17 @@ impl Server {
         log::limit!(Limit::FrameTooLong, "closing a client whose request line passed {frame_max} bytes");
     }
 
-    /// Executes one decoded frame for connection `key`.
-    fn execute(&mut self, key: usize, decoded: proto::Decoded) {
+    /// Executes one decoded frame for connection `key`. `(stale, cluster_status)`: what the frame
+    /// asks of cluster mode (always `(false, false)` on a single node).
+    fn execute(&mut self, key: usize, decoded: proto::Decoded, (stale, status): (bool, bool)) {
+        if status {
+            return self.cluster_status(key, decoded.id.as_ref());
+        }
+        if let Ok(command) = &decoded.command {
+            if self.cluster_refuses(key, command, stale, decoded.id.as_ref()) {
+                return;
+            }
+        }
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
@@ -165,7 +176,7 @@ impl Server {
         if user_before != user_after {
             self.change_presence(key, user_before, user_after);
         }
-        self.store.append(&outcome.records);
+        self.persist_records(&outcome.records);
         for event in &outcome.events {
             self.fan_out(key, event);
         }
