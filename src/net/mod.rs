@@ -107,6 +107,11 @@ impl Server {
         let cluster = match &config.cluster {
             None => None,
             Some(cluster) => {
+                if !machine.users().is_empty() {
+                    // Its single-node log would be ignored: refuse rather than hide that state.
+                    let why = "the data directory holds single-node state; cluster mode starts from an empty one";
+                    return Err(io::Error::other(why));
+                }
                 let own_client = listener.local_addr()?.to_string();
                 let tokens = (PEER_LISTENER, PEER_BASE);
                 let (node, replayed) =
