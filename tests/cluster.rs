@@ -276,3 +276,52 @@ fn a_follower_answers_writes_with_not_leader_and_the_leaders_address() {
     assert_eq!(status["leader"], json!(leader + 1), "{status}");
     assert!(status["commit_index"].as_u64().is_some_and(|c| c >= 1), "{status}");
 }
+
+#[test]
+fn without_a_majority_no_write_is_acknowledged_and_restarted_members_catch_up() {
+    let mut cluster = Cluster::start("cluster-minority");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let signup = json!({"username": "alice", "password": "alice-pw-1"});
+    cluster.on_leader("signup", signup, deadline).expect("a leader");
+    cluster.on_leader("create_group", json!({"group": "g", "password": ""}), deadline).expect("the group");
+    let (leader, _) = cluster.on_leader("add_transaction", add("before"), deadline).expect("a write");
+    let survivor = (leader + 1) % MEMBERS;
+    for i in (0..MEMBERS).filter(|&i| i != survivor) {
+        cluster.kill(i);
+    }
+    // Whatever the survivor thinks it is, a write there never gets an ok: not_leader, an error, a
+    // closed connection, or no answer at all.
+    let mut client = loop {
+        if let Some(client) = cluster.login(survivor) {
+            break client;
+        }
+        assert!(Instant::now() < deadline, "the survivor takes logins");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    client.stream.set_read_timeout(Some(Duration::from_secs(3))).expect("timeout");
+    let mut frame = json!({"action": "add_transaction", "data": add("lonely")}).to_string();
+    frame.push('\n');
+    client.stream.write_all(frame.as_bytes()).expect("write");
+    let mut line = String::new();
+    let answered = BufReader::new(client.stream.try_clone().expect("clone")).read_line(&mut line).unwrap_or(0) > 0;
+    if answered {
+        let reply: Value = serde_json::from_str(&line).expect("json");
+        assert_ne!(reply["status"], "ok", "a write without a majority was acknowledged: {reply}");
+    }
+    for i in (0..MEMBERS).filter(|&i| i != survivor) {
+        cluster.restart(i);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    cluster.on_leader("add_transaction", add("after"), deadline).expect("writes resume once a majority is back");
+    loop {
+        let views: Vec<Option<Vec<String>>> = (0..MEMBERS).map(|i| cluster.descriptions(i)).collect();
+        let caught_up = views
+            .iter()
+            .all(|v| v.as_ref().is_some_and(|v| v.contains(&"before".to_string()) && v.contains(&"after".to_string())));
+        if caught_up && views.windows(2).all(|w| w[0] == w[1]) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "restarted members did not catch up: {views:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
