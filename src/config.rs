@@ -68,6 +68,8 @@ pub struct Config {
     pub hash_threads: usize,
     /// Log bytes after which a snapshot is taken and older log segments are removed.
     pub snapshot_log_bytes: u64,
+    /// Cluster mode (`--node-id`, `--peers`): `None` is the single node.
+    pub cluster: Option<crate::cluster::node::ClusterConfig>,
 }
 
 impl Config {
@@ -111,6 +113,7 @@ impl Default for Config {
             unauthenticated_idle: Duration::from_secs(15 * 60),
             hash_threads: 1,
             snapshot_log_bytes: 256 * 1024 * 1024,
+            cluster: None,
         }
     }
 }

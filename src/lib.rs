@@ -11,6 +11,7 @@
 //! them.
 
 mod auth;
+pub mod cluster;
 pub mod config;
 pub mod import;
 pub mod log;

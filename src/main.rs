@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use argh::FromArgs;
 
+use splitd::cluster::node::ClusterConfig;
 use splitd::config::{Config, FsyncPolicy, TlsFiles};
 use splitd::log;
 use splitd::net::limits::{self, DESCRIPTORS_RESERVED};
@@ -64,6 +65,17 @@ struct Args {
     /// log size in bytes that triggers a snapshot (default 256 MiB)
     #[argh(option, default = "Config::default().snapshot_log_bytes")]
     snapshot_log_bytes: u64,
+    /// cluster mode: this node's id in --peers
+    #[argh(option)]
+    node_id: Option<u64>,
+    /// cluster mode: every member's peer address, this one's included, as ID=HOST:PORT,... (without
+    /// it, splitd is a single node)
+    #[argh(option)]
+    peers: Option<String>,
+    /// cluster mode: members' client addresses (their --listen) as ID=HOST:PORT,..., for the
+    /// leader named in not_leader answers (members also tell each other)
+    #[argh(option)]
+    peer_clients: Option<String>,
     #[argh(subcommand)]
     command: Option<Command>,
 }
@@ -101,6 +113,13 @@ fn main() -> ExitCode {
     if let Some(Command::Import(import)) = args.command {
         return run_import(&import);
     }
+    let cluster = match cluster_config(&args) {
+        Ok(cluster) => cluster,
+        Err(err) => {
+            log::info!("cannot start: {err}");
+            return ExitCode::from(2);
+        }
+    };
     let tls = match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         (None, None) => None,
@@ -124,8 +143,41 @@ fn main() -> ExitCode {
         unauthenticated_idle: std::time::Duration::from_secs(args.login_timeout_secs),
         hash_threads: args.hash_threads.max(1),
         snapshot_log_bytes: args.snapshot_log_bytes,
+        cluster,
     };
     serve(config)
+}
+
+/// `--node-id` with `--peers` (and `--peer-clients`), or neither.
+fn cluster_config(args: &Args) -> Result<Option<ClusterConfig>, String> {
+    let (id, peers) = match (args.node_id, &args.peers) {
+        (None, None) => return Ok(None),
+        (Some(id), Some(peers)) => (id, peers),
+        _ => return Err("--node-id and --peers go together".to_string()),
+    };
+    let peers: Vec<(u64, SocketAddr)> = id_list(peers)?
+        .into_iter()
+        .map(|(id, addr)| addr.parse().map(|a| (id, a)).map_err(|_| format!("--peers: {addr} is not HOST:PORT")))
+        .collect::<Result<_, _>>()?;
+    if id == 0 || !peers.iter().any(|&(p, _)| p == id) {
+        return Err(format!("--node-id {id} is not one of --peers (ids start at 1)"));
+    }
+    let peer_clients = match &args.peer_clients {
+        Some(list) => id_list(list)?,
+        None => Vec::new(),
+    };
+    Ok(Some(ClusterConfig { id, peers, peer_clients }))
+}
+
+/// `1=a,2=b` → `[(1, "a"), (2, "b")]`.
+fn id_list(list: &str) -> Result<Vec<(u64, String)>, String> {
+    list.split(',')
+        .map(|item| {
+            let (id, addr) = item.split_once('=').ok_or_else(|| format!("{item}: expected ID=HOST:PORT"))?;
+            let id = id.trim().parse::<u64>().map_err(|_| format!("{item}: the id is not a number"))?;
+            Ok((id, addr.trim().to_string()))
+        })
+        .collect()
 }
 
 fn run_import(args: &ImportArgs) -> ExitCode {

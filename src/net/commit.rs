@@ -20,8 +20,7 @@ impl Server {
         if let Err(err) = self.store.start_sync() {
             return Err(fatal(err));
         }
-        let needed = self.store.needed();
-        let durable = self.store.durable();
+        let (needed, durable) = self.hold_marks();
         for &key in &self.dirty {
             let Some(conn) = self.conns.get_mut(key) else {
                 continue;
@@ -45,8 +44,8 @@ impl Server {
     }
 
     /// Lets every held reply and notification whose batch is durable be written.
-    fn release_durable(&mut self) {
-        let durable = self.store.durable();
+    pub(super) fn release_durable(&mut self) {
+        let (_, durable) = self.hold_marks();
         while let Some(&(batch, key, serial, offset)) = self.held.front() {
             if batch > durable {
                 break;

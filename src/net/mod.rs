@@ -16,6 +16,7 @@
 //! descriptor limit at start; `throttle` counts password guesses and slow work by source address.
 
 mod accept;
+mod cluster;
 mod commit;
 mod conn;
 mod fanout;
@@ -52,6 +53,10 @@ const WAKER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
 const LISTENER_PLAIN: Token = Token(usize::MAX - 3);
 const RELOAD: Token = Token(usize::MAX - 4);
+/// Cluster mode: the peer listener, and the base of the peer connections' tokens (far above any
+/// slab key).
+const PEER_LISTENER: Token = Token(usize::MAX - 5);
+const PEER_BASE: usize = usize::MAX / 2;
 
 /// How long poll may sleep when nothing is scheduled: bounds the lag of idle-timeout checks.
 const TICK: Duration = Duration::from_millis(500);
@@ -97,6 +102,8 @@ pub struct Server {
     /// Password guesses and slow work counted by source address.
     throttle: throttle::Throttle,
     shutting_down: bool,
+    /// Cluster mode (`--peers`): this server as a raft member; `None` on a single node.
+    cluster: Option<crate::cluster::node::Node>,
 }
 
 impl Server {
@@ -125,6 +132,24 @@ impl Server {
         let signals = shutdown::signal_pipe(poll.registry(), SIGNALS, &shutdown::STOP_SIGNALS)?;
         // Registered with or without TLS: a SIGHUP (a supervisor's "reload") never kills the server.
         let reload_signals = shutdown::signal_pipe(poll.registry(), RELOAD, &[signal_hook::consts::SIGHUP])?;
+        let mut machine = machine;
+        let cluster = match &config.cluster {
+            None => None,
+            Some(cluster) => {
+                if !machine.users().is_empty() {
+                    // Its single-node log would be ignored: refuse rather than hide that state.
+                    let why = "the data directory holds single-node state; cluster mode starts from an empty one";
+                    return Err(io::Error::other(why));
+                }
+                let own_client = listener.local_addr()?.to_string();
+                let tokens = (PEER_LISTENER, PEER_BASE);
+                let (node, replayed) =
+                    crate::cluster::node::Node::start(cluster, &config.data_dir, own_client, poll.registry(), tokens)
+                        .map_err(io::Error::other)?;
+                machine = replayed;
+                Some(node)
+            }
+        };
         Ok(Server {
             poll,
             listener: Some(listener),
@@ -151,6 +176,7 @@ impl Server {
             timers: BinaryHeap::new(),
             throttle: throttle::Throttle::new(Instant::now()),
             shutting_down: false,
+            cluster,
         })
     }
 
@@ -190,6 +216,7 @@ impl Server {
             self.accept_after_backoff();
             self.fire_timers(Instant::now());
             self.service_ready();
+            self.cluster_turn()?;
             self.group_commit()?;
             self.flush_dirty();
             let now = Instant::now();
@@ -217,6 +244,7 @@ impl Server {
                 self.finish_syncs()?;
             }
             SIGNALS => self.drain_signals(),
+            token if self.cluster.as_ref().is_some_and(|node| node.owns(token)) => self.cluster_event(token),
             Token(key) => {
                 let Some(conn) = self.conns.get_mut(key) else {
                     return Ok(());
@@ -244,6 +272,9 @@ impl Server {
             wake = wake.min(*at);
         }
         if let Some(at) = self.accept_paused_until {
+            wake = wake.min(at);
+        }
+        if let Some(at) = self.cluster_wake() {
             wake = wake.min(at);
         }
         wake.saturating_duration_since(Instant::now())

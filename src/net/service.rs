@@ -17,6 +17,7 @@ use super::conn::{Parked, Received, Waiting};
 use super::frame::Next;
 use super::throttle::{Charge, Source, Target, Throttled, BUSY_RETRY, SLOW_WORK_RETRY_AFTER, SOURCE_SLOW_JOBS_MAX};
 use super::{enqueue, mark_dirty, Server};
+use crate::cluster::node as cluster;
 use crate::log::{self, Limit};
 use crate::machine;
 use crate::machine::{Command, Job, Outcome, Resume, Step, UserId};
@@ -94,8 +95,9 @@ impl Server {
             match conn.next_frame(self.config.frame_bytes_max) {
                 Next::Frame(bytes) => {
                     frames += 1;
-                    let decoded = proto::decode(bytes);
-                    self.execute(key, decoded);
+                    let flags = if self.cluster.is_some() { cluster::frame_flags(bytes) } else { Default::default() };
+                    let decoded = proto::decode(flags.stripped.as_deref().unwrap_or(bytes));
+                    self.execute(key, decoded, (flags.stale, flags.status));
                 }
                 Next::TooLong => return self.refuse_too_long(key),
                 Next::Incomplete => match conn.read_once(&mut self.scratch) {
@@ -131,8 +133,17 @@ impl Server {
         log::limit!(Limit::FrameTooLong, "closing a client whose request line passed {frame_max} bytes");
     }
 
-    /// Executes one decoded frame for connection `key`.
-    fn execute(&mut self, key: usize, decoded: proto::Decoded) {
+    /// Executes one decoded frame for connection `key`. `(stale, cluster_status)`: what the frame
+    /// asks of cluster mode (always `(false, false)` on a single node).
+    fn execute(&mut self, key: usize, decoded: proto::Decoded, (stale, status): (bool, bool)) {
+        if status {
+            return self.cluster_status(key, decoded.id.as_ref());
+        }
+        if let Ok(command) = &decoded.command {
+            if self.cluster_refuses(key, command, stale, decoded.id.as_ref()) {
+                return;
+            }
+        }
         match decoded.command {
             Ok(command) => self.execute_command(key, decoded.id, command),
             Err(error) => self.refuse(key, decoded.id, &error),
@@ -268,7 +279,7 @@ impl Server {
         if user_before != user_after {
             self.change_presence(key, user_before, user_after);
         }
-        self.store.append(&outcome.records);
+        self.persist_records(&outcome.records);
         for event in &outcome.events {
             self.fan_out(key, event);
         }

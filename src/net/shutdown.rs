@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use mio::net::UnixStream;
 use mio::{Events, Interest, Registry, Token};
 
-use super::commit::fatal;
 use super::Server;
 use crate::log;
 
@@ -79,12 +78,9 @@ impl Server {
         for mut listener in [self.listener.take(), self.plain_listener.take()].into_iter().flatten() {
             let _ = self.poll.registry().deregister(&mut listener);
         }
-        // Everything appended becomes durable here, so everything queued may leave.
-        self.store.commit().map_err(fatal)?;
-        self.held.clear();
-        for (_, conn) in self.conns.iter_mut() {
-            conn.release_all();
-        }
+        // Everything appended becomes durable here, so everything queued may leave (in a cluster:
+        // only what is committed).
+        self.release_for_shutdown()?;
         let deadline = Instant::now() + SHUTDOWN_FLUSH;
         let mut events = Events::with_capacity(256);
         loop {
@@ -103,7 +99,9 @@ impl Server {
             }
             let _ = self.poll.poll(&mut events, Some((deadline - now).min(Duration::from_millis(50))));
         }
-        self.snapshot();
+        if self.cluster.is_none() {
+            self.snapshot();
+        }
         Ok(())
     }
 }

@@ -28,6 +28,7 @@ wire_words! {
         RateLimited = "rate_limited",
         Limit = "limit",
         Internal = "internal",
+        NotLeader = "not_leader",
     }
 }
 
@@ -37,7 +38,7 @@ mod tests {
 
     #[test]
     fn every_code_round_trips_and_is_spelt_once() {
-        assert_eq!(Code::ALL.len(), 22);
+        assert_eq!(Code::ALL.len(), 23);
         for (i, code) in Code::ALL.iter().enumerate() {
             assert_eq!(Code::parse(code.as_str()), Some(*code));
             assert!(Code::ALL[..i].iter().all(|other| other.as_str() != code.as_str()), "{code} twice");

@@ -1,0 +1,335 @@
+//! One member of the cluster: a raft-rs `RawNode` over the `LogStore`, and the `Machine` its
+//! committed entries are applied to.
+//!
+//! The leader executes a command on its machine (which applies the command's records at once, as
+//! the single node does) and proposes those records as one entry; the reply waits until that entry
+//! is committed (`applied()` reaches its index). Followers only `apply` committed entries. So the
+//! leader's machine may be *ahead* of the commit by its own proposals; when it loses leadership
+//! with proposals in flight, its machine is rebuilt from the committed prefix of the log (those
+//! proposals may yet commit under the next leader or may be dropped: their clients get an error,
+//! never an ok). A new leader serves only once it has applied every entry of earlier terms
+//! (`serving`), so it never executes against a state that misses an entry it will commit.
+//!
+//! Owns the ready → persist → send → apply sequence (`handle_ready`) minus the I/O: the caller
+//! persists (`Persist`), sends the returned messages, and hears which indices are now applied.
+
+use raft::eraftpb::{Entry, EntryType, Message};
+use raft::{Config, RawNode, StateRole};
+use serde::{Deserialize, Serialize};
+
+use super::log_store::LogStore;
+use crate::machine::{Event, GroupId, Machine, Notice, Record};
+
+/// What a normal raft entry carries: the records one executed command produced, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payload {
+    pub records: Vec<Record>,
+}
+
+/// Where the caller's `Ready` handling writes entries and hard state durably (a file + fsync in
+/// the server; nothing in the simulation, whose "disk" is the `LogStore` itself).
+pub trait Persist {
+    fn persist(&mut self, store: &LogStore, new_from: Option<u64>) -> Result<(), String>;
+}
+
+/// What one `handle_ready` did, for the caller.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// To send to peers (each names its `to`).
+    pub messages: Vec<Message>,
+    /// Notifications for the committed records this call applied (a follower's, or a leader's
+    /// after a rebuild; a leader's own proposals notified when they were executed).
+    pub events: Vec<Event>,
+    /// The machine was rebuilt from the committed prefix: own proposals above `applied()` are not
+    /// (yet) committed and their clients must get an error.
+    pub rebuilt: bool,
+}
+
+/// Why a command cannot be served here now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotServing {
+    /// Not the leader; the leader's id if known.
+    NotLeader(Option<u64>),
+    /// The leader, but earlier terms' entries are not all applied yet (moments after an election).
+    CatchingUp,
+}
+
+pub struct Replica {
+    raw: RawNode<LogStore>,
+    applied: u64,
+    /// Own proposals applied to the machine ahead of the commit: `(term, last index)`.
+    ahead: Option<(u64, u64)>,
+    /// The index of this leader's first entry of its term (the empty entry raft appends).
+    term_start: u64,
+    role: (u64, StateRole),
+    /// Set when the role changed since the caller last looked (`take_role_change`).
+    role_changed: bool,
+}
+
+/// The raft settings every member uses: elections after 10-20 ticks without a leader, heartbeats
+/// every 2; pre-vote so a node back from a partition does not depose a working leader; check-quorum
+/// so a leader cut off from the majority steps down (and stops serving reads) within an election.
+pub fn config(id: u64, applied: u64) -> Config {
+    Config {
+        id,
+        election_tick: 10,
+        heartbeat_tick: 2,
+        applied,
+        max_size_per_msg: 1024 * 1024,
+        max_inflight_msgs: 256,
+        check_quorum: true,
+        pre_vote: true,
+        ..Config::default()
+    }
+}
+
+impl Replica {
+    /// Starts member `id` from what its store holds, with the machine that is its committed prefix
+    /// replayed. The caller owns the machine and passes it to every call that may change it.
+    pub fn start(id: u64, store: LogStore, logger: &slog::Logger) -> Result<(Replica, Machine), String> {
+        let commit = store.hard_state().commit.min(store.last());
+        let machine = replay(store.prefix(commit))?;
+        let raw = RawNode::new(&config(id, commit), store, logger).map_err(|e| format!("raft: {e}"))?;
+        let role = (raw.raft.term, raw.raft.state);
+        let replica = Replica { raw, applied: commit, ahead: None, term_start: 0, role, role_changed: false };
+        Ok((replica, machine))
+    }
+
+    pub fn id(&self) -> u64 {
+        self.raw.raft.id
+    }
+
+    pub fn store(&self) -> &LogStore {
+        self.raw.store()
+    }
+
+    pub fn term(&self) -> u64 {
+        self.raw.raft.term
+    }
+
+    pub fn leader(&self) -> Option<u64> {
+        Some(self.raw.raft.leader_id).filter(|&id| id != raft::INVALID_ID)
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.raw.raft.state == StateRole::Leader
+    }
+
+    pub fn commit_index(&self) -> u64 {
+        self.raw.raft.raft_log.committed
+    }
+
+    /// The committed entries this member also holds in its store: a follower may learn of a commit
+    /// before it has persisted the entries (they are still in raft's unstable log).
+    pub fn committed_persisted(&self) -> u64 {
+        self.commit_index().min(self.raw.raft.raft_log.persisted)
+    }
+
+    /// The last committed index whose records are in the machine.
+    pub fn applied(&self) -> u64 {
+        self.applied
+    }
+
+    /// The index whose state the machine shows now: a reply rendered from it may leave once
+    /// `applied()` reaches it.
+    pub fn visible(&self) -> u64 {
+        self.ahead.map_or(self.applied, |(_, last)| last)
+    }
+
+    /// Whether this member may execute commands now: the leader, with earlier terms applied.
+    pub fn serving(&self) -> Result<(), NotServing> {
+        if !self.is_leader() {
+            return Err(NotServing::NotLeader(self.leader()));
+        }
+        if self.applied < self.term_start {
+            return Err(NotServing::CatchingUp);
+        }
+        Ok(())
+    }
+
+    /// Whether the role or term changed since the last call.
+    pub fn take_role_change(&mut self) -> bool {
+        std::mem::take(&mut self.role_changed)
+    }
+
+    /// The randomised election timeout raft just drew, to be replaced by a deterministic one (the
+    /// simulation): raft-rs draws it from the thread's random generator.
+    pub fn set_election_timeout(&mut self, ticks: usize) {
+        self.raw.raft.set_randomized_election_timeout(ticks);
+    }
+
+    pub fn tick(&mut self, machine: &mut Machine) -> Progress {
+        self.raw.tick();
+        self.observe(machine)
+    }
+
+    /// A message from a peer. A message raft refuses (from an unknown peer, a stale one) is dropped.
+    pub fn step(&mut self, machine: &mut Machine, message: Message) -> Progress {
+        let _ = self.raw.step(message);
+        self.observe(machine)
+    }
+
+    /// Proposes the records a command just applied to the machine (call only while `serving`).
+    /// Returns the entry's index, or `None` if raft dropped the proposal, in which case the machine
+    /// was rebuilt (`Progress::rebuilt`) and the command's client must get an error.
+    pub fn propose(&mut self, machine: &mut Machine, records: Vec<Record>) -> (Option<u64>, Progress) {
+        let data = match serde_json::to_vec(&Payload { records }) {
+            Ok(data) => data,
+            Err(_) => return (None, self.rebuild(machine)),
+        };
+        if self.raw.propose(Vec::new(), data).is_err() {
+            return (None, self.rebuild(machine));
+        }
+        let index = self.raw.raft.raft_log.last_index();
+        self.ahead = Some((self.raw.raft.term, index));
+        (Some(index), self.observe(machine))
+    }
+
+    pub fn has_ready(&self) -> bool {
+        self.raw.has_ready()
+    }
+
+    /// One `Ready`: messages that may leave before the write, entries and hard state persisted,
+    /// messages that needed them, committed entries applied. An error (a failed write, a committed
+    /// entry that does not apply) means this member must stop: it cannot promise what it wrote.
+    pub fn handle_ready(&mut self, machine: &mut Machine, persist: &mut dyn Persist) -> Result<Progress, String> {
+        let mut progress = Progress::default();
+        if !self.raw.has_ready() {
+            return Ok(progress);
+        }
+        let mut ready = self.raw.ready();
+        progress.messages.extend(ready.take_messages());
+        if !ready.snapshot().is_empty() {
+            return Err("a raft snapshot arrived, but this build never compacts its log".to_string());
+        }
+        self.apply_committed(machine, ready.take_committed_entries(), &mut progress)?;
+        let new_from = ready.entries().first().map(|e| e.index);
+        let store = self.raw.mut_store();
+        store.append(ready.entries())?;
+        if let Some(hard) = ready.hs() {
+            store.set_hard_state(hard.clone());
+        }
+        persist.persist(self.raw.store(), new_from)?;
+        progress.messages.extend(ready.take_persisted_messages());
+        let mut light = self.raw.advance(ready);
+        if let Some(commit) = light.commit_index() {
+            self.raw.mut_store().set_commit(commit);
+        }
+        progress.messages.extend(light.take_messages());
+        self.apply_committed(machine, light.take_committed_entries(), &mut progress)?;
+        self.raw.advance_apply();
+        let observed = self.observe(machine);
+        progress.rebuilt |= observed.rebuilt;
+        Ok(progress)
+    }
+
+    /// Applies committed entries in order; own proposals already in the machine are only counted.
+    fn apply_committed(
+        &mut self,
+        machine: &mut Machine,
+        entries: Vec<Entry>,
+        progress: &mut Progress,
+    ) -> Result<(), String> {
+        for entry in entries {
+            if entry.index <= self.applied {
+                continue;
+            }
+            if let Some((term, last)) = self.ahead {
+                if entry.index <= last && entry.term != term {
+                    // Not the entry this leader proposed there: its speculation is void.
+                    progress.rebuilt |= self.rebuild(machine).rebuilt;
+                }
+            }
+            let records = decode(&entry)?;
+            match self.ahead {
+                Some((term, last)) if entry.index <= last && entry.term == term => {
+                    if entry.index == last {
+                        self.ahead = None;
+                    }
+                }
+                _ => {
+                    for record in &records {
+                        machine.apply(record).map_err(|e| format!("entry {}: {e}", entry.index))?;
+                        progress.events.extend(event_of(machine, record));
+                    }
+                }
+            }
+            self.applied = entry.index;
+        }
+        Ok(())
+    }
+
+    /// After any call into raft: notes a role or term change; a leader that lost its role with own
+    /// proposals in the machine rebuilds it from the committed prefix.
+    fn observe(&mut self, machine: &mut Machine) -> Progress {
+        let role = (self.raw.raft.term, self.raw.raft.state);
+        if role == self.role {
+            return Progress::default();
+        }
+        self.role = role;
+        self.role_changed = true;
+        if role.1 == StateRole::Leader {
+            self.term_start = self.raw.raft.raft_log.last_index();
+        }
+        if self.ahead.is_some() {
+            return self.rebuild(machine);
+        }
+        Progress::default()
+    }
+
+    /// The machine again from the committed, applied prefix of the log.
+    fn rebuild(&mut self, machine: &mut Machine) -> Progress {
+        self.ahead = None;
+        match replay(self.raw.store().prefix(self.applied)) {
+            Ok(rebuilt) => *machine = rebuilt,
+            // The prefix applied once already; failing now would be a bug in `apply`.
+            Err(err) => crate::log::info!("rebuilding the state from the raft log failed: {err}"),
+        }
+        Progress { rebuilt: true, ..Progress::default() }
+    }
+}
+
+/// The records an entry carries (none for raft's own empty entries).
+pub fn decode(entry: &Entry) -> Result<Vec<Record>, String> {
+    if entry.data.is_empty() || entry.get_entry_type() != EntryType::EntryNormal {
+        return Ok(Vec::new());
+    }
+    serde_json::from_slice::<Payload>(&entry.data)
+        .map(|payload| payload.records)
+        .map_err(|e| format!("entry {} does not decode: {e}", entry.index))
+}
+
+/// A machine from a committed prefix of the log.
+pub fn replay(entries: &[Entry]) -> Result<Machine, String> {
+    let mut machine = Machine::new();
+    for entry in entries {
+        for record in decode(entry)? {
+            machine.apply(&record).map_err(|e| format!("entry {}: {e}", entry.index))?;
+        }
+    }
+    Ok(machine)
+}
+
+/// The notification a just-applied record makes: its group's newest history entry.
+fn event_of(machine: &Machine, record: &Record) -> Option<Event> {
+    let group = record_group(record)?;
+    let entry = machine.groups().get(group)?.history.entries().last()?.id;
+    Some(Event { group, notice: Notice::History { entry } })
+}
+
+fn record_group(record: &Record) -> Option<GroupId> {
+    match record {
+        Record::UserCreated { .. } => None,
+        Record::GroupCreated { group, .. }
+        | Record::MemberJoined { group, .. }
+        | Record::TransactionAdded { group, .. }
+        | Record::TransactionDeleted { group, .. }
+        | Record::TransactionEdited { group, .. }
+        | Record::PaymentRecorded { group, .. }
+        | Record::SettlementRecorded { group, .. }
+        | Record::PaymentDeleted { group, .. }
+        | Record::MemberLeft { group, .. }
+        | Record::GroupCurrencySet { group, .. }
+        | Record::GroupPasswordSet { group, .. } => Some(*group),
+    }
+}

@@ -1,0 +1,126 @@
+//! The loop's hooks into cluster mode (`crate::cluster`): peer events, the once-a-turn raft work,
+//! admitting a command (followers answer `not_leader`), proposing a command's records instead of
+//! appending them to the local log, and the hold condition — in cluster mode output waits until the
+//! raft entry it shows is committed and applied, as it waits for the fsync on a single node.
+//!
+//! Without `--peers` (`cluster` is `None`) every hook is the single node's behaviour.
+
+use std::io;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::{mark_dirty, Server};
+use crate::cluster::replica::Progress;
+use crate::log;
+use crate::machine::{Command, Record};
+
+impl Server {
+    /// `(needed, done)`: output rendered now may leave once `done` reaches `needed` (log batches on a
+    /// single node; raft indices, visible and applied, in a cluster).
+    pub(super) fn hold_marks(&self) -> (u64, u64) {
+        match &self.cluster {
+            Some(node) => (node.visible(), node.applied()),
+            None => (self.store.needed(), self.store.durable()),
+        }
+    }
+
+    /// A command's records: to the local log, or proposed to the cluster.
+    pub(super) fn persist_records(&mut self, records: &[Record]) {
+        let Some(node) = self.cluster.as_mut() else {
+            return self.store.append(records);
+        };
+        if records.is_empty() {
+            return;
+        }
+        let (_, progress) = node.propose(&mut self.machine, records.to_vec());
+        self.after_progress(progress);
+    }
+
+    /// Refuses a command this member may not run now, writing the `not_leader` answer.
+    pub(super) fn cluster_refuses(&mut self, key: usize, command: &Command, stale: bool, id: Option<&Value>) -> bool {
+        let Some(node) = &self.cluster else { return false };
+        let Some(reply) = node.admit(command, stale, id) else { return false };
+        if let Some(conn) = self.conns.get_mut(key) {
+            conn.output_mut().extend_from_slice(&reply);
+            mark_dirty(&mut self.dirty, conn, key);
+        }
+        true
+    }
+
+    /// Answers `cluster_status` (logged-in users only, like every other read).
+    pub(super) fn cluster_status(&mut self, key: usize, id: Option<&Value>) {
+        let Some(node) = &self.cluster else { return };
+        let Some(conn) = self.conns.get_mut(key) else { return };
+        if conn.session.user.is_none() {
+            let error = crate::proto::Error::new(crate::proto::Code::NotAuthenticated, "Not logged in");
+            crate::proto::write_error(&error, id, conn.output_mut());
+        } else {
+            conn.output_mut().extend_from_slice(&node.status(id));
+        }
+        mark_dirty(&mut self.dirty, conn, key);
+    }
+
+    pub(super) fn cluster_event(&mut self, token: mio::Token) {
+        let Some(node) = self.cluster.as_mut() else { return };
+        let progress = node.on_event(self.poll.registry(), token, &mut self.machine);
+        self.after_progress(progress);
+    }
+
+    /// Once a turn: raft's tick, persistence, messages and applied entries; held output released.
+    pub(super) fn cluster_turn(&mut self) -> io::Result<()> {
+        let Some(node) = self.cluster.as_mut() else { return Ok(()) };
+        let progress = node.turn(self.poll.registry(), &mut self.machine, Instant::now()).map_err(|err| {
+            log::info!("FATAL: cluster: {err}; stopping without acknowledging what it held");
+            io::Error::other(err)
+        })?;
+        self.after_progress(progress);
+        self.release_durable();
+        Ok(())
+    }
+
+    /// The next raft tick, for the poll timeout.
+    pub(super) fn cluster_wake(&self) -> Option<Instant> {
+        self.cluster.as_ref().map(|node| node.next_tick())
+    }
+
+    /// Notifications for entries applied here; after a rebuild, the output that showed proposals
+    /// which may never commit is never sent: those connections close, as a leader crash would.
+    fn after_progress(&mut self, progress: Progress) {
+        for event in &progress.events {
+            self.fan_out(usize::MAX, event);
+        }
+        if !progress.rebuilt {
+            return;
+        }
+        self.release_durable();
+        self.held.clear();
+        let unsent: Vec<usize> =
+            self.conns.iter().filter(|(_, c)| !c.is_closed() && !c.releasable_all()).map(|(key, _)| key).collect();
+        if !unsent.is_empty() {
+            log::info!(
+                "leadership lost with uncommitted writes; closing {} connections without their replies",
+                unsent.len()
+            );
+        }
+        for key in unsent {
+            self.close(key);
+        }
+    }
+
+    /// At shutdown: a single node makes everything durable and releases it; a member releases only
+    /// what is applied (the rest is not committed) and writes no snapshot (its state is the raft log).
+    pub(super) fn release_for_shutdown(&mut self) -> io::Result<()> {
+        if self.cluster.is_some() {
+            self.release_durable();
+            self.held.clear();
+            return Ok(());
+        }
+        self.store.commit().map_err(super::commit::fatal)?;
+        self.held.clear();
+        for (_, conn) in self.conns.iter_mut() {
+            conn.release_all();
+        }
+        Ok(())
+    }
+}
