@@ -130,8 +130,8 @@ impl Node {
     }
 
     /// Whether `command` may run here: the leader runs everything; a follower runs logins,
-    /// logouts and (when asked, `"stale": true`) reads. Otherwise the `not_leader` answer.
-    pub fn admit(&self, command: &Command, stale: bool, id: Option<&Value>) -> Option<Vec<u8>> {
+    /// logouts and (when asked, `"stale": true`) reads. Otherwise why not (`None`: it may run).
+    pub fn admit(&self, command: &Command, stale: bool) -> Option<NotHere> {
         let refusal = match self.replica.serving() {
             Ok(()) => return None,
             Err(refusal) => refusal,
@@ -144,10 +144,7 @@ impl Node {
             NotServing::CatchingUp => (Some(self.replica.id()), "The leader was just elected; retry in a moment"),
         };
         let leader = leader.and_then(|id| self.clients.get(&id).cloned());
-        Some(line(
-            json!({"status": "error", "code": vocab::Code::NotLeader.as_str(), "message": message, "leader": leader}),
-            id,
-        ))
+        Some(NotHere { message, leader })
     }
 
     /// The `cluster_status` answer.
@@ -166,6 +163,14 @@ impl Node {
             id,
         )
     }
+}
+
+/// Why this member does not run a command: the words, and the leader's client address when known
+/// (the protocol layer sends it as `not_leader`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotHere {
+    pub message: &'static str,
+    pub leader: Option<String>,
 }
 
 /// Whether a command changes state (when it succeeds): a follower refuses those.

@@ -14,6 +14,7 @@ use super::{mark_dirty, Server};
 use crate::cluster::replica::Progress;
 use crate::log;
 use crate::machine::{Command, Record};
+use crate::proto;
 
 impl Server {
     /// `(needed, done)`: output rendered now may leave once `done` reaches `needed` (log batches on a
@@ -40,11 +41,8 @@ impl Server {
     /// Refuses a command this member may not run now, writing the `not_leader` answer.
     pub(super) fn cluster_refuses(&mut self, key: usize, command: &Command, stale: bool, id: Option<&Value>) -> bool {
         let Some(node) = &self.cluster else { return false };
-        let Some(reply) = node.admit(command, stale, id) else { return false };
-        if let Some(conn) = self.conns.get_mut(key) {
-            conn.output_mut().extend_from_slice(&reply);
-            mark_dirty(&mut self.dirty, conn, key);
-        }
+        let Some(not_here) = node.admit(command, stale) else { return false };
+        self.refuse(key, id.cloned(), &proto::Error::not_leader(not_here.message, not_here.leader));
         true
     }
 
@@ -53,8 +51,8 @@ impl Server {
         let Some(node) = &self.cluster else { return };
         let Some(conn) = self.conns.get_mut(key) else { return };
         if conn.session.user.is_none() {
-            let error = crate::proto::Error::new(crate::proto::Code::NotAuthenticated, "Not logged in");
-            crate::proto::write_error(&error, id, conn.output_mut());
+            let error = proto::Error::new(proto::Code::NotAuthenticated, "Not logged in");
+            proto::write_error(&error, id, conn.output_mut());
         } else {
             conn.output_mut().extend_from_slice(&node.status(id));
         }

@@ -218,7 +218,7 @@ impl Server {
     }
 
     /// An error reply to a request that was not executed (or could not be decoded).
-    fn refuse(&mut self, key: usize, id: Option<Value>, error: &Error) {
+    pub(super) fn refuse(&mut self, key: usize, id: Option<Value>, error: &Error) {
         if let Some(conn) = self.conns.get_mut(key) {
             proto::write_error(error, id.as_ref(), conn.output_mut());
             mark_dirty(&mut self.dirty, conn, key);

@@ -18,17 +18,25 @@ pub struct Error {
     pub message: String,
     /// `rate_limited` only: how long to wait before the request could be let through, in ms.
     pub retry_after_ms: Option<u64>,
+    /// `not_leader` only: the leader's client address, when this member knows it (sent as `null`
+    /// otherwise, so a client can tell "wait for an election" from "go there").
+    pub leader: Option<String>,
 }
 
 impl Error {
     pub fn new(code: Code, message: impl Into<String>) -> Error {
-        Error { code, message: message.into(), retry_after_ms: None }
+        Error { code, message: message.into(), retry_after_ms: None, leader: None }
     }
 
     /// `rate_limited`: refused unrun; worth trying again after `wait` (at least 1 ms).
     pub fn rate_limited(message: impl Into<String>, wait: std::time::Duration) -> Error {
         let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
         Error { retry_after_ms: Some(wait_ms), ..Error::new(Code::RateLimited, message) }
+    }
+
+    /// A cluster member that is not the leader (or not yet serving) refusing a command.
+    pub fn not_leader(message: impl Into<String>, leader: Option<String>) -> Error {
+        Error { leader, ..Error::new(Code::NotLeader, message) }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Error {

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::error::Error;
+use super::error::{Code, Error};
 use super::json::{self, Array, Object};
 use super::view;
 use crate::machine::{self, Answer, Done, Event, Machine, Notice, Settlement, Transfer, UserId};
@@ -25,6 +25,9 @@ pub fn write_error(error: &Error, id: Option<&Value>, out: &mut Vec<u8>) {
         reply.str("message", &error.message).str("code", error.code.as_str());
         if let Some(wait_ms) = error.retry_after_ms {
             reply.u64("retry_after_ms", wait_ms);
+        }
+        if error.code == Code::NotLeader {
+            reply.value("leader", &error.leader);
         }
     });
 }

@@ -372,3 +372,26 @@ fn a_rate_limited_error_says_when_to_try_again() {
     let soon = Error::rate_limited("x", std::time::Duration::ZERO);
     assert_eq!(soon.retry_after_ms, Some(1), "never 0: that would invite a retry at once");
 }
+
+#[test]
+fn a_not_leader_error_names_the_leader_or_says_null() {
+    let mut out = Vec::new();
+    write_error(&Error::not_leader("not the leader", Some("127.0.0.1:7001".into())), Some(&Value::from(3)), &mut out);
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        (&v["status"], &v["code"], &v["leader"], &v["id"]),
+        (&json(&"error"), &json(&"not_leader"), &json(&"127.0.0.1:7001"), &json(&3))
+    );
+    out.clear();
+    write_error(&Error::not_leader("electing", None), None, &mut out);
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert!(v.get("leader").is_some_and(Value::is_null), "unknown leader is null: {v}");
+    out.clear();
+    write_error(&Error::bad_request("x"), None, &mut out);
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert!(v.get("leader").is_none(), "only not_leader carries it: {v}");
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap()
+}
