@@ -193,30 +193,15 @@ pub fn is_write(command: &Command) -> bool {
     }
 }
 
-/// What a frame asks of the cluster layer before decoding.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct FrameFlags {
-    /// `"stale": true`: a follower may answer this read from its own state.
-    pub stale: bool,
-    /// The action is `cluster_status`.
-    pub status: bool,
-    /// The frame without its `stale` key, for the decoder (which refuses unknown keys).
-    pub stripped: Option<Vec<u8>>,
-}
-
-/// Parsed only in cluster mode and only when the bytes mention `"stale"` or `cluster_status`.
-pub fn frame_flags(frame: &[u8]) -> FrameFlags {
-    let mentions = |word: &[u8]| frame.windows(word.len()).any(|w| w == word);
-    if !mentions(b"\"stale\"") && !mentions(b"cluster_status") {
-        return FrameFlags::default();
+/// Whether the frame asks for `cluster_status` (an action of the cluster layer, not the machine's).
+/// Parsed only in cluster mode and only when the bytes mention it; `"stale"` is the decoder's.
+pub fn is_status(frame: &[u8]) -> bool {
+    let word = b"cluster_status";
+    if !frame.windows(word.len()).any(|w| w == word) {
+        return false;
     }
-    let Ok(mut value) = serde_json::from_slice::<Value>(frame) else { return FrameFlags::default() };
-    let status = value.get("action").and_then(Value::as_str) == Some("cluster_status");
-    let Some(stale) = value.as_object_mut().and_then(|o| o.remove("stale")) else {
-        return FrameFlags { status, ..FrameFlags::default() };
-    };
-    let stripped = serde_json::to_vec(&value).ok();
-    FrameFlags { stale: stale.as_bool().unwrap_or(false), status, stripped }
+    let Ok(value) = serde_json::from_slice::<Value>(frame) else { return false };
+    value.get("action").and_then(Value::as_str) == Some("cluster_status")
 }
 
 fn line(mut reply: Value, id: Option<&Value>) -> Vec<u8> {

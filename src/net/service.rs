@@ -95,9 +95,10 @@ impl Server {
             match conn.next_frame(self.config.frame_bytes_max) {
                 Next::Frame(bytes) => {
                     frames += 1;
-                    let flags = if self.cluster.is_some() { cluster::frame_flags(bytes) } else { Default::default() };
-                    let decoded = proto::decode(flags.stripped.as_deref().unwrap_or(bytes));
-                    self.execute(key, decoded, (flags.stale, flags.status));
+                    let status = self.cluster.is_some() && cluster::is_status(bytes);
+                    let decoded = proto::decode(bytes);
+                    let stale = decoded.stale;
+                    self.execute(key, decoded, (stale, status));
                 }
                 Next::TooLong => return self.refuse_too_long(key),
                 Next::Incomplete => match conn.read_once(&mut self.scratch) {

@@ -19,11 +19,13 @@ pub(super) fn decode_general(frame: &[u8]) -> Decoded {
     let value: Value = match serde_json::from_slice(frame) {
         Ok(value) => value,
         Err(err) => {
-            return Decoded { id: None, command: Err(Error::new(Code::BadJson, format!("Invalid JSON: {err}"))) }
+            let command = Err(Error::new(Code::BadJson, format!("Invalid JSON: {err}")));
+            return Decoded { id: None, command, stale: false };
         }
     };
     let Value::Object(mut envelope) = value else {
-        return Decoded { id: None, command: Err(Error::new(Code::BadJson, "A request must be a JSON object")) };
+        let command = Err(Error::new(Code::BadJson, "A request must be a JSON object"));
+        return Decoded { id: None, command, stale: false };
     };
     let mut id = envelope.remove("id");
     // The tree kept only the last of a repeated key; the frame is read once more to refuse it.
@@ -32,13 +34,20 @@ pub(super) fn decode_general(frame: &[u8]) -> Decoded {
         if repeated.id_repeated {
             id = None;
         }
-        return Decoded { id, command: Err(Error::bad_request(format!("Duplicate field '{}'", repeated.field))) };
+        let command = Err(Error::bad_request(format!("Duplicate field '{}'", repeated.field)));
+        return Decoded { id, command, stale: false };
     }
-    let command = match &id {
-        Some(Value::String(_) | Value::Number(_)) | None => decode_envelope(envelope),
-        Some(_) => Err(Error::bad_request("Field 'id' must be a string or a number")),
+    let stale = match envelope.remove("stale") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(stale)) => Ok(stale),
+        Some(_) => Err(Error::bad_request("Field 'stale' must be true or false")),
     };
-    Decoded { id, command }
+    let command = match (&id, &stale) {
+        (_, Err(error)) => Err(error.clone()),
+        (Some(Value::String(_) | Value::Number(_)) | None, Ok(_)) => decode_envelope(envelope),
+        (Some(_), Ok(_)) => Err(Error::bad_request("Field 'id' must be a string or a number")),
+    };
+    Decoded { id, command, stale: stale.unwrap_or(false) }
 }
 
 /// `{"action": ..., "data": {...}}` without its `id`.

@@ -64,7 +64,7 @@ pub(super) fn decode_original_add(frame: &[u8]) -> Option<Decoded> {
         date: None,
         key: None,
     });
-    Some(Decoded { id: id_value(add.id)?, command: Ok(command) })
+    Some(Decoded { id: id_value(add.id)?, command: Ok(command), stale: false })
 }
 
 /// The `id` to echo, if it is one the general way accepts too (a string or a number); `None` declines.
@@ -115,5 +115,5 @@ pub(super) fn decode_group_read(frame: &[u8]) -> Option<Decoded> {
         Action::GetGroupMembers => Command::GroupMembers { group },
         _ => return None,
     };
-    Some(Decoded { id: id_value(read.id)?, command: Ok(command) })
+    Some(Decoded { id: id_value(read.id)?, command: Ok(command), stale: false })
 }

@@ -35,13 +35,17 @@ pub const HISTORY_LIMIT_MAX: usize = 500;
 pub struct Decoded {
     pub id: Option<Value>,
     pub command: Result<Command, Error>,
+    /// `"stale": true` beside `"action"`: a read that a cluster follower may answer from what it
+    /// has applied (every read of a single node is fresh, so there it changes nothing).
+    pub stale: bool,
 }
 
 /// Decodes one frame (without its newline). Never panics. The common shapes take a borrowed fast
 /// path; everything else, and every error, the general one.
 pub fn decode(frame: &[u8]) -> Decoded {
     if frame.is_empty() {
-        return Decoded { id: None, command: Err(Error::new(Code::BadJson, "Empty line: expected a JSON object")) };
+        let command = Err(Error::new(Code::BadJson, "Empty line: expected a JSON object"));
+        return Decoded { id: None, command, stale: false };
     }
     if let Some(decoded) = fast::decode_group_read(frame).or_else(|| fast::decode_original_add(frame)) {
         return decoded;

@@ -395,3 +395,20 @@ fn a_not_leader_error_names_the_leader_or_says_null() {
 fn json<T: serde::Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap()
 }
+
+/// `stale` is the decoder's own envelope field: a stale read decodes as itself, and a frame that
+/// carries it still has every other rule applied (a cluster member once stripped it by re-writing
+/// the frame, which silently dropped a repeated key).
+#[test]
+fn stale_is_read_by_the_decoder_and_changes_no_other_rule() {
+    let read = decode(br#"{"action":"view_balances","data":{"group":"g"},"stale":true}"#);
+    assert!(read.stale);
+    assert_eq!(read.command, Ok(Command::ViewBalances { group: "g".into() }));
+    assert!(!decode(br#"{"action":"view_balances","data":{"group":"g"}}"#).stale);
+    let repeated = decode(
+        br#"{"action":"add_transaction","stale":true,"data":{"group":"g","amount":1,"amount":999,"split_between":["a"]}}"#,
+    );
+    assert!(repeated.command.expect_err("repeated key").message.contains("Duplicate field 'amount'"));
+    let wrong = decode(br#"{"action":"view_balances","data":{"group":"g"},"stale":"yes"}"#);
+    assert!(wrong.command.expect_err("stale not a bool").message.contains("'stale'"));
+}
