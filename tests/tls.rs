@@ -92,36 +92,15 @@ impl TlsClient {
         &mut self.reader.get_mut().sock
     }
 
-    /// The next line, parsed; `None` at the end of the stream (or when the session failed).
-    fn read_message(&mut self) -> Option<Value> {
-        let mut line = String::new();
-        match self.reader.read_line(&mut line) {
-            Ok(0) | Err(_) => None,
-            Ok(_) => Some(serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad JSON {line:?}: {e}"))),
-        }
-    }
-
     fn request(&mut self, action: &str, data: Value) -> Value {
-        let mut frame = json!({"action": action, "data": data}).to_string();
-        frame.push('\n');
-        self.reader.get_mut().write_all(frame.as_bytes()).expect("write");
-        loop {
-            let message = self.read_message().expect("connection closed while waiting for a reply");
-            if message.get("type").is_some() {
-                self.pushed.push(message);
-            } else {
-                return message;
-            }
-        }
+        self.reader.get_mut().write_all(&common::request_frame(action, data)).expect("write");
+        let TlsClient { reader, pushed } = self;
+        common::next_reply(pushed, || read_tls_json(reader))
     }
 
     fn pushed_message(&mut self) -> Value {
-        if !self.pushed.is_empty() {
-            return self.pushed.remove(0);
-        }
-        let message = self.read_message().expect("connection closed while waiting for a notification");
-        assert!(message.get("type").is_some(), "expected a pushed message, got {message}");
-        message
+        let TlsClient { reader, pushed } = self;
+        common::next_pushed(pushed, || read_tls_json(reader))
     }
 
     fn login_as(&mut self, name: &str) {
@@ -326,4 +305,13 @@ fn plaintext_beyond_loopback_refuses_to_start_unless_allowed() {
     assert!(stderr.contains("refusing to listen for plaintext on 0.0.0.0:0"), "{stderr}");
     assert!(stderr.contains("--allow-plaintext-remote") && stderr.contains("--tls-cert"), "{stderr}");
     assert!(output.stdout.is_empty(), "nothing listened");
+}
+
+/// One line over TLS, parsed; `None` at the end of the stream (or when the session failed).
+fn read_tls_json(reader: &mut BufReader<StreamOwned<ClientConnection, TcpStream>>) -> Option<Value> {
+    let mut line = String::new();
+    match reader.read_line(&mut line) {
+        Ok(0) | Err(_) => None,
+        Ok(_) => Some(serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad JSON {line:?}: {e}"))),
+    }
 }

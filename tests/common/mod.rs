@@ -195,41 +195,24 @@ impl Client {
 
     /// The next line from the server, parsed; `None` at EOF.
     pub fn read_message(&mut self) -> Option<Value> {
-        let mut line = String::new();
-        match self.reader.read_line(&mut line) {
-            Ok(0) => None,
-            Ok(_) => Some(serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad JSON from server {line:?}: {e}"))),
-            Err(e) => panic!("read failed: {e}"),
-        }
+        read_json(&mut self.reader)
     }
 
     /// The next reply (pushed messages met on the way are kept in `pushed`).
     pub fn reply(&mut self) -> Value {
-        loop {
-            let message = self.read_message().expect("connection closed while waiting for a reply");
-            if message.get("type").is_some() {
-                self.pushed.push(message);
-            } else {
-                return message;
-            }
-        }
+        let Client { reader, pushed, .. } = self;
+        next_reply(pushed, || read_json(reader))
     }
 
     pub fn request(&mut self, action: &str, data: Value) -> Value {
-        let mut frame = json!({"action": action, "data": data}).to_string();
-        frame.push('\n');
-        self.send_raw(frame.as_bytes());
+        self.send_raw(&request_frame(action, data));
         self.reply()
     }
 
     /// The next pushed message (waiting for it if none is buffered).
     pub fn pushed_message(&mut self) -> Value {
-        if !self.pushed.is_empty() {
-            return self.pushed.remove(0);
-        }
-        let message = self.read_message().expect("connection closed while waiting for a notification");
-        assert!(message.get("type").is_some(), "expected a pushed message, got a reply {message}");
-        message
+        let Client { reader, pushed, .. } = self;
+        next_pushed(pushed, || read_json(reader))
     }
 
     /// True if nothing arrives within `wait` (used to check a connection got no notification).
@@ -292,4 +275,43 @@ pub fn ok(reply: &Value) -> &Value {
 pub fn cents(v: &Value) -> i64 {
     let text = v.to_string();
     Cents::parse_decimal(text.trim_matches('"')).unwrap_or_else(|e| panic!("amount {v}: {e}")).0
+}
+
+/// One line from the server, parsed; `None` at the end of the stream.
+fn read_json(reader: &mut BufReader<TcpStream>) -> Option<Value> {
+    let mut line = String::new();
+    match reader.read_line(&mut line) {
+        Ok(0) => None,
+        Ok(_) => Some(serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad JSON from server {line:?}: {e}"))),
+        Err(e) => panic!("read failed: {e}"),
+    }
+}
+
+/// A request frame: `{"action", "data"}` and its newline.
+pub fn request_frame(action: &str, data: Value) -> Vec<u8> {
+    let mut frame = json!({"action": action, "data": data}).to_string().into_bytes();
+    frame.push(b'\n');
+    frame
+}
+
+/// The next reply from `read`; pushed messages met on the way are kept in `pushed`.
+pub fn next_reply(pushed: &mut Vec<Value>, mut read: impl FnMut() -> Option<Value>) -> Value {
+    loop {
+        let message = read().expect("connection closed while waiting for a reply");
+        if message.get("type").is_some() {
+            pushed.push(message);
+        } else {
+            return message;
+        }
+    }
+}
+
+/// The next pushed message: the first kept in `pushed`, or the next from `read`.
+pub fn next_pushed(pushed: &mut Vec<Value>, mut read: impl FnMut() -> Option<Value>) -> Value {
+    if !pushed.is_empty() {
+        return pushed.remove(0);
+    }
+    let message = read().expect("connection closed while waiting for a notification");
+    assert!(message.get("type").is_some(), "expected a pushed message, got a reply {message}");
+    message
 }
