@@ -169,7 +169,7 @@ fn every_scenario_runs_against_splitd() {
     ]);
     positive(&recovery, "restart_log_secs");
     positive(&recovery, "restart_snapshot_secs");
-    assert!(recovery["restart_log_stderr"].as_str().unwrap().contains("2004 log records"), "{recovery}");
+    assert!(recovery["restart_log_stderr"].as_str().unwrap().contains("2006 log records"), "{recovery}");
 
     let probe = bench(&["--scenario", "fsync-probe", "--data-dir", &scratch_dir, "--duration", "0.3"]);
     positive(&probe, "throughput");

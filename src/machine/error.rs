@@ -11,6 +11,8 @@ pub enum Error {
     NotAuthenticated,
     /// Unknown user or wrong password: the same answer for both.
     InvalidCredentials,
+    /// `resume` with a token that is unknown, revoked or expired: the same answer for all.
+    InvalidToken,
     UserExists,
     GroupExists,
     GroupNotFound,
@@ -35,6 +37,10 @@ pub enum Error {
     CreatorOnly(Setting),
     /// Leaving needs a zero balance.
     BalanceNotZero,
+    /// Deleting an account needs a zero balance in every group; not so in `group`.
+    AccountBalanceNotZero {
+        group: String,
+    },
     /// `pairwise_debts` would cost `pieces` (> `limit`) steps of work.
     TooLargeToExplain {
         pieces: usize,
@@ -73,6 +79,8 @@ pub enum Invalid {
     Username,
     /// Passwords (accounts and groups): `PASSWORD_BYTES_MIN`-`PASSWORD_BYTES_MAX` bytes.
     Password,
+    /// The same rule, for `change_password`'s new password.
+    NewPassword,
     /// Group names: 1-`GROUP_NAME_CHARS_MAX` printable characters.
     GroupName,
     /// Descriptions: at most `DESCRIPTION_CHARS_MAX` characters.

@@ -71,8 +71,11 @@ impl Server {
             return;
         }
         let _ = stream.set_nodelay(true);
+        // The peer's address goes with the session's tokens (`sessions` lists it).
+        let peer = stream.peer_addr().ok().map(|addr| addr.ip());
         self.next_serial += 1;
         let conn = entry.insert(Conn::new(stream, self.next_serial, Instant::now()));
+        conn.session.peer = peer;
         // Bytes may already be waiting: no edge will announce them again.
         enqueue(&mut self.ready, conn, key);
     }

@@ -14,7 +14,7 @@ use super::frame::Next;
 use super::{enqueue, mark_dirty, Server};
 use crate::log::{self, Limit};
 use crate::machine;
-use crate::machine::{Outcome, Step, UserId};
+use crate::machine::{Machine, Outcome, Step, UserId};
 use crate::proto::{self, Code, Error};
 
 /// Failed logins on one connection: the n-th failure holds the connection's next frames for
@@ -168,6 +168,9 @@ impl Server {
         self.store.append(&outcome.records);
         for event in &outcome.events {
             self.fan_out(key, event);
+        }
+        for user in outcome.records.iter().filter_map(Machine::sessions_ended_by) {
+            self.end_revoked_sessions(user);
         }
     }
 
