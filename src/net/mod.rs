@@ -45,6 +45,12 @@ const LISTENER: Token = Token(usize::MAX);
 const WAKER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
 
+/// Connections the kernel completes and holds before `accept` takes them (capped by
+/// `net.core.somaxconn`). mio and std listen with 128, which a reconnect storm overflows — thousands of
+/// clients resuming at once after a restart while the loop is busy: the kernel then drops their SYNs
+/// and each waits a second to retry.
+const ACCEPT_BACKLOG: libc::c_int = 4096;
+
 /// How long poll may sleep when nothing is scheduled: bounds the lag of idle-timeout checks.
 const TICK: Duration = Duration::from_millis(500);
 
@@ -85,6 +91,7 @@ impl Server {
     pub fn bind(config: Config, store: Store, machine: Machine) -> io::Result<Server> {
         let poll = Poll::new()?;
         let mut listener = TcpListener::bind(config.listen)?;
+        widen_backlog(&listener);
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let work_waker = Arc::clone(&waker);
@@ -258,6 +265,17 @@ impl Server {
                 conn.deregister(self.poll.registry());
             }
         }
+    }
+}
+
+/// Raises the listener's accept queue to `ACCEPT_BACKLOG` (on Linux a second `listen` resizes it);
+/// on failure the queue stays as it was.
+fn widen_backlog(listener: &TcpListener) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `listen` on a descriptor `listener` owns and keeps open for the whole call; it touches
+    // no memory of ours.
+    if unsafe { libc::listen(listener.as_raw_fd(), ACCEPT_BACKLOG) } != 0 {
+        log::info!("cannot widen the accept queue: {}", io::Error::last_os_error());
     }
 }
 
