@@ -11,6 +11,10 @@
 //!
 //! Each action family has one file under `exec/`: its validation, its execution and the `apply` of
 //! its records.
+//!
+//! A login belongs to a connection (`Session`) and lasts while its session token does (`tokens`: a
+//! login issues one, `resume` logs in with it); the token's random bits come from the caller's worker,
+//! like every other input.
 
 mod answer;
 mod command;
@@ -229,8 +233,9 @@ impl Machine {
         self.groups.get(group).map_or(&[], |g| g.members.as_slice())
     }
 
-    /// Executes one command for the connection whose login state is `session`.
-    /// A login whose token was revoked, has expired or whose account is gone ends first.
+    /// Executes one command for the connection whose login state is `session`. A login whose token
+    /// was revoked, has expired or whose account is gone ends first; a successful command records the
+    /// use of a day-old token (`touch`).
     pub fn execute(&mut self, session: &mut Session, command: Command, now: Millis) -> Step {
         self.end_expired(session, now);
         let result = match command {
