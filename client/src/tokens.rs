@@ -47,7 +47,9 @@ impl Stored {
     pub fn save(&self, token: &str) -> io::Result<()> {
         let dir = self.path.parent().ok_or_else(|| io::Error::other("no directory"))?;
         create_private_dir(dir)?;
-        let tmp = self.path.with_extension(format!("tmp{}", std::process::id()));
+        let mut tmp_name = self.path.file_name().ok_or_else(|| io::Error::other("no file name"))?.to_owned();
+        tmp_name.push(format!(".tmp{}", std::process::id()));
+        let tmp = self.path.with_file_name(tmp_name);
         let mut options = OpenOptions::new();
         options.write(true).create(true).truncate(true);
         #[cfg(unix)]
@@ -103,6 +105,22 @@ fn file_part(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_saved_token_loads_back_and_a_malformed_one_does_not() {
+        let dir = std::env::temp_dir().join(format!("splitc-tokens-unit-{}", std::process::id()));
+        let stored = Stored { path: dir.join("tokens").join("127.0.0.1_3a5005@dana") };
+        let token = "ab".repeat(32);
+        stored.save(&token).unwrap();
+        assert_eq!(stored.load(), Some(token));
+        let names: Vec<_> = std::fs::read_dir(dir.join("tokens")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("127.0.0.1_3a5005@dana")], "no temporary file left");
+        std::fs::write(stored.path(), "not a token\n").unwrap();
+        assert_eq!(stored.load(), None);
+        stored.forget();
+        assert_eq!(stored.load(), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn file_names_are_safe_and_one_to_one() {
