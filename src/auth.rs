@@ -1,9 +1,12 @@
 //! Password hashing: argon2id, slow on purpose (tens of milliseconds), so the loop never runs it;
-//! the machine asks for it as `Work` and `workers` runs it on its threads.
+//! the machine asks for it as `Work` and `workers` runs it on its threads. Also the secrets of session
+//! tokens, drawn from the OS RNG on the same threads (the machine has no randomness of its own).
 
-use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+
+use crate::machine::tokens::{Secret, SECRET_BYTES};
 
 /// OWASP's minimum recommendation for argon2id (2024): 19 MiB memory, 2 passes, 1 lane.
 pub const MEMORY_KIB: u32 = 19 * 1024;
@@ -27,6 +30,13 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
         return false;
     };
     hasher.verify_password(password.as_bytes(), &parsed).is_ok()
+}
+
+/// 256 bits from the OS RNG, for a session token; `None` if the OS cannot give them.
+pub fn random_secret() -> Option<Secret> {
+    let mut bytes = [0u8; SECRET_BYTES];
+    OsRng.try_fill_bytes(&mut bytes).ok()?;
+    Some(Secret::from_bytes(bytes))
 }
 
 #[cfg(test)]
@@ -54,5 +64,12 @@ mod tests {
         let real = PasswordHash::new(&real).unwrap();
         assert_eq!(parsed.params, real.params);
         assert!(!verify_password("", DUMMY_PASSWORD_HASH));
+    }
+
+    #[test]
+    fn secrets_are_random() {
+        let (a, b) = (random_secret().unwrap(), random_secret().unwrap());
+        assert_ne!(a, b);
+        assert_ne!(a.hash(), b.hash());
     }
 }

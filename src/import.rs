@@ -175,7 +175,7 @@ impl Import {
         let command = proto::decode(frame.to_string().as_bytes()).command.map_err(|e| e.message)?;
         let user =
             machine_user(&self.machine, payer).ok_or_else(|| format!("member {payer:?} is not in users.json"))?;
-        let mut session = Session { user: Some(user), failed_logins: 0 };
+        let mut session = Session { user: Some(user), ..Session::default() };
         let Step::Done(outcome) = self.machine.execute(&mut session, command, self.now) else {
             return Err("unexpected password work".into());
         };

@@ -1,5 +1,6 @@
-//! Slow work, off the event loop: password hashing (argon2id takes tens of milliseconds on purpose)
-//! and the exact settlement search (up to ~25 ms at 20 balances).
+//! Slow work, off the event loop: password hashing (argon2id takes tens of milliseconds on purpose;
+//! a login's check also draws its session token's secret from the OS RNG here) and the exact
+//! settlement search (up to ~25 ms at 20 balances).
 //!
 //! The machine asks for such work as a `Job` instead of doing it; the loop hands its `Work` to these
 //! threads and is woken by a `mio::Waker` when a result is ready. The requesting connection waits,
@@ -25,6 +26,14 @@ pub fn run(work: Work) -> WorkDone {
     match work {
         Work::Hash { password } => auth::hash_password(&password).map_or(WorkDone::Failed, WorkDone::Hashed),
         Work::Verify { password, phc } => WorkDone::Verified(auth::verify_password(&password, &phc)),
+        Work::Login { password, phc } => match auth::verify_password(&password, &phc) {
+            false => WorkDone::LoginChecked(None),
+            true => auth::random_secret().map_or(WorkDone::Failed, |s| WorkDone::LoginChecked(Some(s))),
+        },
+        Work::Rehash { old, phc, new } => match auth::verify_password(&old, &phc) {
+            false => WorkDone::Rehashed(None),
+            true => auth::hash_password(&new).map_or(WorkDone::Failed, |phc| WorkDone::Rehashed(Some(phc))),
+        },
         Work::Plan { net, method } => WorkDone::Planned(settle::plan(&net, method)),
     }
 }

@@ -325,3 +325,67 @@ fn without_a_majority_no_write_is_acknowledged_and_restarted_members_catch_up() 
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A read with `"stale": true`, as a follower serves it.
+fn stale_request(client: &mut Client, action: &str) -> Value {
+    let mut frame = json!({"action": action, "data": {}, "stale": true}).to_string();
+    frame.push('\n');
+    client.send_raw(frame.as_bytes());
+    client.reply()
+}
+
+/// Polls `attempt` until it returns `Some`, or panics with `what` at `deadline`.
+fn eventually<T>(deadline: Instant, what: &str, mut attempt: impl FnMut() -> Option<T>) -> T {
+    loop {
+        if let Some(value) = attempt() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn tokens_come_from_the_leader_resume_anywhere_and_their_revocation_reaches_every_member() {
+    let cluster = Cluster::start("cluster-tokens");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let signup = json!({"username": "alice", "password": "alice-pw-1"});
+    let (leader, _) = cluster.on_leader("signup", signup, deadline).expect("a leader");
+    let follower = (leader + 1) % MEMBERS;
+    let addr = |i: usize| cluster.servers[i].as_ref().expect("running").addr;
+
+    // The leader's login issues a token (a record, replicated like any other).
+    let mut on_leader = Client::connect(addr(leader));
+    let login = on_leader.request("login", json!({"username": "alice", "password": "alice-pw-1"}));
+    let token = login["token"].as_str().expect("the leader issues a token").to_string();
+
+    // A follower logs in read-only: no token from it, and a logout there only ends that login.
+    let mut plain = eventually(deadline, "a follower logs in once it has the signup", || cluster.login(follower));
+    assert_eq!(stale_request(&mut plain, "list_groups")["status"], "ok");
+    let mut again = Client::connect(addr(follower));
+    let reply = again.request("login", json!({"username": "alice", "password": "alice-pw-1"}));
+    assert!(reply["status"] == "ok" && reply.get("token").is_none(), "{reply}");
+    assert_eq!(again.request("logout", json!({}))["status"], "ok");
+
+    // The leader's token resumes on the follower once it has the record.
+    let mut resumed = eventually(deadline, "the token resumes on a follower", || {
+        let mut client = Client::connect(addr(follower));
+        let reply = client.request("resume", json!({"token": token}));
+        (reply["status"] == "ok").then_some(client)
+    });
+    assert_eq!(stale_request(&mut resumed, "list_groups")["status"], "ok");
+    // Revoking a token is a write: the follower sends it to the leader, and keeps the login.
+    let reply = resumed.request("logout", json!({}));
+    assert_eq!(reply["code"], "not_leader", "{reply}");
+    assert_eq!(stale_request(&mut resumed, "list_groups")["status"], "ok");
+
+    // Revoked on the leader: the follower's resumed login ends, and the token no longer resumes there.
+    assert_eq!(on_leader.request("logout", json!({"all": true}))["status"], "ok");
+    eventually(deadline, "the revocation ends the follower's login", || {
+        (stale_request(&mut resumed, "list_groups")["code"] == "not_authenticated").then_some(())
+    });
+    let mut late = Client::connect(addr(follower));
+    assert_eq!(late.request("resume", json!({"token": token}))["code"], "invalid_token");
+    // The follower's password login had no token, so nothing revoked it.
+    assert_eq!(stale_request(&mut plain, "list_groups")["status"], "ok");
+}

@@ -25,6 +25,7 @@ use scenarios::Ctx;
 /// Scenarios: read (view_balances), write (add_transaction), mixed (80 % reads), fanout (time from a
 /// write to the last member's notification), idle (server RSS per logged-in idle connection), settle
 /// (settle over group sizes), recovery (restart time over N transactions; needs --server-bin),
+/// reconnect (N clients resume with session tokens after a restart; needs --server-bin),
 /// fsync-probe (the disk's fdatasync rate), raw (one raw line per request, e.g. Redis PING).
 #[derive(FromArgs)]
 struct Args {
@@ -42,11 +43,11 @@ struct Args {
     /// is not verified)
     #[argh(switch)]
     insecure: bool,
-    /// read, write, mixed, fanout, idle, settle, recovery, fsync-probe or raw (default read)
+    /// read, write, mixed, fanout, idle, settle, recovery, reconnect, fsync-probe or raw (default read)
     #[argh(option, default = "String::from(\"read\")")]
     scenario: String,
-    /// connections (fanout: members online; idle: idle connections; recovery: fill users, at most 8)
-    /// (default 50)
+    /// connections (fanout: members online; idle: idle connections; recovery: fill users, at most 8;
+    /// reconnect: clients) (default 50)
     #[argh(option, default = "50")]
     connections: usize,
     /// requests in flight per connection (default 1; recovery's fill uses 64 unless given)
@@ -128,7 +129,7 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<u64, String> {
     let scenario = args.scenario.as_str();
-    let known = ["read", "write", "mixed", "raw", "fanout", "idle", "settle", "recovery", "fsync-probe"];
+    let known = ["read", "write", "mixed", "raw", "fanout", "idle", "settle", "recovery", "reconnect", "fsync-probe"];
     if !known.contains(&scenario) {
         return Err(format!("unknown scenario '{scenario}' (one of {})", known.join(", ")));
     }
@@ -155,7 +156,7 @@ fn run(args: Args) -> Result<u64, String> {
     let mut spawned = None;
     let mut data_dir = None;
     let mut pid = args.pid;
-    if let (Some(bin), true) = (&args.server_bin, !matches!(scenario, "recovery" | "fsync-probe")) {
+    if let (Some(bin), true) = (&args.server_bin, !matches!(scenario, "recovery" | "reconnect" | "fsync-probe")) {
         let dir = server::fresh_dir(args.data_dir.as_deref(), &format!("splitbench-{prefix}"))?;
         let server = server::spawn(bin, &dir, &server_args, Duration::from_secs(120))?;
         if !args.quiet {
@@ -197,6 +198,7 @@ fn run(args: Args) -> Result<u64, String> {
         "idle" => scenarios::idle(&ctx),
         "settle" => scenarios::settle(&ctx),
         "recovery" => scenarios::recovery(&ctx),
+        "reconnect" => scenarios::reconnect(&ctx),
         _ => scenarios::fsync_probe(&ctx),
     };
     if let Some(mut server) = spawned {

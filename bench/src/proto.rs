@@ -22,6 +22,11 @@ pub fn login(user: &str) -> Vec<u8> {
     request(Action::Login, json!({ "username": user, "password": PASSWORD }))
 }
 
+/// Logs in with a session token a `login` returned.
+pub fn resume(token: &str) -> Vec<u8> {
+    request(Action::Resume, json!({ "token": token }))
+}
+
 pub fn create_group(group: &str) -> Vec<u8> {
     request(Action::CreateGroup, json!({ "group": group }))
 }

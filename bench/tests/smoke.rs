@@ -169,7 +169,22 @@ fn every_scenario_runs_against_splitd() {
     ]);
     positive(&recovery, "restart_log_secs");
     positive(&recovery, "restart_snapshot_secs");
-    assert!(recovery["restart_log_stderr"].as_str().unwrap().contains("2004 log records"), "{recovery}");
+    assert!(recovery["restart_log_stderr"].as_str().unwrap().contains("2006 log records"), "{recovery}");
+
+    let reconnect = bench(&[
+        "--scenario",
+        "reconnect",
+        "--server-bin",
+        bin.to_str().expect("utf-8 path"),
+        "--connections",
+        "3",
+        "--data-dir",
+        &scratch_dir,
+    ]);
+    positive(&reconnect, "login_secs");
+    positive(&reconnect, "resume_secs");
+    assert_eq!(reconnect["clients"], 3, "{reconnect}");
+    assert_eq!(reconnect["errors"], 0, "{reconnect}");
 
     let probe = bench(&["--scenario", "fsync-probe", "--data-dir", &scratch_dir, "--duration", "0.3"]);
     positive(&probe, "throughput");

@@ -11,6 +11,7 @@ mod oneshot;
 mod spec;
 mod table;
 mod term;
+mod tokens;
 mod view;
 
 use argh::FromArgs;
@@ -20,8 +21,9 @@ pub const EXIT_USAGE: i32 = 2;
 
 #[derive(FromArgs, Debug)]
 /// splitc: the client of splitd, the expense-splitting server. Without a subcommand it runs the
-/// interactive menus. One-shot subcommands log in as --user first (password from a no-echo prompt,
-/// --password-stdin or SPLITC_PASSWORD) and print a table, or JSON with --json.
+/// interactive menus. One-shot subcommands log in as --user first — with the session token kept from
+/// the last login (in $XDG_CONFIG_HOME/splitc, else ~/.config/splitc), else with the password (from a
+/// no-echo prompt, --password-stdin or SPLITC_PASSWORD) — and print a table, or JSON with --json.
 /// Exit codes: 0 ok, 1 the server said error, 2 usage, 3 cannot connect.
 pub struct Cli {
     /// server address as host:port, or tls://host:port for TLS (default 127.0.0.1:5005)
@@ -71,6 +73,29 @@ pub enum Command {
     Leave(Leave),
     Export(Export),
     Watch(Watch),
+    Logout(Logout),
+    Sessions(Sessions),
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "logout")]
+/// revoke the stored session token (with --all: every session of --user) and forget it
+pub struct Logout {
+    /// every session of the user, on every device
+    #[argh(switch)]
+    pub all: bool,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "sessions")]
+/// list your sessions: when each was created and last used, and from where
+pub struct Sessions {
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
 }
 
 #[derive(FromArgs, Debug)]

@@ -4,6 +4,10 @@
 //! Why this shape: every subcommand is "build `data`, call [`Conn::request`], render the reply", so a
 //! server action is one more arm in [`run`] and one more small argh struct in main.rs.
 //!
+//! Logging in: with the token stored for this server and user (`tokens`) if there is one, else — or
+//! when the server refuses it — with the password, storing the token that login returns. So the
+//! password is asked for only when no stored token works.
+//!
 //! `add` and `pay` send an idempotency key (`--key`, else a fresh one): a script that retries after a
 //! lost connection can pass the same `--key` and the change happens once.
 
@@ -11,6 +15,7 @@ use crate::conn::{self, Conn, Error, Handler, Notice, Object};
 use crate::spec::{self, check_date, parse_paid_by, parse_split, parse_user_amount};
 use crate::table::Table;
 use crate::term::{self, json_safe, sanitize, warn};
+use crate::tokens::Stored;
 use crate::{view, Cli, Command, EXIT_USAGE};
 use serde_json::{json, Value};
 use vocab::Action;
@@ -93,8 +98,11 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
         _ => {}
     }
     let user = cli.user.clone().ok_or_else(|| Failure::Usage("this subcommand needs --user NAME".into()))?;
-    let password = password(cli, &user)?;
-    let credentials = json!({ "username": user, "password": password });
+    // A signup needs the password before connecting; anything else only if no stored token works.
+    let signup_password = match command {
+        Command::Signup(_) => Some(password(cli, &user)?),
+        _ => None,
+    };
 
     let handler: Handler = match (command, group_name) {
         (Command::Watch(w), Some(group)) => watch_printer(group, w.json),
@@ -102,12 +110,28 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
     };
     let target = cli.target().map_err(Failure::Usage)?;
     let mut conn = Conn::connect(&target, handler)?;
-    if !matches!(command, Command::Signup(_)) {
-        conn.request(Action::Login, Some(credentials.clone()))?;
+    let stored = Stored::for_user(&cli.server, &user);
+    if signup_password.is_none() {
+        log_in(cli, &mut conn, &user, stored.as_ref())?;
     }
 
     match command {
-        Command::Signup(s) => print_message(&conn.request(Action::Signup, Some(credentials))?, s.json),
+        Command::Signup(s) => {
+            let credentials = json!({ "username": user, "password": signup_password });
+            print_message(&conn.request(Action::Signup, Some(credentials))?, s.json)
+        }
+        Command::Logout(c) => {
+            let reply = conn.request(Action::Logout, c.all.then(|| json!({ "all": true })))?;
+            if let Some(stored) = &stored {
+                stored.forget();
+            }
+            print_message(&reply, c.json);
+        }
+        Command::Sessions(c) => {
+            let reply = conn.request(Action::Sessions, None)?;
+            let table = view::sessions_table(&reply).map_err(shape)?;
+            print_table(&reply, c.json, table);
+        }
         Command::Groups(c) => {
             let reply = conn.request(Action::ListGroups, None)?;
             let groups = view::names(&reply, "groups").map_err(shape)?;
@@ -324,6 +348,27 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
         }
     }
     Ok(0)
+}
+
+/// Logs `conn` in as `user`: with the stored token if there is one; with the password when there is
+/// none or the server refused it (an error reply: revoked, expired, or an older server), storing the
+/// token the login returns. A broken connection is not a refusal: it fails the command.
+fn log_in(cli: &Cli, conn: &mut Conn, user: &str, stored: Option<&Stored>) -> Result<(), Failure> {
+    if let Some((stored, token)) = stored.and_then(|s| s.load().map(|t| (s, t))) {
+        match conn.request(Action::Resume, Some(json!({ "token": token }))) {
+            Ok(reply) if reply.get("username").and_then(Value::as_str) == Some(user) => return Ok(()),
+            Ok(_) | Err(Error::Server { .. }) => stored.forget(),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let password = password(cli, user)?;
+    let reply = conn.request(Action::Login, Some(json!({ "username": user, "password": password })))?;
+    if let (Some(stored), Some(token)) = (stored, reply.get("token").and_then(Value::as_str)) {
+        if let Err(e) = stored.save(token) {
+            warn(&format!("splitc: warning: cannot keep the session token in {}: {e}", stored.path().display()));
+        }
+    }
+    Ok(())
 }
 
 /// The password: --password-stdin, else SPLITC_PASSWORD, else a no-echo prompt on the terminal.

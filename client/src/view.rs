@@ -301,6 +301,29 @@ pub fn history_table(entries: &[HistoryEntry]) -> Table {
     t
 }
 
+/// The `sessions` reply as a table, oldest first (the server's order).
+pub fn sessions_table(reply: &Object) -> Result<Table, String> {
+    let list = reply.get("sessions").and_then(Value::as_array).ok_or("the reply has no sessions list")?;
+    let mut t = Table::new(&[
+        ("CREATED (UTC)", Align::Left),
+        ("LAST USED (UTC)", Align::Left),
+        ("ADDRESS", Align::Left),
+        ("", Align::Left),
+    ]);
+    for s in list {
+        let time = |key: &str| s.get(key).and_then(Value::as_i64).ok_or(format!("a session without '{key}'"));
+        let address = s.get("address").and_then(Value::as_str).unwrap_or("-").to_string();
+        let current = if s.get("current").and_then(Value::as_bool) == Some(true) { "this one" } else { "" };
+        t.push(vec![
+            utc_datetime(time("created")?, false),
+            utc_datetime(time("last_used")?, false),
+            address,
+            current.into(),
+        ]);
+    }
+    Ok(t)
+}
+
 pub fn balances_table(rows: &[(String, Cents)]) -> Table {
     let mut t = Table::new(&[("MEMBER", Align::Left), ("BALANCE", Align::Right), ("STATUS", Align::Left)]);
     for (name, cents) in rows {

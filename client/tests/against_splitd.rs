@@ -221,9 +221,22 @@ impl Run {
     }
 }
 
+/// Where the splitc runs of this test process keep their session tokens (never the user's own
+/// ~/.config): one directory for the process, under Cargo's scratch space for tests.
+fn config_home() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("splitc-config-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the config dir");
+        dir
+    })
+}
+
 fn splitc_command(args: &[&str], password: Option<&str>) -> Command {
     let mut cmd = Command::new(SPLITC);
     cmd.args(args).env_remove("SPLITC_PASSWORD").env_remove("SPLITC_GROUP_PASSWORD");
+    cmd.env("XDG_CONFIG_HOME", config_home());
     if let Some(p) = password {
         cmd.env("SPLITC_PASSWORD", p);
     }
@@ -232,12 +245,19 @@ fn splitc_command(args: &[&str], password: Option<&str>) -> Command {
 
 /// Runs splitc to completion with `stdin` as its input.
 fn splitc(args: &[&str], password: Option<&str>, stdin: &str) -> Run {
-    let mut child = splitc_command(args, password)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start splitc");
+    run_to_end(splitc_command(args, password), args, stdin)
+}
+
+/// `splitc`, keeping its session tokens in `config` instead of the process's shared directory.
+fn splitc_in(config: &Path, args: &[&str], password: Option<&str>) -> Run {
+    let mut cmd = splitc_command(args, password);
+    cmd.env("XDG_CONFIG_HOME", config);
+    run_to_end(cmd, args, "")
+}
+
+fn run_to_end(mut cmd: Command, args: &[&str], stdin: &str) -> Run {
+    let mut child =
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start splitc");
     let mut input = child.stdin.take().expect("stdin");
     let text = stdin.to_string();
     let writer = thread::spawn(move || {
@@ -414,8 +434,8 @@ fn signup_login_and_errors_have_their_exit_codes() {
         let run = splitc(&full, Some("pw-alice-long"), "");
         assert_eq!(run.code, 2, "{full:?}: {run:?}");
     }
-    // No password and no terminal: usage, not a hang.
-    let run = splitc(&["--server", &server.addr, "--user", "alice", "groups"], None, "");
+    // No password (and no stored token: bob never logged in) and no terminal: usage, not a hang.
+    let run = splitc(&["--server", &server.addr, "--user", "bob", "groups"], None, "");
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("SPLITC_PASSWORD"), "{run:?}");
 
@@ -1259,4 +1279,75 @@ fn interactive_mode_over_tls() {
     for needle in [&format!("Connected to {target}") as &str, "✔ Login successful", "- trip", "Goodbye"] {
         assert!(out.contains(needle), "{needle:?} missing from:\n{out}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Session tokens
+
+/// The token files splitc keeps under `config`, with their contents.
+fn stored_tokens(config: &Path) -> Vec<(PathBuf, String)> {
+    let Ok(entries) = std::fs::read_dir(config.join("splitc").join("tokens")) else { return Vec::new() };
+    entries
+        .map(|e| e.expect("a token file").path())
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).expect("read a token file");
+            (path, text)
+        })
+        .collect()
+}
+
+#[test]
+fn one_shot_commands_resume_with_a_stored_token_and_fall_back_to_the_password() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = Server::start();
+    let config = TempDir::new("config");
+    let dana = |args: &[&str], password: Option<&str>| {
+        let mut full = vec!["--server", server.addr.as_str(), "--user", "dana"];
+        full.extend_from_slice(args);
+        splitc_in(&config.0, &full, password)
+    };
+    let password = Some("pw-dana-long");
+    dana(&["signup"], password).ok();
+    assert!(stored_tokens(&config.0).is_empty(), "a signup does not log in");
+
+    // A password login stores the token it got, for the owner's eyes only.
+    dana(&["groups"], password).ok();
+    let stored = stored_tokens(&config.0);
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    let (path, text) = &stored[0];
+    let token = text.trim().to_string();
+    assert!(text.ends_with('\n') && token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()), "{text:?}");
+    assert_eq!(std::fs::metadata(path).unwrap().permissions().mode() & 0o777, 0o600);
+    let dir_mode = std::fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(dir_mode, 0o700);
+
+    // The next run needs no password: without the token this is a usage error (exit 2).
+    let run = dana(&["groups", "--json"], None).ok();
+    assert_eq!(run.json()["groups"], json!([]));
+    let run = dana(&["sessions", "--json"], None).ok();
+    let sessions = run.json()["sessions"].as_array().cloned().unwrap_or_default();
+    assert_eq!(sessions.len(), 1, "{run:?}");
+    assert_eq!(sessions[0]["current"], true);
+    assert_eq!(sessions[0]["address"], "127.0.0.1");
+
+    // Revoked elsewhere: the token is refused, and without a password that is where it ends...
+    let mut wire = Wire::connect(&server);
+    let resumed = wire.request("resume", json!({ "token": token }));
+    assert_eq!(resumed["username"], "dana", "{resumed}");
+    assert_eq!(wire.request("logout", json!({}))["status"], "ok");
+    let run = dana(&["groups"], None);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(stored_tokens(&config.0).is_empty(), "a refused token is forgotten");
+    // ...with one, splitc logs in and keeps the new token.
+    dana(&["groups"], password).ok();
+    let renewed = stored_tokens(&config.0);
+    assert_eq!(renewed.len(), 1);
+    assert_ne!(renewed[0].1.trim(), token);
+
+    // `logout` revokes the stored token on the server and forgets it here.
+    let last = renewed[0].1.trim().to_string();
+    assert_eq!(dana(&["logout"], None).ok().stdout.trim(), "Logged out");
+    assert!(stored_tokens(&config.0).is_empty());
+    let refused = Wire::connect(&server).request("resume", json!({ "token": last }));
+    assert_eq!(refused["code"], Code::InvalidToken.as_str(), "{refused}");
 }

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use splitd::machine::{Machine, Record, Session, Step, Work, WorkDone};
+use splitd::machine::{Machine, Record, Secret, Session, Step, Work, WorkDone};
 use splitd::net::frame::{FrameBuf, Next};
 use splitd::proto::{decode, write_answer, write_event};
 use splitd::store::snapshot::{read_image, write_image};
@@ -15,6 +15,10 @@ fn fake_hash(work: Work) -> WorkDone {
     match work {
         Work::Hash { .. } => WorkDone::Hashed("$argon2id$fuzz".into()),
         Work::Verify { password, .. } => WorkDone::Verified(password == "password1"),
+        Work::Login { password, .. } => {
+            WorkDone::LoginChecked((password == "password1").then(|| Secret::from_bytes([password.len() as u8; 32])))
+        }
+        Work::Rehash { old, .. } => WorkDone::Rehashed((old == "password1").then(|| "$argon2id$fuzz".into())),
         Work::Plan { net, method } => WorkDone::Planned(splitd::settle::plan(&net, method)),
     }
 }
@@ -32,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
         machine.apply(&record).expect("seed user");
     }
     // Three connections: two logged in, one not.
-    let mut sessions = [Session { user: Some(0), failed_logins: 0 }, Session { user: Some(1), failed_logins: 0 }, Session::default()];
+    let mut sessions = [Session { user: Some(0), ..Session::default() }, Session { user: Some(1), ..Session::default() }, Session::default()];
     let mut frames = FrameBuf::default();
     // The first bytes choose how the input is cut into reads.
     let chunk = 1 + data.first().copied().unwrap_or(0) as usize;

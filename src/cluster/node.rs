@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::durable::DurableLog;
 use super::replica::{NotServing, Progress, Replica};
 use super::transport::{Received, Transport};
-use crate::machine::{Command, Machine, Record};
+use crate::machine::{Command, Machine, Record, Session};
 
 /// One raft tick: elections after 0.5-1 s without a leader, heartbeats every 100 ms.
 pub const TICK: Duration = Duration::from_millis(50);
@@ -120,6 +120,12 @@ impl Node {
         self.replica.propose(machine, records)
     }
 
+    /// Whether a command here must not write (`Session::read_only`): this member does not serve
+    /// writes now (a follower, or a leader elected a moment ago).
+    pub fn read_only(&self) -> bool {
+        self.replica.serving().is_err()
+    }
+
     /// The index a reply rendered now shows (it may leave once `applied` reaches it).
     pub fn visible(&self) -> u64 {
         self.replica.visible()
@@ -129,14 +135,18 @@ impl Node {
         self.replica.applied()
     }
 
-    /// Whether `command` may run here: the leader runs everything; a follower runs logins,
-    /// logouts and (when asked, `"stale": true`) reads. Otherwise why not (`None`: it may run).
-    pub fn admit(&self, command: &Command, stale: bool) -> Option<NotHere> {
+    /// Whether `command` may run here: the leader runs everything; a follower runs logins and
+    /// resumes (read-only: `Session::read_only`), a logout that revokes nothing (a login made here,
+    /// without a token) and, when asked (`"stale": true`), reads. Otherwise why not (`None`: it may
+    /// run); `session` is the asking connection's.
+    pub fn admit(&self, command: &Command, stale: bool, session: &Session) -> Option<NotHere> {
         let refusal = match self.replica.serving() {
             Ok(()) => return None,
             Err(refusal) => refusal,
         };
-        if matches!(command, Command::Login(_) | Command::Logout) || (stale && !is_write(command)) {
+        let local_logout = matches!(command, Command::Logout { all: false }) && session.token.is_none();
+        let login = matches!(command, Command::Login(_) | Command::ResumeSession { .. });
+        if login || local_logout || (stale && !is_write(command)) {
             return None;
         }
         let (leader, message) = match refusal {
@@ -173,12 +183,12 @@ pub struct NotHere {
     pub leader: Option<String>,
 }
 
-/// Whether a command changes state (when it succeeds): a follower refuses those.
+/// Whether a command changes state (when it succeeds): a follower refuses those. Logins and resumes
+/// write too (a token, its use) but run read-only on a follower (`admit`).
 pub fn is_write(command: &Command) -> bool {
     match command {
         Command::Settle(settle) => settle.record,
-        Command::Login(_)
-        | Command::Logout
+        Command::Sessions
         | Command::ListGroups
         | Command::GroupMembers { .. }
         | Command::GroupInfo { .. }
@@ -217,4 +227,5 @@ fn merge(into: &mut Progress, from: Progress) {
     into.messages.extend(from.messages);
     into.events.extend(from.events);
     into.rebuilt |= from.rebuilt;
+    into.ended.extend(from.ended);
 }

@@ -18,7 +18,7 @@ use raft::{Config, RawNode, StateRole};
 use serde::{Deserialize, Serialize};
 
 use super::log_store::LogStore;
-use crate::machine::{Event, GroupId, Machine, Notice, Record};
+use crate::machine::{Event, GroupId, Machine, Notice, Record, UserId};
 
 /// What a normal raft entry carries: the records one executed command produced, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +43,9 @@ pub struct Progress {
     /// The machine was rebuilt from the committed prefix: own proposals above `applied()` are not
     /// (yet) committed and their clients must get an error.
     pub rebuilt: bool,
+    /// Users whose logins an applied record may have ended (`Machine::sessions_ended_by`): a token
+    /// revoked, a password changed, an account deleted.
+    pub ended: Vec<UserId>,
 }
 
 /// Why a command cannot be served here now.
@@ -173,6 +176,12 @@ impl Replica {
     /// Returns the entry's index, or `None` if raft dropped the proposal, in which case the machine
     /// was rebuilt (`Progress::rebuilt`) and the command's client must get an error.
     pub fn propose(&mut self, machine: &mut Machine, records: Vec<Record>) -> (Option<u64>, Progress) {
+        if self.serving().is_err() {
+            // Only a serving leader proposes: raft would forward a follower's proposal to the leader
+            // while this machine already holds its records. Undo them; the client gets no ok.
+            crate::log::info!("records produced on a member that does not serve writes; rebuilding");
+            return (None, self.rebuild(machine));
+        }
         let data = match serde_json::to_vec(&Payload { records }) {
             Ok(data) => data,
             Err(_) => return (None, self.rebuild(machine)),
@@ -249,8 +258,10 @@ impl Replica {
                 }
                 _ => {
                     for record in &records {
+                        let groups = record_groups(machine, record);
                         machine.apply(record).map_err(|e| format!("entry {}: {e}", entry.index))?;
-                        progress.events.extend(event_of(machine, record));
+                        progress.events.extend(groups.into_iter().filter_map(|group| event_of(machine, group)));
+                        progress.ended.extend(Machine::sessions_ended_by(record));
                     }
                 }
             }
@@ -310,16 +321,30 @@ pub fn replay(entries: &[Entry]) -> Result<Machine, String> {
     Ok(machine)
 }
 
-/// The notification a just-applied record makes: its group's newest history entry.
-fn event_of(machine: &Machine, record: &Record) -> Option<Event> {
-    let group = record_group(record)?;
+/// The notification a just-applied record makes in `group`: the group's newest history entry.
+fn event_of(machine: &Machine, group: GroupId) -> Option<Event> {
     let entry = machine.groups().get(group)?.history.entries().last()?.id;
     Some(Event { group, notice: Notice::History { entry } })
 }
 
+/// The groups whose history `record` adds to, read before it is applied: a deleted account leaves
+/// every group it was in.
+fn record_groups(machine: &Machine, record: &Record) -> Vec<GroupId> {
+    match record {
+        Record::AccountDeleted { user, .. } => machine.users().get(*user).map(|u| u.groups.clone()).unwrap_or_default(),
+        record => record_group(record).into_iter().collect(),
+    }
+}
+
 fn record_group(record: &Record) -> Option<GroupId> {
     match record {
-        Record::UserCreated { .. } => None,
+        Record::UserCreated { .. }
+        | Record::PasswordChanged { .. }
+        | Record::AccountDeleted { .. }
+        | Record::TokenIssued { .. }
+        | Record::TokenUsed { .. }
+        | Record::TokenRevoked { .. }
+        | Record::TokensRevoked { .. } => None,
         Record::GroupCreated { group, .. }
         | Record::MemberJoined { group, .. }
         | Record::TransactionAdded { group, .. }

@@ -18,8 +18,8 @@ use raft::eraftpb::Message;
 use super::log_store::LogStore;
 use super::replica::{NotServing, Persist, Progress, Replica};
 use crate::machine::{
-    AddTransaction, Command, CreateGroup, Credentials, JoinGroup, Machine, Session, SplitSpec, Step, Work, WorkDone,
-    DUMMY_PASSWORD_HASH,
+    AddTransaction, Command, CreateGroup, Credentials, JoinGroup, Machine, Secret, Session, SplitSpec, Step, Work,
+    WorkDone, DUMMY_PASSWORD_HASH,
 };
 use crate::money::Cents;
 use crate::store::snapshot::write_image;
@@ -58,11 +58,13 @@ impl Persist for NoDisk {
     }
 }
 
-/// One step of the client script: signups, the group, joins, then expenses with unique keys.
+/// One step of the client script: signups, the group, joins, then expenses with unique keys and,
+/// every fifth step, a login (a session token record).
 fn script_command(step: usize) -> (usize, Command) {
     let credentials = |i: usize| Credentials { username: USERS[i].to_string(), password: "pw-123456".to_string() };
     match step {
         0..=2 => (step, Command::Signup(credentials(step))),
+        n if is_login_step(n) => (n % 3, Command::Login(credentials(n % 3))),
         3 => (0, Command::CreateGroup(CreateGroup { group: "trip".into(), password: String::new(), currency: None })),
         4 | 5 => (step - 3, Command::JoinGroup(JoinGroup { group: "trip".into(), password: String::new() })),
         n => (
@@ -80,18 +82,27 @@ fn script_command(step: usize) -> (usize, Command) {
     }
 }
 
+fn is_login_step(step: usize) -> bool {
+    step > 5 && step.is_multiple_of(5)
+}
+
 fn op_description(step: usize) -> String {
     format!("op-{step}")
 }
 
-/// Runs a command on `machine` with the slow work faked (no argon2 in a simulation).
-fn execute(machine: &mut Machine, session: &mut Session, command: Command) -> crate::machine::Outcome {
+/// Runs a command on `machine` with the slow work faked (no argon2 in a simulation); a login's token
+/// secret is `nonce` (drawn from the seed: a retried login gets a new token, as a real one would).
+fn execute(machine: &mut Machine, session: &mut Session, command: Command, nonce: u64) -> crate::machine::Outcome {
+    let mut secret = [0u8; 32];
+    secret[..8].copy_from_slice(&nonce.to_le_bytes());
     match machine.execute(session, command, 1_000) {
         Step::Done(outcome) => outcome,
         Step::Offload(job) => {
             let done = match job.work {
                 Work::Hash { .. } => WorkDone::Hashed(DUMMY_PASSWORD_HASH.to_string()),
                 Work::Verify { .. } => WorkDone::Verified(true),
+                Work::Login { .. } => WorkDone::LoginChecked(Some(Secret::from_bytes(secret))),
+                Work::Rehash { .. } => WorkDone::Rehashed(Some(DUMMY_PASSWORD_HASH.to_string())),
                 Work::Plan { .. } => WorkDone::Failed,
             };
             machine.resume(session, job.resume, done, 1_000)
@@ -327,6 +338,7 @@ impl Sim {
         let Some(id) = self.pick_live() else { return };
         let (user, command) = script_command(self.script_step);
         let step = self.script_step;
+        let nonce = self.rng.next();
         let Some(Some(replica)) = self.replicas.get_mut(&id) else { return };
         let Some(machine) = self.machines.get_mut(&id) else { return };
         match replica.serving() {
@@ -342,8 +354,8 @@ impl Sim {
         } else {
             None
         };
-        let mut session = Session { user, failed_logins: 0 };
-        let outcome = execute(machine, &mut session, command);
+        let mut session = Session { user, ..Session::default() };
+        let outcome = execute(machine, &mut session, command, nonce);
         let term = replica.term();
         let (index, progress) = if outcome.records.is_empty() {
             (Some(replica.visible()), Progress::default())
@@ -452,7 +464,7 @@ impl Sim {
             let Some(machine) = self.machines.get(&id) else { continue };
             let _ = write_image(machine, &mut image);
             let text = String::from_utf8_lossy(&image).into_owned();
-            for step in self.acked.keys().filter(|&&s| s > 5) {
+            for step in self.acked.keys().filter(|&&s| s > 5 && !is_login_step(s)) {
                 if !text.contains(&format!("\"{}\"", op_description(*step))) {
                     self.fail(format!("member {id} lacks acknowledged {}", op_description(*step)));
                 }

@@ -5,6 +5,7 @@
 //! outgoing bytes, in the same loop turn, before anything else changes the state.
 
 use super::explain::Details;
+use super::tokens::{Secret, TokenHash};
 use super::{GroupId, PaymentId, TxnId, UserId};
 use crate::money::Cents;
 use crate::settle::Method;
@@ -14,6 +15,19 @@ use crate::settle::Method;
 pub enum Answer {
     /// Nothing to show but what happened.
     Done(Done),
+    /// A login: the new token's secret, shown to this client once (none from a read-only member).
+    LoggedIn {
+        token: Option<Secret>,
+    },
+    /// A login resumed with a token, as `user`.
+    Resumed {
+        user: UserId,
+    },
+    /// The tokens of `user`; `current` is the asking connection's.
+    Sessions {
+        user: UserId,
+        current: Option<TokenHash>,
+    },
     /// The groups `user` belongs to, in the order joined.
     Groups {
         user: UserId,
@@ -73,6 +87,10 @@ pub enum Done {
     SignedUp,
     LoggedIn,
     LoggedOut,
+    /// Every token of the user revoked.
+    LoggedOutEverywhere,
+    AccountPasswordChanged,
+    AccountDeleted,
     GroupCreated,
     Joined,
     Left,

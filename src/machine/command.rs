@@ -4,6 +4,7 @@
 //! well-formed (types, shapes, lengths the wire can check) but not yet validated against the state:
 //! names are still names, and the machine resolves them to members, refusing what does not fit.
 
+use super::tokens::Secret;
 use crate::money::Cents;
 use crate::settle::Method;
 
@@ -110,8 +111,27 @@ pub struct Settle {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Signup(Credentials),
+    /// Also issues a session token.
     Login(Credentials),
-    Logout,
+    /// Logs in with a token a `login` issued, without a password.
+    ResumeSession {
+        secret: Secret,
+    },
+    /// Ends the login and revokes its token; `all`: every token of the user.
+    Logout {
+        all: bool,
+    },
+    /// The caller's tokens: created, last used, address.
+    Sessions,
+    /// Revokes every other token of the user.
+    ChangePassword {
+        old: String,
+        new: String,
+    },
+    /// Only at a zero balance in every group.
+    DeleteAccount {
+        password: String,
+    },
     CreateGroup(CreateGroup),
     JoinGroup(JoinGroup),
     LeaveGroup {

@@ -12,6 +12,8 @@ pub enum Error {
     NotAuthenticated,
     /// Unknown user or wrong password: the same answer for both.
     InvalidCredentials,
+    /// `resume` with a token that is unknown, revoked or expired: the same answer for all.
+    InvalidToken,
     UserExists,
     GroupExists,
     /// A new group name has the confusable skeleton of an existing group's: it would pass for it.
@@ -40,6 +42,10 @@ pub enum Error {
     CreatorOnly(Setting),
     /// Leaving needs a zero balance.
     BalanceNotZero,
+    /// Deleting an account needs a zero balance in every group; not so in `group`.
+    AccountBalanceNotZero {
+        group: String,
+    },
     /// `pairwise_debts` would cost `pieces` (> `limit`) steps of work.
     TooLargeToExplain {
         pieces: usize,
@@ -80,6 +86,8 @@ pub enum Invalid {
     Password,
     /// Group join passwords: at most `PASSWORD_BYTES_MAX` bytes.
     GroupPassword,
+    /// The account password rule, for `change_password`'s new password.
+    NewPassword,
     /// Group names: 1-`GROUP_NAME_CHARS_MAX` characters once trimmed, something visible among them.
     GroupName,
     /// Descriptions: at most `DESCRIPTION_CHARS_MAX` characters.

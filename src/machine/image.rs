@@ -3,15 +3,19 @@
 //! Written from borrowed views (no copy of a large state), read back into owned values and rebuilt
 //! through the same checks as records: ids dense, members known, every transaction balanced. Balances
 //! are not stored; they are recomputed from the transactions, so a snapshot cannot carry a wrong one.
+//! Session tokens are carried as their hashes, least recently used first; deleted accounts by a flag.
 //! The machine only says what the image is (serde types); its encoding (JSON) and how its groups are
 //! parsed (on several threads) are the store's.
+
+use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
 use super::groups::KeyRef;
 use super::history::{Activity, Entry, History};
 use super::ledger::{Payment, PaymentId, Transaction};
-use super::{ApplyError, GroupId, Machine, TxnId, UserId};
+use super::tokens::{Token, TokenHash};
+use super::{ApplyError, GroupId, Machine, Millis, TxnId, UserId};
 
 /// The state as it is written: borrowed views.
 #[derive(Serialize)]
@@ -20,6 +24,7 @@ pub struct ImageRef<'a> {
     next_payment_id: PaymentId,
     users: Vec<UserRef<'a>>,
     groups: Vec<GroupRef<'a>>,
+    tokens: Vec<TokenImage>,
 }
 
 #[derive(Serialize)]
@@ -27,6 +32,22 @@ struct UserRef<'a> {
     name: &'a str,
     password_hash: &'a str,
     groups: &'a [GroupId],
+    #[serde(skip_serializing_if = "is_false")]
+    deleted: bool,
+}
+
+fn is_false(flag: &bool) -> bool {
+    !*flag
+}
+
+/// One session token, written and read alike (small and fixed-size: no borrowed view needed).
+#[derive(Serialize, Deserialize)]
+struct TokenImage {
+    token: TokenHash,
+    user: UserId,
+    created: Millis,
+    last_used: Millis,
+    address: Option<IpAddr>,
 }
 
 #[derive(Serialize)]
@@ -54,6 +75,9 @@ pub struct StateImage<G> {
     next_payment_id: PaymentId,
     users: Vec<UserImage>,
     groups: Vec<G>,
+    /// Absent in images from before session tokens.
+    #[serde(default)]
+    tokens: Vec<TokenImage>,
 }
 
 impl<G> StateImage<G> {
@@ -64,7 +88,8 @@ impl<G> StateImage<G> {
 
     /// The same image with `groups` (parsed from `self.groups()`, in the same order) in their place.
     pub fn with_groups<H>(self, groups: Vec<H>) -> StateImage<H> {
-        StateImage { next_txn_id: self.next_txn_id, next_payment_id: self.next_payment_id, users: self.users, groups }
+        let StateImage { next_txn_id, next_payment_id, users, tokens, .. } = self;
+        StateImage { next_txn_id, next_payment_id, users, groups, tokens }
     }
 }
 
@@ -73,6 +98,8 @@ struct UserImage {
     name: String,
     password_hash: String,
     groups: Vec<GroupId>,
+    #[serde(default)]
+    deleted: bool,
 }
 
 /// One group as the image holds it: parsed, not yet checked (`Machine::from_image` checks it).
@@ -112,7 +139,12 @@ impl Machine {
             users: self
                 .users
                 .iter()
-                .map(|(_, u)| UserRef { name: &u.name, password_hash: &u.password_hash, groups: &u.groups })
+                .map(|(_, u)| UserRef {
+                    name: &u.name,
+                    password_hash: &u.password_hash,
+                    groups: &u.groups,
+                    deleted: u.deleted,
+                })
                 .collect(),
             groups: self
                 .groups
@@ -130,6 +162,17 @@ impl Machine {
                     history: g.history.entries(),
                 })
                 .collect(),
+            tokens: self
+                .tokens
+                .iter()
+                .map(|(token, t)| TokenImage {
+                    token,
+                    user: t.user,
+                    created: t.created,
+                    last_used: t.last_used,
+                    address: t.address,
+                })
+                .collect(),
         }
     }
 
@@ -140,6 +183,9 @@ impl Machine {
         for (id, user) in state.users.iter().enumerate() {
             if !machine.users.insert(id as UserId, user.name.clone(), user.password_hash.clone()) {
                 return Err(ApplyError(format!("snapshot: duplicate user {}", user.name)));
+            }
+            if user.deleted && (!user.groups.is_empty() || !machine.users.mark_deleted(id as UserId)) {
+                return Err(ApplyError(format!("snapshot: deleted account {} is still in a group", user.name)));
             }
         }
         for (id, image) in groups.into_iter().enumerate() {
@@ -162,7 +208,19 @@ impl Machine {
         }
         machine.next_txn_id = state.next_txn_id.max(1);
         machine.next_payment_id = state.next_payment_id.max(1);
+        machine.restore_tokens(state.tokens)?;
         Ok(machine)
+    }
+
+    /// The token table, after the users: each token of an active user, each hash once.
+    fn restore_tokens(&mut self, tokens: Vec<TokenImage>) -> Result<(), ApplyError> {
+        for image in tokens {
+            let TokenImage { token, user, created, last_used, address } = image;
+            if !self.users.is_active(user) || !self.tokens.insert(token, Token { user, created, last_used, address }) {
+                return Err(ApplyError(format!("snapshot: token {token:?} of user {user} does not fit")));
+            }
+        }
+        Ok(())
     }
 
     /// Adds group `id` from its image, after the users: members known, payments and transactions

@@ -11,6 +11,10 @@
 //!
 //! Each action family has one file under `exec/`: its validation, its execution and the `apply` of
 //! its records.
+//!
+//! A login belongs to a connection (`Session`) and lasts while its session token does (`tokens`: a
+//! login issues one, `resume` logs in with it); the token's random bits come from the caller's worker,
+//! like every other input.
 
 mod answer;
 mod command;
@@ -22,6 +26,7 @@ pub mod history;
 pub mod image;
 pub mod ledger;
 pub mod record;
+pub mod tokens;
 pub mod users;
 
 use crate::money::Cents;
@@ -39,6 +44,7 @@ pub use groups::{Group, GroupId, KeyRef, DEFAULT_CURRENCY};
 pub use history::Activity;
 pub use ledger::{Payment, PaymentId, Split, Transaction, TxnId};
 pub use record::Record;
+pub use tokens::{Secret, TokenHash};
 pub use users::UserId;
 
 /// Descriptions longer than this are refused (they are echoed into every member's notifications).
@@ -49,11 +55,19 @@ pub const SPLIT_NAMES_MAX: usize = groups::GROUP_MEMBERS_MAX;
 /// Unix time in milliseconds, read by the caller.
 pub type Millis = i64;
 
-/// Per-connection login state. A disconnect drops it, which is a logout.
+/// Per-connection login state. A disconnect drops it; the token it logged in with stays valid.
 #[derive(Debug, Default, Clone)]
 pub struct Session {
     pub user: Option<UserId>,
     pub failed_logins: u32,
+    /// The token this connection logged in with (`login` issued it, or `resume` used it): while it is
+    /// revoked, expired or its account deleted, the login is over (`Machine::end_revoked`).
+    pub token: Option<TokenHash>,
+    /// The peer's address, filled in by the caller that knows it (net); stored with tokens.
+    pub peer: Option<std::net::IpAddr>,
+    /// Set by the caller on a cluster member that is not the leader, which must not write: a `login`
+    /// there issues no token and a token's use is not recorded (the leader does both).
+    pub read_only: bool,
 }
 
 /// What one finished command produced: the answer, the records to persist before the answer
@@ -89,6 +103,18 @@ pub enum Work {
         password: String,
         phc: String,
     },
+    /// A login's password check; when it matches, the worker also draws the token's secret from the
+    /// OS RNG (the machine has no randomness of its own).
+    Login {
+        password: String,
+        phc: String,
+    },
+    /// `change_password`: `old` checked against `phc`, then `new` hashed.
+    Rehash {
+        old: String,
+        phc: String,
+        new: String,
+    },
     /// A settlement plan whose search may take milliseconds (`settle::is_slow`).
     Plan {
         net: Vec<i64>,
@@ -101,6 +127,10 @@ pub enum Work {
 pub enum WorkDone {
     Hashed(String),
     Verified(bool),
+    /// `Some(secret)`: the password matched, and this is the new token's secret.
+    LoginChecked(Option<Secret>),
+    /// `Some(phc)`: the old password matched, and this is the new one's hash.
+    Rehashed(Option<String>),
     Planned(Plan),
     /// Hashing itself failed (should not happen); the command gets an error and changes nothing.
     Failed,
@@ -117,6 +147,9 @@ pub enum Resume {
     Login {
         user: Option<UserId>,
     },
+    /// The caller's own account; the user and token are the session's, checked again on resume.
+    ChangePassword,
+    DeleteAccount,
     CreateGroup {
         group: String,
         currency: String,
@@ -175,6 +208,7 @@ fn misfit<T>(what: &str) -> Result<T, ApplyError> {
 #[derive(Debug, Default)]
 pub struct Machine {
     users: users::Users,
+    tokens: tokens::Tokens,
     groups: groups::Groups,
     next_txn_id: TxnId,
     next_payment_id: PaymentId,
@@ -193,30 +227,51 @@ impl Machine {
         &self.groups
     }
 
+    pub fn tokens(&self) -> &tokens::Tokens {
+        &self.tokens
+    }
+
     /// Members of `group`, for notification fanout.
     pub fn members(&self, group: GroupId) -> &[UserId] {
         self.groups.get(group).map_or(&[], |g| g.members.as_slice())
     }
 
-    /// Executes one command for the connection whose login state is `session`.
+    /// Executes one command for the connection whose login state is `session`. A login whose token
+    /// was revoked, has expired or whose account is gone ends first; a successful command records the
+    /// use of a day-old token (`touch`).
     pub fn execute(&mut self, session: &mut Session, command: Command, now: Millis) -> Step {
+        self.end_expired(session, now);
         let result = match command {
             Command::Signup(credentials) => self.signup(credentials),
             Command::Login(credentials) => Ok(self.login(credentials)),
-            Command::Logout => Ok(Step::Done(Self::logout(session))),
+            Command::ResumeSession { secret } => self.resume_session(session, &secret, now).map(Step::Done),
+            Command::Logout { all } => self.logout(session, all, now).map(Step::Done),
+            Command::Sessions => self.sessions(session).map(Step::Done),
+            Command::ChangePassword { old, new } => self.change_password(session, old, new),
+            Command::DeleteAccount { password } => self.delete_account(session, password),
             command => match session.user {
                 Some(user) => self.execute_as(user, command, now),
                 None => Err(Error::NotAuthenticated),
             },
         };
-        result.unwrap_or_else(|error| Step::Done(Outcome::error(error)))
+        match result {
+            Ok(Step::Done(outcome)) => Step::Done(self.touch(session, outcome, now)),
+            Ok(offload) => offload,
+            Err(error) => Step::Done(Outcome::error(error)),
+        }
     }
 
     /// A command of a logged-in `user`: one arm per action, each family in its own file.
     fn execute_as(&mut self, user: UserId, command: Command, now: Millis) -> Result<Step, Error> {
         let done = Step::Done;
         Ok(match command {
-            Command::Signup(_) | Command::Login(_) | Command::Logout => return Err(Error::Internal),
+            Command::Signup(_)
+            | Command::Login(_)
+            | Command::ResumeSession { .. }
+            | Command::Logout { .. }
+            | Command::Sessions
+            | Command::ChangePassword { .. }
+            | Command::DeleteAccount { .. } => return Err(Error::Internal),
             Command::CreateGroup(create) => self.create_group(user, create, now)?,
             Command::JoinGroup(join) => self.join_group(user, join, now)?,
             Command::LeaveGroup { group } => done(self.leave_group(user, &group, now)?),
@@ -248,16 +303,22 @@ impl Machine {
     /// Continues a command after its slow work. Re-checks what may have changed meanwhile (two
     /// signups for one name can both be hashing at once).
     pub fn resume(&mut self, session: &mut Session, resume: Resume, done: WorkDone, now: Millis) -> Outcome {
+        self.end_expired(session, now);
         let result = match (resume, done) {
             (_, WorkDone::Failed) => Err(Error::Internal),
             (Resume::Signup { username }, WorkDone::Hashed(phc)) => self.finish_signup(username, phc),
-            (Resume::Login { user }, WorkDone::Verified(ok)) => Self::finish_login(session, user, ok),
+            (Resume::Login { user }, WorkDone::LoginChecked(secret)) => self.finish_login(session, user, secret, now),
+            (Resume::ChangePassword, WorkDone::Rehashed(phc)) => self.finish_change_password(session, phc, now),
+            (Resume::DeleteAccount, WorkDone::Verified(ok)) => self.finish_delete_account(session, ok, now),
             (resume, done) => match session.user {
                 None => Err(Error::NotAuthenticated),
                 Some(user) => self.resume_as(user, resume, done, now),
             },
         };
-        result.unwrap_or_else(Outcome::error)
+        match result {
+            Ok(outcome) => self.touch(session, outcome, now),
+            Err(error) => Outcome::error(error),
+        }
     }
 
     fn resume_as(&mut self, user: UserId, resume: Resume, done: WorkDone, now: Millis) -> Result<Outcome, Error> {
@@ -300,7 +361,13 @@ impl Machine {
     /// error. Each change to a group also appends its history entry, so replay rebuilds the history.
     pub fn apply(&mut self, record: &Record) -> Result<(), ApplyError> {
         match record {
-            Record::UserCreated { .. } => self.apply_account(record),
+            Record::UserCreated { .. } | Record::PasswordChanged { .. } | Record::AccountDeleted { .. } => {
+                self.apply_account(record)
+            }
+            Record::TokenIssued { .. }
+            | Record::TokenUsed { .. }
+            | Record::TokenRevoked { .. }
+            | Record::TokensRevoked { .. } => self.apply_session(record),
             Record::GroupCreated { .. }
             | Record::MemberJoined { .. }
             | Record::MemberLeft { .. }
@@ -337,6 +404,15 @@ impl Machine {
 
     /// Checks the invariants every state must keep; for tests, fuzzing and after recovery.
     pub fn check_invariants(&self) -> Result<(), String> {
+        if !self.tokens.consistent() {
+            return Err("the token table and its indexes disagree".into());
+        }
+        if let Some((_, token)) = self.tokens.iter().find(|(_, t)| !self.users.is_active(t.user)) {
+            return Err(format!("a token of user {} who is unknown or deleted", token.user));
+        }
+        if let Some((_, user)) = self.users.iter().find(|(_, u)| u.deleted && !u.groups.is_empty()) {
+            return Err(format!("deleted account {} is still in a group", user.name));
+        }
         for (_, group) in self.groups.iter() {
             if group.ledger.balance_sum() != 0 {
                 return Err(format!("balances of group {} do not sum to zero", group.name));

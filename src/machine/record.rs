@@ -6,9 +6,12 @@
 //! append-only: variants and fields are only ever added, new fields with a default so older logs
 //! still read.
 
+use std::net::IpAddr;
+
 use serde::{Deserialize, Serialize};
 
 use super::ledger::{Payment, PaymentId, Transaction, TxnId};
+use super::tokens::TokenHash;
 use super::{GroupId, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +89,48 @@ pub enum Record {
         group: GroupId,
         password_hash: Option<String>,
         by: UserId,
+        at: i64,
+    },
+    // Sessions and the account's life (exec/sessions.rs, exec/account.rs). Every one of these first
+    // drops the tokens expired at its `at` (`Tokens::prune`), so replay expires what the server did.
+    /// A login issued a session token (only its hash is kept); created and last used `at`. A user at
+    /// `tokens::TOKENS_PER_USER_MAX` loses their least recently used token in the same step.
+    TokenIssued {
+        user: UserId,
+        token: TokenHash,
+        address: Option<IpAddr>,
+        at: i64,
+    },
+    /// A use of the token, recorded only when its recorded last use was a day old or more.
+    TokenUsed {
+        token: TokenHash,
+        address: Option<IpAddr>,
+        at: i64,
+    },
+    /// `logout`: the connection's token.
+    TokenRevoked {
+        user: UserId,
+        token: TokenHash,
+        at: i64,
+    },
+    /// `logout {"all": true}`: every token of the user.
+    TokensRevoked {
+        user: UserId,
+        at: i64,
+    },
+    /// `change_password`: the new hash; every token of the user but `keep` (the changing
+    /// connection's) is revoked in the same step.
+    PasswordChanged {
+        user: UserId,
+        password_hash: String,
+        keep: Option<TokenHash>,
+        at: i64,
+    },
+    /// `delete_account`, at a zero balance in every group: the user leaves each group (a `member_left`
+    /// history entry in each), every token is revoked, the password hash is dropped; the name stays,
+    /// reserved, shown as "NAME (deleted)".
+    AccountDeleted {
+        user: UserId,
         at: i64,
     },
 }

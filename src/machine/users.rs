@@ -1,6 +1,10 @@
 //! Accounts: names, password hashes (never passwords) and the groups each user belongs to.
 //!
-//! Sessions are not here: login state belongs to a connection (`Session`), so a disconnect logs out.
+//! Sessions are not here: login state belongs to a connection (`Session`), so a disconnect logs out;
+//! the tokens a login can be resumed with are in `tokens`.
+//!
+//! A deleted account keeps its id and its name, reserved (nobody can sign up as it, nor log in):
+//! history, transactions and payments still name who did what, shown as "NAME (deleted)".
 
 use std::collections::HashMap;
 
@@ -22,6 +26,17 @@ pub struct User {
     pub password_hash: String,
     /// Groups in the order joined.
     pub groups: Vec<GroupId>,
+    /// The account was deleted (`Record::AccountDeleted`).
+    pub deleted: bool,
+    /// How views show a deleted account: "NAME (deleted)".
+    shown: Option<Box<str>>,
+}
+
+impl User {
+    /// The name as views show it.
+    pub fn shown(&self) -> &str {
+        self.shown.as_deref().unwrap_or(&self.name)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -43,8 +58,24 @@ impl Users {
         self.list.get_mut(id as usize)
     }
 
+    /// The name as views show it ("NAME (deleted)" for a deleted account).
     pub fn name(&self, id: UserId) -> &str {
-        self.get(id).map_or("?", |u| u.name.as_str())
+        self.get(id).map_or("?", User::shown)
+    }
+
+    /// A user that exists and is not deleted.
+    pub fn is_active(&self, id: UserId) -> bool {
+        self.get(id).is_some_and(|u| !u.deleted)
+    }
+
+    /// Marks an account deleted: its password hash goes, its name stays taken; `false` if there is no
+    /// such active user.
+    pub fn mark_deleted(&mut self, id: UserId) -> bool {
+        let Some(user) = self.list.get_mut(id as usize).filter(|u| !u.deleted) else { return false };
+        user.deleted = true;
+        user.password_hash = String::new();
+        user.shown = Some(format!("{} (deleted)", user.name).into_boxed_str());
+        true
     }
 
     pub fn next_id(&self) -> UserId {
@@ -69,7 +100,7 @@ impl Users {
             return false;
         }
         self.by_name.insert(name.clone(), id);
-        self.list.push(User { name, password_hash, groups: Vec::new() });
+        self.list.push(User { name, password_hash, groups: Vec::new(), deleted: false, shown: None });
         true
     }
 }
@@ -135,5 +166,18 @@ mod tests {
         assert!(users.insert(1, "b".into(), "h".into()));
         assert_eq!(users.find("b"), Some(1));
         assert_eq!(users.len(), 2);
+    }
+
+    #[test]
+    fn a_deleted_account_keeps_its_name_taken_and_is_shown_as_deleted() {
+        let mut users = Users::default();
+        assert!(users.insert(0, "bob".into(), "h".into()));
+        assert!(users.mark_deleted(0));
+        assert!(!users.mark_deleted(0), "deleted once");
+        assert_eq!(users.name(0), "bob (deleted)");
+        assert_eq!(users.find("bob"), Some(0));
+        assert!(!users.is_active(0));
+        assert!(users.get(0).is_some_and(|u| u.password_hash.is_empty()));
+        assert!(!users.insert(1, "bob".into(), "h".into()), "the name stays reserved");
     }
 }

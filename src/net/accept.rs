@@ -148,8 +148,11 @@ impl Server {
         if self.poll.registry().register(transport.socket(), Token(key), Interest::READABLE).is_err() {
             return;
         }
+        // The peer's address goes with the session's tokens (`sessions` lists it).
+        let peer = transport.peer_addr().map(|addr| addr.ip());
         self.next_serial += 1;
         let conn = entry.insert(Conn::new(transport, self.next_serial, Instant::now()));
+        conn.session.peer = peer;
         // Bytes may already be waiting: no edge will announce them again.
         enqueue(&mut self.ready, conn, key);
         self.watch_login(key);

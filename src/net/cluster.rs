@@ -41,7 +41,8 @@ impl Server {
     /// Refuses a command this member may not run now, writing the `not_leader` answer.
     pub(super) fn cluster_refuses(&mut self, key: usize, command: &Command, stale: bool, id: Option<&Value>) -> bool {
         let Some(node) = &self.cluster else { return false };
-        let Some(not_here) = node.admit(command, stale) else { return false };
+        let Some(conn) = self.conns.get(key) else { return true };
+        let Some(not_here) = node.admit(command, stale, &conn.session) else { return false };
         self.refuse(key, id.cloned(), &proto::Error::not_leader(not_here.message, not_here.leader));
         true
     }
@@ -87,6 +88,9 @@ impl Server {
     fn after_progress(&mut self, progress: Progress) {
         for event in &progress.events {
             self.fan_out(usize::MAX, event);
+        }
+        for &user in &progress.ended {
+            self.end_revoked_sessions(user);
         }
         if !progress.rebuilt {
             return;

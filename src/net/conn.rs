@@ -437,11 +437,14 @@ mod tests {
         assert!(conn.delay_over(now + Duration::from_millis(50)));
         assert!(conn.can_execute());
         assert!(!conn.delay_over(now + Duration::from_secs(1)), "an open connection has no delay to end");
-        conn.wait(Waiting { id: Some(json!(1)), command: Command::Logout }, now + Duration::from_millis(20));
+        conn.wait(
+            Waiting { id: Some(json!(1)), command: Command::Logout { all: false } },
+            now + Duration::from_millis(20),
+        );
         assert!(!conn.can_execute());
         assert!(conn.delay_over(now + Duration::from_millis(20)));
         let waited = conn.take_waiting().expect("the request that waited");
-        assert_eq!((waited.id, waited.command), (Some(json!(1)), Command::Logout));
+        assert_eq!((waited.id, waited.command), (Some(json!(1)), Command::Logout { all: false }));
         assert!(conn.take_waiting().is_none());
     }
 

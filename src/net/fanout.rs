@@ -1,5 +1,5 @@
-//! Notifications and presence: who is online on which connections (the `online` map), and queueing
-//! an event to every online member of its group.
+//! Notifications and presence: who is online on which connections (the `online` map), queueing an
+//! event to every online member of its group, and taking offline the logins a change ended.
 //!
 //! Owns the `online` map and the output cap on fan-out (`--max-output-bytes`). Does not decide what
 //! an event says (`proto::write_event`) or when the queued bytes may leave (`commit`).
@@ -66,6 +66,19 @@ impl Server {
         }
         if let Some(user) = after {
             self.online.entry(user).or_default().push(key);
+        }
+    }
+
+    /// A change may have ended `user`'s logins elsewhere (a revoked token, a changed password, a
+    /// deleted account): each of their online connections whose login the machine says is over goes
+    /// offline, so it hears no more notifications (its next request gets `not_authenticated`).
+    pub(super) fn end_revoked_sessions(&mut self, user: UserId) {
+        let keys = self.online.get(&user).cloned().unwrap_or_default();
+        for key in keys {
+            let Some(conn) = self.conns.get_mut(key) else { continue };
+            if self.machine.end_revoked(&mut conn.session) {
+                self.change_presence(key, Some(user), None);
+            }
         }
     }
 

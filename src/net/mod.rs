@@ -40,6 +40,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
 use crate::config::Config;
+use crate::log;
 use crate::machine::{Machine, UserId};
 use crate::store::Store;
 use crate::workers::Workers;
@@ -57,6 +58,12 @@ const RELOAD: Token = Token(usize::MAX - 4);
 /// slab key).
 const PEER_LISTENER: Token = Token(usize::MAX - 5);
 const PEER_BASE: usize = usize::MAX / 2;
+
+/// Connections the kernel completes and holds before `accept` takes them (capped by
+/// `net.core.somaxconn`). mio and std listen with 128, which a reconnect storm overflows — thousands of
+/// clients resuming at once after a restart while the loop is busy: the kernel then drops their SYNs
+/// and each waits a second to retry.
+const ACCEPT_BACKLOG: libc::c_int = 4096;
 
 /// How long poll may sleep when nothing is scheduled: bounds the lag of idle-timeout checks.
 const TICK: Duration = Duration::from_millis(500);
@@ -321,8 +328,20 @@ impl Server {
 fn listen(poll: &Poll, addr: std::net::SocketAddr, token: Token) -> io::Result<TcpListener> {
     let mut listener =
         TcpListener::bind(addr).map_err(|err| io::Error::new(err.kind(), format!("cannot listen on {addr}: {err}")))?;
+    widen_backlog(&listener);
     poll.registry().register(&mut listener, token, Interest::READABLE)?;
     Ok(listener)
+}
+
+/// Raises the listener's accept queue to `ACCEPT_BACKLOG` (on Linux a second `listen` resizes it);
+/// on failure the queue stays as it was.
+fn widen_backlog(listener: &TcpListener) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `listen` on a descriptor `listener` owns and keeps open for the whole call; it touches
+    // no memory of ours.
+    if unsafe { libc::listen(listener.as_raw_fd(), ACCEPT_BACKLOG) } != 0 {
+        log::info!("cannot widen the accept queue: {}", io::Error::last_os_error());
+    }
 }
 
 /// Puts a connection on the ready list, once, unless it is closed.

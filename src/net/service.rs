@@ -20,7 +20,7 @@ use super::{enqueue, mark_dirty, Server};
 use crate::cluster::node as cluster;
 use crate::log::{self, Limit};
 use crate::machine;
-use crate::machine::{Command, Job, Outcome, Resume, Step, UserId};
+use crate::machine::{Command, Job, Machine, Outcome, Resume, Step, UserId};
 use crate::proto::{self, Code, Error};
 
 /// Failed logins on one connection: the n-th failure holds the connection's next frames for
@@ -177,6 +177,7 @@ impl Server {
             }
         };
         let user_before = conn.session.user;
+        conn.session.read_only = self.cluster.as_ref().is_some_and(|node| node.read_only());
         match self.machine.execute(&mut conn.session, command, unix_millis()) {
             Step::Done(outcome) => self.deliver(key, id, user_before, outcome, charge),
             Step::Offload(job) => self.offload(key, id, charge, job),
@@ -243,6 +244,7 @@ impl Server {
             };
             let id = conn.unpark().and_then(|p| p.id);
             let user_before = conn.session.user;
+            conn.session.read_only = self.cluster.as_ref().is_some_and(|node| node.read_only());
             let outcome = self.machine.resume(&mut conn.session, resume, done, unix_millis());
             self.deliver(key, id, user_before, outcome, charge);
             if let Some(conn) = self.conns.get_mut(key) {
@@ -283,6 +285,9 @@ impl Server {
         self.persist_records(&outcome.records);
         for event in &outcome.events {
             self.fan_out(key, event);
+        }
+        for user in outcome.records.iter().filter_map(Machine::sessions_ended_by) {
+            self.end_revoked_sessions(user);
         }
     }
 

@@ -10,8 +10,8 @@ use super::repeated;
 use super::{Decoded, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX};
 use crate::machine::Method;
 use crate::machine::{
-    AddTransaction, Command, CreateGroup, Credentials, EditTransaction, History, JoinGroup, RecordPayment, Settle,
-    TxnRef,
+    AddTransaction, Command, CreateGroup, Credentials, EditTransaction, History, JoinGroup, RecordPayment, Secret,
+    Settle, TxnRef,
 };
 use vocab::Action;
 
@@ -80,7 +80,11 @@ fn decode_action(action: &str, fields: &mut Fields) -> Result<Command, Error> {
     Ok(match action {
         Action::Signup => Command::Signup(credentials(fields)?),
         Action::Login => Command::Login(credentials(fields)?),
-        Action::Logout => Command::Logout,
+        Action::Logout => Command::Logout { all: fields.optional_bool("all")?.unwrap_or(false) },
+        Action::Resume => Command::ResumeSession { secret: token(fields)? },
+        Action::Sessions => Command::Sessions,
+        Action::ChangePassword => Command::ChangePassword { old: fields.string("old")?, new: fields.string("new")? },
+        Action::DeleteAccount => Command::DeleteAccount { password: fields.string("password")? },
         Action::CreateGroup => Command::CreateGroup(CreateGroup {
             group: group(fields)?,
             password: fields.optional_string("password")?.unwrap_or_default(),
@@ -128,6 +132,12 @@ fn decode_action(action: &str, fields: &mut Fields) -> Result<Command, Error> {
 
 fn credentials(fields: &mut Fields) -> Result<Credentials, Error> {
     Ok(Credentials { username: fields.string("username")?, password: fields.string("password")? })
+}
+
+/// A session token as `login` returned it: 64 hex digits.
+fn token(fields: &mut Fields) -> Result<Secret, Error> {
+    let text = fields.string("token")?;
+    Secret::parse(&text).ok_or_else(|| Error::bad_request("Field 'token' must be the 64 hex digits 'login' returned"))
 }
 
 fn add_transaction(fields: &mut Fields) -> Result<AddTransaction, Error> {

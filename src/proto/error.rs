@@ -50,6 +50,7 @@ impl From<&machine::Error> for Error {
         let (code, message): (Code, String) = match error {
             E::NotAuthenticated => (Code::NotAuthenticated, "Not authenticated".into()),
             E::InvalidCredentials => (Code::InvalidCredentials, "Invalid credentials".into()),
+            E::InvalidToken => (Code::InvalidToken, "Invalid or expired token; log in with the password".into()),
             E::UserExists => (Code::UserExists, "Username already exists".into()),
             E::GroupExists => (Code::GroupExists, "Group already exists".into()),
             E::GroupLookalike => (Code::GroupExists, "A group with a name that looks the same already exists".into()),
@@ -72,6 +73,9 @@ impl From<&machine::Error> for Error {
                 (Code::Forbidden, format!("Only the group's creator can change its {what}"))
             }
             E::BalanceNotZero => (Code::BalanceNotZero, "Settle your balance before leaving".into()),
+            E::AccountBalanceNotZero { group } => {
+                (Code::BalanceNotZero, format!("Settle your balance in {group} before deleting your account"))
+            }
             E::TooLargeToExplain { pieces, limit } => (
                 Code::Limit,
                 format!(
@@ -109,6 +113,7 @@ fn invalid_words(invalid: &Invalid) -> String {
         }
         Invalid::Password => format!("Field 'password' must be {PASSWORD_BYTES_MIN}-{PASSWORD_BYTES_MAX} bytes long"),
         Invalid::GroupPassword => format!("Field 'password' must be at most {PASSWORD_BYTES_MAX} bytes long"),
+        Invalid::NewPassword => format!("Field 'new' must be {PASSWORD_BYTES_MIN}-{PASSWORD_BYTES_MAX} bytes long"),
         Invalid::GroupName => format!("Field 'group' must be 1-{GROUP_NAME_CHARS_MAX} printable characters"),
         Invalid::DescriptionTooLong => {
             format!("Field 'description' must be at most {DESCRIPTION_CHARS_MAX} characters")

@@ -51,6 +51,9 @@ fn done_text(done: Done) -> &'static str {
         Done::SignedUp => "Signup successful",
         Done::LoggedIn => "Login successful",
         Done::LoggedOut => "Logged out",
+        Done::LoggedOutEverywhere => "Logged out of every session",
+        Done::AccountPasswordChanged => "Password changed",
+        Done::AccountDeleted => "Account deleted",
         Done::GroupCreated => "Group created successfully",
         Done::Joined => "Joined group",
         Done::Left => "Left group",
@@ -73,6 +76,9 @@ fn ok_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
     match answer {
         Answer::Done(done) => {
             reply.str("message", done_text(*done));
+        }
+        Answer::LoggedIn { .. } | Answer::Resumed { .. } | Answer::Sessions { .. } => {
+            session_fields(machine, answer, reply)
         }
         Answer::Groups { user } => {
             let mut names = reply.array("groups");
@@ -99,6 +105,35 @@ fn ok_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
             }
         }
         _ => group_fields(machine, answer, reply),
+    }
+}
+
+/// `ok_fields` for logins and the list of one's sessions. The token is shown here, once; a listing
+/// never shows a secret or a hash.
+fn session_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
+    match answer {
+        Answer::LoggedIn { token } => {
+            reply.str("message", done_text(Done::LoggedIn));
+            if let Some(token) = token {
+                reply.str("token", &token.to_text());
+            }
+        }
+        Answer::Resumed { user } => {
+            reply.str("message", "Session resumed").str("username", machine.users().name(*user));
+        }
+        Answer::Sessions { user, current } => {
+            let mut tokens: Vec<_> = machine.tokens().of_user(*user).collect();
+            tokens.sort_by_key(|(hash, t)| (t.created, *hash));
+            let mut list = reply.array("sessions");
+            for (hash, token) in tokens {
+                list.object()
+                    .i64("created", token.created)
+                    .i64("last_used", token.last_used)
+                    .value("address", &token.address)
+                    .bool("current", Some(hash) == *current);
+            }
+        }
+        _ => {}
     }
 }
 

@@ -284,7 +284,7 @@ fn replay_and_image_rebuild_the_same_state() {
     // New transactions after a restore get fresh ids.
     let mut restored = restored;
     let mut log = Vec::new();
-    let mut session = Session { user: Some(carol_id), failed_logins: 0 };
+    let mut session = Session { user: Some(carol_id), ..Session::default() };
     let (reply, _) = run(
         &mut restored,
         &mut session,
@@ -1021,7 +1021,7 @@ fn every_new_record_type_survives_replay_and_image() {
     assert_eq!(String::from_utf8_lossy(&image), String::from_utf8_lossy(&restored_image));
     // Keys survive the image: a repeat still returns the first result.
     let alice_id = restored.users().find("alice").unwrap();
-    let mut session = Session { user: Some(alice_id), failed_logins: 0 };
+    let mut session = Session { user: Some(alice_id), ..Session::default() };
     let mut log = Vec::new();
     let (again, _) = run(
         &mut restored,
@@ -1420,7 +1420,7 @@ fn pairwise_debts_is_bounded() {
         machine.apply(&record).unwrap();
     }
     let mut log = Vec::new();
-    let mut sessions: Vec<Session> = (0..600).map(|u| Session { user: Some(u), failed_logins: 0 }).collect();
+    let mut sessions: Vec<Session> = (0..600).map(|u| Session { user: Some(u), ..Session::default() }).collect();
     run(&mut machine, &mut sessions[0], r#"{"action":"create_group","data":{"group":"big"}}"#, &mut log);
     for session in sessions.iter_mut().skip(1) {
         run(&mut machine, session, r#"{"action":"join_group","data":{"group":"big"}}"#, &mut log);
@@ -1480,3 +1480,6 @@ fn a_slow_settlement_is_planned_off_the_loop_and_checked_when_it_returns() {
     let greedy = decode(br#"{"action":"settle","data":{"group":"big","method":"greedy"}}"#).command.unwrap();
     assert!(matches!(w.machine.execute(&mut sessions[0], greedy, 5_005), Step::Done(_)));
 }
+
+/// Session tokens and the account's life (login's token, resume, logout, password, deletion).
+mod session_tokens;

@@ -36,7 +36,7 @@ fn image(machine: &Machine) -> String {
 
 /// Executes frames as `user` (no password work: these tests build users from records).
 fn execute(machine: &mut Machine, store: &mut Store, user: u32, frame: &str) {
-    let mut session = Session { user: Some(user), failed_logins: 0 };
+    let mut session = Session { user: Some(user), ..Session::default() };
     let command = decode(frame.as_bytes()).command.unwrap();
     let Step::Done(outcome) = machine.execute(&mut session, command, 7) else { panic!("no hashing expected") };
     assert!(outcome.answer.is_ok(), "{frame}: {:?}", outcome.answer);

@@ -30,6 +30,10 @@ wire_words! {
         BalanceDetails = "balance_details",
         PairwiseDebts = "pairwise_debts",
         Settle = "settle",
+        Resume = "resume",
+        Sessions = "sessions",
+        ChangePassword = "change_password",
+        DeleteAccount = "delete_account",
     }
 }
 
@@ -39,7 +43,7 @@ mod tests {
 
     #[test]
     fn every_action_round_trips_and_is_spelt_once() {
-        assert_eq!(Action::ALL.len(), 24);
+        assert_eq!(Action::ALL.len(), 28);
         for (i, action) in Action::ALL.iter().enumerate() {
             assert_eq!(Action::parse(action.as_str()), Some(*action));
             assert!(Action::ALL[..i].iter().all(|other| other.as_str() != action.as_str()), "{action} twice");

@@ -11,6 +11,7 @@ wire_words! {
         UnknownAction = "unknown_action",
         NotAuthenticated = "not_authenticated",
         InvalidCredentials = "invalid_credentials",
+        InvalidToken = "invalid_token",
         UserExists = "user_exists",
         GroupExists = "group_exists",
         GroupNotFound = "group_not_found",
@@ -38,7 +39,7 @@ mod tests {
 
     #[test]
     fn every_code_round_trips_and_is_spelt_once() {
-        assert_eq!(Code::ALL.len(), 23);
+        assert_eq!(Code::ALL.len(), 24);
         for (i, code) in Code::ALL.iter().enumerate() {
             assert_eq!(Code::parse(code.as_str()), Some(*code));
             assert!(Code::ALL[..i].iter().all(|other| other.as_str() != code.as_str()), "{code} twice");

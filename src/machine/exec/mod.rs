@@ -1,5 +1,5 @@
 //! One file per action family, as mini-redis has `cmd/get.rs`: each holds the validation and the
-//! execution of its commands and the `apply` of the records they produce. A new action goes into
+//! execution of its commands and the `apply` of the records they produce (`sessions`: tokens, logout). A new action goes into
 //! the family it belongs to, plus one arm in `Machine::execute_as`.
 
 mod account;
@@ -8,4 +8,5 @@ mod membership;
 mod payments;
 mod reads;
 mod resolve;
+mod sessions;
 mod settle;
