@@ -76,6 +76,10 @@ struct Args {
     /// leader named in not_leader answers (members also tell each other)
     #[argh(option)]
     peer_clients: Option<String>,
+    /// cluster mode: this node is new to a running cluster (it votes once a `splitd cluster add`
+    /// for it is committed)
+    #[argh(switch)]
+    join: bool,
     #[argh(subcommand)]
     command: Option<Command>,
 }
@@ -84,6 +88,58 @@ struct Args {
 #[argh(subcommand)]
 enum Command {
     Import(ImportArgs),
+    Cluster(ClusterArgs),
+}
+
+/// Change a running cluster's members (send it to any member; it goes to the leader).
+#[derive(FromArgs)]
+#[argh(subcommand, name = "cluster")]
+struct ClusterArgs {
+    #[argh(subcommand)]
+    change: ClusterChange,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum ClusterChange {
+    Add(ClusterAdd),
+    Remove(ClusterRemove),
+}
+
+/// Add member ID (started with --join) to the cluster.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "add")]
+struct ClusterAdd {
+    /// the new member's id
+    #[argh(positional)]
+    id: u64,
+    /// the new member's peer address, HOST:PORT
+    #[argh(option)]
+    peer: SocketAddr,
+    /// the new member's client address (its --listen), for not_leader answers
+    #[argh(option)]
+    client: Option<String>,
+    /// a member's plaintext client address (default 127.0.0.1:5005)
+    #[argh(option, default = "String::from(\"127.0.0.1:5005\")")]
+    server: String,
+    /// a member's data directory, for its admin.key (default ./splitd-data)
+    #[argh(option, default = "Config::default().data_dir")]
+    data_dir: PathBuf,
+}
+
+/// Remove member ID from the cluster.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "remove")]
+struct ClusterRemove {
+    /// the member's id
+    #[argh(positional)]
+    id: u64,
+    /// a member's plaintext client address (default 127.0.0.1:5005)
+    #[argh(option, default = "String::from(\"127.0.0.1:5005\")")]
+    server: String,
+    /// a member's data directory, for its admin.key (default ./splitd-data)
+    #[argh(option, default = "Config::default().data_dir")]
+    data_dir: PathBuf,
 }
 
 /// Convert the original Python server's users.json and data.json into a new data directory.
@@ -110,8 +166,10 @@ fn main() -> ExitCode {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
     let args: Args = argh::from_env();
-    if let Some(Command::Import(import)) = args.command {
-        return run_import(&import);
+    match &args.command {
+        Some(Command::Import(import)) => return run_import(import),
+        Some(Command::Cluster(cluster)) => return run_cluster(cluster),
+        None => {}
     }
     let cluster = match cluster_config(&args) {
         Ok(cluster) => cluster,
@@ -166,7 +224,7 @@ fn cluster_config(args: &Args) -> Result<Option<ClusterConfig>, String> {
         Some(list) => id_list(list)?,
         None => Vec::new(),
     };
-    Ok(Some(ClusterConfig { id, peers, peer_clients }))
+    Ok(Some(ClusterConfig { id, peers, peer_clients, join: args.join }))
 }
 
 /// `1=a,2=b` → `[(1, "a"), (2, "b")]`.
@@ -178,6 +236,26 @@ fn id_list(list: &str) -> Result<Vec<(u64, String)>, String> {
             Ok((id, addr.trim().to_string()))
         })
         .collect()
+}
+
+fn run_cluster(args: &ClusterArgs) -> ExitCode {
+    use splitd::cluster::membership::Change;
+    let (server, data_dir, change) = match &args.change {
+        ClusterChange::Add(add) => {
+            (&add.server, &add.data_dir, Change::Add { id: add.id, peer: add.peer, client: add.client.clone() })
+        }
+        ClusterChange::Remove(remove) => (&remove.server, &remove.data_dir, Change::Remove { id: remove.id }),
+    };
+    match splitd::cluster::admin::request_change(server, data_dir, &change) {
+        Ok(message) => {
+            println!("{message}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            log::info!("cluster: {err}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn run_import(args: &ImportArgs) -> ExitCode {

@@ -389,3 +389,91 @@ fn tokens_come_from_the_leader_resume_anywhere_and_their_revocation_reaches_ever
     // The follower's password login had no token, so nothing revoked it.
     assert_eq!(stale_request(&mut plain, "list_groups")["status"], "ok");
 }
+
+/// Runs `splitd cluster ARGS...`; its exit status and output.
+fn splitd_cluster(args: &[&str]) -> (i32, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_splitd"))
+        .arg("cluster")
+        .args(args)
+        .output()
+        .expect("run splitd");
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.code().unwrap_or(-1), text)
+}
+
+/// The descriptions a member at `addr` shows for group `g` (a stale read), if it answers.
+fn descriptions_at(addr: SocketAddr) -> Option<Vec<String>> {
+    let mut client = Client::connect(addr);
+    let login = client.request("login", json!({"username": "alice", "password": "alice-pw-1"}));
+    if login["status"] != "ok" {
+        return None;
+    }
+    let mut frame = json!({"action": "view_transactions", "data": {"group": "g"}, "stale": true}).to_string();
+    frame.push('\n');
+    client.send_raw(frame.as_bytes());
+    let reply = client.reply();
+    let list = reply["transactions"].as_array()?;
+    Some(list.iter().filter_map(|t| t["description"].as_str().map(str::to_string)).collect())
+}
+
+#[test]
+fn a_dead_member_is_replaced_by_a_new_one_without_downtime() {
+    let mut cluster = Cluster::start("cluster-replace");
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let signup = json!({"username": "alice", "password": "alice-pw-1"});
+    cluster.on_leader("signup", signup, deadline).expect("a leader");
+    cluster.on_leader("create_group", json!({"group": "g", "password": ""}), deadline).expect("group");
+    let (leader, _) = cluster.on_leader("add_transaction", add("before"), deadline).expect("a write");
+
+    // A follower dies; the new member starts empty, told it joins, and is added through a member.
+    let dead = (leader + 1) % MEMBERS;
+    let alive = (leader + 2) % MEMBERS;
+    cluster.kill(dead);
+    let port = free_ports(1)[0];
+    let peers = format!("{},4=127.0.0.1:{port}", cluster.peers);
+    let dir = TempDir::new("cluster-replace-4");
+    let newcomer = Server::start(dir.path(), &["--node-id", "4", "--peers", peers.as_str(), "--join"]);
+    let member_dir = cluster.dirs[alive].path().to_str().expect("path").to_string();
+    let member_addr = cluster.addrs()[alive].expect("running").to_string();
+    let peer = format!("127.0.0.1:{port}");
+    let client = newcomer.addr.to_string();
+
+    // A wrong key is refused; the member's own key is taken.
+    let wrong = TempDir::new("cluster-replace-key");
+    std::fs::write(wrong.path().join("admin.key"), format!("{}\n", "0".repeat(64))).expect("write key");
+    let wrong_dir = wrong.path().to_str().expect("path");
+    let (code, text) =
+        splitd_cluster(&["add", "4", "--peer", &peer, "--server", &member_addr, "--data-dir", wrong_dir]);
+    assert!(code == 1 && text.contains("forbidden"), "{code}: {text}");
+    let add_args =
+        ["add", "4", "--peer", &peer, "--client", &client, "--server", &member_addr, "--data-dir", &member_dir];
+    let (code, text) = splitd_cluster(&add_args);
+    assert_eq!(code, 0, "{text}");
+
+    // The newcomer copies the log, and the dead member can be removed.
+    eventually(deadline, "the new member has the log", || {
+        descriptions_at(newcomer.addr).filter(|d| d.contains(&"before".to_string()))
+    });
+    let dead_id = (dead + 1).to_string();
+    let (code, text) = splitd_cluster(&["remove", &dead_id, "--server", &member_addr, "--data-dir", &member_dir]);
+    assert_eq!(code, 0, "{text}");
+
+    // The cluster {leader, alive, 4} commits writes, which the new member applies.
+    let voters = eventually(deadline, "the configuration without the dead member", || {
+        let mut client = cluster.login(alive)?;
+        let status = client.request("cluster_status", json!({}));
+        let voters = status["voters"].as_array()?.clone();
+        (!voters.contains(&json!(dead + 1)) && voters.contains(&json!(4))).then_some(voters)
+    });
+    assert_eq!(voters.len(), 3, "{voters:?}");
+    cluster.on_leader("add_transaction", add("after"), deadline).expect("a write after the change");
+    eventually(deadline, "the new member applies new writes", || {
+        descriptions_at(newcomer.addr).filter(|d| d.contains(&"after".to_string()))
+    });
+    // With the old member gone for good, the new one counts toward the majority: kill another.
+    let other_alive = if leader == alive { None } else { Some(alive) };
+    if let Some(i) = other_alive {
+        cluster.kill(i);
+        cluster.on_leader("add_transaction", add("with-four"), deadline).expect("leader + member 4 are a majority");
+    }
+}

@@ -45,6 +45,11 @@ impl LogStore {
         Ok(())
     }
 
+    /// The configuration after a committed membership change (raft-rs reads it at start).
+    pub fn set_conf_state(&mut self, conf: ConfState) {
+        self.conf = conf;
+    }
+
     pub fn set_hard_state(&mut self, hard: HardState) {
         self.hard = hard;
     }

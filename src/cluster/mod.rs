@@ -6,8 +6,10 @@
 //! the log; `log_store` is the raft log raft-rs reads. The simulation (`sim`, tests only) runs
 //! three replicas over a faulty simulated network, driven by a seed.
 
+pub mod admin;
 pub mod durable;
 pub mod log_store;
+pub mod membership;
 pub mod node;
 pub mod replica;
 pub mod transport;

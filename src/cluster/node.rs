@@ -14,9 +14,11 @@ use mio::{Registry, Token};
 use serde_json::{json, Value};
 
 use super::durable::DurableLog;
+use super::membership::{self, AdminRequest, Change};
 use super::replica::{NotServing, Progress, Replica};
 use super::transport::{Received, Transport};
 use crate::machine::{Command, Machine, Record, Session};
+use vocab::Code;
 
 /// One raft tick: elections after 0.5-1 s without a leader, heartbeats every 100 ms.
 pub const TICK: Duration = Duration::from_millis(50);
@@ -29,10 +31,15 @@ pub struct ClusterConfig {
     pub peers: Vec<(u64, SocketAddr)>,
     /// Members' client addresses, for `not_leader` answers (also learnt from peers' hellos).
     pub peer_clients: Vec<(u64, String)>,
+    /// `--join`: this member is new to a running cluster; it starts with the others of `--peers`
+    /// as the voters and becomes one once the leader's `cluster_add` for it is committed.
+    pub join: bool,
 }
 
 pub struct Node {
     replica: Replica,
+    /// Authorises membership changes (`membership::admin_key`).
+    admin_key: String,
     log: DurableLog,
     transport: Transport,
     clients: HashMap<u64, String>,
@@ -56,6 +63,8 @@ impl Node {
             .find(|&&(id, _)| id == config.id)
             .map(|&(_, addr)| addr)
             .ok_or_else(|| format!("--peers does not name this node ({})", config.id))?;
+        let voters: Vec<u64> = voters.into_iter().filter(|&id| !config.join || id != config.id).collect();
+        let admin_key = membership::admin_key(dir)?;
         let reopened = DurableLog::open(dir, &voters)?;
         if reopened.cut_bytes > 0 {
             crate::log::info!("raft log: cut a torn last frame ({} bytes)", reopened.cut_bytes);
@@ -66,8 +75,15 @@ impl Node {
             .map_err(|e| format!("cannot listen for peers on {listen}: {e}"))?;
         let mut clients: HashMap<u64, String> = config.peer_clients.iter().cloned().collect();
         clients.insert(config.id, own_client);
-        let node =
-            Node { replica, log: reopened.log, transport, clients, next_tick: Instant::now(), received: Vec::new() };
+        let node = Node {
+            replica,
+            admin_key,
+            log: reopened.log,
+            transport,
+            clients,
+            next_tick: Instant::now(),
+            received: Vec::new(),
+        };
         Ok((node, machine))
     }
 
@@ -108,11 +124,60 @@ impl Node {
         while self.replica.has_ready() {
             merge(&mut progress, self.replica.handle_ready(machine, &mut self.log)?);
         }
+        self.sync_members(registry);
         for message in progress.messages.drain(..) {
             self.transport.send(&message);
         }
         self.transport.flush(registry, now);
         Ok(progress)
+    }
+
+    /// Applied membership changes reach the transport (whom to dial) and the client addresses.
+    fn sync_members(&mut self, registry: &Registry) {
+        for applied in self.replica.take_changes() {
+            match applied.change {
+                Change::Add { id, peer, client } => {
+                    crate::log::info!("cluster: member {id} ({peer}) added at index {}", applied.index);
+                    self.transport.set_peer(registry, id, peer);
+                    if let Some(client) = client {
+                        self.clients.insert(id, client);
+                    }
+                }
+                Change::Remove { id } if id == self.replica.id() => {
+                    crate::log::info!("cluster: this member was removed at index {}", applied.index);
+                }
+                Change::Remove { id } => {
+                    crate::log::info!("cluster: member {id} removed at index {}", applied.index);
+                    self.transport.remove_peer(registry, id);
+                    self.clients.remove(&id);
+                }
+            }
+        }
+    }
+
+    /// Answers an admin request (`cluster_add`, `cluster_remove`) with this member's admin key:
+    /// proposed (a follower forwards it to the leader); `ok` says it was proposed, at `index` on the
+    /// leader (`cluster_status`'s `voters` show it applied).
+    pub fn admin(&mut self, request: Result<AdminRequest, String>, id: Option<&Value>) -> Vec<u8> {
+        let request = match request {
+            Ok(request) => request,
+            Err(message) => return error_line(Code::BadRequest, &message, id),
+        };
+        if !membership::same_key(&request.key, &self.admin_key) {
+            return error_line(Code::Forbidden, "Wrong admin key (see admin.key in the leader's data directory)", id);
+        }
+        match self.replica.propose_change(&request.change) {
+            Ok(Some(index)) => {
+                line(json!({"status": "ok", "message": "Membership change proposed", "index": index}), id)
+            }
+            Ok(None) => line(json!({"status": "ok", "message": "Membership change sent to the leader"}), id),
+            // Another change is being committed, or the leader was elected a moment ago.
+            Err(message) => {
+                let reply = json!({"status": "error", "code": Code::RateLimited.as_str(), "message": message,
+                    "retry_after_ms": 500});
+                line(reply, id)
+            }
+        }
     }
 
     /// Proposes a command's records; `None` if raft refused (the machine was rebuilt).
@@ -169,6 +234,7 @@ impl Node {
                 "term": self.replica.term(),
                 "commit_index": self.replica.commit_index(),
                 "applied_index": self.replica.applied(),
+                "voters": self.replica.voters(),
             }),
             id,
         )
@@ -221,6 +287,10 @@ fn line(mut reply: Value, id: Option<&Value>) -> Vec<u8> {
     let mut bytes = serde_json::to_vec(&reply).unwrap_or_default();
     bytes.push(b'\n');
     bytes
+}
+
+fn error_line(code: Code, message: &str, id: Option<&Value>) -> Vec<u8> {
+    line(json!({"status": "error", "code": code.as_str(), "message": message}), id)
 }
 
 fn merge(into: &mut Progress, from: Progress) {

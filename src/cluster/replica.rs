@@ -18,6 +18,7 @@ use raft::{Config, RawNode, StateRole};
 use serde::{Deserialize, Serialize};
 
 use super::log_store::LogStore;
+use super::membership::{self, Applied, Change};
 use crate::machine::{Event, GroupId, Machine, Notice, Record, UserId};
 
 /// What a normal raft entry carries: the records one executed command produced, in order.
@@ -67,6 +68,9 @@ pub struct Replica {
     role: (u64, StateRole),
     /// Set when the role changed since the caller last looked (`take_role_change`).
     role_changed: bool,
+    /// Membership changes applied since the caller last looked (`take_changes`), those of the log
+    /// replayed at start included.
+    changes: Vec<Applied>,
 }
 
 /// The raft settings every member uses: elections after 10-20 ticks without a leader, heartbeats
@@ -92,9 +96,22 @@ impl Replica {
     pub fn start(id: u64, store: LogStore, logger: &slog::Logger) -> Result<(Replica, Machine), String> {
         let commit = store.hard_state().commit.min(store.last());
         let machine = replay(store.prefix(commit))?;
+        let conf_entries: Vec<Entry> = store.prefix(commit).iter().filter(|e| is_conf_change(e)).cloned().collect();
         let raw = RawNode::new(&config(id, commit), store, logger).map_err(|e| format!("raft: {e}"))?;
         let role = (raw.raft.term, raw.raft.state);
-        let replica = Replica { raw, applied: commit, ahead: None, term_start: 0, role, role_changed: false };
+        let mut replica = Replica {
+            raw,
+            applied: commit,
+            ahead: None,
+            term_start: 0,
+            role,
+            role_changed: false,
+            changes: Vec::new(),
+        };
+        // Committed changes are applied again over the voters the store starts with.
+        for entry in &conf_entries {
+            replica.apply_membership(entry)?;
+        }
         Ok((replica, machine))
     }
 
@@ -194,6 +211,34 @@ impl Replica {
         (Some(index), self.observe(machine))
     }
 
+    /// Proposes a membership change: on the leader, `Some(index)` it will commit at; a follower
+    /// forwards it to the leader (`None`). Unlike records, a change touches no machine before it
+    /// commits, so a forwarded one is safe. raft-rs takes one change at a time.
+    pub fn propose_change(&mut self, change: &Change) -> Result<Option<u64>, String> {
+        if self.leader().is_none() {
+            return Err("no leader is known yet; retry in a moment".to_string());
+        }
+        if self.is_leader() && self.raw.raft.has_pending_conf() {
+            // raft-rs would turn it into an empty entry.
+            return Err("another membership change is still being committed; retry in a moment".to_string());
+        }
+        let (context, cc) = change.to_raft();
+        self.raw.propose_conf_change(context, cc).map_err(|e| format!("raft refused the change: {e}"))?;
+        Ok(self.is_leader().then(|| self.raw.raft.raft_log.last_index()))
+    }
+
+    /// The voters of the configuration this member has applied.
+    pub fn voters(&self) -> Vec<u64> {
+        let mut voters: Vec<u64> = self.raw.raft.prs().conf().voters().ids().iter().collect();
+        voters.sort_unstable();
+        voters
+    }
+
+    /// The membership changes applied since the last call.
+    pub fn take_changes(&mut self) -> Vec<Applied> {
+        std::mem::take(&mut self.changes)
+    }
+
     pub fn has_ready(&self) -> bool {
         self.raw.has_ready()
     }
@@ -249,6 +294,9 @@ impl Replica {
                     progress.rebuilt |= self.rebuild(machine).rebuilt;
                 }
             }
+            if is_conf_change(&entry) {
+                self.apply_membership(&entry)?;
+            }
             let records = decode(&entry)?;
             match self.ahead {
                 Some((term, last)) if entry.index <= last && entry.term == term => {
@@ -288,6 +336,15 @@ impl Replica {
         Progress::default()
     }
 
+    /// Applies a committed conf change to raft's configuration and the store's, and notes it.
+    fn apply_membership(&mut self, entry: &Entry) -> Result<(), String> {
+        let Some((cc, change)) = membership::decode(entry)? else { return Ok(()) };
+        let conf = self.raw.apply_conf_change(&cc).map_err(|e| format!("entry {}: {e}", entry.index))?;
+        self.raw.mut_store().set_conf_state(conf);
+        self.changes.push(Applied { change, index: entry.index });
+        Ok(())
+    }
+
     /// The machine again from the committed, applied prefix of the log.
     fn rebuild(&mut self, machine: &mut Machine) -> Progress {
         self.ahead = None;
@@ -298,6 +355,10 @@ impl Replica {
         }
         Progress { rebuilt: true, ..Progress::default() }
     }
+}
+
+fn is_conf_change(entry: &Entry) -> bool {
+    entry.get_entry_type() != EntryType::EntryNormal
 }
 
 /// The records an entry carries (none for raft's own empty entries).

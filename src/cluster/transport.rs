@@ -137,6 +137,26 @@ impl Transport {
         token == self.listener_token || (token.0 >= self.base && token.0 < self.base + 2 * OUTBOUND_OFFSET)
     }
 
+    /// A member's peer address, after a membership change adds it (a new address replaces the
+    /// connection to the old one).
+    pub fn set_peer(&mut self, registry: &Registry, id: u64, addr: SocketAddr) {
+        if id == self.own_id || self.outbound.get(&id).is_some_and(|peer| peer.addr == addr) {
+            return;
+        }
+        self.remove_peer(registry, id);
+        let peer = Outbound { addr, stream: None, output: Vec::new(), redial_at: Instant::now() };
+        self.outbound.insert(id, peer);
+    }
+
+    /// Stops dialling a member a membership change removed.
+    pub fn remove_peer(&mut self, registry: &Registry, id: u64) {
+        if let Some(mut peer) = self.outbound.remove(&id) {
+            if let Some(stream) = peer.stream.as_mut() {
+                let _ = registry.deregister(stream);
+            }
+        }
+    }
+
     /// Queues `message` to its peer (dropped when that peer's queue is full: raft resends).
     pub fn send(&mut self, message: &Message) {
         let Some(peer) = self.outbound.get_mut(&message.to) else { return };

@@ -11,6 +11,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::{mark_dirty, Server};
+use crate::cluster::membership::AdminRequest;
 use crate::cluster::replica::Progress;
 use crate::log;
 use crate::machine::{Command, Record};
@@ -57,6 +58,15 @@ impl Server {
         } else {
             conn.output_mut().extend_from_slice(&node.status(id));
         }
+        mark_dirty(&mut self.dirty, conn, key);
+    }
+
+    /// Answers `cluster_add` / `cluster_remove` (the admin key is their authority, not a login).
+    pub(super) fn cluster_admin(&mut self, key: usize, request: Result<AdminRequest, String>, id: Option<&Value>) {
+        let Some(node) = self.cluster.as_mut() else { return };
+        let reply = node.admin(request, id);
+        let Some(conn) = self.conns.get_mut(key) else { return };
+        conn.output_mut().extend_from_slice(&reply);
         mark_dirty(&mut self.dirty, conn, key);
     }
 

@@ -17,6 +17,7 @@ use super::conn::{Parked, Received, Waiting};
 use super::frame::Next;
 use super::throttle::{Charge, Source, Target, Throttled, BUSY_RETRY, SLOW_WORK_RETRY_AFTER, SOURCE_SLOW_JOBS_MAX};
 use super::{enqueue, mark_dirty, Server};
+use crate::cluster::membership;
 use crate::cluster::node as cluster;
 use crate::log::{self, Limit};
 use crate::machine;
@@ -96,7 +97,12 @@ impl Server {
                 Next::Frame(bytes) => {
                     frames += 1;
                     let status = self.cluster.is_some() && cluster::is_status(bytes);
+                    let admin = self.cluster.as_ref().and_then(|_| membership::parse_admin(bytes));
                     let decoded = proto::decode(bytes);
+                    if let Some(request) = admin {
+                        self.cluster_admin(key, request, decoded.id.as_ref());
+                        continue;
+                    }
                     let stale = decoded.stale;
                     self.execute(key, decoded, (stale, status));
                 }
