@@ -7,6 +7,7 @@
 //! three replicas over a faulty simulated network, driven by a seed.
 
 pub mod durable;
+pub mod identity;
 pub mod log_store;
 pub mod node;
 pub mod replica;
