@@ -409,6 +409,38 @@ fn three_members_over_mutual_tls_elect_a_leader_and_replicate_a_write() {
     let mut answer = Vec::new();
     let _ = std::io::Read::read_to_end(&mut raw, &mut answer);
     assert_eq!(answer.first(), Some(&21), "a TLS alert, then the close: {answer:?}");
+    // A TLS client that trusts the CA but shows no certificate of its own is refused too.
+    let refusal = without_a_client_certificate(ports[0], &ca).expect_err("mutual authentication");
+    assert!(refusal.contains("Certificate") || refusal.contains("certificate"), "{refusal}");
+}
+
+/// Handshakes with the peer port as a client that verifies the member against `ca` but presents no
+/// certificate, sends a frame and reads; `Err` with rustls's words when the member refuses.
+fn without_a_client_certificate(port: u16, ca: &std::path::Path) -> Result<(), String> {
+    use rustls::pki_types::pem::PemObject;
+    use std::io::Read;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(ca).expect("CA file") {
+        roots.add(cert.expect("CA PEM")).expect("root");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("name");
+    let session = rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
+    let socket = TcpStream::connect(("127.0.0.1", port)).expect("connect to the peer port");
+    socket.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut stream = rustls::StreamOwned::new(session, socket);
+    stream.write_all(&[0; 16]).map_err(|e| e.to_string())?;
+    let mut buf = [0u8; 64];
+    match stream.read(&mut buf) {
+        Ok(0) => Err("closed without a word".to_string()),
+        Ok(_) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// A raw connection to a member's peer port that says `hello` and then a raft message; whether the
