@@ -429,6 +429,22 @@ mod tests {
     }
 
     #[test]
+    fn the_peer_configuration_needs_a_pair_and_a_ca_and_names_the_bad_file() {
+        let (dir, pair) = pair("peer");
+        let ca = dir.join("ca.pem");
+        let files = PeerTlsFiles { pair: pair.clone(), ca: ca.clone() };
+        let missing = PeerTls::load(&files).err().expect("no CA file");
+        assert!(missing.contains("ca.pem"), "{missing}");
+        std::fs::write(&ca, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").unwrap();
+        let not_a_ca = PeerTls::load(&files).err().expect("a key is no CA certificate");
+        assert!(not_a_ca.contains("ca.pem"), "{not_a_ca}");
+        // A self-signed certificate may stand as its own CA here: the pair and the CA load.
+        std::fs::copy(&pair.cert, &ca).unwrap();
+        assert!(PeerTls::load(&files).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn a_plaintext_connection_does_not_carry_a_session() {
         // The session is boxed: plain connections pay one pointer-sized enum, not ~1.2 KiB.
         assert!(std::mem::size_of::<Transport>() <= 16, "{}", std::mem::size_of::<Transport>());
