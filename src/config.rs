@@ -34,6 +34,14 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
+/// Cluster mode over TLS: the member's pair (the `--tls-cert`/`--tls-key` of the client listener)
+/// and the CA that signed every member's certificate (`--peer-ca`).
+#[derive(Debug, Clone)]
+pub struct PeerTlsFiles {
+    pub pair: TlsFiles,
+    pub ca: PathBuf,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The main listener: TLS when `tls` is set, else plaintext.
@@ -74,8 +82,10 @@ pub struct Config {
 
 impl Config {
     /// Refuses listener settings that make no sense or send plaintext over a network: a plaintext
-    /// listener on an address other than loopback needs `allow_plaintext_remote`.
+    /// listener on an address other than loopback needs `allow_plaintext_remote`, and so do
+    /// plaintext peers (cluster mode without TLS) at such an address.
     pub fn check_listeners(&self) -> Result<(), String> {
+        self.check_peers()?;
         let plaintext = match (&self.tls, self.listen_plain) {
             (None, Some(_)) => {
                 return Err("--listen-plain adds a plaintext listener beside a TLS one: it needs --tls-cert and \
@@ -92,6 +102,30 @@ impl Config {
                  or pass --allow-plaintext-remote if something else encrypts the path (a VPN, a TLS proxy)"
             )),
             _ => Ok(()),
+        }
+    }
+}
+
+impl Config {
+    /// Cluster mode: TLS for the clients means TLS for the peers (so `--peer-ca` is needed); without
+    /// it every peer address must be loopback unless `allow_plaintext_remote`.
+    fn check_peers(&self) -> Result<(), String> {
+        let Some(cluster) = &self.cluster else { return Ok(()) };
+        if self.tls.is_some() != cluster.tls.is_some() {
+            return Err("cluster mode with --tls-cert needs --peer-ca (the CA that signed every member's \
+                        certificate), and --peer-ca needs --tls-cert and --tls-key"
+                .into());
+        }
+        if cluster.tls.is_some() || self.allow_plaintext_remote {
+            return Ok(());
+        }
+        match cluster.peers.iter().find(|(_, addr)| !addr.ip().is_loopback()) {
+            Some((id, addr)) => Err(format!(
+                "refusing plaintext peer traffic with member {id} at {addr}: raft messages carry every change \
+                 unencrypted and unauthenticated. Give --tls-cert, --tls-key and --peer-ca, keep all --peers on \
+                 loopback, or pass --allow-plaintext-remote if something else encrypts the path"
+            )),
+            None => Ok(()),
         }
     }
 }
@@ -148,6 +182,40 @@ mod tests {
         assert!(config("0.0.0.0:5005", true, Some("127.0.0.1:5006"), false).check_listeners().is_ok());
         assert!(config("0.0.0.0:5005", true, Some("0.0.0.0:5006"), false).check_listeners().is_err());
         assert!(config("0.0.0.0:5005", true, Some("0.0.0.0:5006"), true).check_listeners().is_ok());
+    }
+
+    fn cluster(config: Config, peer: &str, peer_ca: bool) -> Config {
+        let files = TlsFiles { cert: "cert.pem".into(), key: "key.pem".into() };
+        let cluster = crate::cluster::node::ClusterConfig {
+            id: 1,
+            peers: vec![(1, "127.0.0.1:6001".parse().unwrap()), (2, peer.parse().unwrap())],
+            peer_clients: Vec::new(),
+            join: false,
+            cluster_id: None,
+            tls: peer_ca.then(|| PeerTlsFiles { pair: files, ca: "ca.pem".into() }),
+        };
+        Config { cluster: Some(cluster), ..config }
+    }
+
+    #[test]
+    fn plaintext_peers_stay_on_loopback_unless_allowed() {
+        assert!(cluster(config("127.0.0.1:5005", false, None, false), "127.0.0.2:6002", false)
+            .check_listeners()
+            .is_ok());
+        let refused = cluster(config("127.0.0.1:5005", false, None, false), "10.0.0.2:6002", false)
+            .check_listeners()
+            .unwrap_err();
+        assert!(refused.contains("10.0.0.2:6002") && refused.contains("--peer-ca"), "{refused}");
+        assert!(cluster(config("127.0.0.1:5005", false, None, true), "10.0.0.2:6002", false).check_listeners().is_ok());
+        assert!(cluster(config("0.0.0.0:5005", true, None, false), "10.0.0.2:6002", true).check_listeners().is_ok());
+    }
+
+    #[test]
+    fn tls_for_clients_is_tls_for_peers() {
+        let without_ca = cluster(config("127.0.0.1:5005", true, None, false), "127.0.0.1:6002", false);
+        assert!(without_ca.check_listeners().unwrap_err().contains("--peer-ca"));
+        let without_pair = cluster(config("127.0.0.1:5005", false, None, false), "127.0.0.1:6002", true);
+        assert!(without_pair.check_listeners().unwrap_err().contains("--peer-ca"));
     }
 
     #[test]

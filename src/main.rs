@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use argh::FromArgs;
 
 use splitd::cluster::node::ClusterConfig;
-use splitd::config::{Config, FsyncPolicy, TlsFiles};
+use splitd::config::{Config, FsyncPolicy, PeerTlsFiles, TlsFiles};
 use splitd::log;
 use splitd::net::limits::{self, DESCRIPTORS_RESERVED};
 use splitd::net::Server;
@@ -80,6 +80,14 @@ struct Args {
     /// for it is committed)
     #[argh(switch)]
     join: bool,
+    /// cluster mode: the cluster's name (letters, digits, . _ -; default splitd), written to the
+    /// data directory at the first start; peers of another cluster are refused
+    #[argh(option)]
+    cluster_id: Option<String>,
+    /// cluster mode with --tls-cert: the CA (PEM) that signed every member's certificate. Peer
+    /// connections are then TLS, each end presenting its --tls-cert and verifying the other's
+    #[argh(option)]
+    peer_ca: Option<PathBuf>,
     #[argh(subcommand)]
     command: Option<Command>,
 }
@@ -171,18 +179,18 @@ fn main() -> ExitCode {
         Some(Command::Cluster(cluster)) => return run_cluster(cluster),
         None => {}
     }
-    let cluster = match cluster_config(&args) {
-        Ok(cluster) => cluster,
-        Err(err) => {
-            log::info!("cannot start: {err}");
-            return ExitCode::from(2);
-        }
-    };
-    let tls = match (args.tls_cert, args.tls_key) {
+    let tls = match (args.tls_cert.clone(), args.tls_key.clone()) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         (None, None) => None,
         _ => {
             log::info!("cannot start: --tls-cert and --tls-key go together");
+            return ExitCode::from(2);
+        }
+    };
+    let cluster = match cluster_config(&args, tls.as_ref()) {
+        Ok(cluster) => cluster,
+        Err(err) => {
+            log::info!("cannot start: {err}");
             return ExitCode::from(2);
         }
     };
@@ -206,9 +214,12 @@ fn main() -> ExitCode {
     serve(config)
 }
 
-/// `--node-id` with `--peers` (and `--peer-clients`), or neither.
-fn cluster_config(args: &Args) -> Result<Option<ClusterConfig>, String> {
+/// `--node-id` with `--peers` (and `--peer-clients`, `--cluster-id`, `--peer-ca`), or neither.
+fn cluster_config(args: &Args, tls: Option<&TlsFiles>) -> Result<Option<ClusterConfig>, String> {
     let (id, peers) = match (args.node_id, &args.peers) {
+        (None, None) if args.cluster_id.is_some() || args.peer_ca.is_some() => {
+            return Err("--cluster-id and --peer-ca are for cluster mode (--node-id, --peers)".to_string())
+        }
         (None, None) => return Ok(None),
         (Some(id), Some(peers)) => (id, peers),
         _ => return Err("--node-id and --peers go together".to_string()),
@@ -224,7 +235,13 @@ fn cluster_config(args: &Args) -> Result<Option<ClusterConfig>, String> {
         Some(list) => id_list(list)?,
         None => Vec::new(),
     };
-    Ok(Some(ClusterConfig { id, peers, peer_clients, join: args.join }))
+    // A pair without the CA is refused by `Config::check_listeners`.
+    let tls = match (tls, &args.peer_ca) {
+        (Some(pair), Some(ca)) => Some(PeerTlsFiles { pair: pair.clone(), ca: ca.clone() }),
+        (None, Some(_)) => return Err("--peer-ca needs --tls-cert and --tls-key".to_string()),
+        _ => None,
+    };
+    Ok(Some(ClusterConfig { id, peers, peer_clients, join: args.join, cluster_id: args.cluster_id.clone(), tls }))
 }
 
 /// `1=a,2=b` → `[(1, "a"), (2, "b")]`.

@@ -477,3 +477,190 @@ fn a_dead_member_is_replaced_by_a_new_one_without_downtime() {
         cluster.on_leader("add_transaction", add("with-four"), deadline).expect("leader + member 4 are a majority");
     }
 }
+
+/// A CA and one certificate it signed for each member (for `127.0.0.1` and `localhost`), written to
+/// `dir` as `ca.pem`, `cert-N.pem`, `key-N.pem` (N from 1). Returns the CA's path.
+fn peer_pki(dir: &std::path::Path, members: usize) -> std::path::PathBuf {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, "splitd test peer CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("CA key")).expect("CA");
+    for n in 1..=members {
+        let key = KeyPair::generate().expect("member key");
+        let params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).expect("params");
+        let cert = params.signed_by(&key, &ca).expect("member certificate");
+        std::fs::write(dir.join(format!("cert-{n}.pem")), cert.pem()).expect("write cert");
+        std::fs::write(dir.join(format!("key-{n}.pem")), key.serialize_pem()).expect("write key");
+    }
+    let path = dir.join("ca.pem");
+    std::fs::write(&path, ca.pem()).expect("write CA");
+    path
+}
+
+/// A cluster whose member `i` also gets `extra(i)`. With `--listen-plain` among them the test's
+/// clients use that listener (`addr` is rewritten to it): `--listen` speaks TLS then.
+fn start_cluster_with(tag: &str, extra: impl Fn(usize) -> Vec<String>) -> (Cluster, Vec<u16>) {
+    let ports = free_ports(MEMBERS);
+    let peers = ports.iter().enumerate().map(|(i, p)| format!("{}=127.0.0.1:{p}", i + 1)).collect::<Vec<_>>();
+    let mut cluster = Cluster {
+        dirs: (0..MEMBERS).map(|i| TempDir::new(&format!("{tag}-{i}"))).collect(),
+        servers: (0..MEMBERS).map(|_| None).collect(),
+        peers: peers.join(","),
+    };
+    for i in 0..MEMBERS {
+        let id = (i + 1).to_string();
+        let mut args = vec!["--node-id".to_string(), id, "--peers".to_string(), cluster.peers.clone()];
+        args.extend(extra(i));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut server = Server::start(cluster.dirs[i].path(), &args);
+        if let Some(plain) = server.plain_addr {
+            server.addr = plain;
+        }
+        cluster.servers[i] = Some(server);
+    }
+    (cluster, ports)
+}
+
+/// Polls until every member in `members` has the transaction `description` (a stale read).
+fn replicated_to(cluster: &Cluster, members: &[usize], description: &str, deadline: Instant) -> bool {
+    while Instant::now() < deadline {
+        let views: Vec<Option<Vec<String>>> = members.iter().map(|&i| cluster.descriptions(i)).collect();
+        if views.iter().all(|v| v.as_ref().is_some_and(|v| v.iter().any(|d| d == description))) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn three_members_over_mutual_tls_elect_a_leader_and_replicate_a_write() {
+    let pki = TempDir::new("cluster-tls-pki");
+    let ca = peer_pki(pki.path(), MEMBERS);
+    let path = |name: String| pki.path().join(name).to_str().expect("path").to_string();
+    let (cluster, ports) = start_cluster_with("cluster-tls", |i| {
+        let (cert, key) = (path(format!("cert-{}.pem", i + 1)), path(format!("key-{}.pem", i + 1)));
+        let ca = ca.to_str().expect("path").to_string();
+        ["--tls-cert", &cert, "--tls-key", &key, "--peer-ca", &ca, "--listen-plain", "127.0.0.1:0"]
+            .map(str::to_string)
+            .to_vec()
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let signup = json!({"username": "alice", "password": "alice-pw-1"});
+    cluster.on_leader("signup", signup, deadline).expect("the members elect a leader over TLS");
+    cluster.on_leader("create_group", json!({"group": "g", "password": ""}), deadline).expect("the group");
+    cluster.on_leader("add_transaction", add("over-tls"), deadline).expect("a write");
+    let all: Vec<usize> = (0..MEMBERS).collect();
+    assert!(replicated_to(&cluster, &all, "over-tls", deadline), "the write reaches every member");
+
+    // The peer port speaks TLS: plaintext there gets a TLS alert record (type 21) and the close.
+    let mut raw = TcpStream::connect(("127.0.0.1", ports[0])).expect("connect to the peer port");
+    raw.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    raw.write_all(&[9, 0, 0, 0, 1, 2, 3, 4, 1, 7, 0, 0, 0, 0, 0, 0, 0]).expect("write");
+    let mut answer = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut raw, &mut answer);
+    assert_eq!(answer.first(), Some(&21), "a TLS alert, then the close: {answer:?}");
+    // A TLS client that trusts the CA but shows no certificate of its own is refused too.
+    let refusal = without_a_client_certificate(ports[0], &ca).expect_err("mutual authentication");
+    assert!(refusal.contains("Certificate") || refusal.contains("certificate"), "{refusal}");
+}
+
+/// Handshakes with the peer port as a client that verifies the member against `ca` but presents no
+/// certificate, sends a frame and reads; `Err` with rustls's words when the member refuses.
+fn without_a_client_certificate(port: u16, ca: &std::path::Path) -> Result<(), String> {
+    use rustls::pki_types::pem::PemObject;
+    use std::io::Read;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(ca).expect("CA file") {
+        roots.add(cert.expect("CA PEM")).expect("root");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("name");
+    let session = rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
+    let socket = TcpStream::connect(("127.0.0.1", port)).expect("connect to the peer port");
+    socket.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut stream = rustls::StreamOwned::new(session, socket);
+    stream.write_all(&[0; 16]).map_err(|e| e.to_string())?;
+    let mut buf = [0u8; 64];
+    match stream.read(&mut buf) {
+        Ok(0) => Err("closed without a word".to_string()),
+        Ok(_) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A raw connection to a member's peer port that says `hello` and then a raft message; whether the
+/// member closes it (reads to the end within the deadline).
+fn peer_port_closes_after(port: u16, hello: &splitd::cluster::identity::Hello) -> bool {
+    use protobuf::Message as _;
+    use splitd::cluster::transport::encode_frame;
+    let mut raw = TcpStream::connect(("127.0.0.1", port)).expect("connect to the peer port");
+    let mut frames = Vec::new();
+    encode_frame(1, &hello.encode(), &mut frames);
+    let message = raft::eraftpb::Message { from: hello.id, to: 1, term: 1, ..Default::default() };
+    encode_frame(2, &message.write_to_bytes().expect("encodes"), &mut frames);
+    raw.write_all(&frames).expect("write");
+    raw.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut buf = [0u8; 64];
+    loop {
+        match std::io::Read::read(&mut raw, &mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                if Instant::now() > deadline {
+                    return false;
+                }
+            }
+            // Reset: closed with our frames unread.
+            Err(_) => return true,
+        }
+    }
+}
+
+#[test]
+fn a_member_of_another_cluster_never_joins_the_quorum_and_strangers_are_cut_off() {
+    let (mut cluster, ports) = start_cluster_with("cluster-other", |i| {
+        let id = if i == 2 { "beta" } else { "alpha" };
+        vec!["--cluster-id".to_string(), id.to_string()]
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let signup = json!({"username": "alice", "password": "alice-pw-1"});
+    let (leader, _) = cluster.on_leader("signup", signup, deadline).expect("alpha's two members elect a leader");
+    assert_ne!(leader, 2, "the member of cluster beta cannot lead alpha");
+    cluster.on_leader("create_group", json!({"group": "g", "password": ""}), deadline).expect("the group");
+    cluster.on_leader("add_transaction", add("alpha-only"), deadline).expect("a write");
+    assert!(replicated_to(&cluster, &[0, 1], "alpha-only", deadline), "both alpha members have the write");
+    // Several election timeouts (0.5-1 s each) later, beta's member has heard nothing: no user, and
+    // it never leads, so a write there is refused.
+    let watch_until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < watch_until {
+        assert!(cluster.login(2).is_none(), "alpha's signup reached the member of cluster beta");
+        let mut client = Client::connect(cluster.servers[2].as_ref().expect("beta").addr);
+        let reply = client.request("signup", json!({"username": "bob", "password": "bob-pw-1"}));
+        assert_eq!(reply["code"], "not_leader", "beta's member runs writes alone: {reply}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let hello = |id: u64, cluster: &str| splitd::cluster::identity::Hello {
+        id,
+        cluster: cluster.to_string(),
+        client: "127.0.0.1:1".to_string(),
+    };
+    assert!(peer_port_closes_after(ports[0], &hello(9, "alpha")), "a node id not in --peers is cut off");
+    assert!(peer_port_closes_after(ports[0], &hello(2, "beta")), "a member of another cluster is cut off");
+    let mut beta = cluster.servers[2].take().expect("beta");
+    beta.stop();
+    let log = beta.stderr_text();
+    assert_eq!(log.matches("belongs to cluster \"alpha\"").count(), 1, "logged once, not per redial:\n{log}");
+    let mut alpha = cluster.servers[0].take().expect("alpha");
+    alpha.stop();
+    let log = alpha.stderr_text();
+    assert_eq!(log.matches("belongs to cluster \"beta\"").count(), 1, "logged once:\n{log}");
+    assert_eq!(log.matches("is not one of the other members").count(), 1, "{log}");
+}

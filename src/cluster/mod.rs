@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod durable;
+pub mod identity;
 pub mod log_store;
 pub mod membership;
 pub mod node;

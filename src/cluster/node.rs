@@ -14,10 +14,12 @@ use mio::{Registry, Token};
 use serde_json::{json, Value};
 
 use super::durable::DurableLog;
+use super::identity::Hello;
 use super::membership::{self, AdminRequest, Change};
 use super::replica::{NotServing, Progress, Replica};
 use super::transport::{Received, Transport};
 use crate::machine::{Command, Machine, Record, Session};
+use crate::net::tls::PeerTls;
 use vocab::Code;
 
 /// One raft tick: elections after 0.5-1 s without a leader, heartbeats every 100 ms.
@@ -34,6 +36,10 @@ pub struct ClusterConfig {
     /// `--join`: this member is new to a running cluster; it starts with the others of `--peers`
     /// as the voters and becomes one once the leader's `cluster_add` for it is committed.
     pub join: bool,
+    /// `--cluster-id`: checked against the data directory's and every peer's (`identity`).
+    pub cluster_id: Option<String>,
+    /// Peers over TLS (with `--tls-cert`): the member's pair and `--peer-ca`.
+    pub tls: Option<crate::config::PeerTlsFiles>,
 }
 
 pub struct Node {
@@ -71,7 +77,10 @@ impl Node {
         }
         let (replica, machine) = Replica::start(config.id, reopened.store, &super::discard_logger())?;
         let others: Vec<(u64, SocketAddr)> = config.peers.iter().copied().filter(|&(id, _)| id != config.id).collect();
-        let transport = Transport::bind(registry, tokens.0, tokens.1, (config.id, own_client.clone()), listen, &others)
+        let cluster = super::identity::settle_cluster_id(dir, config.cluster_id.as_deref())?;
+        let tls = config.tls.as_ref().map(PeerTls::load).transpose()?;
+        let hello = Hello { id: config.id, cluster, client: own_client.clone() };
+        let transport = Transport::bind(registry, tokens, hello, listen, &others, tls)
             .map_err(|e| format!("cannot listen for peers on {listen}: {e}"))?;
         let mut clients: HashMap<u64, String> = config.peer_clients.iter().cloned().collect();
         clients.insert(config.id, own_client);
@@ -103,8 +112,8 @@ impl Node {
         let mut progress = Progress::default();
         for frame in received.drain(..) {
             match frame {
-                Received::Hello { id, client } => {
-                    self.clients.insert(id, client);
+                Received::Hello(hello) => {
+                    self.clients.insert(hello.id, hello.client);
                 }
                 Received::Message(message) => merge(&mut progress, self.replica.step(machine, *message)),
             }

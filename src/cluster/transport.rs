@@ -2,8 +2,13 @@
 //!
 //! Each member dials every other member and uses that connection only to send; it accepts the
 //! others' connections only to receive. So each pair has one connection in each direction and no
-//! tie-breaking is needed. A dialled connection opens with a hello frame (the dialler's id and its
-//! client address, which is how members learn where to redirect clients).
+//! tie-breaking is needed. A dialled connection opens with a hello frame (`identity::Hello`: the
+//! dialler's id, its cluster id and its client address, which is how members learn where to
+//! redirect clients). The receiver believes no raft message before a hello it admits (same
+//! cluster, a member of `--peers`), and none whose sender is not the member that said hello.
+//!
+//! With `--tls-cert` every peer connection is TLS with both ends authenticated (`net::tls::PeerTls`);
+//! the bytes go through the same `net::tls::Transport` as a client's. Without it, plaintext TCP.
 //!
 //! Frame: `<u32 LE body length> <u32 LE crc32c of body> <body>`, the body a kind byte (`1` hello,
 //! `2` a raft message in rust-protobuf encoding). A frame that fails its checksum, is too long or
@@ -11,10 +16,11 @@
 //!
 //! Owns the peer listener, the peer sockets, framing and reconnecting. Does not interpret raft
 //! messages (`node`). Bounded: at most `OUTPUT_BYTES_MAX` queued to one peer (beyond it messages
-//! are dropped, which raft tolerates), frames at most `FRAME_BYTES_MAX`.
+//! are dropped, which raft tolerates), frames at most `FRAME_BYTES_MAX`, at most `INBOUND_MAX`
+//! accepted connections, each of which must say an admitted hello within `HELLO_WITHIN`.
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -24,17 +30,28 @@ use protobuf::Message as _;
 use raft::eraftpb::Message;
 use slab::Slab;
 
+use super::identity::{self, Hello, Refused};
+use crate::log;
+use crate::net::tls::{Filled, PeerTls, Transport as Link};
+
 pub const FRAME_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// Output queued to one peer beyond which new messages to it are dropped (it is slow or gone).
 const OUTPUT_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// Between attempts to dial a peer that is down.
 const REDIAL_AFTER: Duration = Duration::from_millis(200);
+/// Accepted connections held at once: a few per member is all an honest cluster uses (a member
+/// that restarts leaves a dead connection behind until its socket reports the close).
+const INBOUND_MAX: usize = 64;
+/// Time an accepted connection has to finish its handshake and say an admitted hello.
+const HELLO_WITHIN: Duration = Duration::from_secs(10);
+/// The loop's read buffer for peer sockets (half of it is TLS's plaintext side).
+const SCRATCH_BYTES: usize = 64 * 1024;
 const KIND_HELLO: u8 = 1;
 const KIND_MESSAGE: u8 = 2;
 
 /// What a received frame was.
 pub enum Received {
-    Hello { id: u64, client: String },
+    Hello(Hello),
     Message(Box<Message>),
 }
 
@@ -63,12 +80,7 @@ pub fn decode_frame(input: &mut Vec<u8>) -> Result<Option<Received>, String> {
         return Err("peer frame fails its checksum".to_string());
     }
     let received = match body[0] {
-        KIND_HELLO if body.len() >= 9 => {
-            let mut id = [0; 8];
-            id.copy_from_slice(&body[1..9]);
-            let client = String::from_utf8_lossy(&body[9..]).into_owned();
-            Received::Hello { id: u64::from_le_bytes(id), client }
-        }
+        KIND_HELLO => Received::Hello(Hello::decode(&body[1..])?),
         KIND_MESSAGE => Received::Message(Box::new(
             Message::parse_from_bytes(&body[1..]).map_err(|e| format!("peer message does not decode: {e}"))?,
         )),
@@ -80,55 +92,72 @@ pub fn decode_frame(input: &mut Vec<u8>) -> Result<Option<Received>, String> {
 
 struct Outbound {
     addr: SocketAddr,
-    stream: Option<TcpStream>,
+    link: Option<Link>,
     output: Vec<u8>,
     redial_at: Instant,
 }
 
 struct Inbound {
-    stream: TcpStream,
+    link: Link,
     input: Vec<u8>,
+    /// The member that said an admitted hello on it; `None` until then.
+    peer: Option<u64>,
+    accepted_at: Instant,
 }
 
 pub struct Transport {
-    own_id: u64,
-    own_client: String,
+    /// What this member says in its hellos.
+    own: Hello,
+    /// The other members' ids: the only ones whose hellos are admitted.
+    others: Vec<u64>,
+    /// Peer TLS (with `--tls-cert`); `None`: plaintext.
+    tls: Option<PeerTls>,
     listener: TcpListener,
     listener_token: Token,
     /// Tokens `base + key` for inbound connections, `base + OUTBOUND_OFFSET + id` for outbound.
     base: usize,
     outbound: HashMap<u64, Outbound>,
     inbound: Slab<Inbound>,
+    scratch: Box<[u8]>,
+    /// Refusals already logged, by kind: a refused peer redials every `REDIAL_AFTER`, and one line
+    /// says all the operator needs.
+    logged_other_cluster: bool,
+    logged_not_a_member: bool,
 }
 
 /// Outbound tokens sit above every inbound key an honest cluster could use.
 const OUTBOUND_OFFSET: usize = 1 << 20;
 
 impl Transport {
-    /// Binds `listen` (this member's peer address) and plans connections to `peers` (the others).
+    /// Binds `listen` (this member's peer address) and plans connections to `peers` (the others);
+    /// `own` is this member's hello.
     pub fn bind(
         registry: &Registry,
-        listener_token: Token,
-        base: usize,
-        own: (u64, String),
+        tokens: (Token, usize),
+        own: Hello,
         listen: SocketAddr,
         peers: &[(u64, SocketAddr)],
+        tls: Option<PeerTls>,
     ) -> io::Result<Transport> {
         let mut listener = TcpListener::bind(listen)?;
-        registry.register(&mut listener, listener_token, Interest::READABLE)?;
+        registry.register(&mut listener, tokens.0, Interest::READABLE)?;
         let now = Instant::now();
         let outbound = peers
             .iter()
-            .map(|&(id, addr)| (id, Outbound { addr, stream: None, output: Vec::new(), redial_at: now }))
+            .map(|&(id, addr)| (id, Outbound { addr, link: None, output: Vec::new(), redial_at: now }))
             .collect();
         Ok(Transport {
-            own_id: own.0,
-            own_client: own.1,
+            own,
+            others: peers.iter().map(|&(id, _)| id).collect(),
+            tls,
             listener,
-            listener_token,
-            base,
+            listener_token: tokens.0,
+            base: tokens.1,
             outbound,
             inbound: Slab::new(),
+            scratch: vec![0; SCRATCH_BYTES].into_boxed_slice(),
+            logged_other_cluster: false,
+            logged_not_a_member: false,
         })
     }
 
@@ -140,21 +169,21 @@ impl Transport {
     /// A member's peer address, after a membership change adds it (a new address replaces the
     /// connection to the old one).
     pub fn set_peer(&mut self, registry: &Registry, id: u64, addr: SocketAddr) {
-        if id == self.own_id || self.outbound.get(&id).is_some_and(|peer| peer.addr == addr) {
+        if id == self.own.id || self.outbound.get(&id).is_some_and(|peer| peer.addr == addr) {
             return;
         }
         self.remove_peer(registry, id);
-        let peer = Outbound { addr, stream: None, output: Vec::new(), redial_at: Instant::now() };
+        let peer = Outbound { addr, link: None, output: Vec::new(), redial_at: Instant::now() };
         self.outbound.insert(id, peer);
+        self.others.push(id);
     }
 
     /// Stops dialling a member a membership change removed.
     pub fn remove_peer(&mut self, registry: &Registry, id: u64) {
         if let Some(mut peer) = self.outbound.remove(&id) {
-            if let Some(stream) = peer.stream.as_mut() {
-                let _ = registry.deregister(stream);
-            }
+            close_outbound(registry, &mut peer);
         }
+        self.others.retain(|&other| other != id);
     }
 
     /// Queues `message` to its peer (dropped when that peer's queue is full: raft resends).
@@ -168,110 +197,236 @@ impl Transport {
         }
     }
 
-    /// Dials peers that are down (when due) and writes queued output.
+    /// Dials peers that are down (when due), writes queued output, and drops accepted connections
+    /// that have not said an admitted hello in time.
     pub fn flush(&mut self, registry: &Registry, now: Instant) {
-        let base = self.base;
-        for (&id, peer) in self.outbound.iter_mut() {
-            if peer.stream.is_none() && now >= peer.redial_at {
-                peer.redial_at = now + REDIAL_AFTER;
-                if let Ok(mut stream) = TcpStream::connect(peer.addr) {
-                    let token = Token(base + OUTBOUND_OFFSET + id as usize);
-                    if registry.register(&mut stream, token, Interest::WRITABLE).is_ok() {
-                        let mut hello = self.own_id.to_le_bytes().to_vec();
-                        hello.extend_from_slice(self.own_client.as_bytes());
-                        let mut output = Vec::new();
-                        encode_frame(KIND_HELLO, &hello, &mut output);
-                        // Whatever was queued while down is stale; raft resends what matters.
-                        peer.output = output;
-                        peer.stream = Some(stream);
-                    }
-                }
-            }
-            if let Some(stream) = peer.stream.as_mut() {
-                if write_out(stream, &mut peer.output).is_err() {
-                    let _ = registry.deregister(stream);
-                    peer.stream = None;
-                    peer.output.clear();
-                }
-            } else {
+        let ids: Vec<u64> = self.outbound.keys().copied().collect();
+        for id in ids {
+            self.flush_one(registry, id, now);
+        }
+        let late: Vec<usize> = self
+            .inbound
+            .iter()
+            .filter(|(_, inbound)| inbound.peer.is_none() && now >= inbound.accepted_at + HELLO_WITHIN)
+            .map(|(key, _)| key)
+            .collect();
+        for key in late {
+            self.drop_inbound(registry, key);
+        }
+    }
+
+    fn flush_one(&mut self, registry: &Registry, id: u64, now: Instant) {
+        let Some(peer) = self.outbound.get_mut(&id) else { return };
+        if peer.link.is_none() && now >= peer.redial_at {
+            peer.redial_at = now + REDIAL_AFTER;
+            let token = Token(self.base + OUTBOUND_OFFSET + id as usize);
+            if let Some(link) = dial(registry, token, peer.addr, self.tls.as_ref()) {
+                // Whatever was queued while down is stale; raft resends what matters.
                 peer.output.clear();
+                encode_frame(KIND_HELLO, &self.own.encode(), &mut peer.output);
+                peer.link = Some(link);
             }
+        }
+        match peer.link.as_mut() {
+            Some(link) => {
+                if write_out(link, &mut peer.output).is_err() {
+                    close_outbound(registry, peer);
+                }
+            }
+            None => peer.output.clear(),
         }
     }
 
     /// Handles a readiness event for one of the transport's tokens; returns the frames received.
     pub fn ready(&mut self, registry: &Registry, token: Token, out: &mut Vec<Received>) {
         if token == self.listener_token {
-            return self.accept(registry);
+            return self.accept(registry, Instant::now());
         }
         if token.0 >= self.base + OUTBOUND_OFFSET {
-            // Writable (or failed) outbound: `flush` writes or notices the error at the end of the turn.
-            return;
+            return self.outbound_ready(registry, (token.0 - self.base - OUTBOUND_OFFSET) as u64);
         }
         let key = token.0 - self.base;
-        let Some(inbound) = self.inbound.get_mut(key) else { return };
-        let mut buf = [0u8; 64 * 1024];
-        let closed = loop {
-            match inbound.stream.read(&mut buf) {
-                Ok(0) => break true,
-                Ok(n) => inbound.input.extend_from_slice(&buf[..n]),
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break false,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break true,
-            }
-        };
-        let mut bad = false;
-        loop {
-            match decode_frame(&mut inbound.input) {
-                Ok(Some(received)) => out.push(received),
-                Ok(None) => break,
-                Err(err) => {
-                    crate::log::info!("closing a peer connection: {err}");
-                    bad = true;
-                    break;
-                }
+        let Transport { inbound, scratch, .. } = self;
+        let Some(connection) = inbound.get_mut(key) else { return };
+        let mut frames = Vec::new();
+        let mut failed =
+            read_link(&mut connection.link, scratch, &mut connection.input, |input| drain_frames(input, &mut frames))
+                .is_err();
+        for frame in frames {
+            if !failed && self.believe(key, frame, out).is_err() {
+                failed = true;
             }
         }
-        if closed || bad {
-            let mut gone = self.inbound.remove(key);
-            let _ = registry.deregister(&mut gone.stream);
+        if failed {
+            self.drop_inbound(registry, key);
         }
     }
 
-    fn accept(&mut self, registry: &Registry) {
-        loop {
-            match self.listener.accept() {
-                Ok((mut stream, _)) => {
-                    let entry = self.inbound.vacant_entry();
-                    let token = Token(self.base + entry.key());
-                    if entry.key() < OUTBOUND_OFFSET
-                        && registry.register(&mut stream, token, Interest::READABLE).is_ok()
-                    {
-                        entry.insert(Inbound { stream, input: Vec::new() });
-                    }
+    /// A dialled connection's readiness: the TLS handshake's replies (the other end sends nothing
+    /// else), or its close. Writing is `flush`'s, at the end of the turn.
+    fn outbound_ready(&mut self, registry: &Registry, id: u64) {
+        let Transport { outbound, scratch, .. } = self;
+        let Some(peer) = outbound.get_mut(&id) else { return };
+        let Some(link) = peer.link.as_mut() else { return };
+        let mut ignored = Vec::new();
+        if read_link(link, scratch, &mut ignored, |input| {
+            input.clear();
+            Ok(())
+        })
+        .is_err()
+        {
+            close_outbound(registry, peer);
+        }
+    }
+
+    /// Checks a frame from accepted connection `key` against its hello; `Err` closes it.
+    fn believe(&mut self, key: usize, frame: Received, out: &mut Vec<Received>) -> Result<(), ()> {
+        let Some(connection) = self.inbound.get_mut(key) else { return Err(()) };
+        match (&frame, connection.peer) {
+            (Received::Hello(hello), None) => match identity::admit(hello, &self.own.cluster, &self.others) {
+                Ok(()) => connection.peer = Some(hello.id),
+                Err(refused) => {
+                    self.log_refusal(&refused);
+                    return Err(());
                 }
+            },
+            (Received::Message(message), Some(peer)) if message.from == peer => {}
+            (Received::Hello(_), Some(peer)) => return peer_error(format!("member {peer} said hello twice")),
+            (Received::Message(message), Some(peer)) => {
+                return peer_error(format!("member {peer} sent a message from member {}", message.from))
+            }
+            (Received::Message(_), None) => return peer_error("a raft message before the hello".to_string()),
+        }
+        out.push(frame);
+        Ok(())
+    }
+
+    fn log_refusal(&mut self, refused: &Refused) {
+        let logged = match refused {
+            Refused::OtherCluster { .. } => &mut self.logged_other_cluster,
+            Refused::NotAMember(_) => &mut self.logged_not_a_member,
+        };
+        if !std::mem::replace(logged, true) {
+            let own = &self.own.cluster;
+            log::info!("refusing a peer connection: {refused} ({own}); later refusals of this kind are not logged");
+        }
+    }
+
+    fn drop_inbound(&mut self, registry: &Registry, key: usize) {
+        if let Some(mut gone) = self.inbound.try_remove(key) {
+            let _ = registry.deregister(gone.link.socket());
+        }
+    }
+
+    fn accept(&mut self, registry: &Registry, now: Instant) {
+        loop {
+            let stream = match self.listener.accept() {
+                Ok((stream, _)) => stream,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return,
+            };
+            if self.inbound.len() >= INBOUND_MAX {
+                continue;
+            }
+            let mut link = match &self.tls {
+                Some(tls) => match tls.accept(stream) {
+                    Ok(link) => link,
+                    Err(_) => continue,
+                },
+                None => Link::Plain(stream),
+            };
+            let entry = self.inbound.vacant_entry();
+            let token = Token(self.base + entry.key());
+            // WRITABLE too: a TLS handshake flight that did not fit the socket goes on when it drains.
+            if entry.key() < OUTBOUND_OFFSET
+                && registry.register(link.socket(), token, Interest::READABLE | Interest::WRITABLE).is_ok()
+            {
+                entry.insert(Inbound { link, input: Vec::new(), peer: None, accepted_at: now });
             }
         }
     }
 }
 
-/// Writes until done or `WouldBlock`; an error means the connection is gone.
-fn write_out(stream: &mut TcpStream, output: &mut Vec<u8>) -> io::Result<()> {
-    let mut written = 0;
-    while written < output.len() {
-        match stream.write(&output[written..]) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => written += n,
+fn peer_error(reason: String) -> Result<(), ()> {
+    log::info!("closing a peer connection: {reason}");
+    Err(())
+}
+
+/// Connects to `addr` (TLS when configured) and registers the socket as `token`.
+fn dial(registry: &Registry, token: Token, addr: SocketAddr, tls: Option<&PeerTls>) -> Option<Link> {
+    let stream = TcpStream::connect(addr).ok()?;
+    let mut link = match tls {
+        Some(tls) => tls.dial(stream, addr.ip()).ok()?,
+        None => Link::Plain(stream),
+    };
+    // READABLE too: a TLS handshake needs the other end's replies.
+    registry.register(link.socket(), token, Interest::READABLE | Interest::WRITABLE).ok()?;
+    Some(link)
+}
+
+fn close_outbound(registry: &Registry, peer: &mut Outbound) {
+    if let Some(mut link) = peer.link.take() {
+        let _ = registry.deregister(link.socket());
+    }
+    peer.output.clear();
+}
+
+/// Reads `link` until the socket is drained, handing the plaintext in `input` to `frames` after each
+/// read; then sends what the session has to say (a handshake flight). `Err`: the connection is over
+/// (closed, failed, or `frames` refused its input).
+fn read_link(
+    link: &mut Link,
+    scratch: &mut [u8],
+    input: &mut Vec<u8>,
+    mut frames: impl FnMut(&mut Vec<u8>) -> Result<(), ()>,
+) -> Result<(), ()> {
+    loop {
+        match link.read(input, scratch) {
+            Ok(Filled::Eof) => return Err(()),
+            Ok(Filled::Full | Filled::Short) => frames(input)?,
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) if err.kind() == io::ErrorKind::NotConnected => break,
-            Err(err) => return Err(err),
+            Err(_) => return Err(()),
         }
     }
+    match link.send_pending() {
+        Err(err) if err.kind() != io::ErrorKind::WouldBlock => Err(()),
+        _ => Ok(()),
+    }
+}
+
+/// Cuts every whole frame off `input` into `frames`; `Err` for a bad one (logged).
+fn drain_frames(input: &mut Vec<u8>, frames: &mut Vec<Received>) -> Result<(), ()> {
+    loop {
+        match decode_frame(input) {
+            Ok(Some(received)) => frames.push(received),
+            Ok(None) => return Ok(()),
+            Err(err) => return peer_error(err),
+        }
+    }
+}
+
+/// Writes `output` through `link` until done or the socket is full; then what the session holds.
+/// An error means the connection is gone (a connect still in progress is not one).
+fn write_out(link: &mut Link, output: &mut Vec<u8>) -> io::Result<()> {
+    let mut written = 0;
+    let result = loop {
+        if written == output.len() {
+            break link.send_pending();
+        }
+        match link.write(&output[written..]) {
+            Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => written += n,
+            Err(err) => break Err(err),
+        }
+    };
     output.drain(..written);
-    Ok(())
+    match result {
+        Err(err) if matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::NotConnected) => Ok(()),
+        // Tried again at the next turn's flush.
+        Err(err) if err.kind() == io::ErrorKind::Interrupted => Ok(()),
+        other => other,
+    }
 }
 
 #[cfg(test)]
@@ -281,13 +436,14 @@ mod tests {
     #[test]
     fn frames_round_trip_and_a_flipped_bit_is_refused() {
         let mut bytes = Vec::new();
-        encode_frame(KIND_HELLO, &[7, 0, 0, 0, 0, 0, 0, 0, b'a'], &mut bytes);
+        let hello = Hello { id: 7, cluster: "c".to_string(), client: "a".to_string() };
+        encode_frame(KIND_HELLO, &hello.encode(), &mut bytes);
         let message = Message { to: 2, from: 1, term: 5, ..Message::default() };
         encode_frame(KIND_MESSAGE, &message.write_to_bytes().expect("encodes"), &mut bytes);
         let mut input = bytes[..5].to_vec();
         assert!(matches!(decode_frame(&mut input), Ok(None)), "incomplete waits");
         let mut input = bytes.clone();
-        assert!(matches!(decode_frame(&mut input), Ok(Some(Received::Hello { id: 7, ref client })) if client == "a"));
+        assert!(matches!(decode_frame(&mut input), Ok(Some(Received::Hello(ref h))) if *h == hello));
         match decode_frame(&mut input) {
             Ok(Some(Received::Message(m))) => assert_eq!((m.to, m.from, m.term), (2, 1, 5)),
             _ => panic!("a raft message"),

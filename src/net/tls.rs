@@ -1,5 +1,9 @@
-//! TLS inside the loop: the certificate pair (loaded at start, reloaded on SIGHUP) and the
+//! TLS inside the loop: the certificate pair (loaded at start, reloaded on SIGHUP), the peer
+//! configurations of cluster mode (`PeerTls`: mutual authentication against the peer CA), and the
 //! `Transport` a connection reads and writes through — plain TCP, or TCP with a `rustls` session.
+//! One `Transport` serves both a client's connection (plaintext into its `FrameBuf`) and a cluster
+//! peer's (plaintext into the peer's input buffer; `cluster::transport`), either side of the
+//! handshake.
 //!
 //! The shape is rustls's own mio example: ciphertext read from the socket goes into the session
 //! (`read_tls`), `process_new_packets` decrypts it, and the plaintext lands in the connection's
@@ -23,12 +27,13 @@ use std::sync::Arc;
 
 use mio::net::TcpStream;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::{ServerConfig, ServerConnection};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{ClientConfig, ClientConnection, Connection, RootCertStore, ServerConfig, ServerConnection};
 
 use super::frame::FrameBuf;
 use super::Server;
-use crate::config::TlsFiles;
+use crate::config::{PeerTlsFiles, TlsFiles};
 use crate::log;
 
 /// The most ciphertext (and, during the handshake, plaintext) one session buffers for sending.
@@ -60,18 +65,69 @@ impl Acceptor {
 
     /// A TLS transport for a newly accepted socket.
     pub fn transport(&self, stream: TcpStream) -> Result<Transport, String> {
-        let mut session = ServerConnection::new(Arc::clone(&self.config)).map_err(|err| err.to_string())?;
-        session.set_buffer_limit(Some(SESSION_BUFFER_BYTES));
-        Ok(Transport::Tls(Box::new(Tls { session, stream, peer_closed: false })))
+        let session = ServerConnection::new(Arc::clone(&self.config)).map_err(|err| err.to_string())?;
+        Ok(Transport::tls(Connection::Server(session), stream, Role::Client))
+    }
+}
+
+/// Cluster peers over TLS: each member presents its certificate pair (`--tls-cert`, `--tls-key`)
+/// on both the connections it accepts and those it dials, and verifies the other end's against the
+/// peer CA (`--peer-ca`). A dialled member must be certified for the IP address of its `--peers`
+/// entry. Read once at start (SIGHUP reloads only the client listener's pair).
+pub struct PeerTls {
+    server: Arc<ServerConfig>,
+    client: Arc<ClientConfig>,
+}
+
+impl PeerTls {
+    /// Reads the member's pair and the peer CA; the reason in words if they are unusable.
+    pub fn load(files: &PeerTlsFiles) -> Result<PeerTls, String> {
+        let (certs, key) = (read_certs(&files.pair.cert)?, read_key(&files.pair.key)?);
+        let mut roots = RootCertStore::empty();
+        for ca in read_certs(&files.ca)? {
+            roots.add(ca).map_err(|err| format!("peer CA {}: {err}", files.ca.display()))?;
+        }
+        let roots = Arc::new(roots);
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::clone(&roots), Arc::clone(&provider))
+            .build()
+            .map_err(|err| format!("peer CA {}: {err}", files.ca.display()))?;
+        let pair_error = |err: rustls::Error| {
+            format!("TLS certificate {} with key {}: {err}", files.pair.cert.display(), files.pair.key.display())
+        };
+        let server = ServerConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .map_err(|err| format!("TLS configuration: {err}"))?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(certs.clone(), key.clone_key())
+            .map_err(pair_error)?;
+        let client = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|err| format!("TLS configuration: {err}"))?
+            .with_root_certificates(roots)
+            .with_client_auth_cert(certs, key)
+            .map_err(pair_error)?;
+        Ok(PeerTls { server: Arc::new(server), client: Arc::new(client) })
+    }
+
+    /// A TLS transport for a peer's connection accepted on the peer listener.
+    pub fn accept(&self, stream: TcpStream) -> Result<Transport, String> {
+        let session = ServerConnection::new(Arc::clone(&self.server)).map_err(|err| err.to_string())?;
+        Ok(Transport::tls(Connection::Server(session), stream, Role::Peer))
+    }
+
+    /// A TLS transport for a connection this member dialled to the peer at `ip`.
+    pub fn dial(&self, stream: TcpStream, ip: std::net::IpAddr) -> Result<Transport, String> {
+        let name = ServerName::IpAddress(ip.into());
+        let session = ClientConnection::new(Arc::clone(&self.client), name).map_err(|err| err.to_string())?;
+        Ok(Transport::tls(Connection::Client(session), stream, Role::Peer))
     }
 }
 
 /// Builds the server configuration from PEM files: TLS 1.2 and 1.3, rustls's safe defaults, no
 /// client certificates (users log in with a password inside the channel).
 fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, String> {
-    let certs = read_certs(&files.cert)?;
-    let key = PrivateKeyDer::from_pem_file(&files.key)
-        .map_err(|err| format!("TLS key {}: {}", files.key.display(), pem_reason(err)))?;
+    let (certs, key) = (read_certs(&files.cert)?, read_key(&files.key)?);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -80,6 +136,10 @@ fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, String> {
         .with_single_cert(certs, key)
         .map_err(|err| format!("TLS certificate {} with key {}: {err}", files.cert.display(), files.key.display()))?;
     Ok(Arc::new(config))
+}
+
+fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
+    PrivateKeyDer::from_pem_file(path).map_err(|err| format!("TLS key {}: {}", path.display(), pem_reason(err)))
 }
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
@@ -111,6 +171,32 @@ pub enum Filled {
     Short,
 }
 
+/// Where a transport's plaintext goes: a client's `FrameBuf`, a peer's input buffer.
+pub trait Plaintext {
+    fn take_plaintext(&mut self, bytes: &[u8]);
+}
+
+impl Plaintext for FrameBuf {
+    #[inline]
+    fn take_plaintext(&mut self, bytes: &[u8]) {
+        self.extend(bytes);
+    }
+}
+
+impl Plaintext for Vec<u8> {
+    #[inline]
+    fn take_plaintext(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// Whose connection a session is, for the one log line about failed sessions of each kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Client,
+    Peer,
+}
+
 /// A connection's byte stream: plain TCP as it always was, or TCP under a rustls session.
 pub enum Transport {
     Plain(TcpStream),
@@ -119,13 +205,29 @@ pub enum Transport {
 }
 
 pub struct Tls {
-    session: ServerConnection,
+    /// The server side for clients and accepted peers, the client side for dialled peers.
+    session: Connection,
     stream: TcpStream,
     /// A `close_notify` came with the last bytes: the next read reports the end of stream.
     peer_closed: bool,
+    role: Role,
 }
 
 impl Transport {
+    /// `stream` under `session`, its outgoing buffers bounded by `SESSION_BUFFER_BYTES`.
+    fn tls(mut session: Connection, stream: TcpStream, role: Role) -> Transport {
+        session.set_buffer_limit(Some(SESSION_BUFFER_BYTES));
+        Transport::Tls(Box::new(Tls { session, stream, peer_closed: false, role }))
+    }
+
+    /// Whether the TLS handshake is still under way (never for plain TCP).
+    pub fn is_handshaking(&self) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            Transport::Tls(tls) => tls.session.is_handshaking(),
+        }
+    }
+
     /// The peer's address (`None` if the peer is already gone).
     pub fn peer_addr(&self) -> Option<std::net::SocketAddr> {
         match self {
@@ -145,12 +247,14 @@ impl Transport {
     /// Reads once from the socket; plaintext goes into `input`. `scratch` is the loop's read buffer.
     /// Errors as the socket's (`WouldBlock`: nothing to read); a TLS failure is `InvalidData`.
     #[inline]
-    pub fn read(&mut self, input: &mut FrameBuf, scratch: &mut [u8]) -> io::Result<Filled> {
+    pub fn read(&mut self, input: &mut impl Plaintext, scratch: &mut [u8]) -> io::Result<Filled> {
         match self {
-            Transport::Plain(stream) => match input.read_from(stream, scratch)? {
+            Transport::Plain(stream) => match stream.read(scratch)? {
                 0 => Ok(Filled::Eof),
-                n if n < scratch.len() => Ok(Filled::Short),
-                _ => Ok(Filled::Full),
+                n => {
+                    input.take_plaintext(&scratch[..n]);
+                    Ok(if n < scratch.len() { Filled::Short } else { Filled::Full })
+                }
             },
             Transport::Tls(tls) => tls.read(input, scratch),
         }
@@ -195,7 +299,7 @@ impl Transport {
 impl Tls {
     /// One socket read into the first half of `scratch`, fed to the session a record batch at a
     /// time; the plaintext each batch yields is moved through the second half into `input`.
-    fn read(&mut self, input: &mut FrameBuf, scratch: &mut [u8]) -> io::Result<Filled> {
+    fn read(&mut self, input: &mut impl Plaintext, scratch: &mut [u8]) -> io::Result<Filled> {
         if self.peer_closed {
             return Ok(Filled::Eof);
         }
@@ -223,11 +327,11 @@ impl Tls {
         Ok(if n < cipher.len() { Filled::Short } else { Filled::Full })
     }
 
-    fn drain_plaintext(&mut self, input: &mut FrameBuf, plain: &mut [u8]) -> io::Result<()> {
+    fn drain_plaintext(&mut self, input: &mut impl Plaintext, plain: &mut [u8]) -> io::Result<()> {
         loop {
             match self.session.reader().read(plain) {
                 Ok(0) => return Ok(()),
-                Ok(n) => input.extend(&plain[..n]),
+                Ok(n) => input.take_plaintext(&plain[..n]),
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(err) => return Err(self.fail(err.to_string())),
             }
@@ -238,9 +342,14 @@ impl Tls {
     /// queued is sent if the socket takes it, and the connection is to be dropped.
     fn fail(&mut self, reason: String) -> io::Error {
         let _ = self.send_tls();
-        static LOGGED: AtomicBool = AtomicBool::new(false);
-        if !LOGGED.swap(true, Ordering::Relaxed) {
-            log::info!("dropping a client whose TLS failed ({reason}); later TLS failures are not logged");
+        static CLIENT_LOGGED: AtomicBool = AtomicBool::new(false);
+        static PEER_LOGGED: AtomicBool = AtomicBool::new(false);
+        let (logged, who) = match self.role {
+            Role::Client => (&CLIENT_LOGGED, "client"),
+            Role::Peer => (&PEER_LOGGED, "cluster peer"),
+        };
+        if !logged.swap(true, Ordering::Relaxed) {
+            log::info!("dropping a {who} connection whose TLS failed ({reason}); later ones are not logged");
         }
         io::Error::new(io::ErrorKind::InvalidData, reason)
     }
@@ -317,6 +426,22 @@ mod tests {
         std::fs::write(&files.cert, made.cert.pem()).unwrap();
         std::fs::write(&files.key, made.signing_key.serialize_pem()).unwrap();
         (dir, files)
+    }
+
+    #[test]
+    fn the_peer_configuration_needs_a_pair_and_a_ca_and_names_the_bad_file() {
+        let (dir, pair) = pair("peer");
+        let ca = dir.join("ca.pem");
+        let files = PeerTlsFiles { pair: pair.clone(), ca: ca.clone() };
+        let missing = PeerTls::load(&files).err().expect("no CA file");
+        assert!(missing.contains("ca.pem"), "{missing}");
+        std::fs::write(&ca, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").unwrap();
+        let not_a_ca = PeerTls::load(&files).err().expect("a key is no CA certificate");
+        assert!(not_a_ca.contains("ca.pem"), "{not_a_ca}");
+        // A self-signed certificate may stand as its own CA here: the pair and the CA load.
+        std::fs::copy(&pair.cert, &ca).unwrap();
+        assert!(PeerTls::load(&files).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
