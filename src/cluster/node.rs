@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use mio::{Registry, Token};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::durable::DurableLog;
 use super::replica::{NotServing, Progress, Replica};
@@ -147,9 +147,13 @@ impl Node {
         Some(NotHere { message, leader })
     }
 
-    /// The `cluster_status` answer.
+    /// The `cluster_status` answer. `match_index` (the leader only, else `null`): each member's
+    /// highest entry the leader knows it holds, by node id — how far behind a follower is.
     pub fn status(&self, id: Option<&Value>) -> Vec<u8> {
         let leader = self.replica.leader();
+        let match_index = self.replica.match_indexes().map(|members| {
+            members.into_iter().map(|(node, index)| (node.to_string(), Value::from(index))).collect::<Map<_, _>>()
+        });
         line(
             json!({
                 "status": "ok",
@@ -159,6 +163,7 @@ impl Node {
                 "term": self.replica.term(),
                 "commit_index": self.replica.commit_index(),
                 "applied_index": self.replica.applied(),
+                "match_index": match_index,
             }),
             id,
         )

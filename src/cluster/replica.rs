@@ -119,6 +119,17 @@ impl Replica {
         self.raw.raft.raft_log.committed
     }
 
+    /// Each member's match index as this leader tracks it (the highest entry known to be in that
+    /// member's log, its own included), sorted by id; `None` on a follower, whose tracker is stale.
+    pub fn match_indexes(&self) -> Option<Vec<(u64, u64)>> {
+        if !self.is_leader() {
+            return None;
+        }
+        let mut matched: Vec<(u64, u64)> = self.raw.raft.prs().iter().map(|(&id, pr)| (id, pr.matched)).collect();
+        matched.sort_unstable();
+        Some(matched)
+    }
+
     /// The committed entries this member also holds in its store: a follower may learn of a commit
     /// before it has persisted the entries (they are still in raft's unstable log).
     pub fn committed_persisted(&self) -> u64 {
