@@ -7,7 +7,8 @@
 //! `add` and `pay` send an idempotency key (`--key`, else a fresh one): a script that retries after a
 //! lost connection can pass the same `--key` and the change happens once.
 
-use crate::conn::{self, Conn, Error, Handler, Notice, Object};
+use crate::conn::{self, Error, Handler, Notice, Object};
+use crate::follow::Client;
 use crate::spec::{self, check_date, parse_paid_by, parse_split, parse_user_amount};
 use crate::table::Table;
 use crate::term::{self, json_safe, sanitize, warn};
@@ -100,8 +101,8 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
         (Command::Watch(w), Some(group)) => watch_printer(group, w.json),
         _ => Box::new(|_| {}),
     };
-    let target = cli.target().map_err(Failure::Usage)?;
-    let mut conn = Conn::connect(&target, handler)?;
+    let servers = cli.targets().map_err(Failure::Usage)?;
+    let mut conn = Client::connect(servers, handler)?;
     if !matches!(command, Command::Signup(_)) {
         conn.request(Action::Login, Some(credentials.clone()))?;
     }
