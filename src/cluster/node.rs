@@ -18,8 +18,12 @@ use super::replica::{NotServing, Progress, Replica};
 use super::transport::{Received, Transport};
 use crate::machine::{Command, Machine, Record};
 
-/// One raft tick: elections after 0.5-1 s without a leader, heartbeats every 100 ms.
-pub const TICK: Duration = Duration::from_millis(50);
+/// One raft tick: elections after 0.48-0.8 s without a leader (`replica::ELECTION_TICKS`),
+/// heartbeats every 80 ms. Shorter than the 50 ms it was, so that the rare split vote (both
+/// survivors standing within a round trip) still ends within 1.5 s of a leader's death; a leader
+/// still has six heartbeats to miss before anyone stands (no leader change under a saturating
+/// write load on a shared 2-core machine, docs/benchmarks.md).
+pub const TICK: Duration = Duration::from_millis(40);
 
 /// `--node-id`, `--peers`, `--peer-clients`.
 #[derive(Debug, Clone)]
