@@ -11,7 +11,7 @@
 //!   again. It was not run where it was refused, so sending it again is always safe. At most
 //!   [`MAX_HOPS`] such moves.
 //! - `not_leader` naming no leader (an election) or this very member (a leader just elected, still
-//!   applying earlier terms' entries): wait and ask again, backing off from 50 ms to 400 ms.
+//!   applying earlier terms' entries): wait and ask again, backing off from 50 ms to 200 ms.
 //! - A member that cannot be reached or a connection that breaks: the next server of the list
 //!   (after a pause once the whole list failed). A request cut off by a broken connection is sent
 //!   again only if sending it twice cannot do anything twice ([`repeatable`]); otherwise the caller
@@ -31,8 +31,9 @@ use crate::conn::{Conn, Error, Handler, Object, Target};
 pub const MAX_HOPS: usize = 5;
 /// How long one request keeps looking for the leader: several elections (0.5-1 s each).
 pub const FOLLOW_FOR: Duration = Duration::from_secs(10);
-/// Pauses between asks while no leader serves (then 400 ms each): an election takes 0.5-1 s.
-const BACKOFF_MS: [u64; 4] = [50, 100, 200, 400];
+/// Pauses between asks while no leader serves (then 200 ms each): an election takes 0.5-0.8 s,
+/// and a longer pause would mostly add to the client's wait after it.
+const BACKOFF_MS: [u64; 3] = [50, 100, 200];
 
 /// Requests that can be sent again after a broken connection without doing anything twice: reads,
 /// logging in, and changes that carry an idempotency key (the server applies those once).
