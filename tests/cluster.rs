@@ -664,3 +664,48 @@ fn a_member_of_another_cluster_never_joins_the_quorum_and_strangers_are_cut_off(
     assert_eq!(log.matches("belongs to cluster \"beta\"").count(), 1, "logged once:\n{log}");
     assert_eq!(log.matches("is not one of the other members").count(), 1, "{log}");
 }
+/// `cluster_status` on the leader as `(its match_index by member, its commit_index)`.
+fn match_indexes(cluster: &Cluster, leader: usize) -> Option<(Vec<u64>, u64)> {
+    let mut client = cluster.login(leader)?;
+    let status = client.request("cluster_status", json!({}));
+    let matched = status["match_index"].as_object()?;
+    let by_member: Option<Vec<u64>> =
+        (1..=MEMBERS).map(|id| matched.get(&id.to_string()).and_then(Value::as_u64)).collect();
+    Some((by_member?, status["commit_index"].as_u64()?))
+}
+
+#[test]
+fn the_leader_reports_each_members_match_index() {
+    let mut cluster = Cluster::start("cluster-match");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let signup = json!({"username": "alice", "password": "alice-pw-1"});
+    cluster.on_leader("signup", signup, deadline).expect("a leader");
+    let (leader, _) = cluster.on_leader("create_group", json!({"group": "g", "password": ""}), deadline).expect("g");
+    let follower = (leader + 1) % MEMBERS;
+    // Every member reaches the commit index (the followers with the next append or heartbeat).
+    let caught_up = |cluster: &Cluster| {
+        match_indexes(cluster, leader).is_some_and(|(m, commit)| commit >= 2 && m.iter().all(|&i| i == commit))
+    };
+    while !caught_up(&cluster) {
+        assert!(Instant::now() < deadline, "all members reach the commit: {:?}", match_indexes(&cluster, leader));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut on_follower = cluster.login(follower).expect("a login on a follower");
+    let status = on_follower.request("cluster_status", json!({}));
+    assert!(status["match_index"].is_null(), "a follower does not report progress: {status}");
+
+    // A dead follower's match index stays where it was while the others move on.
+    cluster.kill(follower);
+    let (before, _) = match_indexes(&cluster, leader).expect("status");
+    for n in 0..3 {
+        cluster.on_leader("add_transaction", add(&format!("m{n}")), deadline).expect("a write with two members");
+    }
+    let (after, commit) = match_indexes(&cluster, leader).expect("status");
+    assert_eq!(after[follower], before[follower], "the dead member's index: {after:?}");
+    assert!(after[leader] >= commit && commit >= before[leader] + 3, "{after:?}, commit {commit}");
+    cluster.restart(follower);
+    while !caught_up(&cluster) {
+        assert!(Instant::now() < deadline, "the restarted member catches up: {:?}", match_indexes(&cluster, leader));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -3,7 +3,9 @@
 //! run-unique prefix, so one command runs against an empty server. Load goes to loopback only, is
 //! bounded in time or count, and stops by itself.
 
+mod failover;
 mod hist;
+mod leader;
 mod load;
 mod net;
 mod proto;
@@ -26,7 +28,10 @@ use scenarios::Ctx;
 /// write to the last member's notification), idle (server RSS per logged-in idle connection), settle
 /// (settle over group sizes), recovery (restart time over N transactions; needs --server-bin),
 /// reconnect (N clients resume with session tokens after a restart; needs --server-bin),
-/// fsync-probe (the disk's fdatasync rate), raw (one raw line per request, e.g. Redis PING).
+/// fsync-probe (the disk's fdatasync rate), raw (one raw line per request, e.g. Redis PING),
+/// failover (three cluster members from --server-bin; time from SIGKILL of the leader to the next
+/// acknowledged write, --requests kills, default 20). Against a cluster member, --addr may be any
+/// member: a probe write finds the leader (not_leader names it) and the load goes there.
 #[derive(FromArgs)]
 struct Args {
     /// server address, loopback only (default 127.0.0.1:5005); tls://127.0.0.1:PORT for TLS
@@ -43,7 +48,8 @@ struct Args {
     /// is not verified)
     #[argh(switch)]
     insecure: bool,
-    /// read, write, mixed, fanout, idle, settle, recovery, reconnect, fsync-probe or raw (default read)
+    /// read, write, mixed, fanout, idle, settle, recovery, reconnect, fsync-probe, raw or failover
+    /// (default read)
     #[argh(option, default = "String::from(\"read\")")]
     scenario: String,
     /// connections (fanout: members online; idle: idle connections; recovery: fill users, at most 8;
@@ -129,7 +135,19 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<u64, String> {
     let scenario = args.scenario.as_str();
-    let known = ["read", "write", "mixed", "raw", "fanout", "idle", "settle", "recovery", "reconnect", "fsync-probe"];
+    let known = [
+        "read",
+        "write",
+        "mixed",
+        "raw",
+        "fanout",
+        "idle",
+        "settle",
+        "recovery",
+        "reconnect",
+        "fsync-probe",
+        "failover",
+    ];
     if !known.contains(&scenario) {
         return Err(format!("unknown scenario '{scenario}' (one of {})", known.join(", ")));
     }
@@ -156,7 +174,9 @@ fn run(args: Args) -> Result<u64, String> {
     let mut spawned = None;
     let mut data_dir = None;
     let mut pid = args.pid;
-    if let (Some(bin), true) = (&args.server_bin, !matches!(scenario, "recovery" | "reconnect" | "fsync-probe")) {
+    if let (Some(bin), true) =
+        (&args.server_bin, !matches!(scenario, "recovery" | "reconnect" | "fsync-probe" | "failover"))
+    {
         let dir = server::fresh_dir(args.data_dir.as_deref(), &format!("splitbench-{prefix}"))?;
         let server = server::spawn(bin, &dir, &server_args, Duration::from_secs(120))?;
         if !args.quiet {
@@ -168,6 +188,10 @@ fn run(args: Args) -> Result<u64, String> {
         data_dir = Some(dir);
     }
 
+    if !matches!(scenario, "raw" | "recovery" | "reconnect" | "fsync-probe" | "failover") && !args.raw {
+        // A cluster member that does not lead refuses writes and fresh reads: load the leader.
+        addr = leader::locate(addr, tls.clone(), args.quiet)?;
+    }
     let ctx = Ctx {
         addr,
         tls,
@@ -199,6 +223,7 @@ fn run(args: Args) -> Result<u64, String> {
         "settle" => scenarios::settle(&ctx),
         "recovery" => scenarios::recovery(&ctx),
         "reconnect" => scenarios::reconnect(&ctx),
+        "failover" => failover::failover(&ctx),
         _ => scenarios::fsync_probe(&ctx),
     };
     if let Some(mut server) = spawned {

@@ -587,7 +587,7 @@ pub fn settle(ctx: &Ctx) -> Result<Report> {
 }
 
 /// Sends one request on `key` and returns its reply line (pushed messages skipped).
-fn call(pool: &mut Pool, key: usize, request: &[u8], timeout: Duration) -> Result<Vec<u8>> {
+pub(crate) fn call(pool: &mut Pool, key: usize, request: &[u8], timeout: Duration) -> Result<Vec<u8>> {
     let deadline = Instant::now() + timeout;
     let Pool { poll, events, conns, buf, classifier, .. } = pool;
     conns[key].out.extend_from_slice(request);

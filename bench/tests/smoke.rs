@@ -224,3 +224,54 @@ fn read_and_fanout_over_tls() {
     let writes = positive(&fanout, "writes");
     assert_eq!(fanout["deliveries"].as_f64(), Some(writes * 3.0), "{fanout}");
 }
+
+/// Three cluster members on loopback (clients on free ports, peers on ports picked here).
+fn start_cluster(bin: &Path, dir: &Path) -> Vec<Server> {
+    let held: Vec<std::net::TcpListener> =
+        (0..3).map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind")).collect();
+    let ports: Vec<u16> = held.iter().map(|l| l.local_addr().expect("addr").port()).collect();
+    drop(held);
+    let peers = ports.iter().enumerate().map(|(i, p)| format!("{}=127.0.0.1:{p}", i + 1)).collect::<Vec<_>>();
+    (0..3)
+        .map(|i| {
+            let data = dir.join(format!("m{i}"));
+            let mut child = Command::new(bin)
+                .args(["--listen", "127.0.0.1:0", "--hash-threads", "2", "--node-id", &(i + 1).to_string()])
+                .args(["--peers", &peers.join(","), "--data-dir"])
+                .arg(&data)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start splitd");
+            let mut line = String::new();
+            BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("listening line");
+            let addr = line.trim().strip_prefix("splitd listening on ").expect("listening line").to_string();
+            Server { child, addr }
+        })
+        .collect()
+}
+
+#[test]
+fn a_write_load_aimed_at_any_member_goes_to_the_leader_and_failover_is_timed() {
+    let bin = splitd_bin();
+    let dir = TempDir::new("cluster");
+    let members = start_cluster(&bin, &dir.0);
+    // Two of the three are followers, which refuse writes: each run must find the leader.
+    let mut loaded = Vec::new();
+    for member in &members {
+        let write = bench(&["--addr", &member.addr, "--scenario", "write", "--connections", "2", "--duration", "0.5"]);
+        positive(&write, "throughput");
+        loaded.push(write["addr"].as_str().expect("addr").to_string());
+    }
+    assert!(loaded.windows(2).all(|w| w[0] == w[1]), "one leader loaded: {loaded:?}");
+    assert!(members.iter().any(|m| m.addr == loaded[0]), "a member: {loaded:?}");
+    drop(members);
+
+    let scratch = dir.0.join("failover").to_string_lossy().to_string();
+    let bin = bin.to_str().expect("path");
+    let failover = bench(&["--scenario", "failover", "--server-bin", bin, "--requests", "2", "--data-dir", &scratch]);
+    assert_eq!(failover["kills"], 2, "{failover}");
+    assert_eq!(failover["failover_secs"].as_array().map(Vec::len), Some(2), "{failover}");
+    positive(&failover, "failover_max_secs");
+    positive(&failover, "acknowledged");
+}

@@ -67,6 +67,16 @@ impl Target {
         Ok(Target { endpoint, tls: Some(dial::client_config(trust)?) })
     }
 
+    /// The member at `addr` (`host:port`, as a `not_leader` reply names it), spoken to as this one
+    /// is: over TLS with the same trust, the certificate checked against `addr`'s host.
+    pub fn with_addr(&self, addr: &str) -> Result<Target, String> {
+        if addr.contains("://") {
+            return Err(format!("{addr}: a member's address is host:port"));
+        }
+        let endpoint = Endpoint::parse(addr, self.endpoint.tls)?;
+        Ok(Target { endpoint, tls: self.tls.clone() })
+    }
+
     /// A plaintext target (for tests).
     pub fn plain(addr: &str) -> Target {
         Target { endpoint: Endpoint { addr: addr.into(), host: String::new(), tls: false }, tls: None }
@@ -113,6 +123,9 @@ pub enum Error {
     /// server may send none, or words of its own). `message` is sanitised: it is only ever shown, and
     /// it may echo what someone typed (`<name> not in group`).
     Server { message: String, code: Option<Code> },
+    /// The server answered `not_leader` (cluster mode): the request was not run there; `leader` is
+    /// the leader's client address when that member knows it. `crate::follow` acts on it.
+    NotLeader { message: String, leader: Option<String> },
 }
 
 impl Error {
@@ -120,7 +133,8 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Server { .. } => 1,
-            Error::Connect { .. } | Error::Lost(_) | Error::Protocol(_) => 3,
+            // No member that serves could be reached: a script may retry later, as for a dead server.
+            Error::Connect { .. } | Error::Lost(_) | Error::Protocol(_) | Error::NotLeader { .. } => 3,
         }
     }
 }
@@ -133,6 +147,8 @@ impl fmt::Display for Error {
             Error::Lost(reason) => format!("connection to the server lost: {reason}"),
             Error::Protocol(what) => format!("unexpected answer from the server: {what}"),
             Error::Server { message, .. } => message.clone(),
+            Error::NotLeader { message, leader: Some(leader) } => format!("{message} (the leader is {leader})"),
+            Error::NotLeader { message, leader: None } => format!("{message} (no leader is known)"),
         };
         f.write_str(&sanitize(&text))
     }
@@ -392,6 +408,13 @@ fn check_reply(reply: Object, id: u64) -> Result<Object, Error> {
     }
     match reply.get("status").and_then(Value::as_str) {
         Some("ok") => Ok(reply),
+        Some("error") if reply.get("code").and_then(Value::as_str) == Some(Code::NotLeader.as_str()) => {
+            Err(Error::NotLeader {
+                message: sanitize(reply.get("message").and_then(Value::as_str).unwrap_or("not the leader"))
+                    .into_owned(),
+                leader: reply.get("leader").and_then(Value::as_str).map(str::to_string),
+            })
+        }
         Some("error") => Err(Error::Server {
             message: sanitize(reply.get("message").and_then(Value::as_str).unwrap_or("error (no message)"))
                 .into_owned(),
@@ -479,6 +502,14 @@ mod tests {
         assert_eq!(
             check_reply(obj(r#"{"status":"error","message":"Group not found","code":"group_not_found"}"#), 1),
             Err(Error::Server { message: "Group not found".into(), code: Some(Code::GroupNotFound) })
+        );
+        assert_eq!(
+            check_reply(obj(r#"{"status":"error","message":"m","code":"not_leader","leader":"127.0.0.1:7"}"#), 1),
+            Err(Error::NotLeader { message: "m".into(), leader: Some("127.0.0.1:7".into()) })
+        );
+        assert_eq!(
+            check_reply(obj(r#"{"status":"error","message":"m","code":"not_leader","leader":null}"#), 1),
+            Err(Error::NotLeader { message: "m".into(), leader: None })
         );
         assert!(matches!(check_reply(obj(r#"{"status":"ok","id":2}"#), 3), Err(Error::Protocol(_))));
         assert!(matches!(check_reply(obj(r#"{"message":"?"}"#), 3), Err(Error::Protocol(_))));

@@ -8,10 +8,12 @@
 //! - A lost connection is reported and re-made with bounded backoff; the session logs in again. A request
 //!   that was cut off is repeated only when repeating it cannot do anything twice: reads, and the
 //!   changes sent with an idempotency key (adding an expense, recording a payment), which the server
-//!   applies once however often they arrive.
+//!   applies once however often they arrive. Against a cluster, `crate::follow` first follows
+//!   `not_leader` and tries the other members of `--server a,b,c` (the same rules, within 10 s).
 //! - Answers are plain lines, so a script can drive it through stdin; end of input exits cleanly.
 
-use crate::conn::{Conn, Error, Handler, Notice, Object, Target};
+use crate::conn::{Error, Handler, Notice, Object, Target};
+use crate::follow::{repeatable, Client};
 use crate::spec::{self, parse_split, parse_user_amount};
 use crate::term::{out, sanitize, say, warn, Console, Input};
 use crate::view;
@@ -23,7 +25,8 @@ use vocab::Action;
 
 /// What the command line gave the interactive mode.
 pub struct Options {
-    pub server: Target,
+    /// The servers to try, in order (a cluster's members).
+    pub servers: Vec<Target>,
     /// Log in as this user without asking for the name.
     pub user: Option<String>,
     /// Log in with this password without asking (SPLITC_PASSWORD).
@@ -43,36 +46,20 @@ type Step<T> = Result<T, Quit>;
 /// Pauses before each reconnect attempt: bounded, about 15 s in all, then give up.
 const BACKOFF_MS: [u64; 6] = [0, 500, 1000, 2000, 4000, 8000];
 
-/// Requests that can be sent again after a reconnect without doing anything twice: reads, and changes
-/// that carry an idempotency key.
-fn repeatable(action: Action, data: Option<&Value>) -> bool {
-    let keyed = data.is_some_and(|d| d.get("key").is_some());
-    keyed
-        || matches!(
-            action,
-            Action::Login
-                | Action::ListGroups
-                | Action::GetGroupMembers
-                | Action::ViewTransactions
-                | Action::ViewBalances
-                | Action::ViewPayments
-                | Action::History
-                | Action::GroupInfo
-        )
-}
-
 /// Runs the menus until Exit or end of input; returns the process exit code.
 pub fn run(options: Options) -> i32 {
     let console = Console::new();
     let mut session = Session { options, console, input: Input::stdin(), conn: None, credentials: None };
-    match Conn::connect(&session.options.server, session.handler()) {
-        Ok(conn) => session.conn = Some(conn),
+    match Client::connect(session.options.servers.clone(), session.handler()) {
+        Ok(conn) => {
+            say(&format!("Connected to {}", conn.target()));
+            session.conn = Some(conn);
+        }
         Err(e) => {
             warn(&format!("splitc: {e}"));
             return e.exit_code();
         }
     }
-    say(&format!("Connected to {}", session.options.server));
     match welcome(&mut session) {
         Ok(()) => 0,
         Err(Quit::Eof) => {
@@ -90,7 +77,7 @@ struct Session {
     options: Options,
     console: Arc<Console>,
     input: Input,
-    conn: Option<Conn>,
+    conn: Option<Client>,
     /// Who is logged in, kept so that a reconnect can log in again.
     credentials: Option<(String, String)>,
 }
@@ -122,11 +109,11 @@ impl Session {
             std::thread::sleep(Duration::from_millis(*pause));
             say(&format!(
                 "Reconnecting to {} (attempt {} of {})...",
-                self.options.server,
+                servers_text(&self.options.servers),
                 attempt + 1,
                 BACKOFF_MS.len()
             ));
-            let mut conn = match Conn::connect(&self.options.server, self.handler()) {
+            let mut conn = match Client::connect(self.options.servers.clone(), self.handler()) {
                 Ok(conn) => conn,
                 Err(e) => {
                     say(&format!("  {e}"));
@@ -157,13 +144,15 @@ impl Session {
 
     /// The menus' request helper. Outer `Err`: stop the session. Inner `Err`: a message to show.
     fn call(&mut self, action: Action, data: Option<Value>) -> Step<Result<Object, String>> {
-        if !self.conn.as_ref().is_some_and(Conn::is_alive) {
+        if !self.conn.as_ref().is_some_and(Client::is_alive) {
             self.reconnect().map_err(Quit::Fatal)?;
         }
         let first = self.send(action, data.clone());
         match first {
             Ok(reply) => Ok(Ok(reply)),
             Err(Error::Server { message, .. }) => Ok(Err(message)),
+            // Not run anywhere, and the cluster has no leader now: say so; the user may try again.
+            Err(e @ Error::NotLeader { .. }) => Ok(Err(e.to_string())),
             Err(e) => {
                 say(&format!("⚠ {e}"));
                 self.reconnect().map_err(Quit::Fatal)?;
@@ -571,4 +560,9 @@ fn delete_transaction(s: &mut Session, group: &str) -> Step<()> {
         say(&format!("✔ {}", message(&reply)));
     }
     Ok(())
+}
+
+/// The servers as the user gave them, for messages.
+fn servers_text(servers: &[Target]) -> String {
+    servers.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
 }

@@ -6,6 +6,7 @@
 //! (or the connection broke).
 
 mod conn;
+mod follow;
 mod interactive;
 mod oneshot;
 mod spec;
@@ -26,7 +27,8 @@ pub const EXIT_USAGE: i32 = 2;
 /// no-echo prompt, --password-stdin or SPLITC_PASSWORD) — and print a table, or JSON with --json.
 /// Exit codes: 0 ok, 1 the server said error, 2 usage, 3 cannot connect.
 pub struct Cli {
-    /// server address as host:port, or tls://host:port for TLS (default 127.0.0.1:5005)
+    /// server address as host:port, or tls://host:port for TLS (default 127.0.0.1:5005); a cluster's
+    /// members as a comma-separated list (the first that answers is used; not_leader is followed)
     #[argh(option, default = "String::from(\"127.0.0.1:5005\")")]
     pub server: String,
     /// speak TLS to --server host:port (same as tls://host:port); the certificate must be valid for
@@ -432,9 +434,9 @@ fn main() {
             term::warn("splitc: --password-stdin is for the one-shot subcommands; interactive mode asks for it");
             EXIT_USAGE
         }
-        None => match cli.target() {
-            Ok(server) => interactive::run(interactive::Options {
-                server,
+        None => match cli.targets() {
+            Ok(servers) => interactive::run(interactive::Options {
+                servers,
                 user: cli.user.clone(),
                 password: std::env::var("SPLITC_PASSWORD").ok(),
             }),
@@ -449,8 +451,14 @@ fn main() {
 }
 
 impl Cli {
-    /// The server to connect to, from --server, --tls, --ca-file and --insecure.
-    pub fn target(&self) -> Result<conn::Target, String> {
-        conn::Target::parse(&self.server, self.tls, self.ca_file.as_deref(), self.insecure)
+    /// The servers to try, in order, from --server (comma-separated), --tls, --ca-file and --insecure.
+    pub fn targets(&self) -> Result<Vec<conn::Target>, String> {
+        self.server
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|server| conn::Target::parse(server, self.tls, self.ca_file.as_deref(), self.insecure))
+            .collect::<Result<Vec<_>, _>>()
+            .and_then(|targets| if targets.is_empty() { Err("--server: no address".into()) } else { Ok(targets) })
     }
 }

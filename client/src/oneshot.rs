@@ -11,7 +11,8 @@
 //! `add` and `pay` send an idempotency key (`--key`, else a fresh one): a script that retries after a
 //! lost connection can pass the same `--key` and the change happens once.
 
-use crate::conn::{self, Conn, Error, Handler, Notice, Object};
+use crate::conn::{self, Error, Handler, Notice, Object};
+use crate::follow::Client;
 use crate::spec::{self, check_date, parse_paid_by, parse_split, parse_user_amount};
 use crate::table::Table;
 use crate::term::{self, json_safe, sanitize, warn};
@@ -108,8 +109,8 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
         (Command::Watch(w), Some(group)) => watch_printer(group, w.json),
         _ => Box::new(|_| {}),
     };
-    let target = cli.target().map_err(Failure::Usage)?;
-    let mut conn = Conn::connect(&target, handler)?;
+    let servers = cli.targets().map_err(Failure::Usage)?;
+    let mut conn = Client::connect(servers, handler)?;
     let stored = Stored::for_user(&cli.server, &user);
     if signup_password.is_none() {
         log_in(cli, &mut conn, &user, stored.as_ref())?;
@@ -353,7 +354,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
 /// Logs `conn` in as `user`: with the stored token if there is one; with the password when there is
 /// none or the server refused it (an error reply: revoked, expired, or an older server), storing the
 /// token the login returns. A broken connection is not a refusal: it fails the command.
-fn log_in(cli: &Cli, conn: &mut Conn, user: &str, stored: Option<&Stored>) -> Result<(), Failure> {
+fn log_in(cli: &Cli, conn: &mut Client, user: &str, stored: Option<&Stored>) -> Result<(), Failure> {
     if let Some((stored, token)) = stored.and_then(|s| s.load().map(|t| (s, t))) {
         match conn.request(Action::Resume, Some(json!({ "token": token }))) {
             Ok(reply) if reply.get("username").and_then(Value::as_str) == Some(user) => return Ok(()),

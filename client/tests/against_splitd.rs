@@ -1351,3 +1351,86 @@ fn one_shot_commands_resume_with_a_stored_token_and_fall_back_to_the_password() 
     let refused = Wire::connect(&server).request("resume", json!({ "token": last }));
     assert_eq!(refused["code"], Code::InvalidToken.as_str(), "{refused}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Cluster mode: splitc follows not_leader and skips dead members
+
+/// Three splitd members on loopback (clients on free ports, peers on ports picked here).
+fn cluster() -> Vec<Server> {
+    let ports: Vec<u16> = {
+        let held: Vec<std::net::TcpListener> =
+            (0..3).map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind")).collect();
+        held.iter().map(|l| l.local_addr().expect("addr").port()).collect()
+    };
+    let peers = ports.iter().enumerate().map(|(i, p)| format!("{}=127.0.0.1:{p}", i + 1)).collect::<Vec<_>>();
+    (0..3)
+        .map(|i| {
+            let extra = ["--node-id".to_string(), (i + 1).to_string(), "--peers".to_string(), peers.join(",")];
+            Server::launch_with("127.0.0.1:0", TempDir::new("member"), &extra)
+                .unwrap_or_else(|(why, _)| panic!("{why}"))
+        })
+        .collect()
+}
+
+fn as_user_on(servers: &str, user: &str, args: &[&str]) -> Run {
+    let mut full = vec!["--server", servers, "--user", user];
+    full.extend_from_slice(args);
+    splitc(&full, Some(&format!("pw-{user}-long")), "")
+}
+
+#[test]
+fn one_shot_commands_reach_the_leader_through_any_member_and_past_a_dead_one() {
+    let mut members = cluster();
+    // Writes through every member: two of them are followers, which answer not_leader.
+    as_user_on(&members[0].addr, "alice", &["signup"]).ok();
+    for (i, member) in members.iter().enumerate() {
+        let group = format!("g{i}");
+        as_user_on(&member.addr, "alice", &["create-group", &group]).ok();
+        let run = as_user_on(&member.addr, "alice", &["add", &group, "3", "--split", "alice", "--json"]).ok();
+        assert_eq!(run.json()["status"], "ok", "{run:?}");
+    }
+    let groups = as_user_on(&members[2].addr, "alice", &["groups", "--json"]).ok().json();
+    assert_eq!(groups["groups"], json!(["g0", "g1", "g2"]), "{groups}");
+    // The first server of the list is dead (perhaps the leader: then the others elect one first).
+    members[0].stop();
+    let list = format!("{},{},{}", members[0].addr, members[1].addr, members[2].addr);
+    let run = as_user_on(&list, "alice", &["add", "g1", "4", "--split", "alice", "--json"]).ok();
+    assert_eq!(run.json()["status"], "ok", "{run:?}");
+    // With two of three dead there is no leader: a clear error and exit 3, within the follow bound.
+    members[1].stop();
+    let started = Instant::now();
+    let run = as_user_on(&list, "alice", &["add", "g1", "5", "--split", "alice"]);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(started.elapsed() < Duration::from_secs(30), "bounded: {:?}", started.elapsed());
+    assert!(run.stderr.contains("leader") || run.stderr.contains("connect"), "{run:?}");
+}
+
+#[test]
+fn interactive_mode_writes_through_a_follower() {
+    let members = cluster();
+    as_user_on(&members[0].addr, "alice", &["signup"]).ok();
+    as_user_on(&members[0].addr, "alice", &["create-group", "trip"]).ok();
+    let status = cluster_status(&members[0].addr);
+    let leader = status["leader_address"].as_str().expect("a leader").to_string();
+    let follower = members.iter().map(|m| m.addr.clone()).find(|a| *a != leader).expect("a follower");
+    let script = ["1", "alice", "pw-alice-long", "2", "beach", "", "1", "0", "0"].join("\n") + "\n";
+    let run = splitc(&["--server", &follower], None, &script).ok();
+    assert!(run.stdout.contains(&format!("Connected to {follower}")), "{run:?}");
+    assert!(run.stdout.contains("- beach"), "created through the follower: {run:?}");
+}
+
+/// `cluster_status` as alice on `addr`.
+fn cluster_status(addr: &str) -> Value {
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(WAIT_DEADLINE)).expect("timeout");
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut out = stream;
+    let login = json!({"action": "login", "data": {"username": "alice", "password": "pw-alice-long"}});
+    writeln!(out, "{login}\n{}", json!({"action": "cluster_status"})).expect("write");
+    let mut line = String::new();
+    for _ in 0..2 {
+        line.clear();
+        reader.read_line(&mut line).expect("read");
+    }
+    serde_json::from_str(&line).expect("json")
+}

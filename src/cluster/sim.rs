@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use raft::eraftpb::Message;
 
 use super::log_store::LogStore;
-use super::replica::{NotServing, Persist, Progress, Replica};
+use super::replica::{NotServing, Persist, Progress, Replica, ELECTION_TICKS};
 use crate::machine::{
     AddTransaction, Command, CreateGroup, Credentials, JoinGroup, Machine, Secret, Session, SplitSpec, Step, Work,
     WorkDone, DUMMY_PASSWORD_HASH,
@@ -184,12 +184,17 @@ impl Sim {
         );
     }
 
+    /// A member's next election timeout, in the range raft-rs is configured with.
+    fn election_ticks(&mut self) -> usize {
+        ELECTION_TICKS.start + self.rng.below((ELECTION_TICKS.end - ELECTION_TICKS.start) as u64) as usize
+    }
+
     fn restart(&mut self, id: u64) {
         let Some(disk) = self.disks.remove(&id) else { return };
         match Replica::start(id, disk, &self.logger) {
             Ok((mut replica, machine)) => {
                 self.machines.insert(id, machine);
-                replica.set_election_timeout(10 + self.rng.below(10) as usize);
+                replica.set_election_timeout(self.election_ticks());
                 self.checked.insert(id, self.checked.get(&id).copied().unwrap_or(0).min(replica.applied()));
                 self.replicas.insert(id, Some(replica));
             }
@@ -266,7 +271,7 @@ impl Sim {
         let Some(machine) = self.machines.get_mut(&id) else { return };
         let progress = f(replica, machine);
         if replica.take_role_change() {
-            let ticks = 10 + self.rng.below(10) as usize;
+            let ticks = self.election_ticks();
             if let Some(Some(replica)) = self.replicas.get_mut(&id) {
                 replica.set_election_timeout(ticks);
             }

@@ -433,6 +433,35 @@ fn write_out(link: &mut Link, output: &mut Vec<u8>) -> io::Result<()> {
 mod tests {
     use super::*;
 
+    /// A member that died (the accepted end closed) is noticed without writing to it, so the next
+    /// message to it goes over a fresh connection instead of into the dead one.
+    #[test]
+    fn a_dialled_connection_the_peer_closed_is_dropped_before_the_next_write() {
+        let mut poll = mio::Poll::new().expect("poll");
+        let peer = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let peer_addr = peer.local_addr().expect("addr");
+        let own = "127.0.0.1:0".parse().expect("addr");
+        let hello = Hello { id: 1, cluster: "c".to_string(), client: "c".to_string() };
+        let mut transport =
+            Transport::bind(poll.registry(), (Token(0), 1), hello, own, &[(2, peer_addr)], None).expect("bind");
+        transport.flush(poll.registry(), Instant::now());
+        let (accepted, _) = peer.accept().expect("the transport dials");
+        drop(accepted);
+        let mut events = mio::Events::with_capacity(16);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while transport.outbound[&2].link.is_some() {
+            assert!(Instant::now() < deadline, "the closed connection is never noticed");
+            poll.poll(&mut events, Some(Duration::from_millis(100))).expect("poll");
+            for event in events.iter() {
+                transport.ready(poll.registry(), event.token(), &mut Vec::new());
+            }
+        }
+        // Dialled long enough ago: the next flush dials again at once.
+        transport.outbound.get_mut(&2).expect("peer").redial_at = Instant::now();
+        transport.flush(poll.registry(), Instant::now());
+        assert!(transport.outbound[&2].link.is_some(), "redialled");
+    }
+
     #[test]
     fn frames_round_trip_and_a_flipped_bit_is_refused() {
         let mut bytes = Vec::new();
