@@ -76,6 +76,10 @@ struct Args {
     /// leader named in not_leader answers (members also tell each other)
     #[argh(option)]
     peer_clients: Option<String>,
+    /// cluster mode: applied raft entries after which a member snapshots its state and drops the
+    /// log before it (default 10000)
+    #[argh(option, default = "splitd::cluster::node::SNAPSHOT_EVERY")]
+    raft_snapshot_every: u64,
     #[argh(subcommand)]
     command: Option<Command>,
 }
@@ -166,7 +170,8 @@ fn cluster_config(args: &Args) -> Result<Option<ClusterConfig>, String> {
         Some(list) => id_list(list)?,
         None => Vec::new(),
     };
-    Ok(Some(ClusterConfig { id, peers, peer_clients }))
+    let snapshot_every = args.raft_snapshot_every.max(1);
+    Ok(Some(ClusterConfig { id, peers, peer_clients, snapshot_every }))
 }
 
 /// `1=a,2=b` → `[(1, "a"), (2, "b")]`.

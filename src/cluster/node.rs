@@ -4,10 +4,15 @@
 //! The loop calls in at four points: a peer socket's event (`on_event`), once a turn (`turn`:
 //! tick, persist, send, apply), before executing a command (`admit`), and after executing one
 //! (`propose`). Everything else about a request stays the loop's and the machine's.
+//!
+//! Snapshots: every `--raft-snapshot-every` applied entries a forked child writes the machine's
+//! image (`store::fork`, `snapshot::write_taking`); the loop pays the fork, and once the child is
+//! done, reading the file back and rewriting the short `raft.log` tail. The image then stays in
+//! memory, to send to a follower that fell behind.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use mio::{Registry, Token};
@@ -15,8 +20,10 @@ use serde_json::{json, Value};
 
 use super::durable::DurableLog;
 use super::replica::{NotServing, Progress, Replica};
+use super::snapshot;
 use super::transport::{Received, Transport};
 use crate::machine::{Command, Machine, Record};
+use crate::store::fork;
 
 /// One raft tick: elections after 0.5-1 s without a leader, heartbeats every 100 ms.
 pub const TICK: Duration = Duration::from_millis(50);
@@ -29,6 +36,19 @@ pub struct ClusterConfig {
     pub peers: Vec<(u64, SocketAddr)>,
     /// Members' client addresses, for `not_leader` answers (also learnt from peers' hellos).
     pub peer_clients: Vec<(u64, String)>,
+    /// `--raft-snapshot-every`: applied entries after the last snapshot that start a new one.
+    pub snapshot_every: u64,
+}
+
+/// The default `--raft-snapshot-every`: a restart replays at most about this many entries after
+/// the snapshot, and `raft.log` holds about this many.
+pub const SNAPSHOT_EVERY: u64 = 10_000;
+
+/// A snapshot being written by a forked child.
+struct Taking {
+    pid: fork::Pid,
+    meta: raft::eraftpb::SnapshotMetadata,
+    started: Instant,
 }
 
 pub struct Node {
@@ -38,6 +58,9 @@ pub struct Node {
     clients: HashMap<u64, String>,
     next_tick: Instant,
     received: Vec<Received>,
+    dir: PathBuf,
+    snapshot_every: u64,
+    taking: Option<Taking>,
 }
 
 impl Node {
@@ -66,8 +89,17 @@ impl Node {
             .map_err(|e| format!("cannot listen for peers on {listen}: {e}"))?;
         let mut clients: HashMap<u64, String> = config.peer_clients.iter().cloned().collect();
         clients.insert(config.id, own_client);
-        let node =
-            Node { replica, log: reopened.log, transport, clients, next_tick: Instant::now(), received: Vec::new() };
+        let node = Node {
+            replica,
+            log: reopened.log,
+            transport,
+            clients,
+            next_tick: Instant::now(),
+            received: Vec::new(),
+            dir: dir.to_path_buf(),
+            snapshot_every: config.snapshot_every.max(1),
+            taking: None,
+        };
         Ok((node, machine))
     }
 
@@ -108,11 +140,63 @@ impl Node {
         while self.replica.has_ready() {
             merge(&mut progress, self.replica.handle_ready(machine, &mut self.log)?);
         }
+        if let Some(index) = progress.installed {
+            crate::log::info!("raft: installed the leader's snapshot at {index}");
+        }
         for message in progress.messages.drain(..) {
-            self.transport.send(&message);
+            let queued = self.transport.send(&message);
+            if message.get_msg_type() == raft::eraftpb::MessageType::MsgSnapshot {
+                // Raft waits for this before probing the follower again.
+                self.replica.report_snapshot(message.to, queued);
+            }
         }
         self.transport.flush(registry, now);
+        self.snapshot_turn(machine)?;
         Ok(progress)
+    }
+
+    /// Starts a snapshot when enough entries were applied since the last; adopts a finished one.
+    /// A failed child costs nothing (the log is kept whole; the next turn retries).
+    fn snapshot_turn(&mut self, machine: &Machine) -> Result<(), String> {
+        if let Some(taking) = &self.taking {
+            let Some(done) = fork::reap(taking.pid) else { return Ok(()) };
+            let Some(Taking { meta, started, .. }) = self.taking.take() else { return Ok(()) };
+            if let Err(status) = done {
+                crate::log::info!("raft snapshot child failed (status {status}); the log is kept whole");
+                snapshot::discard_taking(&self.dir);
+                return Ok(());
+            }
+            if meta.index <= self.replica.store().offset() {
+                snapshot::discard_taking(&self.dir);
+                return Ok(());
+            }
+            let taken = match snapshot::adopt_taking(&self.dir, &meta) {
+                Ok(taken) => taken,
+                Err(err) => {
+                    crate::log::info!("raft snapshot not adopted: {err}; the log is kept whole");
+                    snapshot::discard_taking(&self.dir);
+                    return Ok(());
+                }
+            };
+            // A failure here is fatal: the log file may no longer be the one being appended to.
+            self.replica.compact(taken, &mut self.log)?;
+            let took = started.elapsed().as_millis();
+            crate::log::info!("raft snapshot at {} written in {took} ms; the log before it is dropped", meta.index);
+            return Ok(());
+        }
+        if self.replica.applied_since_snapshot() < self.snapshot_every {
+            return Ok(());
+        }
+        let meta = self.replica.snapshot_meta();
+        let (dir, replica) = (&self.dir, &self.replica);
+        let spawned = fork::spawn(|| {
+            replica.image_machine(machine, |m| snapshot::write_taking(dir, m, &meta).is_ok()).unwrap_or(false)
+        });
+        match spawned {
+            Ok(pid) => self.taking = Some(Taking { pid, meta, started: Instant::now() }),
+            Err(err) => crate::log::info!("cannot fork to write a raft snapshot: {err}"),
+        }
+        Ok(())
     }
 
     /// Proposes a command's records; `None` if raft refused (the machine was rebuilt).
@@ -217,4 +301,5 @@ fn merge(into: &mut Progress, from: Progress) {
     into.messages.extend(from.messages);
     into.events.extend(from.events);
     into.rebuilt |= from.rebuilt;
+    into.installed = into.installed.max(from.installed);
 }

@@ -6,8 +6,10 @@
 //! client address, which is how members learn where to redirect clients).
 //!
 //! Frame: `<u32 LE body length> <u32 LE crc32c of body> <body>`, the body a kind byte (`1` hello,
-//! `2` a raft message in rust-protobuf encoding). A frame that fails its checksum, is too long or
-//! does not decode closes that connection (raft retransmits; the dialler reconnects).
+//! `2` a raft message in rust-protobuf encoding, `3` and `4` a snapshot message's head and its
+//! image's chunks, see `chunks`). A frame that fails its checksum, is too long or does not decode
+//! closes that connection (raft retransmits; the dialler reconnects). While a snapshot streams to a
+//! peer, other messages to it queue behind it (same bound), so the peer sees them in order.
 //!
 //! Owns the peer listener, the peer sockets, framing and reconnecting. Does not interpret raft
 //! messages (`node`). Bounded: at most `OUTPUT_BYTES_MAX` queued to one peer (beyond it messages
@@ -21,8 +23,10 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 use protobuf::Message as _;
-use raft::eraftpb::Message;
+use raft::eraftpb::{Message, MessageType};
 use slab::Slab;
+
+use super::chunks::{Incoming, Outgoing, CHUNK_BYTES};
 
 pub const FRAME_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// Output queued to one peer beyond which new messages to it are dropped (it is slow or gone).
@@ -31,6 +35,8 @@ const OUTPUT_BYTES_MAX: usize = 64 * 1024 * 1024;
 const REDIAL_AFTER: Duration = Duration::from_millis(200);
 const KIND_HELLO: u8 = 1;
 const KIND_MESSAGE: u8 = 2;
+const KIND_SNAPSHOT_HEAD: u8 = 3;
+const KIND_SNAPSHOT_CHUNK: u8 = 4;
 
 /// What a received frame was.
 pub enum Received {
@@ -50,8 +56,15 @@ pub fn encode_frame(kind: u8, body: &[u8], out: &mut Vec<u8>) {
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
 }
 
+/// A frame as read, before a snapshot's chunks are gathered.
+pub enum Frame {
+    Whole(Received),
+    SnapshotHead(Box<Incoming>),
+    SnapshotChunk(Vec<u8>),
+}
+
 /// Cuts the first whole frame off `input`: `Ok(None)` while incomplete, `Err` for a bad frame.
-pub fn decode_frame(input: &mut Vec<u8>) -> Result<Option<Received>, String> {
+pub fn decode_frame(input: &mut Vec<u8>) -> Result<Option<Frame>, String> {
     let Some(header) = input.get(..8) else { return Ok(None) };
     let length = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
     let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
@@ -67,11 +80,13 @@ pub fn decode_frame(input: &mut Vec<u8>) -> Result<Option<Received>, String> {
             let mut id = [0; 8];
             id.copy_from_slice(&body[1..9]);
             let client = String::from_utf8_lossy(&body[9..]).into_owned();
-            Received::Hello { id: u64::from_le_bytes(id), client }
+            Frame::Whole(Received::Hello { id: u64::from_le_bytes(id), client })
         }
-        KIND_MESSAGE => Received::Message(Box::new(
+        KIND_MESSAGE => Frame::Whole(Received::Message(Box::new(
             Message::parse_from_bytes(&body[1..]).map_err(|e| format!("peer message does not decode: {e}"))?,
-        )),
+        ))),
+        KIND_SNAPSHOT_HEAD => Frame::SnapshotHead(Box::new(Incoming::start(&body[1..])?)),
+        KIND_SNAPSHOT_CHUNK => Frame::SnapshotChunk(body[1..].to_vec()),
         kind => return Err(format!("unknown peer frame kind {kind}")),
     };
     input.drain(..8 + length);
@@ -83,11 +98,40 @@ struct Outbound {
     stream: Option<TcpStream>,
     output: Vec<u8>,
     redial_at: Instant,
+    /// A snapshot's image still to send, and the frames queued behind it.
+    streaming: Option<Outgoing>,
+    behind: Vec<u8>,
+}
+
+impl Outbound {
+    /// Tops the output up with the streaming image's next chunks (about one at a time); once the
+    /// image is out, the frames queued behind it follow.
+    fn refill(&mut self) {
+        while self.output.len() < CHUNK_BYTES {
+            let Some(outgoing) = self.streaming.as_mut() else { return };
+            match outgoing.next_chunk() {
+                Some(chunk) => encode_frame(KIND_SNAPSHOT_CHUNK, chunk, &mut self.output),
+                None => {
+                    self.streaming = None;
+                    self.output.append(&mut self.behind);
+                }
+            }
+        }
+    }
+
+    /// Whatever was queued is stale once the connection is gone; raft resends what matters.
+    fn reset(&mut self, output: Vec<u8>) {
+        self.output = output;
+        self.streaming = None;
+        self.behind.clear();
+    }
 }
 
 struct Inbound {
     stream: TcpStream,
     input: Vec<u8>,
+    /// A snapshot message whose chunks are arriving.
+    incoming: Option<Box<Incoming>>,
 }
 
 pub struct Transport {
@@ -119,7 +163,17 @@ impl Transport {
         let now = Instant::now();
         let outbound = peers
             .iter()
-            .map(|&(id, addr)| (id, Outbound { addr, stream: None, output: Vec::new(), redial_at: now }))
+            .map(|&(id, addr)| {
+                let peer = Outbound {
+                    addr,
+                    stream: None,
+                    output: Vec::new(),
+                    redial_at: now,
+                    streaming: None,
+                    behind: Vec::new(),
+                };
+                (id, peer)
+            })
             .collect();
         Ok(Transport {
             own_id: own.0,
@@ -138,14 +192,28 @@ impl Transport {
     }
 
     /// Queues `message` to its peer (dropped when that peer's queue is full: raft resends).
-    pub fn send(&mut self, message: &Message) {
-        let Some(peer) = self.outbound.get_mut(&message.to) else { return };
-        if peer.output.len() > OUTPUT_BYTES_MAX {
-            return;
+    /// Returns whether it was queued; a snapshot is not while another streams to the same peer or
+    /// the peer is not connected.
+    pub fn send(&mut self, message: &Message) -> bool {
+        let Some(peer) = self.outbound.get_mut(&message.to) else { return false };
+        if message.get_msg_type() == MessageType::MsgSnapshot {
+            if peer.streaming.is_some() || peer.stream.is_none() {
+                return false;
+            }
+            let Some(head) = super::chunks::head_body(message) else { return false };
+            encode_frame(KIND_SNAPSHOT_HEAD, &head, &mut peer.output);
+            peer.streaming = Some(Outgoing::new(message));
+            return true;
         }
-        if let Ok(body) = message.write_to_bytes() {
-            encode_frame(KIND_MESSAGE, &body, &mut peer.output);
+        let queue = if peer.streaming.is_some() { &mut peer.behind } else { &mut peer.output };
+        if queue.len() > OUTPUT_BYTES_MAX {
+            return false;
         }
+        match message.write_to_bytes() {
+            Ok(body) => encode_frame(KIND_MESSAGE, &body, queue),
+            Err(_) => return false,
+        }
+        true
     }
 
     /// Dials peers that are down (when due) and writes queued output.
@@ -161,20 +229,28 @@ impl Transport {
                         hello.extend_from_slice(self.own_client.as_bytes());
                         let mut output = Vec::new();
                         encode_frame(KIND_HELLO, &hello, &mut output);
-                        // Whatever was queued while down is stale; raft resends what matters.
-                        peer.output = output;
+                        peer.reset(output);
                         peer.stream = Some(stream);
                     }
                 }
             }
-            if let Some(stream) = peer.stream.as_mut() {
+            if peer.stream.is_none() {
+                peer.reset(Vec::new());
+                continue;
+            }
+            loop {
+                peer.refill();
+                let Some(stream) = peer.stream.as_mut() else { break };
                 if write_out(stream, &mut peer.output).is_err() {
                     let _ = registry.deregister(stream);
                     peer.stream = None;
-                    peer.output.clear();
+                    peer.reset(Vec::new());
+                    break;
                 }
-            } else {
-                peer.output.clear();
+                // Still output left: the socket is full (a writable event brings the loop back).
+                if !peer.output.is_empty() || peer.streaming.is_none() {
+                    break;
+                }
             }
         }
     }
@@ -202,8 +278,9 @@ impl Transport {
         };
         let mut bad = false;
         loop {
-            match decode_frame(&mut inbound.input) {
-                Ok(Some(received)) => out.push(received),
+            match decode_frame(&mut inbound.input).and_then(|frame| gather(&mut inbound.incoming, frame)) {
+                Ok(Some(Some(received))) => out.push(received),
+                Ok(Some(None)) => {}
                 Ok(None) => break,
                 Err(err) => {
                     crate::log::info!("closing a peer connection: {err}");
@@ -227,7 +304,7 @@ impl Transport {
                     if entry.key() < OUTBOUND_OFFSET
                         && registry.register(&mut stream, token, Interest::READABLE).is_ok()
                     {
-                        entry.insert(Inbound { stream, input: Vec::new() });
+                        entry.insert(Inbound { stream, input: Vec::new(), incoming: None });
                     }
                 }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
@@ -235,6 +312,29 @@ impl Transport {
             }
         }
     }
+}
+
+/// A decoded frame into what it completes: `Some(Some(..))` a whole message, `Some(None)` a
+/// snapshot's part, `None` no frame yet.
+fn gather(incoming: &mut Option<Box<Incoming>>, frame: Option<Frame>) -> Result<Option<Option<Received>>, String> {
+    let whole = match frame {
+        None => return Ok(None),
+        Some(Frame::Whole(received)) => Some(received),
+        Some(Frame::SnapshotHead(head)) if head.is_complete() => Some(Received::Message(Box::new(head.into_message()))),
+        Some(Frame::SnapshotHead(head)) => {
+            *incoming = Some(head);
+            None
+        }
+        Some(Frame::SnapshotChunk(chunk)) => {
+            let gathering = incoming.as_mut().ok_or("a snapshot chunk without its head")?;
+            let done = gathering.add(&chunk)?.map(|message| Received::Message(Box::new(message)));
+            if done.is_some() {
+                *incoming = None;
+            }
+            done
+        }
+    };
+    Ok(Some(whole))
 }
 
 /// Writes until done or `WouldBlock`; an error means the connection is gone.
@@ -267,9 +367,11 @@ mod tests {
         let mut input = bytes[..5].to_vec();
         assert!(matches!(decode_frame(&mut input), Ok(None)), "incomplete waits");
         let mut input = bytes.clone();
-        assert!(matches!(decode_frame(&mut input), Ok(Some(Received::Hello { id: 7, ref client })) if client == "a"));
+        assert!(
+            matches!(decode_frame(&mut input), Ok(Some(Frame::Whole(Received::Hello { id: 7, ref client }))) if client == "a")
+        );
         match decode_frame(&mut input) {
-            Ok(Some(Received::Message(m))) => assert_eq!((m.to, m.from, m.term), (2, 1, 5)),
+            Ok(Some(Frame::Whole(Received::Message(m)))) => assert_eq!((m.to, m.from, m.term), (2, 1, 5)),
             _ => panic!("a raft message"),
         }
         assert!(input.is_empty());
