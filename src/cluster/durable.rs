@@ -66,6 +66,11 @@ impl DurableLog {
             store.restore(snapshot);
         }
         let good = replay(&bytes, &mut store).map_err(|e| format!("{shown}: {e}"))?;
+        if store.hard_state().commit < store.offset() {
+            // A crash between writing a leader's snapshot and rewriting the log: the log's hard
+            // state is older than the snapshot, whose index is committed.
+            store.set_commit(store.offset());
+        }
         if store.hard_state().commit > store.last() {
             return Err(format!(
                 "{shown} ends at entry {} before its commit index {}: committed entries are missing \
@@ -290,6 +295,26 @@ mod tests {
         std::fs::remove_file(dir.join(snapshot::SNAPSHOT_FILE)).expect("lose the snapshot");
         let refused = DurableLog::open(&dir, &[1]).err().unwrap_or_default();
         assert!(refused.contains("gap"), "a log that no longer starts at 1 is refused: {refused}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_crash_between_the_snapshot_and_the_log_rewrite_reopens_at_the_snapshot() {
+        let dir = temp_dir("between");
+        let Reopened { mut log, mut store, .. } = DurableLog::open(&dir, &[1]).expect("open");
+        store.append(&[entry(1, 1, b"old"), entry(2, 1, b"old")]).expect("append");
+        log.persist(&store, Some(1)).expect("persist");
+        drop(log);
+        let mut snapshot = snapshot_at(40, 3);
+        let mut image = Vec::new();
+        crate::store::snapshot::write_image(&crate::machine::Machine::new(), &mut image).expect("image");
+        snapshot.data = image.into();
+        snapshot::write(&dir, &snapshot).expect("the snapshot, then the crash");
+        let again = DurableLog::open(&dir, &[1]).expect("reopen");
+        assert_eq!((again.store.offset(), again.store.last(), again.store.hard_state().commit), (40, 40, 40));
+        let (replica, _) =
+            super::super::replica::Replica::start(1, again.store, &super::super::discard_logger()).expect("starts");
+        assert_eq!(replica.applied(), 40);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

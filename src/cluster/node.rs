@@ -44,6 +44,9 @@ pub struct ClusterConfig {
 /// the snapshot, and `raft.log` holds about this many.
 pub const SNAPSHOT_EVERY: u64 = 10_000;
 
+/// After a snapshot that failed, the next waits this long (a full disk is not retried every turn).
+const SNAPSHOT_RETRY_AFTER: Duration = Duration::from_secs(10);
+
 /// A snapshot being written by a forked child.
 struct Taking {
     pid: fork::Pid,
@@ -61,6 +64,8 @@ pub struct Node {
     dir: PathBuf,
     snapshot_every: u64,
     taking: Option<Taking>,
+    /// No snapshot starts before this (set after a failed one).
+    snapshot_not_before: Instant,
 }
 
 impl Node {
@@ -99,6 +104,7 @@ impl Node {
             dir: dir.to_path_buf(),
             snapshot_every: config.snapshot_every.max(1),
             taking: None,
+            snapshot_not_before: Instant::now(),
         };
         Ok((node, machine))
     }
@@ -151,19 +157,20 @@ impl Node {
             }
         }
         self.transport.flush(registry, now);
-        self.snapshot_turn(machine)?;
+        self.snapshot_turn(machine, now)?;
         Ok(progress)
     }
 
     /// Starts a snapshot when enough entries were applied since the last; adopts a finished one.
     /// A failed child costs nothing (the log is kept whole; the next turn retries).
-    fn snapshot_turn(&mut self, machine: &Machine) -> Result<(), String> {
+    fn snapshot_turn(&mut self, machine: &Machine, now: Instant) -> Result<(), String> {
         if let Some(taking) = &self.taking {
             let Some(done) = fork::reap(taking.pid) else { return Ok(()) };
             let Some(Taking { meta, started, .. }) = self.taking.take() else { return Ok(()) };
             if let Err(status) = done {
                 crate::log::info!("raft snapshot child failed (status {status}); the log is kept whole");
                 snapshot::discard_taking(&self.dir);
+                self.snapshot_not_before = now + SNAPSHOT_RETRY_AFTER;
                 return Ok(());
             }
             if meta.index <= self.replica.store().offset() {
@@ -175,6 +182,7 @@ impl Node {
                 Err(err) => {
                     crate::log::info!("raft snapshot not adopted: {err}; the log is kept whole");
                     snapshot::discard_taking(&self.dir);
+                    self.snapshot_not_before = now + SNAPSHOT_RETRY_AFTER;
                     return Ok(());
                 }
             };
@@ -184,7 +192,7 @@ impl Node {
             crate::log::info!("raft snapshot at {} written in {took} ms; the log before it is dropped", meta.index);
             return Ok(());
         }
-        if self.replica.applied_since_snapshot() < self.snapshot_every {
+        if self.replica.applied_since_snapshot() < self.snapshot_every || now < self.snapshot_not_before {
             return Ok(());
         }
         let meta = self.replica.snapshot_meta();
@@ -194,7 +202,10 @@ impl Node {
         });
         match spawned {
             Ok(pid) => self.taking = Some(Taking { pid, meta, started: Instant::now() }),
-            Err(err) => crate::log::info!("cannot fork to write a raft snapshot: {err}"),
+            Err(err) => {
+                crate::log::info!("cannot fork to write a raft snapshot: {err}");
+                self.snapshot_not_before = now + SNAPSHOT_RETRY_AFTER;
+            }
         }
         Ok(())
     }
