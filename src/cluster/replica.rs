@@ -19,7 +19,7 @@
 //! Owns the ready → persist → send → apply sequence (`handle_ready`) minus the I/O: the caller
 //! persists (`Persist`), sends the returned messages, and hears which indices are now applied.
 
-use raft::eraftpb::{Entry, EntryType, Message, Snapshot, SnapshotMetadata};
+use raft::eraftpb::{Entry, EntryType, Message, MessageType, Snapshot, SnapshotMetadata};
 use raft::{Config, RawNode, SnapshotStatus, StateRole};
 use serde::{Deserialize, Serialize};
 
@@ -178,7 +178,14 @@ impl Replica {
     }
 
     /// A message from a peer. A message raft refuses (from an unknown peer, a stale one) is dropped.
-    pub fn step(&mut self, machine: &mut Machine, message: Message) -> Progress {
+    /// A heartbeat naming a commit beyond this member's log (a leader that remembers more of this
+    /// member than its disk holds: its directory was emptied) would make raft-rs panic; it commits
+    /// nothing instead.
+    pub fn step(&mut self, machine: &mut Machine, mut message: Message) -> Progress {
+        let log = &self.raw.raft.raft_log;
+        if message.get_msg_type() == MessageType::MsgHeartbeat && message.commit > log.last_index() {
+            message.commit = log.committed;
+        }
         let _ = self.raw.step(message);
         self.observe(machine)
     }
@@ -425,5 +432,20 @@ fn record_group(record: &Record) -> Option<GroupId> {
         | Record::MemberLeft { group, .. }
         | Record::GroupCurrencySet { group, .. }
         | Record::GroupPasswordSet { group, .. } => Some(*group),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_heartbeat_beyond_an_emptied_log_commits_nothing_and_does_not_panic() {
+        let (mut replica, mut machine) =
+            Replica::start(3, LogStore::new(&[1, 2, 3]), &super::super::discard_logger()).expect("start");
+        let mut heartbeat = Message { from: 1, to: 3, term: 2, commit: 588, ..Message::default() };
+        heartbeat.set_msg_type(MessageType::MsgHeartbeat);
+        replica.step(&mut machine, heartbeat);
+        assert_eq!((replica.commit_index(), replica.leader()), (0, Some(1)));
     }
 }
