@@ -403,10 +403,41 @@ fn a_member_that_missed_the_compacted_log_catches_up_by_snapshot() {
 }
 
 /// One writer for the catch-up measurement: its own user and group (so no other writer's
-/// notifications), one connection, windows of pipelined writes. Returns how many were acknowledged.
-fn load_writer(leader: SocketAddr, number: usize, count: usize) -> usize {
-    let stream = TcpStream::connect(leader).expect("connect");
-    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+/// notifications), one connection at a time to whichever member leads (a leadership change under
+/// load closes it: the writer moves on), windows of pipelined writes. Returns how many were
+/// acknowledged.
+fn load_writer(members: Vec<SocketAddr>, number: usize, count: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    let mut acked = 0;
+    while acked < count {
+        assert!(Instant::now() < deadline, "writer {number}: only {acked} of {count} writes acknowledged");
+        let leader = find_leader(&members, deadline);
+        acked = load_session(leader, number, count, acked).unwrap_or(acked);
+    }
+    acked
+}
+
+/// The member that takes writes now (a probe signup: `ok` or `user_exists` there).
+fn find_leader(members: &[SocketAddr], deadline: Instant) -> SocketAddr {
+    loop {
+        for &addr in members {
+            let Ok(stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else { continue };
+            let mut client = Client::from_stream(stream);
+            let data = json!({"username": "probe", "password": "probe-pw-1"});
+            let reply = try_request(&mut client, "signup", &data).unwrap_or(Value::Null);
+            if reply["status"] == "ok" || reply["code"] == "user_exists" {
+                return addr;
+            }
+        }
+        assert!(Instant::now() < deadline, "no member took writes");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Writes from `acked` on until `count` or the connection closes; the new acknowledged total.
+fn load_session(leader: SocketAddr, number: usize, count: usize, mut acked: usize) -> Option<usize> {
+    let stream = TcpStream::connect(leader).ok()?;
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut out = stream;
     let user = format!("w{number}");
     let request = |action: &str, data: Value| {
@@ -417,11 +448,11 @@ fn load_writer(leader: SocketAddr, number: usize, count: usize) -> usize {
     let read_reply = |reader: &mut BufReader<TcpStream>| loop {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return Value::Null;
+            return None;
         }
         let message: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
         if message.get("type").is_none() {
-            return message;
+            return Some(message);
         }
     };
     let credentials = json!({"username": user, "password": "writer-pw-1"});
@@ -430,10 +461,9 @@ fn load_writer(leader: SocketAddr, number: usize, count: usize) -> usize {
         ("login", credentials),
         ("create_group", json!({"group": format!("g{number}"), "password": ""})),
     ] {
-        out.write_all(request(action, data).as_bytes()).expect("write");
-        read_reply(&mut reader);
+        out.write_all(request(action, data).as_bytes()).ok()?;
+        read_reply(&mut reader)?;
     }
-    let mut acked = 0;
     let window = 200;
     while acked < count {
         let n = window.min(count - acked);
@@ -443,14 +473,18 @@ fn load_writer(leader: SocketAddr, number: usize, count: usize) -> usize {
                 "description": format!("w{number}-{}", acked + k), "split_between": [user], "include_payer": true});
             frames.push_str(&request("add_transaction", data));
         }
-        out.write_all(frames.as_bytes()).expect("write");
+        if out.write_all(frames.as_bytes()).is_err() {
+            return Some(acked);
+        }
         for _ in 0..n {
-            if read_reply(&mut reader)["status"] == "ok" {
-                acked += 1;
+            match read_reply(&mut reader) {
+                Some(reply) if reply["status"] == "ok" => acked += 1,
+                Some(_) => {}
+                None => return Some(acked),
             }
         }
     }
-    acked
+    Some(acked)
 }
 
 /// The applied index member `i` reports (`cluster_status`), as user `w0`.
@@ -479,13 +513,18 @@ fn catch_up_rate_of_a_member_down_for_many_writes() {
         .expect("a leader");
     let down = (leader + 1) % MEMBERS;
     cluster.kill(down);
-    let leader_addr = cluster.servers[leader].as_ref().expect("leader").addr;
+    let members: Vec<SocketAddr> = cluster.addrs().into_iter().flatten().collect();
     let started = Instant::now();
-    let handles: Vec<_> =
-        (0..writers).map(|n| std::thread::spawn(move || load_writer(leader_addr, n, writes / writers))).collect();
+    let handles: Vec<_> = (0..writers)
+        .map(|n| {
+            let members = members.clone();
+            std::thread::spawn(move || load_writer(members, n, writes / writers))
+        })
+        .collect();
     let acked: usize = handles.into_iter().map(|h| h.join().expect("writer")).sum();
     let wrote = started.elapsed();
-    let target = applied_index(&cluster, leader).expect("the leader's index");
+    // The leader may have changed under load: the highest index a running member applied.
+    let target = (0..MEMBERS).filter_map(|i| applied_index(&cluster, i)).max().expect("the members' index");
     let snap_bytes = std::fs::metadata(cluster.dirs[leader].path().join("raft.snap")).map(|m| m.len()).unwrap_or(0);
     println!(
         "{acked} writes in {wrote:?} ({:.0}/s); leader at index {target}; raft.snap {snap_bytes} bytes",
