@@ -14,6 +14,7 @@ pub mod log_store;
 pub mod node;
 pub mod replica;
 pub mod snapshot;
+pub mod taking;
 pub mod transport;
 
 #[cfg(test)]

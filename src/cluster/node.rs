@@ -4,15 +4,11 @@
 //! The loop calls in at four points: a peer socket's event (`on_event`), once a turn (`turn`:
 //! tick, persist, send, apply), before executing a command (`admit`), and after executing one
 //! (`propose`). Everything else about a request stays the loop's and the machine's.
-//!
-//! Snapshots: every `--raft-snapshot-every` applied entries a forked child writes the machine's
-//! image (`store::fork`, `snapshot::write_taking`); the loop pays the fork, and once the child is
-//! done, reading the file back and rewriting the short `raft.log` tail. The image then stays in
-//! memory, to send to a follower that fell behind.
+//! Snapshots are taken by `taking` once a turn.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use mio::{Registry, Token};
@@ -20,10 +16,9 @@ use serde_json::{json, Value};
 
 use super::durable::DurableLog;
 use super::replica::{NotServing, Progress, Replica};
-use super::snapshot;
+use super::taking::Taker;
 use super::transport::{Received, Transport};
 use crate::machine::{Command, Machine, Record};
-use crate::store::fork;
 
 /// One raft tick: elections after 0.5-1 s without a leader, heartbeats every 100 ms.
 pub const TICK: Duration = Duration::from_millis(50);
@@ -40,19 +35,7 @@ pub struct ClusterConfig {
     pub snapshot_every: u64,
 }
 
-/// The default `--raft-snapshot-every`: a restart replays at most about this many entries after
-/// the snapshot, and `raft.log` holds about this many.
-pub const SNAPSHOT_EVERY: u64 = 10_000;
-
-/// After a snapshot that failed, the next waits this long (a full disk is not retried every turn).
-const SNAPSHOT_RETRY_AFTER: Duration = Duration::from_secs(10);
-
-/// A snapshot being written by a forked child.
-struct Taking {
-    pid: fork::Pid,
-    meta: raft::eraftpb::SnapshotMetadata,
-    started: Instant,
-}
+pub use super::taking::SNAPSHOT_EVERY;
 
 pub struct Node {
     replica: Replica,
@@ -61,11 +44,7 @@ pub struct Node {
     clients: HashMap<u64, String>,
     next_tick: Instant,
     received: Vec<Received>,
-    dir: PathBuf,
-    snapshot_every: u64,
-    taking: Option<Taking>,
-    /// No snapshot starts before this (set after a failed one).
-    snapshot_not_before: Instant,
+    taker: Taker,
 }
 
 impl Node {
@@ -101,10 +80,7 @@ impl Node {
             clients,
             next_tick: Instant::now(),
             received: Vec::new(),
-            dir: dir.to_path_buf(),
-            snapshot_every: config.snapshot_every.max(1),
-            taking: None,
-            snapshot_not_before: Instant::now(),
+            taker: Taker::new(dir, config.snapshot_every),
         };
         Ok((node, machine))
     }
@@ -157,57 +133,8 @@ impl Node {
             }
         }
         self.transport.flush(registry, now);
-        self.snapshot_turn(machine, now)?;
+        self.taker.turn(&mut self.replica, &mut self.log, machine, now)?;
         Ok(progress)
-    }
-
-    /// Starts a snapshot when enough entries were applied since the last; adopts a finished one.
-    /// A failed child costs nothing (the log is kept whole; the next turn retries).
-    fn snapshot_turn(&mut self, machine: &Machine, now: Instant) -> Result<(), String> {
-        if let Some(taking) = &self.taking {
-            let Some(done) = fork::reap(taking.pid) else { return Ok(()) };
-            let Some(Taking { meta, started, .. }) = self.taking.take() else { return Ok(()) };
-            if let Err(status) = done {
-                crate::log::info!("raft snapshot child failed (status {status}); the log is kept whole");
-                snapshot::discard_taking(&self.dir);
-                self.snapshot_not_before = now + SNAPSHOT_RETRY_AFTER;
-                return Ok(());
-            }
-            if meta.index <= self.replica.store().offset() {
-                snapshot::discard_taking(&self.dir);
-                return Ok(());
-            }
-            let taken = match snapshot::adopt_taking(&self.dir, &meta) {
-                Ok(taken) => taken,
-                Err(err) => {
-                    crate::log::info!("raft snapshot not adopted: {err}; the log is kept whole");
-                    snapshot::discard_taking(&self.dir);
-                    self.snapshot_not_before = now + SNAPSHOT_RETRY_AFTER;
-                    return Ok(());
-                }
-            };
-            // A failure here is fatal: the log file may no longer be the one being appended to.
-            self.replica.compact(taken, &mut self.log)?;
-            let took = started.elapsed().as_millis();
-            crate::log::info!("raft snapshot at {} written in {took} ms; the log before it is dropped", meta.index);
-            return Ok(());
-        }
-        if self.replica.applied_since_snapshot() < self.snapshot_every || now < self.snapshot_not_before {
-            return Ok(());
-        }
-        let meta = self.replica.snapshot_meta();
-        let (dir, replica) = (&self.dir, &self.replica);
-        let spawned = fork::spawn(|| {
-            replica.image_machine(machine, |m| snapshot::write_taking(dir, m, &meta).is_ok()).unwrap_or(false)
-        });
-        match spawned {
-            Ok(pid) => self.taking = Some(Taking { pid, meta, started: Instant::now() }),
-            Err(err) => {
-                crate::log::info!("cannot fork to write a raft snapshot: {err}");
-                self.snapshot_not_before = now + SNAPSHOT_RETRY_AFTER;
-            }
-        }
-        Ok(())
     }
 
     /// Proposes a command's records; `None` if raft refused (the machine was rebuilt).
