@@ -192,6 +192,7 @@ mod tests {
             peer_clients: Vec::new(),
             join: false,
             cluster_id: None,
+            snapshot_every: 10_000,
             tls: peer_ca.then(|| PeerTlsFiles { pair: files, ca: "ca.pem".into() }),
         };
         Config { cluster: Some(cluster), ..config }

@@ -88,6 +88,10 @@ struct Args {
     /// connections are then TLS, each end presenting its --tls-cert and verifying the other's
     #[argh(option)]
     peer_ca: Option<PathBuf>,
+    /// cluster mode: applied raft entries after which a member snapshots its state and drops the
+    /// log before it (default 10000)
+    #[argh(option, default = "splitd::cluster::node::SNAPSHOT_EVERY")]
+    raft_snapshot_every: u64,
     #[argh(subcommand)]
     command: Option<Command>,
 }
@@ -241,7 +245,9 @@ fn cluster_config(args: &Args, tls: Option<&TlsFiles>) -> Result<Option<ClusterC
         (None, Some(_)) => return Err("--peer-ca needs --tls-cert and --tls-key".to_string()),
         _ => None,
     };
-    Ok(Some(ClusterConfig { id, peers, peer_clients, join: args.join, cluster_id: args.cluster_id.clone(), tls }))
+    let snapshot_every = args.raft_snapshot_every.max(1);
+    let cluster_id = args.cluster_id.clone();
+    Ok(Some(ClusterConfig { id, peers, peer_clients, join: args.join, cluster_id, tls, snapshot_every }))
 }
 
 /// `1=a,2=b` → `[(1, "a"), (2, "b")]`.

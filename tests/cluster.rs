@@ -709,3 +709,222 @@ fn the_leader_reports_each_members_match_index() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Member `i` (re)started with extra flags.
+fn restart_with(cluster: &mut Cluster, i: usize, extra: &[&str]) {
+    let id = (i + 1).to_string();
+    let mut args = vec!["--node-id", id.as_str(), "--peers", cluster.peers.as_str()];
+    args.extend_from_slice(extra);
+    cluster.servers[i] = Some(Server::start(cluster.dirs[i].path(), &args));
+}
+
+/// Member `i`'s balances of group `g` (a stale read).
+fn balances(cluster: &Cluster, i: usize) -> Option<Value> {
+    let mut client = cluster.login(i)?;
+    let mut frame = json!({"action": "view_balances", "data": {"group": "g"}, "stale": true}).to_string();
+    frame.push('\n');
+    client.send_raw(frame.as_bytes());
+    let reply = client.reply();
+    (reply["status"] == "ok").then(|| reply["balances"].clone())
+}
+
+/// Writes `count` transactions through whichever member leads, in pipelined batches.
+fn write_many(cluster: &Cluster, prefix: &str, count: usize, deadline: Instant) -> Vec<String> {
+    let mut acked = Vec::new();
+    while acked.len() < count {
+        assert!(Instant::now() < deadline, "only {} of {count} writes were acknowledged", acked.len());
+        let Some((leader, _)) = cluster.on_leader("list_groups", json!({}), deadline) else { continue };
+        let Some(addr) = cluster.servers[leader].as_ref().map(|s| s.addr) else { continue };
+        let batch: Vec<String> =
+            (acked.len()..(acked.len() + 25).min(count)).map(|k| format!("{prefix}-{k}")).collect();
+        acked.extend(write_batch(addr, &batch).unwrap_or_default());
+    }
+    acked
+}
+
+#[test]
+fn a_member_that_missed_the_compacted_log_catches_up_by_snapshot() {
+    let snapshot_every = ["--raft-snapshot-every", "40"];
+    let mut cluster = Cluster::start("cluster-snap");
+    for i in 0..MEMBERS {
+        cluster.kill(i);
+        restart_with(&mut cluster, i, &snapshot_every);
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let signup = json!({"username": "alice", "password": "alice-pw-1"});
+    let (leader, _) = cluster.on_leader("signup", signup, deadline).expect("a leader");
+    cluster.on_leader("create_group", json!({"group": "g", "password": ""}), deadline).expect("the group");
+    let down = (leader + 1) % MEMBERS;
+    cluster.kill(down);
+    let acked = write_many(&cluster, "s", 400, deadline);
+    // The two running members snapshot and drop the log the stopped one would need.
+    for i in (0..MEMBERS).filter(|&i| i != down) {
+        let snap = cluster.dirs[i].path().join("raft.snap");
+        while !snap.exists() {
+            assert!(Instant::now() < deadline, "member {i} never wrote a raft snapshot");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let log_bytes = std::fs::metadata(cluster.dirs[i].path().join("raft.log")).map(|m| m.len()).unwrap_or(0);
+        assert!(log_bytes < 200 * 1024, "member {i}'s raft.log was compacted: {log_bytes} bytes");
+    }
+    restart_with(&mut cluster, down, &snapshot_every);
+    let after = write_many(&cluster, "after", 5, deadline);
+    loop {
+        let views: Vec<Option<Vec<String>>> = (0..MEMBERS).map(|i| cluster.descriptions(i)).collect();
+        let complete =
+            views.iter().all(|v| v.as_ref().is_some_and(|v| acked.iter().chain(&after).all(|a| v.contains(a))));
+        let sums: Vec<Option<Value>> = (0..MEMBERS).map(|i| balances(&cluster, i)).collect();
+        if complete && views.windows(2).all(|w| w[0] == w[1]) && sums.windows(2).all(|w| w[0] == w[1]) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the restarted member did not catch up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut restarted = cluster.servers[down].take().expect("running");
+    restarted.stop();
+    let log = restarted.stderr_text();
+    assert!(log.contains("installed the leader's snapshot"), "it caught up by snapshot, not by entries: {log}");
+}
+
+/// One writer for the catch-up measurement: its own user and group (so no other writer's
+/// notifications), one connection at a time to whichever member leads (a leadership change under
+/// load closes it: the writer moves on), windows of pipelined writes. Returns how many were
+/// acknowledged.
+fn load_writer(members: Vec<SocketAddr>, number: usize, count: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    let mut acked = 0;
+    while acked < count {
+        assert!(Instant::now() < deadline, "writer {number}: only {acked} of {count} writes acknowledged");
+        let leader = find_leader(&members, deadline);
+        acked = load_session(leader, number, count, acked).unwrap_or(acked);
+    }
+    acked
+}
+
+/// The member that takes writes now (a probe signup: `ok` or `user_exists` there).
+fn find_leader(members: &[SocketAddr], deadline: Instant) -> SocketAddr {
+    loop {
+        for &addr in members {
+            let Ok(stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else { continue };
+            let mut client = Client::from_stream(stream);
+            let data = json!({"username": "probe", "password": "probe-pw-1"});
+            let reply = try_request(&mut client, "signup", &data).unwrap_or(Value::Null);
+            if reply["status"] == "ok" || reply["code"] == "user_exists" {
+                return addr;
+            }
+        }
+        assert!(Instant::now() < deadline, "no member took writes");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Writes from `acked` on until `count` or the connection closes; the new acknowledged total.
+fn load_session(leader: SocketAddr, number: usize, count: usize, mut acked: usize) -> Option<usize> {
+    let stream = TcpStream::connect(leader).ok()?;
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut out = stream;
+    let user = format!("w{number}");
+    let request = |action: &str, data: Value| {
+        let mut frame = json!({"action": action, "data": data}).to_string();
+        frame.push('\n');
+        frame
+    };
+    let read_reply = |reader: &mut BufReader<TcpStream>| loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return None;
+        }
+        let message: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if message.get("type").is_none() {
+            return Some(message);
+        }
+    };
+    let credentials = json!({"username": user, "password": "writer-pw-1"});
+    for (action, data) in [
+        ("signup", credentials.clone()),
+        ("login", credentials),
+        ("create_group", json!({"group": format!("g{number}"), "password": ""})),
+    ] {
+        out.write_all(request(action, data).as_bytes()).ok()?;
+        read_reply(&mut reader)?;
+    }
+    let window = 200;
+    while acked < count {
+        let n = window.min(count - acked);
+        let mut frames = String::new();
+        for k in 0..n {
+            let data = json!({"group": format!("g{number}"), "amount": 1 + (acked + k) % 50,
+                "description": format!("w{number}-{}", acked + k), "split_between": [user], "include_payer": true});
+            frames.push_str(&request("add_transaction", data));
+        }
+        if out.write_all(frames.as_bytes()).is_err() {
+            return Some(acked);
+        }
+        for _ in 0..n {
+            match read_reply(&mut reader) {
+                Some(reply) if reply["status"] == "ok" => acked += 1,
+                Some(_) => {}
+                None => return Some(acked),
+            }
+        }
+    }
+    Some(acked)
+}
+
+/// The applied index member `i` reports (`cluster_status`), as user `w0`.
+fn applied_index(cluster: &Cluster, i: usize) -> Option<u64> {
+    let server = cluster.servers[i].as_ref()?;
+    let mut client = Client::connect(server.addr);
+    let login = client.request("login", json!({"username": "w0", "password": "writer-pw-1"}));
+    if login["status"] != "ok" {
+        return None;
+    }
+    client.request("cluster_status", json!({}))["applied_index"].as_u64()
+}
+
+/// How fast a member that was down for many writes catches up (a snapshot, then the tail). Writes
+/// `SPLITD_CATCHUP_WRITES` (default 1000000) while one member is stopped, restarts it, and prints
+/// the catch-up time and rate. `cargo test --release --test cluster catch_up -- --ignored --nocapture`
+#[test]
+#[ignore = "long: a measurement (run with --ignored --nocapture)"]
+fn catch_up_rate_of_a_member_down_for_many_writes() {
+    let writes: usize = std::env::var("SPLITD_CATCHUP_WRITES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let writers = 4;
+    let mut cluster = Cluster::start("cluster-catchup");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (leader, _) = cluster
+        .on_leader("signup", json!({"username": "alice", "password": "alice-pw-1"}), deadline)
+        .expect("a leader");
+    let down = (leader + 1) % MEMBERS;
+    cluster.kill(down);
+    let members: Vec<SocketAddr> = cluster.addrs().into_iter().flatten().collect();
+    let started = Instant::now();
+    let handles: Vec<_> = (0..writers)
+        .map(|n| {
+            let members = members.clone();
+            std::thread::spawn(move || load_writer(members, n, writes / writers))
+        })
+        .collect();
+    let acked: usize = handles.into_iter().map(|h| h.join().expect("writer")).sum();
+    let wrote = started.elapsed();
+    // The leader may have changed under load: the highest index a running member applied.
+    let target = (0..MEMBERS).filter_map(|i| applied_index(&cluster, i)).max().expect("the members' index");
+    let snap_bytes = std::fs::metadata(cluster.dirs[leader].path().join("raft.snap")).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "{acked} writes in {wrote:?} ({:.0}/s); leader at index {target}; raft.snap {snap_bytes} bytes",
+        acked as f64 / wrote.as_secs_f64()
+    );
+    let restarted = Instant::now();
+    cluster.restart(down);
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while applied_index(&cluster, down).is_none_or(|applied| applied < target) {
+        assert!(Instant::now() < deadline, "the member did not catch up within 10 minutes");
+        // Each poll logs in (a password hash on the member): not too often.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let took = restarted.elapsed();
+    println!(
+        "caught up {target} entries ({acked} transactions) in {took:?}: {:.0} transactions/s, restart included",
+        acked as f64 / took.as_secs_f64()
+    );
+}

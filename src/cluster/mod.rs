@@ -3,16 +3,21 @@
 //!
 //! raft-rs is synchronous and I/O-free, like the machine: `replica` drives it (tick, step,
 //! propose, ready → persist → send → apply) and keeps the machine equal to the committed prefix of
-//! the log; `log_store` is the raft log raft-rs reads. The simulation (`sim`, tests only) runs
+//! the log; `log_store` is the raft log raft-rs reads; `durable` and `snapshot` are its files
+//! (`raft.log`, compacted behind `raft.snap`); `chunks` carries a snapshot to a follower across
+//! many peer frames. The simulation (`sim`, tests only) runs
 //! three replicas over a faulty simulated network, driven by a seed.
 
 pub mod admin;
+pub mod chunks;
 pub mod durable;
 pub mod identity;
 pub mod log_store;
 pub mod membership;
 pub mod node;
 pub mod replica;
+pub mod snapshot;
+pub mod taking;
 pub mod transport;
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! The loop calls in at four points: a peer socket's event (`on_event`), once a turn (`turn`:
 //! tick, persist, send, apply), before executing a command (`admit`), and after executing one
 //! (`propose`). Everything else about a request stays the loop's and the machine's.
+//! Snapshots are taken by `taking` once a turn.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ use super::durable::DurableLog;
 use super::identity::Hello;
 use super::membership::{self, AdminRequest, Change};
 use super::replica::{NotServing, Progress, Replica};
+use super::taking::Taker;
 use super::transport::{Received, Transport};
 use crate::machine::{Command, Machine, Record, Session};
 use crate::net::tls::PeerTls;
@@ -44,7 +46,11 @@ pub struct ClusterConfig {
     pub cluster_id: Option<String>,
     /// Peers over TLS (with `--tls-cert`): the member's pair and `--peer-ca`.
     pub tls: Option<crate::config::PeerTlsFiles>,
+    /// `--raft-snapshot-every`: applied entries after the last snapshot that start a new one.
+    pub snapshot_every: u64,
 }
+
+pub use super::taking::SNAPSHOT_EVERY;
 
 pub struct Node {
     replica: Replica,
@@ -55,6 +61,7 @@ pub struct Node {
     clients: HashMap<u64, String>,
     next_tick: Instant,
     received: Vec<Received>,
+    taker: Taker,
 }
 
 impl Node {
@@ -96,6 +103,7 @@ impl Node {
             clients,
             next_tick: Instant::now(),
             received: Vec::new(),
+            taker: Taker::new(dir, config.snapshot_every),
         };
         Ok((node, machine))
     }
@@ -138,10 +146,18 @@ impl Node {
             merge(&mut progress, self.replica.handle_ready(machine, &mut self.log)?);
         }
         self.sync_members(registry);
+        if let Some(index) = progress.installed {
+            crate::log::info!("raft: installed the leader's snapshot at {index}");
+        }
         for message in progress.messages.drain(..) {
-            self.transport.send(&message);
+            let queued = self.transport.send(&message);
+            if message.get_msg_type() == raft::eraftpb::MessageType::MsgSnapshot {
+                // Raft waits for this before probing the follower again.
+                self.replica.report_snapshot(message.to, queued);
+            }
         }
         self.transport.flush(registry, now);
+        self.taker.turn(&mut self.replica, &mut self.log, machine, now)?;
         Ok(progress)
     }
 
@@ -316,4 +332,5 @@ fn merge(into: &mut Progress, from: Progress) {
     into.events.extend(from.events);
     into.rebuilt |= from.rebuilt;
     into.ended.extend(from.ended);
+    into.installed = into.installed.max(from.installed);
 }

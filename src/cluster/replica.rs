@@ -10,16 +10,23 @@
 //! never an ok). A new leader serves only once it has applied every entry of earlier terms
 //! (`serving`), so it never executes against a state that misses an entry it will commit.
 //!
+//! Snapshots: a member replaces its log up to an applied index with the machine's image there
+//! (`snapshot_meta`, `image_machine`, `compact`; the server serialises it in a forked child, the
+//! simulation at once, `take_snapshot`). A follower whose next entry the leader no longer holds
+//! receives the leader's snapshot and replaces its machine with it (`handle_ready`). A machine is
+//! always the snapshot's image plus the committed entries after it (`machine_at`).
+//!
 //! Owns the ready → persist → send → apply sequence (`handle_ready`) minus the I/O: the caller
 //! persists (`Persist`), sends the returned messages, and hears which indices are now applied.
 
-use raft::eraftpb::{Entry, EntryType, Message};
-use raft::{Config, RawNode, StateRole};
+use raft::eraftpb::{Entry, EntryType, Message, MessageType, Snapshot, SnapshotMetadata};
+use raft::{Config, RawNode, SnapshotStatus, StateRole};
 use serde::{Deserialize, Serialize};
 
 use super::log_store::LogStore;
 use super::membership::{self, Applied, Change};
-use crate::machine::{Event, GroupId, Machine, Notice, Record, UserId};
+use crate::machine::{ApplyError, Event, GroupId, Machine, Notice, Record, UserId};
+use crate::store::snapshot::{load_image, read_image, write_image};
 
 /// What a normal raft entry carries: the records one executed command produced, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +38,11 @@ pub struct Payload {
 /// the server; nothing in the simulation, whose "disk" is the `LogStore` itself).
 pub trait Persist {
     fn persist(&mut self, store: &LogStore, new_from: Option<u64>) -> Result<(), String>;
+    /// A leader's snapshot replaced the store's log: write the snapshot, then the log without what
+    /// it replaced.
+    fn install(&mut self, store: &LogStore) -> Result<(), String>;
+    /// The store's log was compacted behind its snapshot, already durable: drop the covered entries.
+    fn compacted(&mut self, store: &LogStore) -> Result<(), String>;
 }
 
 /// What one `handle_ready` did, for the caller.
@@ -47,6 +59,8 @@ pub struct Progress {
     /// Users whose logins an applied record may have ended (`Machine::sessions_ended_by`): a token
     /// revoked, a password changed, an account deleted.
     pub ended: Vec<UserId>,
+    /// A leader's snapshot replaced the machine: its index (no notifications for what it brought).
+    pub installed: Option<u64>,
 }
 
 /// Why a command cannot be served here now.
@@ -105,8 +119,9 @@ impl Replica {
     /// replayed. The caller owns the machine and passes it to every call that may change it.
     pub fn start(id: u64, store: LogStore, logger: &slog::Logger) -> Result<(Replica, Machine), String> {
         let commit = store.hard_state().commit.min(store.last());
-        let machine = replay(store.prefix(commit))?;
-        let conf_entries: Vec<Entry> = store.prefix(commit).iter().filter(|e| is_conf_change(e)).cloned().collect();
+        let machine = machine_at(&store, commit, load_image)?;
+        // The snapshot's voters are the store's; changes committed after it are applied again.
+        let conf_entries: Vec<Entry> = store.tail(commit).iter().filter(|e| is_conf_change(e)).cloned().collect();
         let raw = RawNode::new(&config(id, commit), store, logger).map_err(|e| format!("raft: {e}"))?;
         let role = (raw.raft.term, raw.raft.state);
         let mut replica = Replica {
@@ -205,7 +220,14 @@ impl Replica {
     }
 
     /// A message from a peer. A message raft refuses (from an unknown peer, a stale one) is dropped.
-    pub fn step(&mut self, machine: &mut Machine, message: Message) -> Progress {
+    /// A heartbeat naming a commit beyond this member's log (a leader that remembers more of this
+    /// member than its disk holds: its directory was emptied) would make raft-rs panic; it commits
+    /// nothing instead.
+    pub fn step(&mut self, machine: &mut Machine, mut message: Message) -> Progress {
+        let log = &self.raw.raft.raft_log;
+        if message.get_msg_type() == MessageType::MsgHeartbeat && message.commit > log.last_index() {
+            message.commit = log.committed;
+        }
         let _ = self.raw.step(message);
         self.observe(machine)
     }
@@ -275,7 +297,8 @@ impl Replica {
         let mut ready = self.raw.ready();
         progress.messages.extend(ready.take_messages());
         if !ready.snapshot().is_empty() {
-            return Err("a raft snapshot arrived, but this build never compacts its log".to_string());
+            progress.rebuilt |= self.install(machine, ready.snapshot().clone(), persist)?;
+            progress.installed = Some(self.applied);
         }
         self.apply_committed(machine, ready.take_committed_entries(), &mut progress)?;
         let new_from = ready.entries().first().map(|e| e.index);
@@ -296,6 +319,77 @@ impl Replica {
         let observed = self.observe(machine);
         progress.rebuilt |= observed.rebuilt;
         Ok(progress)
+    }
+
+    /// A leader's snapshot (raft checked it is ahead of this member's commit): the store's log and
+    /// the machine replaced, made durable before raft hears it was persisted. Returns whether own
+    /// proposals were in the machine (they are gone).
+    fn install(
+        &mut self,
+        machine: &mut Machine,
+        snapshot: Snapshot,
+        persist: &mut dyn Persist,
+    ) -> Result<bool, String> {
+        let index = snapshot.get_metadata().index;
+        let installed = load_image(&snapshot.data).map_err(|e| format!("snapshot at {index}: {}", e.0))?;
+        self.raw.mut_store().install(snapshot);
+        persist.install(self.raw.store())?;
+        *machine = installed;
+        self.applied = index;
+        Ok(self.ahead.take().is_some())
+    }
+
+    /// How many applied entries the log holds beyond its snapshot (the caller snapshots when this
+    /// passes its threshold).
+    pub fn applied_since_snapshot(&self) -> u64 {
+        self.applied.saturating_sub(self.store().offset())
+    }
+
+    /// The metadata of a snapshot at the applied index.
+    pub fn snapshot_meta(&self) -> SnapshotMetadata {
+        let mut meta = SnapshotMetadata {
+            index: self.applied,
+            term: self.store().term_of(self.applied).unwrap_or(0),
+            ..SnapshotMetadata::default()
+        };
+        meta.set_conf_state(self.store().conf_state().clone());
+        meta
+    }
+
+    /// The machine as of the applied index: `machine` itself, unless own proposals are in it
+    /// (then rebuilt from the log). For a forked child; costs a rebuild only on a busy leader.
+    pub fn image_machine<R>(&self, machine: &Machine, f: impl FnOnce(&Machine) -> R) -> Result<R, String> {
+        if self.ahead.is_none() {
+            return Ok(f(machine));
+        }
+        machine_at(self.store(), self.applied, read_image).map(|m| f(&m))
+    }
+
+    /// Replaces the log up to the snapshot's index with it (its image must be the machine there:
+    /// `snapshot_meta` + `image_machine`), and has the covered entries dropped from disk.
+    pub fn compact(&mut self, snapshot: Snapshot, persist: &mut dyn Persist) -> Result<(), String> {
+        if snapshot.get_metadata().index <= self.store().offset() {
+            return Ok(());
+        }
+        self.raw.mut_store().compact(snapshot)?;
+        persist.compacted(self.raw.store())
+    }
+
+    /// A snapshot at the applied index, serialised here and now, and the log compacted behind it
+    /// (the simulation; the server writes it in a forked child). The caller makes it durable first.
+    pub fn take_snapshot(&mut self, machine: &Machine, persist: &mut dyn Persist) -> Result<(), String> {
+        let meta = self.snapshot_meta();
+        let mut image = Vec::new();
+        self.image_machine(machine, |m| write_image(m, &mut image))?.map_err(|e| format!("image: {e}"))?;
+        let mut snapshot = Snapshot { data: image.into(), ..Snapshot::default() };
+        snapshot.set_metadata(meta);
+        self.compact(snapshot, persist)
+    }
+
+    /// The transport handed a snapshot to `to` (or could not): raft then probes that follower again.
+    pub fn report_snapshot(&mut self, to: u64, sent: bool) {
+        let status = if sent { SnapshotStatus::Finish } else { SnapshotStatus::Failure };
+        self.raw.report_snapshot(to, status);
     }
 
     /// Applies committed entries in order; own proposals already in the machine are only counted.
@@ -369,7 +463,7 @@ impl Replica {
     /// The machine again from the committed, applied prefix of the log.
     fn rebuild(&mut self, machine: &mut Machine) -> Progress {
         self.ahead = None;
-        match replay(self.raw.store().prefix(self.applied)) {
+        match machine_at(self.raw.store(), self.applied, read_image) {
             Ok(rebuilt) => *machine = rebuilt,
             // The prefix applied once already; failing now would be a bug in `apply`.
             Err(err) => crate::log::info!("rebuilding the state from the raft log failed: {err}"),
@@ -392,10 +486,18 @@ pub fn decode(entry: &Entry) -> Result<Vec<Record>, String> {
         .map_err(|e| format!("entry {} does not decode: {e}", entry.index))
 }
 
-/// A machine from a committed prefix of the log.
-pub fn replay(entries: &[Entry]) -> Result<Machine, String> {
-    let mut machine = Machine::new();
-    for entry in entries {
+/// The machine as of committed index `through`: the store's snapshot image (read with `parse`:
+/// on several threads at a start, on this one in a forked child), then the entries after it.
+pub fn machine_at(
+    store: &LogStore,
+    through: u64,
+    parse: fn(&[u8]) -> Result<Machine, ApplyError>,
+) -> Result<Machine, String> {
+    let mut machine = match store.offset() {
+        0 => Machine::new(),
+        index => parse(&store.latest_snapshot().data).map_err(|e| format!("snapshot at {index}: {}", e.0))?,
+    };
+    for entry in store.tail(through) {
         for record in decode(entry)? {
             machine.apply(&record).map_err(|e| format!("entry {}: {e}", entry.index))?;
         }
@@ -438,5 +540,20 @@ fn record_group(record: &Record) -> Option<GroupId> {
         | Record::MemberLeft { group, .. }
         | Record::GroupCurrencySet { group, .. }
         | Record::GroupPasswordSet { group, .. } => Some(*group),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_heartbeat_beyond_an_emptied_log_commits_nothing_and_does_not_panic() {
+        let (mut replica, mut machine) =
+            Replica::start(3, LogStore::new(&[1, 2, 3]), &super::super::discard_logger()).expect("start");
+        let mut heartbeat = Message { from: 1, to: 3, term: 2, commit: 588, ..Message::default() };
+        heartbeat.set_msg_type(MessageType::MsgHeartbeat);
+        replica.step(&mut machine, heartbeat);
+        assert_eq!((replica.commit_index(), replica.leader()), (0, Some(1)));
     }
 }

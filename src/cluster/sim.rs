@@ -4,16 +4,18 @@
 //! had not persisted, and clients that retry a script of commands against whoever leads, all
 //! driven by one seed. After every step the checker asserts: at most one leader per term;
 //! committed prefixes identical on all members; machines equal at equal applied index (compared
-//! as `write_image` bytes); every acknowledged operation committed where it was acknowledged.
-//! At the end the network heals, every member catches up, and every acknowledged operation is in
-//! every machine.
+//! as `write_image` bytes, a snapshot's image among them); every acknowledged operation committed
+//! where it was acknowledged. Members snapshot and compact their logs every few entries (a
+//! threshold drawn per seed), so a member back from a crash or a partition often catches up by
+//! installing the leader's snapshot. At the end the network heals, every member catches up, and
+//! every acknowledged operation is in every machine.
 //!
 //! A failing seed prints the command that replays it: `SPLITD_SIM_SEED=<seed> cargo test -p splitd
 //! sim -- --nocapture`. `SPLITD_SIM_SEEDS` and `SPLITD_SIM_STEPS` set how many and how long.
 
 use std::collections::{BTreeMap, HashMap};
 
-use raft::eraftpb::Message;
+use raft::eraftpb::{Message, MessageType};
 
 use super::log_store::LogStore;
 use super::replica::{NotServing, Persist, Progress, Replica, ELECTION_TICKS};
@@ -54,6 +56,12 @@ struct NoDisk;
 
 impl Persist for NoDisk {
     fn persist(&mut self, _store: &LogStore, _new_from: Option<u64>) -> Result<(), String> {
+        Ok(())
+    }
+    fn install(&mut self, _store: &LogStore) -> Result<(), String> {
+        Ok(())
+    }
+    fn compacted(&mut self, _store: &LogStore) -> Result<(), String> {
         Ok(())
     }
 }
@@ -143,6 +151,12 @@ struct Sim {
     images: HashMap<u64, Vec<u8>>,
     /// The applied index at which each member's image was last compared.
     imaged: HashMap<u64, u64>,
+    /// Members snapshot once this many applied entries follow their last snapshot.
+    snapshot_every: u64,
+    /// Snapshots received from a leader and installed.
+    installs: usize,
+    /// The script step the client stops at (the end: so the cluster can fall quiet).
+    script_end: usize,
     logger: slog::Logger,
 }
 
@@ -150,6 +164,8 @@ impl Sim {
     fn new(seed: u64) -> Sim {
         let logger = super::discard_logger();
         let voters: Vec<u64> = (1..=MEMBERS).collect();
+        // Drawn apart from the main sequence, so a seed's faults and timings stay what they were.
+        let snapshot_every = 2 + Prng::new(seed ^ 0x5A5A).below(8);
         let mut sim = Sim {
             seed,
             rng: Prng::new(seed),
@@ -168,6 +184,9 @@ impl Sim {
             checked: HashMap::new(),
             images: HashMap::new(),
             imaged: HashMap::new(),
+            snapshot_every,
+            installs: 0,
+            script_end: usize::MAX,
             logger,
         };
         for id in 1..=MEMBERS {
@@ -283,6 +302,9 @@ impl Sim {
         for message in progress.messages {
             self.send(message);
         }
+        if progress.installed.is_some() {
+            self.installs += 1;
+        }
         let Some(pending) = &self.pending else { return };
         if pending.member != id {
             return;
@@ -293,7 +315,7 @@ impl Sim {
         }
         let Some(Some(replica)) = self.replicas.get(&id) else { return };
         if replica.applied() >= pending.index {
-            let term_there = replica.store().entry(pending.index).map_or(0, |e| e.term);
+            let term_there = replica.store().term_of(pending.index).unwrap_or(0);
             if pending.index == 0 || term_there == pending.term {
                 self.acked.insert(pending.step, (pending.index, pending.term));
                 self.script_step += 1;
@@ -309,9 +331,44 @@ impl Sim {
             Ok(progress) => self.after(id, progress),
             Err(err) => self.fail(format!("member {id}: {err}")),
         }
+        self.maybe_snapshot(id);
+    }
+
+    /// Once enough entries were applied since the last snapshot: a new one, the log compacted
+    /// behind it. The prefix it covers is checked first (it is gone from the log afterwards), and
+    /// its image is compared with the other members' machines at the same index.
+    fn maybe_snapshot(&mut self, id: u64) {
+        self.check_prefix(id);
+        let Some(Some(replica)) = self.replicas.get_mut(&id) else { return };
+        let Some(machine) = self.machines.get(&id) else { return };
+        if replica.applied_since_snapshot() < self.snapshot_every {
+            return;
+        }
+        if let Err(err) = replica.take_snapshot(machine, &mut NoDisk) {
+            self.fail(format!("member {id} cannot snapshot: {err}"));
+        }
+        let snapshot = replica.store().latest_snapshot();
+        let (index, image) = (snapshot.get_metadata().index, snapshot.data.to_vec());
+        self.compare_image(id, index, image);
+    }
+
+    fn compare_image(&mut self, id: u64, applied: u64, image: Vec<u8>) {
+        match self.images.get(&applied) {
+            Some(seen) if *seen != image => self.fail(format!("member {id}: machine differs at applied {applied}")),
+            Some(_) => {}
+            None => {
+                self.images.insert(applied, image);
+            }
+        }
     }
 
     fn send(&mut self, message: Message) {
+        if message.get_msg_type() == MessageType::MsgSnapshot {
+            // As the server's transport does: once handed to the network, raft probes again.
+            if let Some(Some(replica)) = self.replicas.get_mut(&message.from) {
+                replica.report_snapshot(message.to, true);
+            }
+        }
         let copies = if self.rng.chance(30) { 2 } else { 1 };
         for _ in 0..copies {
             let at = self.now + self.rng.below(8);
@@ -337,7 +394,7 @@ impl Sim {
 
     /// The client sends its current script command to a random member; only a serving leader runs it.
     fn client(&mut self) {
-        if self.pending.is_some() {
+        if self.pending.is_some() || self.script_step >= self.script_end {
             return;
         }
         let Some(id) = self.pick_live() else { return };
@@ -409,10 +466,13 @@ impl Sim {
     fn check_prefix(&mut self, id: u64) {
         let Some(Some(replica)) = self.replicas.get(&id) else { return };
         let commit = replica.committed_persisted();
-        let from = self.checked.get(&id).copied().unwrap_or(0);
+        let from = self.checked.get(&id).copied().unwrap_or(0).max(replica.store().offset());
         for index in from + 1..=commit {
             let Some(entry) = replica.store().entry(index) else { break };
             let i = (index - 1) as usize;
+            if i > self.committed.len() {
+                self.fail(format!("member {id} committed {index}, but nobody was seen committing {i}"));
+            }
             match self.committed.get(i) {
                 Some((term, data)) if *term != entry.term || *data != entry.data => {
                     let why = format!("member {id} committed a different entry at {index}");
@@ -429,7 +489,8 @@ impl Sim {
     fn check_image(&mut self, id: u64) {
         let Some(Some(replica)) = self.replicas.get(&id) else { return };
         let applied = replica.applied();
-        if replica.visible() != applied || applied % 8 != 0 || self.imaged.get(&id) == Some(&applied) {
+        let sampled = applied % 8 == 0 || applied == replica.store().offset();
+        if replica.visible() != applied || !sampled || self.imaged.get(&id) == Some(&applied) {
             return;
         }
         self.imaged.insert(id, applied);
@@ -438,13 +499,7 @@ impl Sim {
         if write_image(machine, &mut image).is_err() {
             self.fail(format!("member {id}: image does not serialise"));
         }
-        match self.images.get(&applied) {
-            Some(seen) if *seen != image => self.fail(format!("member {id}: machine differs at applied {applied}")),
-            Some(_) => {}
-            None => {
-                self.images.insert(applied, image);
-            }
-        }
+        self.compare_image(id, applied, image);
     }
 
     /// Heals everything, lets the cluster settle, and checks every member has every acknowledged op.
@@ -454,6 +509,7 @@ impl Sim {
             self.restart(id);
         }
         let target = self.script_step + 3;
+        self.script_end = target;
         for _ in 0..20_000 {
             self.step(false);
             if self.script_step >= target && self.settled() {
@@ -495,16 +551,23 @@ fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-fn run_seed(seed: u64, steps: u64) -> usize {
+/// Runs one seed: `(operations acknowledged, snapshots installed)`.
+fn run_seed(seed: u64, steps: u64) -> (usize, usize) {
     let mut sim = Sim::new(seed);
     for _ in 0..steps {
         sim.step(true);
     }
     sim.finish();
     if std::env::var("SPLITD_SIM_SEED").is_ok() {
-        println!("seed {seed}: {} steps, {} entries committed", sim.now, sim.committed.len());
+        println!(
+            "seed {seed}: {} steps, {} entries committed, snapshot every {}, {} snapshots installed",
+            sim.now,
+            sim.committed.len(),
+            sim.snapshot_every,
+            sim.installs
+        );
     }
-    sim.acked.len()
+    (sim.acked.len(), sim.installs)
 }
 
 #[test]
@@ -512,15 +575,17 @@ fn sim_three_members_keep_every_acknowledged_operation() {
     let steps = env_u64("SPLITD_SIM_STEPS", 2_000);
     if let Ok(seed) = std::env::var("SPLITD_SIM_SEED") {
         let seed = seed.parse().expect("SPLITD_SIM_SEED is a number");
-        let acked = run_seed(seed, steps);
+        let (acked, _) = run_seed(seed, steps);
         println!("seed {seed}: {acked} operations acknowledged");
         return;
     }
     let seeds = env_u64("SPLITD_SIM_SEEDS", 200);
     let started = std::time::Instant::now();
-    let mut acked = 0;
+    let (mut acked, mut installs) = (0, 0);
     for seed in 0..seeds {
-        acked += run_seed(seed, steps);
+        let (seed_acked, seed_installs) = run_seed(seed, steps);
+        acked += seed_acked;
+        installs += seed_installs;
         // Bounded in CI time: stop early rather than time out, saying so.
         if started.elapsed() > std::time::Duration::from_secs(45) {
             println!("simulation: time bound reached after {} seeds", seed + 1);
@@ -528,4 +593,6 @@ fn sim_three_members_keep_every_acknowledged_operation() {
         }
     }
     assert!(acked as u64 > seeds, "the clients made progress: {acked} acknowledged over {seeds} seeds");
+    assert!(installs as u64 > seeds / 10, "members caught up by snapshot: {installs} installs over {seeds} seeds");
+    println!("simulation: {acked} operations acknowledged, {installs} snapshots installed");
 }

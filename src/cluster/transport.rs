@@ -11,8 +11,10 @@
 //! the bytes go through the same `net::tls::Transport` as a client's. Without it, plaintext TCP.
 //!
 //! Frame: `<u32 LE body length> <u32 LE crc32c of body> <body>`, the body a kind byte (`1` hello,
-//! `2` a raft message in rust-protobuf encoding). A frame that fails its checksum, is too long or
-//! does not decode closes that connection (raft retransmits; the dialler reconnects).
+//! `2` a raft message in rust-protobuf encoding, `3` and `4` a snapshot message's head and its
+//! image's chunks, see `chunks`). A frame that fails its checksum, is too long or does not decode
+//! closes that connection (raft retransmits; the dialler reconnects). While a snapshot streams to a
+//! peer, other messages to it queue behind it (same bound), so the peer sees them in order.
 //!
 //! Owns the peer listener, the peer sockets, framing and reconnecting. Does not interpret raft
 //! messages (`node`). Bounded: at most `OUTPUT_BYTES_MAX` queued to one peer (beyond it messages
@@ -27,9 +29,10 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 use protobuf::Message as _;
-use raft::eraftpb::Message;
+use raft::eraftpb::{Message, MessageType};
 use slab::Slab;
 
+use super::chunks::{Incoming, Outgoing, CHUNK_BYTES};
 use super::identity::{self, Hello, Refused};
 use crate::log;
 use crate::net::tls::{Filled, PeerTls, Transport as Link};
@@ -48,6 +51,8 @@ const HELLO_WITHIN: Duration = Duration::from_secs(10);
 const SCRATCH_BYTES: usize = 64 * 1024;
 const KIND_HELLO: u8 = 1;
 const KIND_MESSAGE: u8 = 2;
+const KIND_SNAPSHOT_HEAD: u8 = 3;
+const KIND_SNAPSHOT_CHUNK: u8 = 4;
 
 /// What a received frame was.
 pub enum Received {
@@ -67,8 +72,15 @@ pub fn encode_frame(kind: u8, body: &[u8], out: &mut Vec<u8>) {
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
 }
 
+/// A frame as read, before a snapshot's chunks are gathered.
+pub enum Frame {
+    Whole(Received),
+    SnapshotHead(Box<Incoming>),
+    SnapshotChunk(Vec<u8>),
+}
+
 /// Cuts the first whole frame off `input`: `Ok(None)` while incomplete, `Err` for a bad frame.
-pub fn decode_frame(input: &mut Vec<u8>) -> Result<Option<Received>, String> {
+pub fn decode_frame(input: &mut Vec<u8>) -> Result<Option<Frame>, String> {
     let Some(header) = input.get(..8) else { return Ok(None) };
     let length = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
     let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
@@ -80,10 +92,12 @@ pub fn decode_frame(input: &mut Vec<u8>) -> Result<Option<Received>, String> {
         return Err("peer frame fails its checksum".to_string());
     }
     let received = match body[0] {
-        KIND_HELLO => Received::Hello(Hello::decode(&body[1..])?),
-        KIND_MESSAGE => Received::Message(Box::new(
+        KIND_HELLO => Frame::Whole(Received::Hello(Hello::decode(&body[1..])?)),
+        KIND_MESSAGE => Frame::Whole(Received::Message(Box::new(
             Message::parse_from_bytes(&body[1..]).map_err(|e| format!("peer message does not decode: {e}"))?,
-        )),
+        ))),
+        KIND_SNAPSHOT_HEAD => Frame::SnapshotHead(Box::new(Incoming::start(&body[1..])?)),
+        KIND_SNAPSHOT_CHUNK => Frame::SnapshotChunk(body[1..].to_vec()),
         kind => return Err(format!("unknown peer frame kind {kind}")),
     };
     input.drain(..8 + length);
@@ -95,11 +109,44 @@ struct Outbound {
     link: Option<Link>,
     output: Vec<u8>,
     redial_at: Instant,
+    /// A snapshot's image still to send, and the frames queued behind it.
+    streaming: Option<Outgoing>,
+    behind: Vec<u8>,
+}
+
+impl Outbound {
+    fn new(addr: SocketAddr, now: Instant) -> Outbound {
+        Outbound { addr, link: None, output: Vec::new(), redial_at: now, streaming: None, behind: Vec::new() }
+    }
+
+    /// Tops the output up with the streaming image's next chunks (about one at a time); once the
+    /// image is out, the frames queued behind it follow.
+    fn refill(&mut self) {
+        while self.output.len() < CHUNK_BYTES {
+            let Some(outgoing) = self.streaming.as_mut() else { return };
+            match outgoing.next_chunk() {
+                Some(chunk) => encode_frame(KIND_SNAPSHOT_CHUNK, chunk, &mut self.output),
+                None => {
+                    self.streaming = None;
+                    self.output.append(&mut self.behind);
+                }
+            }
+        }
+    }
+
+    /// Whatever was queued is stale once the connection is gone; raft resends what matters.
+    fn reset(&mut self) {
+        self.output.clear();
+        self.streaming = None;
+        self.behind.clear();
+    }
 }
 
 struct Inbound {
     link: Link,
     input: Vec<u8>,
+    /// A snapshot message whose chunks are arriving.
+    incoming: Option<Box<Incoming>>,
     /// The member that said an admitted hello on it; `None` until then.
     peer: Option<u64>,
     accepted_at: Instant,
@@ -142,10 +189,7 @@ impl Transport {
         let mut listener = TcpListener::bind(listen)?;
         registry.register(&mut listener, tokens.0, Interest::READABLE)?;
         let now = Instant::now();
-        let outbound = peers
-            .iter()
-            .map(|&(id, addr)| (id, Outbound { addr, link: None, output: Vec::new(), redial_at: now }))
-            .collect();
+        let outbound = peers.iter().map(|&(id, addr)| (id, Outbound::new(addr, now))).collect();
         Ok(Transport {
             own,
             others: peers.iter().map(|&(id, _)| id).collect(),
@@ -173,8 +217,7 @@ impl Transport {
             return;
         }
         self.remove_peer(registry, id);
-        let peer = Outbound { addr, link: None, output: Vec::new(), redial_at: Instant::now() };
-        self.outbound.insert(id, peer);
+        self.outbound.insert(id, Outbound::new(addr, Instant::now()));
         self.others.push(id);
     }
 
@@ -187,14 +230,28 @@ impl Transport {
     }
 
     /// Queues `message` to its peer (dropped when that peer's queue is full: raft resends).
-    pub fn send(&mut self, message: &Message) {
-        let Some(peer) = self.outbound.get_mut(&message.to) else { return };
-        if peer.output.len() > OUTPUT_BYTES_MAX {
-            return;
+    /// Returns whether it was queued; a snapshot is not while another streams to the same peer or
+    /// the peer is not connected.
+    pub fn send(&mut self, message: &Message) -> bool {
+        let Some(peer) = self.outbound.get_mut(&message.to) else { return false };
+        if message.get_msg_type() == MessageType::MsgSnapshot {
+            if peer.streaming.is_some() || peer.link.is_none() {
+                return false;
+            }
+            let Some(head) = super::chunks::head_body(message) else { return false };
+            encode_frame(KIND_SNAPSHOT_HEAD, &head, &mut peer.output);
+            peer.streaming = Some(Outgoing::new(message));
+            return true;
         }
-        if let Ok(body) = message.write_to_bytes() {
-            encode_frame(KIND_MESSAGE, &body, &mut peer.output);
+        let queue = if peer.streaming.is_some() { &mut peer.behind } else { &mut peer.output };
+        if queue.len() > OUTPUT_BYTES_MAX {
+            return false;
         }
+        match message.write_to_bytes() {
+            Ok(body) => encode_frame(KIND_MESSAGE, &body, queue),
+            Err(_) => return false,
+        }
+        true
     }
 
     /// Dials peers that are down (when due), writes queued output, and drops accepted connections
@@ -221,19 +278,21 @@ impl Transport {
             peer.redial_at = now + REDIAL_AFTER;
             let token = Token(self.base + OUTBOUND_OFFSET + id as usize);
             if let Some(link) = dial(registry, token, peer.addr, self.tls.as_ref()) {
-                // Whatever was queued while down is stale; raft resends what matters.
-                peer.output.clear();
+                peer.reset();
                 encode_frame(KIND_HELLO, &self.own.encode(), &mut peer.output);
                 peer.link = Some(link);
             }
         }
-        match peer.link.as_mut() {
-            Some(link) => {
-                if write_out(link, &mut peer.output).is_err() {
-                    close_outbound(registry, peer);
-                }
+        loop {
+            peer.refill();
+            let Some(link) = peer.link.as_mut() else { return peer.reset() };
+            if write_out(link, &mut peer.output).is_err() {
+                return close_outbound(registry, peer);
             }
-            None => peer.output.clear(),
+            // Still output left: the socket is full (a writable event brings the loop back).
+            if !peer.output.is_empty() || peer.streaming.is_none() {
+                return;
+            }
         }
     }
 
@@ -249,9 +308,11 @@ impl Transport {
         let Transport { inbound, scratch, .. } = self;
         let Some(connection) = inbound.get_mut(key) else { return };
         let mut frames = Vec::new();
-        let mut failed =
-            read_link(&mut connection.link, scratch, &mut connection.input, |input| drain_frames(input, &mut frames))
-                .is_err();
+        let incoming = &mut connection.incoming;
+        let mut failed = read_link(&mut connection.link, scratch, &mut connection.input, |input| {
+            drain_frames(input, incoming, &mut frames)
+        })
+        .is_err();
         for frame in frames {
             if !failed && self.believe(key, frame, out).is_err() {
                 failed = true;
@@ -341,7 +402,7 @@ impl Transport {
             if entry.key() < OUTBOUND_OFFSET
                 && registry.register(link.socket(), token, Interest::READABLE | Interest::WRITABLE).is_ok()
             {
-                entry.insert(Inbound { link, input: Vec::new(), peer: None, accepted_at: now });
+                entry.insert(Inbound { link, input: Vec::new(), incoming: None, peer: None, accepted_at: now });
             }
         }
     }
@@ -368,7 +429,7 @@ fn close_outbound(registry: &Registry, peer: &mut Outbound) {
     if let Some(mut link) = peer.link.take() {
         let _ = registry.deregister(link.socket());
     }
-    peer.output.clear();
+    peer.reset();
 }
 
 /// Reads `link` until the socket is drained, handing the plaintext in `input` to `frames` after each
@@ -395,15 +456,44 @@ fn read_link(
     }
 }
 
-/// Cuts every whole frame off `input` into `frames`; `Err` for a bad one (logged).
-fn drain_frames(input: &mut Vec<u8>, frames: &mut Vec<Received>) -> Result<(), ()> {
+/// Cuts every whole frame off `input` into `frames`, gathering a snapshot's chunks in `incoming`;
+/// `Err` for a bad one (logged).
+fn drain_frames(
+    input: &mut Vec<u8>,
+    incoming: &mut Option<Box<Incoming>>,
+    frames: &mut Vec<Received>,
+) -> Result<(), ()> {
     loop {
-        match decode_frame(input) {
-            Ok(Some(received)) => frames.push(received),
+        match decode_frame(input).and_then(|frame| gather(incoming, frame)) {
+            Ok(Some(Some(received))) => frames.push(received),
+            Ok(Some(None)) => {}
             Ok(None) => return Ok(()),
             Err(err) => return peer_error(err),
         }
     }
+}
+
+/// A decoded frame into what it completes: `Some(Some(..))` a whole message, `Some(None)` a
+/// snapshot's part, `None` no frame yet.
+fn gather(incoming: &mut Option<Box<Incoming>>, frame: Option<Frame>) -> Result<Option<Option<Received>>, String> {
+    let whole = match frame {
+        None => return Ok(None),
+        Some(Frame::Whole(received)) => Some(received),
+        Some(Frame::SnapshotHead(head)) if head.is_complete() => Some(Received::Message(Box::new(head.into_message()))),
+        Some(Frame::SnapshotHead(head)) => {
+            *incoming = Some(head);
+            None
+        }
+        Some(Frame::SnapshotChunk(chunk)) => {
+            let gathering = incoming.as_mut().ok_or("a snapshot chunk without its head")?;
+            let done = gathering.add(&chunk)?.map(|message| Received::Message(Box::new(message)));
+            if done.is_some() {
+                *incoming = None;
+            }
+            done
+        }
+    };
+    Ok(Some(whole))
 }
 
 /// Writes `output` through `link` until done or the socket is full; then what the session holds.
@@ -472,9 +562,9 @@ mod tests {
         let mut input = bytes[..5].to_vec();
         assert!(matches!(decode_frame(&mut input), Ok(None)), "incomplete waits");
         let mut input = bytes.clone();
-        assert!(matches!(decode_frame(&mut input), Ok(Some(Received::Hello(ref h))) if *h == hello));
+        assert!(matches!(decode_frame(&mut input), Ok(Some(Frame::Whole(Received::Hello(ref h)))) if *h == hello));
         match decode_frame(&mut input) {
-            Ok(Some(Received::Message(m))) => assert_eq!((m.to, m.from, m.term), (2, 1, 5)),
+            Ok(Some(Frame::Whole(Received::Message(m)))) => assert_eq!((m.to, m.from, m.term), (2, 1, 5)),
             _ => panic!("a raft message"),
         }
         assert!(input.is_empty());

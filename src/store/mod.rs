@@ -4,6 +4,7 @@
 //! `durable()` reaches the batch `needed()` named for them (group commit, pipelined on the log
 //! thread). See `wal`, `snapshot` and `recover` for the file formats and rules.
 
+pub mod fork;
 mod recover;
 pub mod snapshot;
 mod wal;
@@ -139,37 +140,10 @@ impl Store {
         self.wal.commit()?;
         let seq = self.wal.last_seq();
         self.wal.rotate()?;
-        // SAFETY: fork() in a multi-threaded process leaves the child with only this thread; locks
-        // other threads held stay locked in the child. The child therefore touches nothing guarded by
-        // such a lock: it never prints (std's stdout/stderr locks), never returns into the event loop,
-        // and leaves with `_exit` (no atexit handlers, no destructors touching shared state). What it
-        // does use is fork-safe: glibc's malloc re-initialises its arena locks in the child (its own
-        // atfork handlers), and file I/O here is plain system calls. The slow-work threads (hashes,
-        // settlement searches) and the log's sync thread hold no lock the child needs. The parent's
-        // memory is not changed by the child.
-        // SAFETY: getpid has no preconditions.
-        let parent = unsafe { libc::getpid() };
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if pid == 0 {
-            // The child's work is useless without its parent (which removes the covered log), and it
-            // holds the data directory's lock and the listening socket: die with the parent.
-            // SAFETY: prctl and getppid are async-signal-safe system calls.
-            unsafe {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                if libc::getppid() != parent {
-                    libc::_exit(1);
-                }
-            }
-            let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                snapshot::encode(machine, seq).and_then(|bytes| snapshot::write(&self.dir, &bytes)).is_ok()
-            }));
-            let code = if matches!(written, Ok(true)) { 0 } else { 1 };
-            // SAFETY: `_exit` ends the child at once, without unwinding or running exit handlers.
-            unsafe { libc::_exit(code) }
-        }
+        let dir = self.dir.clone();
+        let pid = fork::spawn(move || {
+            snapshot::encode(machine, seq).and_then(|bytes| snapshot::write(&dir, &bytes)).is_ok()
+        })?;
         self.background = Some(Background { pid, seq, started });
         Ok(started.elapsed())
     }
@@ -179,14 +153,9 @@ impl Store {
     /// whole, so nothing is lost; a later snapshot retries).
     pub fn poll_background(&mut self) -> Option<Result<(u64, Duration), String>> {
         let background = self.background.as_ref()?;
-        let mut status = 0;
-        // SAFETY: waitpid on our own child's pid with a valid pointer to a local.
-        let reaped = unsafe { libc::waitpid(background.pid, &mut status, libc::WNOHANG) };
-        if reaped == 0 {
-            return None;
-        }
+        let written = fork::reap(background.pid)?;
         let Background { seq, started, .. } = self.background.take()?;
-        if reaped < 0 || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        if let Err(status) = written {
             return Some(Err(format!("snapshot child failed (status {status})")));
         }
         match self.remove_segments_through(seq) {
@@ -217,7 +186,7 @@ impl Store {
 
 /// A snapshot being written by a forked child.
 struct Background {
-    pid: libc::pid_t,
+    pid: fork::Pid,
     seq: u64,
     started: Instant,
 }

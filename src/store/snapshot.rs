@@ -36,12 +36,24 @@ pub fn encode(machine: &Machine, seq: u64) -> io::Result<Vec<u8>> {
 
 /// Durably replaces the snapshot with `bytes`.
 pub fn write(dir: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = dir.join(SNAPSHOT_TMP);
-    let mut file = File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    fs::rename(&tmp, snapshot_path(dir))?;
+    write_synced(&dir.join(SNAPSHOT_TMP), &[bytes])?;
+    replace(dir, SNAPSHOT_TMP, SNAPSHOT_FILE)
+}
+
+/// Creates (or truncates) `path` with `parts`, one after another, and fsyncs it: the first half of
+/// an atomic replace.
+pub fn write_synced(path: &Path, parts: &[&[u8]]) -> io::Result<()> {
+    let mut file = File::create(path)?;
+    for part in parts {
+        file.write_all(part)?;
+    }
+    file.sync_all()
+}
+
+/// Renames `dir/from` over `dir/to` and fsyncs the directory: a crash leaves the old file or the
+/// new one, whole (the second half; also used for the raft snapshot, `cluster::snapshot`).
+pub fn replace(dir: &Path, from: &str, to: &str) -> io::Result<()> {
+    fs::rename(dir.join(from), dir.join(to))?;
     super::sync_dir(dir)
 }
 
@@ -93,8 +105,9 @@ pub fn read_image(body: &[u8]) -> Result<Machine, ApplyError> {
     read_image_on(body, 1)
 }
 
-/// `read_image`, with the groups parsed on up to `available_parallelism` threads.
-fn load_image(body: &[u8]) -> Result<Machine, ApplyError> {
+/// `read_image`, with the groups parsed on up to `available_parallelism` threads (a restart, a
+/// cluster member installing a snapshot).
+pub fn load_image(body: &[u8]) -> Result<Machine, ApplyError> {
     read_image_on(body, std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 

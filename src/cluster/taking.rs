@@ -1,0 +1,115 @@
+//! When a member takes its own snapshot: every `--raft-snapshot-every` applied entries a forked
+//! child writes the machine's image (`store::fork`, `snapshot::write_taking`); once the child is
+//! done the loop adopts the file and compacts the log behind it (`Replica::compact`). The loop pays
+//! the fork, reading the file back and rewriting the short `raft.log` tail; the image then stays in
+//! memory, to send to a follower that fell behind. A failed snapshot keeps the log whole and waits
+//! `RETRY_AFTER` (a full disk is not retried every turn).
+//!
+//! Owns the schedule and the child; not the file format (`snapshot`) or the log (`durable`).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use raft::eraftpb::SnapshotMetadata;
+
+use super::durable::DurableLog;
+use super::replica::Replica;
+use super::snapshot;
+use crate::machine::Machine;
+use crate::store::fork;
+
+/// The default `--raft-snapshot-every`: a restart replays at most about this many entries after
+/// the snapshot, and `raft.log` holds about this many.
+pub const SNAPSHOT_EVERY: u64 = 10_000;
+
+/// After a snapshot that failed, the next waits this long.
+const RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// A snapshot being written by a forked child.
+struct Child {
+    pid: fork::Pid,
+    meta: SnapshotMetadata,
+    started: Instant,
+}
+
+pub struct Taker {
+    dir: PathBuf,
+    every: u64,
+    child: Option<Child>,
+    /// No snapshot starts before this (set after a failed one).
+    not_before: Instant,
+}
+
+impl Taker {
+    pub fn new(dir: &Path, every: u64) -> Taker {
+        Taker { dir: dir.to_path_buf(), every: every.max(1), child: None, not_before: Instant::now() }
+    }
+
+    /// Once a turn: adopts a finished snapshot, or starts one when enough entries were applied.
+    /// An error is fatal (compacting left the log file in doubt).
+    pub fn turn(
+        &mut self,
+        replica: &mut Replica,
+        log: &mut DurableLog,
+        machine: &Machine,
+        now: Instant,
+    ) -> Result<(), String> {
+        if let Some(child) = &self.child {
+            let Some(done) = fork::reap(child.pid) else { return Ok(()) };
+            let Some(child) = self.child.take() else { return Ok(()) };
+            return self.adopt(child, done, replica, log, now);
+        }
+        if replica.applied_since_snapshot() < self.every || now < self.not_before {
+            return Ok(());
+        }
+        let meta = replica.snapshot_meta();
+        let (dir, member) = (&self.dir, &*replica);
+        let spawned = fork::spawn(|| {
+            member.image_machine(machine, |m| snapshot::write_taking(dir, m, &meta).is_ok()).unwrap_or(false)
+        });
+        match spawned {
+            Ok(pid) => self.child = Some(Child { pid, meta, started: Instant::now() }),
+            Err(err) => {
+                crate::log::info!("cannot fork to write a raft snapshot: {err}");
+                self.not_before = now + RETRY_AFTER;
+            }
+        }
+        Ok(())
+    }
+
+    /// A child finished: its snapshot replaces the log before it, unless it failed or a leader's
+    /// newer snapshot arrived meanwhile.
+    fn adopt(
+        &mut self,
+        child: Child,
+        done: Result<(), i32>,
+        replica: &mut Replica,
+        log: &mut DurableLog,
+        now: Instant,
+    ) -> Result<(), String> {
+        if let Err(status) = done {
+            crate::log::info!("raft snapshot child failed (status {status}); the log is kept whole");
+            snapshot::discard_taking(&self.dir);
+            self.not_before = now + RETRY_AFTER;
+            return Ok(());
+        }
+        if child.meta.index <= replica.store().offset() {
+            snapshot::discard_taking(&self.dir);
+            return Ok(());
+        }
+        let taken = match snapshot::adopt_taking(&self.dir, &child.meta) {
+            Ok(taken) => taken,
+            Err(err) => {
+                crate::log::info!("raft snapshot not adopted: {err}; the log is kept whole");
+                snapshot::discard_taking(&self.dir);
+                self.not_before = now + RETRY_AFTER;
+                return Ok(());
+            }
+        };
+        // A failure here is fatal: the log file may no longer be the one being appended to.
+        replica.compact(taken, log)?;
+        let took = child.started.elapsed().as_millis();
+        crate::log::info!("raft snapshot at {} written in {took} ms; the log before it is dropped", child.meta.index);
+        Ok(())
+    }
+}
