@@ -65,6 +65,11 @@ pub struct Session {
     pub token: Option<TokenHash>,
     /// The peer's address, filled in by the caller that knows it (net); stored with tokens.
     pub peer: Option<std::net::IpAddr>,
+    /// Until when the token needs no look-up before a command: its use is not due to be recorded,
+    /// so it has not expired either (`touch`) — as long as no token was removed since it was looked
+    /// up (`token_removals`, the table's count then).
+    pub token_due: Millis,
+    pub token_removals: u64,
     /// Set by the caller on a cluster member that is not the leader, which must not write: a `login`
     /// there issues no token and a token's use is not recorded (the leader does both).
     pub read_only: bool,

@@ -145,9 +145,17 @@ pub struct Tokens {
     table: HashMap<TokenHash, Token>,
     by_user: BTreeSet<(UserId, TokenHash)>,
     by_last_used: BTreeSet<(Millis, TokenHash)>,
+    /// How many removals the table has seen (revoked, expired, over the cap): a login that checked
+    /// its token at one count need not look it up again until the count moves. Not state: a count of
+    /// this process's table, never persisted or compared.
+    removals: u64,
 }
 
 impl Tokens {
+    pub fn removals(&self) -> u64 {
+        self.removals
+    }
+
     pub fn get(&self, hash: &TokenHash) -> Option<&Token> {
         self.table.get(hash)
     }
@@ -185,6 +193,7 @@ impl Tokens {
 
     pub fn remove(&mut self, hash: &TokenHash) -> Option<Token> {
         let token = self.table.remove(hash)?;
+        self.removals += 1;
         self.by_user.remove(&(token.user, *hash));
         self.by_last_used.remove(&(token.last_used, *hash));
         Some(token)

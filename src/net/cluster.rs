@@ -14,7 +14,7 @@ use super::{mark_dirty, Server};
 use crate::cluster::membership::AdminRequest;
 use crate::cluster::replica::Progress;
 use crate::log;
-use crate::machine::{Command, Record};
+use crate::machine::{Command, Record, UserId};
 use crate::proto;
 
 impl Server {
@@ -101,6 +101,13 @@ impl Server {
         }
         for &user in &progress.ended {
             self.end_revoked_sessions(user);
+        }
+        if progress.installed.is_some() {
+            // A snapshot replaced the state wholesale: any login may have lost its token.
+            let users: Vec<UserId> = self.online.keys().copied().collect();
+            for user in users {
+                self.end_revoked_sessions(user);
+            }
         }
         if !progress.rebuilt {
             return;

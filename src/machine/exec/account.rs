@@ -2,6 +2,7 @@
 //! and checked off the loop (`Work`), so these commands come back through `Machine::resume`. A login
 //! issues a session token (`exec/sessions.rs` owns what a token does afterwards).
 
+use crate::machine::tokens::TOKEN_TOUCH_MS;
 use crate::machine::users::{validate_password, validate_username};
 use crate::machine::{
     misfit, Activity, Answer, ApplyError, Credentials, Done, Error, Event, Invalid, Job, Machine, Millis, Notice,
@@ -65,6 +66,8 @@ impl Machine {
         let record = Record::TokenIssued { user, token, address: session.peer, at: now };
         self.apply_own(&record)?;
         session.token = Some(token);
+        session.token_due = now.saturating_add(TOKEN_TOUCH_MS);
+        session.token_removals = self.tokens.removals();
         Ok(Outcome { answer: Ok(Answer::LoggedIn { token: Some(secret) }), records: vec![record], events: Vec::new() })
     }
 

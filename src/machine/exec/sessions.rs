@@ -10,7 +10,7 @@
 //! A session a caller set up with a user and no token (the importer, tests) is taken as it is; only a
 //! deleted account ends it.
 
-use crate::machine::tokens::Token;
+use crate::machine::tokens::{Token, TOKEN_TOUCH_MS};
 use crate::machine::{
     misfit, Answer, ApplyError, Done, Error, Machine, Millis, Outcome, Record, Secret, Session, UserId,
 };
@@ -24,7 +24,10 @@ impl Machine {
     ) -> Result<Outcome, Error> {
         let hash = secret.hash();
         let usable = |t: &&Token| !t.expired(now) && self.users.is_active(t.user);
-        let user = self.tokens.get(&hash).filter(usable).ok_or(Error::InvalidToken)?.user;
+        let token = self.tokens.get(&hash).filter(usable).ok_or(Error::InvalidToken)?;
+        let user = token.user;
+        session.token_due = token.last_used.saturating_add(TOKEN_TOUCH_MS);
+        session.token_removals = self.tokens.removals();
         session.user = Some(user);
         session.token = Some(hash);
         session.failed_logins = 0;
@@ -60,14 +63,22 @@ impl Machine {
 
     /// Adds a `TokenUsed` record to a successful outcome when the session's token was last recorded
     /// as used a day ago or more.
-    pub(in crate::machine) fn touch(&mut self, session: &Session, mut outcome: Outcome, now: Millis) -> Outcome {
-        let Some(token) = session.token.filter(|_| !session.read_only) else { return outcome };
-        if outcome.answer.is_err() || !self.tokens.get(&token).is_some_and(|t| t.stale(now)) {
+    pub(in crate::machine) fn touch(&mut self, session: &mut Session, mut outcome: Outcome, now: Millis) -> Outcome {
+        let Some(token) = session.token.filter(|_| !session.read_only && now >= session.token_due) else {
+            return outcome;
+        };
+        let Some(last_used) = self.tokens.get(&token).map(|t| t.last_used).filter(|_| outcome.answer.is_ok()) else {
+            return outcome;
+        };
+        if now.saturating_sub(last_used) < TOKEN_TOUCH_MS {
+            // Another connection with this token recorded a use meanwhile.
+            session.token_due = last_used.saturating_add(TOKEN_TOUCH_MS);
             return outcome;
         }
         let record = Record::TokenUsed { token, address: session.peer, at: now };
         if self.apply_own(&record).is_ok() {
             outcome.records.push(record);
+            session.token_due = now.saturating_add(TOKEN_TOUCH_MS);
         }
         outcome
     }
@@ -91,8 +102,20 @@ impl Machine {
     }
 
     /// Before a command: a login whose token has expired, was revoked or whose account is gone ends.
+    /// Before `token_due`, and with no token removed since the last look-up, the token still holds:
+    /// only the account is looked at (the hot path of every request skips the table).
     pub(in crate::machine) fn end_expired(&self, session: &mut Session, now: Millis) {
-        self.end_invalid(session, Some(now));
+        let removals = self.tokens.removals();
+        if session.token.is_some() && now < session.token_due && session.token_removals == removals {
+            if session.user.is_some_and(|user| !self.users.is_active(user)) {
+                session.user = None;
+                session.token = None;
+            }
+            return;
+        }
+        if !self.end_invalid(session, Some(now)) {
+            session.token_removals = removals;
+        }
     }
 
     /// For the caller, after a record that `sessions_ended_by` names a user for, on each connection of
