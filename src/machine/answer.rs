@@ -2,7 +2,8 @@
 //!
 //! An answer names the state it shows (a group, a transaction id) rather than copying it, so a read
 //! costs nothing until the protocol layer renders it from the machine's state — straight into the
-//! outgoing bytes, in the same loop turn, before anything else changes the state.
+//! outgoing bytes, in the same loop turn, before anything else changes the state. Every answer that
+//! shows a group names it, so its reply carries the group's `seq` (how fresh the view is).
 
 use super::explain::Details;
 use super::tokens::{Secret, TokenHash};
@@ -73,10 +74,12 @@ pub enum Answer {
     Settlement(Box<Settlement>),
     /// Per current member, in member order.
     BalanceDetails {
+        group: GroupId,
         members: Vec<(UserId, Details)>,
     },
     /// Netted debts per pair (debtor, creditor, cents), sorted by names.
     Debts {
+        group: GroupId,
         debts: Vec<(UserId, UserId, i128)>,
     },
 }

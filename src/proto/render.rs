@@ -106,6 +106,25 @@ fn ok_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
         }
         _ => group_fields(machine, answer, reply),
     }
+    if let Some(g) = shown_group(answer).and_then(group) {
+        reply.u64("seq", g.history.seq());
+    }
+}
+
+/// The group a read shows, whose current `seq` its reply carries.
+fn shown_group(answer: &Answer) -> Option<machine::GroupId> {
+    match answer {
+        Answer::Members { group }
+        | Answer::GroupInfo { group }
+        | Answer::Transactions { group }
+        | Answer::Payments { group }
+        | Answer::Balances { group }
+        | Answer::Export { group }
+        | Answer::History { group, .. }
+        | Answer::BalanceDetails { group, .. }
+        | Answer::Debts { group, .. } => Some(*group),
+        _ => None,
+    }
 }
 
 /// `ok_fields` for logins and the list of one's sessions. The token is shown here, once; a listing
@@ -197,7 +216,7 @@ fn group_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
 fn explanation_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
     let users = machine.users();
     match answer {
-        Answer::BalanceDetails { members } => {
+        Answer::BalanceDetails { members, .. } => {
             let mut list = reply.array("members");
             for (member, d) in members {
                 let mut item = list.object();
@@ -209,7 +228,7 @@ fn explanation_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
                 json::wide_cents(item.key("net"), d.net());
             }
         }
-        Answer::Debts { debts } => {
+        Answer::Debts { debts, .. } => {
             let mut list = reply.array("debts");
             for &(from, to, cents) in debts {
                 let mut item = list.object();
@@ -260,7 +279,7 @@ pub fn write_event(machine: &Machine, event: &Event, out: &mut Vec<u8>) -> bool 
         Notice::History { entry } => (*entry, None),
         Notice::Settled { entry, transfers } => (*entry, Some(transfers)),
         Notice::SettleRequested { by, transfers } => {
-            settle_requested(machine, &group.name, *by, transfers, out);
+            settle_requested(machine, group, *by, transfers, out);
             return true;
         }
     };
@@ -269,6 +288,7 @@ pub fn write_event(machine: &Machine, event: &Event, out: &mut Vec<u8>) -> bool 
     // The original client prints a `settlement` message's `data` list.
     view.str("type", if plan.is_some() { "settlement" } else { "notification" })
         .str("group", &group.name)
+        .u64("seq", entry.id)
         .str("by", users.name(entry.by))
         .i64("at", entry.at);
     view::activity(users, group, entry, &mut view);
@@ -278,14 +298,17 @@ pub fn write_event(machine: &Machine, event: &Event, out: &mut Vec<u8>) -> bool 
     true
 }
 
-/// Someone asked for a plan without recording it: the original's `settlement` message.
-fn settle_requested(machine: &Machine, group: &str, by: UserId, plan: &[Transfer], out: &mut Vec<u8>) {
+/// Someone asked for a plan without recording it: the original's `settlement` message. Not a change:
+/// its `seq` is the group's current one, which it does not advance.
+fn settle_requested(machine: &Machine, group: &machine::Group, by: UserId, plan: &[Transfer], out: &mut Vec<u8>) {
     let by = machine.users().name(by);
+    let name = &group.name;
     let mut view = Object::new(out);
     view.str("type", "settlement")
         .str("event", "settle_requested")
-        .str("group", group)
+        .str("group", name)
+        .u64("seq", group.history.seq())
         .str("by", by)
-        .str("message", &format!("{by} asked to settle {group}"));
+        .str("message", &format!("{by} asked to settle {name}"));
     transfers(machine, plan, view.key("data"));
 }

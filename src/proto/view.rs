@@ -102,10 +102,11 @@ pub(super) fn payments<'a>(users: &Users, list: impl IntoIterator<Item = &'a Pay
     }
 }
 
-/// A history entry on the wire: `id`, `at`, `by`, then what `activity` says.
+/// A history entry on the wire: `id` (and the same number as `seq`, its notification's), `at`, `by`,
+/// then what `activity` says.
 pub(super) fn history_entry(users: &Users, group: &Group, entry: &Entry, out: &mut Vec<u8>) {
     let mut view = Object::new(out);
-    view.u64("id", entry.id).i64("at", entry.at).str("by", users.name(entry.by));
+    view.u64("id", entry.id).u64("seq", entry.id).i64("at", entry.at).str("by", users.name(entry.by));
     activity(users, group, entry, &mut view);
 }
 

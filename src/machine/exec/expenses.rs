@@ -54,7 +54,7 @@ impl Machine {
             key: add.key,
         };
         let answer = Answer::Transaction { done: Done::TransactionAdded, group: id, txn: txn.id, repeated: false };
-        self.commit(id, Record::TransactionAdded { group: id, txn }, answer)
+        self.commit(id, Record::TransactionAdded { group: id, txn, seq: None }, answer)
     }
 
     pub(in crate::machine) fn edit_transaction(
@@ -75,7 +75,7 @@ impl Machine {
         delta.extend(old.effect().into_iter().map(|(u, c)| (u, -c)));
         self.check_former_untouched(entry, &delta)?;
         let answer = answer(Done::TransactionEdited);
-        self.commit(id, Record::TransactionEdited { group: id, txn: new, by: user, at: now }, answer)
+        self.commit(id, Record::TransactionEdited { group: id, txn: new, by: user, at: now, seq: None }, answer)
     }
 
     /// The new version of `old` that `edit` asks for. The recorder stays the recorder, so
@@ -136,7 +136,7 @@ impl Machine {
         };
         let undo: Vec<(UserId, i64)> = txn.effect().into_iter().map(|(u, c)| (u, -c)).collect();
         self.check_former_untouched(entry, &undo)?;
-        let record = Record::TransactionDeleted { group: id, txn: txn.id, by: user, at: now };
+        let record = Record::TransactionDeleted { group: id, txn: txn.id, by: user, at: now, seq: None };
         self.commit(id, record, Answer::Done(Done::TransactionDeleted))
     }
 

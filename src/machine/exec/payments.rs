@@ -38,7 +38,7 @@ impl Machine {
             key: pay.key,
         };
         let answer = Answer::Payment { group: id, payment: payment.id, repeated: false };
-        self.commit(id, Record::PaymentRecorded { group: id, payment }, answer)
+        self.commit(id, Record::PaymentRecorded { group: id, payment, seq: None }, answer)
     }
 
     pub(in crate::machine) fn delete_payment(
@@ -52,7 +52,7 @@ impl Machine {
         let found = entry.ledger.payment(payment).ok_or(Error::PaymentNotFound)?;
         let undo = [(found.from, -found.amount.0), (found.to, found.amount.0)];
         self.check_former_untouched(entry, &undo)?;
-        let record = Record::PaymentDeleted { group: id, payment, by: user, at: now };
+        let record = Record::PaymentDeleted { group: id, payment, by: user, at: now, seq: None };
         self.commit(id, record, Answer::Done(Done::PaymentDeleted))
     }
 
