@@ -58,6 +58,14 @@ pub enum Answer {
         entries: Vec<u64>,
         more: bool,
     },
+    /// History entries newer than a `seq`, oldest first, shaped as their notifications; `more` when
+    /// newer ones remain. `subscribe`: under `events`; `history {after}`: under `history`.
+    CatchUp {
+        group: GroupId,
+        entries: Vec<u64>,
+        more: bool,
+        subscribe: bool,
+    },
     /// A transaction as it is now (or, once deleted, as it was when deleted).
     Transaction {
         done: Done,

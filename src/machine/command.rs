@@ -96,6 +96,8 @@ pub struct History {
     pub group: String,
     /// Only entries with a smaller id (older); `None`: from the newest.
     pub before: Option<u64>,
+    /// Instead: only entries with a larger id (newer), oldest first (catching up).
+    pub after: Option<u64>,
     pub limit: usize,
 }
 
@@ -177,6 +179,9 @@ pub enum Command {
         group: String,
     },
     History(History),
+    /// Catching up: the entries after `after` (oldest first, as notifications), in the same turn as
+    /// the live notifications that follow (`before` is unused).
+    Subscribe(History),
     Settle(Settle),
     /// Each member's balance taken apart: paid, share, payments sent and received.
     BalanceDetails {

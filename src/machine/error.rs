@@ -51,6 +51,11 @@ pub enum Error {
         pieces: usize,
         limit: usize,
     },
+    /// `history {after}` / `subscribe`: entries newer than `after` are no longer kept; `oldest` is the
+    /// oldest one that is (the client reloads the group, then continues from its `seq`).
+    Gap {
+        oldest: u64,
+    },
     /// The command's content does not fit the rules or the state.
     Invalid(Invalid),
     /// A bug or a failed hash: the command changed nothing.

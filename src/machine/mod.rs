@@ -308,6 +308,7 @@ impl Machine {
             Command::ViewBalances { group } => done(self.read(user, &group, |group| Answer::Balances { group })?),
             Command::Export { group } => done(self.read(user, &group, |group| Answer::Export { group })?),
             Command::History(history) => done(self.history(user, history)?),
+            Command::Subscribe(history) => done(self.subscribe(user, history)?),
             Command::Settle(settle) => self.settle(user, settle, now)?,
             Command::BalanceDetails { group } => done(self.balance_details(user, &group)?),
             Command::PairwiseDebts { group } => done(self.pairwise_debts(user, &group)?),

@@ -124,6 +124,7 @@ fn decode_action(action: &str, fields: &mut Fields) -> Result<Command, Error> {
         Action::ViewBalances => Command::ViewBalances { group: group(fields)? },
         Action::Export => Command::Export { group: group(fields)? },
         Action::History => Command::History(history(fields)?),
+        Action::Subscribe => Command::Subscribe(History { before: None, ..history(fields)? }),
         Action::Settle => Command::Settle(settle(fields)?),
         Action::BalanceDetails => Command::BalanceDetails { group: group(fields)? },
         Action::PairwiseDebts => Command::PairwiseDebts { group: group(fields)? },
@@ -199,12 +200,16 @@ fn delete_transaction(fields: &mut Fields) -> Result<Command, Error> {
 fn history(fields: &mut Fields) -> Result<History, Error> {
     let group = fields.string("group")?;
     let before = fields.optional_u64("before")?;
+    let after = fields.optional_u64("after")?;
+    if before.is_some() && after.is_some() {
+        return Err(Error::bad_request("Give either 'before' or 'after', not both"));
+    }
     let limit = match fields.optional_u64("limit")? {
         None => HISTORY_LIMIT_DEFAULT,
         Some(n) if (1..=HISTORY_LIMIT_MAX as u64).contains(&n) => n as usize,
         Some(_) => return Err(Error::bad_request(format!("Field 'limit' must be 1-{HISTORY_LIMIT_MAX}"))),
     };
-    Ok(History { group, before, limit })
+    Ok(History { group, before, after, limit })
 }
 
 fn settle(fields: &mut Fields) -> Result<Settle, Error> {

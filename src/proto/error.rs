@@ -21,11 +21,13 @@ pub struct Error {
     /// `not_leader` only: the leader's client address, when this member knows it (sent as `null`
     /// otherwise, so a client can tell "wait for an election" from "go there").
     pub leader: Option<String>,
+    /// `gap` only: the oldest `seq` still kept.
+    pub oldest: Option<u64>,
 }
 
 impl Error {
     pub fn new(code: Code, message: impl Into<String>) -> Error {
-        Error { code, message: message.into(), retry_after_ms: None, leader: None }
+        Error { code, message: message.into(), retry_after_ms: None, leader: None, oldest: None }
     }
 
     /// `rate_limited`: refused unrun; worth trying again after `wait` (at least 1 ms).
@@ -83,6 +85,10 @@ impl From<&machine::Error> for Error {
                      ({pieces} pieces, limit {limit}); use balance_details"
                 ),
             ),
+            E::Gap { oldest } => {
+                let message = format!("Changes before {oldest} are no longer kept; reload the group");
+                return Error { oldest: Some(*oldest), ..Error::new(Code::Gap, message) };
+            }
             E::Invalid(invalid) => (Code::BadRequest, invalid_words(invalid)),
             E::Internal => (Code::Internal, "Internal server error".into()),
         };

@@ -29,6 +29,9 @@ pub fn write_error(error: &Error, id: Option<&Value>, out: &mut Vec<u8>) {
         if error.code == Code::NotLeader {
             reply.value("leader", &error.leader);
         }
+        if let Some(oldest) = error.oldest {
+            reply.u64("oldest", oldest);
+        }
     });
 }
 
@@ -121,6 +124,7 @@ fn shown_group(answer: &Answer) -> Option<machine::GroupId> {
         | Answer::Balances { group }
         | Answer::Export { group }
         | Answer::History { group, .. }
+        | Answer::CatchUp { group, .. }
         | Answer::BalanceDetails { group, .. }
         | Answer::Debts { group, .. } => Some(*group),
         _ => None,
@@ -187,6 +191,10 @@ fn group_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
             drop(list);
             let next = if *more { entries.last().copied() } else { None };
             reply.bool("more", *more).value("next_before", &next);
+        }
+        Answer::CatchUp { group: id, entries, more, subscribe } => {
+            let Some(g) = group(*id) else { return };
+            catch_up_fields(machine, g, entries, (*more, *subscribe), reply);
         }
         Answer::Transaction { done, group: id, txn, repeated } => {
             reply.str("message", done_text(*done));
@@ -274,7 +282,6 @@ fn settlement_fields(machine: &Machine, settlement: &Settlement, reply: &mut Obj
 /// False (nothing appended) if the event names nothing that exists.
 pub fn write_event(machine: &Machine, event: &Event, out: &mut Vec<u8>) -> bool {
     let Some(group) = machine.groups().get(event.group) else { return false };
-    let users = machine.users();
     let (entry, plan) = match &event.notice {
         Notice::History { entry } => (*entry, None),
         Notice::Settled { entry, transfers } => (*entry, Some(transfers)),
@@ -284,8 +291,21 @@ pub fn write_event(machine: &Machine, event: &Event, out: &mut Vec<u8>) -> bool 
         }
     };
     let Some(entry) = group.history.entry(entry) else { return false };
+    write_entry(machine, group, entry, plan.map(|p| p.as_slice()), out);
+    true
+}
+
+/// A history entry in its notification's shape (one JSON object, no newline). `plan`: a recorded
+/// settlement's transfers, for `data` (the original client prints that list).
+fn write_entry(
+    machine: &Machine,
+    group: &machine::Group,
+    entry: &machine::history::Entry,
+    plan: Option<&[Transfer]>,
+    out: &mut Vec<u8>,
+) {
+    let users = machine.users();
     let mut view = Object::new(out);
-    // The original client prints a `settlement` message's `data` list.
     view.str("type", if plan.is_some() { "settlement" } else { "notification" })
         .str("group", &group.name)
         .u64("seq", entry.id)
@@ -295,7 +315,35 @@ pub fn write_event(machine: &Machine, event: &Event, out: &mut Vec<u8>) -> bool 
     if let Some(plan) = plan {
         transfers(machine, plan, view.key("data"));
     }
-    true
+}
+
+/// A catch-up: entries after a `seq`, oldest first, each as its notification was (a recorded
+/// settlement's `data` made from its payments, which are its plan), then `more` and, for `history`,
+/// `next_after`.
+fn catch_up_fields(
+    machine: &Machine,
+    group: &machine::Group,
+    entries: &[u64],
+    (more, subscribe): (bool, bool),
+    reply: &mut Object,
+) {
+    {
+        let mut list = reply.array(if subscribe { "events" } else { "history" });
+        for entry in entries.iter().filter_map(|&e| group.history.entry(e)) {
+            let plan: Option<Vec<Transfer>> = match &entry.what {
+                machine::Activity::SettlementRecorded { payments } => {
+                    Some(payments.iter().map(|p| Transfer { from: p.from, to: p.to, amount: p.amount }).collect())
+                }
+                _ => None,
+            };
+            write_entry(machine, group, entry, plan.as_deref(), list.item());
+        }
+    }
+    reply.bool("more", more);
+    if !subscribe {
+        let next = if more { entries.last().copied() } else { None };
+        reply.value("next_after", &next);
+    }
 }
 
 /// Someone asked for a plan without recording it: the original's `settlement` message. Not a change:

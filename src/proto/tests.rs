@@ -73,7 +73,7 @@ fn decodes_the_new_actions() {
     );
     assert_eq!(
         request(r#"{"action":"history","data":{"group":"g"}}"#),
-        Ok(Command::History(History { group: "g".into(), before: None, limit: HISTORY_LIMIT_DEFAULT }))
+        Ok(Command::History(History { group: "g".into(), before: None, after: None, limit: HISTORY_LIMIT_DEFAULT }))
     );
     assert_eq!(
         request(r#"{"action":"settle","data":{"group":"g","record":true}}"#),
