@@ -127,3 +127,27 @@ fn a_catch_up_past_the_history_kept_answers_gap_with_the_oldest_seq() {
     let none = ok(&bob.request("subscribe", json!({"group": "g", "after": current}))).clone();
     assert_eq!(none["events"], json!([]));
 }
+
+#[test]
+fn two_members_editing_the_same_version_one_wins_the_other_gets_conflict_and_the_current_one() {
+    let dir = TempDir::new("versions");
+    let server = Server::start(dir.path(), &[]);
+    let (mut alice, mut bob, _) = pair(&server);
+    let id = add(&mut alice, 9);
+    let seen = ok(&bob.request("view_transactions", json!({"group": "g"})))["transactions"][0]["version"].clone();
+    assert_eq!(seen, 1);
+    let edit = |amount: u64| json!({"group": "g", "id": id, "version": seen, "amount": amount});
+    // Both send at once, each from version 1.
+    alice.send_raw(&common::request_frame("edit_transaction", edit(11)));
+    bob.send_raw(&common::request_frame("edit_transaction", edit(12)));
+    let (a, b) = (alice.reply(), bob.reply());
+    let (won, lost) = if a["status"] == "ok" { (a, b) } else { (b, a) };
+    assert_eq!(won["transaction"]["version"], 2, "{won}");
+    assert_eq!((lost["code"].clone(), lost["transaction"].clone()), (json!("conflict"), won["transaction"].clone()));
+    // A delete from the stale screen changes nothing.
+    let refused = bob.request("delete_transaction", json!({"group": "g", "id": id, "version": 1}));
+    assert_eq!(refused["code"], "conflict", "{refused}");
+    let after = ok(&bob.request("view_transactions", json!({"group": "g"}))).clone();
+    assert_eq!(after["transactions"].as_array().unwrap().len(), 1);
+    assert_eq!(after["transactions"][0], won["transaction"]);
+}

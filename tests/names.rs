@@ -168,6 +168,7 @@ fn old_transaction(id: u64, payer: u32, other: u32, description: &str) -> Transa
         split: Split::Equal,
         date: None,
         key: None,
+        version: 1,
     }
 }
 

@@ -78,6 +78,8 @@ pub struct EditTransaction {
     pub split: Option<SplitSpec>,
     pub paid_by: Option<Vec<(String, Cents)>>,
     pub date: Option<Option<String>>,
+    /// The version the client saw; `None`: whatever the current one is.
+    pub version: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,14 +152,18 @@ pub enum Command {
     },
     AddTransaction(AddTransaction),
     EditTransaction(EditTransaction),
+    /// `version`: the one the client saw (`id` + `version` is the safe form; an index may name
+    /// another transaction by the time it arrives).
     DeleteTransaction {
         group: String,
         target: TxnRef,
+        version: Option<u64>,
     },
     RecordPayment(RecordPayment),
     DeletePayment {
         group: String,
         id: u64,
+        version: Option<u64>,
     },
     ListGroups,
     GroupMembers {

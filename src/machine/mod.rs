@@ -39,7 +39,7 @@ pub use command::{
     AddTransaction, Command, CreateGroup, Credentials, EditTransaction, History, JoinGroup, RecordPayment, Settle,
     SplitSpec, TxnRef,
 };
-pub use error::{Error, Invalid, KeyKind, Part, Setting, SplitGap, TextField};
+pub use error::{Current, Error, Invalid, KeyKind, Part, Setting, SplitGap, TextField};
 pub use groups::{Group, GroupId, KeyRef, DEFAULT_CURRENCY};
 pub use history::Activity;
 pub use ledger::{Payment, PaymentId, Split, Transaction, TxnId};
@@ -295,9 +295,13 @@ impl Machine {
             }
             Command::AddTransaction(add) => done(self.add_transaction(user, add, now)?),
             Command::EditTransaction(edit) => done(self.edit_transaction(user, edit, now)?),
-            Command::DeleteTransaction { group, target } => done(self.delete_transaction(user, &group, target, now)?),
+            Command::DeleteTransaction { group, target, version } => {
+                done(self.delete_transaction(user, &group, (target, version), now)?)
+            }
             Command::RecordPayment(pay) => done(self.record_payment(user, pay, now)?),
-            Command::DeletePayment { group, id } => done(self.delete_payment(user, &group, id, now)?),
+            Command::DeletePayment { group, id, version } => {
+                done(self.delete_payment(user, &group, (id, version), now)?)
+            }
             Command::ListGroups => done(Outcome::answer(Answer::Groups { user })),
             Command::GroupMembers { group } => done(self.read(user, &group, |group| Answer::Members { group })?),
             Command::GroupInfo { group } => done(self.read(user, &group, |group| Answer::GroupInfo { group })?),

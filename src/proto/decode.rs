@@ -115,7 +115,11 @@ fn decode_action(action: &str, fields: &mut Fields) -> Result<Command, Error> {
             date: fields.optional_date("date")?,
             key: fields.optional_key("key")?,
         }),
-        Action::DeletePayment => Command::DeletePayment { group: group(fields)?, id: fields.u64("id")? },
+        Action::DeletePayment => Command::DeletePayment {
+            group: group(fields)?,
+            id: fields.u64("id")?,
+            version: fields.optional_u64("version")?,
+        },
         Action::ListGroups => Command::ListGroups,
         Action::GetGroupMembers => Command::GroupMembers { group: group(fields)? },
         Action::GroupInfo => Command::GroupInfo { group: group(fields)? },
@@ -170,6 +174,7 @@ fn edit_transaction(fields: &mut Fields) -> Result<EditTransaction, Error> {
             Some(text) if text.is_empty() => Some(None),
             Some(text) => Some(Some(super::fields::validate_date("date", text)?)),
         },
+        version: fields.optional_u64("version")?,
     };
     let nothing = edit.amount.is_none()
         && edit.description.is_none()
@@ -194,7 +199,7 @@ fn delete_transaction(fields: &mut Fields) -> Result<Command, Error> {
         (Some(_), Some(_)) => return Err(Error::bad_request("Give either 'id' or 'index', not both")),
         (None, None) => return Err(Error::bad_request("Missing field 'id' (or 'index')")),
     };
-    Ok(Command::DeleteTransaction { group, target })
+    Ok(Command::DeleteTransaction { group, target, version: fields.optional_u64("version")? })
 }
 
 fn history(fields: &mut Fields) -> Result<History, Error> {

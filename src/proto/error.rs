@@ -5,7 +5,7 @@
 use crate::machine::groups::GROUP_NAME_CHARS_MAX;
 use crate::machine::users::{PASSWORD_BYTES_MAX, PASSWORD_BYTES_MIN, USERNAME_CHARS_MAX};
 use crate::machine::{
-    self, Invalid, KeyKind, Part, Setting, SplitGap, TextField, DESCRIPTION_CHARS_MAX, SPLIT_NAMES_MAX,
+    self, Current, Invalid, KeyKind, Part, Setting, SplitGap, TextField, DESCRIPTION_CHARS_MAX, SPLIT_NAMES_MAX,
 };
 use vocab::text::Unsafe;
 
@@ -88,6 +88,12 @@ impl From<&machine::Error> for Error {
             E::Gap { oldest } => {
                 let message = format!("Changes before {oldest} are no longer kept; reload the group");
                 return Error { oldest: Some(*oldest), ..Error::new(Code::Gap, message) };
+            }
+            E::Conflict(Current::Transaction { .. }) => {
+                (Code::Conflict, "The transaction was changed since you saw it; it is shown as it is now".into())
+            }
+            E::Conflict(Current::Payment { .. }) => {
+                (Code::Conflict, "The payment is not the version you saw; it is shown as it is now".into())
             }
             E::Invalid(invalid) => (Code::BadRequest, invalid_words(invalid)),
             E::Internal => (Code::Internal, "Internal server error".into()),

@@ -15,8 +15,30 @@ use crate::machine::{self, Answer, Done, Event, Machine, Notice, Settlement, Tra
 pub fn write_answer(machine: &Machine, answer: &Result<Answer, machine::Error>, id: Option<&Value>, out: &mut Vec<u8>) {
     match answer {
         Ok(answer) => frame(out, br#""status":"ok""#, id, |reply| ok_fields(machine, answer, reply)),
+        Err(machine::Error::Conflict(current)) => conflict(machine, *current, id, out),
         Err(error) => write_error(&Error::from(error), id, out),
     }
+}
+
+/// A `conflict` error reply with the object as it is now, so the client can show what changed.
+fn conflict(machine: &Machine, current: machine::Current, id: Option<&Value>, out: &mut Vec<u8>) {
+    let error = Error::from(&machine::Error::Conflict(current));
+    let users = machine.users();
+    frame(out, br#""status":"error""#, id, |reply| {
+        reply.str("message", &error.message).str("code", error.code.as_str());
+        match current {
+            machine::Current::Transaction { group, txn } => {
+                if let Some(txn) = machine.groups().get(group).and_then(|g| g.ledger.transaction(txn)) {
+                    view::transaction(users, txn, reply.key("transaction"));
+                }
+            }
+            machine::Current::Payment { group, payment } => {
+                if let Some(payment) = machine.groups().get(group).and_then(|g| g.ledger.payment(payment)) {
+                    view::payment(users, payment, reply.key("payment"));
+                }
+            }
+        }
+    });
 }
 
 /// Appends an error reply as one frame.

@@ -31,7 +31,7 @@ fn decodes_the_original_clients_requests() {
     );
     assert_eq!(
         request(r#"{"action":"delete_transaction","data":{"group":"g","index":0}}"#),
-        Ok(Command::DeleteTransaction { group: "g".into(), target: TxnRef::Index(0) })
+        Ok(Command::DeleteTransaction { group: "g".into(), target: TxnRef::Index(0), version: None })
     );
 }
 
@@ -69,6 +69,7 @@ fn decodes_the_new_actions() {
             split: None,
             paid_by: None,
             date: Some(None),
+            version: None,
         }))
     );
     assert_eq!(

@@ -36,7 +36,8 @@ pub(super) fn names(users: &Users, out: &mut Vec<u8>, list: impl Iterator<Item =
 }
 
 /// The original's transaction shape (`payer` is who recorded it) plus `id`, `created_at`,
-/// `paid_by` and `shares` (name -> amount), `split` (the rule, in the request's shape) and `date`.
+/// `paid_by` and `shares` (name -> amount), `split` (the rule, in the request's shape), `date` and
+/// `version` (what `edit_transaction` and `delete_transaction` may name).
 pub(super) fn transaction(users: &Users, txn: &Transaction, out: &mut Vec<u8>) {
     let mut view = Object::new(out);
     view.u64("id", txn.id)
@@ -71,6 +72,7 @@ pub(super) fn transaction(users: &Users, txn: &Transaction, out: &mut Vec<u8>) {
     if let Some(date) = &txn.date {
         view.str("date", date);
     }
+    view.u64("version", txn.version);
 }
 
 pub(super) fn payment(users: &Users, payment: &Payment, out: &mut Vec<u8>) {
@@ -84,6 +86,7 @@ pub(super) fn payment(users: &Users, payment: &Payment, out: &mut Vec<u8>) {
     if let Some(date) = &payment.date {
         view.str("date", date);
     }
+    view.u64("version", crate::machine::ledger::FIRST_VERSION);
 }
 
 /// `[transaction, ...]`.

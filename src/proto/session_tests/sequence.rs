@@ -143,3 +143,57 @@ fn a_trimmed_history_keeps_its_numbers_and_keys_through_an_image() {
     assert_eq!(again["duplicate"], true, "the key outlived its trimmed entry: {again}");
     assert!(log.is_empty());
 }
+
+#[test]
+fn a_stale_version_changes_nothing_and_answers_conflict_with_the_current_transaction() {
+    let (mut w, mut alice, mut bob, _) = World::trio();
+    let t =
+        w.ask(&mut alice, "add_transaction", json!({"group": "g", "amount": 30, "split_between": ["alice", "bob"]}));
+    let id = t["transaction"]["id"].as_u64().unwrap();
+    assert_eq!(t["transaction"]["version"], 1);
+    // Both saw version 1; alice's edit wins, bob's is refused with the transaction as it is now.
+    let won = w.ask(&mut alice, "edit_transaction", json!({"group": "g", "id": id, "version": 1, "amount": 40}));
+    assert_eq!(won["transaction"]["version"], 2, "{won}");
+    let before = image_of(&w.machine);
+    let log = w.log.len();
+    let lost = w.ask(&mut bob, "edit_transaction", json!({"group": "g", "id": id, "version": 1, "amount": 50}));
+    assert_eq!((lost["status"].clone(), lost["code"].clone()), (json!("error"), json!("conflict")), "{lost}");
+    assert_eq!(
+        (lost["transaction"]["version"].clone(), signed_cents(&lost["transaction"]["amount"])),
+        (json!(2), 4000)
+    );
+    for delete in [json!({"group": "g", "id": id, "version": 1}), json!({"group": "g", "index": 0, "version": 3})] {
+        let refused = w.ask(&mut bob, "delete_transaction", delete);
+        assert_eq!(refused["code"], "conflict", "{refused}");
+    }
+    assert_eq!((image_of(&w.machine), w.log.len()), (before, log), "a stale version changes nothing");
+    let deleted = w.ask(&mut bob, "delete_transaction", json!({"group": "g", "id": id, "version": 2}));
+    assert_eq!(deleted["status"], "ok", "{deleted}");
+    // Payments are never edited: version 1 until deleted.
+    let p = w.ask(&mut bob, "record_payment", json!({"group": "g", "to": "alice", "amount": 2}));
+    let pid = p["payment"]["id"].as_u64().unwrap();
+    assert_eq!(p["payment"]["version"], 1);
+    let refused = w.ask(&mut alice, "delete_payment", json!({"group": "g", "id": pid, "version": 2}));
+    assert_eq!((refused["code"].clone(), refused["payment"]["id"].clone()), (json!("conflict"), json!(pid)));
+    assert_eq!(w.ask(&mut alice, "delete_payment", json!({"group": "g", "id": pid, "version": 1}))["status"], "ok");
+}
+
+#[test]
+fn versions_are_derived_on_replay_from_records_without_them() {
+    let (mut w, mut alice, ..) = World::trio();
+    let t =
+        w.ask(&mut alice, "add_transaction", json!({"group": "g", "amount": 30, "split_between": ["alice", "bob"]}));
+    let id = t["transaction"]["id"].as_u64().unwrap();
+    for amount in [31, 32, 33] {
+        w.ask(&mut alice, "edit_transaction", json!({"group": "g", "id": id, "amount": amount}));
+    }
+    let mut old = Machine::new();
+    for record in &w.log {
+        let text = serde_json::to_string(record).unwrap().replace(r#","version":4"#, "").replace(r#","version":3"#, "");
+        let text = text.replace(r#","version":2"#, "");
+        assert!(!text.contains("\"version\""), "{text}");
+        old.apply(&serde_json::from_str(&text).unwrap()).unwrap();
+    }
+    assert_eq!(old.groups().get(0).unwrap().ledger.transaction(id).unwrap().version, 4);
+    assert_eq!(image_of(&old), image_of(&w.machine));
+}
