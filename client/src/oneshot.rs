@@ -11,7 +11,7 @@
 //! `add` and `pay` send an idempotency key (`--key`, else a fresh one): a script that retries after a
 //! lost connection can pass the same `--key` and the change happens once.
 
-use crate::conn::{self, Conn, Error, Handler, Notice, Object};
+use crate::conn::{Conn, Error, Handler, Object};
 use crate::spec::{self, check_date, parse_paid_by, parse_split, parse_user_amount};
 use crate::table::Table;
 use crate::term::{self, json_safe, sanitize, warn};
@@ -29,6 +29,17 @@ enum Failure {
 impl From<Error> for Failure {
     fn from(e: Error) -> Failure {
         Failure::Net(e)
+    }
+}
+
+impl Failure {
+    /// As a connection error, for the watch loop: a usage failure (no password for a new login)
+    /// ends it like a refusal.
+    fn into_error(self) -> Error {
+        match self {
+            Failure::Net(e) => e,
+            Failure::Usage(message) => Error::Server { message, code: None },
+        }
     }
 }
 
@@ -54,7 +65,6 @@ pub fn run(cli: &Cli, command: &Command) -> i32 {
 
 fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
     // Check everything that can be checked locally before asking for a password or connecting.
-    let mut group_name = None;
     match command {
         Command::Add(a) => {
             parse_user_amount(&a.amount).map_err(Failure::Usage)?;
@@ -94,7 +104,6 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
                 c.method.as_deref().unwrap_or("")
             )));
         }
-        Command::Watch(w) => group_name = Some(w.group.clone()),
         _ => {}
     }
     let user = cli.user.clone().ok_or_else(|| Failure::Usage("this subcommand needs --user NAME".into()))?;
@@ -104,10 +113,8 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
         _ => None,
     };
 
-    let handler: Handler = match (command, group_name) {
-        (Command::Watch(w), Some(group)) => watch_printer(group, w.json),
-        _ => Box::new(|_| {}),
-    };
+    // `watch` makes its own connections (watch.rs); the others ignore pushed messages.
+    let handler: Handler = Box::new(|_| {});
     let target = cli.target().map_err(Failure::Usage)?;
     let mut conn = Conn::connect(&target, handler)?;
     let stored = Stored::for_user(&cli.server, &user);
@@ -341,10 +348,17 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
         Command::Watch(c) => {
             // Fails early (exit 1) for a group that does not exist or that we are not in.
             conn.request(Action::GetGroupMembers, Some(json!({ "group": c.group })))?;
-            warn(&format!("splitc: watching {} as {user}; Ctrl-C to stop", sanitize(&c.group)));
-            let reason = conn.wait_closed();
-            warn(&format!("splitc: {}", sanitize(&reason)));
-            return Ok(if reason == conn::SERVER_CLOSED { 0 } else { 3 });
+            drop(conn);
+            let watch = crate::watch::Watch {
+                target: &target,
+                group: &c.group,
+                json: c.json,
+                give_up: std::time::Duration::from_secs(c.give_up),
+            };
+            let stored = stored.as_ref();
+            return Ok(crate::watch::run(&watch, |conn| {
+                log_in(cli, conn, &user, stored).map_err(Failure::into_error)
+            })?);
         }
     }
     Ok(0)
@@ -389,21 +403,6 @@ fn password(cli: &Cli, user: &str) -> Result<String, Failure> {
 /// A group password from the flag, else SPLITC_GROUP_PASSWORD, else none (`""`).
 fn group_password(flag: &Option<String>) -> String {
     flag.clone().or_else(|| std::env::var("SPLITC_GROUP_PASSWORD").ok()).unwrap_or_default()
-}
-
-/// The notification handler of `watch`: one line per pushed message about `group`.
-fn watch_printer(group: String, json: bool) -> Handler {
-    Box::new(move |notice| match notice {
-        Notice::Pushed(message) if view::pushed_group(&message) == Some(group.as_str()) => {
-            let line = if json {
-                json_safe(&Value::Object(message).to_string()).into_owned()
-            } else {
-                view::notification_line(&message)
-            };
-            emit(&format!("{line}\n"));
-        }
-        Notice::Pushed(_) | Notice::Lost(_) => {}
-    })
 }
 
 /// Writes to stdout now, through the sanitiser ([`term::out`]).
