@@ -8,8 +8,9 @@
 //!
 //! The rules, for one request (docs/operations.md, "What a client sees during failover"):
 //! - `not_leader` naming another member: connect there, log in again as before, send the request
-//!   again. It was not run where it was refused, so sending it again is always safe. At most
-//!   [`MAX_HOPS`] such moves.
+//!   again. It was not run where it was refused, so sending it again is always safe. [`MAX_HOPS`]
+//!   such moves at once, then each further one after a 200 ms pause (members that name each other
+//!   are in an election), at most [`MAX_HOPS`] × [`REDIRECT_ROUNDS`] in all.
 //! - `not_leader` naming no leader (an election) or this very member (a leader just elected, still
 //!   applying earlier terms' entries): wait and ask again, backing off from 50 ms to 200 ms.
 //! - A member that cannot be reached or a connection that breaks: the next server of the list
@@ -29,6 +30,8 @@ use crate::conn::{Conn, Error, Handler, Object, Target};
 /// Redirects followed for one request: a leader is reached in one; more means members disagree
 /// (an election under way), and the waits below are the better answer to that.
 pub const MAX_HOPS: usize = 5;
+/// How many times `MAX_HOPS` redirects may be followed (pausing after the first round) in all.
+pub const REDIRECT_ROUNDS: usize = 3;
 /// How long one request keeps looking for the leader: several elections (0.5-1 s each).
 pub const FOLLOW_FOR: Duration = Duration::from_secs(10);
 /// Pauses between asks while no leader serves (then 200 ms each): an election takes 0.5-0.8 s,
@@ -207,13 +210,21 @@ impl Tries {
         let pause = match next {
             Next::To(leader) => {
                 self.hops += 1;
-                if self.hops > MAX_HOPS {
+                if self.hops <= MAX_HOPS {
+                    None
+                } else if self.hops <= MAX_HOPS * REDIRECT_ROUNDS {
+                    // Members that disagree on the leader (an election under way) agree within one:
+                    // past MAX_HOPS redirects in a row, pause before each further one.
+                    Some(BACKOFF_MS.len() - 1)
+                } else {
                     return Err(Error::NotLeader {
-                        message: format!("followed {MAX_HOPS} not_leader redirects without reaching the leader"),
+                        message: format!(
+                            "followed {} not_leader redirects without reaching the leader",
+                            MAX_HOPS * REDIRECT_ROUNDS
+                        ),
                         leader: Some(leader.clone()),
                     });
                 }
-                None
             }
             Next::Wait => Some(self.waits),
             // A pause only once every server of the list has failed in turn.
@@ -340,7 +351,7 @@ mod tests {
             }
             other => panic!("expected not_leader, got {other:?}"),
         }
-        assert!(seen_b.lock().expect("log").len() <= MAX_HOPS, "bounded");
+        assert!(seen_b.lock().expect("log").len() <= MAX_HOPS * REDIRECT_ROUNDS, "bounded");
     }
 
     #[test]
