@@ -16,12 +16,19 @@ fn fake_hash(work: Work) -> WorkDone {
     match work {
         Work::Hash { .. } => WorkDone::Hashed("$argon2id$fuzz".into()),
         Work::Verify { password, .. } => WorkDone::Verified(password == "password1"),
-        Work::Login { password, .. } => {
-            WorkDone::LoginChecked((password == "password1").then(|| Secret::from_bytes([password.len() as u8; 32])))
-        }
+        Work::Login { password, .. } => WorkDone::LoginChecked((password == "password1").then(fresh_secret)),
         Work::Rehash { old, .. } => WorkDone::Rehashed((old == "password1").then(|| "$argon2id$fuzz".into())),
         Work::Plan { net, method } => WorkDone::Planned(splitd::settle::plan(&net, method)),
     }
+}
+
+/// A new token secret for every login, as the OS RNG gives (the same secret twice would be a token
+/// issued twice, which the machine refuses).
+fn fresh_secret() -> Secret {
+    static LOGINS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&LOGINS.fetch_add(1, std::sync::atomic::Ordering::Relaxed).to_le_bytes());
+    Secret::from_bytes(bytes)
 }
 
 fn image(machine: &Machine) -> Vec<u8> {
