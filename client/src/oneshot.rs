@@ -1,7 +1,7 @@
 //! The one-shot subcommands: check the command line, log in (or sign up), send one request, print
 //! the answer as a table (or the reply as JSON with --json), exit with a code a script can test.
 //!
-//! Why this shape: every subcommand is "build `data`, call [`Conn::request`], render the reply", so a
+//! Why this shape: every subcommand is "build `data`, call [`Client::request`](crate::follow::Client::request), render the reply", so a
 //! server action is one more arm in [`run`] and one more small argh struct in main.rs.
 //!
 //! Logging in: with the token stored for this server and user (`tokens`) if there is one, else — or
