@@ -76,6 +76,9 @@ pub struct Config {
     pub hash_threads: usize,
     /// Log bytes after which a snapshot is taken and older log segments are removed.
     pub snapshot_log_bytes: u64,
+    /// History entries kept per group (`--history-kept`), for `history` and catch-up after a reconnect
+    /// (`history {after}`, `subscribe`); older ones answer `gap`. Bounds each group's memory.
+    pub history_kept: usize,
     /// Cluster mode (`--node-id`, `--peers`): `None` is the single node.
     pub cluster: Option<crate::cluster::node::ClusterConfig>,
 }
@@ -147,6 +150,7 @@ impl Default for Config {
             unauthenticated_idle: Duration::from_secs(15 * 60),
             hash_threads: 1,
             snapshot_log_bytes: 256 * 1024 * 1024,
+            history_kept: 100_000,
             cluster: None,
         }
     }

@@ -117,14 +117,14 @@ impl Import {
             Some(_) => return Err(bad("'password' is not a string")),
         };
         let (name, at) = (group_name.to_string(), self.now);
-        let created = Record::GroupCreated { group: group_id, name, creator, password_hash, at };
+        let created = Record::GroupCreated { group: group_id, name, creator, password_hash, at, seq: None };
         apply(&mut self.machine, &mut self.records, created)?;
         for member in &members[1..] {
             let user = self.user_of(member, &bad)?;
             if self.machine.groups().get(group_id).is_some_and(|g| g.is_member(user)) {
                 continue;
             }
-            apply(&mut self.machine, &mut self.records, Record::MemberJoined { group: group_id, user, at })?;
+            apply(&mut self.machine, &mut self.records, Record::MemberJoined { group: group_id, user, at, seq: None })?;
         }
         self.report.groups += 1;
         let txns = match group.get("transactions") {

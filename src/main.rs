@@ -65,6 +65,10 @@ struct Args {
     /// log size in bytes that triggers a snapshot (default 256 MiB)
     #[argh(option, default = "Config::default().snapshot_log_bytes")]
     snapshot_log_bytes: u64,
+    /// history entries kept per group, for `history` and catching up after a reconnect; older ones
+    /// answer `gap` (default 100000; in cluster mode the whole history is kept)
+    #[argh(option, default = "Config::default().history_kept")]
+    history_kept: usize,
     /// cluster mode: this node's id in --peers
     #[argh(option)]
     node_id: Option<u64>,
@@ -213,6 +217,7 @@ fn main() -> ExitCode {
         unauthenticated_idle: std::time::Duration::from_secs(args.login_timeout_secs),
         hash_threads: args.hash_threads.max(1),
         snapshot_log_bytes: args.snapshot_log_bytes,
+        history_kept: args.history_kept.max(1),
         cluster,
     };
     serve(config)
@@ -311,7 +316,7 @@ fn serve(mut config: Config) -> ExitCode {
     }
     fit_descriptor_limit(&mut config);
     let started = std::time::Instant::now();
-    let opened = match Store::open(&config.data_dir, config.fsync, config.snapshot_log_bytes) {
+    let mut opened = match Store::open(&config.data_dir, config.fsync, config.snapshot_log_bytes) {
         Ok(opened) => opened,
         Err(err) => {
             log::info!("cannot start: {err}");
@@ -330,6 +335,12 @@ fn serve(mut config: Config) -> ExitCode {
     );
     if config.fsync == FsyncPolicy::Never {
         log::info!("WARNING: --fsync never: acknowledged changes can be lost if the machine crashes");
+    }
+    // After replay (which keeps every entry, so a larger limit keeps what it would have kept). Cluster
+    // members rebuild machines from the raft log with the whole history: the limit is a single
+    // node's for now.
+    if config.cluster.is_none() {
+        opened.machine.set_history_kept(config.history_kept);
     }
     let server = match Server::bind(config.clone(), opened.store, opened.machine) {
         Ok(server) => server,

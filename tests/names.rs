@@ -168,6 +168,7 @@ fn old_transaction(id: u64, payer: u32, other: u32, description: &str) -> Transa
         split: Split::Equal,
         date: None,
         key: None,
+        version: 1,
     }
 }
 
@@ -191,11 +192,12 @@ fn names_and_descriptions_from_before_the_rules_still_load_and_work() {
             creator: 0,
             password_hash: None,
             at: 1,
+            seq: None,
         })
         .collect();
-    records.push(Record::MemberJoined { group: 0, user: 1, at: 1 });
+    records.push(Record::MemberJoined { group: 0, user: 1, at: 1, seq: None });
     let escape = "\u{1b}[2J\u{202e}gnp.exe";
-    records.push(Record::TransactionAdded { group: 0, txn: old_transaction(1, 0, 1, escape) });
+    records.push(Record::TransactionAdded { group: 0, txn: old_transaction(1, 0, 1, escape), seq: None });
     append_old_records(dir.path(), &records);
 
     for round in ["log replay", "snapshot"] {

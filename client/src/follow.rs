@@ -113,14 +113,6 @@ impl Client {
         self.conn.as_ref().is_some_and(Conn::is_alive)
     }
 
-    /// Blocks until the connection ends (for `watch`); returns why it ended.
-    pub fn wait_closed(&mut self) -> String {
-        match self.conn.as_mut() {
-            Some(conn) => conn.wait_closed(),
-            None => "not connected".into(),
-        }
-    }
-
     /// [`Conn::request`] on the member that serves: follows `not_leader`, waits out elections,
     /// moves past dead members, within the bounds above.
     pub fn request(&mut self, action: Action, data: Option<Value>) -> Result<Object, Error> {

@@ -413,11 +413,21 @@ fn record_payment(s: &mut Session, user: &str, group: &str) -> Step<()> {
     Ok(())
 }
 
+/// Edits one transaction, naming the version shown: when someone changed it meanwhile the server
+/// refuses (`conflict`), and the list is shown again, as it is now, and the question asked again.
 fn edit_transaction(s: &mut Session, group: &str) -> Step<()> {
-    let Some(txns) = transactions(s, group)? else { return Ok(()) };
+    while edit_once(s, group)? {
+        say(&format!("The transactions of {} as they are now:", sanitize(group)));
+    }
+    Ok(())
+}
+
+/// One round of [`edit_transaction`]: `true` when the server refused and it is worth asking again.
+fn edit_once(s: &mut Session, group: &str) -> Step<bool> {
+    let Some(txns) = transactions(s, group)? else { return Ok(false) };
     if txns.is_empty() {
         say("No transactions to edit.");
-        return Ok(());
+        return Ok(false);
     }
     out(&view::transactions_table(&txns).render());
     let answer = s.ask("Id of the transaction to edit (empty to cancel): ")?;
@@ -425,16 +435,19 @@ fn edit_transaction(s: &mut Session, group: &str) -> Step<()> {
         if !answer.trim().is_empty() {
             say(&format!("✘ Not a transaction id: {}", answer.trim()));
         }
-        return Ok(());
+        return Ok(false);
     };
     let mut data = json!({ "group": group, "id": id });
+    if let Some(version) = txns.iter().find(|t| t.id == Some(id)).and_then(|t| t.version) {
+        data["version"] = json!(version);
+    }
     let amount = s.ask("New amount (empty = keep): ")?;
     if !amount.trim().is_empty() {
         match parse_user_amount(&amount) {
             Ok(cents) => data["amount"] = cents.to_json(),
             Err(e) => {
                 say(&format!("✘ {e}"));
-                return Ok(());
+                return Ok(false);
             }
         }
     }
@@ -446,17 +459,18 @@ fn edit_transaction(s: &mut Session, group: &str) -> Step<()> {
     if !split.trim().is_empty() {
         if let Err(e) = parse_split(&split).and_then(|sp| sp.add_to(&mut data, false)) {
             say(&format!("✘ {e}"));
-            return Ok(());
+            return Ok(false);
         }
     }
-    if data.as_object().is_some_and(|d| d.len() == 2) {
+    if data.as_object().is_some_and(|d| d.keys().all(|k| ["group", "id", "version"].contains(&k.as_str()))) {
         say("Nothing changed.");
-        return Ok(());
+        return Ok(false);
     }
-    if let Some(reply) = s.act(Action::EditTransaction, Some(data))? {
-        say(&format!("✔ {}", message(&reply)));
+    match s.act(Action::EditTransaction, Some(data))? {
+        Some(reply) => say(&format!("✔ {}", message(&reply))),
+        None => return Ok(true),
     }
-    Ok(())
+    Ok(false)
 }
 
 fn transactions(s: &mut Session, group: &str) -> Step<Option<Vec<view::Txn>>> {
@@ -536,30 +550,45 @@ fn add_expense(s: &mut Session, user: &str, group: &str) -> Step<()> {
     Ok(())
 }
 
+/// Deletes one transaction by id and the version shown (the safe form: an index, or an id alone,
+/// may name something else, or a changed thing, by the time it arrives); asks again on a refusal.
 fn delete_transaction(s: &mut Session, group: &str) -> Step<()> {
-    let Some(txns) = transactions(s, group)? else { return Ok(()) };
+    while delete_once(s, group)? {
+        say(&format!("The transactions of {} as they are now:", sanitize(group)));
+    }
+    Ok(())
+}
+
+/// One round of [`delete_transaction`]: `true` when the server refused and it is worth asking again.
+fn delete_once(s: &mut Session, group: &str) -> Step<bool> {
+    let Some(txns) = transactions(s, group)? else { return Ok(false) };
     if txns.is_empty() {
         say("No transactions to delete.");
-        return Ok(());
+        return Ok(false);
     }
     out(&view::transactions_table(&txns).render());
     let answer = s.ask("Id of the transaction to delete (empty to cancel): ")?;
     let answer = answer.trim();
     if answer.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let Ok(id) = answer.parse::<u64>() else {
         say(&format!("✘ Not a transaction id: {answer}"));
-        return Ok(());
+        return Ok(false);
     };
-    if !txns.iter().any(|t| t.id == Some(id)) {
+    let Some(shown) = txns.iter().find(|t| t.id == Some(id)) else {
         say(&format!("✘ No transaction with id {id} in {}", sanitize(group)));
-        return Ok(());
+        return Ok(false);
+    };
+    let mut data = json!({ "group": group, "id": id });
+    if let Some(version) = shown.version {
+        data["version"] = json!(version);
     }
-    if let Some(reply) = s.act(Action::DeleteTransaction, Some(json!({ "group": group, "id": id })))? {
-        say(&format!("✔ {}", message(&reply)));
+    match s.act(Action::DeleteTransaction, Some(data))? {
+        Some(reply) => say(&format!("✔ {}", message(&reply))),
+        None => return Ok(true),
     }
-    Ok(())
+    Ok(false)
 }
 
 /// The servers as the user gave them, for messages.

@@ -14,6 +14,7 @@ mod table;
 mod term;
 mod tokens;
 mod view;
+mod watch;
 
 use argh::FromArgs;
 
@@ -401,8 +402,8 @@ pub struct Export {
 
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "watch")]
-/// print each notification about a group as one line until interrupted or the server closes
-/// (then exit 0)
+/// print each change to a group as one line, none missed: after a disconnect or a server restart
+/// it reconnects and resumes where it stopped (a line on stderr when it had to skip ahead)
 pub struct Watch {
     /// the group's name
     #[argh(positional)]
@@ -410,6 +411,9 @@ pub struct Watch {
     /// print each notification as the JSON object received
     #[argh(switch)]
     pub json: bool,
+    /// seconds without a server after which to give up (exit 3, with the reason; default 300)
+    #[argh(option, default = "300")]
+    pub give_up: u64,
 }
 
 fn main() {

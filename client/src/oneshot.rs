@@ -11,7 +11,7 @@
 //! `add` and `pay` send an idempotency key (`--key`, else a fresh one): a script that retries after a
 //! lost connection can pass the same `--key` and the change happens once.
 
-use crate::conn::{self, Error, Handler, Notice, Object};
+use crate::conn::{Error, Handler, Object};
 use crate::follow::Client;
 use crate::spec::{self, check_date, parse_paid_by, parse_split, parse_user_amount};
 use crate::table::Table;
@@ -20,6 +20,9 @@ use crate::tokens::Stored;
 use crate::{view, Cli, Command, EXIT_USAGE};
 use serde_json::{json, Value};
 use vocab::Action;
+
+/// One request on a connection: `Conn::request` or `follow::Client::request`.
+type Requester<'a> = dyn FnMut(Action, Option<Value>) -> Result<Object, Error> + 'a;
 
 /// Why a one-shot command stopped.
 enum Failure {
@@ -30,6 +33,17 @@ enum Failure {
 impl From<Error> for Failure {
     fn from(e: Error) -> Failure {
         Failure::Net(e)
+    }
+}
+
+impl Failure {
+    /// As a connection error, for the watch loop: a usage failure (no password for a new login)
+    /// ends it like a refusal.
+    fn into_error(self) -> Error {
+        match self {
+            Failure::Net(e) => e,
+            Failure::Usage(message) => Error::Server { message, code: None },
+        }
     }
 }
 
@@ -55,7 +69,6 @@ pub fn run(cli: &Cli, command: &Command) -> i32 {
 
 fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
     // Check everything that can be checked locally before asking for a password or connecting.
-    let mut group_name = None;
     match command {
         Command::Add(a) => {
             parse_user_amount(&a.amount).map_err(Failure::Usage)?;
@@ -95,7 +108,6 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
                 c.method.as_deref().unwrap_or("")
             )));
         }
-        Command::Watch(w) => group_name = Some(w.group.clone()),
         _ => {}
     }
     let user = cli.user.clone().ok_or_else(|| Failure::Usage("this subcommand needs --user NAME".into()))?;
@@ -105,15 +117,13 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
         _ => None,
     };
 
-    let handler: Handler = match (command, group_name) {
-        (Command::Watch(w), Some(group)) => watch_printer(group, w.json),
-        _ => Box::new(|_| {}),
-    };
+    // `watch` makes its own connections (watch.rs); the others ignore pushed messages.
+    let handler: Handler = Box::new(|_| {});
     let servers = cli.targets().map_err(Failure::Usage)?;
     let mut conn = Client::connect(servers, handler)?;
     let stored = Stored::for_user(&cli.server, &user);
     if signup_password.is_none() {
-        log_in(cli, &mut conn, &user, stored.as_ref())?;
+        log_in(cli, &mut |action, data| conn.request(action, data), &user, stored.as_ref())?;
     }
 
     match command {
@@ -342,10 +352,18 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
         Command::Watch(c) => {
             // Fails early (exit 1) for a group that does not exist or that we are not in.
             conn.request(Action::GetGroupMembers, Some(json!({ "group": c.group })))?;
-            warn(&format!("splitc: watching {} as {user}; Ctrl-C to stop", sanitize(&c.group)));
-            let reason = conn.wait_closed();
-            warn(&format!("splitc: {}", sanitize(&reason)));
-            return Ok(if reason == conn::SERVER_CLOSED { 0 } else { 3 });
+            let target = conn.target().clone();
+            drop(conn);
+            let watch = crate::watch::Watch {
+                target: &target,
+                group: &c.group,
+                json: c.json,
+                give_up: std::time::Duration::from_secs(c.give_up),
+            };
+            let stored = stored.as_ref();
+            return Ok(crate::watch::run(&watch, |conn| {
+                log_in(cli, &mut |action, data| conn.request(action, data), &user, stored).map_err(Failure::into_error)
+            })?);
         }
     }
     Ok(0)
@@ -354,16 +372,17 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
 /// Logs `conn` in as `user`: with the stored token if there is one; with the password when there is
 /// none or the server refused it (an error reply: revoked, expired, or an older server), storing the
 /// token the login returns. A broken connection is not a refusal: it fails the command.
-fn log_in(cli: &Cli, conn: &mut Client, user: &str, stored: Option<&Stored>) -> Result<(), Failure> {
+/// `request` sends one request on the connection being logged in (a `Conn` or a `follow::Client`).
+fn log_in(cli: &Cli, request: &mut Requester<'_>, user: &str, stored: Option<&Stored>) -> Result<(), Failure> {
     if let Some((stored, token)) = stored.and_then(|s| s.load().map(|t| (s, t))) {
-        match conn.request(Action::Resume, Some(json!({ "token": token }))) {
+        match request(Action::Resume, Some(json!({ "token": token }))) {
             Ok(reply) if reply.get("username").and_then(Value::as_str) == Some(user) => return Ok(()),
             Ok(_) | Err(Error::Server { .. }) => stored.forget(),
             Err(e) => return Err(e.into()),
         }
     }
     let password = password(cli, user)?;
-    let reply = conn.request(Action::Login, Some(json!({ "username": user, "password": password })))?;
+    let reply = request(Action::Login, Some(json!({ "username": user, "password": password })))?;
     if let (Some(stored), Some(token)) = (stored, reply.get("token").and_then(Value::as_str)) {
         if let Err(e) = stored.save(token) {
             warn(&format!("splitc: warning: cannot keep the session token in {}: {e}", stored.path().display()));
@@ -390,21 +409,6 @@ fn password(cli: &Cli, user: &str) -> Result<String, Failure> {
 /// A group password from the flag, else SPLITC_GROUP_PASSWORD, else none (`""`).
 fn group_password(flag: &Option<String>) -> String {
     flag.clone().or_else(|| std::env::var("SPLITC_GROUP_PASSWORD").ok()).unwrap_or_default()
-}
-
-/// The notification handler of `watch`: one line per pushed message about `group`.
-fn watch_printer(group: String, json: bool) -> Handler {
-    Box::new(move |notice| match notice {
-        Notice::Pushed(message) if view::pushed_group(&message) == Some(group.as_str()) => {
-            let line = if json {
-                json_safe(&Value::Object(message).to_string()).into_owned()
-            } else {
-                view::notification_line(&message)
-            };
-            emit(&format!("{line}\n"));
-        }
-        Notice::Pushed(_) | Notice::Lost(_) => {}
-    })
 }
 
 /// Writes to stdout now, through the sanitiser ([`term::out`]).

@@ -42,6 +42,9 @@ pub struct Txn {
     pub mode: Option<String>,
     /// The date the client gave, `YYYY-MM-DD`.
     pub date: Option<String>,
+    /// splitd's version (1 when added, +1 per edit): sent back with an edit or delete, so a change
+    /// someone made since it was shown is not overwritten (`conflict`).
+    pub version: Option<u64>,
 }
 
 /// `{"name": amount, ...}` as sorted pairs; absent is empty.
@@ -73,6 +76,7 @@ impl Txn {
             shares: amount_map(obj.get("shares"), "shares")?,
             mode: obj.get("split").and_then(|s| s.get("mode")).and_then(Value::as_str).map(str::to_string),
             date: obj.get("date").and_then(Value::as_str).map(str::to_string),
+            version: obj.get("version").and_then(Value::as_u64),
         })
     }
 
@@ -568,6 +572,7 @@ mod tests {
                 shares: Vec::new(),
                 mode: None,
                 date: None,
+                version: None,
             }
         );
         let table = transactions_table(&txns).render();

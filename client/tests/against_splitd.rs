@@ -707,13 +707,47 @@ fn watch_prints_notifications_caused_by_other_clients() {
     assert_eq!(second["event"], "member_joined");
     assert_eq!(second["group"], "trip");
 
-    // The server goes away: watch ends by itself.
+    assert!(!human.stdout().contains("other"), "{}", human.stdout());
+    drop((human, json, server));
+}
+
+#[test]
+fn watch_gives_up_with_the_reason_only_after_give_up_secs_without_a_server() {
+    let server = trip_with_three();
+    let addr = server.addr.clone();
+    let watch =
+        Live::start(&["--server", &addr, "--user", "alice", "watch", "trip", "--give-up", "1"], Some("pw-alice-long"));
+    watch.wait_for("watching trip", 1, true);
+    let gone = Instant::now();
     drop(server);
-    let run = human.finish();
-    assert_eq!(run.code, 0, "{run:?}");
-    assert!(run.stderr.contains("closed"), "{run:?}");
-    assert!(!run.stdout.contains("other"), "{run:?}");
-    json.finish();
+    let run = watch.finish();
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(gone.elapsed() >= Duration::from_secs(1), "gave up too soon: {run:?}");
+    assert!(run.stderr.contains("reconnecting") && run.stderr.contains("no server for 1s"), "{run:?}");
+}
+
+#[test]
+fn watch_survives_a_server_restart_and_misses_nothing() {
+    let server = trip_with_three();
+    let watch =
+        Live::start(&["--server", &server.addr, "--user", "alice", "watch", "trip", "--json"], Some("pw-alice-long"));
+    watch.wait_for("watching trip", 1, true);
+    as_user(&server, "bob", &["add", "trip", "1", "--split", "alice,carol", "--desc", "before"]).ok();
+    watch.wait_for("\n", 1, false);
+    let server = server.restart();
+    for n in 0..5 {
+        as_user(&server, "bob", &["add", "trip", "2", "--split", "alice,carol", "--desc", &format!("after{n}")]).ok();
+    }
+    watch.wait_for("\n", 6, false);
+    watch.wait_for("reconnected", 1, true);
+    as_user(&server, "carol", &["add", "trip", "3", "--split", "alice,bob", "--desc", "live"]).ok();
+    watch.wait_for("\n", 7, false);
+    let lines: Vec<Value> = watch.stdout().lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    let descriptions: Vec<&str> = lines.iter().map(|l| l["description"].as_str().unwrap_or("?")).collect();
+    assert_eq!(descriptions, ["before", "after0", "after1", "after2", "after3", "after4", "live"]);
+    let seqs: Vec<u64> = lines.iter().map(|l| l["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "in order, none twice: {seqs:?}");
+    drop((watch, server));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1225,7 +1259,7 @@ fn one_shot_and_watch_over_tls_with_a_private_ca() {
     let target = format!("tls://{}", server.addr);
     let ca_arg = ca.to_str().expect("path");
     let watch = Live::start(
-        &["--server", &target, "--ca-file", ca_arg, "--user", "alice", "watch", "trip", "--json"],
+        &["--server", &target, "--ca-file", ca_arg, "--user", "alice", "watch", "trip", "--json", "--give-up", "1"],
         Some("pw-alice-long"),
     );
     watch.wait_for("watching trip", 1, true);
@@ -1238,7 +1272,7 @@ fn one_shot_and_watch_over_tls_with_a_private_ca() {
     assert_eq!(cents(&balances["balances"]["alice"]), -3000, "{balances}");
     drop(server);
     let run = watch.finish();
-    assert_eq!(run.code, 0, "watch ends when the TLS server goes away: {run:?}");
+    assert_eq!(run.code, 3, "watch gives up once the TLS server stays away: {run:?}");
 }
 
 #[test]

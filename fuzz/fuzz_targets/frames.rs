@@ -1,6 +1,7 @@
 //! Arbitrary bytes through framing, decoding and the state machine, as the event loop drives them.
 //! After every frame: no panic, the state's invariants hold (every group's balances sum to zero),
-//! a request that was refused changed nothing, and every reply and notification is valid JSON.
+//! a request that was refused changed nothing, every reply and notification is valid JSON, and each
+//! group's changes are numbered without a gap (`seq`: records, history and notifications agree).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -15,12 +16,19 @@ fn fake_hash(work: Work) -> WorkDone {
     match work {
         Work::Hash { .. } => WorkDone::Hashed("$argon2id$fuzz".into()),
         Work::Verify { password, .. } => WorkDone::Verified(password == "password1"),
-        Work::Login { password, .. } => {
-            WorkDone::LoginChecked((password == "password1").then(|| Secret::from_bytes([password.len() as u8; 32])))
-        }
+        Work::Login { password, .. } => WorkDone::LoginChecked((password == "password1").then(fresh_secret)),
         Work::Rehash { old, .. } => WorkDone::Rehashed((old == "password1").then(|| "$argon2id$fuzz".into())),
         Work::Plan { net, method } => WorkDone::Planned(splitd::settle::plan(&net, method)),
     }
+}
+
+/// A new token secret for every login, as the OS RNG gives (the same secret twice would be a token
+/// issued twice, which the machine refuses).
+fn fresh_secret() -> Secret {
+    static LOGINS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&LOGINS.fetch_add(1, std::sync::atomic::Ordering::Relaxed).to_le_bytes());
+    Secret::from_bytes(bytes)
 }
 
 fn image(machine: &Machine) -> Vec<u8> {
@@ -54,6 +62,7 @@ fuzz_target!(|data: &[u8]| {
             let who = bytes.len() % sessions.len();
             let Ok(command) = decode(&bytes).command else { continue };
             let before = image(&machine);
+            let seqs_before: Vec<u64> = machine.groups().iter().map(|(_, g)| g.history.seq()).collect();
             let session = &mut sessions[who];
             let outcome = match machine.execute(session, command, 1_000) {
                 Step::Done(outcome) => outcome,
@@ -79,6 +88,30 @@ fuzz_target!(|data: &[u8]| {
                 replay.apply(record).expect("own record replays");
             }
             assert_eq!(image(&replay), image(&machine), "replay equals execution");
+            check_seq_gap_free(&machine, &seqs_before, &outcome.records);
         }
     }
 });
+
+/// Each record of a group says the number after the group's previous one; every group's history is
+/// numbered consecutively up to its `seq`.
+fn check_seq_gap_free(machine: &Machine, seqs_before: &[u64], records: &[Record]) {
+    let mut next: Vec<u64> = seqs_before.iter().map(|s| s + 1).collect();
+    for record in records {
+        let Some((group, seq)) = record.group_seq() else { continue };
+        let group = group as usize;
+        if group >= next.len() {
+            next.resize(group + 1, 1);
+        }
+        assert_eq!(seq, next[group], "group {group}: seq {seq} where {} was next", next[group]);
+        next[group] += 1;
+    }
+    for (id, group) in machine.groups().iter() {
+        let ids: Vec<u64> = group.history.entries().iter().map(|e| e.id).collect();
+        assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "group {id}: history numbered with a gap: {ids:?}");
+        assert_eq!(ids.last().copied().unwrap_or(0), group.history.seq(), "group {id}: seq is the newest entry");
+        if let Some(&expected) = next.get(id as usize) {
+            assert!(group.history.seq() + 1 >= expected, "group {id}: seq went back");
+        }
+    }
+}

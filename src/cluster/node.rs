@@ -297,6 +297,7 @@ pub fn is_write(command: &Command) -> bool {
         | Command::ViewBalances { .. }
         | Command::Export { .. }
         | Command::History(_)
+        | Command::Subscribe(_)
         | Command::BalanceDetails { .. }
         | Command::PairwiseDebts { .. } => false,
         _ => true,

@@ -2,7 +2,8 @@
 //!
 //! An answer names the state it shows (a group, a transaction id) rather than copying it, so a read
 //! costs nothing until the protocol layer renders it from the machine's state — straight into the
-//! outgoing bytes, in the same loop turn, before anything else changes the state.
+//! outgoing bytes, in the same loop turn, before anything else changes the state. Every answer that
+//! shows a group names it, so its reply carries the group's `seq` (how fresh the view is).
 
 use super::explain::Details;
 use super::tokens::{Secret, TokenHash};
@@ -57,6 +58,14 @@ pub enum Answer {
         entries: Vec<u64>,
         more: bool,
     },
+    /// History entries newer than a `seq`, oldest first, shaped as their notifications; `more` when
+    /// newer ones remain. `subscribe`: under `events`; `history {after}`: under `history`.
+    CatchUp {
+        group: GroupId,
+        entries: Vec<u64>,
+        more: bool,
+        subscribe: bool,
+    },
     /// A transaction as it is now (or, once deleted, as it was when deleted).
     Transaction {
         done: Done,
@@ -73,10 +82,12 @@ pub enum Answer {
     Settlement(Box<Settlement>),
     /// Per current member, in member order.
     BalanceDetails {
+        group: GroupId,
         members: Vec<(UserId, Details)>,
     },
     /// Netted debts per pair (debtor, creditor, cents), sorted by names.
     Debts {
+        group: GroupId,
         debts: Vec<(UserId, UserId, i128)>,
     },
 }

@@ -78,6 +78,8 @@ pub struct EditTransaction {
     pub split: Option<SplitSpec>,
     pub paid_by: Option<Vec<(String, Cents)>>,
     pub date: Option<Option<String>>,
+    /// The version the client saw; `None`: whatever the current one is.
+    pub version: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +98,8 @@ pub struct History {
     pub group: String,
     /// Only entries with a smaller id (older); `None`: from the newest.
     pub before: Option<u64>,
+    /// Instead: only entries with a larger id (newer), oldest first (catching up).
+    pub after: Option<u64>,
     pub limit: usize,
 }
 
@@ -148,14 +152,18 @@ pub enum Command {
     },
     AddTransaction(AddTransaction),
     EditTransaction(EditTransaction),
+    /// `version`: the one the client saw (`id` + `version` is the safe form; an index may name
+    /// another transaction by the time it arrives).
     DeleteTransaction {
         group: String,
         target: TxnRef,
+        version: Option<u64>,
     },
     RecordPayment(RecordPayment),
     DeletePayment {
         group: String,
         id: u64,
+        version: Option<u64>,
     },
     ListGroups,
     GroupMembers {
@@ -177,6 +185,9 @@ pub enum Command {
         group: String,
     },
     History(History),
+    /// Catching up: the entries after `after` (oldest first, as notifications), in the same turn as
+    /// the live notifications that follow (`before` is unused).
+    Subscribe(History),
     Settle(Settle),
     /// Each member's balance taken apart: paid, share, payments sent and received.
     BalanceDetails {

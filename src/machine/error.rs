@@ -51,10 +51,25 @@ pub enum Error {
         pieces: usize,
         limit: usize,
     },
+    /// `history {after}` / `subscribe`: entries newer than `after` are no longer kept; `oldest` is the
+    /// oldest one that is (the client reloads the group, then continues from its `seq`).
+    Gap {
+        oldest: u64,
+    },
+    /// The `version` a client sent is not the object's current one: someone changed it since the
+    /// client looked. Nothing changed; the answer shows the object as it is now.
+    Conflict(Current),
     /// The command's content does not fit the rules or the state.
     Invalid(Invalid),
     /// A bug or a failed hash: the command changed nothing.
     Internal,
+}
+
+/// The object a `Conflict` is about, shown as it is now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Current {
+    Transaction { group: super::GroupId, txn: super::TxnId },
+    Payment { group: super::GroupId, payment: super::PaymentId },
 }
 
 /// A group setting only its creator may change.

@@ -34,7 +34,8 @@ pub const GROUP_MEMBERS_MAX: usize = 10_000;
 pub const DEFAULT_CURRENCY: &str = "INR";
 
 /// What an idempotency key produced the first time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum KeyRef {
     Transaction(TxnId),
     Payment(PaymentId),

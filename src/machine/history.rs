@@ -5,6 +5,12 @@
 //! transaction or payment, the old version of an edited one), so it stays visible. An addition keeps
 //! only a summary (id, amount, description, key): the transaction itself is in the ledger, and copying
 //! every transaction into the history would double the memory and the snapshot.
+//!
+//! An entry's `id` is the group's sequence number (`seq` on the wire): 1 for the group's creation,
+//! +1 per change, never reused. It is derived here, in apply order, so replay and replication give the
+//! same numbers; records made since it existed also carry it, and `Machine::apply` refuses one whose
+//! number is not the next. Only the newest `kept` entries are kept (`trim`): older ones are gone for
+//! `history` and `subscribe` (the `gap` answer), but their numbers stay used.
 
 use serde::{Deserialize, Serialize};
 
@@ -76,7 +82,7 @@ impl Activity {
     }
 }
 
-/// One history entry. `id` is the group's own sequence: 1, 2, 3, ... (its position + 1).
+/// One history entry. `id` is the group's own sequence: 1, 2, 3, ...
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     pub id: u64,
@@ -87,21 +93,43 @@ pub struct Entry {
     pub what: Activity,
 }
 
-/// A group's history, oldest first.
-#[derive(Debug, Default)]
+/// A group's history, oldest first: `entries[0]` has id `first` (1 unless trimmed).
+#[derive(Debug)]
 pub struct History {
+    first: u64,
     entries: Vec<Entry>,
+}
+
+impl Default for History {
+    fn default() -> History {
+        History { first: 1, entries: Vec::new() }
+    }
 }
 
 impl History {
     pub fn push(&mut self, at: i64, by: UserId, what: Activity) {
-        let id = self.entries.len() as u64 + 1;
+        let id = self.next_seq();
         self.entries.push(Entry { id, at, by, what });
     }
 
-    /// The entry with id `id` (ids are positions + 1).
+    /// The group's current sequence number: the id of its newest entry (0 before any).
+    pub fn seq(&self) -> u64 {
+        self.next_seq() - 1
+    }
+
+    /// The id the next entry will get.
+    pub fn next_seq(&self) -> u64 {
+        self.first + self.entries.len() as u64
+    }
+
+    /// The oldest id still kept (`next_seq` when none is).
+    pub fn oldest(&self) -> u64 {
+        self.first
+    }
+
+    /// The entry with id `id`, if it is kept.
     pub fn entry(&self, id: u64) -> Option<&Entry> {
-        let position = usize::try_from(id).ok()?.checked_sub(1)?;
+        let position = usize::try_from(id.checked_sub(self.first)?).ok()?;
         self.entries.get(position)
     }
 
@@ -109,21 +137,44 @@ impl History {
         &self.entries
     }
 
-    /// Restores entries from a snapshot: ids must be 1, 2, 3, ...
+    /// Keeps at most about `kept` entries (at least one): once more than an eighth over, the oldest are
+    /// dropped down to `kept`, so the copy is paid once per `kept / 8` changes, not per change.
+    pub fn trim(&mut self, kept: usize) {
+        let kept = kept.max(1);
+        if self.entries.len() > kept.saturating_add(kept / 8) {
+            let drop = self.entries.len() - kept;
+            self.entries.drain(..drop);
+            self.first += drop as u64;
+        }
+    }
+
+    /// Restores entries from a snapshot: ids consecutive (1, 2, 3, ..., or from where it was trimmed).
     pub fn restore(entries: Vec<Entry>) -> Option<History> {
-        let dense = entries.iter().enumerate().all(|(i, e)| e.id == i as u64 + 1);
-        dense.then_some(History { entries })
+        let first = entries.first().map_or(1, |e| e.id);
+        let dense = first >= 1 && entries.iter().enumerate().all(|(i, e)| e.id == first + i as u64);
+        dense.then_some(History { first, entries })
     }
 
     /// Up to `limit` entries older than `before` (all when `None`), newest first; and whether older
     /// ones remain.
     pub fn page(&self, before: Option<u64>, limit: usize) -> (Vec<&Entry>, bool) {
         let end = match before {
-            Some(before) => (before.saturating_sub(1) as usize).min(self.entries.len()),
+            Some(before) => (before.saturating_sub(self.first) as usize).min(self.entries.len()),
             None => self.entries.len(),
         };
         let start = end.saturating_sub(limit);
         (self.entries[start..end].iter().rev().collect(), start > 0)
+    }
+
+    /// Up to `limit` entries newer than `after`, oldest first, and whether newer ones remain; or, when
+    /// some entry newer than `after` is no longer kept, `Err(oldest kept)`.
+    pub fn after(&self, after: u64, limit: usize) -> Result<(Vec<&Entry>, bool), u64> {
+        if after.saturating_add(1) < self.first {
+            return Err(self.first);
+        }
+        let start = (after.saturating_add(1) - self.first).min(self.entries.len() as u64) as usize;
+        let end = start.saturating_add(limit).min(self.entries.len());
+        Ok((self.entries[start..end].iter().collect(), end < self.entries.len()))
     }
 }
 
@@ -144,6 +195,32 @@ mod tests {
         assert_eq!(ids(h.page(Some(1), 2)), (vec![], false));
         assert_eq!(ids(h.page(Some(99), 10)), (vec![5, 4, 3, 2, 1], false));
         assert!(History::restore(h.entries().to_vec()).is_some());
-        assert!(History::restore(h.entries()[1..].to_vec()).is_none());
+        assert!(History::restore(h.entries()[1..].to_vec()).is_some(), "trimmed: starts at 2");
+        assert!(History::restore(vec![h.entries()[0].clone(), h.entries()[2].clone()]).is_none());
+    }
+
+    #[test]
+    fn after_lists_oldest_first_and_says_gap_once_trimmed() {
+        let mut h = History::default();
+        for i in 0..20 {
+            h.push(i, 0, Activity::MemberJoined { member: i as UserId });
+        }
+        let ids =
+            |r: Result<(Vec<&Entry>, bool), u64>| r.map(|(p, more)| (p.iter().map(|e| e.id).collect::<Vec<_>>(), more));
+        assert_eq!(ids(h.after(0, 3)), Ok((vec![1, 2, 3], true)));
+        assert_eq!(ids(h.after(18, 5)), Ok((vec![19, 20], false)));
+        assert_eq!(ids(h.after(20, 5)), Ok((vec![], false)));
+        assert_eq!(ids(h.after(99, 5)), Ok((vec![], false)));
+        h.trim(8);
+        assert_eq!((h.oldest(), h.seq(), h.entries().len()), (13, 20, 8));
+        assert_eq!(ids(h.after(11, 5)), Err(13));
+        assert_eq!(ids(h.after(12, 2)), Ok((vec![13, 14], true)));
+        assert_eq!(h.entry(12), None);
+        assert_eq!(h.entry(13).map(|e| e.id), Some(13));
+        assert_eq!(ids(Ok(h.page(Some(15), 10))), Ok((vec![14, 13], false)));
+        h.push(20, 0, Activity::GroupCreated);
+        assert_eq!(h.seq(), 21, "numbers go on after a trim");
+        let restored = History::restore(h.entries().to_vec()).expect("a trimmed history restores");
+        assert_eq!((restored.oldest(), restored.seq()), (13, 21));
     }
 }

@@ -62,6 +62,17 @@ struct GroupRef<'a> {
     transactions: &'a [Transaction],
     payments: &'a [Payment],
     history: &'a [Entry],
+    /// Written only once the history is trimmed: the idempotency keys are otherwise rebuilt from it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    keys: Vec<KeyImage<&'a str>>,
+}
+
+/// One idempotency key: whose, the key, what it made.
+#[derive(Serialize, Deserialize)]
+struct KeyImage<S> {
+    user: UserId,
+    key: S,
+    made: KeyRef,
 }
 
 /// The state as it is read. Fields added after the first image format have defaults, so older
@@ -120,6 +131,9 @@ pub struct GroupImage {
     payments: Vec<Payment>,
     #[serde(default)]
     history: Vec<Entry>,
+    /// Absent unless the history was trimmed (then the keys of trimmed entries are only here).
+    #[serde(default)]
+    keys: Vec<KeyImage<String>>,
 }
 
 fn first_id() -> PaymentId {
@@ -128,6 +142,14 @@ fn first_id() -> PaymentId {
 
 fn default_currency() -> String {
     super::DEFAULT_CURRENCY.to_string()
+}
+
+/// Every idempotency key of `group`, in a stable order (so one state writes one image).
+fn key_images(group: &super::Group) -> Vec<KeyImage<&str>> {
+    let mut keys: Vec<_> =
+        group.keys.iter().map(|((user, key), made)| KeyImage { user: *user, key: key.as_str(), made: *made }).collect();
+    keys.sort_by(|a, b| (a.user, a.key).cmp(&(b.user, b.key)));
+    keys
 }
 
 impl Machine {
@@ -160,6 +182,7 @@ impl Machine {
                     transactions: g.ledger.transactions(),
                     payments: g.ledger.payments(),
                     history: g.history.entries(),
+                    keys: if g.history.oldest() > 1 { key_images(g) } else { Vec::new() },
                 })
                 .collect(),
             tokens: self
@@ -224,7 +247,8 @@ impl Machine {
     }
 
     /// Adds group `id` from its image, after the users: members known, payments and transactions
-    /// fitting the group and numbered below the image's next ids, history numbered 1, 2, 3...
+    /// fitting the group and numbered below the image's next ids, history numbered 1, 2, 3... (or
+    /// consecutive from where it was trimmed)
     fn restore_group(
         &mut self,
         id: GroupId,
@@ -261,7 +285,7 @@ impl Machine {
             }
         }
         group.history = History::restore(image.history)
-            .ok_or_else(|| ApplyError(format!("snapshot: history of {} is not numbered 1, 2, 3...", image.name)))?;
+            .ok_or_else(|| ApplyError(format!("snapshot: history of {} is not numbered consecutively", image.name)))?;
         // Idempotency keys, from the entries that made things (deleted ones included).
         let mut keys = Vec::new();
         for entry in group.history.entries() {
@@ -277,6 +301,9 @@ impl Machine {
         }
         for (user, key, made) in keys {
             group.note_key(user, key.as_ref(), made);
+        }
+        for KeyImage { user, key, made } in image.keys {
+            group.keys.entry((user, key)).or_insert(made);
         }
         for txn in image.transactions {
             let txn_id = txn.id;

@@ -78,6 +78,21 @@ pub struct Transaction {
     /// The idempotency key it was added with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// 1 when added, +1 per edit: what `edit_*`/`delete_*` compare a client's `version` with.
+    /// Derived as edits apply (records written before it have none, and every one says 1).
+    #[serde(default = "first_version", skip_serializing_if = "is_first_version")]
+    pub version: u64,
+}
+
+/// A new transaction's version; payments, which are never edited, are always at it.
+pub const FIRST_VERSION: u64 = 1;
+
+fn first_version() -> u64 {
+    FIRST_VERSION
+}
+
+fn is_first_version(version: &u64) -> bool {
+    *version == FIRST_VERSION
 }
 
 impl Transaction {

@@ -39,7 +39,7 @@ pub use command::{
     AddTransaction, Command, CreateGroup, Credentials, EditTransaction, History, JoinGroup, RecordPayment, Settle,
     SplitSpec, TxnRef,
 };
-pub use error::{Error, Invalid, KeyKind, Part, Setting, SplitGap, TextField};
+pub use error::{Current, Error, Invalid, KeyKind, Part, Setting, SplitGap, TextField};
 pub use groups::{Group, GroupId, KeyRef, DEFAULT_CURRENCY};
 pub use history::Activity;
 pub use ledger::{Payment, PaymentId, Split, Transaction, TxnId};
@@ -217,11 +217,25 @@ pub struct Machine {
     groups: groups::Groups,
     next_txn_id: TxnId,
     next_payment_id: PaymentId,
+    /// History entries kept per group (`History::trim`); `usize::MAX` (all) until the server sets
+    /// its limit, so replay keeps what a larger limit would have kept.
+    history_kept: usize,
 }
 
 impl Machine {
     pub fn new() -> Machine {
-        Machine { next_txn_id: 1, next_payment_id: 1, ..Machine::default() }
+        Machine { next_txn_id: 1, next_payment_id: 1, history_kept: usize::MAX, ..Machine::default() }
+    }
+
+    /// Keeps about the newest `kept` history entries of each group from now on (and trims now): older
+    /// ones answer `gap` to `history {after}` and `subscribe`. Their numbers stay used.
+    pub fn set_history_kept(&mut self, kept: usize) {
+        self.history_kept = kept.max(1);
+        for id in 0..self.groups.next_id() {
+            if let Some(group) = self.groups.get_mut(id) {
+                group.history.trim(self.history_kept);
+            }
+        }
     }
 
     pub fn users(&self) -> &users::Users {
@@ -286,9 +300,13 @@ impl Machine {
             }
             Command::AddTransaction(add) => done(self.add_transaction(user, add, now)?),
             Command::EditTransaction(edit) => done(self.edit_transaction(user, edit, now)?),
-            Command::DeleteTransaction { group, target } => done(self.delete_transaction(user, &group, target, now)?),
+            Command::DeleteTransaction { group, target, version } => {
+                done(self.delete_transaction(user, &group, (target, version), now)?)
+            }
             Command::RecordPayment(pay) => done(self.record_payment(user, pay, now)?),
-            Command::DeletePayment { group, id } => done(self.delete_payment(user, &group, id, now)?),
+            Command::DeletePayment { group, id, version } => {
+                done(self.delete_payment(user, &group, (id, version), now)?)
+            }
             Command::ListGroups => done(Outcome::answer(Answer::Groups { user })),
             Command::GroupMembers { group } => done(self.read(user, &group, |group| Answer::Members { group })?),
             Command::GroupInfo { group } => done(self.read(user, &group, |group| Answer::GroupInfo { group })?),
@@ -299,6 +317,7 @@ impl Machine {
             Command::ViewBalances { group } => done(self.read(user, &group, |group| Answer::Balances { group })?),
             Command::Export { group } => done(self.read(user, &group, |group| Answer::Export { group })?),
             Command::History(history) => done(self.history(user, history)?),
+            Command::Subscribe(history) => done(self.subscribe(user, history)?),
             Command::Settle(settle) => self.settle(user, settle, now)?,
             Command::BalanceDetails { group } => done(self.balance_details(user, &group)?),
             Command::PairwiseDebts { group } => done(self.pairwise_debts(user, &group)?),
@@ -344,8 +363,10 @@ impl Machine {
 
     /// Applies `record` (a change to `group` this machine just validated) and builds the outcome:
     /// `answer`, the record to persist, and one notification made from the history entry the record
-    /// added, so what members hear and what the history shows are the same thing.
-    fn commit(&mut self, group: GroupId, record: Record, answer: Answer) -> Result<Outcome, Error> {
+    /// added, so what members hear and what the history shows are the same thing. The record carries
+    /// the number the change gets in the group (`seq`).
+    fn commit(&mut self, group: GroupId, mut record: Record, answer: Answer) -> Result<Outcome, Error> {
+        record.set_seq(self.group(group)?.history.next_seq());
         self.apply_own(&record)?;
         let entry = self.groups.get(group).and_then(|g| g.history.entries().last()).map(|e| e.id);
         let events = entry.map(|entry| Event { group, notice: Notice::History { entry } }).into_iter().collect();
@@ -365,6 +386,15 @@ impl Machine {
     /// does not fit (unknown ids, duplicate names, unbalanced transaction) changes nothing and is an
     /// error. Each change to a group also appends its history entry, so replay rebuilds the history.
     pub fn apply(&mut self, record: &Record) -> Result<(), ApplyError> {
+        self.check_seq(record)?;
+        self.apply_unchecked(record)?;
+        if let Some(group) = record.group().and_then(|g| self.groups.get_mut(g)) {
+            group.history.trim(self.history_kept);
+        }
+        Ok(())
+    }
+
+    fn apply_unchecked(&mut self, record: &Record) -> Result<(), ApplyError> {
         match record {
             Record::UserCreated { .. } | Record::PasswordChanged { .. } | Record::AccountDeleted { .. } => {
                 self.apply_account(record)
@@ -384,6 +414,20 @@ impl Machine {
             Record::PaymentRecorded { .. } | Record::SettlementRecorded { .. } | Record::PaymentDeleted { .. } => {
                 self.apply_payment(record)
             }
+        }
+    }
+
+    /// A record that says which number its change gets in its group must say the next one (a new
+    /// group's first change is 1); one that says none (older logs) gets the next as it applies.
+    fn check_seq(&self, record: &Record) -> Result<(), ApplyError> {
+        let Some((group, seq)) = record.group_seq() else { return Ok(()) };
+        let next = match record {
+            Record::GroupCreated { .. } => Some(1),
+            _ => self.groups.get(group).map(|g| g.history.next_seq()),
+        };
+        match next {
+            Some(next) if next == seq => Ok(()),
+            _ => misfit(&format!("seq {seq} is not the next of group {group} ({next:?})")),
         }
     }
 

@@ -5,6 +5,11 @@
 //! ids chosen by the machine (never random) and password hashes (never passwords). The log is
 //! append-only: variants and fields are only ever added, new fields with a default so older logs
 //! still read.
+//!
+//! A record that changes one group carries `seq`, the number the change gets in that group (its
+//! history entry's id): `Machine::apply` refuses one that is not the group's next. Records written
+//! before `seq` existed have none and get the next number as they apply (the numbering is the apply
+//! order, so that is the same number); so does `AccountDeleted`, which leaves several groups at once.
 
 use std::net::IpAddr;
 
@@ -30,22 +35,30 @@ pub enum Record {
         creator: UserId,
         password_hash: Option<String>,
         at: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
     },
     /// Also a former member coming back (same balance slot).
     MemberJoined {
         group: GroupId,
         user: UserId,
         at: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
     },
     TransactionAdded {
         group: GroupId,
         txn: Transaction,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
     },
     TransactionDeleted {
         group: GroupId,
         txn: TxnId,
         by: UserId,
         at: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
     },
     /// `txn` is the whole new version (same id); the old one is in the state being changed.
     TransactionEdited {
@@ -53,10 +66,14 @@ pub enum Record {
         txn: Transaction,
         by: UserId,
         at: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
     },
     PaymentRecorded {
         group: GroupId,
         payment: Payment,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
     },
     /// A settlement plan recorded at once: all its payments or none (one record, one log line).
     SettlementRecorded {
@@ -64,18 +81,24 @@ pub enum Record {
         payments: Vec<Payment>,
         by: UserId,
         at: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
     },
     PaymentDeleted {
         group: GroupId,
         payment: PaymentId,
         by: UserId,
         at: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
     },
     /// Only at a zero balance.
     MemberLeft {
         group: GroupId,
         user: UserId,
         at: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
     },
     /// The group's currency label (ISO 4217 shape).
     GroupCurrencySet {
@@ -83,6 +106,8 @@ pub enum Record {
         currency: String,
         by: UserId,
         at: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
     },
     /// `None` removes the password.
     GroupPasswordSet {
@@ -90,6 +115,8 @@ pub enum Record {
         password_hash: Option<String>,
         by: UserId,
         at: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
     },
     // Sessions and the account's life (exec/sessions.rs, exec/account.rs). Every one of these first
     // drops the tokens expired at its `at` (`Tokens::prune`), so replay expires what the server did.
@@ -133,4 +160,61 @@ pub enum Record {
         user: UserId,
         at: i64,
     },
+}
+
+impl Record {
+    /// The group this record changes and the number it says that change gets, if it says one.
+    pub fn group_seq(&self) -> Option<(GroupId, u64)> {
+        let seq = match self {
+            Record::GroupCreated { seq, .. }
+            | Record::MemberJoined { seq, .. }
+            | Record::TransactionAdded { seq, .. }
+            | Record::TransactionDeleted { seq, .. }
+            | Record::TransactionEdited { seq, .. }
+            | Record::PaymentRecorded { seq, .. }
+            | Record::SettlementRecorded { seq, .. }
+            | Record::PaymentDeleted { seq, .. }
+            | Record::MemberLeft { seq, .. }
+            | Record::GroupCurrencySet { seq, .. }
+            | Record::GroupPasswordSet { seq, .. } => *seq,
+            _ => None,
+        };
+        Some((self.group()?, seq?))
+    }
+
+    /// The one group this record changes, if it changes one.
+    pub fn group(&self) -> Option<GroupId> {
+        match self {
+            Record::GroupCreated { group, .. }
+            | Record::MemberJoined { group, .. }
+            | Record::TransactionAdded { group, .. }
+            | Record::TransactionDeleted { group, .. }
+            | Record::TransactionEdited { group, .. }
+            | Record::PaymentRecorded { group, .. }
+            | Record::SettlementRecorded { group, .. }
+            | Record::PaymentDeleted { group, .. }
+            | Record::MemberLeft { group, .. }
+            | Record::GroupCurrencySet { group, .. }
+            | Record::GroupPasswordSet { group, .. } => Some(*group),
+            _ => None,
+        }
+    }
+
+    /// Sets the number a one-group change gets (nothing for other records).
+    pub fn set_seq(&mut self, next: u64) {
+        match self {
+            Record::GroupCreated { seq, .. }
+            | Record::MemberJoined { seq, .. }
+            | Record::TransactionAdded { seq, .. }
+            | Record::TransactionDeleted { seq, .. }
+            | Record::TransactionEdited { seq, .. }
+            | Record::PaymentRecorded { seq, .. }
+            | Record::SettlementRecorded { seq, .. }
+            | Record::PaymentDeleted { seq, .. }
+            | Record::MemberLeft { seq, .. }
+            | Record::GroupCurrencySet { seq, .. }
+            | Record::GroupPasswordSet { seq, .. } => *seq = Some(next),
+            _ => {}
+        }
+    }
 }

@@ -115,7 +115,11 @@ fn decode_action(action: &str, fields: &mut Fields) -> Result<Command, Error> {
             date: fields.optional_date("date")?,
             key: fields.optional_key("key")?,
         }),
-        Action::DeletePayment => Command::DeletePayment { group: group(fields)?, id: fields.u64("id")? },
+        Action::DeletePayment => Command::DeletePayment {
+            group: group(fields)?,
+            id: fields.u64("id")?,
+            version: fields.optional_u64("version")?,
+        },
         Action::ListGroups => Command::ListGroups,
         Action::GetGroupMembers => Command::GroupMembers { group: group(fields)? },
         Action::GroupInfo => Command::GroupInfo { group: group(fields)? },
@@ -124,6 +128,7 @@ fn decode_action(action: &str, fields: &mut Fields) -> Result<Command, Error> {
         Action::ViewBalances => Command::ViewBalances { group: group(fields)? },
         Action::Export => Command::Export { group: group(fields)? },
         Action::History => Command::History(history(fields)?),
+        Action::Subscribe => Command::Subscribe(History { before: None, ..history(fields)? }),
         Action::Settle => Command::Settle(settle(fields)?),
         Action::BalanceDetails => Command::BalanceDetails { group: group(fields)? },
         Action::PairwiseDebts => Command::PairwiseDebts { group: group(fields)? },
@@ -169,6 +174,7 @@ fn edit_transaction(fields: &mut Fields) -> Result<EditTransaction, Error> {
             Some(text) if text.is_empty() => Some(None),
             Some(text) => Some(Some(super::fields::validate_date("date", text)?)),
         },
+        version: fields.optional_u64("version")?,
     };
     let nothing = edit.amount.is_none()
         && edit.description.is_none()
@@ -193,18 +199,22 @@ fn delete_transaction(fields: &mut Fields) -> Result<Command, Error> {
         (Some(_), Some(_)) => return Err(Error::bad_request("Give either 'id' or 'index', not both")),
         (None, None) => return Err(Error::bad_request("Missing field 'id' (or 'index')")),
     };
-    Ok(Command::DeleteTransaction { group, target })
+    Ok(Command::DeleteTransaction { group, target, version: fields.optional_u64("version")? })
 }
 
 fn history(fields: &mut Fields) -> Result<History, Error> {
     let group = fields.string("group")?;
     let before = fields.optional_u64("before")?;
+    let after = fields.optional_u64("after")?;
+    if before.is_some() && after.is_some() {
+        return Err(Error::bad_request("Give either 'before' or 'after', not both"));
+    }
     let limit = match fields.optional_u64("limit")? {
         None => HISTORY_LIMIT_DEFAULT,
         Some(n) if (1..=HISTORY_LIMIT_MAX as u64).contains(&n) => n as usize,
         Some(_) => return Err(Error::bad_request(format!("Field 'limit' must be 1-{HISTORY_LIMIT_MAX}"))),
     };
-    Ok(History { group, before, limit })
+    Ok(History { group, before, after, limit })
 }
 
 fn settle(fields: &mut Fields) -> Result<Settle, Error> {

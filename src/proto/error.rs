@@ -5,7 +5,7 @@
 use crate::machine::groups::GROUP_NAME_CHARS_MAX;
 use crate::machine::users::{PASSWORD_BYTES_MAX, PASSWORD_BYTES_MIN, USERNAME_CHARS_MAX};
 use crate::machine::{
-    self, Invalid, KeyKind, Part, Setting, SplitGap, TextField, DESCRIPTION_CHARS_MAX, SPLIT_NAMES_MAX,
+    self, Current, Invalid, KeyKind, Part, Setting, SplitGap, TextField, DESCRIPTION_CHARS_MAX, SPLIT_NAMES_MAX,
 };
 use vocab::text::Unsafe;
 
@@ -21,11 +21,13 @@ pub struct Error {
     /// `not_leader` only: the leader's client address, when this member knows it (sent as `null`
     /// otherwise, so a client can tell "wait for an election" from "go there").
     pub leader: Option<String>,
+    /// `gap` only: the oldest `seq` still kept.
+    pub oldest: Option<u64>,
 }
 
 impl Error {
     pub fn new(code: Code, message: impl Into<String>) -> Error {
-        Error { code, message: message.into(), retry_after_ms: None, leader: None }
+        Error { code, message: message.into(), retry_after_ms: None, leader: None, oldest: None }
     }
 
     /// `rate_limited`: refused unrun; worth trying again after `wait` (at least 1 ms).
@@ -83,6 +85,16 @@ impl From<&machine::Error> for Error {
                      ({pieces} pieces, limit {limit}); use balance_details"
                 ),
             ),
+            E::Gap { oldest } => {
+                let message = format!("Changes before {oldest} are no longer kept; reload the group");
+                return Error { oldest: Some(*oldest), ..Error::new(Code::Gap, message) };
+            }
+            E::Conflict(Current::Transaction { .. }) => {
+                (Code::Conflict, "The transaction was changed since you saw it; it is shown as it is now".into())
+            }
+            E::Conflict(Current::Payment { .. }) => {
+                (Code::Conflict, "The payment is not the version you saw; it is shown as it is now".into())
+            }
             E::Invalid(invalid) => (Code::BadRequest, invalid_words(invalid)),
             E::Internal => (Code::Internal, "Internal server error".into()),
         };

@@ -15,8 +15,30 @@ use crate::machine::{self, Answer, Done, Event, Machine, Notice, Settlement, Tra
 pub fn write_answer(machine: &Machine, answer: &Result<Answer, machine::Error>, id: Option<&Value>, out: &mut Vec<u8>) {
     match answer {
         Ok(answer) => frame(out, br#""status":"ok""#, id, |reply| ok_fields(machine, answer, reply)),
+        Err(machine::Error::Conflict(current)) => conflict(machine, *current, id, out),
         Err(error) => write_error(&Error::from(error), id, out),
     }
+}
+
+/// A `conflict` error reply with the object as it is now, so the client can show what changed.
+fn conflict(machine: &Machine, current: machine::Current, id: Option<&Value>, out: &mut Vec<u8>) {
+    let error = Error::from(&machine::Error::Conflict(current));
+    let users = machine.users();
+    frame(out, br#""status":"error""#, id, |reply| {
+        reply.str("message", &error.message).str("code", error.code.as_str());
+        match current {
+            machine::Current::Transaction { group, txn } => {
+                if let Some(txn) = machine.groups().get(group).and_then(|g| g.ledger.transaction(txn)) {
+                    view::transaction(users, txn, reply.key("transaction"));
+                }
+            }
+            machine::Current::Payment { group, payment } => {
+                if let Some(payment) = machine.groups().get(group).and_then(|g| g.ledger.payment(payment)) {
+                    view::payment(users, payment, reply.key("payment"));
+                }
+            }
+        }
+    });
 }
 
 /// Appends an error reply as one frame.
@@ -28,6 +50,9 @@ pub fn write_error(error: &Error, id: Option<&Value>, out: &mut Vec<u8>) {
         }
         if error.code == Code::NotLeader {
             reply.value("leader", &error.leader);
+        }
+        if let Some(oldest) = error.oldest {
+            reply.u64("oldest", oldest);
         }
     });
 }
@@ -106,6 +131,26 @@ fn ok_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
         }
         _ => group_fields(machine, answer, reply),
     }
+    if let Some(g) = shown_group(answer).and_then(group) {
+        reply.u64("seq", g.history.seq());
+    }
+}
+
+/// The group a read shows, whose current `seq` its reply carries.
+fn shown_group(answer: &Answer) -> Option<machine::GroupId> {
+    match answer {
+        Answer::Members { group }
+        | Answer::GroupInfo { group }
+        | Answer::Transactions { group }
+        | Answer::Payments { group }
+        | Answer::Balances { group }
+        | Answer::Export { group }
+        | Answer::History { group, .. }
+        | Answer::CatchUp { group, .. }
+        | Answer::BalanceDetails { group, .. }
+        | Answer::Debts { group, .. } => Some(*group),
+        _ => None,
+    }
 }
 
 /// `ok_fields` for logins and the list of one's sessions. The token is shown here, once; a listing
@@ -169,6 +214,10 @@ fn group_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
             let next = if *more { entries.last().copied() } else { None };
             reply.bool("more", *more).value("next_before", &next);
         }
+        Answer::CatchUp { group: id, entries, more, subscribe } => {
+            let Some(g) = group(*id) else { return };
+            catch_up_fields(machine, g, entries, (*more, *subscribe), reply);
+        }
         Answer::Transaction { done, group: id, txn, repeated } => {
             reply.str("message", done_text(*done));
             if let Some(txn) = group(*id).and_then(|g| g.transaction_ever(*txn)) {
@@ -197,7 +246,7 @@ fn group_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
 fn explanation_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
     let users = machine.users();
     match answer {
-        Answer::BalanceDetails { members } => {
+        Answer::BalanceDetails { members, .. } => {
             let mut list = reply.array("members");
             for (member, d) in members {
                 let mut item = list.object();
@@ -209,7 +258,7 @@ fn explanation_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
                 json::wide_cents(item.key("net"), d.net());
             }
         }
-        Answer::Debts { debts } => {
+        Answer::Debts { debts, .. } => {
             let mut list = reply.array("debts");
             for &(from, to, cents) in debts {
                 let mut item = list.object();
@@ -255,37 +304,81 @@ fn settlement_fields(machine: &Machine, settlement: &Settlement, reply: &mut Obj
 /// False (nothing appended) if the event names nothing that exists.
 pub fn write_event(machine: &Machine, event: &Event, out: &mut Vec<u8>) -> bool {
     let Some(group) = machine.groups().get(event.group) else { return false };
-    let users = machine.users();
     let (entry, plan) = match &event.notice {
         Notice::History { entry } => (*entry, None),
         Notice::Settled { entry, transfers } => (*entry, Some(transfers)),
         Notice::SettleRequested { by, transfers } => {
-            settle_requested(machine, &group.name, *by, transfers, out);
+            settle_requested(machine, group, *by, transfers, out);
             return true;
         }
     };
     let Some(entry) = group.history.entry(entry) else { return false };
+    write_entry(machine, group, entry, plan.map(|p| p.as_slice()), out);
+    true
+}
+
+/// A history entry in its notification's shape (one JSON object, no newline). `plan`: a recorded
+/// settlement's transfers, for `data` (the original client prints that list).
+fn write_entry(
+    machine: &Machine,
+    group: &machine::Group,
+    entry: &machine::history::Entry,
+    plan: Option<&[Transfer]>,
+    out: &mut Vec<u8>,
+) {
+    let users = machine.users();
     let mut view = Object::new(out);
-    // The original client prints a `settlement` message's `data` list.
     view.str("type", if plan.is_some() { "settlement" } else { "notification" })
         .str("group", &group.name)
+        .u64("seq", entry.id)
         .str("by", users.name(entry.by))
         .i64("at", entry.at);
     view::activity(users, group, entry, &mut view);
     if let Some(plan) = plan {
         transfers(machine, plan, view.key("data"));
     }
-    true
 }
 
-/// Someone asked for a plan without recording it: the original's `settlement` message.
-fn settle_requested(machine: &Machine, group: &str, by: UserId, plan: &[Transfer], out: &mut Vec<u8>) {
+/// A catch-up: entries after a `seq`, oldest first, each as its notification was (a recorded
+/// settlement's `data` made from its payments, which are its plan), then `more` and, for `history`,
+/// `next_after`.
+fn catch_up_fields(
+    machine: &Machine,
+    group: &machine::Group,
+    entries: &[u64],
+    (more, subscribe): (bool, bool),
+    reply: &mut Object,
+) {
+    {
+        let mut list = reply.array(if subscribe { "events" } else { "history" });
+        for entry in entries.iter().filter_map(|&e| group.history.entry(e)) {
+            let plan: Option<Vec<Transfer>> = match &entry.what {
+                machine::Activity::SettlementRecorded { payments } => {
+                    Some(payments.iter().map(|p| Transfer { from: p.from, to: p.to, amount: p.amount }).collect())
+                }
+                _ => None,
+            };
+            write_entry(machine, group, entry, plan.as_deref(), list.item());
+        }
+    }
+    reply.bool("more", more);
+    if !subscribe {
+        let next = if more { entries.last().copied() } else { None };
+        reply.value("next_after", &next);
+    }
+}
+
+/// Someone asked for a plan without recording it: the original's `settlement` message. Not a change:
+/// its `seq` is the group's current one, which it does not advance.
+fn settle_requested(machine: &Machine, group: &machine::Group, by: UserId, plan: &[Transfer], out: &mut Vec<u8>) {
     let by = machine.users().name(by);
+    let name = &group.name;
     let mut view = Object::new(out);
     view.str("type", "settlement")
         .str("event", "settle_requested")
-        .str("group", group)
+        .str("group", name)
+        .u64("seq", group.history.seq())
         .str("by", by)
-        .str("message", &format!("{by} asked to settle {group}"));
+        .str("message", &format!("{by} asked to settle {name}"));
     transfers(machine, plan, view.key("data"));
 }

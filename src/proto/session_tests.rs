@@ -298,10 +298,11 @@ fn replay_and_image_rebuild_the_same_state() {
 #[test]
 fn records_that_do_not_fit_are_refused_without_change() {
     let mut m = Machine::new();
-    assert!(m.apply(&Record::MemberJoined { group: 0, user: 0, at: 0 }).is_err());
+    assert!(m.apply(&Record::MemberJoined { group: 0, user: 0, at: 0, seq: None }).is_err());
     m.apply(&Record::UserCreated { user: 0, name: "a".into(), password_hash: "h".into() }).unwrap();
     assert!(m.apply(&Record::UserCreated { user: 0, name: "b".into(), password_hash: "h".into() }).is_err());
-    m.apply(&Record::GroupCreated { group: 0, name: "g".into(), creator: 0, password_hash: None, at: 0 }).unwrap();
+    m.apply(&Record::GroupCreated { group: 0, name: "g".into(), creator: 0, password_hash: None, at: 0, seq: None })
+        .unwrap();
     let unbalanced = Transaction {
         id: 1,
         payer: 0,
@@ -315,9 +316,10 @@ fn records_that_do_not_fit_are_refused_without_change() {
         split: Split::Equal,
         date: None,
         key: None,
+        version: 1,
     };
-    assert!(m.apply(&Record::TransactionAdded { group: 0, txn: unbalanced }).is_err());
-    assert!(m.apply(&Record::TransactionDeleted { group: 0, txn: 1, by: 0, at: 0 }).is_err());
+    assert!(m.apply(&Record::TransactionAdded { group: 0, txn: unbalanced, seq: None }).is_err());
+    assert!(m.apply(&Record::TransactionDeleted { group: 0, txn: 1, by: 0, at: 0, seq: None }).is_err());
     m.check_invariants().unwrap();
 }
 
@@ -1112,7 +1114,7 @@ fn balance_details_and_pairwise_debts_by_example() {
              "payments_sent": Cents(1230).to_json(), "payments_received": Cents(0).to_json(), "net": Cents(-770).to_json()},
             {"member": "carol", "paid": Cents(3000).to_json(), "share": Cents(7000).to_json(),
              "payments_sent": Cents(0).to_json(), "payments_received": Cents(0).to_json(), "net": Cents(-4000).to_json()},
-        ]})
+        ], "seq": 6})
     );
     // bob owes alice 30 − 12.30 = 17.70; carol owes alice 30; of the 100: bob's 60 is owed 42 to
     // himself and 18 to carol, carol's 40 is owed 28 to bob and 12 to herself: carol owes bob 10.
@@ -1123,7 +1125,7 @@ fn balance_details_and_pairwise_debts_by_example() {
             {"from": "bob", "to": "alice", "amount": Cents(1770).to_json()},
             {"from": "carol", "to": "alice", "amount": Cents(3000).to_json()},
             {"from": "carol", "to": "bob", "amount": Cents(1000).to_json()},
-        ]})
+        ], "seq": 6})
     );
     w.check_explanations(&mut carol, "g");
     // A payment larger than the debt turns it around: 17.70 − 20.00.
@@ -1483,3 +1485,6 @@ fn a_slow_settlement_is_planned_off_the_loop_and_checked_when_it_returns() {
 
 /// Session tokens and the account's life (login's token, resume, logout, password, deletion).
 mod session_tokens;
+
+/// Group sequence numbers.
+mod sequence;

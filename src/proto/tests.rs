@@ -31,7 +31,7 @@ fn decodes_the_original_clients_requests() {
     );
     assert_eq!(
         request(r#"{"action":"delete_transaction","data":{"group":"g","index":0}}"#),
-        Ok(Command::DeleteTransaction { group: "g".into(), target: TxnRef::Index(0) })
+        Ok(Command::DeleteTransaction { group: "g".into(), target: TxnRef::Index(0), version: None })
     );
 }
 
@@ -69,11 +69,12 @@ fn decodes_the_new_actions() {
             split: None,
             paid_by: None,
             date: Some(None),
+            version: None,
         }))
     );
     assert_eq!(
         request(r#"{"action":"history","data":{"group":"g"}}"#),
-        Ok(Command::History(History { group: "g".into(), before: None, limit: HISTORY_LIMIT_DEFAULT }))
+        Ok(Command::History(History { group: "g".into(), before: None, after: None, limit: HISTORY_LIMIT_DEFAULT }))
     );
     assert_eq!(
         request(r#"{"action":"settle","data":{"group":"g","record":true}}"#),

@@ -36,7 +36,8 @@ pub(super) fn names(users: &Users, out: &mut Vec<u8>, list: impl Iterator<Item =
 }
 
 /// The original's transaction shape (`payer` is who recorded it) plus `id`, `created_at`,
-/// `paid_by` and `shares` (name -> amount), `split` (the rule, in the request's shape) and `date`.
+/// `paid_by` and `shares` (name -> amount), `split` (the rule, in the request's shape), `date` and
+/// `version` (what `edit_transaction` and `delete_transaction` may name).
 pub(super) fn transaction(users: &Users, txn: &Transaction, out: &mut Vec<u8>) {
     let mut view = Object::new(out);
     view.u64("id", txn.id)
@@ -71,6 +72,7 @@ pub(super) fn transaction(users: &Users, txn: &Transaction, out: &mut Vec<u8>) {
     if let Some(date) = &txn.date {
         view.str("date", date);
     }
+    view.u64("version", txn.version);
 }
 
 pub(super) fn payment(users: &Users, payment: &Payment, out: &mut Vec<u8>) {
@@ -84,6 +86,7 @@ pub(super) fn payment(users: &Users, payment: &Payment, out: &mut Vec<u8>) {
     if let Some(date) = &payment.date {
         view.str("date", date);
     }
+    view.u64("version", crate::machine::ledger::FIRST_VERSION);
 }
 
 /// `[transaction, ...]`.
@@ -102,10 +105,11 @@ pub(super) fn payments<'a>(users: &Users, list: impl IntoIterator<Item = &'a Pay
     }
 }
 
-/// A history entry on the wire: `id`, `at`, `by`, then what `activity` says.
+/// A history entry on the wire: `id` (and the same number as `seq`, its notification's), `at`, `by`,
+/// then what `activity` says.
 pub(super) fn history_entry(users: &Users, group: &Group, entry: &Entry, out: &mut Vec<u8>) {
     let mut view = Object::new(out);
-    view.u64("id", entry.id).i64("at", entry.at).str("by", users.name(entry.by));
+    view.u64("id", entry.id).u64("seq", entry.id).i64("at", entry.at).str("by", users.name(entry.by));
     activity(users, group, entry, &mut view);
 }
 

@@ -268,7 +268,7 @@ mod tests {
 
     #[test]
     fn lines_round_trip_and_detect_damage() {
-        let record = Record::MemberJoined { group: 3, user: 4, at: 5 };
+        let record = Record::MemberJoined { group: 3, user: 4, at: 5, seq: None };
         let mut out = Vec::new();
         encode_line(42, &record, &mut out);
         assert_eq!(out.last(), Some(&b'\n'));

@@ -34,6 +34,7 @@ wire_words! {
         Sessions = "sessions",
         ChangePassword = "change_password",
         DeleteAccount = "delete_account",
+        Subscribe = "subscribe",
     }
 }
 
@@ -43,7 +44,7 @@ mod tests {
 
     #[test]
     fn every_action_round_trips_and_is_spelt_once() {
-        assert_eq!(Action::ALL.len(), 28);
+        assert_eq!(Action::ALL.len(), 29);
         for (i, action) in Action::ALL.iter().enumerate() {
             assert_eq!(Action::parse(action.as_str()), Some(*action));
             assert!(Action::ALL[..i].iter().all(|other| other.as_str() != action.as_str()), "{action} twice");

@@ -30,6 +30,8 @@ wire_words! {
         Limit = "limit",
         Internal = "internal",
         NotLeader = "not_leader",
+        Gap = "gap",
+        Conflict = "conflict",
     }
 }
 
@@ -39,7 +41,7 @@ mod tests {
 
     #[test]
     fn every_code_round_trips_and_is_spelt_once() {
-        assert_eq!(Code::ALL.len(), 24);
+        assert_eq!(Code::ALL.len(), 26);
         for (i, code) in Code::ALL.iter().enumerate() {
             assert_eq!(Code::parse(code.as_str()), Some(*code));
             assert!(Code::ALL[..i].iter().all(|other| other.as_str() != code.as_str()), "{code} twice");

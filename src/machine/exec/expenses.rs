@@ -6,11 +6,11 @@
 use std::collections::HashSet;
 
 use crate::machine::groups::{Group, KeyRef};
-use crate::machine::ledger::{equal_participants, SharesError, Split, Transaction};
+use crate::machine::ledger::{equal_participants, SharesError, Split, Transaction, FIRST_VERSION};
 use crate::machine::{
-    misfit, Activity, AddTransaction, Answer, ApplyError, Done, EditTransaction, Error, Invalid, KeyKind, Machine,
-    Millis, Outcome, Part, Record, SplitGap, SplitSpec, TextField, TxnRef, UserId, DESCRIPTION_CHARS_MAX,
-    SPLIT_NAMES_MAX,
+    misfit, Activity, AddTransaction, Answer, ApplyError, Current, Done, EditTransaction, Error, GroupId, Invalid,
+    KeyKind, Machine, Millis, Outcome, Part, Record, SplitGap, SplitSpec, TextField, TxnRef, UserId,
+    DESCRIPTION_CHARS_MAX, SPLIT_NAMES_MAX,
 };
 use crate::money::{split_equal, Cents};
 
@@ -52,9 +52,10 @@ impl Machine {
             split: shares.split,
             date: add.date,
             key: add.key,
+            version: FIRST_VERSION,
         };
         let answer = Answer::Transaction { done: Done::TransactionAdded, group: id, txn: txn.id, repeated: false };
-        self.commit(id, Record::TransactionAdded { group: id, txn }, answer)
+        self.commit(id, Record::TransactionAdded { group: id, txn, seq: None }, answer)
     }
 
     pub(in crate::machine) fn edit_transaction(
@@ -65,9 +66,10 @@ impl Machine {
     ) -> Result<Outcome, Error> {
         let (id, entry) = self.member_group(user, &edit.group)?;
         let old = entry.ledger.transaction(edit.id).ok_or(Error::TransactionNotFound)?;
+        check_version(id, old, edit.version)?;
         let new = self.edited(entry, old, edit)?;
         let answer = |done| Answer::Transaction { done, group: id, txn: old.id, repeated: false };
-        if new == *old {
+        if (Transaction { version: old.version, ..new.clone() }) == *old {
             return Ok(Outcome::answer(answer(Done::TransactionUnchanged)));
         }
         // Moving a former member's balance would strand money nobody can see or settle.
@@ -75,7 +77,7 @@ impl Machine {
         delta.extend(old.effect().into_iter().map(|(u, c)| (u, -c)));
         self.check_former_untouched(entry, &delta)?;
         let answer = answer(Done::TransactionEdited);
-        self.commit(id, Record::TransactionEdited { group: id, txn: new, by: user, at: now }, answer)
+        self.commit(id, Record::TransactionEdited { group: id, txn: new, by: user, at: now, seq: None }, answer)
     }
 
     /// The new version of `old` that `edit` asks for. The recorder stays the recorder, so
@@ -118,6 +120,7 @@ impl Machine {
             owed: shares.owed,
             split: shares.split,
             date: edit.date.unwrap_or_else(|| old.date.clone()),
+            version: old.version + 1,
             ..old.clone()
         })
     }
@@ -126,7 +129,7 @@ impl Machine {
         &mut self,
         user: UserId,
         group: &str,
-        target: TxnRef,
+        (target, version): (TxnRef, Option<u64>),
         now: Millis,
     ) -> Result<Outcome, Error> {
         let (id, entry) = self.member_group(user, group)?;
@@ -134,9 +137,10 @@ impl Machine {
             TxnRef::Index(index) => entry.ledger.transactions().get(index).ok_or(Error::InvalidIndex)?,
             TxnRef::Id(txn) => entry.ledger.transaction(txn).ok_or(Error::TransactionNotFound)?,
         };
+        check_version(id, txn, version)?;
         let undo: Vec<(UserId, i64)> = txn.effect().into_iter().map(|(u, c)| (u, -c)).collect();
         self.check_former_untouched(entry, &undo)?;
-        let record = Record::TransactionDeleted { group: id, txn: txn.id, by: user, at: now };
+        let record = Record::TransactionDeleted { group: id, txn: txn.id, by: user, at: now, seq: None };
         self.commit(id, record, Answer::Done(Done::TransactionDeleted))
     }
 
@@ -255,6 +259,9 @@ impl Machine {
                 self.next_txn_id = self.next_txn_id.max(txn.id + 1);
             }
             Record::TransactionEdited { txn, by, at, .. } => {
+                // The version is the ledger's count of edits, whatever an older record says.
+                let version = entry.ledger.transaction(txn.id).map_or(FIRST_VERSION, |t| t.version) + 1;
+                let txn = Transaction { version, ..txn.clone() };
                 let Some(before) = entry.ledger.replace(txn.clone(), &entry.member_pos) else {
                     return misfit("unknown transaction, or the new version is unbalanced or names a non-member");
                 };
@@ -270,6 +277,15 @@ impl Machine {
             _ => return misfit("not an expense record"),
         }
         Ok(())
+    }
+}
+
+/// A client's `version` (when it sent one) must be the transaction's current one: otherwise someone
+/// changed it since the client looked, and the answer is `Conflict` with the current object.
+fn check_version(group: GroupId, txn: &Transaction, version: Option<u64>) -> Result<(), Error> {
+    match version {
+        Some(version) if version != txn.version => Err(Error::Conflict(Current::Transaction { group, txn: txn.id })),
+        _ => Ok(()),
     }
 }
 

@@ -49,11 +49,13 @@ impl Machine {
     ) -> Result<Outcome, Error> {
         self.check_name_free(&name)?;
         let group = self.groups.next_id();
-        let mut records = vec![Record::GroupCreated { group, name, creator: user, password_hash, at: now }];
+        let mut records = vec![Record::GroupCreated { group, name, creator: user, password_hash, at: now, seq: None }];
         if currency != DEFAULT_CURRENCY {
-            records.push(Record::GroupCurrencySet { group, currency, by: user, at: now });
+            records.push(Record::GroupCurrencySet { group, currency, by: user, at: now, seq: None });
         }
-        for record in &records {
+        // A new group's changes are numbered from 1.
+        for (seq, record) in (1..).zip(records.iter_mut()) {
+            record.set_seq(seq);
             self.apply_own(record)?;
         }
         Ok(Outcome { answer: Ok(Answer::Done(Done::GroupCreated)), records, events: Vec::new() })
@@ -90,7 +92,7 @@ impl Machine {
         if self.group(group)?.is_member(user) {
             return Ok(Outcome::done(Done::Joined));
         }
-        self.commit(group, Record::MemberJoined { group, user, at: now }, Answer::Done(Done::Joined))
+        self.commit(group, Record::MemberJoined { group, user, at: now, seq: None }, Answer::Done(Done::Joined))
     }
 
     pub(in crate::machine) fn leave_group(&mut self, user: UserId, group: &str, now: Millis) -> Result<Outcome, Error> {
@@ -98,7 +100,7 @@ impl Machine {
         if entry.balance(user) != Cents::ZERO {
             return Err(Error::BalanceNotZero);
         }
-        self.commit(id, Record::MemberLeft { group: id, user, at: now }, Answer::Done(Done::Left))
+        self.commit(id, Record::MemberLeft { group: id, user, at: now, seq: None }, Answer::Done(Done::Left))
     }
 
     /// The group `name` if `user` is a member and its creator (who alone changes `setting`).
@@ -119,7 +121,7 @@ impl Machine {
     ) -> Result<Step, Error> {
         let id = self.creator_group(user, group, Setting::Password)?;
         if password.is_empty() {
-            let record = Record::GroupPasswordSet { group: id, password_hash: None, by: user, at: now };
+            let record = Record::GroupPasswordSet { group: id, password_hash: None, by: user, at: now, seq: None };
             return Ok(Step::Done(self.commit(id, record, Answer::Done(Done::PasswordRemoved))?));
         }
         validate_group_password(&password)?;
@@ -141,7 +143,7 @@ impl Machine {
         if entry.creator != user {
             return Err(Error::CreatorOnly(Setting::Password));
         }
-        let record = Record::GroupPasswordSet { group, password_hash: Some(phc), by: user, at: now };
+        let record = Record::GroupPasswordSet { group, password_hash: Some(phc), by: user, at: now, seq: None };
         self.commit(group, record, Answer::Done(Done::PasswordChanged))
     }
 
@@ -153,16 +155,16 @@ impl Machine {
         now: Millis,
     ) -> Result<Outcome, Error> {
         let id = self.creator_group(user, group, Setting::Currency)?;
-        let record = Record::GroupCurrencySet { group: id, currency, by: user, at: now };
+        let record = Record::GroupCurrencySet { group: id, currency, by: user, at: now, seq: None };
         self.commit(id, record, Answer::Done(Done::CurrencySet))
     }
 
     pub(in crate::machine) fn apply_membership(&mut self, record: &Record) -> Result<(), ApplyError> {
         match record {
-            Record::GroupCreated { group, name, creator, password_hash, at } => {
+            Record::GroupCreated { group, name, creator, password_hash, at, .. } => {
                 self.apply_group_created(*group, name, *creator, password_hash, *at)
             }
-            Record::MemberJoined { group, user, at } => {
+            Record::MemberJoined { group, user, at, .. } => {
                 let (Some(entry), Some(member)) = (self.groups.get_mut(*group), self.users.get_mut(*user)) else {
                     return misfit("unknown group or user");
                 };
@@ -173,7 +175,7 @@ impl Machine {
                 entry.history.push(*at, *user, Activity::MemberJoined { member: *user });
                 Ok(())
             }
-            Record::MemberLeft { group, user, at } => {
+            Record::MemberLeft { group, user, at, .. } => {
                 let (Some(entry), Some(member)) = (self.groups.get_mut(*group), self.users.get_mut(*user)) else {
                     return misfit("unknown group or user");
                 };
@@ -184,7 +186,7 @@ impl Machine {
                 entry.history.push(*at, *user, Activity::MemberLeft { member: *user });
                 Ok(())
             }
-            Record::GroupCurrencySet { group, currency, by, at } => {
+            Record::GroupCurrencySet { group, currency, by, at, .. } => {
                 let Some(entry) = self.groups.get_mut(*group) else { return misfit("unknown group") };
                 if !vocab::is_currency_code(currency) {
                     return misfit("not a currency code");
@@ -193,7 +195,7 @@ impl Machine {
                 entry.history.push(*at, *by, Activity::CurrencySet { currency: currency.clone() });
                 Ok(())
             }
-            Record::GroupPasswordSet { group, password_hash, by, at } => {
+            Record::GroupPasswordSet { group, password_hash, by, at, .. } => {
                 let Some(entry) = self.groups.get_mut(*group) else { return misfit("unknown group") };
                 entry.password_hash = password_hash.clone();
                 entry.history.push(*at, *by, Activity::PasswordChanged { has_password: password_hash.is_some() });

@@ -2,9 +2,9 @@
 //! including a recorded settlement plan (all its payments or none).
 
 use crate::machine::groups::KeyRef;
-use crate::machine::ledger::Payment;
+use crate::machine::ledger::{Payment, FIRST_VERSION};
 use crate::machine::{
-    misfit, Activity, Answer, ApplyError, Done, Error, Invalid, KeyKind, Machine, Millis, Outcome, Record,
+    misfit, Activity, Answer, ApplyError, Current, Done, Error, Invalid, KeyKind, Machine, Millis, Outcome, Record,
     RecordPayment, UserId,
 };
 
@@ -38,21 +38,25 @@ impl Machine {
             key: pay.key,
         };
         let answer = Answer::Payment { group: id, payment: payment.id, repeated: false };
-        self.commit(id, Record::PaymentRecorded { group: id, payment }, answer)
+        self.commit(id, Record::PaymentRecorded { group: id, payment, seq: None }, answer)
     }
 
     pub(in crate::machine) fn delete_payment(
         &mut self,
         user: UserId,
         group: &str,
-        payment: u64,
+        (payment, version): (u64, Option<u64>),
         now: Millis,
     ) -> Result<Outcome, Error> {
         let (id, entry) = self.member_group(user, group)?;
         let found = entry.ledger.payment(payment).ok_or(Error::PaymentNotFound)?;
+        // A payment is never edited: it is at its first version until deleted.
+        if version.is_some_and(|v| v != FIRST_VERSION) {
+            return Err(Error::Conflict(Current::Payment { group: id, payment }));
+        }
         let undo = [(found.from, -found.amount.0), (found.to, found.amount.0)];
         self.check_former_untouched(entry, &undo)?;
-        let record = Record::PaymentDeleted { group: id, payment, by: user, at: now };
+        let record = Record::PaymentDeleted { group: id, payment, by: user, at: now, seq: None };
         self.commit(id, record, Answer::Done(Done::PaymentDeleted))
     }
 

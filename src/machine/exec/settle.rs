@@ -99,7 +99,7 @@ impl Machine {
             })
             .collect();
         settlement.recorded = Some(Recorded { group: id, payments: payments.iter().map(|p| p.id).collect() });
-        let record = Record::SettlementRecorded { group: id, payments, by: user, at: now };
+        let record = Record::SettlementRecorded { group: id, payments, by: user, at: now, seq: None };
         let mut outcome = self.commit(id, record, Answer::Settlement(Box::new(settlement)))?;
         for event in &mut outcome.events {
             if let Notice::History { entry } = event.notice {
@@ -111,16 +111,16 @@ impl Machine {
 
     /// `balance_details`: per current member, in member order, where their balance comes from.
     pub(in crate::machine) fn balance_details(&self, user: UserId, group: &str) -> Result<Outcome, Error> {
-        let (_, entry) = self.member_group(user, group)?;
+        let (id, entry) = self.member_group(user, group)?;
         let all = explain::details(entry);
         let members: Vec<(UserId, Details)> =
             entry.members.iter().map(|&m| (m, all.get(&m).copied().unwrap_or_default())).collect();
-        Ok(Outcome::answer(Answer::BalanceDetails { members }))
+        Ok(Outcome::answer(Answer::BalanceDetails { group: id, members }))
     }
 
     /// `pairwise_debts`: who owes whom, netted per pair, sorted by (from, to) name.
     pub(in crate::machine) fn pairwise_debts(&self, user: UserId, group: &str) -> Result<Outcome, Error> {
-        let (_, entry) = self.member_group(user, group)?;
+        let (id, entry) = self.member_group(user, group)?;
         let pieces: usize = entry.ledger.transactions().iter().map(|t| t.owed.len().saturating_mul(t.paid.len())).sum();
         if pieces > PAIRWISE_PIECES_MAX {
             return Err(Error::TooLargeToExplain { pieces, limit: PAIRWISE_PIECES_MAX });
@@ -131,6 +131,6 @@ impl Machine {
             .collect();
         let name = |u: UserId| self.users.name(u);
         debts.sort_unstable_by(|x, y| (name(x.0), name(x.1)).cmp(&(name(y.0), name(y.1))));
-        Ok(Outcome::answer(Answer::Debts { debts }))
+        Ok(Outcome::answer(Answer::Debts { group: id, debts }))
     }
 }
