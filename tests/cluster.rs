@@ -94,13 +94,7 @@ impl Cluster {
 
     /// The transactions' descriptions as member `i` has them (a stale read).
     fn descriptions(&self, i: usize) -> Option<Vec<String>> {
-        let mut client = self.login(i)?;
-        let mut frame = json!({"action": "view_transactions", "data": {"group": "g"}, "stale": true}).to_string();
-        frame.push('\n');
-        client.send_raw(frame.as_bytes());
-        let reply = client.reply();
-        let list = reply["transactions"].as_array()?;
-        Some(list.iter().filter_map(|t| t["description"].as_str().map(str::to_string)).collect())
+        descriptions_at(self.servers[i].as_ref()?.addr)
     }
 }
 

@@ -516,30 +516,7 @@ fn event_of(machine: &Machine, group: GroupId) -> Option<Event> {
 fn record_groups(machine: &Machine, record: &Record) -> Vec<GroupId> {
     match record {
         Record::AccountDeleted { user, .. } => machine.users().get(*user).map(|u| u.groups.clone()).unwrap_or_default(),
-        record => record_group(record).into_iter().collect(),
-    }
-}
-
-fn record_group(record: &Record) -> Option<GroupId> {
-    match record {
-        Record::UserCreated { .. }
-        | Record::PasswordChanged { .. }
-        | Record::AccountDeleted { .. }
-        | Record::TokenIssued { .. }
-        | Record::TokenUsed { .. }
-        | Record::TokenRevoked { .. }
-        | Record::TokensRevoked { .. } => None,
-        Record::GroupCreated { group, .. }
-        | Record::MemberJoined { group, .. }
-        | Record::TransactionAdded { group, .. }
-        | Record::TransactionDeleted { group, .. }
-        | Record::TransactionEdited { group, .. }
-        | Record::PaymentRecorded { group, .. }
-        | Record::SettlementRecorded { group, .. }
-        | Record::PaymentDeleted { group, .. }
-        | Record::MemberLeft { group, .. }
-        | Record::GroupCurrencySet { group, .. }
-        | Record::GroupPasswordSet { group, .. } => Some(*group),
+        record => record.group().into_iter().collect(),
     }
 }
 
