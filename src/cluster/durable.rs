@@ -23,12 +23,13 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use protobuf::Message as _;
-use raft::eraftpb::{Entry, HardState};
+use raft::eraftpb::{Entry, HardState, Snapshot};
 
 use super::log_store::LogStore;
 use super::replica::Persist;
 use super::snapshot;
 use crate::store::snapshot::{replace, write_synced};
+use crate::store::syncer::Syncer;
 
 pub const LOG_FILE: &str = "raft.log";
 const LOG_TMP: &str = "raft.log.tmp";
@@ -37,11 +38,33 @@ const KIND_HARD_STATE: u8 = 2;
 /// A frame longer than this is corruption (an entry is one command's records, far below it).
 const FRAME_BYTES_MAX: u32 = 64 * 1024 * 1024;
 
+/// The loop's side: encodes frames and numbers the writes; the file itself is `LogFile`'s, on the
+/// sync thread once `start_syncer` ran (before that, and in tests, each write is done at once).
 pub struct DurableLog {
+    file: Option<LogFile>,
+    syncer: Option<Syncer<Job>>,
+    /// The last write handed over, and the last one done without a thread (not yet reported).
+    submitted: u64,
+    done_here: Option<u64>,
+    scratch: Vec<u8>,
+}
+
+/// One write for the file, in the order they were asked for.
+enum Job {
+    /// Frames to append; `sync`: they must be on disk before the write counts as done (an entry,
+    /// a vote, a term), unlike a hard state whose only change is the commit index.
+    Append { bytes: Vec<u8>, sync: bool },
+    /// The whole file anew (compaction behind a snapshot).
+    Rewrite(Vec<u8>),
+    /// A leader's snapshot to `raft.snap`, then the file anew.
+    Install { snapshot: Box<Snapshot>, log: Vec<u8> },
+}
+
+/// `raft.log` and its directory: runs the jobs.
+struct LogFile {
     file: File,
     dir: PathBuf,
     path: PathBuf,
-    scratch: Vec<u8>,
 }
 
 /// What opening found.
@@ -85,22 +108,63 @@ impl DurableLog {
             file.set_len(good as u64).map_err(|e| format!("cannot cut the torn end of {shown}: {e}"))?;
             file.sync_all().map_err(|e| format!("cannot sync {shown}: {e}"))?;
         }
-        let log = DurableLog { file, dir: dir.to_path_buf(), path, scratch: Vec::new() };
+        let file = LogFile { file, dir: dir.to_path_buf(), path };
+        let log = DurableLog { file: Some(file), syncer: None, submitted: 0, done_here: None, scratch: Vec::new() };
         Ok(Reopened { log, store, cut_bytes })
     }
 
-    /// Rewrites the file to hold only what `store` holds (the entries after its snapshot, the hard
-    /// state), atomically, and appends to the new file from now on.
-    fn rewrite(&mut self, store: &LogStore) -> Result<(), String> {
+    /// Moves the writes to a thread (`store::syncer`); `wake` is called when a batch is done.
+    pub fn start_syncer(&mut self, wake: impl Fn() + Send + 'static) -> Result<(), String> {
+        let Some(mut file) = self.file.take() else { return Ok(()) };
+        let syncer = Syncer::start("splitd-raft-log", move |batch| file.run(batch), wake);
+        self.syncer = Some(syncer.map_err(|e| format!("cannot start the raft log thread: {e}"))?);
+        Ok(())
+    }
+
+    /// The last write known done, if one finished since the last call; an error is fatal.
+    pub fn poll_done(&mut self) -> Option<Result<u64, String>> {
+        if let Some(number) = self.done_here.take() {
+            return Some(Ok(number));
+        }
+        let (number, result) = self.syncer.as_ref()?.poll()?;
+        Some(result.map(|()| number).map_err(|e| self.failed(e)))
+    }
+
+    /// Waits until every write handed over is done (tests; the loop never waits).
+    pub fn wait_all(&mut self) -> Result<u64, String> {
+        let mut done = self.done_here.take().unwrap_or(0);
+        while done < self.submitted {
+            let Some((number, result)) = self.syncer.as_ref().and_then(|s| s.wait()) else {
+                return Err("the raft log thread has stopped".to_string());
+            };
+            result.map_err(|e| self.failed(e))?;
+            done = number;
+        }
+        Ok(done)
+    }
+
+    fn failed(&self, err: io::Error) -> String {
+        format!("cannot make {LOG_FILE} durable: {err}")
+    }
+
+    /// Hands job `number` to the thread, or does it here.
+    fn submit(&mut self, number: u64, job: Job) -> Result<(), String> {
+        self.submitted = self.submitted.max(number);
+        if let Some(syncer) = &self.syncer {
+            return syncer.send(self.submitted, job).map_err(|e| self.failed(e));
+        }
+        let Some(file) = self.file.as_mut() else { return Err("the raft log is closed".to_string()) };
+        file.run(vec![job]).map_err(|e| format!("cannot make {LOG_FILE} durable: {e}"))?;
+        self.done_here = Some(self.submitted);
+        Ok(())
+    }
+
+    /// The frames of every entry after the store's snapshot and its hard state: the whole file.
+    fn whole(&mut self, store: &LogStore) -> Result<Vec<u8>, String> {
         self.scratch.clear();
         self.write_entries(store, store.offset() + 1)?;
         self.write_hard_state(store)?;
-        let shown = self.path.display().to_string();
-        write_synced(&self.dir.join(LOG_TMP), &[&self.scratch])
-            .and_then(|()| replace(&self.dir, LOG_TMP, LOG_FILE))
-            .map_err(|e| format!("cannot rewrite {shown}: {e}"))?;
-        self.file = open_append(&self.path)?;
-        Ok(())
+        Ok(std::mem::take(&mut self.scratch))
     }
 
     fn write_entries(&mut self, store: &LogStore, from: u64) -> Result<(), String> {
@@ -131,26 +195,67 @@ impl DurableLog {
 }
 
 impl Persist for DurableLog {
-    /// Writes the entries from `new_from` on and the hard state, then `fdatasync`.
-    fn persist(&mut self, store: &LogStore, new_from: Option<u64>) -> Result<(), String> {
+    /// Queues the entries from `new_from` on and the hard state.
+    fn persist(&mut self, store: &LogStore, new_from: Option<u64>, number: u64, sync: bool) -> Result<(), String> {
         self.scratch.clear();
         if let Some(from) = new_from {
             self.write_entries(store, from)?;
         }
         self.write_hard_state(store)?;
-        let written = self.file.write_all(&self.scratch).and_then(|()| self.file.sync_data());
-        written.map_err(|e: io::Error| format!("cannot make {} durable: {e}", self.path.display()))
+        let bytes = std::mem::take(&mut self.scratch);
+        self.submit(number, Job::Append { bytes, sync })
     }
 
-    /// Writes the leader's snapshot to `raft.snap`, then the log without what it replaced.
-    fn install(&mut self, store: &LogStore) -> Result<(), String> {
-        snapshot::write(&self.dir, store.latest_snapshot())?;
-        self.rewrite(store)
+    /// Writes the leader's snapshot to `raft.snap`, then the log without what it replaced, and
+    /// waits for it (and every write before it).
+    fn install(&mut self, store: &LogStore, number: u64) -> Result<(), String> {
+        let log = self.whole(store)?;
+        let snapshot = Box::new(store.latest_snapshot().clone());
+        self.submit(number, Job::Install { snapshot, log })?;
+        self.wait_all().map(|_| ())
     }
 
     /// `raft.snap` is durable already (`snapshot::adopt_taking`): the log without what it covers.
     fn compacted(&mut self, store: &LogStore) -> Result<(), String> {
-        self.rewrite(store)
+        let log = self.whole(store)?;
+        self.submit(self.submitted, Job::Rewrite(log))
+    }
+}
+
+impl LogFile {
+    /// One batch: appends written, rewrites done, then one `fdatasync` if an append needs it.
+    fn run(&mut self, batch: Vec<Job>) -> io::Result<()> {
+        let mut unsynced = false;
+        for job in batch {
+            match job {
+                Job::Append { bytes, sync } => {
+                    self.file.write_all(&bytes)?;
+                    unsynced |= sync;
+                }
+                // The new file holds what the appends before it wrote (the store had them).
+                Job::Rewrite(log) => {
+                    self.rewrite(&log)?;
+                    unsynced = false;
+                }
+                Job::Install { snapshot, log } => {
+                    snapshot::write(&self.dir, &snapshot).map_err(io::Error::other)?;
+                    self.rewrite(&log)?;
+                    unsynced = false;
+                }
+            }
+        }
+        if unsynced {
+            self.file.sync_data()?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the file with `bytes`, atomically, and appends to the new one from now on.
+    fn rewrite(&mut self, bytes: &[u8]) -> io::Result<()> {
+        write_synced(&self.dir.join(LOG_TMP), &[bytes])?;
+        replace(&self.dir, LOG_TMP, LOG_FILE)?;
+        self.file = open_append(&self.path).map_err(io::Error::other)?;
+        Ok(())
     }
 }
 
@@ -223,11 +328,13 @@ mod tests {
     fn what_was_persisted_reopens_with_replaced_suffix_and_hard_state() {
         let dir = temp_dir("reopen");
         let Reopened { mut log, mut store, .. } = DurableLog::open(&dir, &[1, 2, 3]).expect("open");
+        log.start_syncer(|| {}).expect("the thread writes");
         store.append(&[entry(1, 1, b"a"), entry(2, 1, b"b")]).expect("append");
-        log.persist(&store, Some(1)).expect("persist");
+        log.persist(&store, Some(1), 1, true).expect("persist");
         store.append(&[entry(2, 2, b"c")]).expect("replace");
         store.set_hard_state(HardState { term: 2, vote: 3, commit: 2, ..HardState::default() });
-        log.persist(&store, Some(2)).expect("persist");
+        log.persist(&store, Some(2), 2, true).expect("persist");
+        assert_eq!(log.wait_all(), Ok(2), "both writes reported done");
         drop(log);
         let again = DurableLog::open(&dir, &[1, 2, 3]).expect("reopen");
         assert_eq!(again.store.last(), 2);
@@ -243,9 +350,9 @@ mod tests {
         let dir = temp_dir("torn");
         let Reopened { mut log, mut store, .. } = DurableLog::open(&dir, &[1]).expect("open");
         store.append(&[entry(1, 1, b"first")]).expect("append");
-        log.persist(&store, Some(1)).expect("persist");
+        log.persist(&store, Some(1), 1, true).expect("persist");
         store.append(&[entry(2, 1, b"second")]).expect("append");
-        log.persist(&store, Some(2)).expect("persist");
+        log.persist(&store, Some(2), 2, true).expect("persist");
         drop(log);
         let path = dir.join(LOG_FILE);
         let whole = std::fs::read(&path).expect("read");
@@ -273,18 +380,21 @@ mod tests {
     fn a_compacted_log_is_rewritten_short_and_reopens_as_snapshot_plus_tail() {
         let dir = temp_dir("compact");
         let Reopened { mut log, mut store, .. } = DurableLog::open(&dir, &[1]).expect("open");
+        log.start_syncer(|| {}).expect("the thread writes");
         let entries: Vec<Entry> = (1..=5).map(|i| entry(i, 1, &[b'x'; 100])).collect();
         store.append(&entries).expect("append");
         store.set_hard_state(HardState { term: 1, vote: 1, commit: 4, ..HardState::default() });
-        log.persist(&store, Some(1)).expect("persist");
+        log.persist(&store, Some(1), 1, true).expect("persist");
+        assert_eq!(log.wait_all(), Ok(1));
         let before = std::fs::metadata(dir.join(LOG_FILE)).expect("stat").len();
         snapshot::write(&dir, &snapshot_at(3, 1)).expect("snapshot durable first");
         store.compact(snapshot_at(3, 1)).expect("compact");
         log.compacted(&store).expect("rewrite");
+        assert_eq!(log.wait_all(), Ok(1), "a rewrite reports the last write's number again");
         let after = std::fs::metadata(dir.join(LOG_FILE)).expect("stat").len();
         assert!(after < before / 2, "the rewritten log holds only the tail: {before} -> {after} bytes");
         store.append(&[entry(6, 1, b"six")]).expect("append");
-        log.persist(&store, Some(6)).expect("persist after the rewrite");
+        log.persist(&store, Some(6), 2, true).expect("persist after the rewrite");
         drop(log);
         let again = DurableLog::open(&dir, &[1]).expect("reopen");
         assert_eq!((again.store.offset(), again.store.last()), (3, 6));
@@ -303,7 +413,7 @@ mod tests {
         let dir = temp_dir("between");
         let Reopened { mut log, mut store, .. } = DurableLog::open(&dir, &[1]).expect("open");
         store.append(&[entry(1, 1, b"old"), entry(2, 1, b"old")]).expect("append");
-        log.persist(&store, Some(1)).expect("persist");
+        log.persist(&store, Some(1), 1, true).expect("persist");
         drop(log);
         let mut snapshot = snapshot_at(40, 3);
         let mut image = Vec::new();
@@ -323,9 +433,9 @@ mod tests {
         let dir = temp_dir("install");
         let Reopened { mut log, mut store, .. } = DurableLog::open(&dir, &[1]).expect("open");
         store.append(&[entry(1, 1, b"old")]).expect("append");
-        log.persist(&store, Some(1)).expect("persist");
+        log.persist(&store, Some(1), 1, true).expect("persist");
         store.install(snapshot_at(40, 3));
-        log.install(&store).expect("install");
+        log.install(&store, 2).expect("install");
         drop(log);
         let again = DurableLog::open(&dir, &[1]).expect("reopen");
         assert_eq!((again.store.offset(), again.store.last(), again.store.hard_state().commit), (40, 40, 40));

@@ -72,6 +72,7 @@ impl Node {
         own_client: String,
         registry: &Registry,
         tokens: (Token, usize),
+        wake: impl Fn() + Send + 'static,
     ) -> Result<(Node, Machine), String> {
         let voters: Vec<u64> = config.peers.iter().map(|&(id, _)| id).collect();
         let listen = config
@@ -82,7 +83,8 @@ impl Node {
             .ok_or_else(|| format!("--peers does not name this node ({})", config.id))?;
         let voters: Vec<u64> = voters.into_iter().filter(|&id| !config.join || id != config.id).collect();
         let admin_key = membership::admin_key(dir)?;
-        let reopened = DurableLog::open(dir, &voters)?;
+        let mut reopened = DurableLog::open(dir, &voters)?;
+        reopened.log.start_syncer(wake)?;
         if reopened.cut_bytes > 0 {
             crate::log::info!("raft log: cut a torn last frame ({} bytes)", reopened.cut_bytes);
         }
@@ -134,13 +136,17 @@ impl Node {
         progress
     }
 
-    /// Once a turn: tick when due, persist and apply what raft has ready, send what it says.
-    /// An error is fatal: the raft log could not be made durable or a committed entry does not apply.
+    /// Once a turn: tick when due, hear which raft log writes the log thread finished, hand it
+    /// the next ones and apply what is committed, send what raft says. An error is fatal: the raft
+    /// log could not be made durable or a committed entry does not apply.
     pub fn turn(&mut self, registry: &Registry, machine: &mut Machine, now: Instant) -> Result<Progress, String> {
         let mut progress = Progress::default();
         if now >= self.next_tick {
             self.next_tick = now + TICK;
             merge(&mut progress, self.replica.tick(machine));
+        }
+        while let Some(done) = self.log.poll_done() {
+            merge(&mut progress, self.replica.persisted(machine, done?));
         }
         while self.replica.has_ready() {
             merge(&mut progress, self.replica.handle_ready(machine, &mut self.log)?);

@@ -34,13 +34,20 @@ pub struct Payload {
     pub records: Vec<Record>,
 }
 
-/// Where the caller's `Ready` handling writes entries and hard state durably (a file + fsync in
-/// the server; nothing in the simulation, whose "disk" is the `LogStore` itself).
+/// Where the caller's `Ready` handling writes entries and hard state durably: queued, done in
+/// order, each write numbered with its `Ready`'s number; the caller reports the numbers done to
+/// `Replica::persisted` (the server's raft log thread; the simulation's disk, which loses what is
+/// not done yet when a member crashes).
 pub trait Persist {
-    fn persist(&mut self, store: &LogStore, new_from: Option<u64>) -> Result<(), String>;
-    /// A leader's snapshot replaced the store's log: write the snapshot, then the log without what
-    /// it replaced.
-    fn install(&mut self, store: &LogStore) -> Result<(), String>;
+    /// The store's entries from `new_from` on and its hard state; `sync`: an entry, a vote or a
+    /// term changed (a hard state whose only change is the commit index need not reach the disk
+    /// before the write counts as done).
+    fn persist(&mut self, store: &LogStore, new_from: Option<u64>, number: u64, sync: bool) -> Result<(), String>;
+    /// A leader's snapshot replaced the store's log: write the snapshot, then the whole log (its
+    /// entries after the snapshot, its hard state), and return only once that and every write
+    /// before it are done. (raft-rs counts an installed snapshot as applied only once persisted;
+    /// until then a campaign would read entries the snapshot replaced.)
+    fn install(&mut self, store: &LogStore, number: u64) -> Result<(), String>;
     /// The store's log was compacted behind its snapshot, already durable: drop the covered entries.
     fn compacted(&mut self, store: &LogStore) -> Result<(), String>;
 }
@@ -85,6 +92,11 @@ pub struct Replica {
     /// Membership changes applied since the caller last looked (`take_changes`), those of the log
     /// replayed at start included.
     changes: Vec<Applied>,
+    /// The last `Ready` whose write was handed to `Persist`, and the last one reported done.
+    submitted: u64,
+    durable: u64,
+    /// Messages that may leave only once write `.0` is done (a follower's acknowledgements, votes).
+    unsent: std::collections::VecDeque<(u64, Vec<Message>)>,
 }
 
 /// Ticks without hearing from a leader before a member stands for election, drawn anew each time.
@@ -132,6 +144,9 @@ impl Replica {
             role,
             role_changed: false,
             changes: Vec::new(),
+            submitted: 0,
+            durable: 0,
+            unsent: std::collections::VecDeque::new(),
         };
         // Committed changes are applied again over the voters the store starts with.
         for entry in &conf_entries {
@@ -286,18 +301,22 @@ impl Replica {
         self.raw.has_ready()
     }
 
-    /// One `Ready`: messages that may leave before the write, entries and hard state persisted,
-    /// messages that needed them, committed entries applied. An error (a failed write, a committed
-    /// entry that does not apply) means this member must stop: it cannot promise what it wrote.
+    /// One `Ready`: messages that may leave before the write (a leader's appends: it replicates
+    /// while it writes, raft thesis 10.2.1), snapshot, entries and hard state handed to `persist`,
+    /// committed entries (those this member holds durably) applied, messages that need the write
+    /// kept until `persisted` hears it is done. An error (a write that cannot be queued, a
+    /// committed entry that does not apply) means this member must stop.
     pub fn handle_ready(&mut self, machine: &mut Machine, persist: &mut dyn Persist) -> Result<Progress, String> {
         let mut progress = Progress::default();
         if !self.raw.has_ready() {
             return Ok(progress);
         }
         let mut ready = self.raw.ready();
+        let number = ready.number();
         progress.messages.extend(ready.take_messages());
-        if !ready.snapshot().is_empty() {
-            progress.rebuilt |= self.install(machine, ready.snapshot().clone(), persist)?;
+        let snapshot = (!ready.snapshot().is_empty()).then(|| ready.snapshot().clone());
+        if let Some(snapshot) = &snapshot {
+            progress.rebuilt |= self.install(machine, snapshot)?;
             progress.installed = Some(self.applied);
         }
         self.apply_committed(machine, ready.take_committed_entries(), &mut progress)?;
@@ -307,33 +326,77 @@ impl Replica {
         if let Some(hard) = ready.hs() {
             store.set_hard_state(hard.clone());
         }
-        persist.persist(self.raw.store(), new_from)?;
-        progress.messages.extend(ready.take_persisted_messages());
-        let mut light = self.raw.advance(ready);
-        if let Some(commit) = light.commit_index() {
-            self.raw.mut_store().set_commit(commit);
+        if snapshot.is_some() {
+            persist.install(self.raw.store(), number)?;
+            (self.submitted, self.durable) = (number, number);
+        } else if new_from.is_some() || ready.hs().is_some() {
+            persist.persist(self.raw.store(), new_from, number, ready.must_sync())?;
+            self.submitted = number;
         }
-        progress.messages.extend(light.take_messages());
-        self.apply_committed(machine, light.take_committed_entries(), &mut progress)?;
-        self.raw.advance_apply();
+        let waiting = ready.take_persisted_messages();
+        self.raw.advance_append_async(ready);
+        if self.durable >= self.submitted {
+            // Nothing of this or an earlier `Ready` is still being written.
+            self.raw.on_persist_ready(number);
+            self.release_unsent(number, &mut progress);
+            progress.messages.extend(waiting);
+        } else if !waiting.is_empty() {
+            self.unsent.push_back((self.submitted, waiting));
+        }
+        self.advance_applied();
         let observed = self.observe(machine);
         progress.rebuilt |= observed.rebuilt;
         Ok(progress)
     }
 
+    /// `Persist` finished every write up to `number`: raft counts those entries as this member's
+    /// (a leader may commit them), and the messages that waited for them may leave. Entries this
+    /// makes committed come with the next `handle_ready`.
+    pub fn persisted(&mut self, machine: &mut Machine, number: u64) -> Progress {
+        let mut progress = Progress::default();
+        if number <= self.durable {
+            return progress;
+        }
+        self.durable = number;
+        self.raw.on_persist_ready(number);
+        self.advance_applied();
+        self.release_unsent(number, &mut progress);
+        let observed = self.observe(machine);
+        progress.rebuilt |= observed.rebuilt;
+        progress
+    }
+
+    /// The messages that waited for writes up to `number`.
+    fn release_unsent(&mut self, number: u64, progress: &mut Progress) {
+        while self.unsent.front().is_some_and(|(needs, _)| *needs <= number) {
+            if let Some((_, messages)) = self.unsent.pop_front() {
+                progress.messages.extend(messages);
+            }
+        }
+    }
+
+    /// Tells raft what is applied: at most what it counts as persisted (an installed snapshot is
+    /// applied to the machine at once, but counts for raft only once written).
+    fn advance_applied(&mut self) {
+        let log = &self.raw.raft.raft_log;
+        let to = self.applied.min(log.persisted).min(log.committed);
+        if to > log.applied {
+            self.raw.advance_apply_to(to);
+        }
+    }
+
+    /// Whether a write handed to `Persist` is not yet reported done.
+    pub fn writing(&self) -> bool {
+        self.durable < self.submitted
+    }
+
     /// A leader's snapshot (raft checked it is ahead of this member's commit): the store's log and
-    /// the machine replaced, made durable before raft hears it was persisted. Returns whether own
-    /// proposals were in the machine (they are gone).
-    fn install(
-        &mut self,
-        machine: &mut Machine,
-        snapshot: Snapshot,
-        persist: &mut dyn Persist,
-    ) -> Result<bool, String> {
+    /// the machine replaced (the caller has it written before raft hears it was persisted).
+    /// Returns whether own proposals were in the machine (they are gone).
+    fn install(&mut self, machine: &mut Machine, snapshot: &Snapshot) -> Result<bool, String> {
         let index = snapshot.get_metadata().index;
         let installed = load_image(&snapshot.data).map_err(|e| format!("snapshot at {index}: {}", e.0))?;
-        self.raw.mut_store().install(snapshot);
-        persist.install(self.raw.store())?;
+        self.raw.mut_store().install(snapshot.clone());
         *machine = installed;
         self.applied = index;
         Ok(self.ahead.take().is_some())

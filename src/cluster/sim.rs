@@ -51,17 +51,42 @@ impl Prng {
     }
 }
 
-/// The simulation's disk is the `LogStore` itself: what `handle_ready` appended is "synced".
-struct NoDisk;
+/// A member's simulated disk: what its writes were as they were asked for (a copy of the store
+/// each), done in order by the `sync` event, a random prefix at a time; a crash keeps only the
+/// store as of the last write done (`synced`).
+struct Disk {
+    synced: LogStore,
+    /// The writes not done yet: the `Ready` number and the store as it was to be written.
+    queue: std::collections::VecDeque<(u64, LogStore)>,
+    /// The last write number this member's replica was told about (numbers restart with it).
+    last: u64,
+}
 
-impl Persist for NoDisk {
-    fn persist(&mut self, _store: &LogStore, _new_from: Option<u64>) -> Result<(), String> {
+impl Disk {
+    fn new(store: LogStore) -> Disk {
+        Disk { synced: store, queue: Default::default(), last: 0 }
+    }
+
+    fn write(&mut self, store: &LogStore, number: u64) {
+        self.last = self.last.max(number);
+        self.queue.push_back((self.last, store.clone()));
+    }
+}
+
+impl Persist for Disk {
+    fn persist(&mut self, store: &LogStore, _new_from: Option<u64>, number: u64, _sync: bool) -> Result<(), String> {
+        self.write(store, number);
         Ok(())
     }
-    fn install(&mut self, _store: &LogStore) -> Result<(), String> {
+    /// Done at once, with every write before it.
+    fn install(&mut self, store: &LogStore, number: u64) -> Result<(), String> {
+        self.queue.clear();
+        self.synced = store.clone();
+        self.last = self.last.max(number);
         Ok(())
     }
-    fn compacted(&mut self, _store: &LogStore) -> Result<(), String> {
+    fn compacted(&mut self, store: &LogStore) -> Result<(), String> {
+        self.write(store, self.last);
         Ok(())
     }
 }
@@ -134,8 +159,8 @@ struct Sim {
     replicas: BTreeMap<u64, Option<Replica>>,
     /// Each live member's machine (the replica's caller owns it, as the server does).
     machines: HashMap<u64, Machine>,
-    /// The crashed members' disks.
-    disks: HashMap<u64, LogStore>,
+    /// Every member's disk, a crashed one's included.
+    disks: HashMap<u64, Disk>,
     in_flight: Vec<(u64, Message)>,
     isolated: Option<u64>,
     script_step: usize,
@@ -190,7 +215,7 @@ impl Sim {
             logger,
         };
         for id in 1..=MEMBERS {
-            sim.disks.insert(id, LogStore::new(&voters));
+            sim.disks.insert(id, Disk::new(LogStore::new(&voters)));
             sim.restart(id);
         }
         sim
@@ -209,8 +234,12 @@ impl Sim {
     }
 
     fn restart(&mut self, id: u64) {
-        let Some(disk) = self.disks.remove(&id) else { return };
-        match Replica::start(id, disk, &self.logger) {
+        if matches!(self.replicas.get(&id), Some(Some(_))) {
+            return;
+        }
+        let Some(disk) = self.disks.get_mut(&id) else { return };
+        disk.last = 0;
+        match Replica::start(id, disk.synced.clone(), &self.logger) {
             Ok((mut replica, machine)) => {
                 self.machines.insert(id, machine);
                 replica.set_election_timeout(self.election_ticks());
@@ -221,11 +250,13 @@ impl Sim {
         }
     }
 
-    /// A crash: the member's unpersisted state (raft's unstable entries, unsent messages, the
-    /// machine) is gone; its disk (the store) stays.
+    /// A crash: the member's memory (raft's state, unsent messages, the machine) and its writes
+    /// not done yet are gone; its disk as of the last write done stays.
     fn crash(&mut self, id: u64) {
-        let Some(Some(replica)) = self.replicas.insert(id, None) else { return };
-        self.disks.insert(id, replica.store().clone());
+        let Some(Some(_)) = self.replicas.insert(id, None) else { return };
+        if let Some(disk) = self.disks.get_mut(&id) {
+            disk.queue.clear();
+        }
         if self.pending.as_ref().is_some_and(|p| p.member == id) {
             self.pending = None;
         }
@@ -254,9 +285,14 @@ impl Sim {
                     self.with_replica(id, |r, m| r.tick(m));
                 }
             }
-            65..=84 => {
+            65..=76 => {
                 if let Some(id) = self.pick_live() {
                     self.persist(id);
+                }
+            }
+            77..=84 => {
+                if let Some(id) = self.pick_live() {
+                    self.sync(id);
                 }
             }
             85..=96 => self.client(),
@@ -327,11 +363,29 @@ impl Sim {
     fn persist(&mut self, id: u64) {
         let Some(Some(replica)) = self.replicas.get_mut(&id) else { return };
         let Some(machine) = self.machines.get_mut(&id) else { return };
-        match replica.handle_ready(machine, &mut NoDisk) {
+        let Some(disk) = self.disks.get_mut(&id) else { return };
+        match replica.handle_ready(machine, disk) {
             Ok(progress) => self.after(id, progress),
             Err(err) => self.fail(format!("member {id}: {err}")),
         }
         self.maybe_snapshot(id);
+    }
+
+    /// The disk finishes a random prefix of the member's queued writes, and the member hears it.
+    fn sync(&mut self, id: u64) {
+        let Some(disk) = self.disks.get_mut(&id) else { return };
+        if disk.queue.is_empty() {
+            return;
+        }
+        let count = 1 + self.rng.below(disk.queue.len() as u64) as usize;
+        let mut done = 0;
+        for _ in 0..count {
+            if let Some((number, store)) = disk.queue.pop_front() {
+                disk.synced = store;
+                done = number;
+            }
+        }
+        self.with_replica(id, |r, m| r.persisted(m, done));
     }
 
     /// Once enough entries were applied since the last snapshot: a new one, the log compacted
@@ -344,7 +398,8 @@ impl Sim {
         if replica.applied_since_snapshot() < self.snapshot_every {
             return;
         }
-        if let Err(err) = replica.take_snapshot(machine, &mut NoDisk) {
+        let Some(disk) = self.disks.get_mut(&id) else { return };
+        if let Err(err) = replica.take_snapshot(machine, disk) {
             self.fail(format!("member {id} cannot snapshot: {err}"));
         }
         let snapshot = replica.store().latest_snapshot();
@@ -543,6 +598,7 @@ impl Sim {
         let top = replicas.iter().map(|r| r.commit_index()).max().unwrap_or(0);
         replicas.len() as u64 == MEMBERS
             && self.pending.is_none()
+            && self.disks.values().all(|d| d.queue.is_empty())
             && replicas.iter().all(|r| r.applied() == top && r.visible() == top && !r.has_ready())
     }
 }

@@ -133,8 +133,9 @@ impl Server {
             let _ = work_waker.wake();
         })?;
         let mut store = store;
+        let log_waker = Arc::clone(&waker);
         store.start_syncer(move || {
-            let _ = waker.wake();
+            let _ = log_waker.wake();
         })?;
         let signals = shutdown::signal_pipe(poll.registry(), SIGNALS, &shutdown::STOP_SIGNALS)?;
         // Registered with or without TLS: a SIGHUP (a supervisor's "reload") never kills the server.
@@ -150,9 +151,18 @@ impl Server {
                 }
                 let own_client = listener.local_addr()?.to_string();
                 let tokens = (PEER_LISTENER, PEER_BASE);
-                let (node, replayed) =
-                    crate::cluster::node::Node::start(cluster, &config.data_dir, own_client, poll.registry(), tokens)
-                        .map_err(io::Error::other)?;
+                let wake = move || {
+                    let _ = waker.wake();
+                };
+                let (node, replayed) = crate::cluster::node::Node::start(
+                    cluster,
+                    &config.data_dir,
+                    own_client,
+                    poll.registry(),
+                    tokens,
+                    wake,
+                )
+                .map_err(io::Error::other)?;
                 machine = replayed;
                 Some(node)
             }

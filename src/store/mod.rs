@@ -7,6 +7,7 @@
 pub mod fork;
 mod recover;
 pub mod snapshot;
+pub mod syncer;
 mod wal;
 
 use std::fs::{self, File};

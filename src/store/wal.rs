@@ -10,10 +10,9 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
-use std::thread;
 
+use super::syncer::Syncer;
 use crate::config::FsyncPolicy;
 use crate::machine::Record;
 
@@ -80,28 +79,11 @@ pub struct Wal {
     /// last one known to be on disk, `inflight` the one the sync thread is writing.
     durable: u64,
     inflight: Option<u64>,
-    syncer: Option<Syncer>,
+    syncer: Option<Syncer<SyncJob>>,
 }
 
-/// One batch for the sync thread: its number, the bytes, and the segment to append them to.
-type SyncJob = (u64, Vec<u8>, Arc<File>);
-
-/// The thread that writes and fsyncs batches, so the loop keeps executing requests meanwhile
-/// (pipelined group commit). Replies wait for their batch (see `net`), never for the thread.
-struct Syncer {
-    jobs: Option<Sender<SyncJob>>,
-    done: Receiver<(u64, io::Result<()>)>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl Drop for Syncer {
-    fn drop(&mut self) {
-        self.jobs.take();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
+/// One batch for the sync thread: the bytes and the segment to append them to.
+type SyncJob = (Vec<u8>, Arc<File>);
 
 fn write_batch(file: &File, bytes: &[u8], fsync: FsyncPolicy) -> io::Result<()> {
     let mut writer = file;
@@ -132,24 +114,10 @@ impl Wal {
 
     /// Moves writing and fsyncing to a thread; `wake` is called when a batch is done.
     pub fn start_syncer(&mut self, wake: impl Fn() + Send + 'static) -> io::Result<()> {
-        let (job_tx, job_rx) = mpsc::channel::<SyncJob>();
-        let (done_tx, done_rx) = mpsc::channel();
         let fsync = self.fsync;
-        let thread = thread::Builder::new().name("splitd-wal".into()).spawn(move || {
-            for (id, bytes, file) in job_rx {
-                let result = write_batch(&file, &bytes, fsync);
-                let failed = result.is_err();
-                if done_tx.send((id, result)).is_err() {
-                    return;
-                }
-                wake();
-                if failed {
-                    // Never write after a failed write or fsync: the loop stops the server.
-                    return;
-                }
-            }
-        })?;
-        self.syncer = Some(Syncer { jobs: Some(job_tx), done: done_rx, thread: Some(thread) });
+        let work =
+            move |batch: Vec<SyncJob>| batch.iter().try_for_each(|(bytes, file)| write_batch(file, bytes, fsync));
+        self.syncer = Some(Syncer::start("splitd-wal", work, wake)?);
         Ok(())
     }
 
@@ -182,21 +150,20 @@ impl Wal {
         if self.pending.is_empty() || self.inflight.is_some() {
             return Ok(());
         }
-        let Some(jobs) = self.syncer.as_ref().and_then(|s| s.jobs.as_ref()) else {
+        let Some(syncer) = &self.syncer else {
             return self.commit();
         };
         let id = self.durable + 1;
         let bytes = std::mem::take(&mut self.pending);
         self.segment_bytes += bytes.len() as u64;
-        jobs.send((id, bytes, Arc::clone(&self.file)))
-            .map_err(|_| io::Error::other("the log sync thread has stopped"))?;
+        syncer.send(id, (bytes, Arc::clone(&self.file)))?;
         self.inflight = Some(id);
         Ok(())
     }
 
     /// A batch the sync thread finished, if any: its id, or the error that must stop the server.
     pub fn poll_done(&mut self) -> Option<io::Result<u64>> {
-        let (id, result) = self.syncer.as_ref()?.done.try_recv().ok()?;
+        let (id, result) = self.syncer.as_ref()?.poll()?;
         Some(self.finished(id, result))
     }
 
@@ -211,9 +178,8 @@ impl Wal {
     /// error the caller must stop without acknowledging: the records may or may not be on disk.
     pub fn commit(&mut self) -> io::Result<()> {
         if self.inflight.is_some() {
-            let received = self.syncer.as_ref().map(|s| s.done.recv());
-            match received {
-                Some(Ok((id, result))) => {
+            match self.syncer.as_ref().and_then(|s| s.wait()) {
+                Some((id, result)) => {
                     self.finished(id, result)?;
                 }
                 _ => return Err(io::Error::other("the log sync thread has stopped")),
