@@ -6,16 +6,48 @@
 //! Without `--peers` (`cluster` is `None`) every hook is the single node's behaviour.
 
 use std::io;
+use std::sync::Arc;
 use std::time::Instant;
+
+use mio::net::TcpListener;
+use mio::{Poll, Waker};
 
 use serde_json::Value;
 
-use super::{mark_dirty, Server};
+use super::{mark_dirty, Server, PEER_BASE, PEER_LISTENER};
 use crate::cluster::membership::AdminRequest;
+use crate::cluster::node::Node;
 use crate::cluster::replica::Progress;
+use crate::config::Config;
 use crate::log;
-use crate::machine::{Command, Record, UserId};
+use crate::machine::{Command, Machine, Record, UserId};
 use crate::proto;
+
+/// In cluster mode, this server as a member: its raft log and snapshot replayed into the machine
+/// (which must come from an empty single-node directory), the peer listener bound; `waker` wakes
+/// the loop when a raft log write is done. Without `--peers`: no member, `machine` as it is.
+pub(super) fn start_member(
+    config: &Config,
+    poll: &Poll,
+    listener: &TcpListener,
+    waker: Arc<Waker>,
+    machine: Machine,
+) -> io::Result<(Option<Node>, Machine)> {
+    let Some(cluster) = &config.cluster else { return Ok((None, machine)) };
+    if !machine.users().is_empty() {
+        // Its single-node log would be ignored: refuse rather than hide that state.
+        let why = "the data directory holds single-node state; cluster mode starts from an empty one";
+        return Err(io::Error::other(why));
+    }
+    let own_client = listener.local_addr()?.to_string();
+    let wake = move || {
+        let _ = waker.wake();
+    };
+    let tokens = (PEER_LISTENER, PEER_BASE);
+    let (node, replayed) =
+        Node::start(cluster, &config.data_dir, own_client, poll.registry(), tokens, wake).map_err(io::Error::other)?;
+    Ok((Some(node), replayed))
+}
 
 impl Server {
     /// `(needed, done)`: output rendered now may leave once `done` reaches `needed` (log batches on a

@@ -140,33 +140,7 @@ impl Server {
         let signals = shutdown::signal_pipe(poll.registry(), SIGNALS, &shutdown::STOP_SIGNALS)?;
         // Registered with or without TLS: a SIGHUP (a supervisor's "reload") never kills the server.
         let reload_signals = shutdown::signal_pipe(poll.registry(), RELOAD, &[signal_hook::consts::SIGHUP])?;
-        let mut machine = machine;
-        let cluster = match &config.cluster {
-            None => None,
-            Some(cluster) => {
-                if !machine.users().is_empty() {
-                    // Its single-node log would be ignored: refuse rather than hide that state.
-                    let why = "the data directory holds single-node state; cluster mode starts from an empty one";
-                    return Err(io::Error::other(why));
-                }
-                let own_client = listener.local_addr()?.to_string();
-                let tokens = (PEER_LISTENER, PEER_BASE);
-                let wake = move || {
-                    let _ = waker.wake();
-                };
-                let (node, replayed) = crate::cluster::node::Node::start(
-                    cluster,
-                    &config.data_dir,
-                    own_client,
-                    poll.registry(),
-                    tokens,
-                    wake,
-                )
-                .map_err(io::Error::other)?;
-                machine = replayed;
-                Some(node)
-            }
-        };
+        let (cluster, machine) = cluster::start_member(&config, &poll, &listener, waker, machine)?;
         Ok(Server {
             poll,
             listener: Some(listener),
