@@ -122,6 +122,8 @@ pub fn config(id: u64, applied: u64) -> Config {
         max_inflight_msgs: 256,
         check_quorum: true,
         pre_vote: true,
+        // The proposals of one loop turn leave as one append per follower, not one each.
+        batch_append: true,
         ..Config::default()
     }
 }

@@ -19,8 +19,12 @@ use crate::machine::Machine;
 use crate::store::fork;
 
 /// The default `--raft-snapshot-every`: a restart replays at most about this many entries after
-/// the snapshot, and `raft.log` holds about this many.
-pub const SNAPSHOT_EVERY: u64 = 10_000;
+/// the snapshot, and `raft.log` (and the in-memory log) holds about this many, some 30 MB of
+/// typical entries. Every snapshot serialises the whole state (on a busy leader, after rebuilding
+/// it), so a shorter period taxes every write: 10,000 cost a saturating write load ~40 % of its
+/// rate on the 2-core benchmark machine, 100,000 about 10 % (docs/benchmarks.md). The single node
+/// snapshots after 256 MiB of log, about a million records.
+pub const SNAPSHOT_EVERY: u64 = 100_000;
 
 /// After a snapshot that failed, the next waits this long.
 const RETRY_AFTER: Duration = Duration::from_secs(10);
