@@ -167,6 +167,11 @@ impl Node {
         Ok(progress)
     }
 
+    /// Whether the loop should run no new commands this turn (`Taker::draining`).
+    pub fn holds_commands(&self) -> bool {
+        self.taker.draining()
+    }
+
     /// Applied membership changes reach the transport (whom to dial) and the client addresses.
     fn sync_members(&mut self, registry: &Registry) {
         for applied in self.replica.take_changes() {

@@ -29,6 +29,11 @@ pub const SNAPSHOT_EVERY: u64 = 100_000;
 /// After a snapshot that failed, the next waits this long.
 const RETRY_AFTER: Duration = Duration::from_secs(10);
 
+/// How long a leader holds new commands back so that its machine is the applied state when it
+/// forks (no own proposals ahead of the commit): normally one replication round trip. Past it the
+/// child rebuilds the applied state from the previous snapshot instead (no quorum, a slow disk).
+const DRAIN_AT_MOST: Duration = Duration::from_millis(50);
+
 /// A snapshot being written by a forked child.
 struct Child {
     pid: fork::Pid,
@@ -42,11 +47,13 @@ pub struct Taker {
     child: Option<Child>,
     /// No snapshot starts before this (set after a failed one).
     not_before: Instant,
+    /// A snapshot is due and the leader's own proposals are still in flight: since when.
+    draining: Option<Instant>,
 }
 
 impl Taker {
     pub fn new(dir: &Path, every: u64) -> Taker {
-        Taker { dir: dir.to_path_buf(), every: every.max(1), child: None, not_before: Instant::now() }
+        Taker { dir: dir.to_path_buf(), every: every.max(1), child: None, not_before: Instant::now(), draining: None }
     }
 
     /// Once a turn: adopts a finished snapshot, or starts one when enough entries were applied.
@@ -66,6 +73,15 @@ impl Taker {
         if replica.applied_since_snapshot() < self.every || now < self.not_before {
             return Ok(());
         }
+        if replica.visible() > replica.applied() {
+            // Serialising the machine as it is beats rebuilding the applied state in the child
+            // (parsing the previous image, replaying the log): wait for the proposals to commit.
+            let since = *self.draining.get_or_insert(now);
+            if now < since + DRAIN_AT_MOST {
+                return Ok(());
+            }
+        }
+        self.draining = None;
         let meta = replica.snapshot_meta();
         let (dir, member) = (&self.dir, &*replica);
         let spawned = fork::spawn(|| {
@@ -79,6 +95,12 @@ impl Taker {
             }
         }
         Ok(())
+    }
+
+    /// Whether the loop should hold new commands back: a snapshot waits for the leader's
+    /// proposals to commit (at most `DRAIN_AT_MOST`).
+    pub fn draining(&self) -> bool {
+        self.draining.is_some()
     }
 
     /// A child finished: its snapshot replaces the log before it, unless it failed or a leader's
@@ -115,5 +137,66 @@ impl Taker {
         let took = child.started.elapsed().as_millis();
         crate::log::info!("raft snapshot at {} written in {took} ms; the log before it is dropped", child.meta.index);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::durable::Reopened;
+
+    /// Drives a one-member cluster's raft work as the node's turn does.
+    fn settle(replica: &mut Replica, log: &mut DurableLog, machine: &mut Machine) {
+        for _ in 0..10 {
+            while let Some(done) = log.poll_done() {
+                replica.persisted(machine, done.expect("written"));
+            }
+            replica.handle_ready(machine, log).expect("ready");
+        }
+    }
+
+    #[test]
+    fn a_leader_due_to_snapshot_holds_commands_until_its_proposals_commit() {
+        let dir = std::env::temp_dir().join(format!("splitd-taking-drain-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let Reopened { mut log, store, .. } = DurableLog::open(&dir, &[1]).expect("open");
+        let (mut replica, mut machine) = Replica::start(1, store, &crate::cluster::discard_logger()).expect("start");
+        for _ in 0..40 {
+            replica.tick(&mut machine);
+            settle(&mut replica, &mut log, &mut machine);
+        }
+        assert!(replica.serving().is_ok() && replica.applied() >= 1, "the only member leads");
+        let mut taker = Taker::new(&dir, 1);
+        let (index, _) = replica.propose(&mut machine, Vec::new());
+        assert!(index.is_some() && replica.visible() > replica.applied(), "a proposal in flight");
+        let now = Instant::now();
+        taker.turn(&mut replica, &mut log, &machine, now).expect("turn");
+        assert!(taker.draining() && taker.child.is_none(), "no fork while the proposal is ahead");
+        settle(&mut replica, &mut log, &mut machine);
+        assert_eq!(replica.visible(), replica.applied(), "committed");
+        taker.turn(&mut replica, &mut log, &machine, now).expect("turn");
+        assert!(!taker.draining() && taker.child.is_some(), "forked once the machine is the applied state");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while taker.child.is_some() {
+            assert!(Instant::now() < deadline, "the snapshot child finishes");
+            taker.turn(&mut replica, &mut log, &machine, Instant::now()).expect("adopt");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(replica.store().offset(), replica.applied(), "the log was compacted behind the snapshot");
+        replica.propose(&mut machine, Vec::new());
+        settle(&mut replica, &mut log, &mut machine);
+        let (index, _) = replica.propose(&mut machine, Vec::new());
+        assert!(index.is_some() && replica.applied_since_snapshot() >= 1);
+        taker.turn(&mut replica, &mut log, &machine, Instant::now()).expect("turn");
+        assert!(taker.draining());
+        let later = Instant::now() + DRAIN_AT_MOST;
+        taker.turn(&mut replica, &mut log, &machine, later).expect("turn");
+        assert!(!taker.draining() && taker.child.is_some(), "past the bound it forks anyway (the child rebuilds)");
+        while taker.child.is_some() {
+            taker.turn(&mut replica, &mut log, &machine, Instant::now()).expect("adopt");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

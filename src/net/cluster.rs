@@ -120,6 +120,12 @@ impl Server {
         Ok(())
     }
 
+    /// Whether ready connections wait a moment: a leader about to snapshot lets its proposals
+    /// commit first (`cluster::taking`); peers' messages and log writes still wake the loop.
+    pub(super) fn cluster_holds_commands(&self) -> bool {
+        self.cluster.as_ref().is_some_and(|node| node.holds_commands())
+    }
+
     /// The next raft tick, for the poll timeout.
     pub(super) fn cluster_wake(&self) -> Option<Instant> {
         self.cluster.as_ref().map(|node| node.next_tick())

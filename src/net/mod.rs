@@ -206,7 +206,9 @@ impl Server {
             }
             self.accept_after_backoff();
             self.fire_timers(Instant::now());
-            self.service_ready();
+            if !self.cluster_holds_commands() {
+                self.service_ready();
+            }
             self.cluster_turn()?;
             self.group_commit()?;
             self.flush_dirty();
@@ -255,7 +257,7 @@ impl Server {
     /// Sleep until the earliest scheduled work: a ready connection (none), a timer, the accept
     /// back-off, or the idle check.
     fn poll_timeout(&self, next_idle_check: Instant) -> Duration {
-        if !self.ready.is_empty() {
+        if !self.ready.is_empty() && !self.cluster_holds_commands() {
             return Duration::ZERO;
         }
         let mut wake = next_idle_check;
