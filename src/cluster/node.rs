@@ -62,6 +62,9 @@ pub struct Node {
     next_tick: Instant,
     received: Vec<Received>,
     taker: Taker,
+    /// Records of commands run since the last proposal, already in the machine: proposed as one
+    /// entry before raft hears anything else (`flush_proposals`).
+    queued: Vec<Record>,
 }
 
 impl Node {
@@ -106,6 +109,7 @@ impl Node {
             next_tick: Instant::now(),
             received: Vec::new(),
             taker: Taker::new(dir, config.snapshot_every),
+            queued: Vec::new(),
         };
         Ok((node, machine))
     }
@@ -123,7 +127,7 @@ impl Node {
     pub fn on_event(&mut self, registry: &Registry, token: Token, machine: &mut Machine) -> Progress {
         let mut received = std::mem::take(&mut self.received);
         self.transport.ready(registry, token, &mut received);
-        let mut progress = Progress::default();
+        let mut progress = self.flush_proposals(machine);
         for frame in received.drain(..) {
             match frame {
                 Received::Hello(hello) => {
@@ -140,7 +144,7 @@ impl Node {
     /// the next ones and apply what is committed, send what raft says. An error is fatal: the raft
     /// log could not be made durable or a committed entry does not apply.
     pub fn turn(&mut self, registry: &Registry, machine: &mut Machine, now: Instant) -> Result<Progress, String> {
-        let mut progress = Progress::default();
+        let mut progress = self.flush_proposals(machine);
         if now >= self.next_tick {
             self.next_tick = now + TICK;
             merge(&mut progress, self.replica.tick(machine));
@@ -220,9 +224,23 @@ impl Node {
         }
     }
 
-    /// Proposes a command's records; `None` if raft refused (the machine was rebuilt).
-    pub fn propose(&mut self, machine: &mut Machine, records: Vec<Record>) -> (Option<u64>, Progress) {
-        self.replica.propose(machine, records)
+    /// Queues a command's records (already applied to the machine) for the turn's one proposal:
+    /// a loop turn's commands become one raft entry, one append per follower and one write, not
+    /// one each. Their output is held until that entry is applied (`visible`, read after the
+    /// turn's `turn` proposed it).
+    pub fn propose(&mut self, records: &[Record]) {
+        self.queued.extend_from_slice(records);
+    }
+
+    /// Proposes the queued records as one entry, before raft steps, ticks or readies anything else:
+    /// so the machine is never ahead of raft by records raft does not know (a lost leadership
+    /// rebuilds it from the committed prefix). A refused proposal rebuilds the machine at once.
+    fn flush_proposals(&mut self, machine: &mut Machine) -> Progress {
+        if self.queued.is_empty() {
+            return Progress::default();
+        }
+        let records = std::mem::take(&mut self.queued);
+        self.replica.propose(machine, records).1
     }
 
     /// Whether a command here must not write (`Session::read_only`): this member does not serve

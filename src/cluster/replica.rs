@@ -66,7 +66,8 @@ pub struct Progress {
     /// Users whose logins an applied record may have ended (`Machine::sessions_ended_by`): a token
     /// revoked, a password changed, an account deleted.
     pub ended: Vec<UserId>,
-    /// A leader's snapshot replaced the machine: its index (no notifications for what it brought).
+    /// A leader's snapshot replaced the machine: its index (`events` holds the notifications for
+    /// what it brought, `events_since`).
     pub installed: Option<u64>,
 }
 
@@ -122,8 +123,6 @@ pub fn config(id: u64, applied: u64) -> Config {
         max_inflight_msgs: 256,
         check_quorum: true,
         pre_vote: true,
-        // The proposals of one loop turn leave as one append per follower, not one each.
-        batch_append: true,
         ..Config::default()
     }
 }
@@ -318,8 +317,10 @@ impl Replica {
         progress.messages.extend(ready.take_messages());
         let snapshot = (!ready.snapshot().is_empty()).then(|| ready.snapshot().clone());
         if let Some(snapshot) = &snapshot {
+            let seqs = group_seqs(machine);
             progress.rebuilt |= self.install(machine, snapshot)?;
             progress.installed = Some(self.applied);
+            progress.events.extend(events_since(machine, &seqs));
         }
         self.apply_committed(machine, ready.take_committed_entries(), &mut progress)?;
         let new_from = ready.entries().first().map(|e| e.index);
@@ -568,6 +569,35 @@ pub fn machine_at(
         }
     }
     Ok(machine)
+}
+
+/// At most this many notifications per group for what a leader's snapshot brought (the newest;
+/// a client that sees the jump in `seq` catches up with `subscribe {after}`).
+const INSTALL_EVENTS_MAX: u64 = 10_000;
+
+/// Each group's sequence number (its newest history entry).
+pub fn group_seqs(machine: &Machine) -> std::collections::HashMap<GroupId, u64> {
+    machine.groups().iter().map(|(id, group)| (id, group.history.seq())).collect()
+}
+
+/// The notifications for every history entry newer than `seqs` (a group not in it: all of its
+/// entries), as applying those records one by one would have made: what members online here must
+/// hear after a leader's snapshot replaced the machine.
+pub fn events_since(machine: &Machine, seqs: &std::collections::HashMap<GroupId, u64>) -> Vec<Event> {
+    let mut events = Vec::new();
+    for (group, state) in machine.groups().iter() {
+        let seq = state.history.seq();
+        let from = seqs.get(&group).copied().unwrap_or(0).max(seq.saturating_sub(INSTALL_EVENTS_MAX));
+        let entries = match state.history.after(from, INSTALL_EVENTS_MAX as usize) {
+            Ok((entries, _)) => entries,
+            Err(oldest) => state
+                .history
+                .after(oldest.saturating_sub(1), INSTALL_EVENTS_MAX as usize)
+                .map_or(Vec::new(), |(e, _)| e),
+        };
+        events.extend(entries.iter().map(|entry| Event { group, notice: Notice::History { entry: entry.id } }));
+    }
+    events
 }
 
 /// The notification a just-applied record makes in `group`: the group's newest history entry.

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use raft::eraftpb::{Message, MessageType};
 
 use super::log_store::LogStore;
-use super::replica::{NotServing, Persist, Progress, Replica, ELECTION_TICKS};
+use super::replica::{group_seqs, NotServing, Persist, Progress, Replica, ELECTION_TICKS};
 use crate::machine::{
     AddTransaction, Command, CreateGroup, Credentials, JoinGroup, Machine, Secret, Session, SplitSpec, Step, Work,
     WorkDone, DUMMY_PASSWORD_HASH,
@@ -324,8 +324,11 @@ impl Sim {
     fn with_replica(&mut self, id: u64, f: impl FnOnce(&mut Replica, &mut Machine) -> Progress) {
         let Some(Some(replica)) = self.replicas.get_mut(&id) else { return };
         let Some(machine) = self.machines.get_mut(&id) else { return };
+        let seqs = group_seqs(machine);
         let progress = f(replica, machine);
-        if replica.take_role_change() {
+        let role_changed = replica.take_role_change();
+        self.check_announced(id, &seqs, &progress);
+        if role_changed {
             let ticks = self.election_ticks();
             if let Some(Some(replica)) = self.replicas.get_mut(&id) {
                 replica.set_election_timeout(ticks);
@@ -364,11 +367,35 @@ impl Sim {
         let Some(Some(replica)) = self.replicas.get_mut(&id) else { return };
         let Some(machine) = self.machines.get_mut(&id) else { return };
         let Some(disk) = self.disks.get_mut(&id) else { return };
+        let seqs = group_seqs(machine);
         match replica.handle_ready(machine, disk) {
-            Ok(progress) => self.after(id, progress),
+            Ok(progress) => {
+                self.check_announced(id, &seqs, &progress);
+                self.after(id, progress);
+            }
             Err(err) => self.fail(format!("member {id}: {err}")),
         }
         self.maybe_snapshot(id);
+    }
+
+    /// Every history entry a member's machine gained in a raft call (applied entries, an installed
+    /// snapshot) is announced in the call's events, so members online there hear of it.
+    fn check_announced(&self, id: u64, seqs: &HashMap<crate::machine::GroupId, u64>, progress: &Progress) {
+        let Some(machine) = self.machines.get(&id) else { return };
+        let announced: std::collections::HashSet<(crate::machine::GroupId, u64)> = progress
+            .events
+            .iter()
+            .filter_map(|e| match e.notice {
+                crate::machine::Notice::History { entry } => Some((e.group, entry)),
+                _ => None,
+            })
+            .collect();
+        for (group, now) in group_seqs(machine) {
+            let before = seqs.get(&group).copied().unwrap_or(0);
+            if let Some(missed) = (before + 1..=now).find(|entry| !announced.contains(&(group, *entry))) {
+                self.fail(format!("member {id}: history entry {missed} of group {group:?} was never announced"));
+            }
+        }
     }
 
     /// The disk finishes a random prefix of the member's queued writes, and the member hears it.

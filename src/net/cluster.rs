@@ -64,11 +64,7 @@ impl Server {
         let Some(node) = self.cluster.as_mut() else {
             return self.store.append(records);
         };
-        if records.is_empty() {
-            return;
-        }
-        let (_, progress) = node.propose(&mut self.machine, records.to_vec());
-        self.after_progress(progress);
+        node.propose(records);
     }
 
     /// Refuses a command this member may not run now, writing the `not_leader` answer.
