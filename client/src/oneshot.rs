@@ -359,6 +359,9 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
                 group: &c.group,
                 json: c.json,
                 give_up: std::time::Duration::from_secs(c.give_up),
+                screen: std::sync::Arc::new(crate::watch::Terminal),
+                hint: "; Ctrl-C to stop",
+                stop: std::sync::Arc::default(),
             };
             let stored = stored.as_ref();
             return Ok(crate::watch::run(&watch, |conn| {

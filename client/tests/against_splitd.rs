@@ -775,8 +775,10 @@ fn interactive_session_from_login_to_settle() {
         "2", // view transactions
         "3",
         &old_id, // delete bob's 7.00 by id
-        "4",     // balances
-        "5",     // settle
+        "maybe",
+        "y", // confirmed (after an answer that is neither)
+        "4", // balances
+        "5", // settle
         "0",
         "0",
         "0", // back, logout, exit
@@ -794,6 +796,8 @@ fn interactive_session_from_login_to_settle() {
         "Members besides you: bob, carol",
         "✔ Transaction added",
         "45.50  taxi",
+        "Delete #",
+        "Please answer y or n.",
         "✔ Transaction deleted",
         "alice     22.75  is owed",
         "bob      -22.75  owes",
@@ -973,6 +977,77 @@ fn interactive_reconnects_and_logs_in_again() {
     let run = live.finish();
     assert_eq!(run.code, 0, "{run:?}");
     drop(server);
+}
+
+/// alice sits in trip's menu: logged in through `--user` and SPLITC_PASSWORD, following the group.
+fn alice_in_trip(server: &Server) -> Live {
+    let mut live = Live::start(&["--server", &server.addr, "--user", "alice"], Some("pw-alice-long"));
+    live.send("1\n4\n1\n");
+    live.wait_for("--- GROUP: trip ---", 1, false);
+    live.wait_for("· watching trip", 1, false);
+    live
+}
+
+#[test]
+fn interactive_edit_that_conflicts_shows_the_transaction_as_it_is_now_and_asks_again() {
+    let server = trip_with_three();
+    let cab = as_user(&server, "bob", &["add", "trip", "9", "--split", "alice,carol", "--desc", "cab", "--json"]);
+    let id = cab.ok().json()["transaction"]["id"].as_u64().expect("id").to_string();
+    let mut live = alice_in_trip(&server);
+    live.send(&format!("8\n{id}\n"));
+    live.wait_for("New amount (empty = keep): ", 1, false);
+    // alice saw version 1; carol changes the description meanwhile (version 2).
+    as_user(&server, "carol", &["edit", "trip", &id, "--desc", "night cab"]).ok();
+    live.wait_for("🔔 [trip] carol edited", 1, false);
+    live.send("12\n\n\n");
+    live.wait_for("Someone changed it since it was shown; it is now:", 1, false);
+    live.wait_for("New amount (empty = keep): ", 2, false);
+    let out = live.stdout();
+    let shown = &out[out.find("it is now:").expect("shown")..];
+    assert!(shown.contains("9.00  night cab"), "the current transaction is shown: {out}");
+    // Asked again: this time it applies, to the version shown.
+    live.send("12\n\n\n");
+    live.wait_for("✔ Transaction edited", 1, false);
+    live.send("3\n");
+    live.send(&format!("{id}\n"));
+    live.wait_for("Delete #", 1, false);
+    as_user(&server, "carol", &["edit", "trip", &id, "--desc", "late cab"]).ok();
+    live.wait_for("🔔 [trip] carol edited", 2, false);
+    live.send("y\n");
+    live.wait_for("Someone changed it since it was shown; it is now:", 2, false);
+    live.wait_for("Delete #", 2, false);
+    live.send("n\n0\n0\n");
+    let run = live.finish();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("Nothing deleted."), "{}", run.stdout);
+    let txns = as_user(&server, "alice", &["transactions", "trip", "--json"]).ok().json();
+    let txn = &txns["transactions"][0];
+    assert_eq!((cents(&txn["amount"]), txn["description"].as_str()), (1200, Some("late cab")), "{txns}");
+}
+
+#[test]
+fn interactive_follows_the_group_on_screen_across_a_server_restart() {
+    let server = trip_with_three();
+    let mut live = alice_in_trip(&server);
+    as_user(&server, "bob", &["add", "trip", "1.01", "--split", "alice"]).ok();
+    live.wait_for("bob added ₹1.01 expense", 1, false);
+    let server = server.restart();
+    // Made while alice's splitc is disconnected (it reconnects by itself, with backoff).
+    for n in 1..=5 {
+        as_user(&server, "bob", &["add", "trip", &format!("2.0{n}"), "--split", "alice"]).ok();
+    }
+    live.wait_for("reconnected; watching trip again", 1, false);
+    live.wait_for("bob added ₹2.05 expense", 1, false);
+    as_user(&server, "carol", &["add", "trip", "3.03", "--split", "alice"]).ok();
+    live.wait_for("carol added ₹3.03 expense", 1, false);
+    live.send("0\n0\n");
+    let run = live.finish();
+    assert_eq!(run.code, 0, "{run:?}");
+    let shown: Vec<&str> = run.stdout.lines().filter(|l| l.contains(" added ₹")).collect();
+    let amounts: Vec<&str> = shown.iter().map(|l| l.split('₹').nth(1).unwrap_or("?")).collect();
+    let expected: Vec<String> =
+        ["1.01", "2.01", "2.02", "2.03", "2.04", "2.05", "3.03"].iter().map(|a| format!("{a} expense")).collect();
+    assert_eq!(amounts, expected, "each change once, in order:\n{}", run.stdout);
 }
 
 #[test]
