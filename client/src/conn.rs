@@ -442,10 +442,16 @@ fn read_loop(
 ) {
     let mut reader = BufReader::new(stream);
     let mut line = Vec::new();
+    // An error the server sent unasked (no request id) just before closing says why it closed
+    // (the idle limit, a limit hit): the reason given for the end.
+    let mut last_word: Option<String> = None;
     let reason = loop {
         line.clear();
         match (&mut reader).take(MAX_LINE + 1).read_until(b'\n', &mut line) {
-            Ok(0) => break SERVER_CLOSED.to_string(),
+            Ok(0) => match last_word.take() {
+                Some(word) => break format!("{SERVER_CLOSED}: {}", sanitize(&word)),
+                None => break SERVER_CLOSED.to_string(),
+            },
             Ok(_) if line.len() as u64 > MAX_LINE => break "the server sent an over-long line".to_string(),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -459,6 +465,9 @@ fn read_loop(
         }
         match classify(text) {
             Incoming::Reply(reply) => {
+                if !reply.contains_key("id") && reply.get("status").and_then(Value::as_str) == Some("error") {
+                    last_word = reply.get("message").and_then(Value::as_str).map(str::to_string);
+                }
                 if replies.send(Ok(reply)).is_err() {
                     return; // the Conn is gone: nobody to tell
                 }

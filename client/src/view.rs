@@ -242,6 +242,31 @@ pub fn transfers(list: &Value) -> Result<Vec<Transfer>, String> {
         .collect()
 }
 
+/// The `group_info` reply as a two-column table: currency, creator, created, password, members.
+pub fn group_info_table(reply: &Object) -> Result<Table, String> {
+    let text = |key: &str| reply.get(key).and_then(Value::as_str).unwrap_or("-").to_string();
+    let list = |key: &str| string_list(reply.get(key).unwrap_or(&Value::Null)).map(|l| l.join(", "));
+    let created = reply.get("created_at").and_then(Value::as_i64).map(|ms| utc_datetime(ms, false));
+    let password = match reply.get("has_password").and_then(Value::as_bool) {
+        Some(true) => "needed to join",
+        Some(false) => "none",
+        None => "-",
+    };
+    let name = sanitize(&text("group")).into_owned();
+    let mut t = Table::new(&[("GROUP", Align::Left), (name.as_str(), Align::Left)]);
+    for (key, value) in [
+        ("currency", text("currency")),
+        ("creator", text("creator")),
+        ("created (UTC)", created.unwrap_or_else(|| "-".into())),
+        ("password", password.into()),
+        ("members", list("members")?),
+        ("former members", list("former_members")?),
+    ] {
+        t.push(vec![key.into(), value]);
+    }
+    Ok(t)
+}
+
 pub fn names_table(header: &str, names: &[String]) -> Table {
     let mut t = Table::new(&[(header, Align::Left)]);
     for n in names {
@@ -253,7 +278,7 @@ pub fn names_table(header: &str, names: &[String]) -> Table {
 pub fn transactions_table(txns: &[Txn]) -> Table {
     let mut t = Table::new(&[
         ("ID", Align::Right),
-        ("DATE (UTC)", Align::Left),
+        ("DATE", Align::Left),
         ("PAYER", Align::Left),
         ("AMOUNT", Align::Right),
         ("DESCRIPTION", Align::Left),
@@ -262,7 +287,8 @@ pub fn transactions_table(txns: &[Txn]) -> Table {
     for x in txns {
         t.push(vec![
             x.id.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
-            x.created_at.map(|ms| utc_datetime(ms, false)).unwrap_or_default(),
+            // The day it happened when given (--date), else when it was recorded (UTC).
+            x.date.clone().or_else(|| x.created_at.map(|ms| utc_datetime(ms, false))).unwrap_or_default(),
             x.paid_by_text(),
             x.amount.to_string(),
             x.description.clone(),
