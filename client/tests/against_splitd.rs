@@ -134,9 +134,13 @@ fn groups_members_add_transactions_balances_settle_export_delete() {
     let transfers = settle["settlements"].as_array().expect("settlements");
     assert_eq!(transfers.len(), 2);
     assert_eq!(transfers.iter().map(|t| cents(&t["amount"])).sum::<i64>(), 103050);
+    export_then_delete(&server, hotel_id);
+}
 
+/// The rest of the session above: export, delete by id, and an empty settlement.
+fn export_then_delete(server: &Server, hotel_id: u64) {
     // Export: CSV with a header row and quoting; JSON as the list of transactions.
-    let run = as_user(&server, "alice", &["export", "trip"]).ok();
+    let run = as_user(server, "alice", &["export", "trip"]).ok();
     let csv: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(csv[0], "id,created_at,payer,amount,description,split_between,include_payer,date,split,paid_by,shares");
     assert!(csv[1].contains(",alice,90.00,dinner,bob;carol,true,,equal,alice=90.00,"), "{}", run.stdout);
@@ -146,24 +150,24 @@ fn groups_members_add_transactions_balances_settle_export_delete() {
         "{}",
         run.stdout
     );
-    let exported = as_user(&server, "alice", &["export", "trip", "--format", "json"]).ok().json();
+    let exported = as_user(server, "alice", &["export", "trip", "--format", "json"]).ok().json();
     assert_eq!(exported["transactions"].as_array().map(Vec::len), Some(2));
     assert_eq!(exported["payments"], serde_json::json!([]));
     assert_eq!(exported["currency"], "INR");
 
     // Delete by id; the same id again is an error.
     let id = hotel_id.to_string();
-    assert_eq!(as_user(&server, "carol", &["delete", "trip", &id]).ok().stdout, "Transaction deleted\n");
-    let run = as_user(&server, "carol", &["delete", "trip", &id, "--json"]);
+    assert_eq!(as_user(server, "carol", &["delete", "trip", &id]).ok().stdout, "Transaction deleted\n");
+    let run = as_user(server, "carol", &["delete", "trip", &id, "--json"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(!run.stderr.is_empty());
-    let txns = as_user(&server, "carol", &["transactions", "trip", "--json"]).ok().json();
+    let txns = as_user(server, "carol", &["transactions", "trip", "--json"]).ok().json();
     assert_eq!(txns["transactions"].as_array().map(Vec::len), Some(1));
 
     // Nothing owed: an empty settlement is said in words.
-    as_user(&server, "bob", &["add", "trip", "30", "--split", "alice"]).ok();
-    as_user(&server, "carol", &["add", "trip", "30", "--split", "alice"]).ok();
-    let run = as_user(&server, "alice", &["settle", "trip"]).ok();
+    as_user(server, "bob", &["add", "trip", "30", "--split", "alice"]).ok();
+    as_user(server, "carol", &["add", "trip", "30", "--split", "alice"]).ok();
+    let run = as_user(server, "alice", &["settle", "trip"]).ok();
     assert!(run.stdout.starts_with("Nothing to settle"), "{}", run.stdout);
 }
 
@@ -253,45 +257,49 @@ fn split_modes_payers_payments_history_edit_leave() {
     let run = as_user(&server, "carol", &["edit", "trip", "999", "--desc", "x"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("Transaction not found"), "{run:?}");
+    payments_history_and_leave(&server);
+}
 
+/// The rest of the session above: payments, a recorded settlement, history, leaving.
+fn payments_history_and_leave(server: &Server) {
     // Payments, then a recorded settlement.
-    let run = as_user(&server, "carol", &["pay", "trip", "bob", "20", "--date", "2025-06-02"]).ok();
+    let run = as_user(server, "carol", &["pay", "trip", "bob", "20", "--date", "2025-06-02"]).ok();
     assert!(run.stdout.starts_with("Payment recorded\n"), "{}", run.stdout);
     assert!(run.stdout.contains("2025-06-02  carol  bob         20.00  carol"), "{}", run.stdout);
-    as_user(&server, "alice", &["pay", "trip", "bob", "1", "--from", "carol"]).ok();
-    let run = as_user(&server, "alice", &["payments", "trip"]).ok();
+    as_user(server, "alice", &["pay", "trip", "bob", "1", "--from", "carol"]).ok();
+    let run = as_user(server, "alice", &["payments", "trip"]).ok();
     assert_eq!(run.stdout.lines().count(), 4, "{}", run.stdout);
-    let run = as_user(&server, "alice", &["settle", "trip", "--record"]).ok();
+    let run = as_user(server, "alice", &["settle", "trip", "--record"]).ok();
     assert!(run.stdout.contains("Recorded 2 payments: ids 3, 4"), "{}", run.stdout);
-    let run = as_user(&server, "alice", &["settle", "trip"]).ok();
+    let run = as_user(server, "alice", &["settle", "trip"]).ok();
     assert!(run.stdout.starts_with("Nothing to settle"), "{}", run.stdout);
-    assert_eq!(as_user(&server, "alice", &["delete-payment", "trip", "4"]).ok().stdout, "Payment deleted\n");
-    let csv = as_user(&server, "alice", &["export", "trip", "--payments"]).ok().stdout;
+    assert_eq!(as_user(server, "alice", &["delete-payment", "trip", "4"]).ok().stdout, "Payment deleted\n");
+    let csv = as_user(server, "alice", &["export", "trip", "--payments"]).ok().stdout;
     assert!(csv.starts_with("id,created_at,date,from,to,amount,by\n1,"), "{csv}");
     assert_eq!(csv.lines().count(), 4, "{csv}");
 
     // History, newest first, with paging.
-    let run = as_user(&server, "bob", &["history", "trip", "--limit", "3"]).ok();
+    let run = as_user(server, "bob", &["history", "trip", "--limit", "3"]).ok();
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert!(lines[0].starts_with("ID") && lines[0].contains("WHAT"), "{}", run.stdout);
     assert!(lines[2].contains("alice deleted the payment"), "{}", run.stdout);
     assert!(lines[3].contains("recorded the settlement of trip: 2 payments"), "{}", run.stdout);
     assert!(run.stdout.contains("(older entries: --before"), "{}", run.stdout);
-    let json = as_user(&server, "bob", &["history", "trip", "--json"]).ok().json();
+    let json = as_user(server, "bob", &["history", "trip", "--json"]).ok().json();
     assert_eq!(json["history"][0]["event"], "payment_deleted");
 
     // Leave: refused with a balance, fine at zero.
-    let balances = as_user(&server, "carol", &["balances", "trip", "--json"]).ok().json();
-    let run = as_user(&server, "dave", &["signup"]).ok();
+    let balances = as_user(server, "carol", &["balances", "trip", "--json"]).ok().json();
+    let run = as_user(server, "dave", &["signup"]).ok();
     assert_eq!(run.code, 0);
-    as_user(&server, "dave", &["join", "trip"]).ok();
-    assert_eq!(as_user(&server, "dave", &["leave", "trip"]).ok().stdout, "Left group\n");
+    as_user(server, "dave", &["join", "trip"]).ok();
+    assert_eq!(as_user(server, "dave", &["leave", "trip"]).ok().stdout, "Left group\n");
     if cents(&balances["balances"]["carol"]) != 0 {
-        let run = as_user(&server, "carol", &["leave", "trip"]);
+        let run = as_user(server, "carol", &["leave", "trip"]);
         assert_eq!(run.code, 1, "{run:?}");
         assert!(run.stderr.contains("Settle your balance before leaving"), "{run:?}");
     }
-    let members = as_user(&server, "alice", &["members", "trip", "--json"]).ok().json();
+    let members = as_user(server, "alice", &["members", "trip", "--json"]).ok().json();
     assert_eq!(members["members"], serde_json::json!(["alice", "bob", "carol"]));
 }
 
@@ -454,13 +462,15 @@ fn interactive_payment_history_edit_and_leave() {
         "4",
         "1", // open trip
         "1",
-        "30",
+        "ten",
+        "30", // asked again after an amount that is not one
         "hotel",
         "percent:bob=50,carol=50", // add with a split mode
         "6",
         "bob",
+        "4,50",
         "4.50",
-        "", // alice paid bob 4.50
+        "", // alice paid bob 4.50, after a comma
         "8",
         &old_id,
         "12",
@@ -480,7 +490,10 @@ fn interactive_payment_history_edit_and_leave() {
         "7. History",
         "8. Edit transaction",
         "9. Leave group",
+        "✘ invalid amount \"ten\": write a positive number like 12.50; try again (empty to cancel)",
+        "Amount (empty to cancel): 30",
         "✔ Transaction added: bob 15.00, carol 15.00",
+        "write 4.50 (a point, not a comma); try again",
         "✔ Payment recorded (id 1): you paid bob 4.50",
         "✔ Transaction edited",
         "WHEN (UTC)",
