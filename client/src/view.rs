@@ -457,10 +457,20 @@ pub fn pushed_group(message: &Object) -> Option<&str> {
 /// A pushed message as one line: `[trip] alice added ₹90.00 expense`. One line indeed: everything
 /// in it came from the server, so all of it is sanitised, newlines included.
 pub fn notification_line(message: &Object) -> String {
-    sanitize(&notification_text(message)).into_owned()
+    notification_line_in(message, None)
 }
 
-fn notification_text(message: &Object) -> String {
+/// [`notification_line`], writing the amounts of a settlement plan in the group's `currency` as the
+/// server's messages do (`₹30.00`, `EUR 30.00`) when it is known.
+pub fn notification_line_in(message: &Object, currency: Option<&str>) -> String {
+    sanitize(&notification_text(message, currency)).into_owned()
+}
+
+fn notification_text(message: &Object, currency: Option<&str>) -> String {
+    let money = |cents: Cents| match currency {
+        Some(code) => vocab::currency::money_text(code, cents),
+        None => cents.to_string(),
+    };
     let group = pushed_group(message).map(|g| format!("[{g}] ")).unwrap_or_default();
     let text = message.get("message").and_then(Value::as_str).map(str::to_string);
     let kind = message.get("type").and_then(Value::as_str).unwrap_or("");
@@ -469,9 +479,11 @@ fn notification_text(message: &Object) -> String {
             .get("data")
             .map(|d| match transfers(d) {
                 Ok(ts) if ts.is_empty() => "nothing to settle".to_string(),
-                Ok(ts) => {
-                    ts.iter().map(|t| format!("{} → {} {}", t.from, t.to, t.amount)).collect::<Vec<_>>().join(", ")
-                }
+                Ok(ts) => ts
+                    .iter()
+                    .map(|t| format!("{} → {} {}", t.from, t.to, money(t.amount)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 Err(e) => format!("(unreadable: {e})"),
             })
             .unwrap_or_default();
@@ -749,6 +761,8 @@ mod tests {
             r#"{"type":"settlement","group":"trip","message":"alice asked to settle","data":[{"from":"bob","to":"alice","amount":30}]}"#,
         );
         assert_eq!(notification_line(&s), "💸 [trip] alice asked to settle: bob → alice 30.00");
+        assert_eq!(notification_line_in(&s, Some("INR")), "💸 [trip] alice asked to settle: bob → alice ₹30.00");
+        assert_eq!(notification_line_in(&s, Some("EUR")), "💸 [trip] alice asked to settle: bob → alice EUR 30.00");
         let bare = obj(r#"{"type":"notification","event":"member_joined"}"#);
         assert_eq!(notification_line(&bare), "🔔 member_joined");
         let hostile =

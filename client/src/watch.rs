@@ -63,6 +63,8 @@ struct Seen {
     last: Option<u64>,
     /// A live notification skipped past a change: subscribe again from `last`.
     resync: bool,
+    /// The group's currency, to write a plan's amounts as the other lines do.
+    currency: Option<String>,
 }
 
 impl Seen {
@@ -88,7 +90,7 @@ impl Seen {
         let line = if self.json {
             json_safe(&Value::Object(message.clone()).to_string()).into_owned()
         } else {
-            view::notification_line(&message)
+            view::notification_line_in(&message, self.currency.as_deref())
         };
         self.screen.change(&message, &line);
     }
@@ -117,6 +119,7 @@ pub fn run(watch: &Watch, mut log_in: impl FnMut(&mut Conn) -> Result<(), Error>
         stop: Arc::clone(&watch.stop),
         last: None,
         resync: false,
+        currency: None,
     }));
     let group = sanitize(watch.group);
     let mut first = true;
@@ -195,12 +198,16 @@ fn catch_up(conn: &mut Conn, group: &str, seen: &Arc<Mutex<Seen>>) -> Result<(),
         let last = lock(seen).last;
         let after = match last {
             Some(last) => last,
-            None => current_seq(conn, group)?,
+            None => {
+                let (seq, currency) = group_state(conn, group)?;
+                lock(seen).currency = currency;
+                seq
+            }
         };
         let reply = match conn.request(Action::Subscribe, Some(json!({ "group": group, "after": after, "limit": 500 })))
         {
             Err(Error::Server { code: Some(Code::Gap), message }) => {
-                let now = current_seq(conn, group)?;
+                let (now, _) = group_state(conn, group)?;
                 let mut seen = lock(seen);
                 seen.screen.note(&format!(
                     "missed changes after {after} are no longer kept ({message}); reloaded, continuing after {now}"
@@ -225,10 +232,12 @@ fn catch_up(conn: &mut Conn, group: &str, seen: &Arc<Mutex<Seen>>) -> Result<(),
     }
 }
 
-/// The group's current `seq` (a read carries it); 0 from an older server that does not say.
-fn current_seq(conn: &mut Conn, group: &str) -> Result<u64, Error> {
-    let reply = conn.request(Action::GetGroupMembers, Some(json!({ "group": group })))?;
-    Ok(reply.get("seq").and_then(Value::as_u64).unwrap_or(0))
+/// The group's current `seq` (a read carries it; 0 from an older server that does not say) and
+/// its currency.
+fn group_state(conn: &mut Conn, group: &str) -> Result<(u64, Option<String>), Error> {
+    let reply = conn.request(Action::GroupInfo, Some(json!({ "group": group })))?;
+    let currency = reply.get("currency").and_then(Value::as_str).map(str::to_string);
+    Ok((reply.get("seq").and_then(Value::as_u64).unwrap_or(0), currency))
 }
 
 /// Waits while the connection lives, subscribing again when a live notification skipped a change;

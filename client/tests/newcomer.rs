@@ -147,3 +147,17 @@ fn interactive_mode_says_why_the_server_closed_the_connection() {
     assert!(out.contains("the server closed the connection: Not logged in within the idle limit"), "{out}");
     drop(live);
 }
+
+#[test]
+fn a_settle_plan_in_watch_names_the_currency_as_every_other_line() {
+    let server = trip_with_three();
+    let watch = Live::start(&["--server", &server.addr, "--user", "alice", "watch", "trip"], Some("pw-alice-long"));
+    watch.wait_for("watching trip", 1, true);
+    as_user(&server, "bob", &["add", "trip", "30", "--split", "alice"]).ok();
+    watch.wait_for("bob added ₹30.00 expense", 1, false);
+    as_user(&server, "bob", &["settle", "trip"]).ok();
+    watch.wait_for("💸 [trip]", 1, false);
+    let out = watch.stdout();
+    assert!(out.contains("alice → bob ₹30.00"), "{out}");
+    drop(watch);
+}
