@@ -58,8 +58,15 @@ const BACKOFF_MS: [u64; 6] = [0, 500, 1000, 2000, 4000, 8000];
 /// Runs the menus until Exit or end of input; returns the process exit code.
 pub fn run(options: Options) -> i32 {
     let console = Console::new();
-    let mut session =
-        Session { options, console, input: Input::stdin(), conn: None, credentials: None, on_screen: Arc::default() };
+    let mut session = Session {
+        options,
+        console,
+        input: Input::stdin(),
+        conn: None,
+        credentials: None,
+        token: Arc::default(),
+        on_screen: Arc::default(),
+    };
     match Client::connect(session.options.servers.clone(), session.handler()) {
         Ok(conn) => {
             say(&format!("Connected to {}", conn.target()));
@@ -90,6 +97,9 @@ struct Session {
     conn: Option<Client>,
     /// Who is logged in, kept so that a reconnect can log in again.
     credentials: Option<(String, String)>,
+    /// The session token of the last login: the group screen's follower resumes with it rather
+    /// than logging in again (a login would make another session each time).
+    token: Arc<Mutex<Option<String>>>,
     /// The group whose menu is open: its changes are printed by its follower, not by this handler.
     on_screen: Arc<Mutex<Option<String>>>,
 }
@@ -148,7 +158,7 @@ impl Session {
             };
             if let Some((user, password)) = &self.credentials {
                 match conn.request(Action::Login, Some(json!({ "username": user, "password": password }))) {
-                    Ok(_) => {}
+                    Ok(reply) => *lock(&self.token) = token_of(&reply),
                     Err(Error::Server { message, code }) => {
                         self.credentials = None;
                         let message = format!("logging in again after reconnecting failed: {message}");
@@ -293,6 +303,7 @@ fn login(s: &mut Session) -> Step<Option<String>> {
         Ok(reply) => {
             say(&format!("✔ {}", message(&reply)));
             s.credentials = Some((user.clone(), password));
+            *lock(&s.token) = token_of(&reply);
             Ok(Some(user))
         }
         Err(refused) => {
@@ -373,6 +384,7 @@ fn main_menu(s: &mut Session, user: &str) -> Step<()> {
             "0" => {
                 let _ = s.call(Action::Logout, None)?;
                 s.credentials = None;
+                *lock(&s.token) = None;
                 say("Logged out");
                 return Ok(());
             }
@@ -659,7 +671,7 @@ impl Follower {
         let target = s.conn.as_ref()?.target().clone();
         let stop = Arc::new(AtomicBool::new(false));
         let screen: Arc<dyn Screen> = Arc::new(Prompted { console: s.console.clone(), user: user.clone() });
-        let (name, stopped) = (group.to_string(), Arc::clone(&stop));
+        let (name, stopped, token) = (group.to_string(), Arc::clone(&stop), Arc::clone(&s.token));
         let spawned = std::thread::Builder::new().name("splitc-follow".into()).spawn(move || {
             let watch = Watch {
                 target: &target,
@@ -671,7 +683,17 @@ impl Follower {
                 stop: stopped,
             };
             let login = json!({ "username": user, "password": password });
-            let log_in = |conn: &mut Conn| conn.request(Action::Login, Some(login.clone())).map(drop);
+            let log_in = |conn: &mut Conn| {
+                let resumed = lock(&token).clone().map(|t| conn.request(Action::Resume, Some(json!({ "token": t }))));
+                match resumed {
+                    Some(Ok(_)) => Ok(()),
+                    // No token, or one the server no longer takes: the password.
+                    Some(Err(Error::Server { .. })) | None => {
+                        conn.request(Action::Login, Some(login.clone())).map(drop)
+                    }
+                    Some(Err(e)) => Err(e),
+                }
+            };
             if let Err(e) = watch::run(&watch, log_in) {
                 screen.note(&format!("stopped following {}: {e}", sanitize(&name)));
             }
@@ -706,6 +728,11 @@ impl Screen for Prompted {
     fn note(&self, text: &str) {
         self.console.print_async(&format!("· {text}"));
     }
+}
+
+/// The session token a login reply carries.
+fn token_of(reply: &Object) -> Option<String> {
+    reply.get("token").and_then(Value::as_str).map(str::to_string)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

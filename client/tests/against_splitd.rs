@@ -662,6 +662,10 @@ fn interactive_edit_that_conflicts_shows_the_transaction_as_it_is_now_and_asks_a
 fn interactive_follows_the_group_on_screen_across_a_server_restart() {
     let server = trip_with_three();
     let mut live = alice_in_trip(&server);
+    let sessions =
+        || as_user(&server, "alice", &["sessions", "--json"]).ok().json()["sessions"].as_array().map(Vec::len);
+    // The menus' login and this command's: the follower resumed the menus' session.
+    assert_eq!(sessions(), Some(2));
     as_user(&server, "bob", &["add", "trip", "1.01", "--split", "alice"]).ok();
     live.wait_for("bob added ₹1.01 expense", 1, false);
     let server = server.restart();
@@ -673,6 +677,8 @@ fn interactive_follows_the_group_on_screen_across_a_server_restart() {
     live.wait_for("bob added ₹2.05 expense", 1, false);
     as_user(&server, "carol", &["add", "trip", "3.03", "--split", "alice"]).ok();
     live.wait_for("carol added ₹3.03 expense", 1, false);
+    let sessions = as_user(&server, "alice", &["sessions", "--json"]).ok().json();
+    assert_eq!(sessions["sessions"].as_array().map(Vec::len), Some(2), "no session per reconnect: {sessions}");
     live.send("0\n0\n");
     let run = live.finish();
     assert_eq!(run.code, 0, "{run:?}");
