@@ -74,6 +74,9 @@ pub fn prepare(args: &[String], commands: &[&str]) -> Prepared {
         } else if GLOBAL_SWITCHES.contains(&name) {
             globals.push(arg.clone());
         } else if command.is_none() && !arg.starts_with('-') {
+            if arg == "help" && args[i + 1..end].first().is_none_or(|next| next.starts_with('-')) {
+                return Prepared::Help;
+            }
             if let Some(refusal) = unknown_command(arg, &args[i + 1..end], commands) {
                 return refusal;
             }
@@ -167,15 +170,37 @@ pub fn grouped_help(argh_help: &str, described: &[(&str, &str)]) -> String {
     let mut text = head.trim_end().to_string();
     text.push_str("\n\nCommands (`splitc help COMMAND` for its options and an example):\n");
     let width = described.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    let indent = " ".repeat(4 + width + 2);
     for (group, names) in GROUPS {
         text.push_str(&format!("\n  {group}:\n"));
         for name in names {
             let description = described.iter().find(|(n, _)| n == name).map(|(_, d)| *d).unwrap_or("");
-            text.push_str(&format!("    {name:<width$}  {description}\n"));
+            let lines = wrap(description, HELP_WIDTH.saturating_sub(indent.len()).max(20));
+            text.push_str(&format!("    {name:<width$}  {}\n", lines.join(&format!("\n{indent}"))));
         }
     }
     text.push_str("\n  Without a command: the interactive menus.\n");
     text
+}
+
+/// The width the help page's descriptions are wrapped to.
+const HELP_WIDTH: usize = 100;
+
+/// `text` in lines of at most `width` characters, broken at spaces (a longer word stays whole).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let line = lines.last_mut().expect("a line");
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(word.to_string());
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines
 }
 
 #[cfg(test)]
@@ -207,6 +232,8 @@ mod tests {
             ["--user", "bob", "add", "trip", "5", "--", "--user"]
         );
         assert_eq!(prepare_str(&["-h"]), Prepared::Help);
+        assert_eq!(prepare_str(&["help"]), Prepared::Help);
+        assert_eq!(wrap("a bb ccc dddd", 6), ["a bb", "ccc", "dddd"]);
         assert_eq!(parsed(&["--date", "2025-01-02", "add", "trip", "5"]), ["add", "--date", "2025-01-02", "trip", "5"]);
         assert_eq!(prepare_str(&["--user", "a", "--help"]), Prepared::Help);
         assert_eq!(parsed(&["add", "-h"]), ["add", "--help"]);

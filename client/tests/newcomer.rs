@@ -61,6 +61,9 @@ fn version_help_and_grouped_commands() {
         assert!(help.contains(&format!("    {command} ")), "{command} listed:\n{help}");
     }
     assert_eq!(splitc(&["--help"], None, "").ok().stdout, help);
+    assert_eq!(splitc(&["help"], None, "").ok().stdout, help);
+    let commands = &help[help.find("Commands").expect("commands")..];
+    assert!(commands.lines().all(|l| l.chars().count() <= 100), "wrapped:\n{help}");
     let add = splitc(&["help", "add"], None, "").ok().stdout;
     assert!(add.contains("Examples:") && add.contains("splitc --user alice add dinner 84.50"), "{add}");
     let pay = splitc(&["pay", "-h"], None, "").ok().stdout;
