@@ -1,4 +1,8 @@
-//! `splitd`: flags → Config → recover the data directory → serve.
+//! `splitd`: flags → Config → check the listen addresses are free → recover the data directory →
+//! serve.
+//!
+//! Exit codes (as `splitc`'s, and sysexits' spirit): 0 a clean stop, 1 it could not start or run
+//! (the address is taken, the data directory cannot be read...), 2 the command line is wrong.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -173,6 +177,29 @@ struct ImportArgs {
     data_dir: PathBuf,
 }
 
+/// The command line does not parse or does not make sense.
+const EXIT_USAGE: u8 = 2;
+/// splitd could not start (or stopped on an error).
+const EXIT_FAILED: u8 = 1;
+
+/// The flags, or exit: 0 after `--help`, [`EXIT_USAGE`] for a command line that does not parse.
+fn parse_args() -> Args {
+    let argv: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    let name = argv.first().map(String::as_str).unwrap_or("splitd");
+    let rest: Vec<&str> = argv.iter().skip(1).map(String::as_str).collect();
+    match Args::from_args(&[name], &rest) {
+        Ok(args) => args,
+        Err(early) if early.status.is_ok() => {
+            println!("{}", early.output.trim_end());
+            std::process::exit(0);
+        }
+        Err(early) => {
+            log::info!("{}; see splitd --help", early.output.trim_end());
+            std::process::exit(i32::from(EXIT_USAGE));
+        }
+    }
+}
+
 fn main() -> ExitCode {
     // Each argon2id hash allocates 19 MiB. glibc's adaptive mmap threshold would soon serve such
     // blocks from its arenas and keep them (about 117 MiB per hashing thread was measured); a fixed
@@ -181,7 +208,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
-    let args: Args = argh::from_env();
+    let args = parse_args();
     match &args.command {
         Some(Command::Import(import)) => return run_import(import),
         Some(Command::Cluster(cluster)) => return run_cluster(cluster),
@@ -192,14 +219,14 @@ fn main() -> ExitCode {
         (None, None) => None,
         _ => {
             log::info!("cannot start: --tls-cert and --tls-key go together");
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_USAGE);
         }
     };
     let cluster = match cluster_config(&args, tls.as_ref()) {
         Ok(cluster) => cluster,
         Err(err) => {
             log::info!("cannot start: {err}");
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_USAGE);
         }
     };
     let config = Config {
@@ -312,7 +339,12 @@ fn run_import(args: &ImportArgs) -> ExitCode {
 fn serve(mut config: Config) -> ExitCode {
     if let Err(err) = config.check_listeners() {
         log::info!("cannot start: {err}");
-        return ExitCode::from(2);
+        return ExitCode::from(EXIT_USAGE);
+    }
+    // Before the data directory is created or read: a taken address fails with nothing touched.
+    if let Err(err) = check_addresses_free(&config) {
+        log::info!("cannot start: {err}; the data directory was not touched");
+        return ExitCode::from(EXIT_FAILED);
     }
     fit_descriptor_limit(&mut config);
     let started = std::time::Instant::now();
@@ -320,7 +352,7 @@ fn serve(mut config: Config) -> ExitCode {
         Ok(opened) => opened,
         Err(err) => {
             log::info!("cannot start: {err}");
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_FAILED);
         }
     };
     for warning in &opened.warnings {
@@ -346,14 +378,14 @@ fn serve(mut config: Config) -> ExitCode {
         Ok(server) => server,
         Err(err) => {
             log::info!("cannot start: {err}");
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_FAILED);
         }
     };
     let listening = match server.listening() {
         Ok(listening) => listening,
         Err(err) => {
             log::info!("cannot read the bound address: {err}");
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_FAILED);
         }
     };
     // One line a listener, `--listen` first: tools and tests read these.
@@ -366,9 +398,22 @@ fn serve(mut config: Config) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             log::info!("stopped: {err}");
-            ExitCode::from(1)
+            ExitCode::from(EXIT_FAILED)
         }
     }
+}
+
+/// Binds each client address (`--listen`, `--listen-plain`) for a moment, to fail before the data
+/// directory is touched when one is taken. The server binds them again right after recovery (the
+/// sockets set SO_REUSEADDR, so the probe leaves nothing behind); a port 0 is always free.
+fn check_addresses_free(config: &Config) -> Result<(), String> {
+    for addr in std::iter::once(config.listen).chain(config.listen_plain) {
+        if addr.port() == 0 {
+            continue;
+        }
+        std::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    }
+    Ok(())
 }
 
 /// Raises the soft descriptor limit for `--max-connections` (up to the hard limit) and lowers the cap

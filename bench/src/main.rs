@@ -59,7 +59,8 @@ struct Args {
     /// requests in flight per connection (default 1; recovery's fill uses 64 unless given)
     #[argh(option, default = "1")]
     pipeline: usize,
-    /// seconds to measure (default 10; idle: seconds to hold; fsync-probe: 2; a cap with --requests)
+    /// seconds to measure (default 10; idle: seconds to hold; fsync-probe: 2; settle: divided
+    /// among the --sizes, at least 0.3 s each; a cap with --requests)
     #[argh(option)]
     duration: Option<f64>,
     /// stop after this many replies instead of a duration (fanout: writes; settle: per size)
@@ -75,7 +76,8 @@ struct Args {
     /// writes push no notifications)
     #[argh(option, default = "1")]
     group_size: usize,
-    /// settle: comma-separated group sizes (default 2,5,10,15,20,30,50,100)
+    /// settle: comma-separated group sizes (default 2,5,10,15,20,30,50,100); --duration is shared
+    /// among them
     #[argh(option, default = "String::from(\"2,5,10,15,20,30,50,100\")")]
     sizes: String,
     /// recovery: transactions to fill (default 100000)

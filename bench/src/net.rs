@@ -50,7 +50,7 @@ pub enum Kind {
 /// Classifies lines by looking for the `"status":` key only: replies always have it, pushed messages
 /// never do, and inside a JSON string the quotes would be escaped. Tolerates `"status": "ok"` (Python's
 /// `json.dumps`). In raw mode (non-JSON servers such as Redis) every line is a reply; `-` starts an
-/// error.
+/// error, and so does a JSON `"status":"error"` (splitd answering `bad_json` to a raw `PING`).
 pub struct Classifier {
     status: memmem::Finder<'static>,
     raw: bool,
@@ -64,20 +64,23 @@ impl Classifier {
     #[inline]
     pub fn classify(&self, line: &[u8]) -> Kind {
         if self.raw {
-            return if line.first() == Some(&b'-') { Kind::Error } else { Kind::Ok };
+            let error = line.first() == Some(&b'-') || self.json_status(line) == Some(Kind::Error);
+            return if error { Kind::Error } else { Kind::Ok };
         }
+        self.json_status(line).unwrap_or(Kind::Push)
+    }
+
+    /// `Error` or `Ok` by the value of the `"status":` key; `None` without one.
+    #[inline]
+    fn json_status(&self, line: &[u8]) -> Option<Kind> {
         match self.status.find(line) {
-            None => Kind::Push,
+            None => None,
             Some(at) => {
                 let mut rest = &line[at + 9..];
                 while let [b' ', tail @ ..] = rest {
                     rest = tail;
                 }
-                if rest.starts_with(b"\"error\"") {
-                    Kind::Error
-                } else {
-                    Kind::Ok
-                }
+                Some(if rest.starts_with(b"\"error\"") { Kind::Error } else { Kind::Ok })
             }
         }
     }
@@ -477,5 +480,8 @@ mod tests {
         let raw = Classifier::new(true);
         assert_eq!(raw.classify(b"+PONG\r"), Kind::Ok);
         assert_eq!(raw.classify(b"-ERR x\r"), Kind::Error);
+        // splitd answering a raw line it cannot read: an error, as the docs say.
+        assert_eq!(raw.classify(br#"{"status":"error","code":"bad_json","message":"Invalid JSON"}"#), Kind::Error);
+        assert_eq!(raw.classify(br#"{"status":"ok"}"#), Kind::Ok);
     }
 }

@@ -50,7 +50,18 @@ pub struct Ctx {
 
 type Result<T> = std::result::Result<T, String>;
 
+/// Below this growth of the server's RSS the idle scenario's bytes per connection is mostly page
+/// rounding and allocator noise (RSS moves in 4 KiB pages; a few arenas grow at once).
+const IDLE_RSS_MEANINGFUL_KIB: u64 = 256;
+
 impl Ctx {
+    /// A progress line on stderr (unless --quiet): what the scenario is doing now.
+    fn progress(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("splitbench: {text}");
+        }
+    }
+
     fn user(&self, i: usize) -> String {
         format!("{}_u{i}", self.prefix)
     }
@@ -422,6 +433,7 @@ pub fn idle(ctx: &Ctx) -> Result<Report> {
     let setup = setup_started.elapsed();
     // Hold the connections idle, then measure.
     let hold = Duration::from_secs_f64(ctx.duration.unwrap_or(2.0));
+    ctx.progress(&format!("idle: {n} connections open; holding them {:.1} s", hold.as_secs_f64()));
     pool.drain_quiet(hold, hold).map_err(|e| e.to_string())?;
     let rss_after = ctx.pid.and_then(server::rss_kib);
     let open = pool.conns.iter().filter(|c| !c.closed).count();
@@ -454,7 +466,13 @@ pub fn idle(ctx: &Ctx) -> Result<Report> {
         (Some(before), Some(after)) => {
             let per = (after as f64 - before as f64) * 1024.0 / n.max(1) as f64;
             report.row("server RSS", format!("{before} KiB before, {after} KiB after"));
-            report.row("per connection", format!("{:.0} bytes ({:.2} KiB)", per, per / 1024.0));
+            let note = if after.saturating_sub(before) < IDLE_RSS_MEANINGFUL_KIB {
+                report.set("sample_too_small", true);
+                " — too few connections to measure (RSS grew by under 256 KiB): use --connections 1000 or more"
+            } else {
+                ""
+            };
+            report.row("per connection", format!("{:.0} bytes ({:.2} KiB){note}", per, per / 1024.0));
             report.set("rss_before_kib", before);
             report.set("rss_after_kib", after);
             report.set("bytes_per_connection", per.round());
@@ -542,6 +560,7 @@ pub fn settle(ctx: &Ctx) -> Result<Report> {
     let mut rows = Vec::new();
     let mut total_errors = 0;
     for (&s, shape) in sizes.iter().zip(&shapes) {
+        ctx.progress(&format!("settle: group of {s}"));
         let request: Arc<[u8]> = proto::settle(&group_of(s)).into();
         lc[0].reqs = [Arc::clone(&request), request];
         let mut spec = ctx.spec(&format!("settle/{s}"), 0);
@@ -661,6 +680,7 @@ pub fn recovery(ctx: &Ctx) -> Result<Report> {
             quiet: ctx.quiet,
             raw: false,
         };
+        ctx.progress(&format!("recovery: filling the log with {} transactions", ctx.transactions));
         let (fill, conns) = load::run(conns, 1, &spec).map_err(|err| format!("fill: {err}"))?;
         drop(conns);
         if fill.errors > 0 || fill.replies < ctx.transactions {
@@ -694,6 +714,7 @@ pub fn recovery(ctx: &Ctx) -> Result<Report> {
             }
         };
 
+        ctx.progress("recovery: killed (-9); restarting from the log");
         let mut from_log = server::spawn(bin, &dir, &args, start_timeout)?;
         let log_line = recovered_line(&from_log);
         let log_rss = server::rss_kib(from_log.pid);
@@ -701,6 +722,7 @@ pub fn recovery(ctx: &Ctx) -> Result<Report> {
         let shutdown = from_log.terminate(Duration::from_secs(600))?;
         let snapshot_bytes = server::dir_bytes(&dir);
 
+        ctx.progress("recovery: stopped (SIGTERM, snapshot written); restarting from the snapshot");
         let mut from_snapshot = server::spawn(bin, &dir, &args, start_timeout)?;
         let snapshot_line = recovered_line(&from_snapshot);
         let snapshot_rss = server::rss_kib(from_snapshot.pid);

@@ -98,6 +98,33 @@ fn bench(args: &[&str]) -> Value {
     report
 }
 
+/// Runs splitbench with `args` plus `--json` (progress on); returns its report and its stderr.
+fn bench_loud(args: &[&str]) -> (Value, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_splitbench")).args(args).arg("--json").output().expect("splitbench");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("bad JSON {stdout:?}: {e}"));
+    (report, String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[test]
+fn raw_errors_are_counted_and_quiet_scenarios_say_what_they_do() {
+    let bin = splitd_bin();
+    let dir = TempDir::new("loud");
+    let server = start_server(&bin, &dir.0);
+    let pid = server.child.id().to_string();
+    let addr = server.addr.as_str();
+    // splitd answers a raw PING with bad_json: every reply is an error, as docs/benchmarks.md says.
+    let (raw, _) = bench_loud(&["--addr", addr, "--scenario", "raw", "--connections", "1", "--requests", "20"]);
+    assert_eq!(raw["errors"], raw["replies"], "{raw}");
+    assert!(raw["errors"].as_u64() > Some(0), "{raw}");
+    let idle = ["--addr", addr, "--scenario", "idle", "--connections", "8", "--duration", "0.3", "--pid", &pid];
+    let (idle, said) = bench_loud(&idle);
+    assert!(said.contains("idle: 8 connections open; holding them 0.3 s"), "{said}");
+    assert_eq!(idle["sample_too_small"], true, "{idle}");
+    let (_, said) = bench_loud(&["--addr", addr, "--scenario", "settle", "--sizes", "2,3", "--duration", "0.6"]);
+    assert!(said.contains("settle: group of 2") && said.contains("settle: group of 3"), "{said}");
+}
+
 fn positive(report: &Value, key: &str) -> f64 {
     let value = report[key].as_f64().unwrap_or_else(|| panic!("no {key} in {report}"));
     assert!(value > 0.0, "{key} is {value} in {report}");

@@ -123,6 +123,9 @@ pub enum Error {
     /// server may send none, or words of its own). `message` is sanitised: it is only ever shown, and
     /// it may echo what someone typed (`<name> not in group`).
     Server { message: String, code: Option<Code> },
+    /// The server answered `conflict`: the `version` sent is not the current one (someone changed the
+    /// object meanwhile), nothing changed; `current` is the reply, holding the object as it is now.
+    Conflict { message: String, current: Object },
     /// The server answered `not_leader` (cluster mode): the request was not run there; `leader` is
     /// the leader's client address when that member knows it. `crate::follow` acts on it.
     NotLeader { message: String, leader: Option<String> },
@@ -132,7 +135,7 @@ impl Error {
     /// The process exit code: 1 the server said error, 3 the server could not be reached or talked to.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Server { .. } => 1,
+            Error::Server { .. } | Error::Conflict { .. } => 1,
             // No member that serves could be reached: a script may retry later, as for a dead server.
             Error::Connect { .. } | Error::Lost(_) | Error::Protocol(_) | Error::NotLeader { .. } => 3,
         }
@@ -146,7 +149,7 @@ impl fmt::Display for Error {
             Error::Connect { addr, reason } => format!("cannot connect to {addr}: {reason}"),
             Error::Lost(reason) => format!("connection to the server lost: {reason}"),
             Error::Protocol(what) => format!("unexpected answer from the server: {what}"),
-            Error::Server { message, .. } => message.clone(),
+            Error::Server { message, .. } | Error::Conflict { message, .. } => message.clone(),
             Error::NotLeader { message, leader: Some(leader) } => format!("{message} (the leader is {leader})"),
             Error::NotLeader { message, leader: None } => format!("{message} (no leader is known)"),
         };
@@ -415,6 +418,10 @@ fn check_reply(reply: Object, id: u64) -> Result<Object, Error> {
                 leader: reply.get("leader").and_then(Value::as_str).map(str::to_string),
             })
         }
+        Some("error") if reply.get("code").and_then(Value::as_str) == Some(Code::Conflict.as_str()) => {
+            let message = reply.get("message").and_then(Value::as_str).unwrap_or("changed meanwhile");
+            Err(Error::Conflict { message: sanitize(message).into_owned(), current: reply })
+        }
         Some("error") => Err(Error::Server {
             message: sanitize(reply.get("message").and_then(Value::as_str).unwrap_or("error (no message)"))
                 .into_owned(),
@@ -435,10 +442,16 @@ fn read_loop(
 ) {
     let mut reader = BufReader::new(stream);
     let mut line = Vec::new();
+    // An error the server sent unasked (no request id) just before closing says why it closed
+    // (the idle limit, a limit hit): the reason given for the end.
+    let mut last_word: Option<String> = None;
     let reason = loop {
         line.clear();
         match (&mut reader).take(MAX_LINE + 1).read_until(b'\n', &mut line) {
-            Ok(0) => break SERVER_CLOSED.to_string(),
+            Ok(0) => match last_word.take() {
+                Some(word) => break format!("{SERVER_CLOSED}: {}", sanitize(&word)),
+                None => break SERVER_CLOSED.to_string(),
+            },
             Ok(_) if line.len() as u64 > MAX_LINE => break "the server sent an over-long line".to_string(),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -452,6 +465,9 @@ fn read_loop(
         }
         match classify(text) {
             Incoming::Reply(reply) => {
+                if !reply.contains_key("id") && reply.get("status").and_then(Value::as_str) == Some("error") {
+                    last_word = reply.get("message").and_then(Value::as_str).map(str::to_string);
+                }
                 if replies.send(Ok(reply)).is_err() {
                     return; // the Conn is gone: nobody to tell
                 }
@@ -510,6 +526,11 @@ mod tests {
         assert_eq!(
             check_reply(obj(r#"{"status":"error","message":"m","code":"not_leader","leader":null}"#), 1),
             Err(Error::NotLeader { message: "m".into(), leader: None })
+        );
+        let conflict = obj(r#"{"status":"error","message":"changed","code":"conflict","transaction":{"version":2}}"#);
+        assert_eq!(
+            check_reply(conflict.clone(), 1),
+            Err(Error::Conflict { message: "changed".into(), current: conflict })
         );
         assert!(matches!(check_reply(obj(r#"{"status":"ok","id":2}"#), 3), Err(Error::Protocol(_))));
         assert!(matches!(check_reply(obj(r#"{"message":"?"}"#), 3), Err(Error::Protocol(_))));

@@ -10,18 +10,27 @@
 //!   changes sent with an idempotency key (adding an expense, recording a payment), which the server
 //!   applies once however often they arrive. Against a cluster, `crate::follow` first follows
 //!   `not_leader` and tries the other members of `--server a,b,c` (the same rules, within 10 s).
+//! - The group on screen is followed as `splitc watch` follows one (the same code, `watch::run`, on a
+//!   second connection and a thread of its own): each change printed once and in order, a reconnect
+//!   with backoff after a disconnect or restart, `subscribe {after}` from the last `seq` shown, a line
+//!   when it had to reload after a `gap`. The main connection's notifications print only for the
+//!   other groups.
+//! - An edit or delete names the version shown; on `conflict` the transaction is shown as it is now
+//!   and the question asked again.
 //! - Answers are plain lines, so a script can drive it through stdin; end of input exits cleanly.
 
-use crate::conn::{Error, Handler, Notice, Object, Target};
+use crate::conn::{Conn, Error, Handler, Notice, Object, Target};
 use crate::follow::{repeatable, Client};
 use crate::spec::{self, parse_split, parse_user_amount};
 use crate::term::{out, sanitize, say, warn, Console, Input};
 use crate::view;
+use crate::watch::{self, Screen, Watch};
 use serde_json::{json, Value};
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use vocab::Action;
+use vocab::{Action, Cents};
 
 /// What the command line gave the interactive mode.
 pub struct Options {
@@ -49,7 +58,15 @@ const BACKOFF_MS: [u64; 6] = [0, 500, 1000, 2000, 4000, 8000];
 /// Runs the menus until Exit or end of input; returns the process exit code.
 pub fn run(options: Options) -> i32 {
     let console = Console::new();
-    let mut session = Session { options, console, input: Input::stdin(), conn: None, credentials: None };
+    let mut session = Session {
+        options,
+        console,
+        input: Input::stdin(),
+        conn: None,
+        credentials: None,
+        token: Arc::default(),
+        on_screen: Arc::default(),
+    };
     match Client::connect(session.options.servers.clone(), session.handler()) {
         Ok(conn) => {
             say(&format!("Connected to {}", conn.target()));
@@ -80,14 +97,32 @@ struct Session {
     conn: Option<Client>,
     /// Who is logged in, kept so that a reconnect can log in again.
     credentials: Option<(String, String)>,
+    /// The session token of the last login: the group screen's follower resumes with it rather
+    /// than logging in again (a login would make another session each time).
+    token: Arc<Mutex<Option<String>>>,
+    /// The group whose menu is open: its changes are printed by its follower, not by this handler.
+    on_screen: Arc<Mutex<Option<String>>>,
+}
+
+/// Why the server did not do what was asked: its words, and on `conflict` the reply holding the
+/// object as it is now.
+struct Refused {
+    message: String,
+    current: Option<Object>,
 }
 
 impl Session {
     /// Prints pushed messages (and an unexpected disconnect) as they arrive.
     fn handler(&self) -> Handler {
         let console = self.console.clone();
+        let on_screen = Arc::clone(&self.on_screen);
         Box::new(move |notice| match notice {
-            Notice::Pushed(message) => console.print_async(&view::notification_line(&message)),
+            Notice::Pushed(message) => {
+                let followed = on_screen.lock().map(|g| g.as_deref() == view::pushed_group(&message)).unwrap_or(false);
+                if !followed {
+                    console.print_async(&view::notification_line(&message));
+                }
+            }
             Notice::Lost(reason) => console
                 .print_async(&format!("⚠ connection to the server lost ({reason}); reconnecting at your next action")),
         })
@@ -123,7 +158,7 @@ impl Session {
             };
             if let Some((user, password)) = &self.credentials {
                 match conn.request(Action::Login, Some(json!({ "username": user, "password": password }))) {
-                    Ok(_) => {}
+                    Ok(reply) => *lock(&self.token) = token_of(&reply),
                     Err(Error::Server { message, code }) => {
                         self.credentials = None;
                         let message = format!("logging in again after reconnecting failed: {message}");
@@ -142,28 +177,30 @@ impl Session {
         Err(last)
     }
 
-    /// The menus' request helper. Outer `Err`: stop the session. Inner `Err`: a message to show.
-    fn call(&mut self, action: Action, data: Option<Value>) -> Step<Result<Object, String>> {
+    /// The menus' request helper. Outer `Err`: stop the session. Inner `Err`: what to show.
+    fn call(&mut self, action: Action, data: Option<Value>) -> Step<Result<Object, Refused>> {
         if !self.conn.as_ref().is_some_and(Client::is_alive) {
             self.reconnect().map_err(Quit::Fatal)?;
         }
         let first = self.send(action, data.clone());
+        let refused = |message: String| Ok(Err(Refused { message, current: None }));
         match first {
             Ok(reply) => Ok(Ok(reply)),
-            Err(Error::Server { message, .. }) => Ok(Err(message)),
+            Err(Error::Server { message, .. }) => refused(message),
+            Err(Error::Conflict { message, current }) => Ok(Err(Refused { message, current: Some(current) })),
             // Not run anywhere, and the cluster has no leader now: say so; the user may try again.
-            Err(e @ Error::NotLeader { .. }) => Ok(Err(e.to_string())),
+            Err(e @ Error::NotLeader { .. }) => refused(e.to_string()),
             Err(e) => {
                 say(&format!("⚠ {e}"));
                 self.reconnect().map_err(Quit::Fatal)?;
                 if !repeatable(action, data.as_ref()) {
-                    return Ok(Err(format!(
+                    return refused(format!(
                         "the connection broke during {action}; it may or may not have happened — check before retrying"
-                    )));
+                    ));
                 }
                 match self.send(action, data) {
                     Ok(reply) => Ok(Ok(reply)),
-                    Err(Error::Server { message, .. }) => Ok(Err(message)),
+                    Err(Error::Server { message, .. }) => refused(message),
                     Err(e) => Err(Quit::Fatal(e)),
                 }
             }
@@ -179,11 +216,42 @@ impl Session {
 
     /// [`Session::call`], printing a failure; `None` when it failed.
     fn act(&mut self, action: Action, data: Option<Value>) -> Step<Option<Object>> {
+        Ok(self.act_versioned(action, data)?.ok())
+    }
+
+    /// [`Session::act`] for a change that names a version: `Err(Some(reply))` on `conflict` (the
+    /// reply holds the object as it is now), `Err(None)` on any other refusal; failures printed.
+    fn act_versioned(&mut self, action: Action, data: Option<Value>) -> Step<Result<Object, Option<Object>>> {
         match self.call(action, data)? {
-            Ok(reply) => Ok(Some(reply)),
-            Err(message) => {
-                say(&format!("✘ {message}"));
-                Ok(None)
+            Ok(reply) => Ok(Ok(reply)),
+            Err(refused) => {
+                say(&format!("✘ {}", refused.message));
+                Ok(Err(refused.current))
+            }
+        }
+    }
+
+    /// Asks until the answer is yes or no.
+    fn confirm(&mut self, prompt: &str) -> Step<bool> {
+        loop {
+            match self.ask(prompt)?.trim().to_lowercase().as_str() {
+                "y" | "yes" => return Ok(true),
+                "n" | "no" => return Ok(false),
+                _ => say("Please answer y or n."),
+            }
+        }
+    }
+
+    /// Asks for an amount until one parses; `None` for an empty answer (when `optional`).
+    fn ask_amount(&mut self, prompt: &str) -> Step<Option<Cents>> {
+        loop {
+            let text = self.ask(prompt)?;
+            if text.trim().is_empty() {
+                return Ok(None);
+            }
+            match parse_user_amount(&text) {
+                Ok(amount) => return Ok(Some(amount)),
+                Err(e) => say(&format!("✘ {e}; try again (empty to cancel)")),
             }
         }
     }
@@ -235,10 +303,11 @@ fn login(s: &mut Session) -> Step<Option<String>> {
         Ok(reply) => {
             say(&format!("✔ {}", message(&reply)));
             s.credentials = Some((user.clone(), password));
+            *lock(&s.token) = token_of(&reply);
             Ok(Some(user))
         }
-        Err(e) => {
-            say(&format!("✘ {e}"));
+        Err(refused) => {
+            say(&format!("✘ {}", refused.message));
             Ok(None)
         }
     }
@@ -315,6 +384,7 @@ fn main_menu(s: &mut Session, user: &str) -> Step<()> {
             "0" => {
                 let _ = s.call(Action::Logout, None)?;
                 s.credentials = None;
+                *lock(&s.token) = None;
                 say("Logged out");
                 return Ok(());
             }
@@ -329,6 +399,7 @@ fn my_groups(s: &mut Session) -> Step<Option<Vec<String>>> {
 
 fn group_menu(s: &mut Session, user: &str, group: &str) -> Step<()> {
     let shown = sanitize(group).into_owned();
+    let _follower = Follower::start(s, group);
     loop {
         say(&format!(
             "\n--- GROUP: {shown} ---\n1. Add expense\n2. View transactions\n3. Delete transaction\n4. View balances\n5. Settle up\n6. Record a payment\n7. History\n8. Edit transaction\n9. Leave group\n0. Back"
@@ -372,8 +443,7 @@ fn group_menu(s: &mut Session, user: &str, group: &str) -> Step<()> {
             }
             "8" => edit_transaction(s, group)?,
             "9" => {
-                let answer = s.ask(&format!("Leave {shown}? (y/n): "))?;
-                if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+                if s.confirm(&format!("Leave {shown}? (y/n): "))? {
                     if let Some(reply) = s.act(Action::LeaveGroup, Some(json!({ "group": group })))? {
                         say(&format!("✔ {}", message(&reply)));
                         return Ok(());
@@ -391,13 +461,7 @@ fn record_payment(s: &mut Session, user: &str, group: &str) -> Step<()> {
     if to.is_empty() {
         return Ok(());
     }
-    let amount = match parse_user_amount(&s.ask("Amount: ")?) {
-        Ok(amount) => amount,
-        Err(e) => {
-            say(&format!("✘ {e}"));
-            return Ok(());
-        }
-    };
+    let Some(amount) = s.ask_amount("Amount (empty to cancel): ")? else { return Ok(()) };
     let from = s.ask(&format!("Paid by (empty = you, {user}): "))?.trim().to_string();
     let mut data = json!({ "group": group, "to": to, "amount": amount.to_json(), "key": spec::fresh_key() });
     if !from.is_empty() {
@@ -414,63 +478,87 @@ fn record_payment(s: &mut Session, user: &str, group: &str) -> Step<()> {
 }
 
 /// Edits one transaction, naming the version shown: when someone changed it meanwhile the server
-/// refuses (`conflict`), and the list is shown again, as it is now, and the question asked again.
+/// refuses (`conflict`); the transaction is shown as it is now and the questions asked again.
 fn edit_transaction(s: &mut Session, group: &str) -> Step<()> {
-    while edit_once(s, group)? {
-        say(&format!("The transactions of {} as they are now:", sanitize(group)));
+    let Some(mut shown) = pick_transaction(s, group, "edit")? else { return Ok(()) };
+    while let Some(data) = edit_answers(s, group, &shown)? {
+        match s.act_versioned(Action::EditTransaction, Some(data))? {
+            Ok(reply) => {
+                say(&format!("✔ {}", message(&reply)));
+                return Ok(());
+            }
+            Err(Some(current)) => match conflict_shown(s, &current) {
+                Some(txn) => shown = txn,
+                None => return Ok(()),
+            },
+            Err(None) => return Ok(()),
+        }
     }
     Ok(())
 }
 
-/// One round of [`edit_transaction`]: `true` when the server refused and it is worth asking again.
-fn edit_once(s: &mut Session, group: &str) -> Step<bool> {
-    let Some(txns) = transactions(s, group)? else { return Ok(false) };
+/// Shows the transactions, asks which one; `None` when cancelled or not there.
+fn pick_transaction(s: &mut Session, group: &str, verb: &str) -> Step<Option<view::Txn>> {
+    let Some(txns) = transactions(s, group)? else { return Ok(None) };
     if txns.is_empty() {
-        say("No transactions to edit.");
-        return Ok(false);
+        say(&format!("No transactions to {verb}."));
+        return Ok(None);
     }
     out(&view::transactions_table(&txns).render());
-    let answer = s.ask("Id of the transaction to edit (empty to cancel): ")?;
-    let Ok(id) = answer.trim().parse::<u64>() else {
-        if !answer.trim().is_empty() {
-            say(&format!("✘ Not a transaction id: {}", answer.trim()));
-        }
-        return Ok(false);
+    let answer = s.ask(&format!("Id of the transaction to {verb} (empty to cancel): "))?;
+    let answer = answer.trim();
+    if answer.is_empty() {
+        return Ok(None);
+    }
+    let Ok(id) = answer.parse::<u64>() else {
+        say(&format!("✘ Not a transaction id: {}", sanitize(answer)));
+        return Ok(None);
     };
-    let mut data = json!({ "group": group, "id": id });
-    if let Some(version) = txns.iter().find(|t| t.id == Some(id)).and_then(|t| t.version) {
+    let found = txns.into_iter().find(|t| t.id == Some(id));
+    if found.is_none() {
+        say(&format!("✘ No transaction with id {id} in {}", sanitize(group)));
+    }
+    Ok(found)
+}
+
+/// After a `conflict`: the transaction as it is now (from the refusal), shown; `None` if the reply
+/// does not hold one.
+fn conflict_shown(s: &Session, current: &Object) -> Option<view::Txn> {
+    let txn = s.read(current.get("transaction").map(view::Txn::from_value).unwrap_or(Err("no transaction".into())))?;
+    say("Someone changed it since it was shown; it is now:");
+    out(&view::transactions_table(std::slice::from_ref(&txn)).render());
+    Some(txn)
+}
+
+/// The edit's questions for `shown`; the request's `data` (naming `shown`'s version), or `None`
+/// when nothing is to change.
+fn edit_answers(s: &mut Session, group: &str, shown: &view::Txn) -> Step<Option<Value>> {
+    let mut data = json!({ "group": group, "id": shown.id });
+    if let Some(version) = shown.version {
         data["version"] = json!(version);
     }
-    let amount = s.ask("New amount (empty = keep): ")?;
-    if !amount.trim().is_empty() {
-        match parse_user_amount(&amount) {
-            Ok(cents) => data["amount"] = cents.to_json(),
-            Err(e) => {
-                say(&format!("✘ {e}"));
-                return Ok(false);
-            }
-        }
+    if let Some(cents) = s.ask_amount("New amount (empty = keep): ")? {
+        data["amount"] = cents.to_json();
     }
     let description = s.ask("New description (empty = keep): ")?;
     if !description.trim().is_empty() {
         data["description"] = json!(description.trim());
     }
-    let split = s.ask("New split, e.g. bob,carol or percent:bob=60,carol=40 (empty = keep): ")?;
-    if !split.trim().is_empty() {
-        if let Err(e) = parse_split(&split).and_then(|sp| sp.add_to(&mut data, false)) {
-            say(&format!("✘ {e}"));
-            return Ok(false);
+    loop {
+        let split = s.ask("New split, e.g. bob,carol or percent:bob=60,carol=40 (empty = keep): ")?;
+        if split.trim().is_empty() {
+            break;
+        }
+        match parse_split(&split).and_then(|sp| sp.add_to(&mut data, false)) {
+            Ok(()) => break,
+            Err(e) => say(&format!("✘ {e}; try again (empty = keep)")),
         }
     }
     if data.as_object().is_some_and(|d| d.keys().all(|k| ["group", "id", "version"].contains(&k.as_str()))) {
         say("Nothing changed.");
-        return Ok(false);
+        return Ok(None);
     }
-    match s.act(Action::EditTransaction, Some(data))? {
-        Some(reply) => say(&format!("✔ {}", message(&reply))),
-        None => return Ok(true),
-    }
-    Ok(false)
+    Ok(Some(data))
 }
 
 fn transactions(s: &mut Session, group: &str) -> Step<Option<Vec<view::Txn>>> {
@@ -479,17 +567,7 @@ fn transactions(s: &mut Session, group: &str) -> Step<Option<Vec<view::Txn>>> {
 }
 
 fn add_expense(s: &mut Session, user: &str, group: &str) -> Step<()> {
-    let text = s.ask("Amount (empty to cancel): ")?;
-    if text.trim().is_empty() {
-        return Ok(());
-    }
-    let amount = match parse_user_amount(&text) {
-        Ok(amount) => amount,
-        Err(e) => {
-            say(&format!("✘ {e}"));
-            return Ok(());
-        }
-    };
+    let Some(amount) = s.ask_amount("Amount (empty to cancel): ")? else { return Ok(()) };
     let description = s.ask("Description: ")?.trim().to_string();
     let reply = s.act(Action::GetGroupMembers, Some(json!({ "group": group })))?;
     let members = reply.and_then(|r| s.read(view::names(&r, "members"))).unwrap_or_default();
@@ -497,98 +575,168 @@ fn add_expense(s: &mut Session, user: &str, group: &str) -> Step<()> {
     if !others.is_empty() {
         say(&format!("Members besides you: {}", sanitize(&others.join(", "))));
     }
-    let names =
-        s.ask("Split between (comma-separated; empty = all of them; or exact:/percent:/shares:name=value,...): ")?;
-    if names.contains(':') {
-        // A split mode: the shares are given, so there is no include-yourself question.
-        let mut data =
-            json!({ "group": group, "amount": amount.to_json(), "description": description, "key": spec::fresh_key() });
-        if let Err(e) = parse_split(&names).and_then(|split| split.add_to(&mut data, false)) {
-            say(&format!("✘ {e}"));
+    let mut data =
+        json!({ "group": group, "amount": amount.to_json(), "description": description, "key": spec::fresh_key() });
+    loop {
+        let names =
+            s.ask("Split between (comma-separated; empty = all of them; or exact:/percent:/shares:name=value,...): ")?;
+        if names.contains(':') {
+            // A split mode: the shares are given, so there is no include-yourself question.
+            match parse_split(&names).and_then(|split| split.add_to(&mut data, false)) {
+                Ok(()) => return add_with_mode(s, data),
+                Err(e) => say(&format!("✘ {e}; try again")),
+            }
+            continue;
+        }
+        let mut split: Vec<String> =
+            names.split(',').map(str::trim).filter(|n| !n.is_empty() && *n != user).map(str::to_string).collect();
+        if names.trim().is_empty() {
+            split = others.clone();
+        }
+        if split.is_empty() {
+            say("✘ Name at least one other member to split with");
             return Ok(());
         }
+        let include = s.confirm("Include yourself in the split? (y/n): ")?;
+        data["split_between"] = json!(split);
+        data["include_payer"] = json!(include);
         if let Some(reply) = s.act(Action::AddTransaction, Some(data))? {
-            let txn = reply.get("transaction").map(view::Txn::from_value);
-            let shares = match txn {
-                Some(Ok(t)) => format!(": {}", sanitize(&t.sharers())),
-                _ => String::new(),
-            };
-            say(&format!("✔ {}{shares}", message(&reply)));
+            let id = reply.get("transaction").and_then(|t| t.get("id")).and_then(Value::as_u64);
+            let id = id.map(|i| format!(" (id {i})")).unwrap_or_default();
+            let you = if include { " + you" } else { "" };
+            let shared = sanitize(&split.join(", ")).into_owned();
+            say(&format!("✔ {}{id}: you paid {amount} shared by {shared}{you}", message(&reply)));
         }
         return Ok(());
     }
-    let mut split: Vec<String> =
-        names.split(',').map(str::trim).filter(|n| !n.is_empty() && *n != user).map(str::to_string).collect();
-    if names.trim().is_empty() {
-        split = others;
-    }
-    if split.is_empty() {
-        say("✘ Name at least one other member to split with");
-        return Ok(());
-    }
-    let include =
-        matches!(s.ask("Include yourself in the split? (y/n): ")?.trim().to_lowercase().as_str(), "y" | "yes");
-    let data = json!({
-        "group": group,
-        "amount": amount.to_json(),
-        "description": description,
-        "split_between": split,
-        "include_payer": include,
-        "key": spec::fresh_key(),
-    });
+}
+
+/// Sends an expense split by a mode (exact, percent, shares) and says each share.
+fn add_with_mode(s: &mut Session, data: Value) -> Step<()> {
     if let Some(reply) = s.act(Action::AddTransaction, Some(data))? {
-        let id = reply.get("transaction").and_then(|t| t.get("id")).and_then(Value::as_u64);
-        let id = id.map(|i| format!(" (id {i})")).unwrap_or_default();
-        say(&format!(
-            "✔ {}{id}: you paid {} shared by {}{}",
-            message(&reply),
-            amount,
-            sanitize(&split.join(", ")),
-            if include { " + you" } else { "" }
-        ));
+        let txn = reply.get("transaction").map(view::Txn::from_value);
+        let shares = match txn {
+            Some(Ok(t)) => format!(": {}", sanitize(&t.sharers())),
+            _ => String::new(),
+        };
+        say(&format!("✔ {}{shares}", message(&reply)));
     }
     Ok(())
 }
 
 /// Deletes one transaction by id and the version shown (the safe form: an index, or an id alone,
-/// may name something else, or a changed thing, by the time it arrives); asks again on a refusal.
+/// may name something else, or a changed thing, by the time it arrives), after asking; on a
+/// `conflict` shows it as it is now and asks again.
 fn delete_transaction(s: &mut Session, group: &str) -> Step<()> {
-    while delete_once(s, group)? {
-        say(&format!("The transactions of {} as they are now:", sanitize(group)));
+    let Some(mut shown) = pick_transaction(s, group, "delete")? else { return Ok(()) };
+    loop {
+        let id = shown.id.unwrap_or_default();
+        let what = format!("{} {}", shown.amount, sanitize(&shown.description));
+        if !s.confirm(&format!("Delete #{id} ({})? (y/n): ", what.trim_end()))? {
+            say("Nothing deleted.");
+            return Ok(());
+        }
+        let mut data = json!({ "group": group, "id": id });
+        if let Some(version) = shown.version {
+            data["version"] = json!(version);
+        }
+        match s.act_versioned(Action::DeleteTransaction, Some(data))? {
+            Ok(reply) => {
+                say(&format!("✔ {}", message(&reply)));
+                return Ok(());
+            }
+            Err(Some(current)) => match conflict_shown(s, &current) {
+                Some(txn) => shown = txn,
+                None => return Ok(()),
+            },
+            Err(None) => return Ok(()),
+        }
     }
-    Ok(())
 }
 
-/// One round of [`delete_transaction`]: `true` when the server refused and it is worth asking again.
-fn delete_once(s: &mut Session, group: &str) -> Step<bool> {
-    let Some(txns) = transactions(s, group)? else { return Ok(false) };
-    if txns.is_empty() {
-        say("No transactions to delete.");
-        return Ok(false);
+/// How long the group screen's follower keeps trying without a server before it says so and stops.
+const FOLLOW_GIVE_UP: Duration = Duration::from_secs(300);
+
+/// The follower of the group on screen: `watch::run` on a thread and a connection of its own,
+/// printing at the prompt. Dropping it stops it, and the main connection prints that group again.
+struct Follower {
+    stop: Arc<AtomicBool>,
+    on_screen: Arc<Mutex<Option<String>>>,
+}
+
+impl Follower {
+    /// Starts following `group` as the logged-in user; `None` when not logged in or not connected.
+    fn start(s: &Session, group: &str) -> Option<Follower> {
+        let (user, password) = s.credentials.clone()?;
+        let target = s.conn.as_ref()?.target().clone();
+        let stop = Arc::new(AtomicBool::new(false));
+        let screen: Arc<dyn Screen> = Arc::new(Prompted { console: s.console.clone(), user: user.clone() });
+        let (name, stopped, token) = (group.to_string(), Arc::clone(&stop), Arc::clone(&s.token));
+        let spawned = std::thread::Builder::new().name("splitc-follow".into()).spawn(move || {
+            let watch = Watch {
+                target: &target,
+                group: &name,
+                json: false,
+                give_up: FOLLOW_GIVE_UP,
+                screen: Arc::clone(&screen),
+                hint: "",
+                stop: stopped,
+            };
+            let login = json!({ "username": user, "password": password });
+            let log_in = |conn: &mut Conn| {
+                let resumed = lock(&token).clone().map(|t| conn.request(Action::Resume, Some(json!({ "token": t }))));
+                match resumed {
+                    Some(Ok(_)) => Ok(()),
+                    // No token, or one the server no longer takes: the password.
+                    Some(Err(Error::Server { .. })) | None => {
+                        conn.request(Action::Login, Some(login.clone())).map(drop)
+                    }
+                    Some(Err(e)) => Err(e),
+                }
+            };
+            if let Err(e) = watch::run(&watch, log_in) {
+                screen.note(&format!("stopped following {}: {e}", sanitize(&name)));
+            }
+        });
+        spawned.ok()?;
+        *lock(&s.on_screen) = Some(group.to_string());
+        Some(Follower { stop, on_screen: Arc::clone(&s.on_screen) })
     }
-    out(&view::transactions_table(&txns).render());
-    let answer = s.ask("Id of the transaction to delete (empty to cancel): ")?;
-    let answer = answer.trim();
-    if answer.is_empty() {
-        return Ok(false);
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        *lock(&self.on_screen) = None;
     }
-    let Ok(id) = answer.parse::<u64>() else {
-        say(&format!("✘ Not a transaction id: {answer}"));
-        return Ok(false);
-    };
-    let Some(shown) = txns.iter().find(|t| t.id == Some(id)) else {
-        say(&format!("✘ No transaction with id {id} in {}", sanitize(group)));
-        return Ok(false);
-    };
-    let mut data = json!({ "group": group, "id": id });
-    if let Some(version) = shown.version {
-        data["version"] = json!(version);
+}
+
+/// The follower's screen: changes by others and its notes, printed at the prompt (one's own
+/// changes were answered already).
+struct Prompted {
+    console: Arc<Console>,
+    user: String,
+}
+
+impl Screen for Prompted {
+    fn change(&self, message: &Object, line: &str) {
+        if message.get("by").and_then(Value::as_str) != Some(self.user.as_str()) {
+            self.console.print_async(line);
+        }
     }
-    match s.act(Action::DeleteTransaction, Some(data))? {
-        Some(reply) => say(&format!("✔ {}", message(&reply))),
-        None => return Ok(true),
+
+    fn note(&self, text: &str) {
+        self.console.print_async(&format!("· {text}"));
     }
-    Ok(false)
+}
+
+/// The session token a login reply carries.
+fn token_of(reply: &Object) -> Option<String> {
+    reply.get("token").and_then(Value::as_str).map(str::to_string)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The servers as the user gave them, for messages.

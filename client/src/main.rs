@@ -5,6 +5,8 @@
 //! Exit codes: 0 ok, 1 the server answered with an error, 2 usage, 3 the server could not be reached
 //! (or the connection broke).
 
+mod actions;
+mod args;
 mod conn;
 mod follow;
 mod interactive;
@@ -26,11 +28,13 @@ pub const EXIT_USAGE: i32 = 2;
 /// interactive menus. One-shot subcommands log in as --user first — with the session token kept from
 /// the last login (in $XDG_CONFIG_HOME/splitc, else ~/.config/splitc), else with the password (from a
 /// no-echo prompt, --password-stdin or SPLITC_PASSWORD) — and print a table, or JSON with --json.
-/// Exit codes: 0 ok, 1 the server said error, 2 usage, 3 cannot connect.
+/// Global options may come before or after the subcommand. Exit codes: 0 ok, 1 the server said
+/// error, 2 usage, 3 cannot connect.
 pub struct Cli {
-    /// server address as host:port, or tls://host:port for TLS (default 127.0.0.1:5005); a cluster's
-    /// members as a comma-separated list (the first that answers is used; not_leader is followed)
-    #[argh(option, default = "String::from(\"127.0.0.1:5005\")")]
+    /// server address as host:port, or tls://host:port for TLS (default $SPLITC_SERVER, else
+    /// 127.0.0.1:5005); a cluster's members as a comma-separated list (the first that answers is
+    /// used; not_leader is followed)
+    #[argh(option, default = "default_server()")]
     pub server: String,
     /// speak TLS to --server host:port (same as tls://host:port); the certificate must be valid for
     /// the host, by Mozilla's root CAs or --ca-file
@@ -43,8 +47,8 @@ pub struct Cli {
     /// verified, so anyone on the path can pretend to be it and read your password
     #[argh(switch)]
     pub insecure: bool,
-    /// user name to log in as (needed by the one-shot subcommands; interactive mode asks otherwise,
-    /// and uses SPLITC_PASSWORD if set)
+    /// user name to log in as (default $SPLITC_USER; needed by the one-shot subcommands;
+    /// interactive mode asks otherwise, and uses SPLITC_PASSWORD if set)
     #[argh(option)]
     pub user: Option<String>,
     /// read the password from the first line of standard input (one-shot subcommands)
@@ -58,6 +62,12 @@ pub struct Cli {
 #[argh(subcommand)]
 pub enum Command {
     Signup(Signup),
+    Login(Login),
+    ChangePassword(ChangePassword),
+    DeleteAccount(DeleteAccount),
+    GroupInfo(GroupInfo),
+    SetGroupPassword(SetGroupPassword),
+    SetGroupCurrency(SetGroupCurrency),
     Groups(Groups),
     CreateGroup(CreateGroup),
     Join(Join),
@@ -81,7 +91,87 @@ pub enum Command {
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "logout")]
+#[argh(subcommand, name = "login", example = "splitc --user alice login")]
+/// log in and keep the session token, so the next commands need no password
+pub struct Login {
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(
+    subcommand,
+    name = "change-password",
+    example = "SPLITC_NEW_PASSWORD=new-secret splitc --user alice change-password"
+)]
+/// change your password (the new one from SPLITC_NEW_PASSWORD or a prompt); other devices must log in again
+pub struct ChangePassword {
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "delete-account", example = "splitc --user alice delete-account --yes")]
+/// delete your account (your balance must be zero in every group); asks for --yes
+pub struct DeleteAccount {
+    /// yes, delete it: the name stays reserved and cannot log in again
+    #[argh(switch)]
+    pub yes: bool,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "group-info", example = "splitc --user alice group-info dinner")]
+/// a group's currency, creator, members and former members
+pub struct GroupInfo {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(
+    subcommand,
+    name = "set-group-password",
+    example = "splitc --user alice set-group-password dinner --group-password s3cret"
+)]
+/// change the password others need to join (the group's creator only; "" removes it)
+pub struct SetGroupPassword {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// the new password (or SPLITC_GROUP_PASSWORD; "" or neither: no password)
+    #[argh(option)]
+    pub group_password: Option<String>,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "set-group-currency", example = "splitc --user alice set-group-currency dinner EUR")]
+/// change the group's currency label, an ISO 4217 code (the creator only; amounts are not converted)
+pub struct SetGroupCurrency {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// the currency code, e.g. EUR
+    #[argh(positional)]
+    pub currency: String,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "logout", example = "splitc --user alice logout --all")]
 /// revoke the stored session token (with --all: every session of --user) and forget it
 pub struct Logout {
     /// every session of the user, on every device
@@ -93,7 +183,7 @@ pub struct Logout {
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "sessions")]
+#[argh(subcommand, name = "sessions", example = "splitc --user alice sessions")]
 /// list your sessions: when each was created and last used, and from where
 pub struct Sessions {
     /// print the server's reply as JSON
@@ -102,7 +192,7 @@ pub struct Sessions {
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "signup")]
+#[argh(subcommand, name = "signup", example = "SPLITC_PASSWORD=alice-secret splitc --user alice signup")]
 /// create the account --user with the given password
 pub struct Signup {
     /// print the server's reply as JSON
@@ -111,7 +201,7 @@ pub struct Signup {
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "groups")]
+#[argh(subcommand, name = "groups", example = "splitc --user alice groups --json")]
 /// list the groups you belong to
 pub struct Groups {
     /// print the server's reply as JSON
@@ -120,7 +210,7 @@ pub struct Groups {
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "create-group")]
+#[argh(subcommand, name = "create-group", example = "splitc --user alice create-group dinner --currency EUR")]
 /// create a group (and join it)
 pub struct CreateGroup {
     /// the group's name
@@ -129,13 +219,16 @@ pub struct CreateGroup {
     /// password others need to join (or SPLITC_GROUP_PASSWORD; default none)
     #[argh(option)]
     pub group_password: Option<String>,
+    /// the group's currency, an ISO 4217 code such as EUR (default: the server's, INR)
+    #[argh(option)]
+    pub currency: Option<String>,
     /// print the server's reply as JSON
     #[argh(switch)]
     pub json: bool,
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "join")]
+#[argh(subcommand, name = "join", example = "splitc --user bob join dinner --group-password s3cret")]
 /// join an existing group
 pub struct Join {
     /// the group's name
@@ -150,7 +243,7 @@ pub struct Join {
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "members")]
+#[argh(subcommand, name = "members", example = "splitc --user alice members dinner")]
 /// list a group's members
 pub struct Members {
     /// the group's name
@@ -162,7 +255,11 @@ pub struct Members {
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "add")]
+#[argh(
+    subcommand,
+    name = "add",
+    example = "splitc --user alice add dinner 84.50 --split bob --include-me --desc \"thai dinner\""
+)]
 /// add an expense (you paid it, unless --paid-by says who did), shared by --split
 pub struct Add {
     /// the group's name
@@ -196,7 +293,11 @@ pub struct Add {
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "edit")]
+#[argh(
+    subcommand,
+    name = "edit",
+    example = "splitc --user alice edit dinner 1 --amount 90 --desc \"thai dinner + tip\""
+)]
 /// change a transaction: only the options given change
 pub struct Edit {
     /// the group's name
@@ -229,7 +330,7 @@ pub struct Edit {
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "transactions")]
+#[argh(subcommand, name = "transactions", example = "splitc --user alice transactions dinner")]
 /// list a group's transactions, oldest first
 pub struct Transactions {
     /// the group's name
@@ -241,7 +342,7 @@ pub struct Transactions {
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "delete")]
+#[argh(subcommand, name = "delete", example = "splitc --user alice delete dinner 1")]
 /// delete a transaction by its id (the ID column of `transactions`)
 pub struct Delete {
     /// the group's name
@@ -256,7 +357,7 @@ pub struct Delete {
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "balances")]
+#[argh(subcommand, name = "balances", example = "splitc --user alice balances dinner --details")]
 /// show each member's balance (positive: is owed)
 pub struct Balances {
     /// the group's name
@@ -271,7 +372,7 @@ pub struct Balances {
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "debts")]
+#[argh(subcommand, name = "debts", example = "splitc --user alice debts dinner")]
 /// who owes whom, straight from the expenses and payments (netted per pair, not simplified)
 pub struct Debts {
     /// the group's name
@@ -283,7 +384,7 @@ pub struct Debts {
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "settle")]
+#[argh(subcommand, name = "settle", example = "splitc --user bob settle dinner --record")]
 /// suggest the transfers that settle a group
 pub struct Settle {
     /// the group's name
@@ -301,7 +402,7 @@ pub struct Settle {
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "pay")]
+#[argh(subcommand, name = "pay", example = "splitc --user bob pay dinner alice 30.25")]
 /// record a payment ("settle up"): you (or --from) paid TO the amount
 pub struct Pay {
     /// the group's name
@@ -328,7 +429,7 @@ pub struct Pay {
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "payments")]
+#[argh(subcommand, name = "payments", example = "splitc --user alice payments dinner")]
 /// list a group's payments, oldest first
 pub struct Payments {
     /// the group's name
@@ -340,7 +441,7 @@ pub struct Payments {
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "delete-payment")]
+#[argh(subcommand, name = "delete-payment", example = "splitc --user alice delete-payment dinner 2")]
 /// delete a payment by its id (the ID column of `payments`)
 pub struct DeletePayment {
     /// the group's name
@@ -355,7 +456,7 @@ pub struct DeletePayment {
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "history")]
+#[argh(subcommand, name = "history", example = "splitc --user alice history dinner --limit 10")]
 /// who did what and when in a group, newest first
 pub struct History {
     /// the group's name
@@ -373,7 +474,7 @@ pub struct History {
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "leave")]
+#[argh(subcommand, name = "leave", example = "splitc --user bob leave dinner")]
 /// leave a group (your balance must be zero)
 pub struct Leave {
     /// the group's name
@@ -385,7 +486,7 @@ pub struct Leave {
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "export")]
+#[argh(subcommand, name = "export", example = "splitc --user alice export dinner --format csv > dinner.csv")]
 /// write a group's transactions (or, with --payments, its payments) as CSV with a header row, or
 /// everything (currency, transactions, payments) as one JSON object
 pub struct Export {
@@ -401,7 +502,7 @@ pub struct Export {
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "watch")]
+#[argh(subcommand, name = "watch", example = "splitc --user bob watch dinner")]
 /// print each change to a group as one line, none missed: after a disconnect or a server restart
 /// it reconnects and resumes where it stopped (a line on stderr when it had to skip ahead)
 pub struct Watch {
@@ -419,20 +520,10 @@ pub struct Watch {
 fn main() {
     // Lossy, so a stray non-UTF-8 argument is a usage error rather than a panic.
     let args: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let cli = match Cli::from_args(&["splitc"], &args) {
-        Ok(cli) => cli,
-        Err(early) => match early.status {
-            Ok(()) => {
-                term::say(&early.output);
-                std::process::exit(0);
-            }
-            Err(()) => {
-                term::warn(&format!("{}\nRun `splitc --help` for usage.", early.output.trim_end()));
-                std::process::exit(EXIT_USAGE);
-            }
-        },
-    };
+    let mut cli = parse(&args);
+    if cli.user.is_none() {
+        cli.user = std::env::var("SPLITC_USER").ok().filter(|u| !u.is_empty());
+    }
     let code = match cli.command {
         None if cli.password_stdin => {
             term::warn("splitc: --password-stdin is for the one-shot subcommands; interactive mode asks for it");
@@ -452,6 +543,49 @@ fn main() {
         Some(ref command) => oneshot::run(&cli, command),
     };
     std::process::exit(code);
+}
+
+/// The command line as argh reads it after `args::prepare`; exits for help, version and usage
+/// errors (2, in splitc's words, pointing at the help).
+fn parse(args: &[String]) -> Cli {
+    let commands: Vec<&str> = <Command as argh::SubCommands>::COMMANDS.iter().map(|c| c.name).collect();
+    let args = match args::prepare(args, &commands) {
+        args::Prepared::Parse(args) => args,
+        args::Prepared::Print(text) => {
+            term::out(&text);
+            std::process::exit(0);
+        }
+        args::Prepared::Help => {
+            let page = Cli::from_args(&["splitc"], &["--help"]).err().map(|e| e.output).unwrap_or_default();
+            let described: Vec<(&str, &str)> =
+                <Command as argh::SubCommands>::COMMANDS.iter().map(|c| (c.name, c.description)).collect();
+            term::out(&args::grouped_help(&page, &described));
+            std::process::exit(0);
+        }
+        args::Prepared::Usage(text) => {
+            term::warn(&format!("splitc: {text}"));
+            std::process::exit(EXIT_USAGE);
+        }
+    };
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    match Cli::from_args(&["splitc"], &refs) {
+        Ok(cli) => cli,
+        Err(early) if early.status.is_ok() => {
+            term::say(early.output.trim_end());
+            std::process::exit(0);
+        }
+        Err(early) => {
+            let command = refs.iter().find(|a| commands.contains(a)).map(|c| format!(" {c}")).unwrap_or_default();
+            let said = early.output.trim_end();
+            term::warn(&format!("splitc: {said}\nRun `splitc help{command}` for usage."));
+            std::process::exit(EXIT_USAGE);
+        }
+    }
+}
+
+/// `--server`'s default: $SPLITC_SERVER, else the server's own default address.
+fn default_server() -> String {
+    std::env::var("SPLITC_SERVER").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "127.0.0.1:5005".into())
 }
 
 impl Cli {

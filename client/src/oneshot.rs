@@ -2,7 +2,8 @@
 //! the answer as a table (or the reply as JSON with --json), exit with a code a script can test.
 //!
 //! Why this shape: every subcommand is "build `data`, call [`Client::request`](crate::follow::Client::request), render the reply", so a
-//! server action is one more arm in [`run`] and one more small argh struct in main.rs.
+//! server action is one more small function in `actions` and one more small argh struct in main.rs;
+//! this file owns what comes before (local checks, connecting, logging in) and the exit codes.
 //!
 //! Logging in: with the token stored for this server and user (`tokens`) if there is one, else — or
 //! when the server refuses it — with the password, storing the token that login returns. So the
@@ -11,13 +12,14 @@
 //! `add` and `pay` send an idempotency key (`--key`, else a fresh one): a script that retries after a
 //! lost connection can pass the same `--key` and the change happens once.
 
+use crate::actions::{self, Ctx};
 use crate::conn::{Error, Handler, Object};
 use crate::follow::Client;
-use crate::spec::{self, check_date, parse_paid_by, parse_split, parse_user_amount};
+use crate::spec::{check_date, parse_paid_by, parse_split, parse_user_amount};
 use crate::table::Table;
 use crate::term::{self, json_safe, sanitize, warn};
 use crate::tokens::Stored;
-use crate::{view, Cli, Command, EXIT_USAGE};
+use crate::{Cli, Command, EXIT_USAGE};
 use serde_json::{json, Value};
 use vocab::Action;
 
@@ -25,7 +27,7 @@ use vocab::Action;
 type Requester<'a> = dyn FnMut(Action, Option<Value>) -> Result<Object, Error> + 'a;
 
 /// Why a one-shot command stopped.
-enum Failure {
+pub(crate) enum Failure {
     Usage(String),
     Net(Error),
 }
@@ -48,7 +50,7 @@ impl Failure {
 }
 
 /// A reply that does not have the expected shape breaks the protocol.
-fn shape(what: String) -> Failure {
+pub(crate) fn shape(what: String) -> Failure {
     Failure::Net(Error::Protocol(what))
 }
 
@@ -69,54 +71,15 @@ pub fn run(cli: &Cli, command: &Command) -> i32 {
 
 fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
     // Check everything that can be checked locally before asking for a password or connecting.
-    match command {
-        Command::Add(a) => {
-            parse_user_amount(&a.amount).map_err(Failure::Usage)?;
-            let split = parse_split(a.split.as_deref().unwrap_or("")).map_err(Failure::Usage)?;
-            split.add_to(&mut json!({}), a.include_me).map_err(Failure::Usage)?;
-            a.paid_by.as_deref().map(parse_paid_by).transpose().map_err(Failure::Usage)?;
-            a.date.as_deref().map(check_date).transpose().map_err(Failure::Usage)?;
-        }
-        Command::Edit(e) => {
-            e.amount.as_deref().map(parse_user_amount).transpose().map_err(Failure::Usage)?;
-            match e.split.as_deref().map(parse_split).transpose().map_err(Failure::Usage)? {
-                Some(split) => split.add_to(&mut json!({}), e.include_me).map_err(Failure::Usage)?,
-                None if e.include_me => return Err(Failure::Usage("--include-me needs --split".into())),
-                None => {}
-            }
-            e.paid_by.as_deref().map(parse_paid_by).transpose().map_err(Failure::Usage)?;
-            e.date.as_deref().filter(|d| !d.is_empty()).map(check_date).transpose().map_err(Failure::Usage)?;
-            if e.amount.is_none() && e.desc.is_none() && e.split.is_none() && e.paid_by.is_none() && e.date.is_none() {
-                return Err(Failure::Usage(
-                    "nothing to change: give --amount, --desc, --split, --paid-by or --date".into(),
-                ));
-            }
-        }
-        Command::Pay(p) => {
-            parse_user_amount(&p.amount).map_err(Failure::Usage)?;
-            p.date.as_deref().map(check_date).transpose().map_err(Failure::Usage)?;
-        }
-        Command::History(h) if h.limit.is_some_and(|n| !(1..=500).contains(&n)) => {
-            return Err(Failure::Usage("--limit must be 1-500".into()));
-        }
-        Command::Export(e) if e.format != "csv" && e.format != "json" => {
-            return Err(Failure::Usage(format!("--format must be csv or json, not {:?}", e.format)));
-        }
-        Command::Settle(c) if c.method.as_deref().is_some_and(|m| m != "minimal" && m != "greedy") => {
-            return Err(Failure::Usage(format!(
-                "--method must be minimal or greedy, not {:?}",
-                c.method.as_deref().unwrap_or("")
-            )));
-        }
-        _ => {}
-    }
-    let user = cli.user.clone().ok_or_else(|| Failure::Usage("this subcommand needs --user NAME".into()))?;
+    check(command)?;
+    let user =
+        cli.user.clone().ok_or_else(|| Failure::Usage("this subcommand needs --user NAME (or SPLITC_USER)".into()))?;
+    check_as(command, &user)?;
     // A signup needs the password before connecting; anything else only if no stored token works.
     let signup_password = match command {
         Command::Signup(_) => Some(password(cli, &user)?),
         _ => None,
     };
-
     // `watch` makes its own connections (watch.rs); the others ignore pushed messages.
     let handler: Handler = Box::new(|_| {});
     let servers = cli.targets().map_err(Failure::Usage)?;
@@ -125,248 +88,102 @@ fn run_command(cli: &Cli, command: &Command) -> Result<i32, Failure> {
     if signup_password.is_none() {
         log_in(cli, &mut |action, data| conn.request(action, data), &user, stored.as_ref())?;
     }
+    if let Command::Watch(c) = command {
+        return watch(cli, conn, c, &user, stored.as_ref());
+    }
+    let mut ctx = Ctx { cli, conn, user, stored, signup_password };
+    actions::execute(&mut ctx, command)
+}
 
+/// The checks of the command line alone: amounts, splits, dates, choices.
+fn check(command: &Command) -> Result<(), Failure> {
+    let usage = Failure::Usage;
     match command {
-        Command::Signup(s) => {
-            let credentials = json!({ "username": user, "password": signup_password });
-            print_message(&conn.request(Action::Signup, Some(credentials))?, s.json)
+        Command::Add(a) => {
+            parse_user_amount(&a.amount).map_err(usage)?;
+            if a.split.is_none() && !a.include_me {
+                return Err(usage(
+                    "add needs --split: who shares it, e.g. --split bob,carol (equally; --include-me adds you), \
+                     --split all, or --split exact:bob=10,carol=5"
+                        .into(),
+                ));
+            }
+            let split = parse_split(a.split.as_deref().unwrap_or("")).map_err(usage)?;
+            split.add_to(&mut json!({}), a.include_me).map_err(usage)?;
+            a.paid_by.as_deref().map(parse_paid_by).transpose().map_err(usage)?;
+            a.date.as_deref().map(check_date).transpose().map_err(usage)?;
         }
-        Command::Logout(c) => {
-            let reply = conn.request(Action::Logout, c.all.then(|| json!({ "all": true })))?;
-            if let Some(stored) = &stored {
-                stored.forget();
-            }
-            print_message(&reply, c.json);
+        Command::Edit(e) => check_edit(e)?,
+        Command::Pay(p) => {
+            parse_user_amount(&p.amount).map_err(usage)?;
+            p.date.as_deref().map(check_date).transpose().map_err(usage)?;
         }
-        Command::Sessions(c) => {
-            let reply = conn.request(Action::Sessions, None)?;
-            let table = view::sessions_table(&reply).map_err(shape)?;
-            print_table(&reply, c.json, table);
+        Command::History(h) if h.limit.is_some_and(|n| !(1..=500).contains(&n)) => {
+            return Err(usage("--limit must be 1-500".into()));
         }
-        Command::Groups(c) => {
-            let reply = conn.request(Action::ListGroups, None)?;
-            let groups = view::names(&reply, "groups").map_err(shape)?;
-            print_table(&reply, c.json, view::names_table("GROUP", &groups));
+        Command::Export(e) if e.format != "csv" && e.format != "json" => {
+            return Err(usage(format!("--format must be csv or json, not {:?}", e.format)));
         }
-        Command::CreateGroup(c) => {
-            let data = json!({ "group": c.group, "password": group_password(&c.group_password) });
-            print_message(&conn.request(Action::CreateGroup, Some(data))?, c.json);
+        Command::Settle(c) if c.method.as_deref().is_some_and(|m| m != "minimal" && m != "greedy") => {
+            let method = c.method.as_deref().unwrap_or("");
+            return Err(usage(format!("--method must be minimal or greedy, not {method:?}")));
         }
-        Command::Join(c) => {
-            let data = json!({ "group": c.group, "password": group_password(&c.group_password) });
-            print_message(&conn.request(Action::JoinGroup, Some(data))?, c.json);
+        Command::DeleteAccount(d) if !d.yes => {
+            return Err(usage("delete-account cannot be undone: add --yes to go ahead".into()));
         }
-        Command::Members(c) => {
-            let reply = conn.request(Action::GetGroupMembers, Some(json!({ "group": c.group })))?;
-            let members = view::names(&reply, "members").map_err(shape)?;
-            print_table(&reply, c.json, view::names_table("MEMBER", &members));
-        }
-        Command::Add(c) => {
-            let amount = parse_user_amount(&c.amount).map_err(Failure::Usage)?;
-            let mut data = json!({ "group": c.group, "amount": amount.to_json() });
-            parse_split(c.split.as_deref().unwrap_or(""))
-                .and_then(|split| split.add_to(&mut data, c.include_me))
-                .map_err(Failure::Usage)?;
-            if let Some(paid_by) = &c.paid_by {
-                data["paid_by"] = parse_paid_by(paid_by).map_err(Failure::Usage)?;
-            }
-            if let Some(desc) = &c.desc {
-                data["description"] = json!(desc);
-            }
-            if let Some(date) = &c.date {
-                data["date"] = json!(date);
-            }
-            data["key"] = json!(c.key.clone().unwrap_or_else(spec::fresh_key));
-            let reply = conn.request(Action::AddTransaction, Some(data))?;
-            if c.json {
-                print_json(&reply);
-                return Ok(0);
-            }
-            print_message(&reply, false);
-            if let Some(txn) = reply.get("transaction") {
-                let txn = view::Txn::from_value(txn).map_err(shape)?;
-                emit(&view::transactions_table(&[txn]).render());
-            }
-        }
-        Command::Edit(c) => {
-            let mut data = json!({ "group": c.group, "id": c.id });
-            if let Some(amount) = &c.amount {
-                data["amount"] = parse_user_amount(amount).map_err(Failure::Usage)?.to_json();
-            }
-            if let Some(split) = &c.split {
-                parse_split(split).and_then(|s| s.add_to(&mut data, c.include_me)).map_err(Failure::Usage)?;
-            }
-            if let Some(paid_by) = &c.paid_by {
-                data["paid_by"] = parse_paid_by(paid_by).map_err(Failure::Usage)?;
-            }
-            if let Some(desc) = &c.desc {
-                data["description"] = json!(desc);
-            }
-            if let Some(date) = &c.date {
-                data["date"] = json!(date);
-            }
-            let reply = conn.request(Action::EditTransaction, Some(data))?;
-            if c.json {
-                print_json(&reply);
-                return Ok(0);
-            }
-            print_message(&reply, false);
-            if let Some(txn) = reply.get("transaction") {
-                let txn = view::Txn::from_value(txn).map_err(shape)?;
-                emit(&view::transactions_table(&[txn]).render());
-            }
-        }
-        Command::Pay(c) => {
-            let amount = parse_user_amount(&c.amount).map_err(Failure::Usage)?;
-            let mut data = json!({ "group": c.group, "to": c.to, "amount": amount.to_json() });
-            if let Some(from) = &c.from {
-                data["from"] = json!(from);
-            }
-            if let Some(date) = &c.date {
-                data["date"] = json!(date);
-            }
-            data["key"] = json!(c.key.clone().unwrap_or_else(spec::fresh_key));
-            let reply = conn.request(Action::RecordPayment, Some(data))?;
-            if c.json {
-                print_json(&reply);
-                return Ok(0);
-            }
-            print_message(&reply, false);
-            if let Some(payment) = reply.get("payment") {
-                let payment = view::Payment::from_value(payment).map_err(shape)?;
-                emit(&view::payments_table(&[payment]).render());
-            }
-        }
-        Command::Payments(c) => {
-            let reply = conn.request(Action::ViewPayments, Some(json!({ "group": c.group })))?;
-            let list = view::payments(&reply).map_err(shape)?;
-            print_table(&reply, c.json, view::payments_table(&list));
-        }
-        Command::DeletePayment(c) => {
-            let reply = conn.request(Action::DeletePayment, Some(json!({ "group": c.group, "id": c.id })))?;
-            print_message(&reply, c.json);
-        }
-        Command::History(c) => {
-            let mut data = json!({ "group": c.group });
-            if let Some(limit) = c.limit {
-                data["limit"] = json!(limit);
-            }
-            if let Some(before) = c.before {
-                data["before"] = json!(before);
-            }
-            let reply = conn.request(Action::History, Some(data))?;
-            let (entries, next) = view::history(&reply).map_err(shape)?;
-            if c.json {
-                print_json(&reply);
-                return Ok(0);
-            }
-            emit(&view::history_table(&entries).render());
-            if let Some(next) = next {
-                emit(&format!("(older entries: --before {next})\n"));
-            }
-        }
-        Command::Leave(c) => {
-            let reply = conn.request(Action::LeaveGroup, Some(json!({ "group": c.group })))?;
-            print_message(&reply, c.json);
-        }
-        Command::Transactions(c) => {
-            let reply = conn.request(Action::ViewTransactions, Some(json!({ "group": c.group })))?;
-            let txns = view::transactions(&reply).map_err(shape)?;
-            print_table(&reply, c.json, view::transactions_table(&txns));
-        }
-        Command::Delete(c) => {
-            let reply = conn.request(Action::DeleteTransaction, Some(json!({ "group": c.group, "id": c.id })))?;
-            print_message(&reply, c.json);
-        }
-        Command::Balances(c) if c.details => {
-            let reply = conn.request(Action::BalanceDetails, Some(json!({ "group": c.group })))?;
-            let rows = view::balance_details(&reply).map_err(shape)?;
-            print_table(&reply, c.json, view::balance_details_table(&rows));
-        }
-        Command::Balances(c) => {
-            let reply = conn.request(Action::ViewBalances, Some(json!({ "group": c.group })))?;
-            let rows = view::balances(&reply).map_err(shape)?;
-            print_table(&reply, c.json, view::balances_table(&rows));
-        }
-        Command::Debts(c) => {
-            let reply = conn.request(Action::PairwiseDebts, Some(json!({ "group": c.group })))?;
-            let debts = view::transfers(reply.get("debts").unwrap_or(&Value::Null)).map_err(shape)?;
-            if c.json {
-                print_json(&reply);
-            } else if debts.is_empty() {
-                emit("Nobody owes anybody.\n");
-            } else {
-                emit(&view::transfers_table(&debts).render());
-            }
-        }
-        Command::Settle(c) => {
-            let mut data = json!({ "group": c.group });
-            if let Some(method) = &c.method {
-                data["method"] = json!(method);
-            }
-            if c.record {
-                data["record"] = json!(true);
-            }
-            let reply = conn.request(Action::Settle, Some(data))?;
-            let transfers = view::transfers(reply.get("settlements").unwrap_or(&Value::Null)).map_err(shape)?;
-            if c.json {
-                print_json(&reply);
-                return Ok(0);
-            }
-            if transfers.is_empty() {
-                emit("Nothing to settle: everyone is even.\n");
-            } else {
-                emit(&view::transfers_table(&transfers).render());
-            }
-            if let Some(summary) = view::settle_summary(&reply) {
-                emit(&format!("{summary}\n"));
-            }
-            if let Some(ids) = reply.get("payment_ids").and_then(Value::as_array) {
-                let ids: Vec<String> = ids.iter().map(|id| sanitize(&id.to_string()).into_owned()).collect();
-                match ids.len() {
-                    0 => emit("Nothing recorded.\n"),
-                    n => emit(&format!(
-                        "Recorded {n} payment{}: ids {}\n",
-                        if n == 1 { "" } else { "s" },
-                        ids.join(", ")
-                    )),
-                }
-            }
-        }
-        Command::Export(c) => {
-            let mut reply = conn.request(Action::Export, Some(json!({ "group": c.group })))?;
-            let txns = view::transactions(&reply).map_err(shape)?;
-            let payments = view::payments(&reply).map_err(shape)?;
-            if c.format == "json" {
-                reply.remove("status");
-                reply.remove("id");
-                let all = Value::Object(reply);
-                let text = serde_json::to_string_pretty(&all).unwrap_or_else(|_| all.to_string());
-                emit(&format!("{}\n", json_safe(&text)));
-            } else if c.payments {
-                emit(&view::payments_csv(&payments));
-            } else {
-                emit(&view::transactions_csv(&txns));
-            }
-        }
-        Command::Watch(c) => {
-            // Fails early (exit 1) for a group that does not exist or that we are not in.
-            conn.request(Action::GetGroupMembers, Some(json!({ "group": c.group })))?;
-            let target = conn.target().clone();
-            drop(conn);
-            let watch = crate::watch::Watch {
-                target: &target,
-                group: &c.group,
-                json: c.json,
-                give_up: std::time::Duration::from_secs(c.give_up),
-            };
-            let stored = stored.as_ref();
-            return Ok(crate::watch::run(&watch, |conn| {
-                log_in(cli, &mut |action, data| conn.request(action, data), &user, stored).map_err(Failure::into_error)
-            })?);
+        _ => {}
+    }
+    Ok(())
+}
+
+fn check_edit(e: &crate::Edit) -> Result<(), Failure> {
+    let usage = Failure::Usage;
+    e.amount.as_deref().map(parse_user_amount).transpose().map_err(usage)?;
+    match e.split.as_deref().map(parse_split).transpose().map_err(usage)? {
+        Some(split) => split.add_to(&mut json!({}), e.include_me).map_err(usage)?,
+        None if e.include_me => return Err(usage("--include-me needs --split".into())),
+        None => {}
+    }
+    e.paid_by.as_deref().map(parse_paid_by).transpose().map_err(usage)?;
+    e.date.as_deref().filter(|d| !d.is_empty()).map(check_date).transpose().map_err(usage)?;
+    if e.amount.is_none() && e.desc.is_none() && e.split.is_none() && e.paid_by.is_none() && e.date.is_none() {
+        return Err(usage("nothing to change: give --amount, --desc, --split, --paid-by or --date".into()));
+    }
+    Ok(())
+}
+
+/// The checks that need to know who runs the command.
+fn check_as(command: &Command, user: &str) -> Result<(), Failure> {
+    if let Command::Pay(p) = command {
+        let from = p.from.as_deref().unwrap_or(user);
+        if p.to == from {
+            return Err(Failure::Usage(format!(
+                "pay GROUP TO AMOUNT: TO is who received the money, and {from} cannot pay {from} \
+                 (--from NAME records a payment someone else made)"
+            )));
         }
     }
-    Ok(0)
+    Ok(())
+}
+
+/// `watch`: fails early (exit 1) for a group that does not exist or that we are not in, then
+/// follows it on connections of its own.
+fn watch(cli: &Cli, mut conn: Client, c: &crate::Watch, user: &str, stored: Option<&Stored>) -> Result<i32, Failure> {
+    conn.request(Action::GetGroupMembers, Some(json!({ "group": c.group })))?;
+    let target = conn.target().clone();
+    drop(conn);
+    let watch = crate::watch::Watch {
+        target: &target,
+        group: &c.group,
+        json: c.json,
+        give_up: std::time::Duration::from_secs(c.give_up),
+        screen: std::sync::Arc::new(crate::watch::Terminal),
+        hint: "; Ctrl-C to stop",
+        stop: std::sync::Arc::default(),
+    };
+    Ok(crate::watch::run(&watch, |conn| {
+        log_in(cli, &mut |action, data| conn.request(action, data), user, stored).map_err(Failure::into_error)
+    })?)
 }
 
 /// Logs `conn` in as `user`: with the stored token if there is one; with the password when there is
@@ -391,8 +208,21 @@ fn log_in(cli: &Cli, request: &mut Requester<'_>, user: &str, stored: Option<&St
     Ok(())
 }
 
+/// The new password of `change-password`: SPLITC_NEW_PASSWORD, else a no-echo prompt (twice).
+pub(crate) fn new_password() -> Result<String, Failure> {
+    if let Ok(p) = std::env::var("SPLITC_NEW_PASSWORD") {
+        return Ok(p);
+    }
+    let no_terminal = || Failure::Usage("no new password: stdin is not a terminal; set SPLITC_NEW_PASSWORD".into());
+    let first = term::prompt_password("New password: ").ok_or_else(no_terminal)?;
+    if term::prompt_password("New password again: ").ok_or_else(no_terminal)? != first {
+        return Err(Failure::Usage("the two new passwords differ".into()));
+    }
+    Ok(first)
+}
+
 /// The password: --password-stdin, else SPLITC_PASSWORD, else a no-echo prompt on the terminal.
-fn password(cli: &Cli, user: &str) -> Result<String, Failure> {
+pub(crate) fn password(cli: &Cli, user: &str) -> Result<String, Failure> {
     if cli.password_stdin {
         return term::Input::stdin()
             .line()
@@ -407,23 +237,23 @@ fn password(cli: &Cli, user: &str) -> Result<String, Failure> {
 }
 
 /// A group password from the flag, else SPLITC_GROUP_PASSWORD, else none (`""`).
-fn group_password(flag: &Option<String>) -> String {
+pub(crate) fn group_password(flag: &Option<String>) -> String {
     flag.clone().or_else(|| std::env::var("SPLITC_GROUP_PASSWORD").ok()).unwrap_or_default()
 }
 
 /// Writes to stdout now, through the sanitiser ([`term::out`]).
-fn emit(text: &str) {
+pub(crate) fn emit(text: &str) {
     term::out(text);
 }
 
 /// The reply as one line of JSON, without the request id splitc added.
-fn print_json(reply: &Object) {
+pub(crate) fn print_json(reply: &Object) {
     let mut reply = reply.clone();
     reply.remove("id");
     emit(&format!("{}\n", json_safe(&Value::Object(reply).to_string())));
 }
 
-fn print_message(reply: &Object, json: bool) {
+pub(crate) fn print_message(reply: &Object, json: bool) {
     if json {
         print_json(reply);
     } else {
@@ -432,7 +262,7 @@ fn print_message(reply: &Object, json: bool) {
     }
 }
 
-fn print_table(reply: &Object, json: bool, table: Table) {
+pub(crate) fn print_table(reply: &Object, json: bool, table: Table) {
     if json {
         print_json(reply);
     } else {

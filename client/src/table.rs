@@ -2,9 +2,39 @@
 //!
 //! Why its own module: every subcommand and the interactive menus print rows the same way, and the
 //! rules worth testing (money right-aligned so the decimal points line up, CSV quoting, every cell
-//! through [`sanitize`] before it is measured) live in one place.
+//! through [`sanitize`] before it is measured, widths in terminal cells so a CJK or emoji
+//! description does not push the next column, long text cut with `…`) live in one place.
 
 use crate::term::sanitize;
+use unicode_width::UnicodeWidthStr;
+
+/// The widest a left-aligned text cell is shown, in terminal cells; longer ones end in `…`.
+/// (`--json` and `export` keep the whole text.)
+pub const CELL_WIDTH_MAX: usize = 40;
+
+/// How many terminal cells `text` takes (a CJK character or an emoji: two).
+pub fn display_width(text: &str) -> usize {
+    text.width()
+}
+
+/// `text` cut to at most `max` cells, ending in `…` when it was cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    if display_width(text) <= max {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w + 1 > max {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
+    out
+}
 
 /// How a column's cells sit in its width.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,16 +62,38 @@ impl Table {
     }
 
     /// Adds a row; missing cells are blank, extra cells are dropped. Cells are sanitised here (they
-    /// hold names and descriptions from the server), so widths are those of what will be shown.
+    /// hold names and descriptions from the server), so widths are those of what will be shown;
+    /// text cells longer than [`CELL_WIDTH_MAX`] are cut, except in the last column.
     pub fn push(&mut self, mut row: Vec<String>) {
         row.resize(self.headers.len(), String::new());
-        self.rows.push(row.into_iter().map(|cell| sanitize(&cell).into_owned()).collect());
+        let last = self.headers.len().saturating_sub(1);
+        let cells = row.into_iter().zip(&self.aligns).enumerate().map(|(i, (cell, align))| {
+            let shown = sanitize(&cell).into_owned();
+            // The last column pushes nothing along: it is shown whole.
+            if *align == Align::Left && i < last {
+                truncate(&shown, CELL_WIDTH_MAX)
+            } else {
+                shown
+            }
+        });
+        self.rows.push(cells.collect());
     }
 
-    /// The table as text, each line ending in `\n`. Widths count characters (`₹` is one), so
-    /// double-width scripts may misalign; names and amounts here are almost always narrow.
+    /// Names the currency in the header of the main money column (`AMOUNT`, `BALANCE`, `NET`):
+    /// `AMOUNT (EUR)`. Nothing when the currency is not known.
+    pub fn label_money(&mut self, currency: Option<&str>) {
+        let Some(currency) = currency else { return };
+        for (header, align) in self.headers.iter_mut().zip(&self.aligns) {
+            if *align == Align::Right && ["AMOUNT", "BALANCE", "NET"].contains(&header.as_str()) {
+                *header = format!("{header} ({})", sanitize(currency));
+            }
+        }
+    }
+
+    /// The table as text, each line ending in `\n`. Widths are terminal cells
+    /// ([`display_width`]: `₹` is one, `寿` or `🍣` two), so columns line up on a terminal.
     pub fn render(&self) -> String {
-        let width = |s: &str| s.chars().count();
+        let width = display_width;
         let mut widths: Vec<usize> = self.headers.iter().map(|h| width(h)).collect();
         for row in &self.rows {
             for (w, cell) in widths.iter_mut().zip(row) {
@@ -124,6 +176,25 @@ mod tests {
         t.push(vec!["₹₹".into(), "x".into()]);
         t.push(vec!["abc".into()]);
         assert_eq!(t.render(), "A    B\n---  -\n₹₹   x\nabc\n");
+    }
+
+    #[test]
+    fn wide_characters_take_two_cells_and_long_text_is_cut() {
+        let mut t = Table::new(&[("DESCRIPTION", Align::Left), ("AMOUNT", Align::Right), ("BY", Align::Left)]);
+        t.push(vec!["寿司 🍣".into(), "12.00".into()]);
+        t.push(vec!["taxi".into(), "3.00".into()]);
+        t.push(vec!["x".repeat(50), "1.00".into(), "y".repeat(50)]);
+        t.label_money(Some("JPY"));
+        let text = t.render();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], format!("{:<40}  AMOUNT (JPY)  BY", "DESCRIPTION"));
+        assert_eq!(lines[2], format!("寿司 🍣{}         12.00", " ".repeat(33)));
+        // The amounts end in the same terminal column, after a CJK and emoji description too.
+        assert_eq!(display_width(lines[2]), display_width(lines[3]), "{text}");
+        assert_eq!(display_width(lines[2]), 40 + 2 + 12, "{text}");
+        assert!(lines[4].starts_with(&format!("{}…", "x".repeat(39))), "{text}");
+        assert!(lines[4].ends_with(&"y".repeat(50)), "the last column is whole: {text}");
+        assert_eq!(truncate("寿司寿司", 5), "寿司…");
     }
 
     #[test]

@@ -242,6 +242,31 @@ pub fn transfers(list: &Value) -> Result<Vec<Transfer>, String> {
         .collect()
 }
 
+/// The `group_info` reply as a two-column table: currency, creator, created, password, members.
+pub fn group_info_table(reply: &Object) -> Result<Table, String> {
+    let text = |key: &str| reply.get(key).and_then(Value::as_str).unwrap_or("-").to_string();
+    let list = |key: &str| string_list(reply.get(key).unwrap_or(&Value::Null)).map(|l| l.join(", "));
+    let created = reply.get("created_at").and_then(Value::as_i64).map(|ms| utc_datetime(ms, false));
+    let password = match reply.get("has_password").and_then(Value::as_bool) {
+        Some(true) => "needed to join",
+        Some(false) => "none",
+        None => "-",
+    };
+    let name = sanitize(&text("group")).into_owned();
+    let mut t = Table::new(&[("GROUP", Align::Left), (name.as_str(), Align::Left)]);
+    for (key, value) in [
+        ("currency", text("currency")),
+        ("creator", text("creator")),
+        ("created (UTC)", created.unwrap_or_else(|| "-".into())),
+        ("password", password.into()),
+        ("members", list("members")?),
+        ("former members", list("former_members")?),
+    ] {
+        t.push(vec![key.into(), value]);
+    }
+    Ok(t)
+}
+
 pub fn names_table(header: &str, names: &[String]) -> Table {
     let mut t = Table::new(&[(header, Align::Left)]);
     for n in names {
@@ -253,7 +278,7 @@ pub fn names_table(header: &str, names: &[String]) -> Table {
 pub fn transactions_table(txns: &[Txn]) -> Table {
     let mut t = Table::new(&[
         ("ID", Align::Right),
-        ("DATE (UTC)", Align::Left),
+        ("DATE", Align::Left),
         ("PAYER", Align::Left),
         ("AMOUNT", Align::Right),
         ("DESCRIPTION", Align::Left),
@@ -262,7 +287,8 @@ pub fn transactions_table(txns: &[Txn]) -> Table {
     for x in txns {
         t.push(vec![
             x.id.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
-            x.created_at.map(|ms| utc_datetime(ms, false)).unwrap_or_default(),
+            // The day it happened when given (--date), else when it was recorded (UTC).
+            x.date.clone().or_else(|| x.created_at.map(|ms| utc_datetime(ms, false))).unwrap_or_default(),
             x.paid_by_text(),
             x.amount.to_string(),
             x.description.clone(),
@@ -431,10 +457,20 @@ pub fn pushed_group(message: &Object) -> Option<&str> {
 /// A pushed message as one line: `[trip] alice added ₹90.00 expense`. One line indeed: everything
 /// in it came from the server, so all of it is sanitised, newlines included.
 pub fn notification_line(message: &Object) -> String {
-    sanitize(&notification_text(message)).into_owned()
+    notification_line_in(message, None)
 }
 
-fn notification_text(message: &Object) -> String {
+/// [`notification_line`], writing the amounts of a settlement plan in the group's `currency` as the
+/// server's messages do (`₹30.00`, `EUR 30.00`) when it is known.
+pub fn notification_line_in(message: &Object, currency: Option<&str>) -> String {
+    sanitize(&notification_text(message, currency)).into_owned()
+}
+
+fn notification_text(message: &Object, currency: Option<&str>) -> String {
+    let money = |cents: Cents| match currency {
+        Some(code) => vocab::currency::money_text(code, cents),
+        None => cents.to_string(),
+    };
     let group = pushed_group(message).map(|g| format!("[{g}] ")).unwrap_or_default();
     let text = message.get("message").and_then(Value::as_str).map(str::to_string);
     let kind = message.get("type").and_then(Value::as_str).unwrap_or("");
@@ -443,9 +479,11 @@ fn notification_text(message: &Object) -> String {
             .get("data")
             .map(|d| match transfers(d) {
                 Ok(ts) if ts.is_empty() => "nothing to settle".to_string(),
-                Ok(ts) => {
-                    ts.iter().map(|t| format!("{} → {} {}", t.from, t.to, t.amount)).collect::<Vec<_>>().join(", ")
-                }
+                Ok(ts) => ts
+                    .iter()
+                    .map(|t| format!("{} → {} {}", t.from, t.to, money(t.amount)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 Err(e) => format!("(unreadable: {e})"),
             })
             .unwrap_or_default();
@@ -723,6 +761,8 @@ mod tests {
             r#"{"type":"settlement","group":"trip","message":"alice asked to settle","data":[{"from":"bob","to":"alice","amount":30}]}"#,
         );
         assert_eq!(notification_line(&s), "💸 [trip] alice asked to settle: bob → alice 30.00");
+        assert_eq!(notification_line_in(&s, Some("INR")), "💸 [trip] alice asked to settle: bob → alice ₹30.00");
+        assert_eq!(notification_line_in(&s, Some("EUR")), "💸 [trip] alice asked to settle: bob → alice EUR 30.00");
         let bare = obj(r#"{"type":"notification","event":"member_joined"}"#);
         assert_eq!(notification_line(&bare), "🔔 member_joined");
         let hostile =

@@ -4,9 +4,14 @@
 //! says so on stderr, reloads the group's current `seq` and goes on from there. It gives up (exit 3,
 //! with the reason) only after `--give-up SECS` without a server.
 //!
+//! The one follower of a group, for both `splitc watch` and the interactive mode's group screen (which
+//! runs it on a thread of its own, on a second connection, printing through its console: [`Screen`]),
+//! until `Watch::stop` is set.
+//!
 //! Owns the reconnect loop and the printing order. Does not own how to dial or log in (`conn`,
-//! `oneshot::log_in`) nor how a notification reads (`view`).
+//! `oneshot::log_in`) nor how a notification reads (`view`), nor where the lines go ([`Screen`]).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -24,22 +29,49 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// How often the watcher looks whether its connection ended or needs a resubscribe.
 const CHECK_EVERY: Duration = Duration::from_millis(50);
 
+/// Where a follower's output goes: `watch` writes changes to stdout and notes to stderr; the
+/// interactive mode prints both at its prompt.
+pub trait Screen: Send + Sync {
+    /// One change of the group (or a plan asked for), in order, once; `line` is how it reads.
+    fn change(&self, message: &Object, line: &str);
+    /// What the follower itself has to say: reconnecting, reconnected, reloaded after a gap.
+    fn note(&self, text: &str);
+}
+
+/// `splitc watch`'s screen: one line per change on stdout (sanitised there), notes on stderr.
+pub struct Terminal;
+
+impl Screen for Terminal {
+    fn change(&self, _message: &Object, line: &str) {
+        crate::term::out(&format!("{line}\n"));
+    }
+
+    fn note(&self, text: &str) {
+        warn(&format!("splitc: {text}"));
+    }
+}
+
 /// What has been printed, shared by the reader thread (live notifications) and the loop (catch-ups),
 /// so each change is printed once and in order.
 struct Seen {
     group: String,
     json: bool,
+    screen: Arc<dyn Screen>,
+    /// Set when the follower is told to stop: nothing more is printed.
+    stop: Arc<AtomicBool>,
     /// The `seq` of the last change printed; `None` until the first subscribe.
     last: Option<u64>,
     /// A live notification skipped past a change: subscribe again from `last`.
     resync: bool,
+    /// The group's currency, to write a plan's amounts as the other lines do.
+    currency: Option<String>,
 }
 
 impl Seen {
     /// Prints `message` if it is the next change of the group (or not a change: a plan asked for);
     /// skips one already printed; a later one flags a resubscribe.
     fn offer(&mut self, message: Object, live: bool) {
-        if view::pushed_group(&message) != Some(self.group.as_str()) {
+        if view::pushed_group(&message) != Some(self.group.as_str()) || self.stop.load(Ordering::SeqCst) {
             return;
         }
         let seq = message.get("seq").and_then(Value::as_u64);
@@ -56,11 +88,11 @@ impl Seen {
             (true, None, Some(_)) | (false, ..) | (true, None, None) => {}
         }
         let line = if self.json {
-            json_safe(&Value::Object(message).to_string()).into_owned()
+            json_safe(&Value::Object(message.clone()).to_string()).into_owned()
         } else {
-            view::notification_line(&message)
+            view::notification_line_in(&message, self.currency.as_deref())
         };
-        crate::term::out(&format!("{line}\n"));
+        self.screen.change(&message, &line);
     }
 }
 
@@ -70,45 +102,66 @@ pub struct Watch<'a> {
     pub group: &'a str,
     pub json: bool,
     pub give_up: Duration,
+    pub screen: Arc<dyn Screen>,
+    /// Said after "watching GROUP" once it follows (`; Ctrl-C to stop`).
+    pub hint: &'a str,
+    /// Set by the owner to end the follower (`run` then returns `Ok(0)`); never set for `watch`.
+    pub stop: Arc<AtomicBool>,
 }
 
-/// Runs until interrupted; `Ok(3)` after `give_up` without a server. `log_in` logs a fresh
-/// connection in (a refusal ends the watch: exit 1).
+/// Runs until interrupted (or `stop`: `Ok(0)`); `Ok(3)` after `give_up` without a server. `log_in`
+/// logs a fresh connection in (a refusal ends the watch: exit 1).
 pub fn run(watch: &Watch, mut log_in: impl FnMut(&mut Conn) -> Result<(), Error>) -> Result<i32, Error> {
-    let seen = Arc::new(Mutex::new(Seen { group: watch.group.into(), json: watch.json, last: None, resync: false }));
+    let seen = Arc::new(Mutex::new(Seen {
+        group: watch.group.into(),
+        json: watch.json,
+        screen: Arc::clone(&watch.screen),
+        stop: Arc::clone(&watch.stop),
+        last: None,
+        resync: false,
+        currency: None,
+    }));
+    let group = sanitize(watch.group);
     let mut first = true;
     loop {
         let mut conn = match connect(watch, &seen) {
-            Ok(conn) => conn,
+            Ok(Some(conn)) => conn,
+            Ok(None) => return Ok(0),
             Err(reason) => {
-                warn(&format!("splitc: no server for {}s: {reason}", watch.give_up.as_secs()));
+                watch.screen.note(&format!("no server for {}s: {reason}", watch.give_up.as_secs()));
                 return Ok(3);
             }
         };
         let resumed = log_in(&mut conn).and_then(|()| catch_up(&mut conn, watch.group, &seen));
         match resumed {
             Ok(()) if first => {
-                warn(&format!("splitc: watching {}; Ctrl-C to stop", sanitize(watch.group)));
+                watch.screen.note(&format!("watching {group}{}", watch.hint));
                 first = false;
             }
-            Ok(()) => warn(&format!("splitc: reconnected; watching {} again", sanitize(watch.group))),
+            Ok(()) => watch.screen.note(&format!("reconnected; watching {group} again")),
             Err(e @ Error::Server { .. }) => return Err(e),
             Err(e) => {
-                warn(&format!("splitc: {e}; reconnecting"));
+                watch.screen.note(&format!("{e}; reconnecting"));
                 continue;
             }
         }
-        let reason = follow(&mut conn, watch.group, &seen);
-        warn(&format!("splitc: {}; reconnecting", sanitize(&reason)));
+        let reason = follow(&mut conn, watch, &seen);
+        if watch.stop.load(Ordering::SeqCst) {
+            return Ok(0);
+        }
+        watch.screen.note(&format!("{}; reconnecting", sanitize(&reason)));
     }
 }
 
 /// Dials until a connection is made, waiting longer after each failure; `Err(last reason)` after
-/// `give_up` of failures.
-fn connect(watch: &Watch, seen: &Arc<Mutex<Seen>>) -> Result<Conn, String> {
+/// `give_up` of failures, `Ok(None)` once told to stop.
+fn connect(watch: &Watch, seen: &Arc<Mutex<Seen>>) -> Result<Option<Conn>, String> {
     let started = Instant::now();
     let mut wait = BACKOFF_FIRST;
     loop {
+        if watch.stop.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
         let shared = Arc::clone(seen);
         let handler: Handler = Box::new(move |notice| {
             if let (Notice::Pushed(message), Ok(mut seen)) = (notice, shared.lock()) {
@@ -116,13 +169,25 @@ fn connect(watch: &Watch, seen: &Arc<Mutex<Seen>>) -> Result<Conn, String> {
             }
         });
         match Conn::connect(watch.target, handler) {
-            Ok(conn) => return Ok(conn),
+            Ok(conn) => return Ok(Some(conn)),
             Err(e) if started.elapsed() >= watch.give_up => return Err(e.to_string()),
             Err(_) => {
-                thread::sleep(wait.min(watch.give_up.saturating_sub(started.elapsed())));
+                pause(wait.min(watch.give_up.saturating_sub(started.elapsed())), &watch.stop);
                 wait = (wait * 2).min(BACKOFF_MAX);
             }
         }
+    }
+}
+
+/// Sleeps for `length`, in steps of `CHECK_EVERY` so that a stop is noticed soon.
+fn pause(length: Duration, stop: &AtomicBool) {
+    let until = Instant::now() + length;
+    while !stop.load(Ordering::SeqCst) {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        thread::sleep(left.min(CHECK_EVERY));
     }
 }
 
@@ -133,14 +198,20 @@ fn catch_up(conn: &mut Conn, group: &str, seen: &Arc<Mutex<Seen>>) -> Result<(),
         let last = lock(seen).last;
         let after = match last {
             Some(last) => last,
-            None => current_seq(conn, group)?,
+            None => {
+                let (seq, currency) = group_state(conn, group)?;
+                lock(seen).currency = currency;
+                seq
+            }
         };
         let reply = match conn.request(Action::Subscribe, Some(json!({ "group": group, "after": after, "limit": 500 })))
         {
             Err(Error::Server { code: Some(Code::Gap), message }) => {
-                let now = current_seq(conn, group)?;
-                warn(&format!("splitc: missed changes after {after} are no longer kept ({message}); reloaded, continuing after {now}"));
+                let (now, _) = group_state(conn, group)?;
                 let mut seen = lock(seen);
+                seen.screen.note(&format!(
+                    "missed changes after {after} are no longer kept ({message}); reloaded, continuing after {now}"
+                ));
                 seen.last = Some(now);
                 seen.resync = false;
                 continue;
@@ -161,18 +232,23 @@ fn catch_up(conn: &mut Conn, group: &str, seen: &Arc<Mutex<Seen>>) -> Result<(),
     }
 }
 
-/// The group's current `seq` (a read carries it); 0 from an older server that does not say.
-fn current_seq(conn: &mut Conn, group: &str) -> Result<u64, Error> {
-    let reply = conn.request(Action::GetGroupMembers, Some(json!({ "group": group })))?;
-    Ok(reply.get("seq").and_then(Value::as_u64).unwrap_or(0))
+/// The group's current `seq` (a read carries it; 0 from an older server that does not say) and
+/// its currency.
+fn group_state(conn: &mut Conn, group: &str) -> Result<(u64, Option<String>), Error> {
+    let reply = conn.request(Action::GroupInfo, Some(json!({ "group": group })))?;
+    let currency = reply.get("currency").and_then(Value::as_str).map(str::to_string);
+    Ok((reply.get("seq").and_then(Value::as_u64).unwrap_or(0), currency))
 }
 
 /// Waits while the connection lives, subscribing again when a live notification skipped a change;
 /// returns why it ended.
-fn follow(conn: &mut Conn, group: &str, seen: &Arc<Mutex<Seen>>) -> String {
+fn follow(conn: &mut Conn, watch: &Watch, seen: &Arc<Mutex<Seen>>) -> String {
     while conn.is_alive() {
+        if watch.stop.load(Ordering::SeqCst) {
+            return "stopped".into();
+        }
         if lock(seen).resync {
-            if let Err(e) = catch_up(conn, group, seen) {
+            if let Err(e) = catch_up(conn, watch.group, seen) {
                 return e.to_string();
             }
         }

@@ -1,396 +1,15 @@
-//! End-to-end tests: the real `splitd` binary and the real `splitc` binary, talking over TCP.
-//!
-//! The server binary is `$SPLITD_BIN`, else `splitd` next to the `splitc` binary under test (that is
-//! `<workspace>/target/debug/splitd`), built with `cargo build -p splitd --bin splitd` if missing.
-//! Every child process is killed on drop and every wait has a deadline, so a hung server or client
-//! fails a test instead of hanging the run.
+//! End-to-end tests: the real `splitd` binary and the real `splitc` binary, talking over TCP (the
+//! harness is `common/`).
 
+mod common;
+
+use common::*;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use vocab::{Action, Cents, Code};
-
-const SPLITC: &str = env!("CARGO_BIN_EXE_splitc");
-const RUN_DEADLINE: Duration = Duration::from_secs(60);
-const WAIT_DEADLINE: Duration = Duration::from_secs(20);
-
-// ---------------------------------------------------------------------------------------------
-// Harness
-
-/// A directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        let path = std::env::temp_dir().join(format!(
-            "splitc-test-{tag}-{}-{}-{nanos}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Waits for `child` until `deadline`, killing it if it is still running then.
-fn wait_with_deadline(child: &mut Child, deadline: Duration, what: &str) -> i32 {
-    let start = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return status.code().unwrap_or(-1),
-            Ok(None) if start.elapsed() < deadline => thread::sleep(Duration::from_millis(20)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{what} did not finish within {deadline:?}");
-            }
-        }
-    }
-}
-
-fn splitd_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(bin) = std::env::var_os("SPLITD_BIN") {
-            return PathBuf::from(bin);
-        }
-        let bin = Path::new(SPLITC).with_file_name(format!("splitd{}", std::env::consts::EXE_SUFFIX));
-        if !bin.exists() {
-            let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root");
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut build = Command::new(cargo)
-                .args(["build", "-p", "splitd", "--bin", "splitd"])
-                .current_dir(workspace)
-                .spawn()
-                .expect("run cargo build -p splitd");
-            let code = wait_with_deadline(&mut build, Duration::from_secs(1200), "cargo build -p splitd");
-            assert_eq!(code, 0, "building the server failed; set SPLITD_BIN or fix the server build");
-        }
-        assert!(bin.exists(), "no server binary at {}", bin.display());
-        bin
-    })
-    .clone()
-}
-
-/// A running splitd on a free port with a fresh data directory; killed on drop.
-struct Server {
-    child: Child,
-    addr: String,
-    data: TempDir,
-}
-
-impl Server {
-    fn start() -> Server {
-        Server::launch("127.0.0.1:0", TempDir::new("data")).unwrap_or_else(|(why, _)| panic!("{why}"))
-    }
-
-    /// Starts splitd on `listen` with its state in `data`; gives `data` back if it did not start.
-    fn launch(listen: &str, data: TempDir) -> Result<Server, (String, TempDir)> {
-        Server::launch_with(listen, data, &[])
-    }
-
-    /// Starts splitd with TLS (a certificate for `localhost` and `127.0.0.1` from a CA made here);
-    /// returns the server and the CA's PEM file, for `--ca-file`.
-    fn start_tls() -> (Server, PathBuf) {
-        let data = TempDir::new("tls");
-        let pki = test_pki(&["localhost", "127.0.0.1"]);
-        let files = pki.write(&data.0);
-        let extra = [
-            "--tls-cert".to_string(),
-            files.cert.display().to_string(),
-            "--tls-key".to_string(),
-            files.key.display().to_string(),
-        ];
-        let server = Server::launch_with("127.0.0.1:0", data, &extra).unwrap_or_else(|(why, _)| panic!("{why}"));
-        (server, files.ca)
-    }
-
-    fn launch_with(listen: &str, data: TempDir, extra: &[String]) -> Result<Server, (String, TempDir)> {
-        let log = std::fs::File::create(data.0.join("splitd.log")).expect("server log");
-        let spawned = Command::new(splitd_bin())
-            .arg("--listen")
-            .arg(listen)
-            .arg("--data-dir")
-            .arg(data.0.join("state"))
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn();
-        let mut child = match spawned {
-            Ok(child) => child,
-            Err(e) => return Err((format!("cannot start splitd: {e}"), data)),
-        };
-        let stdout = child.stdout.take().expect("server stdout");
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(first)) = lines.next() {
-                let _ = tx.send(first);
-            }
-            for _ in lines {} // keep draining so the server never blocks on a full pipe
-        });
-        let first = rx.recv_timeout(WAIT_DEADLINE);
-        let addr = first
-            .as_deref()
-            .ok()
-            .and_then(|l| l.strip_prefix("splitd listening on "))
-            .map(|rest| rest.trim().trim_end_matches(" (tls)"));
-        match addr {
-            Some(addr) => Ok(Server { child, addr: addr.to_string(), data }),
-            None => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let log = std::fs::read_to_string(data.0.join("splitd.log")).unwrap_or_default();
-                Err((format!("splitd did not print its listening line (got {first:?}); its stderr:\n{log}"), data))
-            }
-        }
-    }
-
-    /// Stops the server and starts a new one on the same address and data directory.
-    fn restart(mut self) -> Server {
-        self.stop();
-        let addr = self.addr.clone();
-        let mut data = std::mem::replace(&mut self.data, TempDir(PathBuf::new()));
-        drop(self);
-        let start = Instant::now();
-        loop {
-            match Server::launch(&addr, data) {
-                Ok(server) => return server,
-                // The port may linger for a moment after the kill.
-                Err((_, back)) if start.elapsed() < Duration::from_secs(10) => {
-                    data = back;
-                    thread::sleep(Duration::from_millis(200));
-                }
-                Err((why, _)) => panic!("{why}"),
-            }
-        }
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-        if thread::panicking() && !self.data.0.as_os_str().is_empty() {
-            let log = std::fs::read_to_string(self.data.0.join("splitd.log")).unwrap_or_default();
-            // The test harness's own output, not splitc's: the print rule of client/clippy.toml is not for it.
-            #[allow(clippy::disallowed_macros)]
-            {
-                eprintln!("--- splitd stderr ---\n{log}");
-            }
-        }
-    }
-}
-
-/// The outcome of one finished splitc run.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "splitc failed: {self:#?}");
-        self
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.stdout))
-    }
-}
-
-/// Where the splitc runs of this test process keep their session tokens (never the user's own
-/// ~/.config): one directory for the process, under Cargo's scratch space for tests.
-fn config_home() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("splitc-config-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create the config dir");
-        dir
-    })
-}
-
-fn splitc_command(args: &[&str], password: Option<&str>) -> Command {
-    let mut cmd = Command::new(SPLITC);
-    cmd.args(args).env_remove("SPLITC_PASSWORD").env_remove("SPLITC_GROUP_PASSWORD");
-    cmd.env("XDG_CONFIG_HOME", config_home());
-    if let Some(p) = password {
-        cmd.env("SPLITC_PASSWORD", p);
-    }
-    cmd
-}
-
-/// Runs splitc to completion with `stdin` as its input.
-fn splitc(args: &[&str], password: Option<&str>, stdin: &str) -> Run {
-    run_to_end(splitc_command(args, password), args, stdin)
-}
-
-/// `splitc`, keeping its session tokens in `config` instead of the process's shared directory.
-fn splitc_in(config: &Path, args: &[&str], password: Option<&str>) -> Run {
-    let mut cmd = splitc_command(args, password);
-    cmd.env("XDG_CONFIG_HOME", config);
-    run_to_end(cmd, args, "")
-}
-
-fn run_to_end(mut cmd: Command, args: &[&str], stdin: &str) -> Run {
-    let mut child =
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start splitc");
-    let mut input = child.stdin.take().expect("stdin");
-    let text = stdin.to_string();
-    let writer = thread::spawn(move || {
-        let _ = input.write_all(text.as_bytes());
-    });
-    let out = drain(child.stdout.take().expect("stdout"));
-    let err = drain(child.stderr.take().expect("stderr"));
-    let code = wait_with_deadline(&mut child, RUN_DEADLINE, &format!("splitc {args:?}"));
-    let _ = writer.join();
-    Run { code, stdout: finish(out), stderr: finish(err) }
-}
-
-/// Runs a one-shot subcommand as `user` (password `pw-<user>-long`) against `server`.
-fn as_user(server: &Server, user: &str, args: &[&str]) -> Run {
-    let mut full = vec!["--server", &server.addr, "--user", user];
-    full.extend_from_slice(args);
-    splitc(&full, Some(&format!("pw-{user}-long")), "")
-}
-
-type Shared = Arc<Mutex<String>>;
-
-fn drain(stream: impl Read + Send + 'static) -> (Shared, thread::JoinHandle<()>) {
-    let text: Shared = Arc::default();
-    let sink = text.clone();
-    let handle = thread::spawn(move || {
-        let mut reader = BufReader::new(stream);
-        let mut buf = [0u8; 4096];
-        loop {
-            match reader.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n])),
-            }
-        }
-    });
-    (text, handle)
-}
-
-fn finish((text, handle): (Shared, thread::JoinHandle<()>)) -> String {
-    let _ = handle.join();
-    let text = text.lock().unwrap().clone();
-    text
-}
-
-/// A splitc that keeps running while the test talks to it (interactive mode, watch).
-struct Live {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: (Shared, thread::JoinHandle<()>),
-    stderr: (Shared, thread::JoinHandle<()>),
-}
-
-impl Live {
-    fn start(args: &[&str], password: Option<&str>) -> Live {
-        let mut child = splitc_command(args, password)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start splitc");
-        let stdin = child.stdin.take();
-        let stdout = drain(child.stdout.take().expect("stdout"));
-        let stderr = drain(child.stderr.take().expect("stderr"));
-        Live { child, stdin, stdout, stderr }
-    }
-
-    fn send(&mut self, lines: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin still open");
-        stdin.write_all(lines.as_bytes()).expect("write to splitc");
-        stdin.flush().expect("flush to splitc");
-    }
-
-    fn stdout(&self) -> String {
-        self.stdout.0.lock().unwrap().clone()
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.0.lock().unwrap().clone()
-    }
-
-    /// Waits until stdout (or stderr) contains `needle` `times` times.
-    fn wait_for(&self, needle: &str, times: usize, on_stderr: bool) {
-        let start = Instant::now();
-        loop {
-            let text = if on_stderr { self.stderr() } else { self.stdout() };
-            if text.matches(needle).count() >= times {
-                return;
-            }
-            if start.elapsed() > WAIT_DEADLINE {
-                panic!(
-                    "waited {WAIT_DEADLINE:?} for {needle:?} x{times}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-                    self.stdout(),
-                    self.stderr()
-                );
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Closes stdin and waits for the exit.
-    fn finish(mut self) -> Run {
-        drop(self.stdin.take());
-        let code = wait_with_deadline(&mut self.child, RUN_DEADLINE, "live splitc");
-        let stdout = std::mem::replace(&mut self.stdout, (Arc::default(), thread::spawn(|| {})));
-        let stderr = std::mem::replace(&mut self.stderr, (Arc::default(), thread::spawn(|| {})));
-        Run { code, stdout: finish(stdout), stderr: finish(stderr) }
-    }
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A server with alice (who created `trip`), bob and carol, all members.
-fn trip_with_three() -> Server {
-    let server = Server::start();
-    for user in ["alice", "bob", "carol"] {
-        as_user(&server, user, &["signup"]).ok();
-    }
-    as_user(&server, "alice", &["create-group", "trip"]).ok();
-    as_user(&server, "bob", &["join", "trip"]).ok();
-    as_user(&server, "carol", &["join", "trip"]).ok();
-    server
-}
-
-fn cents(v: &Value) -> i64 {
-    // Exact, from the number's text (the test crate shares splitc's arbitrary_precision serde_json).
-    let text = v.to_string();
-    Cents::parse_decimal(text.trim_matches('"')).unwrap_or_else(|e| panic!("amount {v}: {e}")).0
-}
-
+use std::time::{Duration, Instant};
+use vocab::{Action, Code};
 // ---------------------------------------------------------------------------------------------
 // One-shot subcommands
 
@@ -469,7 +88,8 @@ fn groups_members_add_transactions_balances_settle_export_delete() {
         as_user(&server, "alice", &["add", "trip", "90", "--split", "bob,carol", "--include-me", "--desc", "dinner"])
             .ok();
     assert!(run.stdout.starts_with("Transaction added\n"), "{run:?}");
-    assert!(run.stdout.contains("alice   90.00  dinner       bob, carol + payer"), "{}", run.stdout);
+    assert!(run.stdout.contains("AMOUNT (INR)"), "the currency is shown: {}", run.stdout);
+    assert!(run.stdout.contains("alice         90.00  dinner       bob, carol + payer"), "{}", run.stdout);
     let added = as_user(
         &server,
         "bob",
@@ -497,26 +117,30 @@ fn groups_members_add_transactions_balances_settle_export_delete() {
     let run = as_user(&server, "carol", &["balances", "trip"]).ok();
     assert_eq!(
         run.stdout,
-        "MEMBER   BALANCE  STATUS\n\
-         ------  --------  -------\n\
-         alice      60.00  is owed\n\
-         bob       970.50  is owed\n\
-         carol   -1030.50  owes\n"
+        "MEMBER  BALANCE (INR)  STATUS\n\
+         ------  -------------  -------\n\
+         alice           60.00  is owed\n\
+         bob            970.50  is owed\n\
+         carol        -1030.50  owes\n"
     );
     let balances = as_user(&server, "carol", &["balances", "trip", "--json"]).ok().json();
     assert_eq!(cents(&balances["balances"]["carol"]), -103050);
 
     let run = as_user(&server, "alice", &["settle", "trip"]).ok();
-    assert!(run.stdout.starts_with("FROM   TO     AMOUNT\n"), "{}", run.stdout);
-    assert!(run.stdout.contains("carol  alice   60.00\n"), "{}", run.stdout);
-    assert!(run.stdout.contains("carol  bob    970.50\n"), "{}", run.stdout);
+    assert!(run.stdout.starts_with("FROM   TO     AMOUNT (INR)\n"), "{}", run.stdout);
+    assert!(run.stdout.contains("carol  alice         60.00\n"), "{}", run.stdout);
+    assert!(run.stdout.contains("carol  bob          970.50\n"), "{}", run.stdout);
     let settle = as_user(&server, "alice", &["settle", "trip", "--method", "greedy", "--json"]).ok().json();
     let transfers = settle["settlements"].as_array().expect("settlements");
     assert_eq!(transfers.len(), 2);
     assert_eq!(transfers.iter().map(|t| cents(&t["amount"])).sum::<i64>(), 103050);
+    export_then_delete(&server, hotel_id);
+}
 
+/// The rest of the session above: export, delete by id, and an empty settlement.
+fn export_then_delete(server: &Server, hotel_id: u64) {
     // Export: CSV with a header row and quoting; JSON as the list of transactions.
-    let run = as_user(&server, "alice", &["export", "trip"]).ok();
+    let run = as_user(server, "alice", &["export", "trip"]).ok();
     let csv: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(csv[0], "id,created_at,payer,amount,description,split_between,include_payer,date,split,paid_by,shares");
     assert!(csv[1].contains(",alice,90.00,dinner,bob;carol,true,,equal,alice=90.00,"), "{}", run.stdout);
@@ -526,24 +150,24 @@ fn groups_members_add_transactions_balances_settle_export_delete() {
         "{}",
         run.stdout
     );
-    let exported = as_user(&server, "alice", &["export", "trip", "--format", "json"]).ok().json();
+    let exported = as_user(server, "alice", &["export", "trip", "--format", "json"]).ok().json();
     assert_eq!(exported["transactions"].as_array().map(Vec::len), Some(2));
     assert_eq!(exported["payments"], serde_json::json!([]));
     assert_eq!(exported["currency"], "INR");
 
     // Delete by id; the same id again is an error.
     let id = hotel_id.to_string();
-    assert_eq!(as_user(&server, "carol", &["delete", "trip", &id]).ok().stdout, "Transaction deleted\n");
-    let run = as_user(&server, "carol", &["delete", "trip", &id, "--json"]);
+    assert_eq!(as_user(server, "carol", &["delete", "trip", &id]).ok().stdout, "Transaction deleted\n");
+    let run = as_user(server, "carol", &["delete", "trip", &id, "--json"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(!run.stderr.is_empty());
-    let txns = as_user(&server, "carol", &["transactions", "trip", "--json"]).ok().json();
+    let txns = as_user(server, "carol", &["transactions", "trip", "--json"]).ok().json();
     assert_eq!(txns["transactions"].as_array().map(Vec::len), Some(1));
 
     // Nothing owed: an empty settlement is said in words.
-    as_user(&server, "bob", &["add", "trip", "30", "--split", "alice"]).ok();
-    as_user(&server, "carol", &["add", "trip", "30", "--split", "alice"]).ok();
-    let run = as_user(&server, "alice", &["settle", "trip"]).ok();
+    as_user(server, "bob", &["add", "trip", "30", "--split", "alice"]).ok();
+    as_user(server, "carol", &["add", "trip", "30", "--split", "alice"]).ok();
+    let run = as_user(server, "alice", &["settle", "trip"]).ok();
     assert!(run.stdout.starts_with("Nothing to settle"), "{}", run.stdout);
 }
 
@@ -633,45 +257,49 @@ fn split_modes_payers_payments_history_edit_leave() {
     let run = as_user(&server, "carol", &["edit", "trip", "999", "--desc", "x"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("Transaction not found"), "{run:?}");
+    payments_history_and_leave(&server);
+}
 
+/// The rest of the session above: payments, a recorded settlement, history, leaving.
+fn payments_history_and_leave(server: &Server) {
     // Payments, then a recorded settlement.
-    let run = as_user(&server, "carol", &["pay", "trip", "bob", "20", "--date", "2025-06-02"]).ok();
+    let run = as_user(server, "carol", &["pay", "trip", "bob", "20", "--date", "2025-06-02"]).ok();
     assert!(run.stdout.starts_with("Payment recorded\n"), "{}", run.stdout);
-    assert!(run.stdout.contains("2025-06-02  carol  bob   20.00  carol"), "{}", run.stdout);
-    as_user(&server, "alice", &["pay", "trip", "bob", "1", "--from", "carol"]).ok();
-    let run = as_user(&server, "alice", &["payments", "trip"]).ok();
+    assert!(run.stdout.contains("2025-06-02  carol  bob         20.00  carol"), "{}", run.stdout);
+    as_user(server, "alice", &["pay", "trip", "bob", "1", "--from", "carol"]).ok();
+    let run = as_user(server, "alice", &["payments", "trip"]).ok();
     assert_eq!(run.stdout.lines().count(), 4, "{}", run.stdout);
-    let run = as_user(&server, "alice", &["settle", "trip", "--record"]).ok();
+    let run = as_user(server, "alice", &["settle", "trip", "--record"]).ok();
     assert!(run.stdout.contains("Recorded 2 payments: ids 3, 4"), "{}", run.stdout);
-    let run = as_user(&server, "alice", &["settle", "trip"]).ok();
+    let run = as_user(server, "alice", &["settle", "trip"]).ok();
     assert!(run.stdout.starts_with("Nothing to settle"), "{}", run.stdout);
-    assert_eq!(as_user(&server, "alice", &["delete-payment", "trip", "4"]).ok().stdout, "Payment deleted\n");
-    let csv = as_user(&server, "alice", &["export", "trip", "--payments"]).ok().stdout;
+    assert_eq!(as_user(server, "alice", &["delete-payment", "trip", "4"]).ok().stdout, "Payment deleted\n");
+    let csv = as_user(server, "alice", &["export", "trip", "--payments"]).ok().stdout;
     assert!(csv.starts_with("id,created_at,date,from,to,amount,by\n1,"), "{csv}");
     assert_eq!(csv.lines().count(), 4, "{csv}");
 
     // History, newest first, with paging.
-    let run = as_user(&server, "bob", &["history", "trip", "--limit", "3"]).ok();
+    let run = as_user(server, "bob", &["history", "trip", "--limit", "3"]).ok();
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert!(lines[0].starts_with("ID") && lines[0].contains("WHAT"), "{}", run.stdout);
     assert!(lines[2].contains("alice deleted the payment"), "{}", run.stdout);
     assert!(lines[3].contains("recorded the settlement of trip: 2 payments"), "{}", run.stdout);
     assert!(run.stdout.contains("(older entries: --before"), "{}", run.stdout);
-    let json = as_user(&server, "bob", &["history", "trip", "--json"]).ok().json();
+    let json = as_user(server, "bob", &["history", "trip", "--json"]).ok().json();
     assert_eq!(json["history"][0]["event"], "payment_deleted");
 
     // Leave: refused with a balance, fine at zero.
-    let balances = as_user(&server, "carol", &["balances", "trip", "--json"]).ok().json();
-    let run = as_user(&server, "dave", &["signup"]).ok();
+    let balances = as_user(server, "carol", &["balances", "trip", "--json"]).ok().json();
+    let run = as_user(server, "dave", &["signup"]).ok();
     assert_eq!(run.code, 0);
-    as_user(&server, "dave", &["join", "trip"]).ok();
-    assert_eq!(as_user(&server, "dave", &["leave", "trip"]).ok().stdout, "Left group\n");
+    as_user(server, "dave", &["join", "trip"]).ok();
+    assert_eq!(as_user(server, "dave", &["leave", "trip"]).ok().stdout, "Left group\n");
     if cents(&balances["balances"]["carol"]) != 0 {
-        let run = as_user(&server, "carol", &["leave", "trip"]);
+        let run = as_user(server, "carol", &["leave", "trip"]);
         assert_eq!(run.code, 1, "{run:?}");
         assert!(run.stderr.contains("Settle your balance before leaving"), "{run:?}");
     }
-    let members = as_user(&server, "alice", &["members", "trip", "--json"]).ok().json();
+    let members = as_user(server, "alice", &["members", "trip", "--json"]).ok().json();
     assert_eq!(members["members"], serde_json::json!(["alice", "bob", "carol"]));
 }
 
@@ -775,8 +403,10 @@ fn interactive_session_from_login_to_settle() {
         "2", // view transactions
         "3",
         &old_id, // delete bob's 7.00 by id
-        "4",     // balances
-        "5",     // settle
+        "maybe",
+        "y", // confirmed (after an answer that is neither)
+        "4", // balances
+        "5", // settle
         "0",
         "0",
         "0", // back, logout, exit
@@ -794,6 +424,8 @@ fn interactive_session_from_login_to_settle() {
         "Members besides you: bob, carol",
         "✔ Transaction added",
         "45.50  taxi",
+        "Delete #",
+        "Please answer y or n.",
         "✔ Transaction deleted",
         "alice     22.75  is owed",
         "bob      -22.75  owes",
@@ -830,13 +462,15 @@ fn interactive_payment_history_edit_and_leave() {
         "4",
         "1", // open trip
         "1",
-        "30",
+        "ten",
+        "30", // asked again after an amount that is not one
         "hotel",
         "percent:bob=50,carol=50", // add with a split mode
         "6",
         "bob",
+        "4,50",
         "4.50",
-        "", // alice paid bob 4.50
+        "", // alice paid bob 4.50, after a comma
         "8",
         &old_id,
         "12",
@@ -856,7 +490,10 @@ fn interactive_payment_history_edit_and_leave() {
         "7. History",
         "8. Edit transaction",
         "9. Leave group",
+        "✘ invalid amount \"ten\": write a positive number like 12.50; try again (empty to cancel)",
+        "Amount (empty to cancel): 30",
         "✔ Transaction added: bob 15.00, carol 15.00",
+        "write 4.50 (a point, not a comma); try again",
         "✔ Payment recorded (id 1): you paid bob 4.50",
         "✔ Transaction edited",
         "WHEN (UTC)",
@@ -975,6 +612,83 @@ fn interactive_reconnects_and_logs_in_again() {
     drop(server);
 }
 
+/// alice sits in trip's menu: logged in through `--user` and SPLITC_PASSWORD, following the group.
+fn alice_in_trip(server: &Server) -> Live {
+    let mut live = Live::start(&["--server", &server.addr, "--user", "alice"], Some("pw-alice-long"));
+    live.send("1\n4\n1\n");
+    live.wait_for("--- GROUP: trip ---", 1, false);
+    live.wait_for("· watching trip", 1, false);
+    live
+}
+
+#[test]
+fn interactive_edit_that_conflicts_shows_the_transaction_as_it_is_now_and_asks_again() {
+    let server = trip_with_three();
+    let cab = as_user(&server, "bob", &["add", "trip", "9", "--split", "alice,carol", "--desc", "cab", "--json"]);
+    let id = cab.ok().json()["transaction"]["id"].as_u64().expect("id").to_string();
+    let mut live = alice_in_trip(&server);
+    live.send(&format!("8\n{id}\n"));
+    live.wait_for("New amount (empty = keep): ", 1, false);
+    // alice saw version 1; carol changes the description meanwhile (version 2).
+    as_user(&server, "carol", &["edit", "trip", &id, "--desc", "night cab"]).ok();
+    live.wait_for("🔔 [trip] carol edited", 1, false);
+    live.send("12\n\n\n");
+    live.wait_for("Someone changed it since it was shown; it is now:", 1, false);
+    live.wait_for("New amount (empty = keep): ", 2, false);
+    let out = live.stdout();
+    let shown = &out[out.find("it is now:").expect("shown")..];
+    assert!(shown.contains("9.00  night cab"), "the current transaction is shown: {out}");
+    // Asked again: this time it applies, to the version shown.
+    live.send("12\n\n\n");
+    live.wait_for("✔ Transaction edited", 1, false);
+    live.send("3\n");
+    live.send(&format!("{id}\n"));
+    live.wait_for("Delete #", 1, false);
+    as_user(&server, "carol", &["edit", "trip", &id, "--desc", "late cab"]).ok();
+    live.wait_for("🔔 [trip] carol edited", 2, false);
+    live.send("y\n");
+    live.wait_for("Someone changed it since it was shown; it is now:", 2, false);
+    live.wait_for("Delete #", 2, false);
+    live.send("n\n0\n0\n");
+    let run = live.finish();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("Nothing deleted."), "{}", run.stdout);
+    let txns = as_user(&server, "alice", &["transactions", "trip", "--json"]).ok().json();
+    let txn = &txns["transactions"][0];
+    assert_eq!((cents(&txn["amount"]), txn["description"].as_str()), (1200, Some("late cab")), "{txns}");
+}
+
+#[test]
+fn interactive_follows_the_group_on_screen_across_a_server_restart() {
+    let server = trip_with_three();
+    let mut live = alice_in_trip(&server);
+    let sessions =
+        || as_user(&server, "alice", &["sessions", "--json"]).ok().json()["sessions"].as_array().map(Vec::len);
+    // The menus' login and this command's: the follower resumed the menus' session.
+    assert_eq!(sessions(), Some(2));
+    as_user(&server, "bob", &["add", "trip", "1.01", "--split", "alice"]).ok();
+    live.wait_for("bob added ₹1.01 expense", 1, false);
+    let server = server.restart();
+    // Made while alice's splitc is disconnected (it reconnects by itself, with backoff).
+    for n in 1..=5 {
+        as_user(&server, "bob", &["add", "trip", &format!("2.0{n}"), "--split", "alice"]).ok();
+    }
+    live.wait_for("reconnected; watching trip again", 1, false);
+    live.wait_for("bob added ₹2.05 expense", 1, false);
+    as_user(&server, "carol", &["add", "trip", "3.03", "--split", "alice"]).ok();
+    live.wait_for("carol added ₹3.03 expense", 1, false);
+    let sessions = as_user(&server, "alice", &["sessions", "--json"]).ok().json();
+    assert_eq!(sessions["sessions"].as_array().map(Vec::len), Some(2), "no session per reconnect: {sessions}");
+    live.send("0\n0\n");
+    let run = live.finish();
+    assert_eq!(run.code, 0, "{run:?}");
+    let shown: Vec<&str> = run.stdout.lines().filter(|l| l.contains(" added ₹")).collect();
+    let amounts: Vec<&str> = shown.iter().map(|l| l.split('₹').nth(1).unwrap_or("?")).collect();
+    let expected: Vec<String> =
+        ["1.01", "2.01", "2.02", "2.03", "2.04", "2.05", "3.03"].iter().map(|a| format!("{a} expense")).collect();
+    assert_eq!(amounts, expected, "each change once, in order:\n{}", run.stdout);
+}
+
 #[test]
 fn interactive_gives_up_with_exit_3_when_the_server_stays_away() {
     let closed = {
@@ -995,11 +709,11 @@ fn balance_details_and_debts() {
     let run = as_user(&server, "carol", &["balances", "trip", "--details"]).ok();
     assert_eq!(
         run.stdout,
-        "MEMBER   PAID  SHARE   SENT  RECEIVED     NET\n\
-         ------  -----  -----  -----  --------  ------\n\
-         alice   90.00  30.00   0.00     12.30   47.70\n\
-         bob      0.00  30.00  12.30      0.00  -17.70\n\
-         carol    0.00  30.00   0.00      0.00  -30.00\n"
+        "MEMBER   PAID  SHARE   SENT  RECEIVED  NET (INR)\n\
+         ------  -----  -----  -----  --------  ---------\n\
+         alice   90.00  30.00   0.00     12.30      47.70\n\
+         bob      0.00  30.00  12.30      0.00     -17.70\n\
+         carol    0.00  30.00   0.00      0.00     -30.00\n"
     );
     let details = as_user(&server, "carol", &["balances", "trip", "--details", "--json"]).ok().json();
     let rows = details["members"].as_array().expect("members");
@@ -1013,10 +727,10 @@ fn balance_details_and_debts() {
     let run = as_user(&server, "bob", &["debts", "trip"]).ok();
     assert_eq!(
         run.stdout,
-        "FROM   TO     AMOUNT\n\
-         -----  -----  ------\n\
-         bob    alice   17.70\n\
-         carol  alice   30.00\n"
+        "FROM   TO     AMOUNT (INR)\n\
+         -----  -----  ------------\n\
+         bob    alice         17.70\n\
+         carol  alice         30.00\n"
     );
     let debts = as_user(&server, "bob", &["debts", "trip", "--json"]).ok().json();
     assert_eq!(debts["debts"][0]["from"], "bob");
@@ -1202,42 +916,6 @@ fn every_shared_action_is_one_the_server_decodes() {
 
 // ---------------------------------------------------------------------------------------------
 // TLS
-
-/// A CA and a server certificate it signed for `names`, as PEM text.
-struct TestPki {
-    ca: String,
-    cert: String,
-    key: String,
-}
-
-/// Where `TestPki::write` put the files.
-struct PkiFiles {
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-}
-
-fn test_pki(names: &[&str]) -> TestPki {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(DnType::CommonName, "splitc test CA");
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("CA key")).expect("CA");
-    let key = KeyPair::generate().expect("key");
-    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    let cert = CertificateParams::new(names).expect("params").signed_by(&key, &ca).expect("certificate");
-    TestPki { ca: ca.pem(), cert: cert.pem(), key: key.serialize_pem() }
-}
-
-impl TestPki {
-    fn write(&self, dir: &Path) -> PkiFiles {
-        let files = PkiFiles { ca: dir.join("ca.pem"), cert: dir.join("cert.pem"), key: dir.join("key.pem") };
-        std::fs::write(&files.ca, &self.ca).expect("write CA");
-        std::fs::write(&files.cert, &self.cert).expect("write cert");
-        std::fs::write(&files.key, &self.key).expect("write key");
-        files
-    }
-}
 
 /// Runs a one-shot subcommand as `user` over TLS, trusting the test CA.
 fn as_user_tls(server: &Server, ca: &Path, user: &str, args: &[&str]) -> Run {
