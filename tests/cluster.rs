@@ -17,10 +17,22 @@ const MEMBERS: usize = 3;
 const NEW_LEADER_WITHIN: Duration = Duration::from_secs(3);
 
 /// Free loopback ports for the peer listeners (bound and released: peers must know them up front).
+/// Taken below Linux's ephemeral range (32768-60999), from a counter this test process owns: a
+/// port the OS handed out with `:0` may be handed again, as the source port of one of the many
+/// connections the tests open in parallel, before the member binds it.
 fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<std::net::TcpListener> =
-        (0..n).map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind")).collect();
-    listeners.iter().map(|l| l.local_addr().expect("addr").port()).collect()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 1_000) as u16 * 12;
+    let mut ports = Vec::new();
+    while ports.len() < n {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = base.wrapping_add(offset % 12_000);
+        if (20_000..32_768).contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            ports.push(port);
+        }
+    }
+    ports
 }
 
 struct Cluster {
@@ -738,7 +750,8 @@ fn write_many(cluster: &Cluster, prefix: &str, count: usize, deadline: Instant) 
 
 #[test]
 fn a_member_that_missed_the_compacted_log_catches_up_by_snapshot() {
-    let snapshot_every = ["--raft-snapshot-every", "40"];
+    // A loop turn's writes are one entry: 400 writes in batches of 25 make a few dozen.
+    let snapshot_every = ["--raft-snapshot-every", "5"];
     let mut cluster = Cluster::start("cluster-snap");
     for i in 0..MEMBERS {
         cluster.kill(i);
