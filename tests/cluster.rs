@@ -657,6 +657,7 @@ fn a_member_of_another_cluster_never_joins_the_quorum_and_strangers_are_cut_off(
         id,
         cluster: cluster.to_string(),
         client: "127.0.0.1:1".to_string(),
+        peer: None,
     };
     assert!(peer_port_closes_after(ports[0], &hello(9, "alpha")), "a node id not in --peers is cut off");
     assert!(peer_port_closes_after(ports[0], &hello(2, "beta")), "a member of another cluster is cut off");

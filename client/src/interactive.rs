@@ -482,19 +482,25 @@ fn record_payment(s: &mut Session, user: &str, group: &str) -> Step<()> {
 fn edit_transaction(s: &mut Session, group: &str) -> Step<()> {
     let Some(mut shown) = pick_transaction(s, group, "edit")? else { return Ok(()) };
     while let Some(data) = edit_answers(s, group, &shown)? {
-        match s.act_versioned(Action::EditTransaction, Some(data))? {
-            Ok(reply) => {
-                say(&format!("✔ {}", message(&reply)));
-                return Ok(());
-            }
-            Err(Some(current)) => match conflict_shown(s, &current) {
-                Some(txn) => shown = txn,
-                None => return Ok(()),
-            },
-            Err(None) => return Ok(()),
+        match versioned_change(s, Action::EditTransaction, data)? {
+            Some(txn) => shown = txn,
+            None => return Ok(()),
         }
     }
     Ok(())
+}
+
+/// Sends an edit or a delete naming a version: `Some(current)` when it was refused as a
+/// `conflict` (the transaction as it is now, shown), to be asked again; `None` when it is done.
+fn versioned_change(s: &mut Session, action: Action, data: Value) -> Step<Option<view::Txn>> {
+    match s.act_versioned(action, Some(data))? {
+        Ok(reply) => {
+            say(&format!("✔ {}", message(&reply)));
+            Ok(None)
+        }
+        Err(Some(current)) => Ok(conflict_shown(s, &current)),
+        Err(None) => Ok(None),
+    }
 }
 
 /// Shows the transactions, asks which one; `None` when cancelled or not there.
@@ -640,16 +646,9 @@ fn delete_transaction(s: &mut Session, group: &str) -> Step<()> {
         if let Some(version) = shown.version {
             data["version"] = json!(version);
         }
-        match s.act_versioned(Action::DeleteTransaction, Some(data))? {
-            Ok(reply) => {
-                say(&format!("✔ {}", message(&reply)));
-                return Ok(());
-            }
-            Err(Some(current)) => match conflict_shown(s, &current) {
-                Some(txn) => shown = txn,
-                None => return Ok(()),
-            },
-            Err(None) => return Ok(()),
+        match versioned_change(s, Action::DeleteTransaction, data)? {
+            Some(txn) => shown = txn,
+            None => return Ok(()),
         }
     }
 }

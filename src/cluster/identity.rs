@@ -3,7 +3,8 @@
 //! before it believes any raft message on that connection.
 //!
 //! A hello is refused when it names another cluster (two clusters whose `--peers` overlap by
-//! mistake must not mix their logs) or a node id that is not one of the other members in `--peers`.
+//! mistake must not mix their logs) or a node id that is not one of the other members (in
+//! `--peers`, or a voter of the configuration the member has applied).
 //! Owns the hello's body encoding and that check; the framing around it is `transport`'s.
 
 use std::io::Write;
@@ -67,22 +68,29 @@ fn write_durably(dir: &Path, path: &Path, id: &str) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
-/// The first frame on a dialled peer connection: who dials, of which cluster, and where its clients
-/// connect (how members learn where to redirect clients).
+/// The first frame on a dialled peer connection: who dials, of which cluster, where its clients
+/// connect (how members learn where to redirect clients) and its own peer address (how a member
+/// learns the address of a member added by an entry its log no longer holds: compacted behind a
+/// snapshot, or brought by one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hello {
     pub id: u64,
     pub cluster: String,
     pub client: String,
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 impl Hello {
-    /// The body: `<u64 LE id> <u8 length> <cluster id> <client address>`.
+    /// The body: `<u64 LE id> <u8 length> <cluster id> <client address>[ <peer address>]` (a
+    /// member without the last part is understood).
     pub fn encode(&self) -> Vec<u8> {
         let mut body = self.id.to_le_bytes().to_vec();
         body.push(self.cluster.len() as u8);
         body.extend_from_slice(self.cluster.as_bytes());
         body.extend_from_slice(self.client.as_bytes());
+        if let Some(peer) = self.peer {
+            body.extend_from_slice(format!(" {peer}").as_bytes());
+        }
         body
     }
 
@@ -103,7 +111,14 @@ impl Hello {
             return Err(format!("peer hello: a client address of {} bytes", client.len()));
         }
         let client = std::str::from_utf8(client).map_err(|_| "peer hello: client address is not UTF-8".to_string())?;
-        Ok(Hello { id, cluster: cluster.to_string(), client: client.to_string() })
+        let (client, peer) = match client.split_once(' ') {
+            None => (client, None),
+            Some((client, peer)) => {
+                let peer = peer.parse().map_err(|_| format!("peer hello: {peer:?} is not a peer address"))?;
+                (client, Some(peer))
+            }
+        };
+        Ok(Hello { id, cluster: cluster.to_string(), client: client.to_string(), peer })
     }
 }
 
@@ -143,7 +158,17 @@ mod tests {
     use super::*;
 
     fn hello(id: u64, cluster: &str) -> Hello {
-        Hello { id, cluster: cluster.to_string(), client: "127.0.0.1:5005".to_string() }
+        Hello { id, cluster: cluster.to_string(), client: "127.0.0.1:5005".to_string(), peer: None }
+    }
+
+    #[test]
+    fn a_hello_carries_the_peer_address_and_one_without_it_is_understood() {
+        let with = Hello { peer: Some("127.0.0.1:7004".parse().expect("addr")), ..hello(4, "c") };
+        assert_eq!(Hello::decode(&with.encode()), Ok(with.clone()));
+        assert_eq!(Hello::decode(&hello(4, "c").encode()).map(|h| h.peer), Ok(None));
+        let mut bad = hello(4, "c").encode();
+        bad.extend_from_slice(b" not-an-address");
+        assert!(Hello::decode(&bad).unwrap_err().contains("not a peer address"));
     }
 
     #[test]

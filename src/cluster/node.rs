@@ -95,9 +95,10 @@ impl Node {
         let others: Vec<(u64, SocketAddr)> = config.peers.iter().copied().filter(|&(id, _)| id != config.id).collect();
         let cluster = super::identity::settle_cluster_id(dir, config.cluster_id.as_deref())?;
         let tls = config.tls.as_ref().map(PeerTls::load).transpose()?;
-        let hello = Hello { id: config.id, cluster, client: own_client.clone() };
-        let transport = Transport::bind(registry, tokens, hello, listen, &others, tls)
+        let hello = Hello { id: config.id, cluster, client: own_client.clone(), peer: Some(listen) };
+        let mut transport = Transport::bind(registry, tokens, hello, listen, &others, tls)
             .map_err(|e| format!("cannot listen for peers on {listen}: {e}"))?;
+        transport.set_members(&replica.voters());
         let mut clients: HashMap<u64, String> = config.peer_clients.iter().cloned().collect();
         clients.insert(config.id, own_client);
         let node = Node {
@@ -131,6 +132,10 @@ impl Node {
         for frame in received.drain(..) {
             match frame {
                 Received::Hello(hello) => {
+                    if let Some(peer) = hello.peer.filter(|_| !self.transport.knows(hello.id)) {
+                        crate::log::info!("cluster: member {} is at {peer} (from its hello)", hello.id);
+                        self.transport.set_peer(registry, hello.id, peer);
+                    }
                     self.clients.insert(hello.id, hello.client);
                 }
                 Received::Message(message) => merge(&mut progress, self.replica.step(machine, *message)),
@@ -155,7 +160,7 @@ impl Node {
         while self.replica.has_ready() {
             merge(&mut progress, self.replica.handle_ready(machine, &mut self.log)?);
         }
-        self.sync_members(registry);
+        self.sync_members(registry, progress.installed.is_some());
         if let Some(index) = progress.installed {
             crate::log::info!("raft: installed the leader's snapshot at {index}");
         }
@@ -177,8 +182,12 @@ impl Node {
     }
 
     /// Applied membership changes reach the transport (whom to dial) and the client addresses.
-    fn sync_members(&mut self, registry: &Registry) {
-        for applied in self.replica.take_changes() {
+    fn sync_members(&mut self, registry: &Registry, installed: bool) {
+        let changes = self.replica.take_changes();
+        if installed || !changes.is_empty() {
+            self.transport.set_members(&self.replica.voters());
+        }
+        for applied in changes {
             match applied.change {
                 Change::Add { id, peer, client } => {
                     crate::log::info!("cluster: member {id} ({peer}) added at index {}", applied.index);

@@ -155,8 +155,11 @@ struct Inbound {
 pub struct Transport {
     /// What this member says in its hellos.
     own: Hello,
-    /// The other members' ids: the only ones whose hellos are admitted.
+    /// The other members' ids whose addresses are known (dialled).
     others: Vec<u64>,
+    /// The other voters, addresses known or not (`set_members`): with `others`, whose hellos are
+    /// admitted.
+    members: Vec<u64>,
     /// Peer TLS (with `--tls-cert`); `None`: plaintext.
     tls: Option<PeerTls>,
     listener: TcpListener,
@@ -193,6 +196,7 @@ impl Transport {
         Ok(Transport {
             own,
             others: peers.iter().map(|&(id, _)| id).collect(),
+            members: Vec::new(),
             tls,
             listener,
             listener_token: tokens.0,
@@ -219,6 +223,22 @@ impl Transport {
         self.remove_peer(registry, id);
         self.outbound.insert(id, Outbound::new(addr, Instant::now()));
         self.others.push(id);
+    }
+
+    /// The members (voters) as this member knows them, addresses known or not: a hello from one of
+    /// them is admitted (and teaches its address, `Hello::peer`).
+    pub fn set_members(&mut self, voters: &[u64]) {
+        self.members = voters.iter().copied().filter(|&id| id != self.own.id).collect();
+    }
+
+    /// The ids whose hellos are admitted.
+    fn admissible(&self) -> Vec<u64> {
+        self.others.iter().chain(&self.members).copied().collect()
+    }
+
+    /// Whether this member knows where to send to `id`.
+    pub fn knows(&self, id: u64) -> bool {
+        self.outbound.contains_key(&id)
     }
 
     /// Stops dialling a member a membership change removed.
@@ -342,9 +362,13 @@ impl Transport {
 
     /// Checks a frame from accepted connection `key` against its hello; `Err` closes it.
     fn believe(&mut self, key: usize, frame: Received, out: &mut Vec<Received>) -> Result<(), ()> {
+        // Only a first hello needs the list (it is built, not kept: members change).
+        let first_hello =
+            matches!(frame, Received::Hello(_)) && self.inbound.get(key).is_some_and(|c| c.peer.is_none());
+        let admissible = if first_hello { self.admissible() } else { Vec::new() };
         let Some(connection) = self.inbound.get_mut(key) else { return Err(()) };
         match (&frame, connection.peer) {
-            (Received::Hello(hello), None) => match identity::admit(hello, &self.own.cluster, &self.others) {
+            (Received::Hello(hello), None) => match identity::admit(hello, &self.own.cluster, &admissible) {
                 Ok(()) => connection.peer = Some(hello.id),
                 Err(refused) => {
                     self.log_refusal(&refused);
@@ -537,7 +561,7 @@ mod tests {
         let peer = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let peer_addr = peer.local_addr().expect("addr");
         let own = "127.0.0.1:0".parse().expect("addr");
-        let hello = Hello { id: 1, cluster: "c".to_string(), client: "c".to_string() };
+        let hello = Hello { id: 1, cluster: "c".to_string(), client: "c".to_string(), peer: None };
         let mut transport =
             Transport::bind(poll.registry(), (Token(0), 1), hello, own, &[(2, peer_addr)], None).expect("bind");
         transport.flush(poll.registry(), Instant::now());
@@ -561,7 +585,7 @@ mod tests {
     #[test]
     fn frames_round_trip_and_a_flipped_bit_is_refused() {
         let mut bytes = Vec::new();
-        let hello = Hello { id: 7, cluster: "c".to_string(), client: "a".to_string() };
+        let hello = Hello { id: 7, cluster: "c".to_string(), client: "a".to_string(), peer: None };
         encode_frame(KIND_HELLO, &hello.encode(), &mut bytes);
         let message = Message { to: 2, from: 1, term: 5, ..Message::default() };
         encode_frame(KIND_MESSAGE, &message.write_to_bytes().expect("encodes"), &mut bytes);
