@@ -4,7 +4,8 @@
 //! through the same checks as records: ids dense, members known, every transaction balanced. Balances
 //! are not stored; they are recomputed from the transactions, so a snapshot cannot carry a wrong one.
 //! Session tokens are carried as their hashes, least recently used first; deleted accounts by a flag.
-//! The machine only says what the image is (serde types); its encoding (JSON) and how its groups are
+//! The machine only says what the image is (plain types with public fields, serde for the JSON of
+//! older snapshots and `splitd inspect`); its encodings (binary sections, JSON) and how its groups are
 //! parsed (on several threads) are the store's.
 
 use std::net::IpAddr;
@@ -20,20 +21,20 @@ use super::{ApplyError, GroupId, Machine, Millis, TxnId, UserId};
 /// The state as it is written: borrowed views.
 #[derive(Serialize)]
 pub struct ImageRef<'a> {
-    next_txn_id: TxnId,
-    next_payment_id: PaymentId,
-    users: Vec<UserRef<'a>>,
-    groups: Vec<GroupRef<'a>>,
-    tokens: Vec<TokenImage>,
+    pub next_txn_id: TxnId,
+    pub next_payment_id: PaymentId,
+    pub users: Vec<UserRef<'a>>,
+    pub groups: Vec<GroupRef<'a>>,
+    pub tokens: Vec<TokenImage>,
 }
 
 #[derive(Serialize)]
-struct UserRef<'a> {
-    name: &'a str,
-    password_hash: &'a str,
-    groups: &'a [GroupId],
+pub struct UserRef<'a> {
+    pub name: &'a str,
+    pub password_hash: &'a str,
+    pub groups: &'a [GroupId],
     #[serde(skip_serializing_if = "is_false")]
-    deleted: bool,
+    pub deleted: bool,
 }
 
 fn is_false(flag: &bool) -> bool {
@@ -42,37 +43,37 @@ fn is_false(flag: &bool) -> bool {
 
 /// One session token, written and read alike (small and fixed-size: no borrowed view needed).
 #[derive(Serialize, Deserialize)]
-struct TokenImage {
-    token: TokenHash,
-    user: UserId,
-    created: Millis,
-    last_used: Millis,
-    address: Option<IpAddr>,
+pub struct TokenImage {
+    pub token: TokenHash,
+    pub user: UserId,
+    pub created: Millis,
+    pub last_used: Millis,
+    pub address: Option<IpAddr>,
 }
 
 #[derive(Serialize)]
-struct GroupRef<'a> {
-    name: &'a str,
-    password_hash: Option<&'a str>,
-    creator: UserId,
-    created_at: i64,
-    currency: &'a str,
-    members: &'a [UserId],
-    slots: &'a [UserId],
-    transactions: &'a [Transaction],
-    payments: &'a [Payment],
-    history: &'a [Entry],
+pub struct GroupRef<'a> {
+    pub name: &'a str,
+    pub password_hash: Option<&'a str>,
+    pub creator: UserId,
+    pub created_at: i64,
+    pub currency: &'a str,
+    pub members: &'a [UserId],
+    pub slots: &'a [UserId],
+    pub transactions: &'a [Transaction],
+    pub payments: &'a [Payment],
+    pub history: &'a [Entry],
     /// Written only once the history is trimmed: the idempotency keys are otherwise rebuilt from it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    keys: Vec<KeyImage<&'a str>>,
+    pub keys: Vec<KeyImage<&'a str>>,
 }
 
 /// One idempotency key: whose, the key, what it made.
 #[derive(Serialize, Deserialize)]
-struct KeyImage<S> {
-    user: UserId,
-    key: S,
-    made: KeyRef,
+pub struct KeyImage<S> {
+    pub user: UserId,
+    pub key: S,
+    pub made: KeyRef,
 }
 
 /// The state as it is read. Fields added after the first image format have defaults, so older
@@ -81,14 +82,14 @@ struct KeyImage<S> {
 /// parsed `GroupImage`s in (`with_groups`) before `Machine::from_image` checks everything.
 #[derive(Deserialize)]
 pub struct StateImage<G> {
-    next_txn_id: TxnId,
+    pub next_txn_id: TxnId,
     #[serde(default = "first_id")]
-    next_payment_id: PaymentId,
-    users: Vec<UserImage>,
-    groups: Vec<G>,
+    pub next_payment_id: PaymentId,
+    pub users: Vec<UserImage>,
+    pub groups: Vec<G>,
     /// Absent in images from before session tokens.
     #[serde(default)]
-    tokens: Vec<TokenImage>,
+    pub tokens: Vec<TokenImage>,
 }
 
 impl<G> StateImage<G> {
@@ -105,35 +106,35 @@ impl<G> StateImage<G> {
 }
 
 #[derive(Deserialize)]
-struct UserImage {
-    name: String,
-    password_hash: String,
-    groups: Vec<GroupId>,
+pub struct UserImage {
+    pub name: String,
+    pub password_hash: String,
+    pub groups: Vec<GroupId>,
     #[serde(default)]
-    deleted: bool,
+    pub deleted: bool,
 }
 
 /// One group as the image holds it: parsed, not yet checked (`Machine::from_image` checks it).
 #[derive(Deserialize)]
 pub struct GroupImage {
-    name: String,
-    password_hash: Option<String>,
-    creator: UserId,
-    created_at: i64,
+    pub name: String,
+    pub password_hash: Option<String>,
+    pub creator: UserId,
+    pub created_at: i64,
     #[serde(default = "default_currency")]
-    currency: String,
-    members: Vec<UserId>,
+    pub currency: String,
+    pub members: Vec<UserId>,
     /// Empty in older images: then the members are the slots.
     #[serde(default)]
-    slots: Vec<UserId>,
-    transactions: Vec<Transaction>,
+    pub slots: Vec<UserId>,
+    pub transactions: Vec<Transaction>,
     #[serde(default)]
-    payments: Vec<Payment>,
+    pub payments: Vec<Payment>,
     #[serde(default)]
-    history: Vec<Entry>,
+    pub history: Vec<Entry>,
     /// Absent unless the history was trimmed (then the keys of trimmed entries are only here).
     #[serde(default)]
-    keys: Vec<KeyImage<String>>,
+    pub keys: Vec<KeyImage<String>>,
 }
 
 fn first_id() -> PaymentId {
