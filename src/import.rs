@@ -263,7 +263,7 @@ mod tests {
         };
         assert!(!image.contains("alice123") && !image.contains("beach"));
         let goa = machine.groups().get(machine.groups().find("goa").unwrap()).unwrap();
-        let descriptions: Vec<&str> = goa.ledger.transactions().iter().map(|t| t.description.as_str()).collect();
+        let descriptions: Vec<String> = goa.ledger.transactions().map(|t| t.description).collect();
         assert_eq!(descriptions, ["hotel", "chai", "taxi"], "order kept");
         assert!(auth::verify_password("beach", goa.password_hash.as_deref().unwrap()));
         // Replaying the records gives the same state.

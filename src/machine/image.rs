@@ -60,12 +60,37 @@ pub struct GroupRef<'a> {
     pub currency: &'a str,
     pub members: &'a [UserId],
     pub slots: &'a [UserId],
-    pub transactions: &'a [Transaction],
+    pub transactions: Transactions<'a>,
     pub payments: &'a [Payment],
     pub history: &'a [Entry],
     /// Written only once the history is trimmed: the idempotency keys are otherwise rebuilt from it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub keys: Vec<KeyImage<&'a str>>,
+}
+
+/// A group's transactions as the image writes them: unpacked one at a time from the ledger, never
+/// all at once (a snapshot must not double the memory of a large group).
+#[derive(Clone, Copy)]
+pub struct Transactions<'a>(&'a super::ledger::Ledger);
+
+impl<'a> Transactions<'a> {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Transaction> + 'a {
+        self.0.transactions()
+    }
+}
+
+impl Serialize for Transactions<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
 }
 
 /// One idempotency key: whose, the key, what it made.
@@ -180,7 +205,7 @@ impl Machine {
                     currency: &g.currency,
                     members: &g.members,
                     slots: &g.slots,
-                    transactions: g.ledger.transactions(),
+                    transactions: Transactions(&g.ledger),
                     payments: g.ledger.payments(),
                     history: g.history.entries(),
                     keys: if g.history.oldest() > 1 { key_images(g) } else { Vec::new() },
@@ -287,12 +312,15 @@ impl Machine {
         }
         group.history = History::restore(image.history)
             .ok_or_else(|| ApplyError(format!("snapshot: history of {} is not numbered consecutively", image.name)))?;
-        // Idempotency keys, from the entries that made things (deleted ones included).
+        // Idempotency keys: of the transactions there are and those the history saw deleted (a key
+        // stays with its transaction through edits; its recorder is the one who added it), of the
+        // payments the history saw recorded, and those of trimmed entries (`keys`). One key names one
+        // thing, so the order does not matter.
         let mut keys = Vec::new();
         for entry in group.history.entries() {
             match &entry.what {
-                Activity::TransactionAdded { id, key, .. } => {
-                    keys.push((entry.by, key.clone(), KeyRef::Transaction(*id)))
+                Activity::TransactionDeleted { txn } => {
+                    keys.push((txn.payer, txn.key.clone(), KeyRef::Transaction(txn.id)))
                 }
                 Activity::PaymentRecorded { payment } => {
                     keys.push((payment.by, payment.key.clone(), KeyRef::Payment(payment.id)))
@@ -300,6 +328,7 @@ impl Machine {
                 _ => {}
             }
         }
+        keys.extend(image.transactions.iter().map(|t| (t.payer, t.key.clone(), KeyRef::Transaction(t.id))));
         for (user, key, made) in keys {
             group.note_key(user, key.as_ref(), made);
         }
@@ -308,7 +337,7 @@ impl Machine {
         }
         for txn in image.transactions {
             let txn_id = txn.id;
-            if txn_id >= state.next_txn_id || !group.ledger.add(txn, &group.member_pos) {
+            if txn_id >= state.next_txn_id || !group.ledger.add(&txn, &group.member_pos) {
                 return Err(ApplyError(format!("snapshot: transaction {txn_id} does not fit group {}", image.name)));
             }
         }

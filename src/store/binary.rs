@@ -178,7 +178,7 @@ fn put_group(out: &mut Vec<u8>, group: &GroupRef) {
     put_users(out, group.members);
     put_users(out, group.slots);
     out.u64v(group.transactions.len() as u64);
-    group.transactions.iter().for_each(|txn| put_transaction(out, txn));
+    group.transactions.iter().for_each(|txn| put_transaction(out, &txn));
     out.u64v(group.payments.len() as u64);
     group.payments.iter().for_each(|p| put_payment(out, p));
     out.u64v(group.history.len() as u64);
@@ -357,12 +357,10 @@ fn put_entry(out: &mut Vec<u8>, entry: &Entry) {
             out.push(3);
             out.u32v(*member);
         }
-        Activity::TransactionAdded { id, amount, description, key } => {
+        Activity::TransactionAdded { id, amount } => {
             out.push(4);
             out.u64v(*id);
             out.i64v(amount.0);
-            out.text(description);
-            out.opt_text(key.as_deref());
         }
         Activity::TransactionEdited { before, after } => {
             out.push(5);
@@ -397,23 +395,18 @@ fn take_entry(take: &mut Take) -> Result<Entry, Short> {
     let (id, at, by) = (take.u64v("entry id")?, take.i64v("entry at")?, take.u32v("entry by")?);
     let what = match take.byte("activity")? {
         0 => Activity::GroupCreated,
-        1 => Activity::CurrencySet { currency: take.string("currency")? },
+        1 => Activity::CurrencySet { currency: take.text("currency")?.into() },
         2 => Activity::MemberJoined { member: take.u32v("member")? },
         3 => Activity::MemberLeft { member: take.u32v("member")? },
-        4 => Activity::TransactionAdded {
-            id: take.u64v("added id")?,
-            amount: Cents(take.i64v("added amount")?),
-            description: take.string("added description")?,
-            key: take.opt_string("added key")?,
-        },
+        4 => Activity::TransactionAdded { id: take.u64v("added id")?, amount: Cents(take.i64v("added amount")?) },
         5 => Activity::TransactionEdited {
             before: Box::new(take_transaction(take)?),
             after: Box::new(take_transaction(take)?),
         },
         6 => Activity::TransactionDeleted { txn: Box::new(take_transaction(take)?) },
-        7 => Activity::PaymentRecorded { payment: take_payment(take)? },
-        8 => Activity::SettlementRecorded { payments: take.list("settlement", take_payment)? },
-        9 => Activity::PaymentDeleted { payment: take_payment(take)? },
+        7 => Activity::PaymentRecorded { payment: Box::new(take_payment(take)?) },
+        8 => Activity::SettlementRecorded { payments: take.list("settlement", take_payment)?.into() },
+        9 => Activity::PaymentDeleted { payment: Box::new(take_payment(take)?) },
         10 => Activity::PasswordChanged { has_password: take.flag("has password")? },
         _ => return Err(Short("activity")),
     };
