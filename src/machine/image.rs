@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::groups::KeyRef;
 use super::history::{Activity, Entry, History};
 use super::ledger::{Payment, PaymentId, Transaction};
+use super::packed::Packed;
 use super::tokens::{Token, TokenHash};
 use super::{ApplyError, GroupId, Machine, Millis, TxnId, UserId};
 
@@ -152,7 +153,10 @@ pub struct GroupImage {
     /// Empty in older images: then the members are the slots.
     #[serde(default)]
     pub slots: Vec<UserId>,
-    pub transactions: Vec<Transaction>,
+    /// Packed as they were read (`Read::push`), not held as `Transaction`s: a large group's would
+    /// be most of a restart's memory and allocations.
+    #[serde(deserialize_with = "read_transactions")]
+    pub transactions: Read,
     #[serde(default)]
     pub payments: Vec<Payment>,
     #[serde(default)]
@@ -160,6 +164,61 @@ pub struct GroupImage {
     /// Absent unless the history was trimmed (then the keys of trimmed entries are only here).
     #[serde(default)]
     pub keys: Vec<KeyImage<String>>,
+}
+
+/// A group's transactions as an image is read: each checked balanced and in id order and packed as
+/// it arrives (on the parsing thread), with what the ledger needs to take them all at once (each
+/// user's net effect, the keys).
+#[derive(Default)]
+pub struct Read {
+    packed: Vec<Packed>,
+    /// Net effect per user (+paid −owed), in first-seen order.
+    effects: Vec<(UserId, i128)>,
+    /// `(recorder, key, transaction)` of the keyed ones.
+    keys: Vec<(UserId, String, TxnId)>,
+}
+
+impl Read {
+    pub fn with_capacity(transactions: usize) -> Read {
+        Read { packed: Vec::with_capacity(transactions), ..Read::default() }
+    }
+
+    /// Takes `txn` (the caller may reuse it): `Err` if it is unbalanced or not after the last one.
+    pub fn push(&mut self, txn: &Transaction) -> Result<(), ApplyError> {
+        if !txn.is_balanced() || self.packed.last().is_some_and(|last| last.id >= txn.id) {
+            return Err(ApplyError(format!("snapshot: transaction {} is unbalanced or out of order", txn.id)));
+        }
+        let shares = txn.paid.iter().map(|&(u, c)| (u, c.0)).chain(txn.owed.iter().map(|&(u, c)| (u, -c.0)));
+        for (user, cents) in shares {
+            match self.effects.iter_mut().find(|(u, _)| *u == user) {
+                Some((_, net)) => *net += i128::from(cents),
+                None => self.effects.push((user, i128::from(cents))),
+            }
+        }
+        if let Some(key) = &txn.key {
+            self.keys.push((txn.payer, key.clone(), txn.id));
+        }
+        self.packed.push(Packed::pack(txn));
+        Ok(())
+    }
+}
+
+fn read_transactions<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Read, D::Error> {
+    struct Visit;
+    impl<'de> serde::de::Visitor<'de> for Visit {
+        type Value = Read;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of transactions")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Read, A::Error> {
+            let mut read = Read::with_capacity(seq.size_hint().unwrap_or(0));
+            while let Some(txn) = seq.next_element::<Transaction>()? {
+                read.push(&txn).map_err(|e| serde::de::Error::custom(e.0))?;
+            }
+            Ok(read)
+        }
+    }
+    deserializer.deserialize_seq(Visit)
 }
 
 fn first_id() -> PaymentId {
@@ -328,18 +387,18 @@ impl Machine {
                 _ => {}
             }
         }
-        keys.extend(image.transactions.iter().map(|t| (t.payer, t.key.clone(), KeyRef::Transaction(t.id))));
+        let Read { packed, effects, keys: keyed } = image.transactions;
+        keys.extend(keyed.into_iter().map(|(user, key, txn)| (user, Some(key), KeyRef::Transaction(txn))));
         for (user, key, made) in keys {
             group.note_key(user, key.as_ref(), made);
         }
         for KeyImage { user, key, made } in image.keys {
             group.keys.entry((user, key)).or_insert(made);
         }
-        for txn in image.transactions {
-            let txn_id = txn.id;
-            if txn_id >= state.next_txn_id || !group.ledger.add(&txn, &group.member_pos) {
-                return Err(ApplyError(format!("snapshot: transaction {txn_id} does not fit group {}", image.name)));
-            }
+        let last = packed.last().map(|t| t.id);
+        if last.is_some_and(|id| id >= state.next_txn_id) || !group.ledger.restore(packed, &effects, &group.member_pos)
+        {
+            return Err(ApplyError(format!("snapshot: the transactions of group {} do not fit it", image.name)));
         }
         Ok(())
     }

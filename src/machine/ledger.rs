@@ -172,6 +172,17 @@ pub enum SharesError {
 /// The people sharing an equal split, in allocation order: `split_between` (each once), then the
 /// recorder `payer` if `include_payer` (counted once).
 pub fn equal_participants(split_between: &[UserId], payer: UserId, include_payer: bool) -> Vec<UserId> {
+    // The usual few people: a scan of the list so far beats hashing (this runs for every
+    // transaction packed or unpacked).
+    if split_between.len() <= 16 {
+        let mut people = Vec::with_capacity(split_between.len() + 1);
+        for &user in split_between.iter().chain(include_payer.then_some(&payer)) {
+            if !people.contains(&user) {
+                people.push(user);
+            }
+        }
+        return people;
+    }
     let mut seen = HashSet::with_capacity(split_between.len() + 1);
     let mut people = Vec::with_capacity(split_between.len() + 1);
     for &user in split_between {
@@ -255,6 +266,11 @@ impl Ledger {
         self.transactions.binary_search_by_key(&id, |t| t.id).ok()
     }
 
+    /// A transaction that is not balanced, if any (for invariant checks; see `Packed::is_balanced`).
+    pub fn unbalanced(&self) -> Option<TxnId> {
+        self.transactions.iter().find(|t| !t.is_balanced()).map(|t| t.id)
+    }
+
     pub fn payment_position(&self, id: PaymentId) -> Option<usize> {
         self.payments.binary_search_by_key(&id, |p| p.id).ok()
     }
@@ -287,6 +303,28 @@ impl Ledger {
         }
         self.shift(txn, member_pos, 1);
         self.transactions.push(Packed::pack(txn));
+        true
+    }
+
+    /// Takes a snapshot's transactions, packed and checked as they were read (`image::Read`), into
+    /// an empty ledger, with each user's net effect on the balances. `false` (nothing changed) if the
+    /// ledger is not empty or the effects name someone without a slot.
+    pub(super) fn restore(
+        &mut self,
+        packed: Vec<Packed>,
+        effects: &[(UserId, i128)],
+        member_pos: &HashMap<UserId, usize>,
+    ) -> bool {
+        let slots: Option<Vec<(usize, i128)>> =
+            effects.iter().map(|&(user, net)| member_pos.get(&user).map(|&slot| (slot, net))).collect();
+        let Some(slots) = slots.filter(|_| self.transactions.is_empty()) else { return false };
+        let fitted: Option<Vec<(usize, i64)>> =
+            slots.into_iter().map(|(slot, net)| i64::try_from(net).ok().map(|net| (slot, net))).collect();
+        let Some(fitted) = fitted else { return false };
+        for (slot, net) in fitted {
+            self.balances[slot].0 += net;
+        }
+        self.transactions = packed;
         true
     }
 

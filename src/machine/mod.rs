@@ -479,8 +479,8 @@ impl Machine {
             if let Some(former) = group.former_members().find(|&u| group.balance(u) != Cents::ZERO) {
                 return Err(format!("former member {former} of group {} has a balance", group.name));
             }
-            if let Some(txn) = group.ledger.transactions().find(|t| !t.is_balanced()) {
-                return Err(format!("transaction {} is unbalanced", txn.id));
+            if let Some(txn) = group.ledger.unbalanced() {
+                return Err(format!("transaction {txn} is unbalanced"));
             }
         }
         Ok(())

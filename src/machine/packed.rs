@@ -13,7 +13,7 @@
 
 use super::ledger::{Split, Transaction, TxnId};
 use super::UserId;
-use crate::money::{split_equal, Cents};
+use crate::money::{equal_share, split_equal, Cents};
 
 /// `paid` is `[(payer, amount)]`.
 const PAID_BY_PAYER: u8 = 1;
@@ -51,7 +51,7 @@ impl Packed {
         } else {
             put_shares(&mut rest, &txn.paid);
         }
-        if derived_owed(txn).is_some_and(|owed| owed == txn.owed) {
+        if owed_is_derived(txn) {
             flags |= OWED_DERIVED;
         } else {
             put_shares(&mut rest, &txn.owed);
@@ -129,9 +129,35 @@ impl Packed {
         txn
     }
 
+    /// `Transaction::is_balanced`, without unpacking the usual shape: paid by the recorder and owed as
+    /// the rule gives it both sum to the amount by construction (`pack` checked the shares are
+    /// exactly the rule's).
+    pub fn is_balanced(&self) -> bool {
+        let derived = PAID_BY_PAYER | OWED_DERIVED;
+        match self.flags & derived == derived {
+            true => self.amount.0 > 0,
+            false => self.unpack().is_balanced(),
+        }
+    }
+
     /// The description, without unpacking the rest.
     pub fn description(&self) -> String {
         Take { bytes: &self.rest, at: 0 }.text()
+    }
+}
+
+/// Whether `txn.owed` is exactly what its rule gives (for an equal split: checked without building
+/// the shares).
+fn owed_is_derived(txn: &Transaction) -> bool {
+    match &txn.split {
+        Split::Equal => {
+            let people = txn.equal_participants();
+            people.len() == txn.owed.len()
+                && people.iter().zip(&txn.owed).enumerate().all(|(position, (&user, &(owed_user, cents)))| {
+                    user == owed_user && equal_share(txn.amount, people.len(), position) == Some(cents)
+                })
+        }
+        _ => derived_owed(txn).is_some_and(|owed| owed == txn.owed),
     }
 }
 
@@ -265,6 +291,7 @@ mod tests {
             let packed = Packed::pack(&txn);
             assert_eq!(packed.unpack(), txn);
             assert_eq!(packed.description(), txn.description);
+            assert!(packed.is_balanced() && txn.is_balanced());
         }
     }
 

@@ -14,7 +14,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::bytes::{Put, Short, Take};
 use crate::machine::history::{Activity, Entry};
-use crate::machine::image::{GroupImage, GroupRef, ImageRef, KeyImage, StateImage, TokenImage, UserImage};
+use crate::machine::image::{GroupImage, GroupRef, ImageRef, KeyImage, Read, StateImage, TokenImage, UserImage};
 use crate::machine::{ApplyError, KeyRef, Payment, Split, TokenHash, Transaction};
 use crate::money::Cents;
 
@@ -200,7 +200,7 @@ fn take_group(take: &mut Take) -> Result<GroupImage, Short> {
         currency: take.string("currency")?,
         members: take_users(take)?,
         slots: take_users(take)?,
-        transactions: take.list("transactions", take_transaction)?,
+        transactions: take_transactions(take)?,
         payments: take.list("payments", take_payment)?,
         history: take.list("history", take_entry)?,
         keys: take.list("keys", |t| {
@@ -296,6 +296,17 @@ fn take_transaction(take: &mut Take) -> Result<Transaction, Short> {
         key,
         version,
     })
+}
+
+/// A group's transactions, read into one reused `Transaction` and packed as they come.
+fn take_transactions(take: &mut Take) -> Result<Read, Short> {
+    let count = take.count("transactions")?;
+    let mut read = Read::with_capacity(count);
+    for _ in 0..count {
+        let txn = take_transaction(take)?;
+        read.push(&txn).map_err(|_| Short("a transaction unbalanced or out of order"))?;
+    }
+    Ok(read)
 }
 
 fn put_payment(out: &mut Vec<u8>, p: &Payment) {
