@@ -225,7 +225,7 @@ fn round_to_cents(text: &str) -> Option<(Cents, bool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::snapshot::write_image;
+    use crate::store::snapshot::write_json_image;
 
     fn parse(text: &str) -> Map<String, Value> {
         match serde_json::from_str(text).unwrap() {
@@ -258,12 +258,12 @@ mod tests {
         assert!(auth::verify_password("alice123", &alice.password_hash));
         let image = {
             let mut out = Vec::new();
-            write_image(&machine, &mut out).unwrap();
+            write_json_image(&machine, &mut out).unwrap();
             String::from_utf8(out).unwrap()
         };
         assert!(!image.contains("alice123") && !image.contains("beach"));
         let goa = machine.groups().get(machine.groups().find("goa").unwrap()).unwrap();
-        let descriptions: Vec<&str> = goa.ledger.transactions().iter().map(|t| t.description.as_str()).collect();
+        let descriptions: Vec<String> = goa.ledger.transactions().map(|t| t.description).collect();
         assert_eq!(descriptions, ["hotel", "chai", "taxi"], "order kept");
         assert!(auth::verify_password("beach", goa.password_hash.as_deref().unwrap()));
         // Replaying the records gives the same state.
@@ -272,7 +272,7 @@ mod tests {
             replay.apply(record).unwrap();
         }
         let mut a = Vec::new();
-        write_image(&replay, &mut a).unwrap();
+        write_json_image(&replay, &mut a).unwrap();
         assert_eq!(String::from_utf8(a).unwrap(), image);
         machine.check_invariants().unwrap();
     }

@@ -109,6 +109,16 @@ struct Args {
 enum Command {
     Import(ImportArgs),
     Cluster(ClusterArgs),
+    Inspect(InspectArgs),
+}
+
+/// Print a data directory's snapshot and log (or one snapshot or log file) as JSON lines.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "inspect")]
+struct InspectArgs {
+    /// a data directory, a snapshot.json or a wal-*.log
+    #[argh(positional)]
+    path: PathBuf,
 }
 
 /// Change a running cluster's members (send it to any member; it goes to the leader).
@@ -212,6 +222,7 @@ fn main() -> ExitCode {
     match &args.command {
         Some(Command::Import(import)) => return run_import(import),
         Some(Command::Cluster(cluster)) => return run_cluster(cluster),
+        Some(Command::Inspect(inspect)) => return run_inspect(&inspect.path),
         None => {}
     }
     let tls = match (args.tls_cert.clone(), args.tls_key.clone()) {
@@ -248,6 +259,18 @@ fn main() -> ExitCode {
         cluster,
     };
     serve(config)
+}
+
+/// `splitd inspect PATH`: JSON lines on stdout; exit status 2 when the path cannot be read.
+fn run_inspect(path: &std::path::Path) -> ExitCode {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match splitd::store::inspect::inspect(path, &mut out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            log::info!("inspect: {err}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 /// `--node-id` with `--peers` (and `--peer-clients`, `--cluster-id`, `--peer-ca`), or neither.

@@ -46,9 +46,21 @@ pub fn allocate(total: Cents, weights: &[i64]) -> Option<Vec<Cents>> {
     Some(shares.into_iter().map(|s| Cents(s as i64)).collect())
 }
 
-/// Equal split: `allocate` with weight 1 each.
+/// Equal split: `allocate` with weight 1 each, in closed form (the first `total % n` people get one
+/// cent more; `equal_share`), without `allocate`'s sort: it runs for every transaction replayed.
 pub fn split_equal(total: Cents, people: usize) -> Option<Vec<Cents>> {
-    allocate(total, &vec![1; people])
+    if people == 0 {
+        return None;
+    }
+    (0..people).map(|position| equal_share(total, people, position)).collect()
+}
+
+/// Share number `position` (from 0) of an equal split of `total` over `people`: what `split_equal`
+/// gives there. `None` for nobody.
+pub fn equal_share(total: Cents, people: usize, position: usize) -> Option<Cents> {
+    let people = i64::try_from(people).ok().filter(|&n| n > 0)?;
+    let extra = i64::from((position as i64) < total.0.rem_euclid(people));
+    Some(Cents(total.0.div_euclid(people) + extra))
 }
 
 #[cfg(test)]
@@ -61,6 +73,19 @@ mod tests {
         assert_eq!(Cents(10_000).to_json().to_string(), "100.00");
         assert_eq!(Cents(-1).to_json().to_string(), "-0.01");
         assert_eq!(serde_json::to_string(&Cents(-1)).unwrap(), "-1");
+    }
+
+    #[test]
+    fn the_closed_form_equal_split_is_the_weighted_one_with_equal_weights() {
+        for total in [-1_000_001, -7, -1, 0, 1, 2, 99, 100, 10_000, 1_000_003, i64::MAX / 2] {
+            for people in 0..=13 {
+                assert_eq!(
+                    split_equal(Cents(total), people),
+                    allocate(Cents(total), &vec![1; people]),
+                    "{total}/{people}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -48,7 +48,8 @@ struct Args {
     /// is not verified)
     #[argh(switch)]
     insecure: bool,
-    /// read, write, mixed, fanout, idle, settle, recovery, reconnect, fsync-probe, raw or failover
+    /// read, write, mixed, fanout, idle, settle, recovery, memory, reconnect, fsync-probe, raw or
+    /// failover
     /// (default read)
     #[argh(option, default = "String::from(\"read\")")]
     scenario: String,
@@ -80,7 +81,7 @@ struct Args {
     /// among them
     #[argh(option, default = "String::from(\"2,5,10,15,20,30,50,100\")")]
     sizes: String,
-    /// recovery: transactions to fill (default 100000)
+    /// recovery, memory: transactions to fill (default 100000; memory: per shape)
     #[argh(option, default = "100000")]
     transactions: u64,
     /// the server's process id, to read its memory (idle)
@@ -146,6 +147,7 @@ fn run(args: Args) -> Result<u64, String> {
         "idle",
         "settle",
         "recovery",
+        "memory",
         "reconnect",
         "fsync-probe",
         "failover",
@@ -177,7 +179,7 @@ fn run(args: Args) -> Result<u64, String> {
     let mut data_dir = None;
     let mut pid = args.pid;
     if let (Some(bin), true) =
-        (&args.server_bin, !matches!(scenario, "recovery" | "reconnect" | "fsync-probe" | "failover"))
+        (&args.server_bin, !matches!(scenario, "recovery" | "memory" | "reconnect" | "fsync-probe" | "failover"))
     {
         let dir = server::fresh_dir(args.data_dir.as_deref(), &format!("splitbench-{prefix}"))?;
         let server = server::spawn(bin, &dir, &server_args, Duration::from_secs(120))?;
@@ -190,7 +192,7 @@ fn run(args: Args) -> Result<u64, String> {
         data_dir = Some(dir);
     }
 
-    if !matches!(scenario, "raw" | "recovery" | "reconnect" | "fsync-probe" | "failover") && !args.raw {
+    if !matches!(scenario, "raw" | "recovery" | "memory" | "reconnect" | "fsync-probe" | "failover") && !args.raw {
         // A cluster member that does not lead refuses writes and fresh reads: load the leader.
         addr = leader::locate(addr, tls.clone(), args.quiet)?;
     }
@@ -224,6 +226,7 @@ fn run(args: Args) -> Result<u64, String> {
         "idle" => scenarios::idle(&ctx),
         "settle" => scenarios::settle(&ctx),
         "recovery" => scenarios::recovery(&ctx),
+        "memory" => scenarios::memory(&ctx),
         "reconnect" => scenarios::reconnect(&ctx),
         "failover" => failover::failover(&ctx),
         _ => scenarios::fsync_probe(&ctx),

@@ -49,6 +49,21 @@ pub fn add_transaction(group: &str, amount: Cents, description: &str, split: &[&
     )
 }
 
+/// An exact split: each named member's share, summing to `amount`; paid by the sender.
+pub fn add_exact(group: &str, amount: Cents, description: &str, shares: &[(&str, Cents)]) -> Vec<u8> {
+    let amounts: serde_json::Map<String, Value> =
+        shares.iter().map(|(name, c)| (name.to_string(), c.to_json())).collect();
+    request(
+        Action::AddTransaction,
+        json!({
+            "group": group,
+            "amount": amount.to_json(),
+            "description": description,
+            "split": {"mode": "exact", "amounts": amounts},
+        }),
+    )
+}
+
 pub fn view_balances(group: &str) -> Vec<u8> {
     request(Action::ViewBalances, json!({ "group": group }))
 }

@@ -18,7 +18,9 @@ use crate::proto;
 use crate::report::{latency_json, latency_line, ms, round1, thousands, Report};
 use crate::server::{self, Spawned};
 
+mod memory;
 mod reconnect;
+pub use memory::memory;
 pub use reconnect::reconnect;
 
 /// Everything a scenario needs from the command line.

@@ -606,7 +606,9 @@ impl Sim {
             let mut image = Vec::new();
             let Some(machine) = self.machines.get(&id) else { continue };
             let _ = write_image(machine, &mut image);
-            let text = String::from_utf8_lossy(&image).into_owned();
+            let mut json = Vec::new();
+            let _ = crate::store::snapshot::write_json_image(machine, &mut json);
+            let text = String::from_utf8_lossy(&json).into_owned();
             for step in self.acked.keys().filter(|&&s| s > 5 && !is_login_step(s)) {
                 if !text.contains(&format!("\"{}\"", op_description(*step))) {
                     self.fail(format!("member {id} lacks acknowledged {}", op_description(*step)));

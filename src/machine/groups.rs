@@ -141,20 +141,37 @@ impl Group {
 
     /// Former members (slots not active), in slot order.
     /// The transaction `id` as it is now or, once deleted, as it was when deleted (from the history).
-    pub fn transaction_ever(&self, id: TxnId) -> Option<&Transaction> {
+    pub fn transaction_ever(&self, id: TxnId) -> Option<Transaction> {
         self.ledger.transaction(id).or_else(|| {
             self.history.entries().iter().rev().find_map(|e| match &e.what {
-                Activity::TransactionDeleted { txn } if txn.id == id => Some(&**txn),
+                Activity::TransactionDeleted { txn } if txn.id == id => Some((**txn).clone()),
                 _ => None,
             })
         })
+    }
+
+    /// The description transaction `id` had when it was added (by history entry `added`): the ledger's
+    /// while it was never changed (version 1), else the version the first later change replaced (an
+    /// edit's `before`, a deletion's transaction). Empty if neither is known.
+    pub fn description_as_added(&self, id: TxnId, added: u64) -> String {
+        if self.ledger.version_of(id) == Some(super::ledger::FIRST_VERSION) {
+            return self.ledger.description_of(id).unwrap_or_default();
+        }
+        let later = usize::try_from((added + 1).saturating_sub(self.history.oldest())).unwrap_or(usize::MAX);
+        let entries = self.history.entries().get(later..).unwrap_or_default();
+        let first_change = entries.iter().find_map(|e| match &e.what {
+            Activity::TransactionEdited { before, .. } if before.id == id => Some(&before.description),
+            Activity::TransactionDeleted { txn } if txn.id == id => Some(&txn.description),
+            _ => None,
+        });
+        first_change.cloned().or_else(|| self.ledger.description_of(id)).unwrap_or_default()
     }
 
     /// The payment `id` as it is now or, once deleted, as it was when deleted (from the history).
     pub fn payment_ever(&self, id: PaymentId) -> Option<&Payment> {
         self.ledger.payment(id).or_else(|| {
             self.history.entries().iter().rev().find_map(|e| match &e.what {
-                Activity::PaymentDeleted { payment } if payment.id == id => Some(payment),
+                Activity::PaymentDeleted { payment } if payment.id == id => Some(&**payment),
                 _ => None,
             })
         })

@@ -3,8 +3,10 @@
 //! Entries are derived in `Machine::apply` from records (never written by `execute` directly), so log
 //! replay rebuilds them; snapshots carry them. What leaves the ledger moves into the history (a deleted
 //! transaction or payment, the old version of an edited one), so it stays visible. An addition keeps
-//! only a summary (id, amount, description, key): the transaction itself is in the ledger, and copying
-//! every transaction into the history would double the memory and the snapshot.
+//! only its id and amount: the transaction itself is in the ledger (its description as added is there,
+//! or in the first later entry that changed it: `Group::description_as_added`), and copying every
+//! transaction, or even its text, into the history would double the memory and the snapshot. An entry
+//! is 48 bytes: every variant holds at most 16 (large payloads are boxed).
 //!
 //! An entry's `id` is the group's sequence number (`seq` on the wire): 1 for the group's creation,
 //! +1 per change, never reused. It is derived here, in apply order, so replay and replication give the
@@ -25,7 +27,7 @@ use crate::money::Cents;
 pub enum Activity {
     GroupCreated,
     CurrencySet {
-        currency: String,
+        currency: Box<str>,
     },
     MemberJoined {
         member: UserId,
@@ -33,13 +35,11 @@ pub enum Activity {
     MemberLeft {
         member: UserId,
     },
+    /// Older images also carry the description and the key here; they are ignored on load (the
+    /// transaction has both).
     TransactionAdded {
         id: TxnId,
         amount: Cents,
-        description: String,
-        /// The idempotency key it was added with (rebuilds the key index from a snapshot).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        key: Option<String>,
     },
     TransactionEdited {
         before: Box<Transaction>,
@@ -49,14 +49,14 @@ pub enum Activity {
         txn: Box<Transaction>,
     },
     PaymentRecorded {
-        payment: Payment,
+        payment: Box<Payment>,
     },
     /// `settle` with `record: true`: the whole plan, one entry.
     SettlementRecorded {
-        payments: Vec<Payment>,
+        payments: Box<[Payment]>,
     },
     PaymentDeleted {
-        payment: Payment,
+        payment: Box<Payment>,
     },
     PasswordChanged {
         has_password: bool,

@@ -4,7 +4,8 @@
 //! through the same checks as records: ids dense, members known, every transaction balanced. Balances
 //! are not stored; they are recomputed from the transactions, so a snapshot cannot carry a wrong one.
 //! Session tokens are carried as their hashes, least recently used first; deleted accounts by a flag.
-//! The machine only says what the image is (serde types); its encoding (JSON) and how its groups are
+//! The machine only says what the image is (plain types with public fields, serde for the JSON of
+//! older snapshots and `splitd inspect`); its encodings (binary sections, JSON) and how its groups are
 //! parsed (on several threads) are the store's.
 
 use std::net::IpAddr;
@@ -14,26 +15,27 @@ use serde::{Deserialize, Serialize};
 use super::groups::KeyRef;
 use super::history::{Activity, Entry, History};
 use super::ledger::{Payment, PaymentId, Transaction};
+use super::packed::Packed;
 use super::tokens::{Token, TokenHash};
 use super::{ApplyError, GroupId, Machine, Millis, TxnId, UserId};
 
 /// The state as it is written: borrowed views.
 #[derive(Serialize)]
 pub struct ImageRef<'a> {
-    next_txn_id: TxnId,
-    next_payment_id: PaymentId,
-    users: Vec<UserRef<'a>>,
-    groups: Vec<GroupRef<'a>>,
-    tokens: Vec<TokenImage>,
+    pub next_txn_id: TxnId,
+    pub next_payment_id: PaymentId,
+    pub users: Vec<UserRef<'a>>,
+    pub groups: Vec<GroupRef<'a>>,
+    pub tokens: Vec<TokenImage>,
 }
 
 #[derive(Serialize)]
-struct UserRef<'a> {
-    name: &'a str,
-    password_hash: &'a str,
-    groups: &'a [GroupId],
+pub struct UserRef<'a> {
+    pub name: &'a str,
+    pub password_hash: &'a str,
+    pub groups: &'a [GroupId],
     #[serde(skip_serializing_if = "is_false")]
-    deleted: bool,
+    pub deleted: bool,
 }
 
 fn is_false(flag: &bool) -> bool {
@@ -42,37 +44,62 @@ fn is_false(flag: &bool) -> bool {
 
 /// One session token, written and read alike (small and fixed-size: no borrowed view needed).
 #[derive(Serialize, Deserialize)]
-struct TokenImage {
-    token: TokenHash,
-    user: UserId,
-    created: Millis,
-    last_used: Millis,
-    address: Option<IpAddr>,
+pub struct TokenImage {
+    pub token: TokenHash,
+    pub user: UserId,
+    pub created: Millis,
+    pub last_used: Millis,
+    pub address: Option<IpAddr>,
 }
 
 #[derive(Serialize)]
-struct GroupRef<'a> {
-    name: &'a str,
-    password_hash: Option<&'a str>,
-    creator: UserId,
-    created_at: i64,
-    currency: &'a str,
-    members: &'a [UserId],
-    slots: &'a [UserId],
-    transactions: &'a [Transaction],
-    payments: &'a [Payment],
-    history: &'a [Entry],
+pub struct GroupRef<'a> {
+    pub name: &'a str,
+    pub password_hash: Option<&'a str>,
+    pub creator: UserId,
+    pub created_at: i64,
+    pub currency: &'a str,
+    pub members: &'a [UserId],
+    pub slots: &'a [UserId],
+    pub transactions: Transactions<'a>,
+    pub payments: &'a [Payment],
+    pub history: &'a [Entry],
     /// Written only once the history is trimmed: the idempotency keys are otherwise rebuilt from it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    keys: Vec<KeyImage<&'a str>>,
+    pub keys: Vec<KeyImage<&'a str>>,
+}
+
+/// A group's transactions as the image writes them: unpacked one at a time from the ledger, never
+/// all at once (a snapshot must not double the memory of a large group).
+#[derive(Clone, Copy)]
+pub struct Transactions<'a>(&'a super::ledger::Ledger);
+
+impl<'a> Transactions<'a> {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Transaction> + 'a {
+        self.0.transactions()
+    }
+}
+
+impl Serialize for Transactions<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
 }
 
 /// One idempotency key: whose, the key, what it made.
 #[derive(Serialize, Deserialize)]
-struct KeyImage<S> {
-    user: UserId,
-    key: S,
-    made: KeyRef,
+pub struct KeyImage<S> {
+    pub user: UserId,
+    pub key: S,
+    pub made: KeyRef,
 }
 
 /// The state as it is read. Fields added after the first image format have defaults, so older
@@ -81,14 +108,14 @@ struct KeyImage<S> {
 /// parsed `GroupImage`s in (`with_groups`) before `Machine::from_image` checks everything.
 #[derive(Deserialize)]
 pub struct StateImage<G> {
-    next_txn_id: TxnId,
+    pub next_txn_id: TxnId,
     #[serde(default = "first_id")]
-    next_payment_id: PaymentId,
-    users: Vec<UserImage>,
-    groups: Vec<G>,
+    pub next_payment_id: PaymentId,
+    pub users: Vec<UserImage>,
+    pub groups: Vec<G>,
     /// Absent in images from before session tokens.
     #[serde(default)]
-    tokens: Vec<TokenImage>,
+    pub tokens: Vec<TokenImage>,
 }
 
 impl<G> StateImage<G> {
@@ -105,35 +132,93 @@ impl<G> StateImage<G> {
 }
 
 #[derive(Deserialize)]
-struct UserImage {
-    name: String,
-    password_hash: String,
-    groups: Vec<GroupId>,
+pub struct UserImage {
+    pub name: String,
+    pub password_hash: String,
+    pub groups: Vec<GroupId>,
     #[serde(default)]
-    deleted: bool,
+    pub deleted: bool,
 }
 
 /// One group as the image holds it: parsed, not yet checked (`Machine::from_image` checks it).
 #[derive(Deserialize)]
 pub struct GroupImage {
-    name: String,
-    password_hash: Option<String>,
-    creator: UserId,
-    created_at: i64,
+    pub name: String,
+    pub password_hash: Option<String>,
+    pub creator: UserId,
+    pub created_at: i64,
     #[serde(default = "default_currency")]
-    currency: String,
-    members: Vec<UserId>,
+    pub currency: String,
+    pub members: Vec<UserId>,
     /// Empty in older images: then the members are the slots.
     #[serde(default)]
-    slots: Vec<UserId>,
-    transactions: Vec<Transaction>,
+    pub slots: Vec<UserId>,
+    /// Packed as they were read (`Read::push`), not held as `Transaction`s: a large group's would
+    /// be most of a restart's memory and allocations.
+    #[serde(deserialize_with = "read_transactions")]
+    pub transactions: Read,
     #[serde(default)]
-    payments: Vec<Payment>,
+    pub payments: Vec<Payment>,
     #[serde(default)]
-    history: Vec<Entry>,
+    pub history: Vec<Entry>,
     /// Absent unless the history was trimmed (then the keys of trimmed entries are only here).
     #[serde(default)]
-    keys: Vec<KeyImage<String>>,
+    pub keys: Vec<KeyImage<String>>,
+}
+
+/// A group's transactions as an image is read: each checked balanced and in id order and packed as
+/// it arrives (on the parsing thread), with what the ledger needs to take them all at once (each
+/// user's net effect, the keys).
+#[derive(Default)]
+pub struct Read {
+    packed: Vec<Packed>,
+    /// Net effect per user (+paid −owed), in first-seen order.
+    effects: Vec<(UserId, i128)>,
+    /// `(recorder, key, transaction)` of the keyed ones.
+    keys: Vec<(UserId, String, TxnId)>,
+}
+
+impl Read {
+    pub fn with_capacity(transactions: usize) -> Read {
+        Read { packed: Vec::with_capacity(transactions), ..Read::default() }
+    }
+
+    /// Takes `txn` (the caller may reuse it): `Err` if it is unbalanced or not after the last one.
+    pub fn push(&mut self, txn: &Transaction) -> Result<(), ApplyError> {
+        if !txn.is_balanced() || self.packed.last().is_some_and(|last| last.id >= txn.id) {
+            return Err(ApplyError(format!("snapshot: transaction {} is unbalanced or out of order", txn.id)));
+        }
+        let shares = txn.paid.iter().map(|&(u, c)| (u, c.0)).chain(txn.owed.iter().map(|&(u, c)| (u, -c.0)));
+        for (user, cents) in shares {
+            match self.effects.iter_mut().find(|(u, _)| *u == user) {
+                Some((_, net)) => *net += i128::from(cents),
+                None => self.effects.push((user, i128::from(cents))),
+            }
+        }
+        if let Some(key) = &txn.key {
+            self.keys.push((txn.payer, key.clone(), txn.id));
+        }
+        self.packed.push(Packed::pack(txn));
+        Ok(())
+    }
+}
+
+fn read_transactions<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Read, D::Error> {
+    struct Visit;
+    impl<'de> serde::de::Visitor<'de> for Visit {
+        type Value = Read;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of transactions")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Read, A::Error> {
+            let mut read = Read::with_capacity(seq.size_hint().unwrap_or(0));
+            while let Some(txn) = seq.next_element::<Transaction>()? {
+                read.push(&txn).map_err(|e| serde::de::Error::custom(e.0))?;
+            }
+            Ok(read)
+        }
+    }
+    deserializer.deserialize_seq(Visit)
 }
 
 fn first_id() -> PaymentId {
@@ -179,7 +264,7 @@ impl Machine {
                     currency: &g.currency,
                     members: &g.members,
                     slots: &g.slots,
-                    transactions: g.ledger.transactions(),
+                    transactions: Transactions(&g.ledger),
                     payments: g.ledger.payments(),
                     history: g.history.entries(),
                     keys: if g.history.oldest() > 1 { key_images(g) } else { Vec::new() },
@@ -286,12 +371,15 @@ impl Machine {
         }
         group.history = History::restore(image.history)
             .ok_or_else(|| ApplyError(format!("snapshot: history of {} is not numbered consecutively", image.name)))?;
-        // Idempotency keys, from the entries that made things (deleted ones included).
+        // Idempotency keys: of the transactions there are and those the history saw deleted (a key
+        // stays with its transaction through edits; its recorder is the one who added it), of the
+        // payments the history saw recorded, and those of trimmed entries (`keys`). One key names one
+        // thing, so the order does not matter.
         let mut keys = Vec::new();
         for entry in group.history.entries() {
             match &entry.what {
-                Activity::TransactionAdded { id, key, .. } => {
-                    keys.push((entry.by, key.clone(), KeyRef::Transaction(*id)))
+                Activity::TransactionDeleted { txn } => {
+                    keys.push((txn.payer, txn.key.clone(), KeyRef::Transaction(txn.id)))
                 }
                 Activity::PaymentRecorded { payment } => {
                     keys.push((payment.by, payment.key.clone(), KeyRef::Payment(payment.id)))
@@ -299,17 +387,18 @@ impl Machine {
                 _ => {}
             }
         }
+        let Read { packed, effects, keys: keyed } = image.transactions;
+        keys.extend(keyed.into_iter().map(|(user, key, txn)| (user, Some(key), KeyRef::Transaction(txn))));
         for (user, key, made) in keys {
             group.note_key(user, key.as_ref(), made);
         }
         for KeyImage { user, key, made } in image.keys {
             group.keys.entry((user, key)).or_insert(made);
         }
-        for txn in image.transactions {
-            let txn_id = txn.id;
-            if txn_id >= state.next_txn_id || !group.ledger.add(txn, &group.member_pos) {
-                return Err(ApplyError(format!("snapshot: transaction {txn_id} does not fit group {}", image.name)));
-            }
+        let last = packed.last().map(|t| t.id);
+        if last.is_some_and(|id| id >= state.next_txn_id) || !group.ledger.restore(packed, &effects, &group.member_pos)
+        {
+            return Err(ApplyError(format!("snapshot: the transactions of group {} do not fit it", image.name)));
         }
         Ok(())
     }

@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::packed::Packed;
 use super::UserId;
 use crate::money::{allocate, split_equal, Cents};
 
@@ -171,6 +172,17 @@ pub enum SharesError {
 /// The people sharing an equal split, in allocation order: `split_between` (each once), then the
 /// recorder `payer` if `include_payer` (counted once).
 pub fn equal_participants(split_between: &[UserId], payer: UserId, include_payer: bool) -> Vec<UserId> {
+    // The usual few people: a scan of the list so far beats hashing (this runs for every
+    // transaction packed or unpacked).
+    if split_between.len() <= 16 {
+        let mut people = Vec::with_capacity(split_between.len() + 1);
+        for &user in split_between.iter().chain(include_payer.then_some(&payer)) {
+            if !people.contains(&user) {
+                people.push(user);
+            }
+        }
+        return people;
+    }
     let mut seen = HashSet::with_capacity(split_between.len() + 1);
     let mut people = Vec::with_capacity(split_between.len() + 1);
     for &user in split_between {
@@ -208,12 +220,13 @@ impl Payment {
 }
 
 /// A group's transactions and payments (each in id order, which is insertion order) and its members'
-/// balances.
+/// balances. Transactions are kept packed (`packed`: about 56 bytes and one small heap block each)
+/// and handed out whole (`Transaction`, owned) when asked for.
 #[derive(Debug, Default)]
 pub struct Ledger {
     /// Balance per member slot (see `Group::slots`); positive = is owed.
     pub balances: Vec<Cents>,
-    transactions: Vec<Transaction>,
+    transactions: Vec<Packed>,
     payments: Vec<Payment>,
 }
 
@@ -222,8 +235,23 @@ impl Ledger {
         self.balances.push(Cents::ZERO);
     }
 
-    pub fn transactions(&self) -> &[Transaction] {
-        &self.transactions
+    /// How many transactions the group has.
+    pub fn len(&self) -> usize {
+        self.transactions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.transactions.is_empty()
+    }
+
+    /// Every transaction, in id order, unpacked one at a time.
+    pub fn transactions(&self) -> impl ExactSizeIterator<Item = Transaction> + DoubleEndedIterator + '_ {
+        self.transactions.iter().map(Packed::unpack)
+    }
+
+    /// The transaction at `index` (0 = the oldest).
+    pub fn transaction_at(&self, index: usize) -> Option<Transaction> {
+        self.transactions.get(index).map(Packed::unpack)
     }
 
     pub fn payments(&self) -> &[Payment] {
@@ -238,40 +266,78 @@ impl Ledger {
         self.transactions.binary_search_by_key(&id, |t| t.id).ok()
     }
 
+    /// A transaction that is not balanced, if any (for invariant checks; see `Packed::is_balanced`).
+    pub fn unbalanced(&self) -> Option<TxnId> {
+        self.transactions.iter().find(|t| !t.is_balanced()).map(|t| t.id)
+    }
+
     pub fn payment_position(&self, id: PaymentId) -> Option<usize> {
         self.payments.binary_search_by_key(&id, |p| p.id).ok()
     }
 
-    pub fn transaction(&self, id: TxnId) -> Option<&Transaction> {
-        self.position_of(id).map(|p| &self.transactions[p])
+    pub fn transaction(&self, id: TxnId) -> Option<Transaction> {
+        self.position_of(id).map(|p| self.transactions[p].unpack())
+    }
+
+    /// The version of transaction `id`, without unpacking it.
+    pub fn version_of(&self, id: TxnId) -> Option<u64> {
+        self.position_of(id).map(|p| self.transactions[p].version)
+    }
+
+    /// The description of transaction `id`, without unpacking the rest.
+    pub fn description_of(&self, id: TxnId) -> Option<String> {
+        self.position_of(id).map(|p| self.transactions[p].description())
     }
 
     pub fn payment(&self, id: PaymentId) -> Option<&Payment> {
         self.payment_position(id).map(|p| &self.payments[p])
     }
 
-    /// Records `txn`; `member_pos` maps a user to their balance slot. `false` (nothing changed) if the
-    /// transaction is unbalanced, out of id order, or names someone without a slot.
-    pub fn add(&mut self, txn: Transaction, member_pos: &HashMap<UserId, usize>) -> bool {
+    /// Records `txn` (packed: the caller keeps its own); `member_pos` maps a user to their balance
+    /// slot. `false` (nothing changed) if the transaction is unbalanced, out of id order, or names
+    /// someone without a slot.
+    pub fn add(&mut self, txn: &Transaction, member_pos: &HashMap<UserId, usize>) -> bool {
         let in_order = self.transactions.last().is_none_or(|last| last.id < txn.id);
-        if !in_order || !fits(&txn, member_pos) {
+        if !in_order || !fits(txn, member_pos) {
             return false;
         }
-        self.shift(&txn, member_pos, 1);
-        self.transactions.push(txn);
+        self.shift(txn, member_pos, 1);
+        self.transactions.push(Packed::pack(txn));
+        true
+    }
+
+    /// Takes a snapshot's transactions, packed and checked as they were read (`image::Read`), into
+    /// an empty ledger, with each user's net effect on the balances. `false` (nothing changed) if the
+    /// ledger is not empty or the effects name someone without a slot.
+    pub(super) fn restore(
+        &mut self,
+        packed: Vec<Packed>,
+        effects: &[(UserId, i128)],
+        member_pos: &HashMap<UserId, usize>,
+    ) -> bool {
+        let slots: Option<Vec<(usize, i128)>> =
+            effects.iter().map(|&(user, net)| member_pos.get(&user).map(|&slot| (slot, net))).collect();
+        let Some(slots) = slots.filter(|_| self.transactions.is_empty()) else { return false };
+        let fitted: Option<Vec<(usize, i64)>> =
+            slots.into_iter().map(|(slot, net)| i64::try_from(net).ok().map(|net| (slot, net))).collect();
+        let Some(fitted) = fitted else { return false };
+        for (slot, net) in fitted {
+            self.balances[slot].0 += net;
+        }
+        self.transactions = packed;
         true
     }
 
     /// Replaces the transaction with `txn.id` by `txn` (same id, new content), moving balances by the
     /// difference. Returns the old version; `None` (nothing changed) if there is no such transaction
     /// or the new one does not fit.
-    pub fn replace(&mut self, txn: Transaction, member_pos: &HashMap<UserId, usize>) -> Option<Transaction> {
+    pub fn replace(&mut self, txn: &Transaction, member_pos: &HashMap<UserId, usize>) -> Option<Transaction> {
         let position = self.position_of(txn.id)?;
-        if !fits(&txn, member_pos) {
+        if !fits(txn, member_pos) {
             return None;
         }
-        self.shift(&txn, member_pos, 1);
-        let old = std::mem::replace(&mut self.transactions[position], txn);
+        self.shift(txn, member_pos, 1);
+        let old = std::mem::replace(&mut self.transactions[position], Packed::pack(txn)).unpack();
         self.shift(&old, member_pos, -1);
         Some(old)
     }
@@ -281,7 +347,7 @@ impl Ledger {
         if position >= self.transactions.len() {
             return None;
         }
-        let txn = self.transactions.remove(position);
+        let txn = self.transactions.remove(position).unpack();
         self.shift(&txn, member_pos, -1);
         Some(txn)
     }

@@ -25,6 +25,7 @@ pub mod groups;
 pub mod history;
 pub mod image;
 pub mod ledger;
+mod packed;
 pub mod record;
 pub mod tokens;
 pub mod users;
@@ -478,8 +479,8 @@ impl Machine {
             if let Some(former) = group.former_members().find(|&u| group.balance(u) != Cents::ZERO) {
                 return Err(format!("former member {former} of group {} has a balance", group.name));
             }
-            if let Some(txn) = group.ledger.transactions().iter().find(|t| !t.is_balanced()) {
-                return Err(format!("transaction {} is unbalanced", txn.id));
+            if let Some(txn) = group.ledger.unbalanced() {
+                return Err(format!("transaction {txn} is unbalanced"));
             }
         }
         Ok(())

@@ -71,6 +71,15 @@ pub struct TokenHash([u8; SECRET_BYTES]);
 impl TokenHash {
     pub const MIN: TokenHash = TokenHash([0; SECRET_BYTES]);
     pub const MAX: TokenHash = TokenHash([0xff; SECRET_BYTES]);
+
+    /// The hash as stored in a binary snapshot.
+    pub fn from_bytes(bytes: [u8; SECRET_BYTES]) -> TokenHash {
+        TokenHash(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; SECRET_BYTES] {
+        &self.0
+    }
 }
 
 impl fmt::Debug for TokenHash {

@@ -29,7 +29,7 @@ fn conflict(machine: &Machine, current: machine::Current, id: Option<&Value>, ou
         match current {
             machine::Current::Transaction { group, txn } => {
                 if let Some(txn) = machine.groups().get(group).and_then(|g| g.ledger.transaction(txn)) {
-                    view::transaction(users, txn, reply.key("transaction"));
+                    view::transaction(users, &txn, reply.key("transaction"));
                 }
             }
             machine::Current::Payment { group, payment } => {
@@ -116,7 +116,7 @@ fn ok_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
             view::names(users, reply.key("members"), members.iter().copied());
         }
         Answer::Transactions { group: id } => {
-            let txns = group(*id).map_or(&[][..], |g| g.ledger.transactions());
+            let txns = group(*id).into_iter().flat_map(|g| g.ledger.transactions());
             view::transactions(users, txns, reply.key("transactions"));
         }
         Answer::Payments { group: id } => {
@@ -221,7 +221,7 @@ fn group_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
         Answer::Transaction { done, group: id, txn, repeated } => {
             reply.str("message", done_text(*done));
             if let Some(txn) = group(*id).and_then(|g| g.transaction_ever(*txn)) {
-                view::transaction(users, txn, reply.key("transaction"));
+                view::transaction(users, &txn, reply.key("transaction"));
             }
             if *repeated {
                 reply.bool("duplicate", true);

@@ -90,10 +90,10 @@ pub(super) fn payment(users: &Users, payment: &Payment, out: &mut Vec<u8>) {
 }
 
 /// `[transaction, ...]`.
-pub(super) fn transactions(users: &Users, txns: &[Transaction], out: &mut Vec<u8>) {
+pub(super) fn transactions(users: &Users, txns: impl IntoIterator<Item = Transaction>, out: &mut Vec<u8>) {
     let mut list = Array::new(out);
     for txn in txns {
-        transaction(users, txn, list.item());
+        transaction(users, &txn, list.item());
     }
 }
 
@@ -134,15 +134,15 @@ pub(super) fn activity(users: &Users, group: &Group, entry: &Entry, view: &mut O
             let member = users.name(*member);
             view.str("message", &format!("{member} left {}", group.name)).str("member", member);
         }
-        Activity::TransactionAdded { id, amount, description, .. } => {
+        Activity::TransactionAdded { id, amount } => {
             // The original's notification text.
             view.str("message", &format!("{by} added {} expense", money(*amount)))
                 .u64("transaction_id", *id)
                 .cents("amount", *amount)
-                .str("description", description);
+                .str("description", &group.description_as_added(*id, entry.id));
             // As it is now (when notified: as added); gone once deleted (that entry has it).
             if let Some(txn) = group.ledger.transaction(*id) {
-                transaction(users, txn, view.key("transaction"));
+                transaction(users, &txn, view.key("transaction"));
             }
         }
         Activity::TransactionEdited { before, after } => {

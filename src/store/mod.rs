@@ -4,7 +4,10 @@
 //! `durable()` reaches the batch `needed()` named for them (group commit, pipelined on the log
 //! thread). See `wal`, `snapshot` and `recover` for the file formats and rules.
 
+mod binary;
+mod bytes;
 pub mod fork;
+pub mod inspect;
 mod recover;
 pub mod snapshot;
 pub mod syncer;

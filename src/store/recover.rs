@@ -132,7 +132,7 @@ impl Replay {
         let mut offset = 0usize;
         let mut expected = first;
         while offset < bytes.len() {
-            let Some(len) = bytes[offset..].iter().position(|&b| b == b'\n') else {
+            let Some(len) = memchr::memchr(b'\n', &bytes[offset..]) else {
                 if is_last {
                     return Ok(Scanned { end_seq: expected, torn_at: Some(offset) });
                 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::*;
 use crate::machine::{Session, Step};
 use crate::proto::decode;
-use snapshot::{read_image, write_image};
+use snapshot::{read_image, write_image, write_json_image};
 
 struct Dir(PathBuf);
 
@@ -28,10 +28,17 @@ fn open(dir: &Path) -> Opened {
     Store::open(dir, FsyncPolicy::Always, u64::MAX).unwrap_or_else(|e| panic!("open failed: {e}"))
 }
 
+/// The state as JSON text: what tests compare (the binary image says the same, less legibly).
 fn image(machine: &Machine) -> String {
     let mut out = Vec::new();
-    write_image(machine, &mut out).unwrap();
+    write_json_image(machine, &mut out).unwrap();
     String::from_utf8(out).unwrap()
+}
+
+fn binary_image(machine: &Machine) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_image(machine, &mut out).unwrap();
+    out
 }
 
 /// Executes frames as `user` (no password work: these tests build users from records).
@@ -386,9 +393,12 @@ fn snapshot_groups_parse_the_same_on_any_number_of_threads() {
     }
     let expected = image(&machine);
     assert_eq!(image(&read_image(expected.as_bytes()).unwrap()), expected);
+    let binary = binary_image(&machine);
     for threads in 1..=8 {
         let loaded = snapshot::read_image_on(expected.as_bytes(), threads).unwrap();
         assert_eq!(image(&loaded), expected, "{threads} threads");
+        let loaded = snapshot::read_image_on(&binary, threads).unwrap();
+        assert_eq!(image(&loaded), expected, "binary, {threads} threads");
     }
     let damaged = expected.replacen(r#""name":"g3""#, r#""name":3"#, 1);
     assert_ne!(damaged, expected);
@@ -412,7 +422,7 @@ fn damaged_snapshot_and_newer_formats_are_refused() {
     fs::write(&path, &damaged).unwrap();
     let err = Store::open(&dir.0, FsyncPolicy::Always, u64::MAX).err().expect("must refuse");
     assert!(err.contains("damaged"), "{err}");
-    let newer = String::from_utf8_lossy(&good).replacen("splitd-snapshot 1 ", "splitd-snapshot 9 ", 1);
+    let newer = String::from_utf8_lossy(&good).replacen("splitd-snapshot 2 ", "splitd-snapshot 9 ", 1);
     fs::write(&path, newer.as_bytes()).unwrap();
     let err = Store::open(&dir.0, FsyncPolicy::Always, u64::MAX).err().expect("must refuse");
     assert!(err.contains("newer"), "{err}");
@@ -495,4 +505,84 @@ fn million_transactions_snapshot_and_recovery() {
     let reopened = open(&dir.0);
     eprintln!("recovery from the snapshot: {:?}", started.elapsed());
     assert_eq!(image(&reopened.machine), image(&machine));
+}
+
+/// A snapshot in the JSON format (1) of the build before loads to the state it was written from, and
+/// the next snapshot is binary (format 2) and loads to the same state again.
+#[test]
+fn a_json_snapshot_loads_and_the_next_one_is_binary() {
+    let dir = Dir::new("json-snapshot");
+    let machine = {
+        let Opened { mut store, mut machine, .. } = open(&dir.0);
+        for (id, name) in ["ann", "bob", "cy"].iter().enumerate() {
+            let record =
+                Record::UserCreated { user: id as u32, name: name.to_string(), password_hash: "$argon2id$x".into() };
+            machine.apply(&record).unwrap();
+            store.append(&[record]);
+        }
+        execute(&mut machine, &mut store, 0, r#"{"action":"create_group","data":{"group":"g","currency":"EUR"}}"#);
+        for user in [1, 2] {
+            execute(&mut machine, &mut store, user, r#"{"action":"join_group","data":{"group":"g"}}"#);
+        }
+        let frames = [
+            r#"{"action":"add_transaction","data":{"group":"g","amount":"10.01","description":"dîner","split_between":["bob","cy"],"include_payer":true,"key":"k1"}}"#,
+            r#"{"action":"add_transaction","data":{"group":"g","amount":7,"split":{"mode":"percent","percents":{"bob":40,"cy":60}},"date":"2026-11-30"}}"#,
+            r#"{"action":"add_transaction","data":{"group":"g","amount":9,"split":{"mode":"shares","shares":{"ann":1,"cy":2}},"paid_by":{"bob":4,"cy":5}}}"#,
+            r#"{"action":"add_transaction","data":{"group":"g","amount":5,"split":{"mode":"exact","amounts":{"ann":2,"bob":3}}}}"#,
+            r#"{"action":"edit_transaction","data":{"group":"g","id":2,"amount":8,"description":"taxi"}}"#,
+            r#"{"action":"delete_transaction","data":{"group":"g","id":4}}"#,
+            r#"{"action":"record_payment","data":{"group":"g","to":"bob","amount":"1.50","key":"p1"}}"#,
+            r#"{"action":"record_payment","data":{"group":"g","to":"cy","amount":"2.00"}}"#,
+            r#"{"action":"delete_payment","data":{"group":"g","id":2}}"#,
+            r#"{"action":"settle","data":{"group":"g","record":true}}"#,
+        ];
+        for frame in frames {
+            execute(&mut machine, &mut store, 0, frame);
+        }
+        store.commit().unwrap();
+        machine
+    };
+    // The directory as the build before left it after a clean stop: a format-1 snapshot (its header,
+    // its JSON body) and no log before it.
+    let mut body = Vec::new();
+    write_json_image(&machine, &mut body).unwrap();
+    let header = format!("splitd-snapshot 1 {} {:08x} {}\n", 0, crc32c::crc32c(&body), body.len());
+    let mut old = header.into_bytes();
+    old.extend_from_slice(&body);
+    for (_, segment) in recover::segments(&dir.0).unwrap() {
+        fs::remove_file(segment).unwrap();
+    }
+    fs::write(snapshot::snapshot_path(&dir.0), &old).unwrap();
+
+    let Opened { mut store, machine: loaded, records_replayed, .. } = open(&dir.0);
+    assert_eq!(records_replayed, 0);
+    assert_eq!(image(&loaded), image(&machine), "the JSON snapshot loads to the state it was written from");
+    store.snapshot(&loaded).unwrap();
+    drop(store);
+    let written = fs::read(snapshot::snapshot_path(&dir.0)).unwrap();
+    assert!(written.starts_with(b"splitd-snapshot 2 "), "the next snapshot is binary");
+    let body_at = written.iter().position(|&b| b == b'\n').unwrap() + 1;
+    assert_eq!(&written[body_at..], &binary_image(&machine)[..], "its body is the binary image");
+    assert!(written.len() < old.len(), "and smaller ({} vs {} bytes)", written.len(), old.len());
+    let again = open(&dir.0).machine;
+    assert_eq!(image(&again), image(&machine), "the binary snapshot loads to the same state");
+    assert_eq!(binary_image(&again), binary_image(&machine));
+}
+
+/// Any damaged byte of a binary image is refused (a section's checksum, its head, the header), never
+/// loaded as some other state, on any number of threads.
+#[test]
+fn a_damaged_binary_image_is_refused() {
+    let dir = Dir::new("binary-damage");
+    let machine = populated(&dir.0, 5);
+    let good = binary_image(&machine);
+    assert_eq!(binary_image(&read_image(&good).unwrap()), good);
+    for at in 0..good.len() {
+        let mut damaged = good.clone();
+        damaged[at] ^= 0x10;
+        for threads in [1, 3] {
+            assert!(snapshot::read_image_on(&damaged, threads).is_err(), "byte {at}, {threads} threads");
+        }
+    }
+    assert!(read_image(&good[..good.len() - 1]).is_err(), "cut short");
 }

@@ -66,10 +66,10 @@ impl Machine {
     ) -> Result<Outcome, Error> {
         let (id, entry) = self.member_group(user, &edit.group)?;
         let old = entry.ledger.transaction(edit.id).ok_or(Error::TransactionNotFound)?;
-        check_version(id, old, edit.version)?;
-        let new = self.edited(entry, old, edit)?;
+        check_version(id, &old, edit.version)?;
+        let new = self.edited(entry, &old, edit)?;
         let answer = |done| Answer::Transaction { done, group: id, txn: old.id, repeated: false };
-        if (Transaction { version: old.version, ..new.clone() }) == *old {
+        if (Transaction { version: old.version, ..new.clone() }) == old {
             return Ok(Outcome::answer(answer(Done::TransactionUnchanged)));
         }
         // Moving a former member's balance would strand money nobody can see or settle.
@@ -134,10 +134,10 @@ impl Machine {
     ) -> Result<Outcome, Error> {
         let (id, entry) = self.member_group(user, group)?;
         let txn = match target {
-            TxnRef::Index(index) => entry.ledger.transactions().get(index).ok_or(Error::InvalidIndex)?,
+            TxnRef::Index(index) => entry.ledger.transaction_at(index).ok_or(Error::InvalidIndex)?,
             TxnRef::Id(txn) => entry.ledger.transaction(txn).ok_or(Error::TransactionNotFound)?,
         };
-        check_version(id, txn, version)?;
+        check_version(id, &txn, version)?;
         let undo: Vec<(UserId, i64)> = txn.effect().into_iter().map(|(u, c)| (u, -c)).collect();
         self.check_former_untouched(entry, &undo)?;
         let record = Record::TransactionDeleted { group: id, txn: txn.id, by: user, at: now, seq: None };
@@ -245,24 +245,19 @@ impl Machine {
         let Some(entry) = self.groups.get_mut(group) else { return misfit("unknown group") };
         match record {
             Record::TransactionAdded { txn, .. } => {
-                if !entry.ledger.add(txn.clone(), &entry.member_pos) {
+                if !entry.ledger.add(txn, &entry.member_pos) {
                     return misfit("transaction unbalanced, out of order or naming a non-member");
                 }
                 entry.note_key(txn.payer, txn.key.as_ref(), KeyRef::Transaction(txn.id));
-                let what = Activity::TransactionAdded {
-                    id: txn.id,
-                    amount: txn.amount,
-                    description: txn.description.clone(),
-                    key: txn.key.clone(),
-                };
+                let what = Activity::TransactionAdded { id: txn.id, amount: txn.amount };
                 entry.history.push(txn.created_at, txn.payer, what);
                 self.next_txn_id = self.next_txn_id.max(txn.id + 1);
             }
             Record::TransactionEdited { txn, by, at, .. } => {
                 // The version is the ledger's count of edits, whatever an older record says.
-                let version = entry.ledger.transaction(txn.id).map_or(FIRST_VERSION, |t| t.version) + 1;
+                let version = entry.ledger.version_of(txn.id).unwrap_or(FIRST_VERSION) + 1;
                 let txn = Transaction { version, ..txn.clone() };
-                let Some(before) = entry.ledger.replace(txn.clone(), &entry.member_pos) else {
+                let Some(before) = entry.ledger.replace(&txn, &entry.member_pos) else {
                     return misfit("unknown transaction, or the new version is unbalanced or names a non-member");
                 };
                 let what = Activity::TransactionEdited { before: Box::new(before), after: Box::new(txn.clone()) };

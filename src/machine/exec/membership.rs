@@ -192,7 +192,7 @@ impl Machine {
                     return misfit("not a currency code");
                 }
                 entry.currency = currency.clone();
-                entry.history.push(*at, *by, Activity::CurrencySet { currency: currency.clone() });
+                entry.history.push(*at, *by, Activity::CurrencySet { currency: currency.as_str().into() });
                 Ok(())
             }
             Record::GroupPasswordSet { group, password_hash, by, at, .. } => {

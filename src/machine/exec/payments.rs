@@ -74,7 +74,7 @@ impl Machine {
                     return misfit("payment out of order, not positive or naming a non-member");
                 }
                 entry.note_key(payment.by, payment.key.as_ref(), KeyRef::Payment(payment.id));
-                let what = Activity::PaymentRecorded { payment: payment.clone() };
+                let what = Activity::PaymentRecorded { payment: Box::new(payment.clone()) };
                 entry.history.push(payment.created_at, payment.by, what);
                 self.next_payment_id = self.next_payment_id.max(payment.id + 1);
             }
@@ -91,14 +91,14 @@ impl Machine {
                 for p in payments {
                     entry.ledger.add_payment(p.clone(), &entry.member_pos);
                 }
-                entry.history.push(*at, *by, Activity::SettlementRecorded { payments: payments.clone() });
+                entry.history.push(*at, *by, Activity::SettlementRecorded { payments: payments.as_slice().into() });
                 self.next_payment_id = self.next_payment_id.max(last + 1);
             }
             Record::PaymentDeleted { payment, by, at, .. } => {
                 let Some(payment) = entry.ledger.remove_payment(*payment, &entry.member_pos) else {
                     return misfit("unknown payment");
                 };
-                entry.history.push(*at, *by, Activity::PaymentDeleted { payment });
+                entry.history.push(*at, *by, Activity::PaymentDeleted { payment: Box::new(payment) });
             }
             _ => return misfit("not a payment record"),
         }

@@ -121,7 +121,7 @@ impl Machine {
     /// `pairwise_debts`: who owes whom, netted per pair, sorted by (from, to) name.
     pub(in crate::machine) fn pairwise_debts(&self, user: UserId, group: &str) -> Result<Outcome, Error> {
         let (id, entry) = self.member_group(user, group)?;
-        let pieces: usize = entry.ledger.transactions().iter().map(|t| t.owed.len().saturating_mul(t.paid.len())).sum();
+        let pieces: usize = entry.ledger.transactions().map(|t| t.owed.len().saturating_mul(t.paid.len())).sum();
         if pieces > PAIRWISE_PIECES_MAX {
             return Err(Error::TooLargeToExplain { pieces, limit: PAIRWISE_PIECES_MAX });
         }

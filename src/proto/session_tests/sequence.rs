@@ -38,7 +38,7 @@ fn seqs_by_group(log: &[Record]) -> HashMap<GroupId, Vec<u64>> {
 
 fn image_of(machine: &Machine) -> String {
     let mut image = Vec::new();
-    write_image(machine, &mut image).unwrap();
+    write_json_image(machine, &mut image).unwrap();
     String::from_utf8(image).unwrap()
 }
 

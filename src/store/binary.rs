@@ -1,0 +1,425 @@
+//! The binary image: the machine's state as checksummed sections, written in one pass from the
+//! machine's borrowed view (`ImageRef`) and read back in one pass into `StateImage`/`GroupImage`,
+//! which `Machine::from_image` then checks as it does a JSON image.
+//!
+//! Layout: `SPLITIMG`, the image version (u32 LE), the section count (u32 LE), then each section:
+//! its kind (1 byte), its body's length (u64 LE), the CRC-32C of its body (u32 LE), the body. The
+//! first section is the state (next ids, users, tokens), then one section per group in group id
+//! order, so groups can be parsed on several threads and a damaged one is named. Inside a body:
+//! LEB128 varints (zigzag for signed), length-prefixed text and lists (`bytes`).
+//!
+//! Owns the encoding only; what a valid state is stays the machine's.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use super::bytes::{Put, Short, Take};
+use crate::machine::history::{Activity, Entry};
+use crate::machine::image::{GroupImage, GroupRef, ImageRef, KeyImage, Read, StateImage, TokenImage, UserImage};
+use crate::machine::{ApplyError, KeyRef, Payment, Split, TokenHash, Transaction};
+use crate::money::Cents;
+
+pub const MAGIC: &[u8; 8] = b"SPLITIMG";
+/// The binary image version this build writes and reads.
+pub const IMAGE_VERSION: u32 = 1;
+const STATE: u8 = 1;
+const GROUP: u8 = 2;
+/// Kind, length, checksum.
+const SECTION_HEAD: usize = 1 + 8 + 4;
+
+/// Whether `body` is a binary image (else it is a JSON one, from before).
+pub fn is_binary(body: &[u8]) -> bool {
+    body.starts_with(MAGIC)
+}
+
+/// Appends the whole image to `out`.
+pub fn write(image: &ImageRef, out: &mut Vec<u8>) {
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&IMAGE_VERSION.to_le_bytes());
+    out.extend_from_slice(&(1 + image.groups.len() as u32).to_le_bytes());
+    section(out, STATE, |out| put_state(out, image));
+    for group in &image.groups {
+        section(out, GROUP, |out| put_group(out, group));
+    }
+}
+
+/// One section: its head, filled in once `fill` has written the body behind it.
+fn section(out: &mut Vec<u8>, kind: u8, fill: impl FnOnce(&mut Vec<u8>)) {
+    let head = out.len();
+    out.push(kind);
+    out.extend_from_slice(&[0; SECTION_HEAD - 1]);
+    let body = out.len();
+    fill(out);
+    let len = (out.len() - body) as u64;
+    let crc = crc32c::crc32c(&out[body..]);
+    out[head + 1..head + 9].copy_from_slice(&len.to_le_bytes());
+    out[head + 9..head + 13].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// The image's sections, each checked against its checksum: the state's body, then the groups'.
+pub fn sections(body: &[u8]) -> Result<(&[u8], Vec<&[u8]>), ApplyError> {
+    let bad = |why: &str| ApplyError(format!("binary snapshot: {why}"));
+    let mut take = Take::new(body);
+    take.raw(MAGIC.len(), "magic").map_err(|_| bad("too short"))?;
+    let version = u32::from_le_bytes(take.array("version").map_err(|_| bad("too short"))?);
+    if version > IMAGE_VERSION {
+        return Err(bad(&format!("image version {version}; this build reads up to {IMAGE_VERSION}")));
+    }
+    let count = u32::from_le_bytes(take.array("count").map_err(|_| bad("too short"))?) as usize;
+    let mut groups = Vec::with_capacity(count.min(body.len() / SECTION_HEAD));
+    let mut state = None;
+    for index in 0..count {
+        let damaged = |why: &str| bad(&format!("section {index}: {why}"));
+        let kind = take.byte("kind").map_err(|_| damaged("missing"))?;
+        let len = u64::from_le_bytes(take.array("len").map_err(|_| damaged("head cut short"))?);
+        let crc = u32::from_le_bytes(take.array("crc").map_err(|_| damaged("head cut short"))?);
+        let len = usize::try_from(len).map_err(|_| damaged("too long"))?;
+        let section = take.raw(len, "body").map_err(|_| damaged("cut short"))?;
+        if crc32c::crc32c(section) != crc {
+            return Err(damaged("checksum mismatch: the snapshot is damaged"));
+        }
+        match (kind, index) {
+            (STATE, 0) => state = Some(section),
+            (GROUP, 1..) => groups.push(section),
+            _ => return Err(damaged(&format!("unexpected kind {kind}"))),
+        }
+    }
+    if !take.is_empty() {
+        return Err(bad("bytes after the last section"));
+    }
+    Ok((state.ok_or_else(|| bad("no state section"))?, groups))
+}
+
+/// The state section read, with the groups' sections still raw (parsed apart: `group`).
+pub fn state<'a>(state: &[u8], groups: Vec<&'a [u8]>) -> Result<StateImage<&'a [u8]>, ApplyError> {
+    let mut take = Take::new(state);
+    let image = take_state(&mut take, groups).map_err(|Short(what)| misread("state", what))?;
+    if !take.is_empty() {
+        return Err(misread("state", "trailing bytes"));
+    }
+    Ok(image)
+}
+
+/// One group's section parsed. Pure: safe on any thread.
+pub fn group(section: &[u8]) -> Result<GroupImage, ApplyError> {
+    let mut take = Take::new(section);
+    let group = take_group(&mut take).map_err(|Short(what)| misread("group", what))?;
+    if !take.is_empty() {
+        return Err(misread("group", "trailing bytes"));
+    }
+    Ok(group)
+}
+
+fn misread(section: &str, what: &str) -> ApplyError {
+    ApplyError(format!("binary snapshot: {section} section does not read ({what})"))
+}
+
+fn put_state(out: &mut Vec<u8>, image: &ImageRef) {
+    out.u64v(image.next_txn_id);
+    out.u64v(image.next_payment_id);
+    out.u64v(image.users.len() as u64);
+    for user in &image.users {
+        out.text(user.name);
+        out.text(user.password_hash);
+        out.u64v(user.groups.len() as u64);
+        user.groups.iter().for_each(|&g| out.u32v(g));
+        out.flag(user.deleted);
+    }
+    out.u64v(image.tokens.len() as u64);
+    for token in &image.tokens {
+        out.extend_from_slice(token.token.as_bytes());
+        out.u32v(token.user);
+        out.i64v(token.created);
+        out.i64v(token.last_used);
+        match token.address {
+            None => out.push(0),
+            Some(IpAddr::V4(v4)) => {
+                out.push(4);
+                out.extend_from_slice(&v4.octets());
+            }
+            Some(IpAddr::V6(v6)) => {
+                out.push(6);
+                out.extend_from_slice(&v6.octets());
+            }
+        }
+    }
+}
+
+fn take_state<'a>(take: &mut Take, groups: Vec<&'a [u8]>) -> Result<StateImage<&'a [u8]>, Short> {
+    let next_txn_id = take.u64v("next transaction id")?;
+    let next_payment_id = take.u64v("next payment id")?;
+    let users = take.list("users", |t| {
+        Ok(UserImage {
+            name: t.string("user name")?,
+            password_hash: t.string("password hash")?,
+            groups: t.list("user's groups", |t| t.u32v("group id"))?,
+            deleted: t.flag("deleted")?,
+        })
+    })?;
+    let tokens = take.list("tokens", |t| {
+        let token = TokenHash::from_bytes(t.array("token hash")?);
+        let (user, created, last_used) = (t.u32v("token user")?, t.i64v("created")?, t.i64v("last used")?);
+        let address = match t.byte("address")? {
+            0 => None,
+            4 => Some(IpAddr::V4(Ipv4Addr::from(t.array::<4>("address")?))),
+            6 => Some(IpAddr::V6(Ipv6Addr::from(t.array::<16>("address")?))),
+            _ => return Err(Short("address")),
+        };
+        Ok(TokenImage { token, user, created, last_used, address })
+    })?;
+    Ok(StateImage { next_txn_id, next_payment_id, users, groups, tokens })
+}
+
+fn put_group(out: &mut Vec<u8>, group: &GroupRef) {
+    out.text(group.name);
+    out.opt_text(group.password_hash);
+    out.u32v(group.creator);
+    out.i64v(group.created_at);
+    out.text(group.currency);
+    put_users(out, group.members);
+    put_users(out, group.slots);
+    out.u64v(group.transactions.len() as u64);
+    group.transactions.iter().for_each(|txn| put_transaction(out, &txn));
+    out.u64v(group.payments.len() as u64);
+    group.payments.iter().for_each(|p| put_payment(out, p));
+    out.u64v(group.history.len() as u64);
+    group.history.iter().for_each(|e| put_entry(out, e));
+    out.u64v(group.keys.len() as u64);
+    for key in &group.keys {
+        out.u32v(key.user);
+        out.text(key.key);
+        put_key_ref(out, key.made);
+    }
+}
+
+fn take_group(take: &mut Take) -> Result<GroupImage, Short> {
+    Ok(GroupImage {
+        name: take.string("group name")?,
+        password_hash: take.opt_string("group password")?,
+        creator: take.u32v("creator")?,
+        created_at: take.i64v("created at")?,
+        currency: take.string("currency")?,
+        members: take_users(take)?,
+        slots: take_users(take)?,
+        transactions: take_transactions(take)?,
+        payments: take.list("payments", take_payment)?,
+        history: take.list("history", take_entry)?,
+        keys: take.list("keys", |t| {
+            Ok(KeyImage { user: t.u32v("key user")?, key: t.string("key")?, made: take_key_ref(t)? })
+        })?,
+    })
+}
+
+fn put_users(out: &mut Vec<u8>, users: &[u32]) {
+    out.u64v(users.len() as u64);
+    users.iter().for_each(|&u| out.u32v(u));
+}
+
+fn take_users(take: &mut Take) -> Result<Vec<u32>, Short> {
+    take.list("members", |t| t.u32v("member"))
+}
+
+fn put_shares(out: &mut Vec<u8>, shares: &[(u32, Cents)]) {
+    out.u64v(shares.len() as u64);
+    for (user, cents) in shares {
+        out.u32v(*user);
+        out.i64v(cents.0);
+    }
+}
+
+fn take_shares(take: &mut Take) -> Result<Vec<(u32, Cents)>, Short> {
+    take.list("shares", |t| Ok((t.u32v("share user")?, Cents(t.i64v("share")?))))
+}
+
+fn put_transaction(out: &mut Vec<u8>, txn: &Transaction) {
+    out.u64v(txn.id);
+    out.u32v(txn.payer);
+    out.i64v(txn.amount.0);
+    out.text(&txn.description);
+    put_users(out, &txn.split_between);
+    out.flag(txn.include_payer);
+    put_shares(out, &txn.paid);
+    put_shares(out, &txn.owed);
+    out.i64v(txn.created_at);
+    match &txn.split {
+        Split::Equal => out.push(0),
+        Split::Exact => out.push(1),
+        Split::Percent { percents } => {
+            out.push(2);
+            out.u64v(percents.len() as u64);
+            percents.iter().for_each(|&(u, bp)| {
+                out.u32v(u);
+                out.u32v(bp);
+            });
+        }
+        Split::Shares { weights } => {
+            out.push(3);
+            out.u64v(weights.len() as u64);
+            weights.iter().for_each(|&(u, w)| {
+                out.u32v(u);
+                out.u64v(w);
+            });
+        }
+    }
+    out.opt_text(txn.date.as_deref());
+    out.opt_text(txn.key.as_deref());
+    out.u64v(txn.version);
+}
+
+fn take_transaction(take: &mut Take) -> Result<Transaction, Short> {
+    let (id, payer, amount) = (take.u64v("transaction id")?, take.u32v("payer")?, Cents(take.i64v("amount")?));
+    let description = take.string("description")?;
+    let split_between = take_users(take)?;
+    let include_payer = take.flag("include payer")?;
+    let (paid, owed) = (take_shares(take)?, take_shares(take)?);
+    let created_at = take.i64v("created at")?;
+    let split = match take.byte("split")? {
+        0 => Split::Equal,
+        1 => Split::Exact,
+        2 => Split::Percent { percents: take.list("percents", |t| Ok((t.u32v("user")?, t.u32v("bp")?)))? },
+        3 => Split::Shares { weights: take.list("weights", |t| Ok((t.u32v("user")?, t.u64v("weight")?)))? },
+        _ => return Err(Short("split")),
+    };
+    let (date, key) = (take.opt_string("date")?, take.opt_string("key")?);
+    let version = take.u64v("version")?;
+    Ok(Transaction {
+        id,
+        payer,
+        amount,
+        description,
+        split_between,
+        include_payer,
+        paid,
+        owed,
+        created_at,
+        split,
+        date,
+        key,
+        version,
+    })
+}
+
+/// A group's transactions, read into one reused `Transaction` and packed as they come.
+fn take_transactions(take: &mut Take) -> Result<Read, Short> {
+    let count = take.count("transactions")?;
+    let mut read = Read::with_capacity(count);
+    for _ in 0..count {
+        let txn = take_transaction(take)?;
+        read.push(&txn).map_err(|_| Short("a transaction unbalanced or out of order"))?;
+    }
+    Ok(read)
+}
+
+fn put_payment(out: &mut Vec<u8>, p: &Payment) {
+    out.u64v(p.id);
+    out.u32v(p.from);
+    out.u32v(p.to);
+    out.i64v(p.amount.0);
+    out.u32v(p.by);
+    out.i64v(p.created_at);
+    out.opt_text(p.date.as_deref());
+    out.opt_text(p.key.as_deref());
+}
+
+fn take_payment(take: &mut Take) -> Result<Payment, Short> {
+    Ok(Payment {
+        id: take.u64v("payment id")?,
+        from: take.u32v("from")?,
+        to: take.u32v("to")?,
+        amount: Cents(take.i64v("payment amount")?),
+        by: take.u32v("recorded by")?,
+        created_at: take.i64v("payment created at")?,
+        date: take.opt_string("payment date")?,
+        key: take.opt_string("payment key")?,
+    })
+}
+
+fn put_key_ref(out: &mut Vec<u8>, made: KeyRef) {
+    let (tag, id) = match made {
+        KeyRef::Transaction(id) => (0, id),
+        KeyRef::Payment(id) => (1, id),
+    };
+    out.push(tag);
+    out.u64v(id);
+}
+
+fn take_key_ref(take: &mut Take) -> Result<KeyRef, Short> {
+    match take.byte("key made")? {
+        0 => Ok(KeyRef::Transaction(take.u64v("key transaction")?)),
+        1 => Ok(KeyRef::Payment(take.u64v("key payment")?)),
+        _ => Err(Short("key made")),
+    }
+}
+
+fn put_entry(out: &mut Vec<u8>, entry: &Entry) {
+    out.u64v(entry.id);
+    out.i64v(entry.at);
+    out.u32v(entry.by);
+    match &entry.what {
+        Activity::GroupCreated => out.push(0),
+        Activity::CurrencySet { currency } => {
+            out.push(1);
+            out.text(currency);
+        }
+        Activity::MemberJoined { member } => {
+            out.push(2);
+            out.u32v(*member);
+        }
+        Activity::MemberLeft { member } => {
+            out.push(3);
+            out.u32v(*member);
+        }
+        Activity::TransactionAdded { id, amount } => {
+            out.push(4);
+            out.u64v(*id);
+            out.i64v(amount.0);
+        }
+        Activity::TransactionEdited { before, after } => {
+            out.push(5);
+            put_transaction(out, before);
+            put_transaction(out, after);
+        }
+        Activity::TransactionDeleted { txn } => {
+            out.push(6);
+            put_transaction(out, txn);
+        }
+        Activity::PaymentRecorded { payment } => {
+            out.push(7);
+            put_payment(out, payment);
+        }
+        Activity::SettlementRecorded { payments } => {
+            out.push(8);
+            out.u64v(payments.len() as u64);
+            payments.iter().for_each(|p| put_payment(out, p));
+        }
+        Activity::PaymentDeleted { payment } => {
+            out.push(9);
+            put_payment(out, payment);
+        }
+        Activity::PasswordChanged { has_password } => {
+            out.push(10);
+            out.flag(*has_password);
+        }
+    }
+}
+
+fn take_entry(take: &mut Take) -> Result<Entry, Short> {
+    let (id, at, by) = (take.u64v("entry id")?, take.i64v("entry at")?, take.u32v("entry by")?);
+    let what = match take.byte("activity")? {
+        0 => Activity::GroupCreated,
+        1 => Activity::CurrencySet { currency: take.text("currency")?.into() },
+        2 => Activity::MemberJoined { member: take.u32v("member")? },
+        3 => Activity::MemberLeft { member: take.u32v("member")? },
+        4 => Activity::TransactionAdded { id: take.u64v("added id")?, amount: Cents(take.i64v("added amount")?) },
+        5 => Activity::TransactionEdited {
+            before: Box::new(take_transaction(take)?),
+            after: Box::new(take_transaction(take)?),
+        },
+        6 => Activity::TransactionDeleted { txn: Box::new(take_transaction(take)?) },
+        7 => Activity::PaymentRecorded { payment: Box::new(take_payment(take)?) },
+        8 => Activity::SettlementRecorded { payments: take.list("settlement", take_payment)?.into() },
+        9 => Activity::PaymentDeleted { payment: Box::new(take_payment(take)?) },
+        10 => Activity::PasswordChanged { has_password: take.flag("has password")? },
+        _ => return Err(Short("activity")),
+    };
+    Ok(Entry { id, at, by, what })
+}
