@@ -64,9 +64,23 @@ pub struct Group {
     pub keys: HashMap<(UserId, String), KeyRef>,
 }
 
+/// Up to this many slots a group's are searched in a line instead of through `member_pos`: a few
+/// compares cost less than one SipHash of the key (the hot read does two, `is_member` and
+/// `balance`), and most groups of people splitting costs are this small. Larger groups hash.
+const LINEAR_SLOTS_MAX: usize = 16;
+
 impl Group {
+    /// `user`'s slot, current member or former.
+    fn slot(&self, user: UserId) -> Option<usize> {
+        if self.slots.len() <= LINEAR_SLOTS_MAX {
+            // `slots[i]` is the user whose slot is `i` (`member_pos` maps it back).
+            return self.slots.iter().position(|&u| u == user);
+        }
+        self.member_pos.get(&user).copied()
+    }
+
     pub fn is_member(&self, user: UserId) -> bool {
-        self.member_pos.get(&user).is_some_and(|&slot| self.active[slot])
+        self.slot(user).is_some_and(|slot| self.active[slot])
     }
 
     /// Adds `user` as a member (a former member gets their old slot back); `false` if already one.
@@ -99,7 +113,7 @@ impl Group {
 
     /// The balance of a current or former member (zero for anyone else).
     pub fn balance(&self, user: UserId) -> Cents {
-        self.member_pos.get(&user).map_or(Cents::ZERO, |&slot| self.ledger.balances[slot])
+        self.slot(user).map_or(Cents::ZERO, |slot| self.ledger.balances[slot])
     }
 
     /// Current members with their balances, in join order.
@@ -322,6 +336,30 @@ mod tests {
         assert_eq!(groups.find("trip "), Some(0), "by the canonical form");
         assert_eq!(groups.find("cafe\u{301}"), Some(1));
         assert_eq!(groups.find("tr\u{456}p"), None, "never by look-alike");
+    }
+
+    /// Small groups find a slot by search, larger ones through `member_pos`: either way the same
+    /// answers, for current, former and never members, across the size where one gives way to the other.
+    #[test]
+    fn membership_and_balances_by_slot_at_every_size() {
+        let mut groups = table(&["trip"]);
+        let group = groups.get_mut(0).expect("the group");
+        for user in 1..=(LINEAR_SLOTS_MAX as UserId + 4) {
+            assert!(group.add_member(user * 10));
+            if user % 3 == 0 {
+                assert!(group.remove_member(user * 10), "a former member at a zero balance");
+            } else {
+                let last = group.slots.len() - 1;
+                group.ledger.balances[last] = Cents(i64::from(user));
+            }
+            for other in 1..=user {
+                let member = other % 3 != 0;
+                assert_eq!(group.is_member(other * 10), member, "{other} among {user}");
+                assert_eq!(group.balance(other * 10), Cents(if member { i64::from(other) } else { 0 }));
+                assert!(!group.is_member(other * 10 + 1));
+                assert_eq!(group.balance(other * 10 + 1), Cents::ZERO);
+            }
+        }
     }
 
     #[test]
