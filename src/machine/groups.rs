@@ -64,9 +64,23 @@ pub struct Group {
     pub keys: HashMap<(UserId, String), KeyRef>,
 }
 
+/// Up to this many slots a group's are searched in a line instead of through `member_pos`: a few
+/// compares cost less than one SipHash of the key (the hot read does two, `is_member` and
+/// `balance`), and most groups of people splitting costs are this small. Larger groups hash.
+const LINEAR_SLOTS_MAX: usize = 16;
+
 impl Group {
+    /// `user`'s slot, current member or former.
+    fn slot(&self, user: UserId) -> Option<usize> {
+        if self.slots.len() <= LINEAR_SLOTS_MAX {
+            // `slots[i]` is the user whose slot is `i` (`member_pos` maps it back).
+            return self.slots.iter().position(|&u| u == user);
+        }
+        self.member_pos.get(&user).copied()
+    }
+
     pub fn is_member(&self, user: UserId) -> bool {
-        self.member_pos.get(&user).is_some_and(|&slot| self.active[slot])
+        self.slot(user).is_some_and(|slot| self.active[slot])
     }
 
     /// Adds `user` as a member (a former member gets their old slot back); `false` if already one.
@@ -99,7 +113,7 @@ impl Group {
 
     /// The balance of a current or former member (zero for anyone else).
     pub fn balance(&self, user: UserId) -> Cents {
-        self.member_pos.get(&user).map_or(Cents::ZERO, |&slot| self.ledger.balances[slot])
+        self.slot(user).map_or(Cents::ZERO, |slot| self.ledger.balances[slot])
     }
 
     /// Current members with their balances, in join order.
@@ -192,14 +206,50 @@ pub struct Groups {
     /// [`skeleton_key`] of each name -> the first group with it: what a new name must not match.
     /// Old data may hold several groups with one skeleton; any one of them is enough to refuse.
     by_skeleton: HashMap<String, GroupId>,
+    /// The exact names again, as a cache in front of `by_name`: slot `name_slot(name)` holds the first
+    /// group whose name hashed there (`NO_GROUP` if none). A hit is confirmed by comparing the
+    /// name, so a collision, chosen or not, only sends a lookup on to `by_name` (see `find`).
+    exact: Vec<GroupId>,
 }
+
+/// An empty slot of `Groups::exact`.
+const NO_GROUP: GroupId = GroupId::MAX;
 
 impl Groups {
     /// The group named exactly `name`, else the one whose name is the same text once trimmed and
     /// normalised (NFC), so `"trip "` and an NFD `café` reach `trip` and `café`. Never by look-alike:
     /// a skeleton says two names could be confused, not that they are the same name.
     pub fn find(&self, name: &str) -> Option<GroupId> {
+        if let Some(&id) = self.exact.get(name_slot(name, self.exact.len())) {
+            if self.list.get(id as usize).is_some_and(|g| g.name == name) {
+                // Names are unique (`insert`), so this is the group `by_name` holds for `name`.
+                return Some(id);
+            }
+        }
         self.by_name.get(name).or_else(|| self.by_canonical.get(&canonical(name))).copied()
+    }
+
+    /// Notes group `id`'s name in `exact`, growing the table to keep it at most a quarter full (so
+    /// few names share a slot); a slot already taken stays with the group that took it.
+    fn note_exact(&mut self, id: GroupId) {
+        if self.list.len() * 4 > self.exact.len() {
+            let size = (self.list.len() * 8).next_power_of_two().max(64);
+            self.exact = vec![NO_GROUP; size];
+            for (id, group) in self.list.iter().enumerate() {
+                let slot = &mut self.exact[name_slot(&group.name, size)];
+                if *slot == NO_GROUP {
+                    *slot = id as GroupId;
+                }
+            }
+            return;
+        }
+        let size = self.exact.len();
+        if let Some(group) = self.list.get(id as usize) {
+            let slot = &mut self.exact[name_slot(&group.name, size)];
+            if *slot == NO_GROUP {
+                *slot = id;
+            }
+        }
     }
 
     /// A group whose name looks the same as `name` (same UTS #39 skeleton), if any.
@@ -254,8 +304,29 @@ impl Groups {
             history: History::default(),
             keys: HashMap::new(),
         });
+        self.note_exact(id);
         true
     }
+}
+
+/// Where `name` goes in a table of `size` slots (a power of two; 0, past the end, when the table is
+/// empty). A keyless multiply-xorshift over its words (each step a bijection, so two names of one
+/// length never meet before the slot is taken), a few instructions a word where SipHash costs more
+/// than the rest of a balance read's lookup. Safe without a key: it only picks a cache slot, never
+/// decides a lookup, so names chosen to collide cost a lookup in `by_name`, as without the cache.
+fn name_slot(name: &str, size: usize) -> usize {
+    const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
+    if size == 0 {
+        return 0;
+    }
+    let mut hash = name.len() as u64;
+    for chunk in name.as_bytes().chunks(8) {
+        let word = chunk.iter().rev().fold(0u64, |word, &byte| (word << 8) | u64::from(byte));
+        hash = (hash ^ word).wrapping_mul(MIX);
+        hash ^= hash >> 29;
+    }
+    hash = hash.wrapping_mul(MIX);
+    (hash >> (64 - size.trailing_zeros())) as usize
 }
 
 /// A name as stored: edge whitespace trimmed (the original client sends what was typed, spaces
@@ -339,6 +410,47 @@ mod tests {
         assert_eq!(groups.find("trip "), Some(0), "by the canonical form");
         assert_eq!(groups.find("cafe\u{301}"), Some(1));
         assert_eq!(groups.find("tr\u{456}p"), None, "never by look-alike");
+    }
+
+    /// Small groups find a slot by search, larger ones through `member_pos`: either way the same
+    /// answers, for current, former and never members, across the size where one gives way to the other.
+    #[test]
+    fn membership_and_balances_by_slot_at_every_size() {
+        let mut groups = table(&["trip"]);
+        let group = groups.get_mut(0).expect("the group");
+        for user in 1..=(LINEAR_SLOTS_MAX as UserId + 4) {
+            assert!(group.add_member(user * 10));
+            if user % 3 == 0 {
+                assert!(group.remove_member(user * 10), "a former member at a zero balance");
+            } else {
+                let last = group.slots.len() - 1;
+                group.ledger.balances[last] = Cents(i64::from(user));
+            }
+            for other in 1..=user {
+                let member = other % 3 != 0;
+                assert_eq!(group.is_member(other * 10), member, "{other} among {user}");
+                assert_eq!(group.balance(other * 10), Cents(if member { i64::from(other) } else { 0 }));
+                assert!(!group.is_member(other * 10 + 1));
+                assert_eq!(group.balance(other * 10 + 1), Cents::ZERO);
+            }
+        }
+    }
+
+    /// The name cache in front of `by_name`: every group is found, through the table's growth and
+    /// its collisions, and names that differ only at the end (as generated names do) spread over it.
+    #[test]
+    fn the_name_cache_finds_every_group_and_mostly_hits() {
+        let names: Vec<String> = (0..1000).map(|i| format!("splitbench-0123456789-g{i}")).collect();
+        let groups = table(&names.iter().map(String::as_str).collect::<Vec<_>>());
+        for (id, name) in names.iter().enumerate() {
+            assert_eq!(groups.find(name), Some(id as GroupId), "{name}");
+            assert_eq!(groups.find(&format!(" {name}")), Some(id as GroupId), "by the canonical form");
+        }
+        assert_eq!(groups.find("splitbench-0123456789-g1000"), None);
+        let size = groups.exact.len();
+        let hits = names.iter().enumerate().filter(|&(id, name)| groups.exact[name_slot(name, size)] == id as GroupId);
+        let hits = hits.count();
+        assert!(hits >= 850, "{hits} of 1000 names in {size} slots");
     }
 
     #[test]

@@ -96,9 +96,12 @@ impl Server {
             match conn.next_frame(self.config.frame_bytes_max) {
                 Next::Frame(bytes) => {
                     frames += 1;
-                    let status = self.cluster.is_some() && cluster::is_status(bytes);
-                    let admin = self.cluster.as_ref().and_then(|_| membership::parse_admin(bytes));
                     let decoded = proto::decode(bytes);
+                    // The cluster's own actions are unknown to the decoder: only a frame it did not
+                    // make a command of can be one, so the others are not scanned again.
+                    let cluster_action = self.cluster.is_some() && decoded.command.is_err();
+                    let status = cluster_action && cluster::is_status(bytes);
+                    let admin = if cluster_action { membership::parse_admin(bytes) } else { None };
                     if let Some(request) = admin {
                         self.cluster_admin(key, request, decoded.id.as_ref());
                         continue;
@@ -162,18 +165,21 @@ impl Server {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        let now = Instant::now();
-        let verdict = guess_target(&command).map(|target| self.throttle.guesses.attempt(target, conn.source(), now));
+        // The clock is read only for a guess: most requests are not one.
+        let verdict = guess_target(&command).map(|target| {
+            let now = Instant::now();
+            (now, self.throttle.guesses.attempt(target, conn.source(), now))
+        });
         let charge = match verdict {
             None => None,
-            Some(Ok(charge)) => Some(charge),
-            Some(Err(Throttled::Busy)) => {
+            Some((_, Ok(charge))) => Some(charge),
+            Some((now, Err(Throttled::Busy))) => {
                 let until = now + BUSY_RETRY;
                 conn.wait(Waiting { id, command }, until);
                 self.timers.push(std::cmp::Reverse((until, key, conn.serial())));
                 return;
             }
-            Some(Err(Throttled::Refused(wait))) => {
+            Some((_, Err(Throttled::Refused(wait)))) => {
                 log::limit!(
                     Limit::GuessesThrottled,
                     "throttling password guesses: too many failed logins or group joins from one address"

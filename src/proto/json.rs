@@ -12,10 +12,11 @@ use crate::money::Cents;
 
 /// Appends `text` as a JSON string, escaped exactly as `serde_json` escapes it.
 pub fn string(out: &mut Vec<u8>, text: &str) {
-    out.push(b'"');
     let bytes = text.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
     // Names, keys and descriptions rarely need an escape: one scan, one copy.
-    let Some(first) = bytes.iter().position(|&b| b < 0x20 || b == b'"' || b == b'\\') else {
+    let Some(first) = first_escape(bytes) else {
         out.extend_from_slice(bytes);
         out.push(b'"');
         return;
@@ -44,6 +45,28 @@ pub fn string(out: &mut Vec<u8>, text: &str) {
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// The first byte of `bytes` that JSON escapes (a control character, `"` or `\\`), if any. Eight bytes
+/// at a time (the hot reply writes a name or two per request): a word holds one exactly when one of
+/// its bytes is below 0x20 or equal to either (the "has less" and "has zero" bit tests), and only
+/// that word is then looked at byte by byte.
+fn first_escape(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
+    let mut at = 0;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let Ok(chunk) = <[u8; 8]>::try_from(chunk) else { break };
+        let word = u64::from_ne_bytes(chunk);
+        let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+        if below_space | zero_byte(word ^ (ONES * u64::from(b'"'))) | zero_byte(word ^ (ONES * u64::from(b'\\'))) != 0 {
+            break;
+        }
+        at += 8;
+    }
+    let escaped = |&b: &u8| b < 0x20 || b == b'"' || b == b'\\';
+    bytes[at..].iter().position(escaped).map(|i| at + i)
 }
 
 /// Appends `n` in decimal.
@@ -241,6 +264,26 @@ mod tests {
         for sample in samples {
             assert_eq!(text(|out| string(out, &sample)), serde_json::to_string(&sample).unwrap(), "{sample:?}");
         }
+    }
+
+    /// Every byte that needs an escape, at every place in and around an eight-byte word, among bytes
+    /// that do not (those just above and below them too).
+    #[test]
+    fn an_escape_is_found_wherever_it_is() {
+        // Bytes one bit away from those, above the range, and UTF-8's high ones.
+        let plain = [b'a', 0x80, b'!', 0xa2, 0xdc, 0x9f, 0x7f, 0xff, b' ', b'#', b']', 0x20 | 0x80];
+        for special in (0u8..0x20).chain([b'"', b'\\']) {
+            for len in 1..=20 {
+                for at in 0..len {
+                    let mut bytes: Vec<u8> = (0..len).map(|i| plain[i % plain.len()]).collect();
+                    assert_eq!(first_escape(&bytes), None);
+                    bytes[at] = special;
+                    assert_eq!(first_escape(&bytes), Some(at), "{special:#x} at {at} of {len}");
+                }
+            }
+        }
+        let sample = "caf\u{e9} \u{1f600} \u{20b9} long enough to span words \\ and\u{1}".to_string();
+        assert_eq!(text(|out| string(out, &sample)), serde_json::to_string(&sample).unwrap());
     }
 
     #[test]
