@@ -96,6 +96,8 @@ pub struct Replica {
     /// The last `Ready` whose write was handed to `Persist`, and the last one reported done.
     submitted: u64,
     durable: u64,
+    /// Bytes of the applied entries after the store's snapshot (the in-memory log a snapshot frees).
+    applied_bytes: u64,
     /// Messages that may leave only once write `.0` is done (a follower's acknowledgements, votes).
     unsent: std::collections::VecDeque<(u64, Vec<Message>)>,
 }
@@ -147,8 +149,10 @@ impl Replica {
             changes: Vec::new(),
             submitted: 0,
             durable: 0,
+            applied_bytes: 0,
             unsent: std::collections::VecDeque::new(),
         };
+        replica.applied_bytes = tail_bytes(replica.store(), commit);
         // Committed changes are applied again over the voters the store starts with.
         for entry in &conf_entries {
             replica.apply_membership(entry)?;
@@ -400,6 +404,7 @@ impl Replica {
         let index = snapshot.get_metadata().index;
         let installed = load_image(&snapshot.data).map_err(|e| format!("snapshot at {index}: {}", e.0))?;
         self.raw.mut_store().install(snapshot.clone());
+        self.applied_bytes = 0;
         *machine = installed;
         self.applied = index;
         Ok(self.ahead.take().is_some())
@@ -409,6 +414,12 @@ impl Replica {
     /// passes its threshold).
     pub fn applied_since_snapshot(&self) -> u64 {
         self.applied.saturating_sub(self.store().offset())
+    }
+
+    /// How many bytes of entries those are: a loop turn's commands are one entry, so the count of
+    /// entries alone does not bound the log's memory.
+    pub fn applied_bytes_since_snapshot(&self) -> u64 {
+        self.applied_bytes
     }
 
     /// The metadata of a snapshot at the applied index.
@@ -438,6 +449,7 @@ impl Replica {
             return Ok(());
         }
         self.raw.mut_store().compact(snapshot)?;
+        self.applied_bytes = tail_bytes(self.raw.store(), self.applied);
         persist.compacted(self.raw.store())
     }
 
@@ -495,6 +507,7 @@ impl Replica {
                 }
             }
             self.applied = entry.index;
+            self.applied_bytes += entry.data.len() as u64;
         }
         Ok(())
     }
@@ -536,6 +549,11 @@ impl Replica {
         }
         Progress { rebuilt: true, ..Progress::default() }
     }
+}
+
+/// The bytes of the entries after the store's snapshot up to `through`.
+fn tail_bytes(store: &LogStore, through: u64) -> u64 {
+    store.tail(through).iter().map(|entry| entry.data.len() as u64).sum()
 }
 
 fn is_conf_change(entry: &Entry) -> bool {

@@ -26,6 +26,11 @@ use crate::store::fork;
 /// snapshots after 256 MiB of log, about a million records.
 pub const SNAPSHOT_EVERY: u64 = 100_000;
 
+/// A member also snapshots once the entries applied since the last snapshot hold this many bytes,
+/// however few they are (a loop turn's commands are one entry): the in-memory log and a restart's
+/// replay stay bounded by it as well.
+pub const SNAPSHOT_BYTES: u64 = 64 * 1024 * 1024;
+
 /// After a snapshot that failed, the next waits this long.
 const RETRY_AFTER: Duration = Duration::from_secs(10);
 
@@ -70,7 +75,9 @@ impl Taker {
             let Some(child) = self.child.take() else { return Ok(()) };
             return self.adopt(child, done, replica, log, now);
         }
-        if replica.applied_since_snapshot() < self.every || now < self.not_before {
+        let due =
+            replica.applied_since_snapshot() >= self.every || replica.applied_bytes_since_snapshot() >= SNAPSHOT_BYTES;
+        if !due || now < self.not_before {
             return Ok(());
         }
         if replica.visible() > replica.applied() {
@@ -184,8 +191,11 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert_eq!(replica.store().offset(), replica.applied(), "the log was compacted behind the snapshot");
+        assert_eq!(replica.applied_bytes_since_snapshot(), 0, "nothing applied after the snapshot");
         replica.propose(&mut machine, Vec::new());
         settle(&mut replica, &mut log, &mut machine);
+        let entry = replica.store().entry(replica.applied()).map(|e| e.data.len() as u64);
+        assert_eq!(Some(replica.applied_bytes_since_snapshot()), entry, "the applied entry's bytes are counted");
         let (index, _) = replica.propose(&mut machine, Vec::new());
         assert!(index.is_some() && replica.applied_since_snapshot() >= 1);
         taker.turn(&mut replica, &mut log, &machine, Instant::now()).expect("turn");
