@@ -628,7 +628,7 @@ impl Sim {
         replicas.len() as u64 == MEMBERS
             && self.pending.is_none()
             && self.disks.values().all(|d| d.queue.is_empty())
-            && replicas.iter().all(|r| r.applied() == top && r.visible() == top && !r.has_ready())
+            && replicas.iter().all(|r| r.applied() == top && r.visible() == top && !r.has_ready() && !r.writing())
     }
 }
 
