@@ -489,6 +489,26 @@ fn random_requests_keep_the_invariants() {
 
 use std::collections::HashMap;
 
+/// `log` replayed into a fresh machine through the log's own line encoding, and `image` read back,
+/// each pass their invariants and write `image` again byte for byte; returns the machine read back.
+fn replay_and_restore_match(log: &[Record], image: &[u8]) -> Machine {
+    let mut replayed = Machine::new();
+    for record in log {
+        let line = serde_json::to_string(record).unwrap();
+        replayed.apply(&serde_json::from_str(&line).unwrap()).unwrap();
+    }
+    replayed.check_invariants().unwrap();
+    let mut replayed_image = Vec::new();
+    write_image(&replayed, &mut replayed_image).unwrap();
+    assert_eq!(String::from_utf8_lossy(image), String::from_utf8_lossy(&replayed_image));
+    let restored = read_image(image).unwrap();
+    restored.check_invariants().unwrap();
+    let mut restored_image = Vec::new();
+    write_image(&restored, &mut restored_image).unwrap();
+    assert_eq!(String::from_utf8_lossy(image), String::from_utf8_lossy(&restored_image));
+    restored
+}
+
 /// A record's variant name as stored (`"transaction_added"`): records are externally tagged.
 fn record_kind(record: &Record) -> String {
     match serde_json::to_value(record).unwrap() {
@@ -1041,21 +1061,7 @@ fn every_new_record_type_survives_replay_and_image() {
     }
     let mut image = Vec::new();
     write_image(&w.machine, &mut image).unwrap();
-    let mut replayed = Machine::new();
-    for record in &w.log {
-        // Through the log's own encoding.
-        let line = serde_json::to_string(record).unwrap();
-        replayed.apply(&serde_json::from_str(&line).unwrap()).unwrap();
-    }
-    replayed.check_invariants().unwrap();
-    let mut replayed_image = Vec::new();
-    write_image(&replayed, &mut replayed_image).unwrap();
-    assert_eq!(String::from_utf8_lossy(&image), String::from_utf8_lossy(&replayed_image));
-    let mut restored = read_image(&image).unwrap();
-    restored.check_invariants().unwrap();
-    let mut restored_image = Vec::new();
-    write_image(&restored, &mut restored_image).unwrap();
-    assert_eq!(String::from_utf8_lossy(&image), String::from_utf8_lossy(&restored_image));
+    let mut restored = replay_and_restore_match(&w.log, &image);
     // Keys survive the image: a repeat still returns the first result.
     let alice_id = restored.users().find("alice").unwrap();
     let mut session = Session { user: Some(alice_id), ..Session::default() };

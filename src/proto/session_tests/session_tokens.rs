@@ -261,22 +261,7 @@ fn replay_and_image_rebuild_the_same_tokens_and_accounts() {
     w.at(T0 + 3 * DAY, &mut alice, "change_password", json!({"old": "pw-alice-123", "new": "pw-alice-456"}));
     w.at(T0 + 3 * DAY, &mut carol, "delete_account", json!({"password": "pw-carol-123"}));
     w.login_at(T0 + 20 * DAY, "dave");
-    let image = w.image();
-
-    let mut replayed = Machine::new();
-    for record in &w.log {
-        let line = serde_json::to_string(record).unwrap();
-        replayed.apply(&serde_json::from_str(&line).unwrap()).unwrap();
-    }
-    replayed.check_invariants().unwrap();
-    let mut replayed_image = Vec::new();
-    write_image(&replayed, &mut replayed_image).unwrap();
-    assert_eq!(String::from_utf8_lossy(&image), String::from_utf8_lossy(&replayed_image));
-    let restored = read_image(&image).unwrap();
-    restored.check_invariants().unwrap();
-    let mut restored_image = Vec::new();
-    write_image(&restored, &mut restored_image).unwrap();
-    assert_eq!(String::from_utf8_lossy(&image), String::from_utf8_lossy(&restored_image));
+    let restored = super::replay_and_restore_match(&w.log, &w.image());
 
     // alice's token was last used on day 3: alive on day 25; dave's is new; the rest are gone.
     assert_eq!(restored.tokens().len(), 2);
