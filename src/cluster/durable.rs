@@ -127,7 +127,7 @@ impl DurableLog {
             return Some(Ok(number));
         }
         let (number, result) = self.syncer.as_ref()?.poll()?;
-        Some(result.map(|()| number).map_err(|e| self.failed(e)))
+        Some(result.map(|()| number).map_err(not_durable))
     }
 
     /// Waits until every write handed over is done (tests; the loop never waits).
@@ -137,24 +137,20 @@ impl DurableLog {
             let Some((number, result)) = self.syncer.as_ref().and_then(|s| s.wait()) else {
                 return Err("the raft log thread has stopped".to_string());
             };
-            result.map_err(|e| self.failed(e))?;
+            result.map_err(not_durable)?;
             done = number;
         }
         Ok(done)
-    }
-
-    fn failed(&self, err: io::Error) -> String {
-        format!("cannot make {LOG_FILE} durable: {err}")
     }
 
     /// Hands job `number` to the thread, or does it here.
     fn submit(&mut self, number: u64, job: Job) -> Result<(), String> {
         self.submitted = self.submitted.max(number);
         if let Some(syncer) = &self.syncer {
-            return syncer.send(self.submitted, job).map_err(|e| self.failed(e));
+            return syncer.send(self.submitted, job).map_err(not_durable);
         }
         let Some(file) = self.file.as_mut() else { return Err("the raft log is closed".to_string()) };
-        file.run(vec![job]).map_err(|e| format!("cannot make {LOG_FILE} durable: {e}"))?;
+        file.run(vec![job]).map_err(not_durable)?;
         self.done_here = Some(self.submitted);
         Ok(())
     }
@@ -257,6 +253,11 @@ impl LogFile {
         self.file = open_append(&self.path).map_err(io::Error::other)?;
         Ok(())
     }
+}
+
+/// Why a write failed, for the fatal stop.
+fn not_durable(err: io::Error) -> String {
+    format!("cannot make {LOG_FILE} durable: {err}")
 }
 
 fn open_append(path: &Path) -> Result<File, String> {

@@ -155,7 +155,7 @@ impl Node {
             merge(&mut progress, self.replica.tick(machine));
         }
         while let Some(done) = self.log.poll_done() {
-            merge(&mut progress, self.replica.persisted(machine, done?));
+            merge(&mut progress, self.replica.persisted(done?));
         }
         while self.replica.has_ready() {
             merge(&mut progress, self.replica.handle_ready(machine, &mut self.log)?);

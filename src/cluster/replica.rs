@@ -16,8 +16,9 @@
 //! receives the leader's snapshot and replaces its machine with it (`handle_ready`). A machine is
 //! always the snapshot's image plus the committed entries after it (`machine_at`).
 //!
-//! Owns the ready → persist → send → apply sequence (`handle_ready`) minus the I/O: the caller
-//! persists (`Persist`), sends the returned messages, and hears which indices are now applied.
+//! Owns the ready → persist → send → apply sequence (`handle_ready`, `persisted`) minus the I/O:
+//! the caller hands the writes to `Persist`, reports the ones done (`persisted`), sends the
+//! returned messages, and hears which indices are now applied.
 
 use raft::eraftpb::{Entry, EntryType, Message, MessageType, Snapshot, SnapshotMetadata};
 use raft::{Config, RawNode, SnapshotStatus, StateRole};
@@ -358,8 +359,8 @@ impl Replica {
 
     /// `Persist` finished every write up to `number`: raft counts those entries as this member's
     /// (a leader may commit them), and the messages that waited for them may leave. Entries this
-    /// makes committed come with the next `handle_ready`.
-    pub fn persisted(&mut self, machine: &mut Machine, number: u64) -> Progress {
+    /// makes committed come with the next `handle_ready`. (It changes no role: nothing to rebuild.)
+    pub fn persisted(&mut self, number: u64) -> Progress {
         let mut progress = Progress::default();
         if number <= self.durable {
             return progress;
@@ -368,8 +369,6 @@ impl Replica {
         self.raw.on_persist_ready(number);
         self.advance_applied();
         self.release_unsent(number, &mut progress);
-        let observed = self.observe(machine);
-        progress.rebuilt |= observed.rebuilt;
         progress
     }
 

@@ -412,7 +412,7 @@ impl Sim {
                 done = number;
             }
         }
-        self.with_replica(id, |r, m| r.persisted(m, done));
+        self.with_replica(id, |r, _| r.persisted(done));
     }
 
     /// Once enough entries were applied since the last snapshot: a new one, the log compacted

@@ -156,7 +156,7 @@ mod tests {
     fn settle(replica: &mut Replica, log: &mut DurableLog, machine: &mut Machine) {
         for _ in 0..10 {
             while let Some(done) = log.poll_done() {
-                replica.persisted(machine, done.expect("written"));
+                replica.persisted(done.expect("written"));
             }
             replica.handle_ready(machine, log).expect("ready");
         }
