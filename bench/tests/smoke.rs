@@ -64,8 +64,15 @@ impl Drop for Server {
 }
 
 fn start_server(bin: &Path, dir: &Path) -> Server {
+    start_server_with(bin, dir, &[])
+}
+
+/// A server on a free client port with `extra` arguments (a cluster member's).
+fn start_server_with(bin: &Path, dir: &Path, extra: &[&str]) -> Server {
     let mut child = Command::new(bin)
-        .args(["--listen", "127.0.0.1:0", "--hash-threads", "2", "--data-dir"])
+        .args(["--listen", "127.0.0.1:0", "--hash-threads", "2"])
+        .args(extra)
+        .arg("--data-dir")
         .arg(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -259,21 +266,11 @@ fn start_cluster(bin: &Path, dir: &Path) -> Vec<Server> {
     let ports: Vec<u16> = held.iter().map(|l| l.local_addr().expect("addr").port()).collect();
     drop(held);
     let peers = ports.iter().enumerate().map(|(i, p)| format!("{}=127.0.0.1:{p}", i + 1)).collect::<Vec<_>>();
+    let peers = peers.join(",");
     (0..3)
         .map(|i| {
-            let data = dir.join(format!("m{i}"));
-            let mut child = Command::new(bin)
-                .args(["--listen", "127.0.0.1:0", "--hash-threads", "2", "--node-id", &(i + 1).to_string()])
-                .args(["--peers", &peers.join(","), "--data-dir"])
-                .arg(&data)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start splitd");
-            let mut line = String::new();
-            BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("listening line");
-            let addr = line.trim().strip_prefix("splitd listening on ").expect("listening line").to_string();
-            Server { child, addr }
+            let id = (i + 1).to_string();
+            start_server_with(bin, &dir.join(format!("m{i}")), &["--node-id", &id, "--peers", &peers])
         })
         .collect()
 }
