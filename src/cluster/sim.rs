@@ -655,6 +655,24 @@ fn run_seed(seed: u64, steps: u64) -> (usize, usize) {
     (sim.acked.len(), sim.installs)
 }
 
+/// Seeds `first`, `first + stride`, ... below `seeds`: `(acknowledged, installs, seeds run)`. Bounded in
+/// CI time: stops early rather than time out, saying so.
+fn run_seeds(first: u64, stride: u64, seeds: u64, steps: u64) -> (usize, usize, u64) {
+    let started = std::time::Instant::now();
+    let (mut acked, mut installs, mut ran) = (0, 0, 0);
+    for seed in (first..seeds).step_by(stride as usize) {
+        let (seed_acked, seed_installs) = run_seed(seed, steps);
+        acked += seed_acked;
+        installs += seed_installs;
+        ran += 1;
+        if started.elapsed() > std::time::Duration::from_secs(45) {
+            println!("simulation: time bound reached after {ran} seeds on thread {first}");
+            break;
+        }
+    }
+    (acked, installs, ran)
+}
+
 #[test]
 fn sim_three_members_keep_every_acknowledged_operation() {
     let steps = env_u64("SPLITD_SIM_STEPS", 2_000);
@@ -664,20 +682,15 @@ fn sim_three_members_keep_every_acknowledged_operation() {
         println!("seed {seed}: {acked} operations acknowledged");
         return;
     }
-    let seeds = env_u64("SPLITD_SIM_SEEDS", 1000);
-    let started = std::time::Instant::now();
-    let (mut acked, mut installs, mut ran) = (0, 0, 0u64);
-    for seed in 0..seeds {
-        let (seed_acked, seed_installs) = run_seed(seed, steps);
-        acked += seed_acked;
-        installs += seed_installs;
-        ran += 1;
-        // Bounded in CI time: stop early rather than time out, saying so.
-        if started.elapsed() > std::time::Duration::from_secs(45) {
-            println!("simulation: time bound reached after {} seeds", seed + 1);
-            break;
-        }
-    }
+    let seeds = env_u64("SPLITD_SIM_SEEDS", 2000);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4) as u64;
+    // Each thread runs every `threads`-th seed; a failing seed's panic fails the test with its replay line.
+    let totals: Vec<(usize, usize, u64)> = std::thread::scope(|scope| {
+        let runs: Vec<_> =
+            (0..threads).map(|first| scope.spawn(move || run_seeds(first, threads, seeds, steps))).collect();
+        runs.into_iter().map(|run| run.join().expect("a simulation thread")).collect()
+    });
+    let (acked, installs, ran) = totals.iter().fold((0, 0, 0), |t, r| (t.0 + r.0, t.1 + r.1, t.2 + r.2));
     assert!(acked as u64 > ran, "the clients made progress: {acked} acknowledged over {ran} seeds");
     assert!(installs as u64 > ran / 10, "members caught up by snapshot: {installs} installs over {ran} seeds");
     println!("simulation: {ran} seeds, {acked} operations acknowledged, {installs} snapshots installed");
