@@ -78,6 +78,8 @@ impl Taker {
         let due =
             replica.applied_since_snapshot() >= self.every || replica.applied_bytes_since_snapshot() >= SNAPSHOT_BYTES;
         if !due || now < self.not_before {
+            // No longer due (a leader's snapshot was installed meanwhile): hold nothing back.
+            self.draining = None;
             return Ok(());
         }
         if replica.visible() > replica.applied() {
@@ -180,6 +182,12 @@ mod tests {
         let now = Instant::now();
         taker.turn(&mut replica, &mut log, &machine, now).expect("turn");
         assert!(taker.draining() && taker.child.is_none(), "no fork while the proposal is ahead");
+        taker.every = u64::MAX;
+        taker.turn(&mut replica, &mut log, &machine, now).expect("turn");
+        assert!(!taker.draining(), "a snapshot no longer due holds nothing back");
+        taker.every = 1;
+        taker.turn(&mut replica, &mut log, &machine, now).expect("turn");
+        assert!(taker.draining(), "due again");
         settle(&mut replica, &mut log, &mut machine);
         assert_eq!(replica.visible(), replica.applied(), "committed");
         taker.turn(&mut replica, &mut log, &machine, now).expect("turn");
