@@ -91,6 +91,9 @@ fn transaction(id: u64, members: u32, exact: bool, description: &str) -> Transac
         date: None,
         key: None,
         version: 1,
+        foreign: None,
+        category: None,
+        rule: None,
     }
 }
 

@@ -169,6 +169,9 @@ fn old_transaction(id: u64, payer: u32, other: u32, description: &str) -> Transa
         date: None,
         key: None,
         version: 1,
+        foreign: None,
+        category: None,
+        rule: None,
     }
 }
 

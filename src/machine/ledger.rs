@@ -83,6 +83,35 @@ pub struct Transaction {
     /// Derived as edits apply (records written before it have none, and every one says 1).
     #[serde(default = "first_version", skip_serializing_if = "is_first_version")]
     pub version: u64,
+    /// Set when the expense was entered in another currency than the group's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foreign: Option<Foreign>,
+    /// One of the group's category names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// The recurring rule that created it (its occurrence's date is `date`): a rule makes at most
+    /// one transaction per date, and this is how replay and failover know which exist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<u64>,
+}
+
+/// An expense as entered in another currency: the amount in that currency's own minor units, and
+/// the rate it was converted at. `rate: None` means the group converts at settlement, and the
+/// transaction's `amount` stays in `currency`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Foreign {
+    /// ISO 4217 code: three capital letters.
+    pub currency: String,
+    pub amount: Cents,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<Rate>,
+}
+
+/// An exact decimal: `digits` × 10^−`scale` group-currency units for one unit of the foreign one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rate {
+    pub digits: u64,
+    pub scale: u8,
 }
 
 /// A new transaction's version; payments, which are never edited, are always at it.

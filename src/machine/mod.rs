@@ -43,7 +43,7 @@ pub use command::{
 pub use error::{Current, Error, Invalid, KeyKind, Part, Setting, SplitGap, TextField};
 pub use groups::{Group, GroupId, KeyRef, DEFAULT_CURRENCY};
 pub use history::Activity;
-pub use ledger::{Payment, PaymentId, Split, Transaction, TxnId};
+pub use ledger::{Foreign, Payment, PaymentId, Rate, Split, Transaction, TxnId};
 pub use record::Record;
 pub use tokens::{Secret, TokenHash};
 pub use users::UserId;

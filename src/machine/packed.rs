@@ -11,7 +11,7 @@
 //!
 //! Owns the layout only; what a valid transaction is stays `ledger`'s.
 
-use super::ledger::{Split, Transaction, TxnId};
+use super::ledger::{Foreign, Rate, Split, Transaction, TxnId};
 use super::UserId;
 use crate::money::{equal_share, split_equal, Cents};
 
@@ -24,6 +24,12 @@ const HAS_DATE: u8 = 8;
 const HAS_KEY: u8 = 16;
 /// Two bits of split mode: equal, exact, percent, shares.
 const MODE_SHIFT: u8 = 5;
+/// A byte of `EXTRA_*` flags follows the key, then the fields it names, in this order.
+const HAS_EXTRA: u8 = 128;
+const EXTRA_FOREIGN: u8 = 1;
+const EXTRA_RATE: u8 = 2;
+const EXTRA_CATEGORY: u8 = 4;
+const EXTRA_RULE: u8 = 8;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Packed {
@@ -79,6 +85,10 @@ impl Packed {
             flags |= HAS_KEY;
             put_text(&mut rest, key);
         }
+        if txn.foreign.is_some() || txn.category.is_some() || txn.rule.is_some() {
+            flags |= HAS_EXTRA;
+            put_extra(&mut rest, txn);
+        }
         Packed {
             id: txn.id,
             amount: txn.amount,
@@ -108,6 +118,14 @@ impl Packed {
         };
         let date = (self.flags & HAS_DATE != 0).then(|| take.text());
         let key = (self.flags & HAS_KEY != 0).then(|| take.text());
+        let extra = if self.flags & HAS_EXTRA != 0 { take.byte() } else { 0 };
+        let foreign = (extra & EXTRA_FOREIGN != 0).then(|| Foreign {
+            currency: take.text(),
+            amount: take.cents(),
+            rate: (extra & EXTRA_RATE != 0).then(|| Rate { digits: take.u64(), scale: take.byte() }),
+        });
+        let category = (extra & EXTRA_CATEGORY != 0).then(|| take.text());
+        let rule = (extra & EXTRA_RULE != 0).then(|| take.u64());
         let mut txn = Transaction {
             id: self.id,
             payer: self.payer,
@@ -122,6 +140,9 @@ impl Packed {
             date,
             key,
             version: self.version,
+            foreign,
+            category,
+            rule,
         };
         if self.flags & OWED_DERIVED != 0 {
             txn.owed = derived_owed(&txn).unwrap_or_default();
@@ -174,6 +195,36 @@ fn derived_owed(txn: &Transaction) -> Option<Vec<(UserId, Cents)>> {
     }
 }
 
+/// The fields most transactions do not have, behind one byte saying which are there.
+fn put_extra(rest: &mut Vec<u8>, txn: &Transaction) {
+    let at = rest.len();
+    rest.push(0);
+    let mut extra = 0;
+    if let Some(foreign) = &txn.foreign {
+        extra |= EXTRA_FOREIGN;
+        put_text(rest, &foreign.currency);
+        put_cents(rest, foreign.amount);
+        if let Some(rate) = foreign.rate {
+            extra |= EXTRA_RATE;
+            put_u64(rest, rate.digits);
+            rest.push(rate.scale);
+        }
+    }
+    if let Some(category) = &txn.category {
+        extra |= EXTRA_CATEGORY;
+        put_text(rest, category);
+    }
+    if let Some(rule) = txn.rule {
+        extra |= EXTRA_RULE;
+        put_u64(rest, rule);
+    }
+    rest[at] = extra;
+}
+
+fn put_cents(out: &mut Vec<u8>, cents: Cents) {
+    put_u64(out, ((cents.0 << 1) ^ (cents.0 >> 63)) as u64);
+}
+
 fn put_u64(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8) | 0x80);
@@ -195,7 +246,8 @@ fn put_pair(out: &mut Vec<u8>, user: UserId, value: u64) {
 fn put_shares(out: &mut Vec<u8>, shares: &[(UserId, Cents)]) {
     put_u64(out, shares.len() as u64);
     for &(user, cents) in shares {
-        put_pair(out, user, ((cents.0 << 1) ^ (cents.0 >> 63)) as u64);
+        put_u64(out, user as u64);
+        put_cents(out, cents);
     }
 }
 
@@ -219,6 +271,17 @@ impl Take<'_> {
         value
     }
 
+    fn byte(&mut self) -> u8 {
+        let byte = self.bytes.get(self.at).copied().unwrap_or(0);
+        self.at += 1;
+        byte
+    }
+
+    fn cents(&mut self) -> Cents {
+        let zigzag = self.u64();
+        Cents(((zigzag >> 1) as i64) ^ -((zigzag & 1) as i64))
+    }
+
     fn text(&mut self) -> String {
         let len = self.u64() as usize;
         let end = self.at.saturating_add(len).min(self.bytes.len());
@@ -231,8 +294,7 @@ impl Take<'_> {
         (0..self.u64())
             .map(|_| {
                 let user = self.u64() as UserId;
-                let zigzag = self.u64();
-                (user, Cents(((zigzag >> 1) as i64) ^ -((zigzag & 1) as i64)))
+                (user, self.cents())
             })
             .collect()
     }
@@ -257,6 +319,9 @@ mod tests {
             date: None,
             key: None,
             version: 1,
+            foreign: None,
+            category: None,
+            rule: None,
         }
     }
 
@@ -277,7 +342,18 @@ mod tests {
         exact.date = Some("2026-12-01".into());
         exact.key = Some("k".into());
         exact.version = u64::MAX;
-        shapes.push(exact);
+        shapes.push(exact.clone());
+        let mut extras = exact;
+        extras.category = Some("food".into());
+        extras.rule = Some(u64::MAX);
+        extras.foreign = Some(Foreign { currency: "JPY".into(), amount: Cents(-3), rate: None });
+        shapes.push(extras.clone());
+        extras.foreign =
+            Some(Foreign { currency: "KWD".into(), amount: Cents(1250), rate: Some(Rate { digits: 1, scale: 255 }) });
+        extras.category = None;
+        shapes.push(extras.clone());
+        extras.rule = None;
+        shapes.push(extras);
         let mut percent = base(999);
         percent.split = Split::Percent { percents: vec![(1, 3333), (70_000, 6667)] };
         percent.owed = percent.split.weighted_shares(percent.amount).unwrap();

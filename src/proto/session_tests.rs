@@ -317,6 +317,9 @@ fn records_that_do_not_fit_are_refused_without_change() {
         date: None,
         key: None,
         version: 1,
+        foreign: None,
+        category: None,
+        rule: None,
     };
     assert!(m.apply(&Record::TransactionAdded { group: 0, txn: unbalanced, seq: None }).is_err());
     assert!(m.apply(&Record::TransactionDeleted { group: 0, txn: 1, by: 0, at: 0, seq: None }).is_err());

@@ -15,12 +15,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use super::bytes::{Put, Short, Take};
 use crate::machine::history::{Activity, Entry};
 use crate::machine::image::{GroupImage, GroupRef, ImageRef, KeyImage, Read, StateImage, TokenImage, UserImage};
-use crate::machine::{ApplyError, KeyRef, Payment, Split, TokenHash, Transaction};
+use crate::machine::{ApplyError, Foreign, KeyRef, Payment, Rate, Split, TokenHash, Transaction};
 use crate::money::Cents;
 
 pub const MAGIC: &[u8; 8] = b"SPLITIMG";
-/// The binary image version this build writes and reads.
-pub const IMAGE_VERSION: u32 = 1;
+/// The binary image version this build writes and reads. 2: a transaction ends with its extras
+/// (foreign amount, category, recurring rule); version 1 images, which have none, still read.
+pub const IMAGE_VERSION: u32 = 2;
 const STATE: u8 = 1;
 const GROUP: u8 = 2;
 /// Kind, length, checksum.
@@ -55,8 +56,9 @@ fn section(out: &mut Vec<u8>, kind: u8, fill: impl FnOnce(&mut Vec<u8>)) {
     out[head + 9..head + 13].copy_from_slice(&crc.to_le_bytes());
 }
 
-/// The image's sections, each checked against its checksum: the state's body, then the groups'.
-pub fn sections(body: &[u8]) -> Result<(&[u8], Vec<&[u8]>), ApplyError> {
+/// The image's version and its sections, each checked against its checksum: the state's body, then
+/// the groups'.
+pub fn sections(body: &[u8]) -> Result<(u32, &[u8], Vec<&[u8]>), ApplyError> {
     let bad = |why: &str| ApplyError(format!("binary snapshot: {why}"));
     let mut take = Take::new(body);
     take.raw(MAGIC.len(), "magic").map_err(|_| bad("too short"))?;
@@ -86,7 +88,7 @@ pub fn sections(body: &[u8]) -> Result<(&[u8], Vec<&[u8]>), ApplyError> {
     if !take.is_empty() {
         return Err(bad("bytes after the last section"));
     }
-    Ok((state.ok_or_else(|| bad("no state section"))?, groups))
+    Ok((version, state.ok_or_else(|| bad("no state section"))?, groups))
 }
 
 /// The state section read, with the groups' sections still raw (parsed apart: `group`).
@@ -99,9 +101,9 @@ pub fn state<'a>(state: &[u8], groups: Vec<&'a [u8]>) -> Result<StateImage<&'a [
     Ok(image)
 }
 
-/// One group's section parsed. Pure: safe on any thread.
-pub fn group(section: &[u8]) -> Result<GroupImage, ApplyError> {
-    let mut take = Take::new(section);
+/// One group's section, written by image `version`, parsed. Pure: safe on any thread.
+pub fn group(section: &[u8], version: u32) -> Result<GroupImage, ApplyError> {
+    let mut take = Take::written_by(section, version);
     let group = take_group(&mut take).map_err(|Short(what)| misread("group", what))?;
     if !take.is_empty() {
         return Err(misread("group", "trailing bytes"));
@@ -263,6 +265,60 @@ fn put_transaction(out: &mut Vec<u8>, txn: &Transaction) {
     out.opt_text(txn.date.as_deref());
     out.opt_text(txn.key.as_deref());
     out.u64v(txn.version);
+    put_extras(out, txn);
+}
+
+/// Since version 2: the foreign amount, the category, the rule, each behind a presence byte.
+fn put_extras(out: &mut Vec<u8>, txn: &Transaction) {
+    match &txn.foreign {
+        None => out.push(0),
+        Some(foreign) => {
+            out.push(1);
+            out.text(&foreign.currency);
+            out.i64v(foreign.amount.0);
+            match foreign.rate {
+                None => out.push(0),
+                Some(rate) => {
+                    out.push(1);
+                    out.u64v(rate.digits);
+                    out.push(rate.scale);
+                }
+            }
+        }
+    }
+    out.opt_text(txn.category.as_deref());
+    match txn.rule {
+        None => out.push(0),
+        Some(rule) => {
+            out.push(1);
+            out.u64v(rule);
+        }
+    }
+}
+
+type Extras = (Option<Foreign>, Option<String>, Option<u64>);
+
+fn take_extras(take: &mut Take) -> Result<Extras, Short> {
+    if take.version < 2 {
+        return Ok((None, None, None));
+    }
+    let foreign = match take.flag("foreign")? {
+        false => None,
+        true => Some(Foreign {
+            currency: take.string("foreign currency")?,
+            amount: Cents(take.i64v("foreign amount")?),
+            rate: match take.flag("rate")? {
+                false => None,
+                true => Some(Rate { digits: take.u64v("rate digits")?, scale: take.byte("rate scale")? }),
+            },
+        }),
+    };
+    let category = take.opt_string("category")?;
+    let rule = match take.flag("rule")? {
+        false => None,
+        true => Some(take.u64v("rule")?),
+    };
+    Ok((foreign, category, rule))
 }
 
 fn take_transaction(take: &mut Take) -> Result<Transaction, Short> {
@@ -281,6 +337,7 @@ fn take_transaction(take: &mut Take) -> Result<Transaction, Short> {
     };
     let (date, key) = (take.opt_string("date")?, take.opt_string("key")?);
     let version = take.u64v("version")?;
+    let (foreign, category, rule) = take_extras(take)?;
     Ok(Transaction {
         id,
         payer,
@@ -295,6 +352,9 @@ fn take_transaction(take: &mut Take) -> Result<Transaction, Short> {
         date,
         key,
         version,
+        foreign,
+        category,
+        rule,
     })
 }
 
@@ -422,4 +482,52 @@ fn take_entry(take: &mut Take) -> Result<Entry, Short> {
         _ => return Err(Short("activity")),
     };
     Ok(Entry { id, at, by, what })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transaction() -> Transaction {
+        Transaction {
+            id: 9,
+            payer: 1,
+            amount: Cents(1250),
+            description: "taxi".into(),
+            split_between: vec![1, 2],
+            include_payer: false,
+            paid: vec![(1, Cents(1250))],
+            owed: vec![(1, Cents(625)), (2, Cents(625))],
+            created_at: 7,
+            split: Split::Equal,
+            date: Some("2026-01-31".into()),
+            key: None,
+            version: 3,
+            foreign: None,
+            category: None,
+            rule: None,
+        }
+    }
+
+    #[test]
+    fn a_transaction_with_extras_reads_back_and_a_version_one_one_reads_without() {
+        let mut txn = transaction();
+        let mut plain = Vec::new();
+        put_transaction(&mut plain, &txn);
+        // Version 1 wrote everything up to the version: the same bytes without the three absent extras.
+        assert_eq!(&plain[plain.len() - 3..], &[0, 0, 0]);
+        let v1 = &plain[..plain.len() - 3];
+        let mut take = Take::written_by(v1, 1);
+        assert_eq!(take_transaction(&mut take), Ok(txn.clone()));
+        assert!(take.is_empty());
+        txn.foreign =
+            Some(Foreign { currency: "KWD".into(), amount: Cents(1_250), rate: Some(Rate { digits: 3_25, scale: 2 }) });
+        txn.category = Some("transport".into());
+        txn.rule = Some(4);
+        let mut full = Vec::new();
+        put_transaction(&mut full, &txn);
+        let mut take = Take::new(&full);
+        assert_eq!(take_transaction(&mut take), Ok(txn));
+        assert!(take.is_empty());
+    }
 }

@@ -57,11 +57,18 @@ impl Put for Vec<u8> {
 pub struct Take<'a> {
     bytes: &'a [u8],
     at: usize,
+    /// The image version that wrote the bytes, for the readers whose layout changed with it.
+    pub version: u32,
 }
 
 impl<'a> Take<'a> {
+    /// Bytes written by this build's image version.
     pub fn new(bytes: &'a [u8]) -> Take<'a> {
-        Take { bytes, at: 0 }
+        Take::written_by(bytes, super::binary::IMAGE_VERSION)
+    }
+
+    pub fn written_by(bytes: &'a [u8], version: u32) -> Take<'a> {
+        Take { bytes, at: 0, version }
     }
 
     pub fn is_empty(&self) -> bool {

@@ -136,9 +136,9 @@ pub(super) fn read_image_on(body: &[u8], threads: usize) -> Result<Machine, Appl
 /// The image in `body`, binary or JSON, parsed (groups on up to `threads` threads), not yet checked.
 pub(super) fn image_on(body: &[u8], threads: usize) -> Result<StateImage<GroupImage>, ApplyError> {
     if binary::is_binary(body) {
-        let (state, groups) = binary::sections(body)?;
+        let (version, state, groups) = binary::sections(body)?;
         let raw = binary::state(state, groups)?;
-        let groups = parse_groups(raw.groups(), threads, |s| s.len(), |s| binary::group(s))?;
+        let groups = parse_groups(raw.groups(), threads, |s| s.len(), |s| binary::group(s, version))?;
         return Ok(raw.with_groups(groups));
     }
     let raw: StateImage<&RawValue> = serde_json::from_slice(body).map_err(not_an_image)?;

@@ -53,6 +53,9 @@ impl Machine {
             date: add.date,
             key: add.key,
             version: FIRST_VERSION,
+            foreign: None,
+            category: None,
+            rule: None,
         };
         let answer = Answer::Transaction { done: Done::TransactionAdded, group: id, txn: txn.id, repeated: false };
         self.commit(id, Record::TransactionAdded { group: id, txn, seq: None }, answer)
