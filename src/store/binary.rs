@@ -56,9 +56,12 @@ fn section(out: &mut Vec<u8>, kind: u8, fill: impl FnOnce(&mut Vec<u8>)) {
     out[head + 9..head + 13].copy_from_slice(&crc.to_le_bytes());
 }
 
+/// An image's version, its state section and its group sections.
+pub type Sections<'a> = (u32, &'a [u8], Vec<&'a [u8]>);
+
 /// The image's version and its sections, each checked against its checksum: the state's body, then
 /// the groups'.
-pub fn sections(body: &[u8]) -> Result<(u32, &[u8], Vec<&[u8]>), ApplyError> {
+pub fn sections(body: &[u8]) -> Result<Sections<'_>, ApplyError> {
     let bad = |why: &str| ApplyError(format!("binary snapshot: {why}"));
     let mut take = Take::new(body);
     take.raw(MAGIC.len(), "magic").map_err(|_| bad("too short"))?;
