@@ -235,7 +235,7 @@ fn take_shares(take: &mut Take) -> Result<Vec<(u32, Cents)>, Short> {
     take.list("shares", |t| Ok((t.u32v("share user")?, Cents(t.i64v("share")?))))
 }
 
-fn put_transaction(out: &mut Vec<u8>, txn: &Transaction) {
+pub(super) fn put_transaction(out: &mut Vec<u8>, txn: &Transaction) {
     out.u64v(txn.id);
     out.u32v(txn.payer);
     out.i64v(txn.amount.0);
@@ -324,7 +324,7 @@ fn take_extras(take: &mut Take) -> Result<Extras, Short> {
     Ok((foreign, category, rule))
 }
 
-fn take_transaction(take: &mut Take) -> Result<Transaction, Short> {
+pub(super) fn take_transaction(take: &mut Take) -> Result<Transaction, Short> {
     let (id, payer, amount) = (take.u64v("transaction id")?, take.u32v("payer")?, Cents(take.i64v("amount")?));
     let description = take.string("description")?;
     let split_between = take_users(take)?;
@@ -372,7 +372,7 @@ fn take_transactions(take: &mut Take) -> Result<Read, Short> {
     Ok(read)
 }
 
-fn put_payment(out: &mut Vec<u8>, p: &Payment) {
+pub(super) fn put_payment(out: &mut Vec<u8>, p: &Payment) {
     out.u64v(p.id);
     out.u32v(p.from);
     out.u32v(p.to);
@@ -383,7 +383,7 @@ fn put_payment(out: &mut Vec<u8>, p: &Payment) {
     out.opt_text(p.key.as_deref());
 }
 
-fn take_payment(take: &mut Take) -> Result<Payment, Short> {
+pub(super) fn take_payment(take: &mut Take) -> Result<Payment, Short> {
     Ok(Payment {
         id: take.u64v("payment id")?,
         from: take.u32v("from")?,

@@ -101,17 +101,21 @@ mod tests {
         let group =
             Record::GroupCreated { group: 0, name: "g".into(), creator: 0, password_hash: None, at: 5, seq: None };
         machine.apply(&group).unwrap();
-        store.append(std::slice::from_ref(&group));
+        // Written in the log's binary form; printed as the same JSON as any other record.
+        let deleted = Record::TransactionDeleted { group: 0, txn: 4, by: 0, at: 6, seq: Some(9) };
+        store.append(&[group.clone(), deleted.clone()]);
         store.commit().unwrap();
         drop(store);
         let mut out = Vec::new();
         inspect(&dir, &mut out).unwrap();
         let lines: Vec<serde_json::Value> =
             String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert_eq!(lines.len(), 4, "{lines:?}");
         assert_eq!(lines[0]["snapshot"]["seq"], 1);
         assert_eq!(lines[1]["state"]["users"][0]["name"], "ann");
         assert_eq!(lines[2], json!({"seq": 2, "record": group}));
+        assert_eq!(lines[3], json!({"seq": 3, "record": deleted}));
+        assert_eq!(lines[3]["record"]["transaction_deleted"]["txn"], 4);
         let _ = fs::remove_dir_all(&dir);
     }
 }

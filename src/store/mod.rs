@@ -5,6 +5,7 @@
 //! thread). See `wal`, `snapshot` and `recover` for the file formats and rules.
 
 mod binary;
+mod binlog;
 mod bytes;
 pub mod fork;
 pub mod inspect;

@@ -231,7 +231,7 @@ fn a_log_that_starts_after_1_without_a_snapshot_is_refused() {
     assert_eq!(listing(&dir.0), before, "files left untouched");
     // The same with records in that segment.
     let mut line = Vec::new();
-    wal::encode_line(8, &Record::MemberJoined { group: 0, user: 0, at: 1, seq: None }, &mut line);
+    wal::encode_line(8, &Record::MemberJoined { group: 0, user: 0, at: 1, seq: None }, &mut Vec::new(), &mut line);
     fs::write(&segment, &line).unwrap();
     let err = Store::open(&dir.0, FsyncPolicy::Always, u64::MAX).err().expect("must refuse");
     assert!(err.contains(&segment.display().to_string()) && err.contains("snapshot.json"), "{err}");

@@ -12,6 +12,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::binlog;
 use super::syncer::Syncer;
 use crate::config::FsyncPolicy;
 use crate::machine::Record;
@@ -26,14 +27,16 @@ pub fn segment_first_seq(name: &str) -> Option<u64> {
     name.strip_prefix("wal-")?.strip_suffix(".log")?.parse().ok()
 }
 
-/// Appends one encoded record line to `out`.
-pub fn encode_line(seq: u64, record: &Record, out: &mut Vec<u8>) {
+/// Appends one encoded record line to `out` (`scratch`: a buffer for the binary form, reused).
+pub fn encode_line(seq: u64, record: &Record, scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
     let start = out.len();
     out.extend_from_slice(b"00000000 ");
     let body_start = out.len();
     let _ = write!(out, "{seq} ");
-    // Serialising a record into memory cannot fail (no maps with non-string keys, no I/O).
-    let _ = serde_json::to_writer(&mut *out, record);
+    if !binlog::encode(record, scratch, out) {
+        // Serialising a record into memory cannot fail (no maps with non-string keys, no I/O).
+        let _ = serde_json::to_writer(&mut *out, record);
+    }
     let crc = crc32c::crc32c(&out[body_start..]);
     out[start..start + 8].copy_from_slice(format!("{crc:08x}").as_bytes());
     out.push(b'\n');
@@ -63,7 +66,10 @@ pub fn decode_line(line: &[u8]) -> Result<(u64, Record), LineError> {
         .ok()
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| malformed("bad sequence number"))?;
-    let record = serde_json::from_slice(&body[space + 1..]).map_err(|e| LineError::Malformed(e.to_string()))?;
+    let record = match &body[space + 1..] {
+        [binlog::MARK, binary @ ..] => binlog::decode(binary).map_err(LineError::Malformed)?,
+        json => serde_json::from_slice(json).map_err(|e| LineError::Malformed(e.to_string()))?,
+    };
     Ok((seq, record))
 }
 
@@ -73,6 +79,8 @@ pub struct Wal {
     file: Arc<File>,
     fsync: FsyncPolicy,
     pending: Vec<u8>,
+    /// Where a record's binary form is built before its base64 goes into `pending`.
+    scratch: Vec<u8>,
     next_seq: u64,
     segment_bytes: u64,
     /// Batches of log bytes are numbered 1, 2, 3, ... in the order they are written; `durable` is the
@@ -104,6 +112,7 @@ impl Wal {
             file,
             fsync,
             pending: Vec::new(),
+            scratch: Vec::new(),
             next_seq,
             segment_bytes,
             durable: 0,
@@ -122,7 +131,7 @@ impl Wal {
     }
 
     pub fn append(&mut self, record: &Record) {
-        encode_line(self.next_seq, record, &mut self.pending);
+        encode_line(self.next_seq, record, &mut self.scratch, &mut self.pending);
         self.next_seq += 1;
     }
 
@@ -236,7 +245,7 @@ mod tests {
     fn lines_round_trip_and_detect_damage() {
         let record = Record::MemberJoined { group: 3, user: 4, at: 5, seq: None };
         let mut out = Vec::new();
-        encode_line(42, &record, &mut out);
+        encode_line(42, &record, &mut Vec::new(), &mut out);
         assert_eq!(out.last(), Some(&b'\n'));
         let line = &out[..out.len() - 1];
         assert_eq!(decode_line(line), Ok((42, record)));
