@@ -73,7 +73,19 @@ pub fn encode(record: &Record, scratch: &mut Vec<u8>, out: &mut Vec<u8>) -> bool
 
 /// The record in a line's text after `~`.
 pub fn decode(text: &[u8]) -> Result<Record, String> {
-    let payload = STANDARD_NO_PAD.decode(text).map_err(|e| format!("binary record: {e}"))?;
+    // Most payloads fit on the stack: no allocation per record at replay.
+    let mut small = [0u8; 512];
+    let large;
+    let payload = match base64::decoded_len_estimate(text.len()) <= small.len() {
+        true => {
+            let len = STANDARD_NO_PAD.decode_slice(text, &mut small).map_err(|e| format!("binary record: {e}"))?;
+            &small[..len]
+        }
+        false => {
+            large = STANDARD_NO_PAD.decode(text).map_err(|e| format!("binary record: {e}"))?;
+            &large[..]
+        }
+    };
     let (&version, rest) = payload.split_first().ok_or("binary record: empty")?;
     if version as u32 > IMAGE_VERSION {
         return Err(format!("binary record of layout {version}; this build reads up to {IMAGE_VERSION}"));
@@ -206,6 +218,15 @@ mod tests {
         }
         let other = Record::MemberJoined { group: 0, user: 1, at: 2, seq: None };
         assert!(String::from_utf8(line(&other)).unwrap().ends_with(r#"{"member_joined":{"group":0,"user":1,"at":2}}"#));
+    }
+
+    #[test]
+    fn a_payload_too_large_for_the_stack_reads_too() {
+        let mut txn = transaction(true);
+        txn.description = "é".repeat(400);
+        let record = Record::TransactionAdded { group: 0, txn, seq: Some(1) };
+        assert!(line(&record).len() > 1000);
+        assert_eq!(decode_line(&line(&record)), Ok((3, record)));
     }
 
     #[test]
