@@ -28,6 +28,9 @@ use crate::{view, ImportSplitwise};
 
 /// At most this many problems of a file are listed (the count of the rest follows).
 const PROBLEMS_SHOWN: usize = 20;
+/// A line on stderr after every this many rows, so a long import shows it is moving (each row waits
+/// for the server's durable write).
+const PROGRESS_EVERY: usize = 1_000;
 /// The server's limit on a description, in characters.
 const DESCRIPTION_CHARS_MAX: usize = 500;
 
@@ -148,6 +151,9 @@ pub fn run(ctx: &mut Ctx, c: &ImportSplitwise) -> Result<i32, Failure> {
         match send_row(ctx, &c.group, &prepared, i) {
             Ok(row) => sent.push(row),
             Err(e) => return Err(stopped(&prepared, &sent, i, e)),
+        }
+        if (i + 1) % PROGRESS_EVERY == 0 {
+            warn(&format!("splitc: {} of {} rows sent", i + 1, prepared.plans.len()));
         }
     }
     let check = check(ctx, &c.group, &prepared, &sent)?;
