@@ -66,6 +66,7 @@ pub fn execute(ctx: &mut Ctx, command: &Command) -> Done {
         | Command::SetGroupCurrency(_)
         | Command::Leave(_) => groups(ctx, command),
         Command::Add(_) | Command::Edit(_) | Command::Delete(_) | Command::Transactions(_) => expenses(ctx, command),
+        Command::ImportSplitwise(c) => crate::import::run(ctx, c),
         Command::Pay(_) | Command::Payments(_) | Command::DeletePayment(_) | Command::Settle(_) => {
             payments(ctx, command)
         }

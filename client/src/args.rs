@@ -29,7 +29,7 @@ pub const GROUPS: [(&str, &[&str]); 6] = [
             "leave",
         ],
     ),
-    ("Expenses", &["add", "edit", "delete", "transactions"]),
+    ("Expenses", &["add", "edit", "delete", "transactions", "import-splitwise"]),
     ("Payments", &["pay", "payments", "delete-payment", "settle"]),
     ("Reading", &["balances", "debts", "history", "export"]),
     ("Live", &["watch"]),

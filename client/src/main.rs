@@ -9,9 +9,11 @@ mod actions;
 mod args;
 mod conn;
 mod follow;
+mod import;
 mod interactive;
 mod oneshot;
 mod spec;
+mod splitwise;
 mod table;
 mod term;
 mod tokens;
@@ -74,6 +76,7 @@ pub enum Command {
     Members(Members),
     Add(Add),
     Edit(Edit),
+    ImportSplitwise(ImportSplitwise),
     Transactions(Transactions),
     Delete(Delete),
     Balances(Balances),
@@ -325,6 +328,30 @@ pub struct Edit {
     #[argh(option)]
     pub date: Option<String>,
     /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(
+    subcommand,
+    name = "import-splitwise",
+    example = "splitc --user alice import-splitwise trip trip-export.csv --map \"Alice Smith=alice\""
+)]
+/// import a Splitwise group export (CSV): each row one exact-split expense (payments as payments);
+/// a second run adds nothing; then checks every balance against the file's Total balance row
+pub struct ImportSplitwise {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// the CSV file Splitwise exported for the group
+    #[argh(positional)]
+    pub file: std::path::PathBuf,
+    /// "Name in file=user": the splitd user of a member column (repeat it for each; default: the
+    /// column's name as the user name)
+    #[argh(option)]
+    pub map: Vec<String>,
+    /// print the outcome as JSON
     #[argh(switch)]
     pub json: bool,
 }

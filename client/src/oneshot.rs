@@ -114,6 +114,10 @@ fn check(command: &Command) -> Result<(), Failure> {
             a.date.as_deref().map(check_date).transpose().map_err(usage)?;
         }
         Command::Edit(e) => check_edit(e)?,
+        // The whole file, before a password is asked for (read again once logged in).
+        Command::ImportSplitwise(c) => {
+            crate::import::prepare(c)?;
+        }
         Command::Pay(p) => {
             parse_user_amount(&p.amount).map_err(usage)?;
             p.date.as_deref().map(check_date).transpose().map_err(usage)?;
