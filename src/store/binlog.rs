@@ -74,7 +74,7 @@ pub fn encode(record: &Record, scratch: &mut Vec<u8>, out: &mut Vec<u8>) -> bool
 /// The record in a line's text after `~`.
 pub fn decode(text: &[u8]) -> Result<Record, String> {
     // Most payloads fit on the stack: no allocation per record at replay.
-    let mut small = [0u8; 512];
+    let mut small = [0u8; 256];
     let large;
     let payload = match base64::decoded_len_estimate(text.len()) <= small.len() {
         true => {
