@@ -29,7 +29,7 @@ pub struct Ctx<'a> {
 type Done = Result<i32, Failure>;
 
 impl Ctx<'_> {
-    fn ask(&mut self, action: Action, data: Value) -> Result<Object, Failure> {
+    pub(crate) fn ask(&mut self, action: Action, data: Value) -> Result<Object, Failure> {
         Ok(self.conn.request(action, Some(data))?)
     }
 
@@ -73,6 +73,11 @@ pub fn execute(ctx: &mut Ctx, command: &Command) -> Done {
         Command::Balances(_) | Command::Debts(_) | Command::History(_) | Command::Export(_) | Command::Watch(_) => {
             reading(ctx, command)
         }
+        Command::Categories(_)
+        | Command::AddCategory(_)
+        | Command::Stats(_)
+        | Command::Restore(_)
+        | Command::RestorePayment(_) => crate::catundo::execute(ctx, command),
     }
 }
 
@@ -171,6 +176,9 @@ fn expenses(ctx: &mut Ctx, command: &Command) -> Done {
                 .and_then(|split| split.add_to(&mut data, c.include_me))
                 .map_err(Failure::Usage)?;
             add_details(&mut data, &c.paid_by, &c.desc, &c.date)?;
+            if let Some(category) = &c.category {
+                data["category"] = json!(category);
+            }
             data["key"] = json!(c.key.clone().unwrap_or_else(spec::fresh_key));
             let reply = ctx.ask(Action::AddTransaction, data)?;
             print_transaction(ctx, &reply, c.json, &c.group, "nothing added")?;
@@ -184,6 +192,9 @@ fn expenses(ctx: &mut Ctx, command: &Command) -> Done {
                 parse_split(split).and_then(|s| s.add_to(&mut data, c.include_me)).map_err(Failure::Usage)?;
             }
             add_details(&mut data, &c.paid_by, &c.desc, &c.date)?;
+            if let Some(category) = &c.category {
+                data["category"] = json!(category);
+            }
             let reply = ctx.ask(Action::EditTransaction, data)?;
             print_transaction(ctx, &reply, c.json, &c.group, "")?;
         }
@@ -195,6 +206,9 @@ fn expenses(ctx: &mut Ctx, command: &Command) -> Done {
         Command::Delete(c) => {
             let reply = ctx.ask(Action::DeleteTransaction, json!({ "group": c.group, "id": c.id }))?;
             print_message(&reply, c.json);
+            if !c.json {
+                emit(&crate::catundo::undo_hint("restore", &c.group, c.id));
+            }
         }
         _ => {}
     }
@@ -281,6 +295,9 @@ fn payments(ctx: &mut Ctx, command: &Command) -> Done {
         Command::DeletePayment(c) => {
             let reply = ctx.ask(Action::DeletePayment, json!({ "group": c.group, "id": c.id }))?;
             print_message(&reply, c.json);
+            if !c.json {
+                emit(&crate::catundo::undo_hint("restore-payment", &c.group, c.id));
+            }
         }
         Command::Settle(c) => settle(ctx, c)?,
         _ => {}

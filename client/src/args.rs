@@ -27,11 +27,13 @@ pub const GROUPS: [(&str, &[&str]); 6] = [
             "set-group-password",
             "set-group-currency",
             "leave",
+            "categories",
+            "add-category",
         ],
     ),
-    ("Expenses", &["add", "edit", "delete", "transactions", "import-splitwise"]),
-    ("Payments", &["pay", "payments", "delete-payment", "settle"]),
-    ("Reading", &["balances", "debts", "history", "export"]),
+    ("Expenses", &["add", "edit", "delete", "restore", "transactions", "import-splitwise"]),
+    ("Payments", &["pay", "payments", "delete-payment", "restore-payment", "settle"]),
+    ("Reading", &["balances", "debts", "history", "export", "stats"]),
     ("Live", &["watch"]),
 ];
 

@@ -646,11 +646,28 @@ fn delete_transaction(s: &mut Session, group: &str) -> Step<()> {
         if let Some(version) = shown.version {
             data["version"] = json!(version);
         }
-        match versioned_change(s, Action::DeleteTransaction, data)? {
-            Some(txn) => shown = txn,
-            None => return Ok(()),
+        match s.act_versioned(Action::DeleteTransaction, Some(data))? {
+            Ok(reply) => {
+                say(&format!("✔ {}", message(&reply)));
+                return offer_undo(s, group, id);
+            }
+            Err(Some(current)) => match conflict_shown(s, &current) {
+                Some(txn) => shown = txn,
+                None => return Ok(()),
+            },
+            Err(None) => return Ok(()),
         }
     }
+}
+
+/// Right after a delete: offers to take it back (`restore_transaction`, same id).
+fn offer_undo(s: &mut Session, group: &str, id: u64) -> Step<()> {
+    if s.confirm(&format!("Undo? Restore #{id} (y/n): "))? {
+        if let Some(reply) = s.act(Action::RestoreTransaction, Some(json!({ "group": group, "id": id })))? {
+            say(&format!("✔ {}", message(&reply)));
+        }
+    }
+    Ok(())
 }
 
 /// How long the group screen's follower keeps trying without a server before it says so and stops.

@@ -7,6 +7,7 @@
 
 mod actions;
 mod args;
+mod catundo;
 mod conn;
 mod follow;
 mod import;
@@ -91,6 +92,11 @@ pub enum Command {
     Watch(Watch),
     Logout(Logout),
     Sessions(Sessions),
+    Categories(catundo::Categories),
+    AddCategory(catundo::AddCategory),
+    Stats(catundo::Stats),
+    Restore(catundo::Restore),
+    RestorePayment(catundo::RestorePayment),
 }
 
 #[derive(FromArgs, Debug)]
@@ -290,6 +296,9 @@ pub struct Add {
     /// idempotency key: a repeat with the same key adds nothing (default: a fresh one)
     #[argh(option)]
     pub key: Option<String>,
+    /// one of the group's categories (`splitc categories GROUP`), e.g. food
+    #[argh(option)]
+    pub category: Option<String>,
     /// print the server's reply as JSON
     #[argh(switch)]
     pub json: bool,
@@ -327,6 +336,9 @@ pub struct Edit {
     /// the new date, YYYY-MM-DD ("" removes it)
     #[argh(option)]
     pub date: Option<String>,
+    /// the new category ("" removes it)
+    #[argh(option)]
+    pub category: Option<String>,
     /// print the server's reply as JSON
     #[argh(switch)]
     pub json: bool,

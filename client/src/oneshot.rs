@@ -150,8 +150,9 @@ fn check_edit(e: &crate::Edit) -> Result<(), Failure> {
     }
     e.paid_by.as_deref().map(parse_paid_by).transpose().map_err(usage)?;
     e.date.as_deref().filter(|d| !d.is_empty()).map(check_date).transpose().map_err(usage)?;
-    if e.amount.is_none() && e.desc.is_none() && e.split.is_none() && e.paid_by.is_none() && e.date.is_none() {
-        return Err(usage("nothing to change: give --amount, --desc, --split, --paid-by or --date".into()));
+    let nothing = [e.amount.is_none(), e.desc.is_none(), e.split.is_none(), e.paid_by.is_none(), e.date.is_none()];
+    if nothing.iter().all(|&n| n) && e.category.is_none() {
+        return Err(usage("nothing to change: give --amount, --desc, --split, --paid-by, --date or --category".into()));
     }
     Ok(())
 }

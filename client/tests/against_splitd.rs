@@ -157,7 +157,8 @@ fn export_then_delete(server: &Server, hotel_id: u64) {
 
     // Delete by id; the same id again is an error.
     let id = hotel_id.to_string();
-    assert_eq!(as_user(server, "carol", &["delete", "trip", &id]).ok().stdout, "Transaction deleted\n");
+    let undo = format!("Transaction deleted\nUndo: splitc restore trip {id}\n");
+    assert_eq!(as_user(server, "carol", &["delete", "trip", &id]).ok().stdout, undo);
     let run = as_user(server, "carol", &["delete", "trip", &id, "--json"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(!run.stderr.is_empty());
@@ -273,7 +274,8 @@ fn payments_history_and_leave(server: &Server) {
     assert!(run.stdout.contains("Recorded 2 payments: ids 3, 4"), "{}", run.stdout);
     let run = as_user(server, "alice", &["settle", "trip"]).ok();
     assert!(run.stdout.starts_with("Nothing to settle"), "{}", run.stdout);
-    assert_eq!(as_user(server, "alice", &["delete-payment", "trip", "4"]).ok().stdout, "Payment deleted\n");
+    let undo = "Payment deleted\nUndo: splitc restore-payment trip 4\n";
+    assert_eq!(as_user(server, "alice", &["delete-payment", "trip", "4"]).ok().stdout, undo);
     let csv = as_user(server, "alice", &["export", "trip", "--payments"]).ok().stdout;
     assert!(csv.starts_with("id,created_at,date,from,to,amount,by\n1,"), "{csv}");
     assert_eq!(csv.lines().count(), 4, "{csv}");
@@ -405,6 +407,7 @@ fn interactive_session_from_login_to_settle() {
         &old_id, // delete bob's 7.00 by id
         "maybe",
         "y", // confirmed (after an answer that is neither)
+        "n", // no undo
         "4", // balances
         "5", // settle
         "0",
@@ -427,6 +430,7 @@ fn interactive_session_from_login_to_settle() {
         "Delete #",
         "Please answer y or n.",
         "✔ Transaction deleted",
+        "Undo? Restore #",
         "alice     22.75  is owed",
         "bob      -22.75  owes",
         "carol      0.00  settled",

@@ -337,7 +337,9 @@ pub fn is_write(command: &Command) -> bool {
         | Command::History(_)
         | Command::Subscribe(_)
         | Command::BalanceDetails { .. }
-        | Command::PairwiseDebts { .. } => false,
+        | Command::PairwiseDebts { .. }
+        | Command::ListCategories { .. }
+        | Command::Stats(_) => false,
         _ => true,
     }
 }

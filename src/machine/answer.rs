@@ -90,6 +90,18 @@ pub enum Answer {
         group: GroupId,
         debts: Vec<(UserId, UserId, i128)>,
     },
+    /// The group's categories (defaults, then added); `done` when a command added one.
+    Categories {
+        group: GroupId,
+        done: Option<Done>,
+    },
+    /// `stats`: totals computed from the group's state.
+    Stats(Box<super::stats::Totals>),
+    /// `restore_payment`: the payment as it is back.
+    PaymentRestored {
+        group: GroupId,
+        payment: PaymentId,
+    },
 }
 
 /// What a command did, when that is all there is to say.
@@ -114,6 +126,9 @@ pub enum Done {
     TransactionDeleted,
     PaymentRecorded,
     PaymentDeleted,
+    CategoryAdded,
+    TransactionRestored,
+    PaymentRestored,
 }
 
 /// One suggested (or recorded) payment of a settlement plan.

@@ -65,6 +65,8 @@ pub struct AddTransaction {
     pub date: Option<String>,
     /// Idempotency key: a repeat returns the first result and changes nothing.
     pub key: Option<String>,
+    /// One of the group's categories (matched without regard to case); `None`: no category.
+    pub category: Option<String>,
 }
 
 /// Every field but `group` and `id` is optional: `None` keeps the current value. `date: Some(None)`
@@ -80,6 +82,8 @@ pub struct EditTransaction {
     pub date: Option<Option<String>>,
     /// The version the client saw; `None`: whatever the current one is.
     pub version: Option<u64>,
+    /// `Some(None)` clears the category; `Some(Some(name))` sets one of the group's.
+    pub category: Option<Option<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,4 +201,52 @@ pub enum Command {
     PairwiseDebts {
         group: String,
     },
+    /// A category name added to the group's list.
+    AddCategory {
+        group: String,
+        category: String,
+    },
+    /// The group's categories: the defaults, then the added ones.
+    ListCategories {
+        group: String,
+    },
+    /// Exact totals of spending and payments, per category, member or month.
+    Stats(Stats),
+    /// Brings a deleted transaction back, with its id.
+    RestoreTransaction {
+        group: String,
+        id: u64,
+    },
+    /// Brings a deleted payment back, with its id.
+    RestorePayment {
+        group: String,
+        id: u64,
+    },
+}
+
+/// How `stats` groups its totals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsBy {
+    Category,
+    Member,
+    Month,
+}
+
+impl StatsBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatsBy::Category => "category",
+            StatsBy::Member => "member",
+            StatsBy::Month => "month",
+        }
+    }
+}
+
+/// `stats {group, from?, to?, by}`: `from`/`to` are checked dates `YYYY-MM-DD`, inclusive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stats {
+    pub group: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub by: StatsBy,
 }

@@ -63,6 +63,20 @@ pub enum Error {
     Invalid(Invalid),
     /// A bug or a failed hash: the command changed nothing.
     Internal,
+    /// A transaction names a category that is not in the group's list; `valid` is the list.
+    UnknownCategory {
+        name: String,
+        valid: Vec<String>,
+    },
+    /// `add_category` with a name the list already has (compared without regard to case).
+    CategoryExists {
+        name: String,
+    },
+    /// The group has added `categories::CATEGORIES_ADDED_MAX` categories.
+    TooManyCategories,
+    /// `restore_*` of a transaction or payment that is in the ledger (never deleted, or already
+    /// restored).
+    NotDeleted(KeyKind),
 }
 
 /// The object a `Conflict` is about, shown as it is now.
@@ -124,6 +138,8 @@ pub enum Invalid {
     KeyUsedFor(KeyKind),
     /// A payment from someone to themselves.
     PaysSelf,
+    /// Category names: 1-`CATEGORY_CHARS_MAX` letters, digits, spaces, `-`, `_`, `&`, `/`.
+    CategoryName,
 }
 
 /// A text field the character rules apply to.

@@ -62,6 +62,9 @@ pub struct Group {
     pub history: History,
     /// `(user, key)` -> what that user's first request with that key made.
     pub keys: HashMap<(UserId, String), KeyRef>,
+    /// The category names the group added (`add_category`), in the order added; the defaults
+    /// (`categories::DEFAULT_CATEGORIES`) come before them and are not stored.
+    pub categories: Vec<String>,
 }
 
 /// Up to this many slots a group's are searched in a line instead of through `member_pos`: a few
@@ -303,6 +306,7 @@ impl Groups {
             currency,
             history: History::default(),
             keys: HashMap::new(),
+            categories: Vec::new(),
         });
         self.note_exact(id);
         true

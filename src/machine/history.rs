@@ -61,6 +61,18 @@ pub enum Activity {
     PasswordChanged {
         has_password: bool,
     },
+    /// `add_category`: the name added.
+    CategoryAdded {
+        name: Box<str>,
+    },
+    /// `restore_transaction`: the transaction as it came back (the deleted one, one version on).
+    TransactionRestored {
+        txn: Box<Transaction>,
+    },
+    /// `restore_payment`: the payment as it came back.
+    PaymentRestored {
+        payment: Box<Payment>,
+    },
 }
 
 impl Activity {
@@ -78,6 +90,9 @@ impl Activity {
             Activity::SettlementRecorded { .. } => "settlement_recorded",
             Activity::PaymentDeleted { .. } => "payment_deleted",
             Activity::PasswordChanged { .. } => "group_password_changed",
+            Activity::CategoryAdded { .. } => "category_added",
+            Activity::TransactionRestored { .. } => "transaction_restored",
+            Activity::PaymentRestored { .. } => "payment_restored",
         }
     }
 }

@@ -67,6 +67,9 @@ pub struct GroupRef<'a> {
     /// Written only once the history is trimmed: the idempotency keys are otherwise rebuilt from it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub keys: Vec<KeyImage<&'a str>>,
+    /// The categories the group added (the defaults are not written).
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub categories: &'a [String],
 }
 
 /// A group's transactions as the image writes them: unpacked one at a time from the ledger, never
@@ -164,6 +167,9 @@ pub struct GroupImage {
     /// Absent unless the history was trimmed (then the keys of trimmed entries are only here).
     #[serde(default)]
     pub keys: Vec<KeyImage<String>>,
+    /// Absent in images from before categories (and when none was added).
+    #[serde(default)]
+    pub categories: Vec<String>,
 }
 
 /// A group's transactions as an image is read: each checked balanced and in id order and packed as
@@ -268,6 +274,7 @@ impl Machine {
                     payments: g.ledger.payments(),
                     history: g.history.entries(),
                     keys: if g.history.oldest() > 1 { key_images(g) } else { Vec::new() },
+                    categories: &g.categories,
                 })
                 .collect(),
             tokens: self
@@ -394,6 +401,12 @@ impl Machine {
         }
         for KeyImage { user, key, made } in image.keys {
             group.keys.entry((user, key)).or_insert(made);
+        }
+        for name in image.categories {
+            if group.find_category(&name).is_some() {
+                return Err(ApplyError(format!("snapshot: category {name:?} twice in group {}", image.name)));
+            }
+            group.categories.push(name);
         }
         let last = packed.last().map(|t| t.id);
         if last.is_some_and(|id| id >= state.next_txn_id) || !group.ledger.restore(packed, &effects, &group.member_pos)

@@ -381,6 +381,34 @@ impl Ledger {
         Some(txn)
     }
 
+    /// Puts a deleted transaction back at its place in id order (`restore_transaction`); `false`
+    /// (nothing changed) if one with its id is here, or it does not fit.
+    pub fn reinsert(&mut self, txn: &Transaction, member_pos: &HashMap<UserId, usize>) -> bool {
+        let Err(position) = self.transactions.binary_search_by_key(&txn.id, |t| t.id) else { return false };
+        if !fits(txn, member_pos) {
+            return false;
+        }
+        self.shift(txn, member_pos, 1);
+        self.transactions.insert(position, Packed::pack(txn));
+        true
+    }
+
+    /// Puts a deleted payment back at its place in id order (`restore_payment`); `false` (nothing
+    /// changed) if one with its id is here, or it does not fit.
+    pub fn reinsert_payment(&mut self, payment: Payment, member_pos: &HashMap<UserId, usize>) -> bool {
+        let Err(position) = self.payments.binary_search_by_key(&payment.id, |p| p.id) else { return false };
+        let (Some(&from), Some(&to)) = (member_pos.get(&payment.from), member_pos.get(&payment.to)) else {
+            return false;
+        };
+        if !payment.is_valid() {
+            return false;
+        }
+        self.balances[from] += payment.amount;
+        self.balances[to] -= payment.amount;
+        self.payments.insert(position, payment);
+        true
+    }
+
     /// Records `payment`; `false` (nothing changed) if it is out of id order, not positive, between one
     /// person and themselves, or names someone without a slot.
     pub fn add_payment(&mut self, payment: Payment, member_pos: &HashMap<UserId, usize>) -> bool {

@@ -17,6 +17,7 @@
 //! like every other input.
 
 mod answer;
+pub mod categories;
 mod command;
 mod error;
 mod exec;
@@ -27,6 +28,7 @@ pub mod image;
 pub mod ledger;
 mod packed;
 pub mod record;
+pub mod stats;
 pub mod tokens;
 pub mod users;
 
@@ -38,7 +40,7 @@ pub use crate::settle::Method;
 pub use answer::{Answer, Done, Event, Notice, Recorded, Settlement, Transfer};
 pub use command::{
     AddTransaction, Command, CreateGroup, Credentials, EditTransaction, History, JoinGroup, RecordPayment, Settle,
-    SplitSpec, TxnRef,
+    SplitSpec, Stats, StatsBy, TxnRef,
 };
 pub use error::{Current, Error, Invalid, KeyKind, Part, Setting, SplitGap, TextField};
 pub use groups::{Group, GroupId, KeyRef, DEFAULT_CURRENCY};
@@ -322,6 +324,13 @@ impl Machine {
             Command::Settle(settle) => self.settle(user, settle, now)?,
             Command::BalanceDetails { group } => done(self.balance_details(user, &group)?),
             Command::PairwiseDebts { group } => done(self.pairwise_debts(user, &group)?),
+            Command::AddCategory { group, category } => done(self.add_category(user, &group, category, now)?),
+            Command::ListCategories { group } => {
+                done(self.read(user, &group, |group| Answer::Categories { group, done: None })?)
+            }
+            Command::Stats(stats) => done(self.stats(user, stats)?),
+            Command::RestoreTransaction { group, id } => done(self.restore_transaction(user, &group, id, now)?),
+            Command::RestorePayment { group, id } => done(self.restore_payment(user, &group, id, now)?),
         })
     }
 
@@ -415,6 +424,8 @@ impl Machine {
             Record::PaymentRecorded { .. } | Record::SettlementRecorded { .. } | Record::PaymentDeleted { .. } => {
                 self.apply_payment(record)
             }
+            Record::CategoryAdded { .. } => self.apply_category(record),
+            Record::TransactionRestored { .. } | Record::PaymentRestored { .. } => self.apply_restore(record),
         }
     }
 

@@ -160,6 +160,34 @@ pub enum Record {
         user: UserId,
         at: i64,
     },
+    /// A category name added to the group's list (exec/categories.rs).
+    CategoryAdded {
+        group: GroupId,
+        name: String,
+        by: UserId,
+        at: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// A deleted transaction back in the ledger, with its id: `txn` is the whole restored version
+    /// (the deleted one at the next version), so applying needs nothing the history may have trimmed.
+    TransactionRestored {
+        group: GroupId,
+        txn: Transaction,
+        by: UserId,
+        at: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// A deleted payment back in the ledger, with its id.
+    PaymentRestored {
+        group: GroupId,
+        payment: Payment,
+        by: UserId,
+        at: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
 }
 
 impl Record {
@@ -176,7 +204,10 @@ impl Record {
             | Record::PaymentDeleted { seq, .. }
             | Record::MemberLeft { seq, .. }
             | Record::GroupCurrencySet { seq, .. }
-            | Record::GroupPasswordSet { seq, .. } => *seq,
+            | Record::GroupPasswordSet { seq, .. }
+            | Record::CategoryAdded { seq, .. }
+            | Record::TransactionRestored { seq, .. }
+            | Record::PaymentRestored { seq, .. } => *seq,
             _ => None,
         };
         Some((self.group()?, seq?))
@@ -195,7 +226,10 @@ impl Record {
             | Record::PaymentDeleted { group, .. }
             | Record::MemberLeft { group, .. }
             | Record::GroupCurrencySet { group, .. }
-            | Record::GroupPasswordSet { group, .. } => Some(*group),
+            | Record::GroupPasswordSet { group, .. }
+            | Record::CategoryAdded { group, .. }
+            | Record::TransactionRestored { group, .. }
+            | Record::PaymentRestored { group, .. } => Some(*group),
             _ => None,
         }
     }
@@ -213,7 +247,10 @@ impl Record {
             | Record::PaymentDeleted { seq, .. }
             | Record::MemberLeft { seq, .. }
             | Record::GroupCurrencySet { seq, .. }
-            | Record::GroupPasswordSet { seq, .. } => *seq = Some(next),
+            | Record::GroupPasswordSet { seq, .. }
+            | Record::CategoryAdded { seq, .. }
+            | Record::TransactionRestored { seq, .. }
+            | Record::PaymentRestored { seq, .. } => *seq = Some(next),
             _ => {}
         }
     }

@@ -11,7 +11,7 @@ use super::{Decoded, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX};
 use crate::machine::Method;
 use crate::machine::{
     AddTransaction, Command, CreateGroup, Credentials, EditTransaction, History, JoinGroup, RecordPayment, Secret,
-    Settle, TxnRef,
+    Settle, Stats, StatsBy, TxnRef,
 };
 use vocab::Action;
 
@@ -132,6 +132,11 @@ fn decode_action(action: &str, fields: &mut Fields) -> Result<Command, Error> {
         Action::Settle => Command::Settle(settle(fields)?),
         Action::BalanceDetails => Command::BalanceDetails { group: group(fields)? },
         Action::PairwiseDebts => Command::PairwiseDebts { group: group(fields)? },
+        Action::AddCategory => Command::AddCategory { group: group(fields)?, category: fields.string("category")? },
+        Action::ListCategories => Command::ListCategories { group: group(fields)? },
+        Action::Stats => Command::Stats(stats(fields)?),
+        Action::RestoreTransaction => Command::RestoreTransaction { group: group(fields)?, id: fields.u64("id")? },
+        Action::RestorePayment => Command::RestorePayment { group: group(fields)?, id: fields.u64("id")? },
     })
 }
 
@@ -158,6 +163,7 @@ fn add_transaction(fields: &mut Fields) -> Result<AddTransaction, Error> {
         paid_by: fields.optional_amount_map("paid_by")?,
         date: fields.optional_date("date")?,
         key: fields.optional_key("key")?,
+        category: fields.optional_string("category")?,
     })
 }
 
@@ -175,15 +181,18 @@ fn edit_transaction(fields: &mut Fields) -> Result<EditTransaction, Error> {
             Some(text) => Some(Some(super::fields::validate_date("date", text)?)),
         },
         version: fields.optional_u64("version")?,
+        // "" clears the category, as it does the date.
+        category: fields.optional_string("category")?.map(|name| Some(name).filter(|n| !n.is_empty())),
     };
     let nothing = edit.amount.is_none()
+        && edit.category.is_none()
         && edit.description.is_none()
         && edit.split.is_none()
         && edit.paid_by.is_none()
         && edit.date.is_none();
     if nothing {
         return Err(Error::bad_request(
-            "Nothing to change: give 'amount', 'description', 'split', 'paid_by' or 'date'",
+            "Nothing to change: give 'amount', 'description', 'split', 'paid_by', 'date' or 'category'",
         ));
     }
     Ok(edit)
@@ -226,4 +235,27 @@ fn settle(fields: &mut Fields) -> Result<Settle, Error> {
     };
     let record = fields.optional_bool("record")?.unwrap_or(false);
     Ok(Settle { group, method, record })
+}
+
+/// `stats {group, from?, to?, by}`: `from` and `to` are dates, inclusive, `from` not after `to`.
+fn stats(fields: &mut Fields) -> Result<Stats, Error> {
+    let group = fields.string("group")?;
+    let from = fields.optional_date("from")?;
+    let to = fields.optional_date("to")?;
+    if let (Some(from), Some(to)) = (&from, &to) {
+        if from > to {
+            return Err(Error::bad_request(format!("Field 'from' ({from}) must not be after 'to' ({to})")));
+        }
+    }
+    let by = match fields.string("by")?.as_str() {
+        "category" => StatsBy::Category,
+        "member" => StatsBy::Member,
+        "month" => StatsBy::Month,
+        other => {
+            return Err(Error::bad_request(format!(
+                "Field 'by' must be \"category\", \"member\" or \"month\", not {other:?}"
+            )))
+        }
+    };
+    Ok(Stats { group, from, to, by })
 }

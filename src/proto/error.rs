@@ -2,6 +2,7 @@
 //! refusals (`machine::Error`) are put into words here too, so the machine never writes wire text
 //! and every message names the wire field it is about.
 
+use crate::machine::categories::{CATEGORIES_ADDED_MAX, CATEGORY_CHARS_MAX};
 use crate::machine::groups::GROUP_NAME_CHARS_MAX;
 use crate::machine::users::{PASSWORD_BYTES_MAX, PASSWORD_BYTES_MIN, USERNAME_CHARS_MAX};
 use crate::machine::{
@@ -97,6 +98,20 @@ impl From<&machine::Error> for Error {
             }
             E::Invalid(invalid) => (Code::BadRequest, invalid_words(invalid)),
             E::Internal => (Code::Internal, "Internal server error".into()),
+            E::UnknownCategory { name, valid } => (
+                Code::UnknownCategory,
+                format!("Field 'category': {name:?} is not one of the group's categories: {}", valid.join(", ")),
+            ),
+            E::CategoryExists { name } => {
+                (Code::CategoryExists, format!("The group already has the category {name:?}"))
+            }
+            E::TooManyCategories => (Code::Limit, format!("A group can add at most {CATEGORIES_ADDED_MAX} categories")),
+            E::NotDeleted(KeyKind::Transaction) => {
+                (Code::NotDeleted, "The transaction is not deleted (it is in the group already)".into())
+            }
+            E::NotDeleted(KeyKind::Payment) => {
+                (Code::NotDeleted, "The payment is not deleted (it is in the group already)".into())
+            }
         };
         Error::new(code, message)
     }
@@ -164,5 +179,9 @@ fn invalid_words(invalid: &Invalid) -> String {
         Invalid::KeyUsedFor(KeyKind::Transaction) => "Field 'key' was already used for a transaction".into(),
         Invalid::KeyUsedFor(KeyKind::Payment) => "Field 'key' was already used for a payment".into(),
         Invalid::PaysSelf => "Field 'to' must name someone other than the payer ('from')".into(),
+        Invalid::CategoryName => format!(
+            "Field 'category' must be 1-{CATEGORY_CHARS_MAX} letters, digits, spaces, '-', '_', '&' or '/', \
+             not starting or ending with a space"
+        ),
     }
 }

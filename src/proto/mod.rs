@@ -12,6 +12,7 @@ mod fields;
 mod json;
 mod render;
 mod repeated;
+mod totals;
 mod view;
 
 use serde_json::Value;

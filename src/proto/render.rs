@@ -71,7 +71,7 @@ fn frame(out: &mut Vec<u8>, status: &[u8], id: Option<&Value>, fields: impl FnOn
 }
 
 /// What a command's words are.
-fn done_text(done: Done) -> &'static str {
+pub(super) fn done_text(done: Done) -> &'static str {
     match done {
         Done::SignedUp => "Signup successful",
         Done::LoggedIn => "Login successful",
@@ -91,6 +91,9 @@ fn done_text(done: Done) -> &'static str {
         Done::TransactionDeleted => "Transaction deleted",
         Done::PaymentRecorded => "Payment recorded",
         Done::PaymentDeleted => "Payment deleted",
+        Done::CategoryAdded => "Category added",
+        Done::TransactionRestored => "Transaction restored",
+        Done::PaymentRestored => "Payment restored",
     }
 }
 
@@ -148,7 +151,9 @@ fn shown_group(answer: &Answer) -> Option<machine::GroupId> {
         | Answer::History { group, .. }
         | Answer::CatchUp { group, .. }
         | Answer::BalanceDetails { group, .. }
-        | Answer::Debts { group, .. } => Some(*group),
+        | Answer::Debts { group, .. }
+        | Answer::Categories { group, .. } => Some(*group),
+        Answer::Stats(totals) => Some(totals.group),
         _ => None,
     }
 }
@@ -197,6 +202,10 @@ fn group_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
                 .bool("has_password", g.password_hash.is_some());
             view::names(users, reply.key("members"), g.members.iter().copied());
             view::names(users, reply.key("former_members"), g.former_members());
+            let mut categories = reply.array("categories");
+            g.category_names().for_each(|name| {
+                categories.str(name);
+            });
         }
         Answer::Export { group: id } => {
             let Some(g) = group(*id) else { return };
@@ -238,6 +247,9 @@ fn group_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
         }
         Answer::Settlement(settlement) => settlement_fields(machine, settlement, reply),
         Answer::BalanceDetails { .. } | Answer::Debts { .. } => explanation_fields(machine, answer, reply),
+        Answer::Categories { .. } | Answer::Stats(_) | Answer::PaymentRestored { .. } => {
+            super::totals::fields(machine, answer, reply)
+        }
         _ => {}
     }
 }

@@ -350,7 +350,7 @@ fn random_requests_keep_the_invariants() {
         let group = groups[next(groups.len() as u64) as usize];
         let name = |n: u64| names[n as usize];
         let amount_text = |a: u64, b: u64| format!("{a}.{b:02}");
-        let frame = match next(22) {
+        let frame = match next(28) {
             0 => format!(r#"{{"action":"create_group","data":{{"group":"{group}"}}}}"#),
             1 => format!(r#"{{"action":"join_group","data":{{"group":"{group}"}}}}"#),
             2..=4 => {
@@ -427,6 +427,28 @@ fn random_requests_keep_the_invariants() {
             15 => format!(r#"{{"action":"delete_transaction","data":{{"group":"{group}","index":{}}}}}"#, next(5)),
             16 => format!(r#"{{"action":"delete_transaction","data":{{"group":"{group}","id":{}}}}}"#, next(50)),
             17 | 18 => format!(r#"{{"action":"settle","data":{{"group":"{group}","method":"greedy"}}}}"#),
+            // Categories, stats and undo (issue 15).
+            22 => {
+                let category = ["ski", "Food", "kids", "a;b"][next(4) as usize];
+                frame("add_category", json!({"group": group, "category": category}))
+            }
+            23 | 24 => {
+                let category = ["food", "SKI", "kids", "nope"][next(4) as usize];
+                let mut data =
+                    json!({"group": group, "amount": next(20) + 1, "split": {"mode": "equal"}, "category": category});
+                if next(3) == 0 {
+                    data["id"] = json!(next(60));
+                    frame("edit_transaction", data)
+                } else {
+                    frame("add_transaction", data)
+                }
+            }
+            25 => frame("restore_transaction", json!({"group": group, "id": next(60)})),
+            26 => frame("restore_payment", json!({"group": group, "id": next(30)})),
+            27 => {
+                let by = ["category", "member", "month"][next(3) as usize];
+                frame("stats", json!({"group": group, "by": by, "from": "1970-01-01"}))
+            }
             _ => format!(r#"{{"action":"view_balances","data":{{"group":"{group}"}}}}"#),
         };
         let log_len = w.log.len();
@@ -488,6 +510,9 @@ fn random_requests_keep_the_invariants() {
     assert!(live == image(&read_image(&json).unwrap()), "the JSON image loads to the binary round trip's state");
     let kinds: std::collections::BTreeSet<String> = w.log.iter().map(record_kind).collect();
     assert!(kinds.len() >= 10, "the mix should reach most record types: {kinds:?}");
+    for kind in ["category_added", "transaction_restored", "payment_restored"] {
+        assert!(kinds.contains(kind), "the mix should reach {kind}: {kinds:?}");
+    }
 }
 
 use std::collections::HashMap;
@@ -1532,3 +1557,6 @@ mod session_tokens;
 
 /// Group sequence numbers.
 mod sequence;
+
+/// Categories, stats and undo.
+mod catundo;

@@ -5,7 +5,9 @@ use serde_json::Value;
 use super::decode::decode_general;
 use super::fast::{decode_group_read, decode_original_add};
 use super::*;
-use crate::machine::{AddTransaction, EditTransaction, History, Method, RecordPayment, Settle, SplitSpec, TxnRef};
+use crate::machine::{
+    AddTransaction, EditTransaction, History, Method, RecordPayment, Settle, SplitSpec, Stats, StatsBy, TxnRef,
+};
 use crate::money::Cents;
 
 fn request(frame: &str) -> Result<Command, Error> {
@@ -27,12 +29,60 @@ fn decodes_the_original_clients_requests() {
             paid_by: None,
             date: None,
             key: None,
+            category: None,
         }))
     );
     assert_eq!(
         request(r#"{"action":"delete_transaction","data":{"group":"g","index":0}}"#),
         Ok(Command::DeleteTransaction { group: "g".into(), target: TxnRef::Index(0), version: None })
     );
+}
+
+#[test]
+fn decodes_categories_stats_and_restores() {
+    let add = request(
+        r#"{"action":"add_transaction","data":{"group":"g","amount":1,"split_between":["b"],"category":"Food"}}"#,
+    );
+    assert!(matches!(add, Ok(Command::AddTransaction(AddTransaction { category: Some(ref c), .. })) if c == "Food"));
+    let edit = |data: &str| match request(&format!(r#"{{"action":"edit_transaction","data":{data}}}"#)) {
+        Ok(Command::EditTransaction(edit)) => Ok(edit.category),
+        Ok(other) => panic!("{other:?}"),
+        Err(e) => Err(e.code),
+    };
+    assert_eq!(edit(r#"{"group":"g","id":1,"category":""}"#), Ok(Some(None)), "'' clears");
+    assert_eq!(edit(r#"{"group":"g","id":1,"category":"fun"}"#), Ok(Some(Some("fun".into()))));
+    assert_eq!(edit(r#"{"group":"g","id":1,"category":3}"#), Err(Code::BadRequest));
+    assert_eq!(
+        request(r#"{"action":"add_category","data":{"group":"g","category":"ski"}}"#),
+        Ok(Command::AddCategory { group: "g".into(), category: "ski".into() })
+    );
+    assert_eq!(
+        request(r#"{"action":"stats","data":{"group":"g","by":"month","from":"2026-01-01","to":"2026-01-01"}}"#),
+        Ok(Command::Stats(Stats {
+            group: "g".into(),
+            from: Some("2026-01-01".into()),
+            to: Some("2026-01-01".into()),
+            by: StatsBy::Month
+        }))
+    );
+    for (data, field) in [
+        (r#"{"group":"g"}"#, "'by'"),
+        (r#"{"group":"g","by":"day"}"#, "'by'"),
+        (r#"{"group":"g","by":"member","from":"2026-02-01","to":"2026-01-31"}"#, "'from'"),
+        (r#"{"group":"g","by":"member","from":"1/1/2026"}"#, "'from'"),
+    ] {
+        let error = request(&format!(r#"{{"action":"stats","data":{data}}}"#)).unwrap_err();
+        assert!(error.code == Code::BadRequest && error.message.contains(field), "{data}: {error:?}");
+    }
+    assert_eq!(
+        request(r#"{"action":"restore_transaction","data":{"group":"g","id":4}}"#),
+        Ok(Command::RestoreTransaction { group: "g".into(), id: 4 })
+    );
+    assert_eq!(
+        request(r#"{"action":"restore_payment","data":{"group":"g","id":5}}"#),
+        Ok(Command::RestorePayment { group: "g".into(), id: 5 })
+    );
+    assert!(request(r#"{"action":"restore_payment","data":{"group":"g"}}"#).is_err());
 }
 
 #[test]
@@ -49,6 +99,7 @@ fn decodes_the_new_actions() {
             paid_by: Some(vec![("bob".into(), Cents(900))]),
             date: Some("2024-02-29".into()),
             key: Some("k".into()),
+            category: None,
         }))
     );
     assert_eq!(
@@ -70,6 +121,7 @@ fn decodes_the_new_actions() {
             paid_by: None,
             date: Some(None),
             version: None,
+            category: None,
         }))
     );
     assert_eq!(

@@ -72,6 +72,9 @@ pub(super) fn transaction(users: &Users, txn: &Transaction, out: &mut Vec<u8>) {
     if let Some(date) = &txn.date {
         view.str("date", date);
     }
+    if let Some(category) = &txn.category {
+        view.str("category", category);
+    }
     view.u64("version", txn.version);
 }
 
@@ -161,6 +164,11 @@ pub(super) fn activity(users: &Users, group: &Group, entry: &Entry, view: &mut O
             view.str("message", &format!("{by} deleted {amount} expense '{}' by {payer}", txn.description));
             transaction(users, txn, view.key("transaction"));
         }
+        Activity::TransactionRestored { txn } => {
+            let (amount, payer) = (money(txn.amount), users.name(txn.payer));
+            view.str("message", &format!("{by} restored {amount} expense '{}' by {payer}", txn.description));
+            transaction(users, txn, view.key("transaction"));
+        }
         _ => payment_activity(users, group, entry, view),
     }
 }
@@ -194,6 +202,14 @@ fn payment_activity(users: &Users, group: &Group, entry: &Entry, view: &mut Obje
                 format!("{by} removed the join password of {}", group.name)
             };
             view.str("message", &message).bool("has_password", *has_password);
+        }
+        Activity::PaymentRestored { payment: p } => {
+            let (from, to) = (users.name(p.from), users.name(p.to));
+            view.str("message", &format!("{by} restored the payment {from} → {to} {}", money(p.amount)));
+            payment(users, p, view.key("payment"));
+        }
+        Activity::CategoryAdded { name } => {
+            view.str("message", &format!("{by} added the category '{name}' to {}", group.name)).str("category", name);
         }
         _ => {}
     }

@@ -20,8 +20,9 @@ use crate::money::Cents;
 
 pub const MAGIC: &[u8; 8] = b"SPLITIMG";
 /// The binary image version this build writes and reads. 2: a transaction ends with its extras
-/// (foreign amount, category, recurring rule); version 1 images, which have none, still read.
-pub const IMAGE_VERSION: u32 = 2;
+/// (foreign amount, category, recurring rule); version 1 images, which have none, still read. 3: a
+/// group section ends with the categories it added (older images: none).
+pub const IMAGE_VERSION: u32 = 3;
 const STATE: u8 = 1;
 const GROUP: u8 = 2;
 /// Kind, length, checksum.
@@ -194,6 +195,8 @@ fn put_group(out: &mut Vec<u8>, group: &GroupRef) {
         out.text(key.key);
         put_key_ref(out, key.made);
     }
+    out.u64v(group.categories.len() as u64);
+    group.categories.iter().for_each(|name| out.text(name));
 }
 
 fn take_group(take: &mut Take) -> Result<GroupImage, Short> {
@@ -211,6 +214,7 @@ fn take_group(take: &mut Take) -> Result<GroupImage, Short> {
         keys: take.list("keys", |t| {
             Ok(KeyImage { user: t.u32v("key user")?, key: t.string("key")?, made: take_key_ref(t)? })
         })?,
+        categories: if take.version >= 3 { take.list("categories", |t| t.string("category"))? } else { Vec::new() },
     })
 }
 
@@ -462,6 +466,18 @@ fn put_entry(out: &mut Vec<u8>, entry: &Entry) {
             out.push(10);
             out.flag(*has_password);
         }
+        Activity::CategoryAdded { name } => {
+            out.push(20);
+            out.text(name);
+        }
+        Activity::TransactionRestored { txn } => {
+            out.push(21);
+            put_transaction(out, txn);
+        }
+        Activity::PaymentRestored { payment } => {
+            out.push(22);
+            put_payment(out, payment);
+        }
     }
 }
 
@@ -482,6 +498,9 @@ fn take_entry(take: &mut Take) -> Result<Entry, Short> {
         8 => Activity::SettlementRecorded { payments: take.list("settlement", take_payment)?.into() },
         9 => Activity::PaymentDeleted { payment: Box::new(take_payment(take)?) },
         10 => Activity::PasswordChanged { has_password: take.flag("has password")? },
+        20 => Activity::CategoryAdded { name: take.text("category")?.into() },
+        21 => Activity::TransactionRestored { txn: Box::new(take_transaction(take)?) },
+        22 => Activity::PaymentRestored { payment: Box::new(take_payment(take)?) },
         _ => return Err(Short("activity")),
     };
     Ok(Entry { id, at, by, what })
@@ -532,5 +551,51 @@ mod tests {
         let mut take = Take::new(&full);
         assert_eq!(take_transaction(&mut take), Ok(txn));
         assert!(take.is_empty());
+    }
+
+    #[test]
+    fn a_group_section_ends_with_its_categories_and_a_version_two_one_has_none() {
+        use crate::machine::{Machine, Record};
+        let mut machine = Machine::new();
+        let records = [
+            Record::UserCreated { user: 0, name: "ann".into(), password_hash: "h".into() },
+            Record::GroupCreated { group: 0, name: "g".into(), creator: 0, password_hash: None, at: 0, seq: None },
+            Record::CategoryAdded { group: 0, name: "ski".into(), by: 0, at: 1, seq: None },
+        ];
+        for record in &records {
+            machine.apply(record).unwrap();
+        }
+        let image = machine.image();
+        let mut section = Vec::new();
+        put_group(&mut section, &image.groups[0]);
+        assert_eq!(&section[section.len() - 5..], &[1, 3, b's', b'k', b'i']);
+        let group = take_group(&mut Take::new(&section)).unwrap();
+        assert_eq!(group.categories, ["ski"]);
+        // Version 2 wrote everything up to the keys; its history entry tags stop at 10, so this
+        // section's history (tag 20) is cut off too: a group with only its creation.
+        let v2 = as_version_two(&section);
+        let group = take_group(&mut Take::written_by(&v2, 2)).unwrap();
+        assert!(group.categories.is_empty());
+    }
+
+    /// `section` (one group, created and given one category) as version 2 wrote it: one history
+    /// entry, no categories.
+    fn as_version_two(section: &[u8]) -> Vec<u8> {
+        let mut take = Take::new(section);
+        let group = take_group(&mut take).unwrap();
+        let mut v2 = Vec::new();
+        v2.text(&group.name);
+        v2.opt_text(group.password_hash.as_deref());
+        v2.u32v(group.creator);
+        v2.i64v(group.created_at);
+        v2.text(&group.currency);
+        put_users(&mut v2, &group.members);
+        put_users(&mut v2, &group.slots);
+        v2.u64v(0);
+        v2.u64v(0);
+        v2.u64v(1);
+        put_entry(&mut v2, &group.history[0]);
+        v2.u64v(0);
+        v2
     }
 }

@@ -35,6 +35,11 @@ wire_words! {
         ChangePassword = "change_password",
         DeleteAccount = "delete_account",
         Subscribe = "subscribe",
+        AddCategory = "add_category",
+        ListCategories = "list_categories",
+        Stats = "stats",
+        RestoreTransaction = "restore_transaction",
+        RestorePayment = "restore_payment",
     }
 }
 
@@ -44,7 +49,7 @@ mod tests {
 
     #[test]
     fn every_action_round_trips_and_is_spelt_once() {
-        assert_eq!(Action::ALL.len(), 29);
+        assert_eq!(Action::ALL.len(), 34);
         for (i, action) in Action::ALL.iter().enumerate() {
             assert_eq!(Action::parse(action.as_str()), Some(*action));
             assert!(Action::ALL[..i].iter().all(|other| other.as_str() != action.as_str()), "{action} twice");

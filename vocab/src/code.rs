@@ -32,6 +32,9 @@ wire_words! {
         NotLeader = "not_leader",
         Gap = "gap",
         Conflict = "conflict",
+        UnknownCategory = "unknown_category",
+        CategoryExists = "category_exists",
+        NotDeleted = "not_deleted",
     }
 }
 
@@ -41,7 +44,7 @@ mod tests {
 
     #[test]
     fn every_code_round_trips_and_is_spelt_once() {
-        assert_eq!(Code::ALL.len(), 26);
+        assert_eq!(Code::ALL.len(), 29);
         for (i, code) in Code::ALL.iter().enumerate() {
             assert_eq!(Code::parse(code.as_str()), Some(*code));
             assert!(Code::ALL[..i].iter().all(|other| other.as_str() != code.as_str()), "{code} twice");

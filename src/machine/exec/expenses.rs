@@ -14,6 +14,8 @@ use crate::machine::{
 };
 use crate::money::{split_equal, Cents};
 
+use super::categories::check_category;
+
 /// A split resolved against a group: the stored rule, the original's fields, and the exact shares.
 struct Shares {
     split: Split,
@@ -34,6 +36,7 @@ impl Machine {
             return Ok(repeat);
         }
         check_description(&add.description)?;
+        let category = check_category(entry, add.category)?;
         let shares = self.resolve_split(entry, user, add.amount, &add.split)?;
         let paid = match &add.paid_by {
             None => vec![(user, add.amount)],
@@ -54,7 +57,7 @@ impl Machine {
             key: add.key,
             version: FIRST_VERSION,
             foreign: None,
-            category: None,
+            category,
             rule: None,
         };
         let answer = Answer::Transaction { done: Done::TransactionAdded, group: id, txn: txn.id, repeated: false };
@@ -114,9 +117,14 @@ impl Machine {
                 _ => return Err(Invalid::PayersNeeded.into()),
             },
         };
+        let category = match edit.category {
+            None => old.category.clone(),
+            Some(name) => check_category(entry, name)?,
+        };
         Ok(Transaction {
             amount,
             description,
+            category,
             split_between: shares.split_between,
             include_payer: shares.include_payer,
             paid,

@@ -3,10 +3,12 @@
 //! the family it belongs to, plus one arm in `Machine::execute_as`.
 
 mod account;
+mod categories;
 mod expenses;
 mod membership;
 mod payments;
 mod reads;
 mod resolve;
+mod restore;
 mod sessions;
 mod settle;

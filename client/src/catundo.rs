@@ -1,0 +1,308 @@
+//! The subcommands of categories, totals and undo: `categories`, `add-category`, `stats` (the totals
+//! drawn as a bar chart) and `restore` / `restore-payment`; and the undo hint a one-shot delete
+//! prints. The interactive menu's "undo?" after a delete is in `interactive`.
+//!
+//! Does not own connecting or logging in (`oneshot`), nor the table rules (`table`).
+
+use argh::FromArgs;
+use serde_json::{json, Value};
+use vocab::Action;
+
+use crate::actions::Ctx;
+use crate::conn::Object;
+use crate::oneshot::{emit, print_json, print_message, Failure};
+use crate::table::display_width;
+use crate::term::sanitize;
+use crate::Command;
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "categories", example = "splitc --user alice categories trip")]
+/// list a group's categories (the defaults, then the ones it added)
+pub struct Categories {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "add-category", example = "splitc --user alice add-category trip ski")]
+/// add a category to a group's list (for `add --category`)
+pub struct AddCategory {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// the new category's name
+    #[argh(positional)]
+    pub category: String,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "stats", example = "splitc --user alice stats trip --by member --from 2026-01-01")]
+/// exact totals of spending (what each one consumed) and payments, as a bar chart
+pub struct Stats {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// category (default), member or month
+    #[argh(option, default = "String::from(\"category\")")]
+    pub by: String,
+    /// the first day counted, YYYY-MM-DD
+    #[argh(option)]
+    pub from: Option<String>,
+    /// the last day counted, YYYY-MM-DD
+    #[argh(option)]
+    pub to: Option<String>,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "restore", example = "splitc --user alice restore dinner 1")]
+/// bring back a deleted transaction (undo `delete`), with its id
+pub struct Restore {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// the deleted transaction's id
+    #[argh(positional)]
+    pub id: u64,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "restore-payment", example = "splitc --user alice restore-payment dinner 3")]
+/// bring back a deleted payment (undo `delete-payment`), with its id
+pub struct RestorePayment {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// the deleted payment's id
+    #[argh(positional)]
+    pub id: u64,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+/// Runs one of this file's subcommands.
+pub fn execute(ctx: &mut Ctx, command: &Command) -> Result<i32, Failure> {
+    match command {
+        Command::Categories(c) => {
+            let reply = ctx.ask(Action::ListCategories, json!({ "group": c.group }))?;
+            print_categories(&reply, c.json);
+        }
+        Command::AddCategory(c) => {
+            let reply = ctx.ask(Action::AddCategory, json!({ "group": c.group, "category": c.category }))?;
+            print_categories(&reply, c.json);
+        }
+        Command::Stats(c) => {
+            let mut data = json!({ "group": c.group, "by": c.by });
+            for (key, day) in [("from", &c.from), ("to", &c.to)] {
+                if let Some(day) = day {
+                    vocab::parse_date(day).map_err(|why| Failure::Usage(format!("--{key} {why}")))?;
+                    data[key] = json!(day);
+                }
+            }
+            let reply = ctx.ask(Action::Stats, data)?;
+            if c.json {
+                print_json(&reply);
+            } else {
+                emit(&chart(&reply));
+            }
+        }
+        Command::Restore(c) => {
+            let reply = ctx.ask(Action::RestoreTransaction, json!({ "group": c.group, "id": c.id }))?;
+            print_message(&reply, c.json);
+        }
+        Command::RestorePayment(c) => {
+            let reply = ctx.ask(Action::RestorePayment, json!({ "group": c.group, "id": c.id }))?;
+            print_message(&reply, c.json);
+        }
+        _ => {}
+    }
+    Ok(0)
+}
+
+/// What a one-shot delete prints after the server's words: how to take it back.
+pub fn undo_hint(restore: &str, group: &str, id: u64) -> String {
+    format!("Undo: splitc {restore} {} {id}\n", shell_word(group))
+}
+
+/// `word` as one shell argument (quoted when it holds anything but plain characters).
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty() && word.chars().all(|c| c.is_alphanumeric() || "-_.,/@".contains(c));
+    if plain {
+        sanitize(word).into_owned()
+    } else {
+        format!("'{}'", sanitize(&word.replace('\'', "'\\''")))
+    }
+}
+
+fn print_categories(reply: &Object, json: bool) {
+    if json {
+        print_json(reply);
+        return;
+    }
+    if let Some(message) = reply.get("message").and_then(Value::as_str) {
+        emit(&format!("{}\n", sanitize(message)));
+    }
+    let names: Vec<&str> =
+        reply.get("categories").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    emit(&format!("{}\n", sanitize(&names.join(", "))));
+}
+
+/// The width of a full bar, in terminal cells.
+pub const BAR_CELLS: usize = 30;
+/// A cell's eighths, for the bar's last cell.
+const EIGHTHS: [&str; 8] = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"];
+
+/// `value` out of `max` as a bar of at most `width` cells, in eighths of a cell, padded to `width`.
+/// A positive value shows at least a sliver; integer arithmetic only (the values are cents).
+pub fn bar(value: i128, max: i128, width: usize) -> String {
+    let mut text = String::new();
+    if value > 0 && max > 0 {
+        let eighths = ((value.min(max) * width as i128 * 8 + max / 2) / max).max(1) as usize;
+        text = "█".repeat(eighths / 8) + EIGHTHS[eighths % 8];
+    }
+    let used = display_width(&text);
+    text + &" ".repeat(width.saturating_sub(used))
+}
+
+/// A JSON amount (exact decimal text, two decimals at most) in cents; `None` if it is not one.
+fn wide_cents(value: &Value) -> Option<i128> {
+    let text = match value {
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest.to_string()),
+        None => (false, text.clone()),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((&digits, ""));
+    if whole.is_empty() || fraction.len() > 2 || !(whole.chars().chain(fraction.chars()).all(|c| c.is_ascii_digit())) {
+        return None;
+    }
+    let cents = whole.parse::<i128>().ok()? * 100 + format!("{fraction:0<2}").parse::<i128>().ok()?;
+    Some(if negative { -cents } else { cents })
+}
+
+/// The amount as the server wrote it (exact), with two decimals.
+fn amount_text(value: &Value) -> String {
+    match wide_cents(value) {
+        Some(c) => format!("{}{}.{:02}", if c < 0 { "-" } else { "" }, c.abs() / 100, c.abs() % 100),
+        None => "?".into(),
+    }
+}
+
+/// The `stats` reply as a chart: a title, one line per row (label, bar, exact amount, and for
+/// members or months what else they sent and received), then the totals.
+pub fn chart(reply: &Object) -> String {
+    let by = reply.get("by").and_then(Value::as_str).unwrap_or("category");
+    let field = |v: &Value, k: &str| v.get(k).cloned().unwrap_or(Value::Null);
+    let rows: Vec<Value> = reply.get("rows").and_then(Value::as_array).cloned().unwrap_or_default();
+    let label = |row: &Value| sanitize(row.get(by).and_then(Value::as_str).unwrap_or("?")).into_owned();
+    let mut text = title(reply, by);
+    let label_width = rows.iter().map(|r| display_width(&label(r))).chain([5]).max().unwrap_or(5);
+    let amounts: Vec<String> = rows.iter().map(|r| amount_text(&field(r, "spent"))).collect();
+    let total = amount_text(&field(&Value::Object(reply.clone()), "spending"));
+    let amount_width = amounts.iter().chain([&total]).map(|a| a.len()).max().unwrap_or(0);
+    let max = rows.iter().filter_map(|r| wide_cents(&field(r, "spent"))).max().unwrap_or(0);
+    for (row, amount) in rows.iter().zip(&amounts) {
+        let name = label(row);
+        let pad = " ".repeat(label_width - display_width(&name));
+        let shown = bar(wide_cents(&field(row, "spent")).unwrap_or(0), max, BAR_CELLS);
+        text.push_str(&format!("{name}{pad}  {shown}  {amount:>amount_width$}{}\n", extra(row, by)));
+    }
+    if rows.is_empty() {
+        text.push_str("(nothing in this span)\n");
+    }
+    let blank = " ".repeat(BAR_CELLS);
+    text.push_str(&format!("{:<label_width$}  {blank}  {total:>amount_width$}\n", "total"));
+    let payments = amount_text(&field(&Value::Object(reply.clone()), "payments"));
+    text.push_str(&format!("payments: {payments}\n"));
+    text
+}
+
+/// "Spending by category in trip (EUR), 2026-01-01 to 2026-01-31"
+fn title(reply: &Object, by: &str) -> String {
+    let text = |k: &str| reply.get(k).and_then(Value::as_str).map(|s| sanitize(s).into_owned());
+    let group = text("group").unwrap_or_default();
+    let currency = text("currency").map(|c| format!(" ({c})")).unwrap_or_default();
+    let span = match (text("from"), text("to")) {
+        (None, None) => String::new(),
+        (from, to) => {
+            format!(", {} to {}", from.unwrap_or_else(|| "the start".into()), to.unwrap_or_else(|| "now".into()))
+        }
+    };
+    let what = if by == "member" { "consumed" } else { "spending" };
+    format!("{} by {by} in {group}{currency}{span}\n", capitalized(what))
+}
+
+fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// After a member's or a month's amount: what else it holds.
+fn extra(row: &Value, by: &str) -> String {
+    let amount = |k: &str| amount_text(row.get(k).unwrap_or(&Value::Null));
+    match by {
+        "member" => format!(
+            "  paid {}, sent {}, received {}",
+            amount("paid"),
+            amount("payments_sent"),
+            amount("payments_received")
+        ),
+        "month" => format!("  payments {}", amount("payments")),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bars_are_proportional_in_eighths() {
+        assert_eq!(bar(100, 100, 4), "████");
+        assert_eq!(bar(50, 100, 4), "██  ");
+        assert_eq!(bar(1, 1_000_000, 4), "▏   ", "a positive value shows a sliver");
+        assert_eq!(bar(0, 100, 3), "   ");
+        assert_eq!(bar(3, 8, 1), "▍");
+        assert_eq!(display_width(&bar(12_345, 99_999, BAR_CELLS)), BAR_CELLS);
+    }
+
+    #[test]
+    fn the_chart_aligns_labels_and_writes_exact_amounts() {
+        let reply: Value = serde_json::from_str(
+            r#"{"status":"ok","group":"trip","currency":"EUR","by":"category","from":null,"to":"2026-01-31",
+            "spending":105.01,"payments":20.00,"rows":[{"category":"food","spent":90.00},
+            {"category":"transport","spent":10.01},{"category":"月","spent":5.00}]}"#,
+        )
+        .unwrap();
+        let text = chart(reply.as_object().unwrap());
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "Spending by category in trip (EUR), the start to 2026-01-31");
+        assert!(lines[1].starts_with("food       ██████████████████████████████   90.00"), "{text}");
+        assert!(lines[2].starts_with("transport  ███▍") && lines[2].ends_with("  10.01"), "{text}");
+        assert!(lines[3].starts_with("月         █▋"), "a wide label is padded by cells: {text}");
+        assert!(lines[4].starts_with("total") && lines[4].ends_with("105.01"), "{text}");
+        assert_eq!(lines[5], "payments: 20.00");
+        let widths: Vec<usize> = lines[1..5].iter().map(|l| display_width(l)).collect();
+        assert!(widths.windows(2).all(|w| w[0] == w[1]), "every amount ends in one column: {widths:?}");
+        assert_eq!(
+            wide_cents(&serde_json::from_str("-12345678901234567890.5").unwrap()),
+            Some(-1_234_567_890_123_456_789_050)
+        );
+        assert_eq!(undo_hint("restore", "my trip", 4), "Undo: splitc restore 'my trip' 4\n");
+    }
+}

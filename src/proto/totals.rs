@@ -1,0 +1,70 @@
+//! Replies of the category, stats and undo actions: a group's category list, the `stats` totals
+//! (wide exact amounts, one row per category, member or month) and a restored payment. The
+//! restored transaction's reply is the usual `transaction` one (`render`).
+
+use super::json::{self, Object};
+use super::render::done_text;
+use super::view;
+use crate::machine::stats::{Key, Totals};
+use crate::machine::{Answer, Done, Machine, StatsBy};
+
+/// `ok_fields` for `Answer::Categories`, `Answer::Stats` and `Answer::PaymentRestored`.
+pub(super) fn fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
+    match answer {
+        Answer::Categories { group, done } => {
+            let Some(g) = machine.groups().get(*group) else { return };
+            if let Some(done) = done {
+                reply.str("message", done_text(*done));
+            }
+            reply.str("group", &g.name);
+            let mut list = reply.array("categories");
+            g.category_names().for_each(|name| {
+                list.str(name);
+            });
+        }
+        Answer::Stats(totals) => stats(machine, totals, reply),
+        Answer::PaymentRestored { group, payment } => {
+            reply.str("message", done_text(Done::PaymentRestored));
+            if let Some(payment) = machine.groups().get(*group).and_then(|g| g.ledger.payment(*payment)) {
+                view::payment(machine.users(), payment, reply.key("payment"));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `{"group", "currency", "by", "from", "to", "spending", "payments", "transactions",
+/// "payment_count", "rows": [...]}`.
+fn stats(machine: &Machine, totals: &Totals, reply: &mut Object) {
+    let Some(g) = machine.groups().get(totals.group) else { return };
+    let users = machine.users();
+    reply
+        .str("group", &g.name)
+        .str("currency", &g.currency)
+        .str("by", totals.by.as_str())
+        .value("from", &totals.from)
+        .value("to", &totals.to);
+    json::wide_cents(reply.key("spending"), totals.spending);
+    json::wide_cents(reply.key("payments"), totals.payments);
+    reply.u64("transactions", totals.transactions).u64("payment_count", totals.payment_count);
+    let mut rows = reply.array("rows");
+    for row in &totals.rows {
+        let mut item = rows.object();
+        match &row.key {
+            Key::Category(name) => item.str("category", name),
+            Key::Member(user) => item.str("member", users.name(*user)),
+            Key::Month(month) => item.str("month", month),
+        };
+        json::wide_cents(item.key("spent"), row.spent);
+        match totals.by {
+            StatsBy::Category => {}
+            StatsBy::Member => {
+                json::wide_cents(item.key("paid"), row.paid);
+                json::wide_cents(item.key("payments_sent"), row.sent);
+                json::wide_cents(item.key("payments_received"), row.received);
+            }
+            StatsBy::Month => json::wide_cents(item.key("payments"), row.sent),
+        }
+        item.u64("transactions", row.count);
+    }
+}
