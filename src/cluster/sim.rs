@@ -110,6 +110,7 @@ fn script_command(step: usize) -> (usize, Command) {
                 paid_by: None,
                 date: None,
                 key: Some(format!("key-{n}")),
+                foreign: None,
             }),
         ),
     }

@@ -107,12 +107,9 @@ pub struct Foreign {
     pub rate: Option<Rate>,
 }
 
-/// An exact decimal: `digits` × 10^−`scale` group-currency units for one unit of the foreign one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Rate {
-    pub digits: u64,
-    pub scale: u8,
-}
+/// An exact decimal: `digits` × 10^−`scale` group-currency units for one unit of the foreign one
+/// (the shared `vocab::rate::Rate`, so `splitc` reads and writes rates alike).
+pub use vocab::rate::Rate;
 
 /// A new transaction's version; payments, which are never edited, are always at it.
 pub const FIRST_VERSION: u64 = 1;

@@ -63,6 +63,7 @@ pub(super) fn decode_original_add(frame: &[u8]) -> Option<Decoded> {
         paid_by: None,
         date: None,
         key: None,
+        foreign: None,
     });
     Some(Decoded { id: id_value(add.id)?, command: Ok(command), stale: false })
 }

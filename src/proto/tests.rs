@@ -27,6 +27,7 @@ fn decodes_the_original_clients_requests() {
             paid_by: None,
             date: None,
             key: None,
+            foreign: None,
         }))
     );
     assert_eq!(
@@ -49,6 +50,7 @@ fn decodes_the_new_actions() {
             paid_by: Some(vec![("bob".into(), Cents(900))]),
             date: Some("2024-02-29".into()),
             key: Some("k".into()),
+            foreign: None,
         }))
     );
     assert_eq!(
@@ -70,6 +72,7 @@ fn decodes_the_new_actions() {
             paid_by: None,
             date: Some(None),
             version: None,
+            foreign: None,
         }))
     );
     assert_eq!(

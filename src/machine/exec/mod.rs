@@ -3,6 +3,7 @@
 //! the family it belongs to, plus one arm in `Machine::execute_as`.
 
 mod account;
+mod currency;
 mod expenses;
 mod membership;
 mod payments;
