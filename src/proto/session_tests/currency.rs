@@ -246,3 +246,20 @@ fn replay_and_images_keep_the_entry() {
     write_image(&from_json, &mut again).unwrap();
     assert!(again == image, "the JSON image keeps the entry too");
 }
+
+/// A record whose entry is malformed (no currency code, a zero rate) does not apply.
+#[test]
+fn a_record_with_a_malformed_entry_changes_nothing() {
+    let (mut w, mut alice, _bob) = trip();
+    add(&mut w, &mut alice, json!({"amount": 1234, "currency": "JPY", "rate": 0.0061}));
+    let Some(Record::TransactionAdded { group, txn, .. }) = w.log.last().cloned() else { panic!("an add") };
+    for foreign in [
+        Foreign { currency: "yen".into(), amount: Cents(1234), rate: Some(Rate { digits: 61, scale: 4 }) },
+        Foreign { currency: "JPY".into(), amount: Cents(1234), rate: Some(Rate { digits: 0, scale: 0 }) },
+        Foreign { currency: "JPY".into(), amount: Cents(0), rate: None },
+    ] {
+        let txn = Transaction { id: txn.id + 1, foreign: Some(foreign), ..txn.clone() };
+        assert!(w.machine.apply(&Record::TransactionAdded { group, txn, seq: None }).is_err());
+    }
+    w.machine.check_invariants().unwrap();
+}
