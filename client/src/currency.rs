@@ -4,7 +4,7 @@
 //! so is shown (`JPY 1234 at 0.0061`).
 
 use serde_json::{Number, Value};
-use vocab::currency::{minor_units, money_text};
+use vocab::currency::{entered_text, minor_units};
 use vocab::rate::Rate;
 use vocab::{is_currency_code, Cents};
 
@@ -46,7 +46,7 @@ pub fn foreign_note(foreign: Option<&Value>) -> Option<String> {
     let currency = foreign.get("currency")?.as_str()?;
     let text = foreign.get("amount")?.to_string();
     let amount = Cents::parse_amount_in(&text, minor_units(currency)).ok()?;
-    let entered = money_text(currency, amount);
+    let entered = entered_text(currency, amount);
     Some(match foreign.get("rate") {
         Some(rate) => format!("{entered} at {rate}"),
         None => entered,

@@ -93,7 +93,7 @@ fn foreign_view(foreign: &Foreign, mut view: Object) {
 /// ` (JPY 1234 at 0.0061)` after a message's amount, for an expense entered in another currency.
 fn foreign_note(txn: &Transaction) -> String {
     let Some(foreign) = &txn.foreign else { return String::new() };
-    let entered = vocab::currency::money_text(&foreign.currency, foreign.amount);
+    let entered = vocab::currency::entered_text(&foreign.currency, foreign.amount);
     match foreign.rate {
         Some(rate) => format!(" ({entered} at {rate})"),
         None => format!(" ({entered})"),

@@ -10,12 +10,23 @@ use crate::money::Cents;
 pub const DEFAULT_CURRENCY: &str = "INR";
 
 /// An amount as the server's messages write it: `₹12.30` for INR (the original's text), else
-/// `EUR 12.30` (`JPY 1234`: each currency with its own decimals); for clients to write amounts the same way.
+/// `EUR 12.30`; for clients to write amounts the same way.
 pub fn money_text(currency: &str, cents: Cents) -> String {
     if currency == DEFAULT_CURRENCY {
         format!("₹{cents}")
     } else {
-        format!("{currency} {}", amount_text(currency, cents))
+        format!("{currency} {cents}")
+    }
+}
+
+/// An amount in `currency`'s own minor units as messages write an expense entered in it: `JPY
+/// 1234`, `KWD 1.250`, `EUR 12.30`, `₹12.30`. (`money_text` is for a group's amounts, which are
+/// cents whatever its currency.)
+pub fn entered_text(currency: &str, amount: Cents) -> String {
+    if currency == DEFAULT_CURRENCY {
+        format!("₹{}", amount_text(currency, amount))
+    } else {
+        format!("{currency} {}", amount_text(currency, amount))
     }
 }
 
@@ -85,6 +96,10 @@ mod tests {
         assert_eq!(amount_text("JPY", Cents(1234)), "1234");
         assert_eq!(amount_text("KWD", Cents(1250)), "1.250");
         assert_eq!(amount_text("EUR", Cents(1250)), "12.50");
+        assert_eq!(entered_text("JPY", Cents(1234)), "JPY 1234");
+        assert_eq!(entered_text("INR", Cents(1234)), "₹12.34");
+        // A group's amounts are cents whatever its currency.
+        assert_eq!(money_text("JPY", Cents(123_400)), "JPY 1234.00");
     }
 
     #[test]
