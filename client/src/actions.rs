@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use vocab::Action;
 
 use crate::conn::Object;
+use crate::currency;
 use crate::follow::Client;
 use crate::oneshot::{emit, group_password, print_json, print_message, print_table, shape, Failure};
 use crate::spec::{self, parse_paid_by, parse_split, parse_user_amount};
@@ -170,8 +171,9 @@ fn groups(ctx: &mut Ctx, command: &Command) -> Done {
 fn expenses(ctx: &mut Ctx, command: &Command) -> Done {
     match command {
         Command::Add(c) => {
-            let amount = parse_user_amount(&c.amount).map_err(Failure::Usage)?;
-            let mut data = json!({ "group": c.group, "amount": amount.to_json() });
+            let amount = currency::amount_value(&c.amount, c.currency.as_deref()).map_err(Failure::Usage)?;
+            let mut data = json!({ "group": c.group, "amount": amount });
+            currency::add_foreign(&mut data, c.currency.as_deref(), c.rate.as_deref()).map_err(Failure::Usage)?;
             parse_split(c.split.as_deref().unwrap_or(""))
                 .and_then(|split| split.add_to(&mut data, c.include_me))
                 .map_err(Failure::Usage)?;
@@ -186,8 +188,9 @@ fn expenses(ctx: &mut Ctx, command: &Command) -> Done {
         Command::Edit(c) => {
             let mut data = json!({ "group": c.group, "id": c.id });
             if let Some(amount) = &c.amount {
-                data["amount"] = parse_user_amount(amount).map_err(Failure::Usage)?.to_json();
+                data["amount"] = currency::amount_value(amount, c.currency.as_deref()).map_err(Failure::Usage)?;
             }
+            currency::add_foreign(&mut data, c.currency.as_deref(), c.rate.as_deref()).map_err(Failure::Usage)?;
             if let Some(split) = &c.split {
                 parse_split(split).and_then(|s| s.add_to(&mut data, c.include_me)).map_err(Failure::Usage)?;
             }

@@ -9,6 +9,7 @@ mod actions;
 mod args;
 mod catundo;
 mod conn;
+mod currency;
 mod follow;
 mod import;
 mod interactive;
@@ -293,6 +294,12 @@ pub struct Add {
     /// the date it happened, YYYY-MM-DD
     #[argh(option)]
     pub date: Option<String>,
+    /// the currency the amount is in, if not the group's (ISO 4217, e.g. JPY)
+    #[argh(option)]
+    pub currency: Option<String>,
+    /// with --currency: how many of the group's units one of it is worth
+    #[argh(option)]
+    pub rate: Option<String>,
     /// idempotency key: a repeat with the same key adds nothing (default: a fresh one)
     #[argh(option)]
     pub key: Option<String>,
@@ -339,6 +346,12 @@ pub struct Edit {
     /// the new category ("" removes it)
     #[argh(option)]
     pub category: Option<String>,
+    /// the currency --amount is in (default: the one the expense was entered in)
+    #[argh(option)]
+    pub currency: Option<String>,
+    /// a new rate: how many of the group's units one of --currency is worth
+    #[argh(option)]
+    pub rate: Option<String>,
     /// print the server's reply as JSON
     #[argh(switch)]
     pub json: bool,

@@ -100,7 +100,7 @@ fn check(command: &Command) -> Result<(), Failure> {
     let usage = Failure::Usage;
     match command {
         Command::Add(a) => {
-            parse_user_amount(&a.amount).map_err(usage)?;
+            crate::currency::check(Some(&a.amount), a.currency.as_deref(), a.rate.as_deref()).map_err(usage)?;
             if a.split.is_none() && !a.include_me {
                 return Err(usage(
                     "add needs --split: who shares it, e.g. --split bob,carol (equally; --include-me adds you), \
@@ -142,7 +142,7 @@ fn check(command: &Command) -> Result<(), Failure> {
 
 fn check_edit(e: &crate::Edit) -> Result<(), Failure> {
     let usage = Failure::Usage;
-    e.amount.as_deref().map(parse_user_amount).transpose().map_err(usage)?;
+    crate::currency::check(e.amount.as_deref(), e.currency.as_deref(), e.rate.as_deref()).map_err(usage)?;
     match e.split.as_deref().map(parse_split).transpose().map_err(usage)? {
         Some(split) => split.add_to(&mut json!({}), e.include_me).map_err(usage)?,
         None if e.include_me => return Err(usage("--include-me needs --split".into())),
@@ -150,9 +150,13 @@ fn check_edit(e: &crate::Edit) -> Result<(), Failure> {
     }
     e.paid_by.as_deref().map(parse_paid_by).transpose().map_err(usage)?;
     e.date.as_deref().filter(|d| !d.is_empty()).map(check_date).transpose().map_err(usage)?;
+    let foreign = e.currency.is_some() || e.rate.is_some();
     let nothing = [e.amount.is_none(), e.desc.is_none(), e.split.is_none(), e.paid_by.is_none(), e.date.is_none()];
-    if nothing.iter().all(|&n| n) && e.category.is_none() {
-        return Err(usage("nothing to change: give --amount, --desc, --split, --paid-by, --date or --category".into()));
+    if nothing.iter().all(|&n| n) && e.category.is_none() && !foreign {
+        return Err(usage(
+            "nothing to change: give --amount, --desc, --split, --paid-by, --date, --category, --currency or --rate"
+                .into(),
+        ));
     }
     Ok(())
 }

@@ -45,6 +45,8 @@ pub struct Txn {
     /// splitd's version (1 when added, +1 per edit): sent back with an edit or delete, so a change
     /// someone made since it was shown is not overwritten (`conflict`).
     pub version: Option<u64>,
+    /// Entered in another currency: `JPY 1234 at 0.0061` (`currency::foreign_note`).
+    pub foreign: Option<String>,
 }
 
 /// `{"name": amount, ...}` as sorted pairs; absent is empty.
@@ -77,6 +79,7 @@ impl Txn {
             mode: obj.get("split").and_then(|s| s.get("mode")).and_then(Value::as_str).map(str::to_string),
             date: obj.get("date").and_then(Value::as_str).map(str::to_string),
             version: obj.get("version").and_then(Value::as_u64),
+            foreign: crate::currency::foreign_note(obj.get("foreign")),
         })
     }
 
@@ -291,7 +294,10 @@ pub fn transactions_table(txns: &[Txn]) -> Table {
             x.date.clone().or_else(|| x.created_at.map(|ms| utc_datetime(ms, false))).unwrap_or_default(),
             x.paid_by_text(),
             x.amount.to_string(),
-            x.description.clone(),
+            match &x.foreign {
+                Some(note) => format!("{} ({note})", x.description).trim_start().to_string(),
+                None => x.description.clone(),
+            },
             x.sharers(),
         ]);
     }
@@ -611,6 +617,7 @@ mod tests {
                 mode: None,
                 date: None,
                 version: None,
+                foreign: None,
             }
         );
         let table = transactions_table(&txns).render();

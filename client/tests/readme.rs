@@ -85,7 +85,10 @@ fn the_splitc_walkthrough_runs_as_pasted() {
     let config = TempDir::new("readme-config");
     let bin_dir = Path::new(SPLITC).parent().expect("the binary's directory");
     let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
-    let (_, lines) = blocks().into_iter().find(|(who, _)| who == "splitc").expect("the walkthrough");
+    // Every `splitc` block, in order, against one server: a later block continues the first.
+    let lines: Vec<String> =
+        blocks().into_iter().filter(|(who, _)| who == "splitc").flat_map(|(_, lines)| lines).collect();
+    assert!(!lines.is_empty(), "the walkthrough");
     let mut exports = String::new();
     for (command, expected) in commands(&lines) {
         if command.starts_with("export ") {

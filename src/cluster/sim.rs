@@ -111,6 +111,7 @@ fn script_command(step: usize) -> (usize, Command) {
                 date: None,
                 key: Some(format!("key-{n}")),
                 category: None,
+                foreign: None,
             }),
         ),
     }

@@ -7,6 +7,7 @@
 use super::tokens::Secret;
 use crate::money::Cents;
 use crate::settle::Method;
+pub use vocab::rate::Rate;
 
 /// Which transaction a delete means: the original client's 0-based position, or splitd's stable id.
 /// The id is the safe form: a position can shift while someone else deletes.
@@ -67,6 +68,18 @@ pub struct AddTransaction {
     pub key: Option<String>,
     /// One of the group's categories (matched without regard to case); `None`: no category.
     pub category: Option<String>,
+    /// Entered in another currency: then `amount`, `paid_by` and an exact split are in that
+    /// currency's minor units. `None`: the group's currency.
+    pub foreign: Option<ForeignSpec>,
+}
+
+/// The currency an expense was entered in and the rate the user gave (how many group-currency
+/// units one unit of it is worth). In an edit either may be left out: `currency: None` keeps the
+/// transaction's, `rate: None` keeps its rate (the amounts are then in the kept currency).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignSpec {
+    pub currency: Option<String>,
+    pub rate: Option<Rate>,
 }
 
 /// Every field but `group` and `id` is optional: `None` keeps the current value. `date: Some(None)`
@@ -84,6 +97,9 @@ pub struct EditTransaction {
     pub version: Option<u64>,
     /// `Some(None)` clears the category; `Some(Some(name))` sets one of the group's.
     pub category: Option<Option<String>>,
+    /// A new currency and/or rate (`add_transaction`'s `foreign`); `None`: keep them. Any amount
+    /// given is in the currency the transaction ends up entered in.
+    pub foreign: Option<ForeignSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -140,6 +140,21 @@ pub enum Invalid {
     PaysSelf,
     /// Category names: 1-`CATEGORY_CHARS_MAX` letters, digits, spaces, `-`, `_`, `&`, `/`.
     CategoryName,
+    /// An expense in another currency than the group's, with no `rate` to convert it at.
+    RateNeeded { currency: String },
+    /// A `rate` other than 1 for the group's own currency.
+    RateForOwnCurrency,
+    /// The amount converted at the rate is above the largest amount (10^10 units).
+    ConvertedTooLarge,
+    /// The amount converted at the rate rounds to nothing in the group's currency.
+    ConvertedToZero,
+    /// An amount with digits below `currency`'s minor unit (`decimals` decimals): 10.5 yen.
+    AmountNotWhole { currency: String, decimals: u8 },
+    /// An edit moves an expense to another currency without giving its amount in it.
+    AmountNeeded { currency: String },
+    /// The group's currency cannot change: it has expenses entered in other currencies, converted
+    /// at rates relative to it.
+    CurrencyLocked,
 }
 
 /// A text field the character rules apply to.

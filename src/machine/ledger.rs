@@ -107,12 +107,16 @@ pub struct Foreign {
     pub rate: Option<Rate>,
 }
 
-/// An exact decimal: `digits` × 10^−`scale` group-currency units for one unit of the foreign one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Rate {
-    pub digits: u64,
-    pub scale: u8,
+impl Foreign {
+    /// A currency code, a positive amount, and a rate above zero when there is one.
+    pub fn is_valid(&self) -> bool {
+        vocab::is_currency_code(&self.currency) && self.amount.0 > 0 && self.rate.is_none_or(|r| r.digits > 0)
+    }
 }
+
+/// An exact decimal: `digits` × 10^−`scale` group-currency units for one unit of the foreign one
+/// (the shared `vocab::rate::Rate`, so `splitc` reads and writes rates alike).
+pub use vocab::rate::Rate;
 
 /// A new transaction's version; payments, which are never edited, are always at it.
 pub const FIRST_VERSION: u64 = 1;
@@ -456,7 +460,10 @@ impl Ledger {
     }
 }
 
-/// A transaction fits a group when it is balanced and everyone it names has a balance slot.
+/// A transaction fits a group when it is balanced, everyone it names has a balance slot, and an
+/// entry in another currency is well formed.
 fn fits(txn: &Transaction, member_pos: &HashMap<UserId, usize>) -> bool {
-    txn.is_balanced() && txn.paid.iter().chain(&txn.owed).all(|(u, _)| member_pos.contains_key(u))
+    txn.is_balanced()
+        && txn.foreign.as_ref().is_none_or(Foreign::is_valid)
+        && txn.paid.iter().chain(&txn.owed).all(|(u, _)| member_pos.contains_key(u))
 }

@@ -39,8 +39,8 @@ pub use crate::settle::Method;
 
 pub use answer::{Answer, Done, Event, Notice, Recorded, Settlement, Transfer};
 pub use command::{
-    AddTransaction, Command, CreateGroup, Credentials, EditTransaction, History, JoinGroup, RecordPayment, Settle,
-    SplitSpec, Stats, StatsBy, TxnRef,
+    AddTransaction, Command, CreateGroup, Credentials, EditTransaction, ForeignSpec, History, JoinGroup, RecordPayment,
+    Settle, SplitSpec, Stats, StatsBy, TxnRef,
 };
 pub use error::{Current, Error, Invalid, KeyKind, Part, Setting, SplitGap, TextField};
 pub use groups::{Group, GroupId, KeyRef, DEFAULT_CURRENCY};

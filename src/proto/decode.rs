@@ -10,8 +10,8 @@ use super::repeated;
 use super::{Decoded, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX};
 use crate::machine::Method;
 use crate::machine::{
-    AddTransaction, Command, CreateGroup, Credentials, EditTransaction, History, JoinGroup, RecordPayment, Secret,
-    Settle, Stats, StatsBy, TxnRef,
+    AddTransaction, Command, CreateGroup, Credentials, EditTransaction, ForeignSpec, History, JoinGroup, RecordPayment,
+    Secret, Settle, Stats, StatsBy, TxnRef,
 };
 use vocab::Action;
 
@@ -152,29 +152,50 @@ fn token(fields: &mut Fields) -> Result<Secret, Error> {
 
 fn add_transaction(fields: &mut Fields) -> Result<AddTransaction, Error> {
     let group = fields.string("group")?;
-    let amount = fields.amount("amount")?;
+    let foreign = foreign_spec(fields)?;
+    if foreign.as_ref().is_some_and(|f| f.currency.is_none()) {
+        return Err(Error::bad_request("Field 'rate' needs 'currency': the currency the amount is in"));
+    }
+    let decimals = entry_decimals(&foreign);
+    let amount =
+        fields.optional_amount_in("amount", decimals)?.ok_or_else(|| Error::bad_request("Missing field 'amount'"))?;
     let description = fields.optional_string("description")?.unwrap_or_default();
-    let split = fields.split_spec()?.ok_or_else(|| Error::bad_request("Missing field 'split_between'"))?;
+    let split = fields.split_spec_in(decimals)?.ok_or_else(|| Error::bad_request("Missing field 'split_between'"))?;
     Ok(AddTransaction {
         group,
         amount,
         description,
         split,
-        paid_by: fields.optional_amount_map("paid_by")?,
+        paid_by: fields.optional_amount_map_in("paid_by", decimals)?,
         date: fields.optional_date("date")?,
         key: fields.optional_key("key")?,
         category: fields.optional_string("category")?,
+        foreign,
     })
 }
 
+/// `currency` and `rate` of an expense (docs/protocol.md, "Currencies"); `None` when neither is given.
+fn foreign_spec(fields: &mut Fields) -> Result<Option<ForeignSpec>, Error> {
+    let currency = fields.optional_currency("currency")?;
+    let rate = fields.optional_rate("rate")?;
+    Ok((currency.is_some() || rate.is_some()).then_some(ForeignSpec { currency, rate }))
+}
+
+/// The decimals a request's amounts are read in: its `currency`'s, else two.
+fn entry_decimals(foreign: &Option<ForeignSpec>) -> u8 {
+    foreign.as_ref().and_then(|f| f.currency.as_deref()).map_or(2, vocab::currency::minor_units)
+}
+
 fn edit_transaction(fields: &mut Fields) -> Result<EditTransaction, Error> {
+    let foreign = foreign_spec(fields)?;
+    let decimals = entry_decimals(&foreign);
     let edit = EditTransaction {
         group: fields.string("group")?,
         id: fields.u64("id")?,
-        amount: fields.optional_amount("amount")?,
+        amount: fields.optional_amount_in("amount", decimals)?,
         description: fields.optional_string("description")?,
-        split: fields.split_spec()?,
-        paid_by: fields.optional_amount_map("paid_by")?,
+        split: fields.split_spec_in(decimals)?,
+        paid_by: fields.optional_amount_map_in("paid_by", decimals)?,
         date: match fields.optional_string("date")? {
             None => None,
             Some(text) if text.is_empty() => Some(None),
@@ -183,16 +204,19 @@ fn edit_transaction(fields: &mut Fields) -> Result<EditTransaction, Error> {
         version: fields.optional_u64("version")?,
         // "" clears the category, as it does the date.
         category: fields.optional_string("category")?.map(|name| Some(name).filter(|n| !n.is_empty())),
+        foreign,
     };
     let nothing = edit.amount.is_none()
         && edit.category.is_none()
+        && edit.foreign.is_none()
         && edit.description.is_none()
         && edit.split.is_none()
         && edit.paid_by.is_none()
         && edit.date.is_none();
     if nothing {
         return Err(Error::bad_request(
-            "Nothing to change: give 'amount', 'description', 'split', 'paid_by', 'date' or 'category'",
+            "Nothing to change: give 'amount', 'description', 'split', 'paid_by', 'date', 'category', 'currency' or \
+             'rate'",
         ));
     }
     Ok(edit)

@@ -183,5 +183,31 @@ fn invalid_words(invalid: &Invalid) -> String {
             "Field 'category' must be 1-{CATEGORY_CHARS_MAX} letters, digits, spaces, '-', '_', '&' or '/', \
              not starting or ending with a space"
         ),
+        other => currency_words(other),
+    }
+}
+
+/// The words for the refusals of expenses in another currency (docs/protocol.md, "Currencies").
+fn currency_words(invalid: &Invalid) -> String {
+    match invalid {
+        Invalid::RateNeeded { currency } => {
+            format!("Field 'rate' is needed: how many units of the group's currency one {currency} is worth")
+        }
+        Invalid::RateForOwnCurrency => "Field 'rate' must be 1 (or left out) for the group's own currency".into(),
+        Invalid::ConvertedTooLarge => "Field 'amount' converted at 'rate' must be at most 10000000000".into(),
+        Invalid::ConvertedToZero => "Field 'amount' converted at 'rate' rounds to nothing".into(),
+        Invalid::AmountNotWhole { currency, decimals: 0 } => {
+            format!("Field 'amount' must be a whole number of {currency} (it has no decimals)")
+        }
+        Invalid::AmountNotWhole { currency, decimals } => {
+            format!("Field 'amount' must have at most {decimals} decimals in {currency}")
+        }
+        Invalid::AmountNeeded { currency } => {
+            format!("Field 'amount' is needed in {currency} when changing the currency")
+        }
+        Invalid::CurrencyLocked => {
+            "Field 'currency' cannot change: the group has expenses converted from other currencies".into()
+        }
+        _ => "Invalid request".into(),
     }
 }

@@ -64,6 +64,7 @@ pub(super) fn decode_original_add(frame: &[u8]) -> Option<Decoded> {
         date: None,
         key: None,
         category: None,
+        foreign: None,
     });
     Some(Decoded { id: id_value(add.id)?, command: Ok(command), stale: false })
 }

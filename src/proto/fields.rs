@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::error::Error;
 use super::{KEY_CHARS_MAX, SHARE_WEIGHT_MAX};
-use crate::machine::SplitSpec;
+use crate::machine::{Rate, SplitSpec};
 use crate::money::{AmountError, Cents};
 use vocab::suggest_amount;
 
@@ -66,18 +66,39 @@ impl Fields {
     }
 
     pub(super) fn optional_amount(&mut self, name: &str) -> Result<Option<Cents>, Error> {
+        self.optional_amount_in(name, 2)
+    }
+
+    /// An amount in a currency with `decimals` decimals, in its minor units (`1234` yen is 1234).
+    pub(super) fn optional_amount_in(&mut self, name: &str, decimals: u8) -> Result<Option<Cents>, Error> {
         match self.take(name) {
             None => Ok(None),
-            Some(value) => amount_value(name, value).map(Some),
+            Some(value) => amount_value_in(name, value, decimals).map(Some),
         }
     }
 
-    /// `{"name": amount, ...}`, sorted by name; at least one entry.
-    pub(super) fn optional_amount_map(&mut self, name: &str) -> Result<Option<Vec<(String, Cents)>>, Error> {
+    /// `{"name": amount, ...}`, sorted by name; at least one entry; amounts with `decimals` decimals.
+    pub(super) fn optional_amount_map_in(
+        &mut self,
+        name: &str,
+        decimals: u8,
+    ) -> Result<Option<Vec<(String, Cents)>>, Error> {
         match self.take(name) {
             None => Ok(None),
-            Some(value) => name_map(name, value, amount_value).map(Some),
+            Some(value) => name_map(name, value, |n, v| amount_value_in(n, v, decimals)).map(Some),
         }
+    }
+
+    /// An exchange rate (`vocab::rate`): a positive decimal of at most 10 significant digits, from a
+    /// JSON number or a decimal string.
+    pub(super) fn optional_rate(&mut self, name: &str) -> Result<Option<Rate>, Error> {
+        let text = match self.take(name) {
+            None => return Ok(None),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::String(s)) => s,
+            Some(_) => return Err(Error::bad_request(format!("Field '{name}' must be a number"))),
+        };
+        Rate::parse(&text).map(Some).map_err(|err| Error::bad_request(format!("Field '{name}' {err}")))
     }
 
     pub(super) fn optional_date(&mut self, name: &str) -> Result<Option<String>, Error> {
@@ -114,7 +135,8 @@ impl Fields {
 
     /// The split of `add_transaction` / `edit_transaction`: `split` (any mode) or the original's
     /// `split_between` + `include_payer`, never both. `None` when neither is given.
-    pub(super) fn split_spec(&mut self) -> Result<Option<SplitSpec>, Error> {
+    /// An exact split's amounts are in a currency with `decimals` decimals.
+    pub(super) fn split_spec_in(&mut self, decimals: u8) -> Result<Option<SplitSpec>, Error> {
         let split = self.take("split");
         let split_between = self.optional_string_list("split_between")?;
         let include_payer = self.optional_bool("include_payer")?;
@@ -122,7 +144,7 @@ impl Fields {
             (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
                 Err(Error::bad_request("Give either 'split' or 'split_between' (with 'include_payer'), not both"))
             }
-            (Some(value), None, None) => split_object(value).map(Some),
+            (Some(value), None, None) => split_object(value, decimals).map(Some),
             (None, Some(members), include_payer) => {
                 Ok(Some(SplitSpec::Equal { members: Some(members), include_payer: include_payer.unwrap_or(false) }))
             }
@@ -149,14 +171,14 @@ impl Fields {
 /// A positive amount from a JSON number or decimal string, exactly (a string holds the text of a JSON
 /// number, nothing else); the error names `name`, and says what was probably meant when it can
 /// (`Field 'amount' must be a decimal number: write 12.50 (a point, not a comma)`).
-fn amount_value(name: &str, value: Value) -> Result<Cents, Error> {
+fn amount_value_in(name: &str, value: Value, decimals: u8) -> Result<Cents, Error> {
     let text = match value {
         // arbitrary_precision: the number's own text, so `1e2` is read as written, never via f64.
         Value::Number(n) => n.to_string(),
         Value::String(s) => s,
         _ => return Err(Error::bad_request(format!("Field '{name}' must be a number"))),
     };
-    Cents::parse_amount(&text).map_err(|err: AmountError| {
+    Cents::parse_amount_in(&text, decimals).map_err(|err: AmountError| {
         // The suggestion is itself an amount (digits, '.', 'e'), so it is safe to echo.
         let hint = match err {
             AmountError::NotANumber => suggest_amount(&text).map(|suggestion| format!(": {suggestion}")),
@@ -228,7 +250,7 @@ fn weight_value(name: &str, value: Value) -> Result<u64, Error> {
 }
 
 /// The `split` object: `{"mode": "equal"|"exact"|"percent"|"shares", ...}`.
-fn split_object(value: Value) -> Result<SplitSpec, Error> {
+fn split_object(value: Value, decimals: u8) -> Result<SplitSpec, Error> {
     let Value::Object(data) = value else {
         return Err(Error::bad_request("Field 'split' must be an object with a 'mode'"));
     };
@@ -249,7 +271,7 @@ fn split_object(value: Value) -> Result<SplitSpec, Error> {
         Some("exact") => SplitSpec::Exact(name_map(
             "split.amounts",
             fields.take("amounts").ok_or_else(|| Error::bad_request("Missing field 'split.amounts'"))?,
-            amount_value,
+            |n, v| amount_value_in(n, v, decimals),
         )?),
         Some("percent") => {
             let percents = name_map(

@@ -391,6 +391,13 @@ fn random_requests_keep_the_invariants() {
                 if next(4) == 0 {
                     data["key"] = json!(format!("k{}", next(8)));
                 }
+                if next(3) == 0 {
+                    // Another currency (or the group's own), mostly with a rate: converted at entry.
+                    data["currency"] = json!(["JPY", "KWD", "EUR", "INR"][next(4) as usize]);
+                    if next(5) != 0 {
+                        data["rate"] = json!(["0.0061", "1", "490.5", "0.92", "0"][next(5) as usize]);
+                    }
+                }
                 frame("add_transaction", data)
             }
             7 | 8 => {
@@ -406,6 +413,12 @@ fn random_requests_keep_the_invariants() {
                 }
                 if next(4) == 0 {
                     data["paid_by"] = json!({name(next(5)): next(41)});
+                }
+                if next(5) == 0 {
+                    data["rate"] = json!(["0.5", "1", "2.25"][next(3) as usize]);
+                }
+                if next(7) == 0 {
+                    data["currency"] = json!(["JPY", "INR", "USD"][next(3) as usize]);
                 }
                 frame("edit_transaction", data)
             }
@@ -1560,3 +1573,5 @@ mod sequence;
 
 /// Categories, stats and undo.
 mod catundo;
+/// Expenses in another currency (issue 15): conversion, minor units, refusals, edits, replay.
+mod currency;

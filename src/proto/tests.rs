@@ -30,6 +30,7 @@ fn decodes_the_original_clients_requests() {
             date: None,
             key: None,
             category: None,
+            foreign: None,
         }))
     );
     assert_eq!(
@@ -100,6 +101,7 @@ fn decodes_the_new_actions() {
             date: Some("2024-02-29".into()),
             key: Some("k".into()),
             category: None,
+            foreign: None,
         }))
     );
     assert_eq!(
@@ -122,6 +124,7 @@ fn decodes_the_new_actions() {
             date: Some(None),
             version: None,
             category: None,
+            foreign: None,
         }))
     );
     assert_eq!(

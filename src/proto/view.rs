@@ -6,7 +6,7 @@ use super::json::{self, Array, Object};
 use crate::machine::groups::Group;
 use crate::machine::history::{Activity, Entry};
 use crate::machine::users::Users;
-use crate::machine::{Payment, Split, Transaction, UserId, DEFAULT_CURRENCY};
+use crate::machine::{Foreign, Payment, Split, Transaction, UserId, DEFAULT_CURRENCY};
 use crate::money::Cents;
 
 /// An amount as people read it in a message: `₹12.30` for INR (the original's text), else
@@ -75,7 +75,32 @@ pub(super) fn transaction(users: &Users, txn: &Transaction, out: &mut Vec<u8>) {
     if let Some(category) = &txn.category {
         view.str("category", category);
     }
+    if let Some(foreign) = &txn.foreign {
+        foreign_view(foreign, view.object("foreign"));
+    }
     view.u64("version", txn.version);
+}
+
+/// `{"currency", "amount", "rate"}`: the expense as entered (`amount` with the currency's own
+/// decimals: `1234` yen, `1.250` dinar), and the rate it was converted at.
+fn foreign_view(foreign: &Foreign, mut view: Object) {
+    let decimals = vocab::currency::minor_units(&foreign.currency);
+    view.str("currency", &foreign.currency);
+    // Both texts are JSON numbers: digits, a point, a sign.
+    view.key("amount").extend_from_slice(vocab::money::minor_text(foreign.amount, decimals).as_bytes());
+    if let Some(rate) = foreign.rate {
+        view.key("rate").extend_from_slice(rate.to_string().as_bytes());
+    }
+}
+
+/// ` (JPY 1234 at 0.0061)` after a message's amount, for an expense entered in another currency.
+fn foreign_note(txn: &Transaction) -> String {
+    let Some(foreign) = &txn.foreign else { return String::new() };
+    let entered = vocab::currency::entered_text(&foreign.currency, foreign.amount);
+    match foreign.rate {
+        Some(rate) => format!(" ({entered} at {rate})"),
+        None => format!(" ({entered})"),
+    }
 }
 
 pub(super) fn payment(users: &Users, payment: &Payment, out: &mut Vec<u8>) {
@@ -138,13 +163,15 @@ pub(super) fn activity(users: &Users, group: &Group, entry: &Entry, view: &mut O
             view.str("message", &format!("{member} left {}", group.name)).str("member", member);
         }
         Activity::TransactionAdded { id, amount } => {
-            // The original's notification text.
-            view.str("message", &format!("{by} added {} expense", money(*amount)))
+            // As it is now (when notified: as added); gone once deleted (that entry has it).
+            let txn = group.ledger.transaction(*id);
+            // The original's notification text (an expense in another currency says so after it).
+            let note = txn.as_ref().map(foreign_note).unwrap_or_default();
+            view.str("message", &format!("{by} added {}{note} expense", money(*amount)))
                 .u64("transaction_id", *id)
                 .cents("amount", *amount)
                 .str("description", &group.description_as_added(*id, entry.id));
-            // As it is now (when notified: as added); gone once deleted (that entry has it).
-            if let Some(txn) = group.ledger.transaction(*id) {
+            if let Some(txn) = txn {
                 transaction(users, &txn, view.key("transaction"));
             }
         }
@@ -160,7 +187,7 @@ pub(super) fn activity(users: &Users, group: &Group, entry: &Entry, view: &mut O
             transaction(users, after, view.key("after"));
         }
         Activity::TransactionDeleted { txn } => {
-            let (amount, payer) = (money(txn.amount), users.name(txn.payer));
+            let (amount, payer) = (format!("{}{}", money(txn.amount), foreign_note(txn)), users.name(txn.payer));
             view.str("message", &format!("{by} deleted {amount} expense '{}' by {payer}", txn.description));
             transaction(users, txn, view.key("transaction"));
         }

@@ -1,7 +1,8 @@
 //! The words the server, the client, the bench and the tests share, so they cannot drift apart.
 //!
 //! One definition each of what an amount is ([`money`]), what a date is ([`date`]), which currency
-//! labels are well formed ([`currency`]), the wire error codes ([`code`]), the action names
+//! labels are well formed and how many decimals each has ([`currency`]), what a rate is and how an
+//! amount converts ([`rate`]), the wire error codes ([`code`]), the action names
 //! ([`action`]) and which characters may be shown as themselves ([`text`]). Pure types and
 //! functions: no I/O, no clock, no sockets. The JSON shapes of requests and replies stay with the
 //! programs that build them.
@@ -49,6 +50,7 @@ pub mod code;
 pub mod currency;
 pub mod date;
 pub mod money;
+pub mod rate;
 pub mod text;
 
 pub use action::Action;

@@ -42,6 +42,9 @@ pub enum AmountError {
     TooLarge,
     /// Beyond what i64 cents can hold (only from `parse_decimal`, which has no business maximum).
     OutOfRange,
+    /// A digit below the minor unit of a currency that does not have 2 decimals (`parse_amount_in`):
+    /// `10.5` yen, `1.2345` dinar. The number is that currency's decimals.
+    TooManyDecimalsFor(u8),
 }
 
 impl fmt::Display for AmountError {
@@ -52,6 +55,10 @@ impl fmt::Display for AmountError {
             AmountError::NotPositive => "must be greater than zero",
             AmountError::TooLarge => "must be at most 10000000000",
             AmountError::OutOfRange => "is beyond what 64-bit cents can hold",
+            AmountError::TooManyDecimalsFor(0) => "must be a whole number (the currency has no decimals)",
+            AmountError::TooManyDecimalsFor(1) => "must have at most 1 decimal",
+            AmountError::TooManyDecimalsFor(3) => "must have at most 3 decimals",
+            AmountError::TooManyDecimalsFor(_) => "has more decimals than the currency",
         })
     }
 }
@@ -77,6 +84,31 @@ impl Cents {
             return Err(AmountError::TooLarge);
         }
         Ok(Cents(cents as i64))
+    }
+
+    /// `parse_amount` for a currency with `decimals` digits below its unit (ISO 4217's exponent:
+    /// 0 for JPY, 3 for KWD; `vocab::currency::minor_units`): the result counts that currency's
+    /// minor units (`1234` yen is 1234, `1.250` dinar is 1250), and at most 10^10 units. For 2
+    /// decimals this is `parse_amount` exactly, errors included.
+    pub fn parse_amount_in(text: &str, decimals: u8) -> Result<Cents, AmountError> {
+        if decimals == 2 {
+            return Cents::parse_amount(text);
+        }
+        let decimal = scan(text).ok_or(AmountError::NotANumber)?;
+        if decimal.negative {
+            return Err(AmountError::NotPositive);
+        }
+        let minor = match decimal.minor(AMOUNT_DIGITS_MAX - 2 + i64::from(decimals), i64::from(decimals)) {
+            Err(AmountError::TooManyDecimals) => return Err(AmountError::TooManyDecimalsFor(decimals)),
+            other => other?,
+        };
+        if minor == 0 {
+            return Err(AmountError::NotPositive);
+        }
+        if minor > amount_minor_max(decimals) as i128 {
+            return Err(AmountError::TooLarge);
+        }
+        Ok(Cents(minor as i64))
     }
 
     /// Parses any exact decimal in the same grammar (`-30.5`, `0`, `90.00`): for reading amounts
@@ -137,6 +169,29 @@ impl std::ops::Neg for Cents {
     }
 }
 
+/// The largest amount in a currency with `decimals` decimals: 10^10 units, in its minor units
+/// (`AMOUNT_CENTS_MAX` for 2 decimals). `decimals` is at most 3 (`currency::minor_units`).
+pub const fn amount_minor_max(decimals: u8) -> i64 {
+    match decimals {
+        0 => 10_000_000_000,
+        1 => 100_000_000_000,
+        2 => AMOUNT_CENTS_MAX,
+        _ => 10_000_000_000_000,
+    }
+}
+
+/// `amount` minor units written with `decimals` decimals, as the wire writes amounts in a currency
+/// whose minor unit is not the cent: `1234` (yen, 0), `1.250` (dinar, 3); 2 is `Display`.
+pub fn minor_text(amount: Cents, decimals: u8) -> String {
+    if decimals == 0 {
+        return amount.0.to_string();
+    }
+    let sign = if amount.0 < 0 { "-" } else { "" };
+    let abs = amount.0.unsigned_abs();
+    let unit = 10_u64.pow(u32::from(decimals));
+    format!("{sign}{}.{:0width$}", abs / unit, abs % unit, width = usize::from(decimals))
+}
+
 /// Two decimals always: `-33.33`, `0.05`, `100.00`.
 impl fmt::Display for Cents {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -147,14 +202,14 @@ impl fmt::Display for Cents {
 }
 
 /// A decimal as the grammar reads it, borrowed from its text.
-struct Decimal<'a> {
-    negative: bool,
+pub(crate) struct Decimal<'a> {
+    pub(crate) negative: bool,
     /// The digits before the point: `0` or no leading zero.
-    whole: &'a str,
+    pub(crate) whole: &'a str,
     /// The digits after the point (none without a point).
-    fraction: &'a str,
+    pub(crate) fraction: &'a str,
     /// Saturating at ±i64::MAX: beyond the length of any text, only its sign matters then.
-    exponent: i64,
+    pub(crate) exponent: i64,
 }
 
 /// Reads `text` by the amount grammar, which is the text of a JSON number, whole:
@@ -166,7 +221,7 @@ struct Decimal<'a> {
 /// ```
 ///
 /// `None` for anything else: spaces, `+` in front, leading zeros, `.5`, `5.`, a comma, other digits.
-fn scan(text: &str) -> Option<Decimal<'_>> {
+pub(crate) fn scan(text: &str) -> Option<Decimal<'_>> {
     let bytes = text.as_bytes();
     // Every index below sits just after an ASCII byte, so slicing `text` there is on a char boundary.
     let digits_end = |from: usize| from + bytes[from..].iter().take_while(|b| b.is_ascii_digit()).count();
@@ -208,7 +263,12 @@ impl Decimal<'_> {
     /// rounded); more than `digits_max` digits of cents is `TooLarge` before the value is computed,
     /// so it cannot overflow.
     fn cents(&self, digits_max: i64) -> Result<i128, AmountError> {
-        // value = digits * 10^(exponent - fraction.len() + trailing zeros); cents = value * 100.
+        self.minor(digits_max, 2)
+    }
+
+    /// `cents` for a minor unit of 10^-`decimals`.
+    fn minor(&self, digits_max: i64, decimals: i64) -> Result<i128, AmountError> {
+        // value = digits * 10^(exponent - fraction.len() + trailing zeros); minor = value * 10^decimals.
         let all_digits = format!("{}{}", self.whole, self.fraction);
         let significant_with_zeros = all_digits.trim_start_matches('0');
         let digits = significant_with_zeros.trim_end_matches('0');
@@ -216,7 +276,7 @@ impl Decimal<'_> {
             return Ok(0);
         }
         let trailing_zeros = (significant_with_zeros.len() - digits.len()) as i64;
-        let scale = self.exponent.saturating_sub(self.fraction.len() as i64).saturating_add(trailing_zeros + 2);
+        let scale = self.exponent.saturating_sub(self.fraction.len() as i64).saturating_add(trailing_zeros + decimals);
         if scale < 0 {
             return Err(AmountError::TooManyDecimals);
         }
@@ -435,6 +495,29 @@ mod tests {
         assert_eq!(serde_json::to_string(&Cents(-1)).unwrap(), "-1");
         for cents in [1, 99, 100, 1250, 3333, AMOUNT_CENTS_MAX] {
             assert_eq!(Cents::parse_amount(&Cents(cents).to_string()), Ok(Cents(cents)), "{cents}");
+        }
+    }
+
+    #[test]
+    fn amounts_in_currencies_without_two_decimals() {
+        assert_eq!(Cents::parse_amount_in("1234", 0), Ok(Cents(1234)));
+        assert_eq!(Cents::parse_amount_in("1.2e3", 0), Ok(Cents(1200)));
+        assert_eq!(Cents::parse_amount_in("10.5", 0), Err(AmountError::TooManyDecimalsFor(0)));
+        assert_eq!(Cents::parse_amount_in("1.250", 3), Ok(Cents(1250)));
+        assert_eq!(Cents::parse_amount_in("1.2505", 3), Err(AmountError::TooManyDecimalsFor(3)));
+        assert_eq!(Cents::parse_amount_in("0", 3), Err(AmountError::NotPositive));
+        assert_eq!(Cents::parse_amount_in("10000000000", 0), Ok(Cents(10_000_000_000)));
+        assert_eq!(Cents::parse_amount_in("10000000001", 0), Err(AmountError::TooLarge));
+        assert_eq!(Cents::parse_amount_in("10000000000.001", 3), Err(AmountError::TooLarge));
+        assert_eq!(Cents::parse_amount_in("1e400", 3), Err(AmountError::TooLarge));
+        assert_eq!(Cents::parse_amount_in("1.005", 2), Err(AmountError::TooManyDecimals));
+        assert_eq!(minor_text(Cents(1234), 0), "1234");
+        assert_eq!(minor_text(Cents(1250), 3), "1.250");
+        assert_eq!(minor_text(Cents(-5), 3), "-0.005");
+        assert_eq!(minor_text(Cents(1250), 2), "12.50");
+        for (text, decimals) in [("7", 0), ("0.007", 3), ("123.456", 3)] {
+            let minor = Cents::parse_amount_in(text, decimals).unwrap();
+            assert_eq!(Cents::parse_amount_in(&minor_text(minor, decimals), decimals), Ok(minor));
         }
     }
 

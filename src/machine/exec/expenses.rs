@@ -28,7 +28,7 @@ impl Machine {
     pub(in crate::machine) fn add_transaction(
         &mut self,
         user: UserId,
-        add: AddTransaction,
+        mut add: AddTransaction,
         now: Millis,
     ) -> Result<Outcome, Error> {
         let (id, entry) = self.member_group(user, &add.group)?;
@@ -36,6 +36,7 @@ impl Machine {
             return Ok(repeat);
         }
         check_description(&add.description)?;
+        let foreign = super::currency::convert_add(entry, &mut add)?;
         let category = check_category(entry, add.category)?;
         let shares = self.resolve_split(entry, user, add.amount, &add.split)?;
         let paid = match &add.paid_by {
@@ -56,7 +57,7 @@ impl Machine {
             date: add.date,
             key: add.key,
             version: FIRST_VERSION,
-            foreign: None,
+            foreign,
             category,
             rule: None,
         };
@@ -67,13 +68,17 @@ impl Machine {
     pub(in crate::machine) fn edit_transaction(
         &mut self,
         user: UserId,
-        edit: EditTransaction,
+        mut edit: EditTransaction,
         now: Millis,
     ) -> Result<Outcome, Error> {
         let (id, entry) = self.member_group(user, &edit.group)?;
         let old = entry.ledger.transaction(edit.id).ok_or(Error::TransactionNotFound)?;
         check_version(id, &old, edit.version)?;
-        let new = self.edited(entry, &old, edit)?;
+        let foreign = super::currency::convert_edit(entry, &old, &mut edit)?;
+        let mut new = self.edited(entry, &old, edit)?;
+        if let Some(foreign) = foreign {
+            new.foreign = foreign;
+        }
         let answer = |done| Answer::Transaction { done, group: id, txn: old.id, repeated: false };
         if (Transaction { version: old.version, ..new.clone() }) == old {
             return Ok(Outcome::answer(answer(Done::TransactionUnchanged)));

@@ -155,6 +155,11 @@ impl Machine {
         now: Millis,
     ) -> Result<Outcome, Error> {
         let id = self.creator_group(user, group, Setting::Currency)?;
+        if let Some(entry) = self.groups.get(id) {
+            if entry.currency != currency {
+                super::currency::check_currency_change(entry)?;
+            }
+        }
         let record = Record::GroupCurrencySet { group: id, currency, by: user, at: now, seq: None };
         self.commit(id, record, Answer::Done(Done::CurrencySet))
     }

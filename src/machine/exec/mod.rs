@@ -4,6 +4,7 @@
 
 mod account;
 mod categories;
+mod currency;
 mod expenses;
 mod membership;
 mod payments;

@@ -1,0 +1,182 @@
+//! Expenses entered in another currency: turning a request's amounts in that currency into the
+//! group's, once, at the rate the user gave (`vocab::rate`: exact, half-even), and the `Foreign` the
+//! transaction keeps. Also whether the group's currency may still change.
+//!
+//! The expense code calls in here before it resolves splits and payers, and then works in the
+//! group's currency as it always has; an expense in the group's own currency never gets past the
+//! first line of `convert_add` / `convert_edit`. Does not own splitting (`expenses`), nor how
+//! amounts are read from the wire (`proto::fields`, which reads a request's amounts in the decimals
+//! of the `currency` it names).
+
+use vocab::currency::minor_units;
+use vocab::rate::ConvertError;
+
+use crate::machine::groups::Group;
+use crate::machine::ledger::{Foreign, Rate, Transaction};
+use crate::machine::{AddTransaction, EditTransaction, Error, Invalid, Part, SplitSpec};
+use crate::money::{allocate, Cents};
+
+/// How many decimals a group's own amounts have: its amounts are cents, whatever its currency.
+const GROUP_DECIMALS: u8 = 2;
+
+/// The decimals amounts without a `currency` are read in (`proto::fields`): two.
+const WIRE_DECIMALS: u8 = 2;
+
+/// Amounts in an expense's entry currency: the total, the payers and an exact split's shares.
+struct Entry<'a> {
+    amount: Cents,
+    paid_by: Option<&'a mut Vec<(String, Cents)>>,
+    exact: Option<&'a mut Vec<(String, Cents)>>,
+}
+
+impl Entry<'_> {
+    /// Every amount from `from` decimals to `to` (exact: `AmountNotWhole` when a digit is lost); the
+    /// total only with `total` (an edit's kept total is in its currency already).
+    fn rescale(&mut self, currency: &str, (from, to): (u8, u8), total: bool) -> Result<(), Invalid> {
+        let not_whole = || Invalid::AmountNotWhole { currency: currency.to_string(), decimals: to };
+        if total {
+            self.amount = rescale(self.amount, from, to).ok_or_else(not_whole)?;
+        }
+        for list in [self.paid_by.as_deref_mut(), self.exact.as_deref_mut()].into_iter().flatten() {
+            for (_, cents) in list.iter_mut() {
+                *cents = rescale(*cents, from, to).ok_or_else(not_whole)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Converts every amount at `rate` from `decimals` decimals to the group's: the total once,
+    /// then the lists shared out of it in proportion (so they still sum to it exactly). Returns the
+    /// converted total.
+    fn convert(&mut self, rate: Rate, decimals: u8) -> Result<Cents, Invalid> {
+        let converted = rate.convert(self.amount, decimals, GROUP_DECIMALS).map_err(|err| match err {
+            ConvertError::TooLarge => Invalid::ConvertedTooLarge,
+            ConvertError::Zero => Invalid::ConvertedToZero,
+        })?;
+        let amount = self.amount;
+        if let Some(list) = self.paid_by.as_deref_mut() {
+            reshare(list, amount, converted, Part::PaidBy)?;
+        }
+        if let Some(list) = self.exact.as_deref_mut() {
+            reshare(list, amount, converted, Part::ExactAmounts)?;
+        }
+        Ok(converted)
+    }
+}
+
+/// `list`, which must sum to `amount`, shared out of `converted` in the same proportions (largest
+/// remainder).
+fn reshare(list: &mut [(String, Cents)], amount: Cents, converted: Cents, part: Part) -> Result<(), Invalid> {
+    let sum = Cents(list.iter().map(|(_, c)| c.0).sum());
+    if sum != amount {
+        return Err(Invalid::SumMismatch { part, amount, sum });
+    }
+    let weights: Vec<i64> = list.iter().map(|(_, c)| c.0).collect();
+    let shares = allocate(converted, &weights).ok_or(Invalid::SumMismatch { part, amount, sum })?;
+    for ((_, cents), share) in list.iter_mut().zip(shares) {
+        *cents = share;
+    }
+    Ok(())
+}
+
+/// `amount` from `from` decimals to `to`; `None` when that would drop a non-zero digit.
+fn rescale(amount: Cents, from: u8, to: u8) -> Option<Cents> {
+    if to >= from {
+        let factor = 10_i64.checked_pow(u32::from(to - from))?;
+        return amount.0.checked_mul(factor).map(Cents);
+    }
+    let factor = 10_i64.checked_pow(u32::from(from - to))?;
+    (amount.0 % factor == 0).then_some(Cents(amount.0 / factor))
+}
+
+fn exact_of(split: &mut SplitSpec) -> Option<&mut Vec<(String, Cents)>> {
+    match split {
+        SplitSpec::Exact(list) => Some(list),
+        _ => None,
+    }
+}
+
+/// `rate` for the group's own currency: only 1 (or none) means anything.
+fn check_own_rate(rate: Option<Rate>) -> Result<(), Invalid> {
+    match rate {
+        Some(rate) if !rate.is_one() => Err(Invalid::RateForOwnCurrency),
+        _ => Ok(()),
+    }
+}
+
+/// Turns `add`'s amounts into the group's currency (in place) and returns what the transaction
+/// keeps of the entry: `None` for the group's own currency.
+pub(super) fn convert_add(entry: &Group, add: &mut AddTransaction) -> Result<Option<Foreign>, Error> {
+    let Some(spec) = add.foreign.take() else { return Ok(None) };
+    // The decoder gives `add_transaction` a currency whenever it gives a rate.
+    let currency = spec.currency.ok_or(Error::Internal)?;
+    let decimals = minor_units(&currency);
+    let mut amounts = Entry { amount: add.amount, paid_by: add.paid_by.as_mut(), exact: exact_of(&mut add.split) };
+    if currency == entry.currency {
+        check_own_rate(spec.rate)?;
+        amounts.rescale(&currency, (decimals, GROUP_DECIMALS), true)?;
+        add.amount = amounts.amount;
+        return Ok(None);
+    }
+    let rate = spec.rate.ok_or_else(|| Invalid::RateNeeded { currency: currency.clone() })?;
+    let foreign = Foreign { currency, amount: add.amount, rate: Some(rate) };
+    add.amount = amounts.convert(rate, decimals)?;
+    Ok(Some(foreign))
+}
+
+/// Turns `edit`'s amounts into the group's currency (in place) and returns the transaction's new
+/// `foreign`: `None` to keep the old one (nothing about the entry changes).
+///
+/// The entry currency is the one `edit` names, else the transaction's own. Amounts `edit` gives
+/// without naming a currency were read as two decimals and are rescaled to it; a new rate or
+/// currency without a new amount converts the amount kept in that currency.
+pub(super) fn convert_edit(
+    entry: &Group,
+    old: &Transaction,
+    edit: &mut EditTransaction,
+) -> Result<Option<Option<Foreign>>, Error> {
+    let spec = edit.foreign.take();
+    if spec.is_none() && old.foreign.is_none() {
+        return Ok(None);
+    }
+    let (named, rate) = spec.map_or((None, None), |s| (s.currency, s.rate));
+    let currency = named.clone().or_else(|| old.foreign.as_ref().map(|f| f.currency.clone()));
+    let currency = currency.unwrap_or_else(|| entry.currency.clone());
+    let decimals = minor_units(&currency);
+    let kept = old.foreign.as_ref().filter(|f| f.currency == currency);
+    let given = edit.amount.is_some();
+    let mut amounts = Entry {
+        amount: edit.amount.or(kept.map(|f| f.amount)).unwrap_or(old.amount),
+        paid_by: edit.paid_by.as_mut(),
+        exact: edit.split.as_mut().and_then(exact_of),
+    };
+    if named.is_none() {
+        // Read as two decimals; the transaction's currency may have others.
+        amounts.rescale(&currency, (WIRE_DECIMALS, decimals), given)?;
+    }
+    if currency == entry.currency {
+        check_own_rate(rate)?;
+        if old.foreign.is_some() && !given {
+            return Err(Invalid::AmountNeeded { currency }.into());
+        }
+        amounts.rescale(&currency, (decimals, GROUP_DECIMALS), given)?;
+        edit.amount = edit.amount.map(|_| amounts.amount);
+        return Ok(old.foreign.is_some().then_some(None));
+    }
+    if kept.is_none() && !given {
+        return Err(Invalid::AmountNeeded { currency }.into());
+    }
+    let rate = rate.or(kept.and_then(|f| f.rate)).ok_or_else(|| Invalid::RateNeeded { currency: currency.clone() })?;
+    let foreign = Foreign { currency, amount: amounts.amount, rate: Some(rate) };
+    edit.amount = Some(amounts.convert(rate, decimals)?);
+    Ok(Some(Some(foreign)))
+}
+
+/// A group's currency may change until it has an expense converted from another currency: those
+/// rates say what one unit is worth in it.
+pub(super) fn check_currency_change(entry: &Group) -> Result<(), Error> {
+    if entry.ledger.transactions().any(|txn| txn.foreign.is_some()) {
+        return Err(Invalid::CurrencyLocked.into());
+    }
+    Ok(())
+}
