@@ -337,7 +337,8 @@ pub fn is_write(command: &Command) -> bool {
         | Command::History(_)
         | Command::Subscribe(_)
         | Command::BalanceDetails { .. }
-        | Command::PairwiseDebts { .. } => false,
+        | Command::PairwiseDebts { .. }
+        | Command::ListRecurring { .. } => false,
         _ => true,
     }
 }

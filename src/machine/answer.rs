@@ -90,6 +90,16 @@ pub enum Answer {
         group: GroupId,
         debts: Vec<(UserId, UserId, i128)>,
     },
+    /// A recurring rule as it is now.
+    Rule {
+        done: Done,
+        group: GroupId,
+        rule: super::recurring::RuleId,
+    },
+    /// The group's recurring rules.
+    Rules {
+        group: GroupId,
+    },
 }
 
 /// What a command did, when that is all there is to say.
@@ -114,6 +124,10 @@ pub enum Done {
     TransactionDeleted,
     PaymentRecorded,
     PaymentDeleted,
+    RecurringAdded,
+    RecurringEdited,
+    RecurringUnchanged,
+    RecurringStopped,
 }
 
 /// One suggested (or recorded) payment of a settlement plan.

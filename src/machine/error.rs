@@ -63,6 +63,10 @@ pub enum Error {
     Invalid(Invalid),
     /// A bug or a failed hash: the command changed nothing.
     Internal,
+    /// No recurring rule with that id in the group (never made, or stopped).
+    RuleNotFound,
+    /// The group has `recurring::RULES_PER_GROUP_MAX` rules.
+    TooManyRules,
 }
 
 /// The object a `Conflict` is about, shown as it is now.
@@ -124,6 +128,8 @@ pub enum Invalid {
     KeyUsedFor(KeyKind),
     /// A payment from someone to themselves.
     PaysSelf,
+    /// A recurring rule's `until` is before its `start`.
+    UntilBeforeStart,
 }
 
 /// A text field the character rules apply to.

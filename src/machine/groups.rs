@@ -62,6 +62,8 @@ pub struct Group {
     pub history: History,
     /// `(user, key)` -> what that user's first request with that key made.
     pub keys: HashMap<(UserId, String), KeyRef>,
+    /// Recurring expenses (`recurring`).
+    pub rules: super::recurring::Rules,
 }
 
 /// Up to this many slots a group's are searched in a line instead of through `member_pos`: a few
@@ -303,6 +305,7 @@ impl Groups {
             currency,
             history: History::default(),
             keys: HashMap::new(),
+            rules: Default::default(),
         });
         self.note_exact(id);
         true

@@ -17,6 +17,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ledger::{Payment, Transaction, TxnId};
+use super::recurring::{Rule, RuleId};
 use super::UserId;
 use crate::money::Cents;
 
@@ -61,6 +62,32 @@ pub enum Activity {
     PasswordChanged {
         has_password: bool,
     },
+    /// An occurrence of a recurring rule: a transaction the server added (`TransactionAdded`'s
+    /// fields, and the rule that made it). Its event is `transaction_added`, with `rule`.
+    RecurringAdded {
+        occurrence: Box<Occurrence>,
+    },
+    /// `add_recurring`: the rule as made.
+    RuleAdded {
+        rule: Box<Rule>,
+    },
+    /// `edit_recurring`: the rule as it is after the edit.
+    RuleEdited {
+        rule: Box<Rule>,
+    },
+    /// `stop_recurring`, or stopped by the server because `missing` is no longer a member.
+    RuleStopped {
+        rule: RuleId,
+        missing: Option<UserId>,
+    },
+}
+
+/// What an occurrence's history entry keeps (the transaction itself is in the ledger).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Occurrence {
+    pub id: TxnId,
+    pub amount: Cents,
+    pub rule: RuleId,
 }
 
 impl Activity {
@@ -78,6 +105,10 @@ impl Activity {
             Activity::SettlementRecorded { .. } => "settlement_recorded",
             Activity::PaymentDeleted { .. } => "payment_deleted",
             Activity::PasswordChanged { .. } => "group_password_changed",
+            Activity::RecurringAdded { .. } => "transaction_added",
+            Activity::RuleAdded { .. } => "recurring_added",
+            Activity::RuleEdited { .. } => "recurring_edited",
+            Activity::RuleStopped { .. } => "recurring_stopped",
         }
     }
 }

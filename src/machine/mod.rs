@@ -17,6 +17,7 @@
 //! like every other input.
 
 mod answer;
+pub mod calendar;
 mod command;
 mod error;
 mod exec;
@@ -27,6 +28,7 @@ pub mod image;
 pub mod ledger;
 mod packed;
 pub mod record;
+pub mod recurring;
 pub mod tokens;
 pub mod users;
 
@@ -37,8 +39,8 @@ pub use crate::settle::Method;
 
 pub use answer::{Answer, Done, Event, Notice, Recorded, Settlement, Transfer};
 pub use command::{
-    AddTransaction, Command, CreateGroup, Credentials, EditTransaction, History, JoinGroup, RecordPayment, Settle,
-    SplitSpec, TxnRef,
+    AddRecurring, AddTransaction, Command, CreateGroup, Credentials, EditRecurring, EditTransaction, History,
+    JoinGroup, RecordPayment, Settle, SplitSpec, TxnRef,
 };
 pub use error::{Current, Error, Invalid, KeyKind, Part, Setting, SplitGap, TextField};
 pub use groups::{Group, GroupId, KeyRef, DEFAULT_CURRENCY};
@@ -221,6 +223,8 @@ pub struct Machine {
     /// History entries kept per group (`History::trim`); `usize::MAX` (all) until the server sets
     /// its limit, so replay keeps what a larger limit would have kept.
     history_kept: usize,
+    /// Every running recurring rule's next occurrence (derived from the groups' rules).
+    due: recurring::DueIndex,
 }
 
 impl Machine {
@@ -322,6 +326,10 @@ impl Machine {
             Command::Settle(settle) => self.settle(user, settle, now)?,
             Command::BalanceDetails { group } => done(self.balance_details(user, &group)?),
             Command::PairwiseDebts { group } => done(self.pairwise_debts(user, &group)?),
+            Command::AddRecurring(add) => done(self.add_recurring(user, add, now)?),
+            Command::ListRecurring { group } => done(self.read(user, &group, |group| Answer::Rules { group })?),
+            Command::EditRecurring(edit) => done(self.edit_recurring(user, edit, now)?),
+            Command::StopRecurring { group, id } => done(self.stop_recurring(user, &group, id, now)?),
         })
     }
 
@@ -387,6 +395,10 @@ impl Machine {
     /// does not fit (unknown ids, duplicate names, unbalanced transaction) changes nothing and is an
     /// error. Each change to a group also appends its history entry, so replay rebuilds the history.
     pub fn apply(&mut self, record: &Record) -> Result<(), ApplyError> {
+        if self.is_stale_occurrence(record) {
+            // Proposed twice (a retry, an old and a new leader): the first made it; this is a no-op.
+            return Ok(());
+        }
         self.check_seq(record)?;
         self.apply_unchecked(record)?;
         if let Some(group) = record.group().and_then(|g| self.groups.get_mut(g)) {
@@ -414,6 +426,9 @@ impl Machine {
             }
             Record::PaymentRecorded { .. } | Record::SettlementRecorded { .. } | Record::PaymentDeleted { .. } => {
                 self.apply_payment(record)
+            }
+            Record::RuleAdded { .. } | Record::RuleEdited { .. } | Record::RuleStopped { .. } => {
+                self.apply_recurring(record)
             }
         }
     }
@@ -483,6 +498,7 @@ impl Machine {
                 return Err(format!("transaction {txn} is unbalanced"));
             }
         }
+        self.check_due_index()?;
         Ok(())
     }
 }

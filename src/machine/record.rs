@@ -16,6 +16,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use super::ledger::{Payment, PaymentId, Transaction, TxnId};
+use super::recurring::{Rule, RuleId};
 use super::tokens::TokenHash;
 use super::{GroupId, UserId};
 
@@ -160,6 +161,37 @@ pub enum Record {
         user: UserId,
         at: i64,
     },
+    // Recurring expenses (exec/recurring.rs). An occurrence is a `TransactionAdded` whose `txn.rule`
+    // and `txn.date` name its rule and date.
+    /// `add_recurring`: the whole rule (`made` 0); made by `rule.by` at `rule.created_at`.
+    RuleAdded {
+        group: GroupId,
+        rule: Rule,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// `edit_recurring`: the rule's new template and end (its `made` is the state's, whatever this
+    /// says).
+    RuleEdited {
+        group: GroupId,
+        rule: Rule,
+        by: UserId,
+        at: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// `stop_recurring`, or the server stopping a rule whose occurrence names someone who is no
+    /// longer a member (`missing`; `by` is then the rule's maker).
+    RuleStopped {
+        group: GroupId,
+        rule: RuleId,
+        by: UserId,
+        at: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        missing: Option<UserId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
 }
 
 impl Record {
@@ -176,7 +208,10 @@ impl Record {
             | Record::PaymentDeleted { seq, .. }
             | Record::MemberLeft { seq, .. }
             | Record::GroupCurrencySet { seq, .. }
-            | Record::GroupPasswordSet { seq, .. } => *seq,
+            | Record::GroupPasswordSet { seq, .. }
+            | Record::RuleAdded { seq, .. }
+            | Record::RuleEdited { seq, .. }
+            | Record::RuleStopped { seq, .. } => *seq,
             _ => None,
         };
         Some((self.group()?, seq?))
@@ -195,7 +230,10 @@ impl Record {
             | Record::PaymentDeleted { group, .. }
             | Record::MemberLeft { group, .. }
             | Record::GroupCurrencySet { group, .. }
-            | Record::GroupPasswordSet { group, .. } => Some(*group),
+            | Record::GroupPasswordSet { group, .. }
+            | Record::RuleAdded { group, .. }
+            | Record::RuleEdited { group, .. }
+            | Record::RuleStopped { group, .. } => Some(*group),
             _ => None,
         }
     }
@@ -213,7 +251,10 @@ impl Record {
             | Record::PaymentDeleted { seq, .. }
             | Record::MemberLeft { seq, .. }
             | Record::GroupCurrencySet { seq, .. }
-            | Record::GroupPasswordSet { seq, .. } => *seq = Some(next),
+            | Record::GroupPasswordSet { seq, .. }
+            | Record::RuleAdded { seq, .. }
+            | Record::RuleEdited { seq, .. }
+            | Record::RuleStopped { seq, .. } => *seq = Some(next),
             _ => {}
         }
     }

@@ -132,6 +132,10 @@ fn decode_action(action: &str, fields: &mut Fields) -> Result<Command, Error> {
         Action::Settle => Command::Settle(settle(fields)?),
         Action::BalanceDetails => Command::BalanceDetails { group: group(fields)? },
         Action::PairwiseDebts => Command::PairwiseDebts { group: group(fields)? },
+        Action::AddRecurring => Command::AddRecurring(super::recurring::add_recurring(fields)?),
+        Action::ListRecurring => Command::ListRecurring { group: group(fields)? },
+        Action::EditRecurring => Command::EditRecurring(super::recurring::edit_recurring(fields)?),
+        Action::StopRecurring => Command::StopRecurring { group: group(fields)?, id: fields.u64("id")? },
     })
 }
 

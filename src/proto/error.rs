@@ -97,6 +97,11 @@ impl From<&machine::Error> for Error {
             }
             E::Invalid(invalid) => (Code::BadRequest, invalid_words(invalid)),
             E::Internal => (Code::Internal, "Internal server error".into()),
+            E::RuleNotFound => (Code::RuleNotFound, "Recurring rule not found".into()),
+            E::TooManyRules => (
+                Code::Limit,
+                format!("A group holds at most {} recurring rules", crate::machine::recurring::RULES_PER_GROUP_MAX),
+            ),
         };
         Error::new(code, message)
     }
@@ -164,5 +169,6 @@ fn invalid_words(invalid: &Invalid) -> String {
         Invalid::KeyUsedFor(KeyKind::Transaction) => "Field 'key' was already used for a transaction".into(),
         Invalid::KeyUsedFor(KeyKind::Payment) => "Field 'key' was already used for a payment".into(),
         Invalid::PaysSelf => "Field 'to' must name someone other than the payer ('from')".into(),
+        Invalid::UntilBeforeStart => "Field 'until' must be on or after 'start'".into(),
     }
 }

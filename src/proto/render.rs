@@ -71,7 +71,7 @@ fn frame(out: &mut Vec<u8>, status: &[u8], id: Option<&Value>, fields: impl FnOn
 }
 
 /// What a command's words are.
-fn done_text(done: Done) -> &'static str {
+pub(super) fn done_text(done: Done) -> &'static str {
     match done {
         Done::SignedUp => "Signup successful",
         Done::LoggedIn => "Login successful",
@@ -91,6 +91,10 @@ fn done_text(done: Done) -> &'static str {
         Done::TransactionDeleted => "Transaction deleted",
         Done::PaymentRecorded => "Payment recorded",
         Done::PaymentDeleted => "Payment deleted",
+        Done::RecurringAdded => "Recurring expense added",
+        Done::RecurringEdited => "Recurring expense edited",
+        Done::RecurringUnchanged => "Recurring expense unchanged",
+        Done::RecurringStopped => "Recurring expense stopped",
     }
 }
 
@@ -148,7 +152,8 @@ fn shown_group(answer: &Answer) -> Option<machine::GroupId> {
         | Answer::History { group, .. }
         | Answer::CatchUp { group, .. }
         | Answer::BalanceDetails { group, .. }
-        | Answer::Debts { group, .. } => Some(*group),
+        | Answer::Debts { group, .. }
+        | Answer::Rules { group } => Some(*group),
         _ => None,
     }
 }
@@ -238,6 +243,7 @@ fn group_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
         }
         Answer::Settlement(settlement) => settlement_fields(machine, settlement, reply),
         Answer::BalanceDetails { .. } | Answer::Debts { .. } => explanation_fields(machine, answer, reply),
+        Answer::Rule { .. } | Answer::Rules { .. } => super::recurring::rule_fields(machine, answer, reply),
         _ => {}
     }
 }

@@ -427,6 +427,15 @@ fn random_requests_keep_the_invariants() {
             15 => format!(r#"{{"action":"delete_transaction","data":{{"group":"{group}","index":{}}}}}"#, next(5)),
             16 => format!(r#"{{"action":"delete_transaction","data":{{"group":"{group}","id":{}}}}}"#, next(50)),
             17 | 18 => format!(r#"{{"action":"settle","data":{{"group":"{group}","method":"greedy"}}}}"#),
+            19 => frame(
+                "add_recurring",
+                json!({"group": group, "every": "week", "start": "1970-01-01", "amount": next(20) + 1,
+                    "split_between": [name(next(5))]}),
+            ),
+            20 => frame(
+                ["edit_recurring", "stop_recurring"][next(2) as usize],
+                json!({"group": group, "id": next(4), "amount": 2}),
+            ),
             _ => format!(r#"{{"action":"view_balances","data":{{"group":"{group}"}}}}"#),
         };
         let log_len = w.log.len();
@@ -1532,3 +1541,6 @@ mod session_tokens;
 
 /// Group sequence numbers.
 mod sequence;
+
+/// Recurring expenses.
+mod recurring;

@@ -195,6 +195,6 @@ fn payment_activity(users: &Users, group: &Group, entry: &Entry, view: &mut Obje
             };
             view.str("message", &message).bool("has_password", *has_password);
         }
-        _ => {}
+        _ => super::recurring::rule_activity(users, group, entry, view),
     }
 }

@@ -35,6 +35,10 @@ wire_words! {
         ChangePassword = "change_password",
         DeleteAccount = "delete_account",
         Subscribe = "subscribe",
+        AddRecurring = "add_recurring",
+        ListRecurring = "list_recurring",
+        EditRecurring = "edit_recurring",
+        StopRecurring = "stop_recurring",
     }
 }
 
@@ -44,7 +48,7 @@ mod tests {
 
     #[test]
     fn every_action_round_trips_and_is_spelt_once() {
-        assert_eq!(Action::ALL.len(), 29);
+        assert_eq!(Action::ALL.len(), 33);
         for (i, action) in Action::ALL.iter().enumerate() {
             assert_eq!(Action::parse(action.as_str()), Some(*action));
             assert!(Action::ALL[..i].iter().all(|other| other.as_str() != action.as_str()), "{action} twice");

@@ -32,6 +32,7 @@ wire_words! {
         NotLeader = "not_leader",
         Gap = "gap",
         Conflict = "conflict",
+        RuleNotFound = "rule_not_found",
     }
 }
 
@@ -41,7 +42,7 @@ mod tests {
 
     #[test]
     fn every_code_round_trips_and_is_spelt_once() {
-        assert_eq!(Code::ALL.len(), 26);
+        assert_eq!(Code::ALL.len(), 27);
         for (i, code) in Code::ALL.iter().enumerate() {
             assert_eq!(Code::parse(code.as_str()), Some(*code));
             assert!(Code::ALL[..i].iter().all(|other| other.as_str() != code.as_str()), "{code} twice");

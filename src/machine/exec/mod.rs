@@ -7,6 +7,7 @@ mod expenses;
 mod membership;
 mod payments;
 mod reads;
+mod recurring;
 mod resolve;
 mod sessions;
 mod settle;
