@@ -59,6 +59,7 @@ pub fn repeatable(action: Action, data: Option<&Value>) -> bool {
                 | Action::Export
                 | Action::History
                 | Action::GroupInfo
+                | Action::ListRecurring
         )
 }
 
