@@ -305,18 +305,30 @@ fn add_schedule_ends(data: &mut Value, until: &Option<String>, count: Option<u64
     }
 }
 
-/// The reply's message and the rule as a one-row table.
+/// The reply's message and its rule as a one-row table (with `json`: the reply as is).
+///
+/// Occurrences already due when a rule was added or edited (a start in the past, a larger
+/// `--count`) are made by the server right after its reply, in the same turn; so the rule is then
+/// shown as `list_recurring` has it now, not as the reply left it.
 fn print_rule(ctx: &mut Ctx, reply: &Object, json: bool, group: &str) -> Result<(), Failure> {
     if json {
         print_json(reply);
         return Ok(());
     }
-    print_message(reply, false);
-    if let Some(rule) = rules::rule(reply).map_err(shape)? {
-        let mut table = rules::rules_table(&[rule]);
-        table.label_money(ctx.currency(group).as_deref());
-        emit(&table.render());
+    let Some(mut rule) = rules::rule(reply).map_err(shape)? else {
+        print_message(reply, false);
+        return Ok(());
+    };
+    if rule.next_date.as_ref().is_some_and(|next| *next <= spec::today_utc()) {
+        let now = ctx.ask(Action::ListRecurring, json!({ "group": group }))?;
+        if let Some(found) = rules::rules(&now).map_err(shape)?.into_iter().find(|r| r.id == rule.id) {
+            rule = found;
+        }
     }
+    print_message(reply, false);
+    let mut table = rules::rules_table(&[rule]);
+    table.label_money(ctx.currency(group).as_deref());
+    emit(&table.render());
     Ok(())
 }
 

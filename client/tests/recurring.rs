@@ -58,15 +58,15 @@ const MILK: [&str; 14] = [
 ];
 
 #[test]
-fn add_prints_the_rule_and_a_past_start_makes_its_occurrences_at_once() {
+fn add_prints_the_rule_as_it_is_once_a_past_start_made_its_occurrences() {
     let server = trip_with_three();
     let run = as_user(&server, "alice", &RENT).ok();
     assert_eq!(
         run.stdout,
         "Recurring expense added\n\
-         ID  EVERY  NEXT        AMOUNT (INR)  DESCRIPTION  ENDS\n\
-         --  -----  ----------  ------------  -----------  -----------\n\
-         \x201  month  2025-01-31         90.00  rent         3 of 3 left\n",
+         ID  EVERY  NEXT  AMOUNT (INR)  DESCRIPTION  ENDS\n\
+         --  -----  ----  ------------  -----------  -----------\n\
+         \x201  month  done         90.00  rent         0 of 3 left\n",
         "{run:?}"
     );
     // The 31st falls on the last day of February; each occurrence is alice's.
