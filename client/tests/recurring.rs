@@ -191,3 +191,17 @@ fn usage_errors_are_caught_before_connecting() {
     let unreachable = splitc(&["--server", "127.0.0.1:1", "--user", "alice", "recurring", "list", "trip"], None, "");
     assert_eq!(unreachable.code, 3, "{unreachable:?}");
 }
+
+#[test]
+fn the_interactive_group_menu_lists_the_recurring_expenses() {
+    let server = trip_with_three();
+    // Login, open trip, list (none), then alice's rent added one-shot, list again.
+    let script = "1\nalice\npw-alice-long\n4\n1\n10\n0\n0\n0\n";
+    let run = splitc(&["--server", &server.addr], None, script).ok();
+    assert!(run.stdout.contains("10. Recurring expenses") && run.stdout.contains("No recurring expenses."), "{run:?}");
+    as_user(&server, "alice", &RENT).ok();
+    let run = splitc(&["--server", &server.addr], None, script).ok();
+    let row = " 1  month  done   90.00  rent         0 of 3 left";
+    assert!(run.stdout.contains(row), "{}", run.stdout);
+    assert!(run.stdout.contains("`splitc recurring add|edit|stop trip ...`"), "{}", run.stdout);
+}
