@@ -1,5 +1,5 @@
 //! What each one-shot subcommand sends and how its answer prints, one small function per
-//! subcommand, by family (account, groups, expenses, payments, reading). Reached from
+//! subcommand, by family (account, groups, expenses, recurring expenses, payments, reading). Reached from
 //! [`crate::oneshot`], which has already checked the command line, connected and logged in.
 //!
 //! Does not own logging in, exit codes or `watch` (`oneshot`), nor reading reply shapes (`view`).
@@ -15,7 +15,7 @@ use crate::spec::{self, parse_paid_by, parse_split, parse_user_amount};
 use crate::table::Table;
 use crate::term::{json_safe, sanitize};
 use crate::tokens::Stored;
-use crate::{view, Cli, Command};
+use crate::{rules, view, Cli, Command, RecurringCommand};
 
 /// A logged-in one-shot run.
 pub struct Ctx<'a> {
@@ -68,6 +68,7 @@ pub fn execute(ctx: &mut Ctx, command: &Command) -> Done {
         | Command::Leave(_) => groups(ctx, command),
         Command::Add(_) | Command::Edit(_) | Command::Delete(_) | Command::Transactions(_) => expenses(ctx, command),
         Command::ImportSplitwise(c) => crate::import::run(ctx, c),
+        Command::Recurring(c) => recurring(ctx, &c.command),
         Command::Pay(_) | Command::Payments(_) | Command::DeletePayment(_) | Command::Settle(_) => {
             payments(ctx, command)
         }
@@ -263,6 +264,90 @@ fn say_duplicate(reply: &Object, id: Option<u64>, nothing: &str) {
     } else {
         print_message(reply, false);
     }
+}
+
+fn recurring(ctx: &mut Ctx, command: &RecurringCommand) -> Done {
+    match command {
+        RecurringCommand::Add(c) => {
+            let amount = parse_user_amount(&c.amount).map_err(Failure::Usage)?;
+            let start = c.start.clone().unwrap_or_else(spec::today_utc);
+            let mut data = json!({ "group": c.group, "every": c.every, "start": start, "amount": amount.to_json() });
+            parse_split(c.split.as_deref().unwrap_or(""))
+                .and_then(|split| split.add_to(&mut data, c.include_me))
+                .map_err(Failure::Usage)?;
+            add_details(&mut data, &c.paid_by, &c.desc, &None)?;
+            add_schedule_ends(&mut data, &c.until, c.count);
+            if let Some(interval) = c.interval {
+                data["interval"] = json!(interval);
+            }
+            let reply = ctx.ask(Action::AddRecurring, data)?;
+            print_rule(ctx, &reply, c.json, &c.group)?;
+        }
+        RecurringCommand::List(c) => {
+            let reply = ctx.ask(Action::ListRecurring, json!({ "group": c.group }))?;
+            let list = rules::rules(&reply).map_err(shape)?;
+            if !c.json && list.is_empty() {
+                emit("No recurring expenses.\n");
+                return Ok(0);
+            }
+            ctx.money_table(&reply, c.json, &c.group, rules::rules_table(&list));
+        }
+        RecurringCommand::Edit(c) => {
+            let mut data = json!({ "group": c.group, "id": c.id });
+            if let Some(amount) = &c.amount {
+                data["amount"] = parse_user_amount(amount).map_err(Failure::Usage)?.to_json();
+            }
+            if let Some(split) = &c.split {
+                parse_split(split).and_then(|s| s.add_to(&mut data, c.include_me)).map_err(Failure::Usage)?;
+            }
+            add_details(&mut data, &c.paid_by, &c.desc, &None)?;
+            add_schedule_ends(&mut data, &c.until, c.count);
+            let reply = ctx.ask(Action::EditRecurring, data)?;
+            print_rule(ctx, &reply, c.json, &c.group)?;
+        }
+        RecurringCommand::Stop(c) => {
+            let reply = ctx.ask(Action::StopRecurring, json!({ "group": c.group, "id": c.id }))?;
+            print_message(&reply, c.json);
+        }
+    }
+    Ok(0)
+}
+
+/// `--until` and `--count` into a rule's data.
+fn add_schedule_ends(data: &mut Value, until: &Option<String>, count: Option<u64>) {
+    if let Some(until) = until {
+        data["until"] = json!(until);
+    }
+    if let Some(count) = count {
+        data["count"] = json!(count);
+    }
+}
+
+/// The reply's message and its rule as a one-row table (with `json`: the reply as is).
+///
+/// Occurrences already due when a rule was added or edited (a start in the past, a larger
+/// `--count`) are made by the server right after its reply, in the same turn; so the rule is then
+/// shown as `list_recurring` has it now, not as the reply left it.
+fn print_rule(ctx: &mut Ctx, reply: &Object, json: bool, group: &str) -> Result<(), Failure> {
+    if json {
+        print_json(reply);
+        return Ok(());
+    }
+    let Some(mut rule) = rules::rule(reply).map_err(shape)? else {
+        print_message(reply, false);
+        return Ok(());
+    };
+    if rule.next_date.as_ref().is_some_and(|next| *next <= spec::today_utc()) {
+        let now = ctx.ask(Action::ListRecurring, json!({ "group": group }))?;
+        if let Some(found) = rules::rules(&now).map_err(shape)?.into_iter().find(|r| r.id == rule.id) {
+            rule = found;
+        }
+    }
+    print_message(reply, false);
+    let mut table = rules::rules_table(&[rule]);
+    table.label_money(ctx.currency(group).as_deref());
+    emit(&table.render());
+    Ok(())
 }
 
 fn payments(ctx: &mut Ctx, command: &Command) -> Done {

@@ -1,6 +1,7 @@
 //! The command line as people type it, made into what argh reads: `-h` and `--version`; the global
 //! options (`--server`, `--user`, ...) wherever they are, before or after the subcommand, and a
-//! subcommand's `--json` before it too; a mistyped subcommand answered with the nearest one; a
+//! subcommand's `--json` before it too; a mistyped subcommand (or `recurring` action) answered with
+//! the nearest one; a
 //! negative amount refused in splitc's words rather than as an unknown option; and the `--help` page
 //! with the subcommands grouped by what they are about.
 //!
@@ -31,11 +32,15 @@ pub const GROUPS: [(&str, &[&str]); 6] = [
             "add-category",
         ],
     ),
-    ("Expenses", &["add", "edit", "delete", "restore", "transactions", "import-splitwise"]),
+    ("Expenses", &["add", "edit", "delete", "restore", "transactions", "recurring", "import-splitwise"]),
     ("Payments", &["pay", "payments", "delete-payment", "restore-payment", "settle"]),
     ("Reading", &["balances", "debts", "history", "export", "stats"]),
     ("Live", &["watch"]),
 ];
+
+/// The subcommands that have subcommands of their own (`splitc recurring add`), with their names (a
+/// test checks them against argh's).
+pub const NESTED: [(&str, &[&str]); 1] = [("recurring", &["add", "list", "edit", "stop"])];
 
 /// What to do instead of parsing, or the arguments to parse.
 #[derive(Debug, PartialEq)]
@@ -60,8 +65,14 @@ pub fn prepare(args: &[String], commands: &[&str]) -> Prepared {
     let mut globals = Vec::new();
     let mut rest = Vec::new();
     let mut command: Option<String> = None;
+    // The action of a nested subcommand (`add` of `recurring`), and the names it may be while missing.
+    let mut action: Option<String> = None;
     let mut i = 0;
     while i < end {
+        let awaiting: Option<&[&str]> = match (&command, &action) {
+            (Some(c), None) => NESTED.iter().find(|(n, _)| n == c).map(|(_, actions)| *actions),
+            _ => None,
+        };
         let arg = &args[i];
         let (name, inline) = match arg.split_once('=') {
             Some((name, value)) if name.starts_with("--") => (name, Some(value)),
@@ -83,6 +94,11 @@ pub fn prepare(args: &[String], commands: &[&str]) -> Prepared {
                 return refusal;
             }
             command = Some(arg.clone());
+        } else if let Some(actions) = awaiting.filter(|_| !arg.starts_with('-')) {
+            if arg != "help" && !actions.contains(&arg.as_str()) {
+                return unknown_action(command.as_deref().unwrap_or(""), arg, actions);
+            }
+            action = Some(arg.clone());
         } else if command.is_some() && is_negative_number(arg) {
             return Prepared::Usage(format!(
                 "{arg}: amounts are positive (money paid back is a payment: `splitc pay GROUP TO AMOUNT`)"
@@ -91,10 +107,9 @@ pub fn prepare(args: &[String], commands: &[&str]) -> Prepared {
             // `--json`, `--help` or `--date D` before the subcommand belongs to it: an option
             // before it takes the next argument along unless that is the subcommand or an option.
             rest.push(arg.clone());
-            let takes_next = command.is_none() && arg.starts_with("--") && inline.is_none();
-            if takes_next
-                && args[..end].get(i + 1).is_some_and(|n| !n.starts_with('-') && !commands.contains(&n.as_str()))
-            {
+            let takes_next = (command.is_none() || awaiting.is_some()) && arg.starts_with("--") && inline.is_none();
+            let names = |n: &str| commands.contains(&n) || awaiting.is_some_and(|a| a.contains(&n));
+            if takes_next && args[..end].get(i + 1).is_some_and(|n| !n.starts_with('-') && !names(n)) {
                 rest.push(args[i + 1].clone());
                 i += 1;
             }
@@ -106,6 +121,7 @@ pub fn prepare(args: &[String], commands: &[&str]) -> Prepared {
     }
     let mut out = globals;
     out.extend(command);
+    out.extend(action);
     out.extend(rest);
     out.extend(args[end..].iter().cloned());
     Prepared::Parse(out)
@@ -129,6 +145,15 @@ fn unknown_command(arg: &str, after: &[String], commands: &[&str]) -> Option<Pre
         None => String::new(),
     };
     Some(Prepared::Usage(format!("no subcommand {name:?}{hint} (`splitc --help` lists them)")))
+}
+
+/// A nested subcommand's action that is not one of its `actions`, answered with the nearest.
+fn unknown_action(command: &str, typed: &str, actions: &[&str]) -> Prepared {
+    let hint = match nearest(typed, actions) {
+        Some(near) => format!("; did you mean `{command} {near}`?"),
+        None => format!("; it is one of {}", actions.join(", ")),
+    };
+    Prepared::Usage(format!("no subcommand {typed:?} of {command}{hint} (`splitc help {command}` lists them)"))
 }
 
 fn is_negative_number(arg: &str) -> bool {
@@ -254,6 +279,41 @@ mod tests {
         assert!(said(&["add", "trip", "-4"]).contains("amounts are positive"));
         assert_eq!(parsed(&["help", "add"]), ["help", "add"]);
         assert!(matches!(prepare_str(&["groups", "--version"]), Prepared::Print(v) if v.starts_with("splitc ")));
+    }
+
+    #[test]
+    fn a_nested_subcommand_takes_its_action_next_and_suggests_the_nearest() {
+        let commands = ["add", "recurring"];
+        let prepare_nested =
+            |args: &[&str]| prepare(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>(), &commands);
+        let parsed = |args: &[&str]| match prepare_nested(args) {
+            Prepared::Parse(args) => args,
+            other => panic!("{args:?}: {other:?}"),
+        };
+        assert_eq!(
+            parsed(&["--json", "recurring", "list", "flat", "--user", "a"]),
+            ["--user", "a", "recurring", "list", "--json", "flat"]
+        );
+        assert_eq!(parsed(&["recurring", "--json", "list", "flat"]), ["recurring", "list", "--json", "flat"]);
+        assert_eq!(
+            parsed(&["recurring", "--every", "month", "add", "flat", "5"]),
+            ["recurring", "add", "--every", "month", "flat", "5"]
+        );
+        assert_eq!(parsed(&["recurring", "help", "add"]), ["recurring", "help", "add"]);
+        let said = |args: &[&str]| match prepare_nested(args) {
+            Prepared::Usage(text) => text,
+            other => panic!("{other:?}"),
+        };
+        assert!(said(&["recurring", "ad", "flat"]).contains("did you mean `recurring add`?"));
+        assert!(said(&["recuring", "list"]).contains("did you mean `recurring`?"));
+        assert!(said(&["recurring", "frobnicate"]).contains("it is one of add, list, edit, stop"));
+        assert!(said(&["recurring", "add", "flat", "-5"]).contains("amounts are positive"));
+    }
+
+    #[test]
+    fn the_nested_actions_are_argh_s() {
+        let argh: Vec<&str> = <crate::RecurringCommand as argh::SubCommands>::COMMANDS.iter().map(|c| c.name).collect();
+        assert_eq!(NESTED, [("recurring", argh.as_slice())]);
     }
 
     #[test]

@@ -61,6 +61,7 @@ pub fn repeatable(action: Action, data: Option<&Value>) -> bool {
                 | Action::GroupInfo
                 | Action::ListCategories
                 | Action::Stats
+                | Action::ListRecurring
         )
 }
 

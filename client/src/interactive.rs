@@ -23,8 +23,8 @@ use crate::conn::{Conn, Error, Handler, Notice, Object, Target};
 use crate::follow::{repeatable, Client};
 use crate::spec::{self, parse_split, parse_user_amount};
 use crate::term::{out, sanitize, say, warn, Console, Input};
-use crate::view;
 use crate::watch::{self, Screen, Watch};
+use crate::{rules, view};
 use serde_json::{json, Value};
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -402,7 +402,7 @@ fn group_menu(s: &mut Session, user: &str, group: &str) -> Step<()> {
     let _follower = Follower::start(s, group);
     loop {
         say(&format!(
-            "\n--- GROUP: {shown} ---\n1. Add expense\n2. View transactions\n3. Delete transaction\n4. View balances\n5. Settle up\n6. Record a payment\n7. History\n8. Edit transaction\n9. Leave group\n0. Back"
+            "\n--- GROUP: {shown} ---\n1. Add expense\n2. View transactions\n3. Delete transaction\n4. View balances\n5. Settle up\n6. Record a payment\n7. History\n8. Edit transaction\n9. Leave group\n10. Recurring expenses\n0. Back"
         ));
         match s.ask("Enter choice: ")?.trim() {
             "1" => add_expense(s, user, group)?,
@@ -450,10 +450,24 @@ fn group_menu(s: &mut Session, user: &str, group: &str) -> Step<()> {
                     }
                 }
             }
+            "10" => recurring(s, &shown, group)?,
             "0" => return Ok(()),
             _ => say("Invalid choice"),
         }
     }
+}
+
+/// The group's recurring expenses as a table; adding, editing and stopping them is `splitc
+/// recurring add|edit|stop` (their options do not fit a menu's questions).
+fn recurring(s: &mut Session, shown: &str, group: &str) -> Step<()> {
+    let reply = s.act(Action::ListRecurring, Some(json!({ "group": group })))?;
+    match reply.and_then(|r| s.read(rules::rules(&r))) {
+        Some(list) if list.is_empty() => say("No recurring expenses."),
+        Some(list) => out(&rules::rules_table(&list).render()),
+        None => return Ok(()),
+    }
+    say(&format!("(`splitc recurring add|edit|stop {shown} ...` adds, changes or stops one)"));
+    Ok(())
 }
 
 fn record_payment(s: &mut Session, user: &str, group: &str) -> Step<()> {

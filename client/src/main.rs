@@ -14,6 +14,7 @@ mod follow;
 mod import;
 mod interactive;
 mod oneshot;
+mod rules;
 mod spec;
 mod splitwise;
 mod table;
@@ -98,6 +99,7 @@ pub enum Command {
     Stats(catundo::Stats),
     Restore(catundo::Restore),
     RestorePayment(catundo::RestorePayment),
+    Recurring(Recurring),
 }
 
 #[derive(FromArgs, Debug)]
@@ -569,6 +571,135 @@ pub struct Watch {
     pub give_up: u64,
 }
 
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "recurring", example = "splitc --user alice recurring list flat")]
+/// expenses the server adds itself on a schedule (rent, subscriptions): recurring add, list, edit or
+/// stop
+pub struct Recurring {
+    #[argh(subcommand)]
+    pub command: RecurringCommand,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum RecurringCommand {
+    Add(RecurringAdd),
+    List(RecurringList),
+    Edit(RecurringEdit),
+    Stop(RecurringStop),
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(
+    subcommand,
+    name = "add",
+    example = "splitc --user alice recurring add flat 1200 --every month --start 2026-12-01 --split bob --include-me --desc rent"
+)]
+/// add a recurring expense: from --start on, every --every (day, week, month or year), the server
+/// adds it as you paid it (at 00:00 UTC of each date; a start in the past adds the past ones at once)
+pub struct RecurringAdd {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// the amount of each occurrence, e.g. 1200 or 12.50
+    #[argh(positional)]
+    pub amount: String,
+    /// day, week, month or year
+    #[argh(option)]
+    pub every: String,
+    /// every N days, weeks, months or years (default 1)
+    #[argh(option)]
+    pub interval: Option<u64>,
+    /// the date of the first occurrence, YYYY-MM-DD (default: today, UTC)
+    #[argh(option)]
+    pub start: Option<String>,
+    /// the last date it may fall on, YYYY-MM-DD (default: until stopped)
+    #[argh(option)]
+    pub until: Option<String>,
+    /// how many occurrences in all (default: until stopped)
+    #[argh(option)]
+    pub count: Option<u64>,
+    /// who shares it (same forms as `add --split`)
+    #[argh(option)]
+    pub split: Option<String>,
+    /// you share it too (with a plain list of names)
+    #[argh(switch)]
+    pub include_me: bool,
+    /// who pays what, e.g. alice=5,bob=10 (default: you pay it all)
+    #[argh(option)]
+    pub paid_by: Option<String>,
+    /// what it is for
+    #[argh(option)]
+    pub desc: Option<String>,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "list", example = "splitc --user alice recurring list flat")]
+/// list a group's recurring expenses: how often, the next date, how many are left
+pub struct RecurringList {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "edit", example = "splitc --user alice recurring edit flat 1 --amount 1250 --count 12")]
+/// change the occurrences still to come of a recurring expense (only the options given change;
+/// the schedule stays: stop it and add another)
+pub struct RecurringEdit {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// the rule's id (the ID column of `recurring list`)
+    #[argh(positional)]
+    pub id: u64,
+    /// the new amount
+    #[argh(option)]
+    pub amount: Option<String>,
+    /// the new description
+    #[argh(option)]
+    pub desc: Option<String>,
+    /// the new split (same forms as `add --split`)
+    #[argh(option)]
+    pub split: Option<String>,
+    /// with a plain list of names in --split: you share it too
+    #[argh(switch)]
+    pub include_me: bool,
+    /// who pays what, e.g. alice=5,bob=10
+    #[argh(option)]
+    pub paid_by: Option<String>,
+    /// the new last date, YYYY-MM-DD ("" removes it)
+    #[argh(option)]
+    pub until: Option<String>,
+    /// the new number of occurrences in all (0 removes it)
+    #[argh(option)]
+    pub count: Option<u64>,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "stop", example = "splitc --user alice recurring stop flat 1")]
+/// stop a recurring expense: no more occurrences (those made stay)
+pub struct RecurringStop {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// the rule's id
+    #[argh(positional)]
+    pub id: u64,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
 fn main() {
     // Lossy, so a stray non-UTF-8 argument is a usage error rather than a panic.
     let args: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
@@ -627,7 +758,13 @@ fn parse(args: &[String]) -> Cli {
             std::process::exit(0);
         }
         Err(early) => {
-            let command = refs.iter().find(|a| commands.contains(a)).map(|c| format!(" {c}")).unwrap_or_default();
+            let at = refs.iter().position(|a| commands.contains(a));
+            let mut command = at.map(|i| format!(" {}", refs[i])).unwrap_or_default();
+            // A nested subcommand's action comes right after it (`args::prepare` put it there).
+            let nested = at.and_then(|i| args::NESTED.iter().find(|(n, _)| *n == refs[i]).map(|(_, a)| (i, a)));
+            if let Some(action) = nested.and_then(|(i, actions)| refs.get(i + 1).filter(|a| actions.contains(a))) {
+                command.push_str(&format!(" {action}"));
+            }
             let said = early.output.trim_end();
             term::warn(&format!("splitc: {said}\nRun `splitc help{command}` for usage."));
             std::process::exit(EXIT_USAGE);

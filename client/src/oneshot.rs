@@ -15,11 +15,11 @@
 use crate::actions::{self, Ctx};
 use crate::conn::{Error, Handler, Object};
 use crate::follow::Client;
-use crate::spec::{check_date, parse_paid_by, parse_split, parse_user_amount};
+use crate::spec::{check_date, check_date_of, parse_paid_by, parse_split, parse_user_amount};
 use crate::table::Table;
 use crate::term::{self, json_safe, sanitize, warn};
 use crate::tokens::Stored;
-use crate::{Cli, Command, EXIT_USAGE};
+use crate::{Cli, Command, RecurringCommand, EXIT_USAGE};
 use serde_json::{json, Value};
 use vocab::Action;
 
@@ -118,6 +118,7 @@ fn check(command: &Command) -> Result<(), Failure> {
         Command::ImportSplitwise(c) => {
             crate::import::prepare(c)?;
         }
+        Command::Recurring(r) => check_recurring(&r.command)?,
         Command::Pay(p) => {
             parse_user_amount(&p.amount).map_err(usage)?;
             p.date.as_deref().map(check_date).transpose().map_err(usage)?;
@@ -157,6 +158,56 @@ fn check_edit(e: &crate::Edit) -> Result<(), Failure> {
             "nothing to change: give --amount, --desc, --split, --paid-by, --date, --category, --currency or --rate"
                 .into(),
         ));
+    }
+    Ok(())
+}
+
+/// The day names `recurring add --every` takes (the server's words).
+const EVERY: [&str; 4] = ["day", "week", "month", "year"];
+
+fn check_recurring(command: &RecurringCommand) -> Result<(), Failure> {
+    let usage = Failure::Usage;
+    match command {
+        RecurringCommand::Add(a) => {
+            parse_user_amount(&a.amount).map_err(usage)?;
+            if !EVERY.contains(&a.every.as_str()) {
+                return Err(usage(format!("--every must be day, week, month or year, not {:?}", a.every)));
+            }
+            if a.split.is_none() && !a.include_me {
+                return Err(usage(
+                    "recurring add needs --split: who shares it, e.g. --split bob,carol (equally; --include-me \
+                     adds you), --split all, or --split exact:bob=10,carol=5"
+                        .into(),
+                ));
+            }
+            let split = parse_split(a.split.as_deref().unwrap_or("")).map_err(usage)?;
+            split.add_to(&mut json!({}), a.include_me).map_err(usage)?;
+            a.paid_by.as_deref().map(parse_paid_by).transpose().map_err(usage)?;
+            a.start.as_deref().map(|d| check_date_of("--start", d)).transpose().map_err(usage)?;
+            a.until.as_deref().map(|d| check_date_of("--until", d)).transpose().map_err(usage)?;
+        }
+        RecurringCommand::Edit(e) => {
+            e.amount.as_deref().map(parse_user_amount).transpose().map_err(usage)?;
+            match e.split.as_deref().map(parse_split).transpose().map_err(usage)? {
+                Some(split) => split.add_to(&mut json!({}), e.include_me).map_err(usage)?,
+                None if e.include_me => return Err(usage("--include-me needs --split".into())),
+                None => {}
+            }
+            e.paid_by.as_deref().map(parse_paid_by).transpose().map_err(usage)?;
+            e.until
+                .as_deref()
+                .filter(|d| !d.is_empty())
+                .map(|d| check_date_of("--until", d))
+                .transpose()
+                .map_err(usage)?;
+            let given = [e.amount.is_some(), e.desc.is_some(), e.split.is_some(), e.paid_by.is_some()];
+            if !given.contains(&true) && e.until.is_none() && e.count.is_none() {
+                return Err(usage(
+                    "nothing to change: give --amount, --desc, --split, --paid-by, --until or --count".into(),
+                ));
+            }
+        }
+        RecurringCommand::List(_) | RecurringCommand::Stop(_) => {}
     }
     Ok(())
 }

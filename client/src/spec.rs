@@ -146,11 +146,24 @@ pub fn parse_paid_by(text: &str) -> Result<Value, String> {
 
 /// Checks a `--date` locally with the server's rule (`vocab::parse_date`): `YYYY-MM-DD`, a real day.
 pub fn check_date(text: &str) -> Result<(), String> {
+    check_date_of("--date", text)
+}
+
+/// [`check_date`] for the option named `option` (`--start`, `--until`).
+pub fn check_date_of(option: &str, text: &str) -> Result<(), String> {
     match parse_date(text) {
         Ok(_) => Ok(()),
-        Err(DateError::Shape) => Err(format!("--date must be YYYY-MM-DD, not {text:?}")),
-        Err(e @ DateError::NoSuchDay) => Err(format!("--date {text:?} {e}")),
+        Err(DateError::Shape) => Err(format!("{option} must be YYYY-MM-DD, not {text:?}")),
+        Err(e @ DateError::NoSuchDay) => Err(format!("{option} {text:?} {e}")),
     }
+}
+
+/// Today's date in UTC, `YYYY-MM-DD`: the server's days are UTC days.
+pub fn today_utc() -> String {
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    let mut date = crate::view::utc_datetime(i64::try_from(ms).unwrap_or(i64::MAX), true);
+    date.truncate(10);
+    date
 }
 
 /// A fresh idempotency key: unique enough per client run (time, process, counter).
@@ -241,5 +254,7 @@ mod tests {
         }
         assert_eq!(check_date("2025-02-30"), Err(r#"--date "2025-02-30" is not a day in the calendar"#.into()));
         assert_ne!(fresh_key(), fresh_key());
+        assert_eq!(check_date_of("--until", "2025-1-1"), Err(r#"--until must be YYYY-MM-DD, not "2025-1-1""#.into()));
+        assert!(check_date(&today_utc()).is_ok(), "{}", today_utc());
     }
 }

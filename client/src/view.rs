@@ -13,7 +13,7 @@ use vocab::Cents;
 /// Cents from an amount in a reply: a JSON number, exact from its text (serde_json's
 /// `arbitrary_precision` keeps it, so never via f64), or a decimal string. Any sign: balances are
 /// negative or zero too.
-fn value_cents(value: &Value) -> Result<Cents, String> {
+pub(crate) fn value_cents(value: &Value) -> Result<Cents, String> {
     let parsed = match value {
         Value::Number(n) => Cents::parse_decimal(&n.to_string()),
         Value::String(s) => Cents::parse_decimal(s),

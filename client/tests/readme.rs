@@ -1,5 +1,6 @@
 //! README.md as a newcomer pastes it: every command of the `splitc` walkthrough run in order through
-//! a shell, its output compared with what the README shows (timestamps aside); the raw-protocol
+//! a shell (every `splitc` block, in order), its output compared with what the README shows
+//! (timestamps aside); the raw-protocol
 //! transcript sent line by line from two connections, each reply and notification compared as JSON
 //! (tokens and times aside); and the bash fallback for `nc`.
 //!
@@ -85,10 +86,9 @@ fn the_splitc_walkthrough_runs_as_pasted() {
     let config = TempDir::new("readme-config");
     let bin_dir = Path::new(SPLITC).parent().expect("the binary's directory");
     let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
-    // Every `splitc` block, in order, against one server: a later block continues the first.
-    let lines: Vec<String> =
-        blocks().into_iter().filter(|(who, _)| who == "splitc").flat_map(|(_, lines)| lines).collect();
-    assert!(!lines.is_empty(), "the walkthrough");
+    // The walkthrough's blocks, one after the other (the dinner, then the rent), in one shell session.
+    let lines: Vec<String> = blocks().into_iter().filter(|(who, _)| who == "splitc").flat_map(|(_, l)| l).collect();
+    assert!(lines.iter().any(|l| l.contains("splitc --user alice add dinner")), "the walkthrough: {lines:?}");
     let mut exports = String::new();
     for (command, expected) in commands(&lines) {
         if command.starts_with("export ") {

@@ -46,6 +46,7 @@ fuzz_target!(|data: &[u8]| {
     // Three connections: two logged in, one not.
     let mut sessions = [Session { user: Some(0), ..Session::default() }, Session { user: Some(1), ..Session::default() }, Session::default()];
     let mut frames = FrameBuf::default();
+    let mut clock: i64 = 1_000;
     // The first bytes choose how the input is cut into reads.
     let chunk = 1 + data.first().copied().unwrap_or(0) as usize;
     for piece in data.chunks(chunk) {
@@ -64,10 +65,18 @@ fuzz_target!(|data: &[u8]| {
             let before = image(&machine);
             let seqs_before: Vec<u64> = machine.groups().iter().map(|(_, g)| g.history.seq()).collect();
             let session = &mut sessions[who];
-            let outcome = match machine.execute(session, command, 1_000) {
+            let mut outcome = match machine.execute(session, command, 1_000) {
                 Step::Done(outcome) => outcome,
                 Step::Offload(job) => machine.resume(session, job.resume, fake_hash(job.work), 1_001),
             };
+            // The loop's timer after each frame, the clock a frame's length of days on: recurring
+            // rules (add_recurring, ...) make their occurrences, checked and replayed like the rest.
+            clock += bytes.len() as i64 * 86_400_000;
+            if outcome.answer.is_ok() {
+                let due = machine.run_due(clock);
+                outcome.records.extend(due.records);
+                outcome.events.extend(due.events);
+            }
             machine.check_invariants().expect("invariants");
             // What goes on the wire is valid JSON: the reply and every notification.
             let mut wire = Vec::new();

@@ -339,7 +339,8 @@ pub fn is_write(command: &Command) -> bool {
         | Command::BalanceDetails { .. }
         | Command::PairwiseDebts { .. }
         | Command::ListCategories { .. }
-        | Command::Stats(_) => false,
+        | Command::Stats(_)
+        | Command::ListRecurring { .. } => false,
         _ => true,
     }
 }

@@ -102,6 +102,16 @@ pub enum Answer {
         group: GroupId,
         payment: PaymentId,
     },
+    /// A recurring rule as it is now.
+    Rule {
+        done: Done,
+        group: GroupId,
+        rule: super::recurring::RuleId,
+    },
+    /// The group's recurring rules.
+    Rules {
+        group: GroupId,
+    },
 }
 
 /// What a command did, when that is all there is to say.
@@ -129,6 +139,10 @@ pub enum Done {
     CategoryAdded,
     TransactionRestored,
     PaymentRestored,
+    RecurringAdded,
+    RecurringEdited,
+    RecurringUnchanged,
+    RecurringStopped,
 }
 
 /// One suggested (or recorded) payment of a settlement plan.

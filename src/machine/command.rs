@@ -131,6 +131,32 @@ pub struct Settle {
     pub record: bool,
 }
 
+/// `add_recurring`: a schedule and the expense each occurrence makes (the fields of
+/// `add_transaction` but `date` and `key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddRecurring {
+    pub group: String,
+    pub schedule: super::recurring::Schedule,
+    pub amount: Cents,
+    pub description: String,
+    pub split: SplitSpec,
+    pub paid_by: Option<Vec<(String, Cents)>>,
+}
+
+/// `edit_recurring`: what changes for the occurrences still to come. `None` keeps a value;
+/// `until: Some(None)` / `count: Some(None)` clear the end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditRecurring {
+    pub group: String,
+    pub id: u64,
+    pub amount: Option<Cents>,
+    pub description: Option<String>,
+    pub split: Option<SplitSpec>,
+    pub paid_by: Option<Vec<(String, Cents)>>,
+    pub until: Option<Option<String>>,
+    pub count: Option<Option<u32>>,
+}
+
 /// One request to the machine. Reads that name only a group carry just its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -235,6 +261,17 @@ pub enum Command {
     },
     /// Brings a deleted payment back, with its id.
     RestorePayment {
+        group: String,
+        id: u64,
+    },
+    AddRecurring(AddRecurring),
+    /// The group's rules, each with its next date.
+    ListRecurring {
+        group: String,
+    },
+    EditRecurring(EditRecurring),
+    /// No more occurrences: the rule is removed (what it made stays).
+    StopRecurring {
         group: String,
         id: u64,
     },

@@ -77,6 +77,10 @@ pub enum Error {
     /// `restore_*` of a transaction or payment that is in the ledger (never deleted, or already
     /// restored).
     NotDeleted(KeyKind),
+    /// No recurring rule with that id in the group (never made, or stopped).
+    RuleNotFound,
+    /// The group has `recurring::RULES_PER_GROUP_MAX` rules.
+    TooManyRules,
 }
 
 /// The object a `Conflict` is about, shown as it is now.
@@ -155,6 +159,8 @@ pub enum Invalid {
     /// The group's currency cannot change: it has expenses entered in other currencies, converted
     /// at rates relative to it.
     CurrencyLocked,
+    /// A recurring rule's `until` is before its `start`.
+    UntilBeforeStart,
 }
 
 /// A text field the character rules apply to.

@@ -65,6 +65,8 @@ pub struct Group {
     /// The category names the group added (`add_category`), in the order added; the defaults
     /// (`categories::DEFAULT_CATEGORIES`) come before them and are not stored.
     pub categories: Vec<String>,
+    /// Recurring expenses (`recurring`).
+    pub rules: super::recurring::Rules,
 }
 
 /// Up to this many slots a group's are searched in a line instead of through `member_pos`: a few
@@ -307,6 +309,7 @@ impl Groups {
             history: History::default(),
             keys: HashMap::new(),
             categories: Vec::new(),
+            rules: Default::default(),
         });
         self.note_exact(id);
         true

@@ -17,6 +17,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ledger::{Payment, Transaction, TxnId};
+use super::recurring::{Rule, RuleId};
 use super::UserId;
 use crate::money::Cents;
 
@@ -73,6 +74,32 @@ pub enum Activity {
     PaymentRestored {
         payment: Box<Payment>,
     },
+    /// An occurrence of a recurring rule: a transaction the server added (`TransactionAdded`'s
+    /// fields, and the rule that made it). Its event is `transaction_added`, with `rule`.
+    RecurringAdded {
+        occurrence: Box<Occurrence>,
+    },
+    /// `add_recurring`: the rule as made.
+    RuleAdded {
+        rule: Box<Rule>,
+    },
+    /// `edit_recurring`: the rule as it is after the edit.
+    RuleEdited {
+        rule: Box<Rule>,
+    },
+    /// `stop_recurring`, or stopped by the server because `missing` is no longer a member.
+    RuleStopped {
+        rule: RuleId,
+        missing: Option<UserId>,
+    },
+}
+
+/// What an occurrence's history entry keeps (the transaction itself is in the ledger).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Occurrence {
+    pub id: TxnId,
+    pub amount: Cents,
+    pub rule: RuleId,
 }
 
 impl Activity {
@@ -93,6 +120,10 @@ impl Activity {
             Activity::CategoryAdded { .. } => "category_added",
             Activity::TransactionRestored { .. } => "transaction_restored",
             Activity::PaymentRestored { .. } => "payment_restored",
+            Activity::RecurringAdded { .. } => "transaction_added",
+            Activity::RuleAdded { .. } => "recurring_added",
+            Activity::RuleEdited { .. } => "recurring_edited",
+            Activity::RuleStopped { .. } => "recurring_stopped",
         }
     }
 }

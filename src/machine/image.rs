@@ -16,6 +16,7 @@ use super::groups::KeyRef;
 use super::history::{Activity, Entry, History};
 use super::ledger::{Payment, PaymentId, Transaction};
 use super::packed::Packed;
+use super::recurring::Rules;
 use super::tokens::{Token, TokenHash};
 use super::{ApplyError, GroupId, Machine, Millis, TxnId, UserId};
 
@@ -70,6 +71,9 @@ pub struct GroupRef<'a> {
     /// The categories the group added (the defaults are not written).
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     pub categories: &'a [String],
+    /// Recurring rules and the next rule id; absent while the group never had one.
+    #[serde(skip_serializing_if = "Rules::is_empty")]
+    pub rules: &'a Rules,
 }
 
 /// A group's transactions as the image writes them: unpacked one at a time from the ledger, never
@@ -170,6 +174,9 @@ pub struct GroupImage {
     /// Absent in images from before categories (and when none was added).
     #[serde(default)]
     pub categories: Vec<String>,
+    /// Absent in images from before recurring expenses.
+    #[serde(default)]
+    pub rules: Rules,
 }
 
 /// A group's transactions as an image is read: each checked balanced and in id order and packed as
@@ -275,6 +282,7 @@ impl Machine {
                     history: g.history.entries(),
                     keys: if g.history.oldest() > 1 { key_images(g) } else { Vec::new() },
                     categories: &g.categories,
+                    rules: &g.rules,
                 })
                 .collect(),
             tokens: self
@@ -324,6 +332,7 @@ impl Machine {
         machine.next_txn_id = state.next_txn_id.max(1);
         machine.next_payment_id = state.next_payment_id.max(1);
         machine.restore_tokens(state.tokens)?;
+        machine.rebuild_due();
         Ok(machine)
     }
 
@@ -408,6 +417,16 @@ impl Machine {
             }
             group.categories.push(name);
         }
+        let rules_fit = image.rules.rules.iter().all(|(&id, rule)| {
+            id == rule.id
+                && id < image.rules.next_id
+                && known(&rule.by)
+                && vocab::parse_date(&rule.schedule.start).is_ok()
+        });
+        if !rules_fit || image.rules.next_id == 0 {
+            return Err(ApplyError(format!("snapshot: the recurring rules of group {} do not fit it", image.name)));
+        }
+        group.rules = image.rules;
         let last = packed.last().map(|t| t.id);
         if last.is_some_and(|id| id >= state.next_txn_id) || !group.ledger.restore(packed, &effects, &group.member_pos)
         {

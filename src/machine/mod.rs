@@ -17,6 +17,7 @@
 //! like every other input.
 
 mod answer;
+pub mod calendar;
 pub mod categories;
 mod command;
 mod error;
@@ -28,6 +29,7 @@ pub mod image;
 pub mod ledger;
 mod packed;
 pub mod record;
+pub mod recurring;
 pub mod stats;
 pub mod tokens;
 pub mod users;
@@ -39,8 +41,8 @@ pub use crate::settle::Method;
 
 pub use answer::{Answer, Done, Event, Notice, Recorded, Settlement, Transfer};
 pub use command::{
-    AddTransaction, Command, CreateGroup, Credentials, EditTransaction, ForeignSpec, History, JoinGroup, RecordPayment,
-    Settle, SplitSpec, Stats, StatsBy, TxnRef,
+    AddRecurring, AddTransaction, Command, CreateGroup, Credentials, EditRecurring, EditTransaction, ForeignSpec,
+    History, JoinGroup, RecordPayment, Settle, SplitSpec, Stats, StatsBy, TxnRef,
 };
 pub use error::{Current, Error, Invalid, KeyKind, Part, Setting, SplitGap, TextField};
 pub use groups::{Group, GroupId, KeyRef, DEFAULT_CURRENCY};
@@ -223,6 +225,8 @@ pub struct Machine {
     /// History entries kept per group (`History::trim`); `usize::MAX` (all) until the server sets
     /// its limit, so replay keeps what a larger limit would have kept.
     history_kept: usize,
+    /// Every running recurring rule's next occurrence (derived from the groups' rules).
+    due: recurring::DueIndex,
 }
 
 impl Machine {
@@ -331,6 +335,10 @@ impl Machine {
             Command::Stats(stats) => done(self.stats(user, stats)?),
             Command::RestoreTransaction { group, id } => done(self.restore_transaction(user, &group, id, now)?),
             Command::RestorePayment { group, id } => done(self.restore_payment(user, &group, id, now)?),
+            Command::AddRecurring(add) => done(self.add_recurring(user, add, now)?),
+            Command::ListRecurring { group } => done(self.read(user, &group, |group| Answer::Rules { group })?),
+            Command::EditRecurring(edit) => done(self.edit_recurring(user, edit, now)?),
+            Command::StopRecurring { group, id } => done(self.stop_recurring(user, &group, id, now)?),
         })
     }
 
@@ -396,6 +404,10 @@ impl Machine {
     /// does not fit (unknown ids, duplicate names, unbalanced transaction) changes nothing and is an
     /// error. Each change to a group also appends its history entry, so replay rebuilds the history.
     pub fn apply(&mut self, record: &Record) -> Result<(), ApplyError> {
+        if self.is_stale_occurrence(record) {
+            // Proposed twice (a retry, an old and a new leader): the first made it; this is a no-op.
+            return Ok(());
+        }
         self.check_seq(record)?;
         self.apply_unchecked(record)?;
         if let Some(group) = record.group().and_then(|g| self.groups.get_mut(g)) {
@@ -426,6 +438,9 @@ impl Machine {
             }
             Record::CategoryAdded { .. } => self.apply_category(record),
             Record::TransactionRestored { .. } | Record::PaymentRestored { .. } => self.apply_restore(record),
+            Record::RuleAdded { .. } | Record::RuleEdited { .. } | Record::RuleStopped { .. } => {
+                self.apply_recurring(record)
+            }
         }
     }
 
@@ -494,6 +509,7 @@ impl Machine {
                 return Err(format!("transaction {txn} is unbalanced"));
             }
         }
+        self.check_due_index()?;
         Ok(())
     }
 }

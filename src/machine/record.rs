@@ -16,6 +16,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use super::ledger::{Payment, PaymentId, Transaction, TxnId};
+use super::recurring::{Rule, RuleId};
 use super::tokens::TokenHash;
 use super::{GroupId, UserId};
 
@@ -169,6 +170,25 @@ pub enum Record {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seq: Option<u64>,
     },
+    // Recurring expenses (exec/recurring.rs). An occurrence is a `TransactionAdded` whose `txn.rule`
+    // and `txn.date` name its rule and date.
+    /// `add_recurring`: the whole rule (`made` 0); made by `rule.by` at `rule.created_at`.
+    RuleAdded {
+        group: GroupId,
+        rule: Rule,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// `edit_recurring`: the rule's new template and end (its `made` is the state's, whatever this
+    /// says).
+    RuleEdited {
+        group: GroupId,
+        rule: Rule,
+        by: UserId,
+        at: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
     /// A deleted transaction back in the ledger, with its id: `txn` is the whole restored version
     /// (the deleted one at the next version), so applying needs nothing the history may have trimmed.
     TransactionRestored {
@@ -185,6 +205,18 @@ pub enum Record {
         payment: Payment,
         by: UserId,
         at: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// `stop_recurring`, or the server stopping a rule whose occurrence names someone who is no
+    /// longer a member (`missing`; `by` is then the rule's maker).
+    RuleStopped {
+        group: GroupId,
+        rule: RuleId,
+        by: UserId,
+        at: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        missing: Option<UserId>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seq: Option<u64>,
     },
@@ -208,6 +240,7 @@ impl Record {
             | Record::CategoryAdded { seq, .. }
             | Record::TransactionRestored { seq, .. }
             | Record::PaymentRestored { seq, .. } => *seq,
+            Record::RuleAdded { seq, .. } | Record::RuleEdited { seq, .. } | Record::RuleStopped { seq, .. } => *seq,
             _ => None,
         };
         Some((self.group()?, seq?))
@@ -230,6 +263,9 @@ impl Record {
             | Record::CategoryAdded { group, .. }
             | Record::TransactionRestored { group, .. }
             | Record::PaymentRestored { group, .. } => Some(*group),
+            Record::RuleAdded { group, .. } | Record::RuleEdited { group, .. } | Record::RuleStopped { group, .. } => {
+                Some(*group)
+            }
             _ => None,
         }
     }
@@ -251,6 +287,9 @@ impl Record {
             | Record::CategoryAdded { seq, .. }
             | Record::TransactionRestored { seq, .. }
             | Record::PaymentRestored { seq, .. } => *seq = Some(next),
+            Record::RuleAdded { seq, .. } | Record::RuleEdited { seq, .. } | Record::RuleStopped { seq, .. } => {
+                *seq = Some(next)
+            }
             _ => {}
         }
     }

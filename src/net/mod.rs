@@ -9,7 +9,7 @@
 //! This file owns the `Server` struct, `bind`, the loop (`run`), its poll timeout and timers, and the
 //! connection table (closing and freeing slots). Each concern of a turn has its own file:
 //! `accept` (new connections), `service` (reading, framing, executing, delivering replies),
-//! `fanout` (notifications and who is online), `commit` (holding output until durable, flushing),
+//! `fanout` (notifications and who is online), `due` (the recurring-expense timer), `commit` (holding output until durable, flushing),
 //! `shutdown` (signals, shutdown, snapshots), `idle` (connections not logged in: the login timeout
 //! and eviction near the cap); `conn` and `frame` are one connection and its framing, `tls` its
 //! transport (plain TCP or TLS) and the certificate pair; `limits` fits the connection cap to the
@@ -19,6 +19,7 @@ mod accept;
 mod cluster;
 mod commit;
 mod conn;
+mod due;
 mod fanout;
 pub mod frame;
 mod idle;
@@ -109,6 +110,8 @@ pub struct Server {
     /// Password guesses and slow work counted by source address.
     throttle: throttle::Throttle,
     shutting_down: bool,
+    /// More recurring occurrences are due than one turn makes (`due`): poll without sleeping.
+    due_backlog: bool,
     /// Cluster mode (`--peers`): this server as a raft member; `None` on a single node.
     cluster: Option<crate::cluster::node::Node>,
 }
@@ -167,6 +170,7 @@ impl Server {
             timers: BinaryHeap::new(),
             throttle: throttle::Throttle::new(Instant::now()),
             shutting_down: false,
+            due_backlog: false,
             cluster,
         })
     }
@@ -209,6 +213,7 @@ impl Server {
             if !self.cluster_holds_commands() {
                 self.service_ready();
             }
+            self.run_due();
             self.cluster_turn()?;
             self.group_commit()?;
             self.flush_dirty();
@@ -257,7 +262,7 @@ impl Server {
     /// Sleep until the earliest scheduled work: a ready connection (none), a timer, the accept
     /// back-off, or the idle check.
     fn poll_timeout(&self, next_idle_check: Instant) -> Duration {
-        if !self.ready.is_empty() && !self.cluster_holds_commands() {
+        if (!self.ready.is_empty() || self.due_backlog) && !self.cluster_holds_commands() {
             return Duration::ZERO;
         }
         let mut wake = next_idle_check;

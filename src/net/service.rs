@@ -337,6 +337,6 @@ fn guess_target(command: &Command) -> Option<Target<'_>> {
 }
 
 /// The loop reads the clock; the machine only receives it.
-fn unix_millis() -> i64 {
+pub(super) fn unix_millis() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }

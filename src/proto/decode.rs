@@ -137,6 +137,10 @@ fn decode_action(action: &str, fields: &mut Fields) -> Result<Command, Error> {
         Action::Stats => Command::Stats(stats(fields)?),
         Action::RestoreTransaction => Command::RestoreTransaction { group: group(fields)?, id: fields.u64("id")? },
         Action::RestorePayment => Command::RestorePayment { group: group(fields)?, id: fields.u64("id")? },
+        Action::AddRecurring => Command::AddRecurring(super::recurring::add_recurring(fields)?),
+        Action::ListRecurring => Command::ListRecurring { group: group(fields)? },
+        Action::EditRecurring => Command::EditRecurring(super::recurring::edit_recurring(fields)?),
+        Action::StopRecurring => Command::StopRecurring { group: group(fields)?, id: fields.u64("id")? },
     })
 }
 

@@ -112,6 +112,11 @@ impl From<&machine::Error> for Error {
             E::NotDeleted(KeyKind::Payment) => {
                 (Code::NotDeleted, "The payment is not deleted (it is in the group already)".into())
             }
+            E::RuleNotFound => (Code::RuleNotFound, "Recurring rule not found".into()),
+            E::TooManyRules => (
+                Code::Limit,
+                format!("A group holds at most {} recurring rules", crate::machine::recurring::RULES_PER_GROUP_MAX),
+            ),
         };
         Error::new(code, message)
     }
@@ -183,6 +188,7 @@ fn invalid_words(invalid: &Invalid) -> String {
             "Field 'category' must be 1-{CATEGORY_CHARS_MAX} letters, digits, spaces, '-', '_', '&' or '/', \
              not starting or ending with a space"
         ),
+        Invalid::UntilBeforeStart => "Field 'until' must be on or after 'start'".into(),
         other => currency_words(other),
     }
 }

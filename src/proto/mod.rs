@@ -10,6 +10,7 @@ mod error;
 mod fast;
 mod fields;
 mod json;
+mod recurring;
 mod render;
 mod repeated;
 mod totals;

@@ -94,6 +94,10 @@ pub(super) fn done_text(done: Done) -> &'static str {
         Done::CategoryAdded => "Category added",
         Done::TransactionRestored => "Transaction restored",
         Done::PaymentRestored => "Payment restored",
+        Done::RecurringAdded => "Recurring expense added",
+        Done::RecurringEdited => "Recurring expense edited",
+        Done::RecurringUnchanged => "Recurring expense unchanged",
+        Done::RecurringStopped => "Recurring expense stopped",
     }
 }
 
@@ -152,7 +156,8 @@ fn shown_group(answer: &Answer) -> Option<machine::GroupId> {
         | Answer::CatchUp { group, .. }
         | Answer::BalanceDetails { group, .. }
         | Answer::Debts { group, .. }
-        | Answer::Categories { group, .. } => Some(*group),
+        | Answer::Categories { group, .. }
+        | Answer::Rules { group } => Some(*group),
         Answer::Stats(totals) => Some(totals.group),
         _ => None,
     }
@@ -250,6 +255,7 @@ fn group_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
         Answer::Categories { .. } | Answer::Stats(_) | Answer::PaymentRestored { .. } => {
             super::totals::fields(machine, answer, reply)
         }
+        Answer::Rule { .. } | Answer::Rules { .. } => super::recurring::rule_fields(machine, answer, reply),
         _ => {}
     }
 }

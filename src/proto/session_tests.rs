@@ -350,7 +350,7 @@ fn random_requests_keep_the_invariants() {
         let group = groups[next(groups.len() as u64) as usize];
         let name = |n: u64| names[n as usize];
         let amount_text = |a: u64, b: u64| format!("{a}.{b:02}");
-        let frame = match next(28) {
+        let frame = match next(30) {
             0 => format!(r#"{{"action":"create_group","data":{{"group":"{group}"}}}}"#),
             1 => format!(r#"{{"action":"join_group","data":{{"group":"{group}"}}}}"#),
             2..=4 => {
@@ -462,6 +462,15 @@ fn random_requests_keep_the_invariants() {
                 let by = ["category", "member", "month"][next(3) as usize];
                 frame("stats", json!({"group": group, "by": by, "from": "1970-01-01"}))
             }
+            28 => frame(
+                "add_recurring",
+                json!({"group": group, "every": "week", "start": "1970-01-01", "amount": next(20) + 1,
+                    "split_between": [name(next(5))]}),
+            ),
+            29 => frame(
+                ["edit_recurring", "stop_recurring"][next(2) as usize],
+                json!({"group": group, "id": next(4), "amount": 2}),
+            ),
             _ => format!(r#"{{"action":"view_balances","data":{{"group":"{group}"}}}}"#),
         };
         let log_len = w.log.len();
@@ -1575,3 +1584,5 @@ mod sequence;
 mod catundo;
 /// Expenses in another currency (issue 15): conversion, minor units, refusals, edits, replay.
 mod currency;
+/// Recurring expenses.
+mod recurring;

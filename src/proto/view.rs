@@ -238,6 +238,6 @@ fn payment_activity(users: &Users, group: &Group, entry: &Entry, view: &mut Obje
         Activity::CategoryAdded { name } => {
             view.str("message", &format!("{by} added the category '{name}' to {}", group.name)).str("category", name);
         }
-        _ => {}
+        _ => super::recurring::rule_activity(users, group, entry, view),
     }
 }

@@ -13,15 +13,16 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::bytes::{Put, Short, Take};
-use crate::machine::history::{Activity, Entry};
+use crate::machine::history::{Activity, Entry, Occurrence};
 use crate::machine::image::{GroupImage, GroupRef, ImageRef, KeyImage, Read, StateImage, TokenImage, UserImage};
+use crate::machine::recurring::{Every, Rule, Rules, Schedule, Sharing, Template};
 use crate::machine::{ApplyError, Foreign, KeyRef, Payment, Rate, Split, TokenHash, Transaction};
 use crate::money::Cents;
 
 pub const MAGIC: &[u8; 8] = b"SPLITIMG";
 /// The binary image version this build writes and reads. 2: a transaction ends with its extras
 /// (foreign amount, category, recurring rule); version 1 images, which have none, still read. 3: a
-/// group section ends with the categories it added (older images: none).
+/// group section ends with the categories it added, then its recurring rules (older images: none).
 pub const IMAGE_VERSION: u32 = 3;
 const STATE: u8 = 1;
 const GROUP: u8 = 2;
@@ -197,10 +198,11 @@ fn put_group(out: &mut Vec<u8>, group: &GroupRef) {
     }
     out.u64v(group.categories.len() as u64);
     group.categories.iter().for_each(|name| out.text(name));
+    put_rules(out, group.rules);
 }
 
 fn take_group(take: &mut Take) -> Result<GroupImage, Short> {
-    Ok(GroupImage {
+    let mut group = GroupImage {
         name: take.string("group name")?,
         password_hash: take.opt_string("group password")?,
         creator: take.u32v("creator")?,
@@ -215,7 +217,122 @@ fn take_group(take: &mut Take) -> Result<GroupImage, Short> {
             Ok(KeyImage { user: t.u32v("key user")?, key: t.string("key")?, made: take_key_ref(t)? })
         })?,
         categories: if take.version >= 3 { take.list("categories", |t| t.string("category"))? } else { Vec::new() },
-    })
+        rules: Rules::default(),
+    };
+    if take.version >= 3 {
+        group.rules = take_rules(take)?;
+    }
+    Ok(group)
+}
+
+/// Since version 3, at the end of a group section: the next rule id, then each rule.
+fn put_rules(out: &mut Vec<u8>, rules: &Rules) {
+    out.u64v(rules.next_id);
+    out.u64v(rules.rules.len() as u64);
+    for rule in rules.rules.values() {
+        put_rule(out, rule);
+    }
+}
+
+fn take_rules(take: &mut Take) -> Result<Rules, Short> {
+    let next_id = take.u64v("next rule id")?;
+    let list = take.list("rules", take_rule)?;
+    Ok(Rules { next_id, rules: list.into_iter().map(|rule| (rule.id, rule)).collect() })
+}
+
+fn put_rule(out: &mut Vec<u8>, rule: &Rule) {
+    out.u64v(rule.id);
+    out.u32v(rule.by);
+    out.i64v(rule.created_at);
+    let schedule = &rule.schedule;
+    out.push(match schedule.every {
+        Every::Day => 0,
+        Every::Week => 1,
+        Every::Month => 2,
+        Every::Year => 3,
+    });
+    out.u32v(schedule.interval);
+    out.text(&schedule.start);
+    out.opt_text(schedule.until.as_deref());
+    match schedule.count {
+        None => out.push(0),
+        Some(count) => {
+            out.push(1);
+            out.u32v(count);
+        }
+    }
+    let template = &rule.template;
+    out.i64v(template.amount.0);
+    out.text(&template.description);
+    match &template.sharing {
+        Sharing::Equal { members, include_payer } => {
+            out.push(if members.is_some() { 1 } else { 0 });
+            if let Some(members) = members {
+                put_users(out, members);
+            }
+            out.flag(*include_payer);
+        }
+        Sharing::Exact(list) => {
+            out.push(2);
+            put_shares(out, list);
+        }
+        Sharing::Percent(list) => {
+            out.push(3);
+            out.u64v(list.len() as u64);
+            list.iter().for_each(|&(u, bp)| {
+                out.u32v(u);
+                out.u32v(bp);
+            });
+        }
+        Sharing::Shares(list) => {
+            out.push(4);
+            out.u64v(list.len() as u64);
+            list.iter().for_each(|&(u, w)| {
+                out.u32v(u);
+                out.u64v(w);
+            });
+        }
+    }
+    match &template.paid_by {
+        None => out.push(0),
+        Some(list) => {
+            out.push(1);
+            put_shares(out, list);
+        }
+    }
+    out.u32v(rule.made);
+}
+
+fn take_rule(take: &mut Take) -> Result<Rule, Short> {
+    let (id, by, created_at) = (take.u64v("rule id")?, take.u32v("rule by")?, take.i64v("rule created at")?);
+    let every = match take.byte("every")? {
+        0 => Every::Day,
+        1 => Every::Week,
+        2 => Every::Month,
+        3 => Every::Year,
+        _ => return Err(Short("every")),
+    };
+    let (interval, start, until) = (take.u32v("interval")?, take.string("start")?, take.opt_string("until")?);
+    let count = match take.flag("count")? {
+        false => None,
+        true => Some(take.u32v("count")?),
+    };
+    let schedule = Schedule { every, interval, start, until, count };
+    let (amount, description) = (Cents(take.i64v("rule amount")?), take.string("rule description")?);
+    let sharing = match take.byte("sharing")? {
+        0 => Sharing::Equal { members: None, include_payer: take.flag("include payer")? },
+        1 => Sharing::Equal { members: Some(take_users(take)?), include_payer: take.flag("include payer")? },
+        2 => Sharing::Exact(take_shares(take)?),
+        3 => Sharing::Percent(take.list("percents", |t| Ok((t.u32v("user")?, t.u32v("bp")?)))?),
+        4 => Sharing::Shares(take.list("weights", |t| Ok((t.u32v("user")?, t.u64v("weight")?)))?),
+        _ => return Err(Short("sharing")),
+    };
+    let paid_by = match take.flag("rule paid by")? {
+        false => None,
+        true => Some(take_shares(take)?),
+    };
+    let template = Template { amount, description, sharing, paid_by };
+    Ok(Rule { id, by, created_at, schedule, template, made: take.u32v("made")? })
 }
 
 fn put_users(out: &mut Vec<u8>, users: &[u32]) {
@@ -478,6 +595,31 @@ fn put_entry(out: &mut Vec<u8>, entry: &Entry) {
             out.push(22);
             put_payment(out, payment);
         }
+        Activity::RecurringAdded { occurrence } => {
+            out.push(30);
+            out.u64v(occurrence.id);
+            out.i64v(occurrence.amount.0);
+            out.u64v(occurrence.rule);
+        }
+        Activity::RuleAdded { rule } => {
+            out.push(31);
+            put_rule(out, rule);
+        }
+        Activity::RuleEdited { rule } => {
+            out.push(32);
+            put_rule(out, rule);
+        }
+        Activity::RuleStopped { rule, missing } => {
+            out.push(33);
+            out.u64v(*rule);
+            match missing {
+                None => out.push(0),
+                Some(user) => {
+                    out.push(1);
+                    out.u32v(*user);
+                }
+            }
+        }
     }
 }
 
@@ -501,6 +643,19 @@ fn take_entry(take: &mut Take) -> Result<Entry, Short> {
         20 => Activity::CategoryAdded { name: take.text("category")?.into() },
         21 => Activity::TransactionRestored { txn: Box::new(take_transaction(take)?) },
         22 => Activity::PaymentRestored { payment: Box::new(take_payment(take)?) },
+        30 => {
+            let (id, amount, rule) = (take.u64v("occurrence id")?, take.i64v("occurrence amount")?, take.u64v("rule")?);
+            Activity::RecurringAdded { occurrence: Box::new(Occurrence { id, amount: Cents(amount), rule }) }
+        }
+        31 => Activity::RuleAdded { rule: Box::new(take_rule(take)?) },
+        32 => Activity::RuleEdited { rule: Box::new(take_rule(take)?) },
+        33 => Activity::RuleStopped {
+            rule: take.u64v("stopped rule")?,
+            missing: match take.flag("missing")? {
+                false => None,
+                true => Some(take.u32v("missing member")?),
+            },
+        },
         _ => return Err(Short("activity")),
     };
     Ok(Entry { id, at, by, what })

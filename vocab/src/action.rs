@@ -40,6 +40,10 @@ wire_words! {
         Stats = "stats",
         RestoreTransaction = "restore_transaction",
         RestorePayment = "restore_payment",
+        AddRecurring = "add_recurring",
+        ListRecurring = "list_recurring",
+        EditRecurring = "edit_recurring",
+        StopRecurring = "stop_recurring",
     }
 }
 
@@ -49,7 +53,7 @@ mod tests {
 
     #[test]
     fn every_action_round_trips_and_is_spelt_once() {
-        assert_eq!(Action::ALL.len(), 34);
+        assert_eq!(Action::ALL.len(), 38);
         for (i, action) in Action::ALL.iter().enumerate() {
             assert_eq!(Action::parse(action.as_str()), Some(*action));
             assert!(Action::ALL[..i].iter().all(|other| other.as_str() != action.as_str()), "{action} twice");

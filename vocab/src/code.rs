@@ -35,6 +35,7 @@ wire_words! {
         UnknownCategory = "unknown_category",
         CategoryExists = "category_exists",
         NotDeleted = "not_deleted",
+        RuleNotFound = "rule_not_found",
     }
 }
 
@@ -44,7 +45,7 @@ mod tests {
 
     #[test]
     fn every_code_round_trips_and_is_spelt_once() {
-        assert_eq!(Code::ALL.len(), 29);
+        assert_eq!(Code::ALL.len(), 30);
         for (i, code) in Code::ALL.iter().enumerate() {
             assert_eq!(Code::parse(code.as_str()), Some(*code));
             assert!(Code::ALL[..i].iter().all(|other| other.as_str() != code.as_str()), "{code} twice");

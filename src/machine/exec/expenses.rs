@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 
 use crate::machine::groups::{Group, KeyRef};
+use crate::machine::history::Occurrence;
 use crate::machine::ledger::{equal_participants, SharesError, Split, Transaction, FIRST_VERSION};
 use crate::machine::{
     misfit, Activity, AddTransaction, Answer, ApplyError, Current, Done, EditTransaction, Error, GroupId, Invalid,
@@ -35,34 +36,46 @@ impl Machine {
         if let Some(repeat) = self.repeated_key((id, entry), user, add.key.as_ref(), KeyKind::Transaction)? {
             return Ok(repeat);
         }
+        let txn = self.new_transaction(entry, user, &mut add, now)?;
+        let answer = Answer::Transaction { done: Done::TransactionAdded, group: id, txn: txn.id, repeated: false };
+        self.commit(id, Record::TransactionAdded { group: id, txn, seq: None }, answer)
+    }
+
+    /// The transaction `add` describes, recorded by `user` at `now` and numbered next, validated
+    /// against the group's current members (also what each recurring occurrence is made by).
+    pub(in crate::machine) fn new_transaction(
+        &self,
+        entry: &Group,
+        user: UserId,
+        add: &mut AddTransaction,
+        now: Millis,
+    ) -> Result<Transaction, Error> {
         check_description(&add.description)?;
-        let foreign = super::currency::convert_add(entry, &mut add)?;
-        let category = check_category(entry, add.category)?;
+        let foreign = super::currency::convert_add(entry, add)?;
+        let category = check_category(entry, add.category.take())?;
         let shares = self.resolve_split(entry, user, add.amount, &add.split)?;
         let paid = match &add.paid_by {
             None => vec![(user, add.amount)],
             Some(list) => self.resolve_paid(entry, add.amount, list)?,
         };
-        let txn = Transaction {
+        Ok(Transaction {
             id: self.next_txn_id,
             payer: user,
             amount: add.amount,
-            description: add.description,
+            description: add.description.clone(),
             split_between: shares.split_between,
             include_payer: shares.include_payer,
             paid,
             owed: shares.owed,
             created_at: now,
             split: shares.split,
-            date: add.date,
-            key: add.key,
+            date: add.date.clone(),
+            key: add.key.clone(),
             version: FIRST_VERSION,
             foreign,
             category,
             rule: None,
-        };
-        let answer = Answer::Transaction { done: Done::TransactionAdded, group: id, txn: txn.id, repeated: false };
-        self.commit(id, Record::TransactionAdded { group: id, txn, seq: None }, answer)
+        })
     }
 
     pub(in crate::machine) fn edit_transaction(
@@ -265,9 +278,18 @@ impl Machine {
                     return misfit("transaction unbalanced, out of order or naming a non-member");
                 }
                 entry.note_key(txn.payer, txn.key.as_ref(), KeyRef::Transaction(txn.id));
-                let what = Activity::TransactionAdded { id: txn.id, amount: txn.amount };
+                let what = match txn.rule {
+                    None => Activity::TransactionAdded { id: txn.id, amount: txn.amount },
+                    Some(rule) => {
+                        let occurrence = Occurrence { id: txn.id, amount: txn.amount, rule };
+                        Activity::RecurringAdded { occurrence: Box::new(occurrence) }
+                    }
+                };
                 entry.history.push(txn.created_at, txn.payer, what);
                 self.next_txn_id = self.next_txn_id.max(txn.id + 1);
+                if let Some(rule) = txn.rule {
+                    self.advance_rule(group, rule);
+                }
             }
             Record::TransactionEdited { txn, by, at, .. } => {
                 // The version is the ledger's count of edits, whatever an older record says.
@@ -304,7 +326,7 @@ fn check_version(group: GroupId, txn: &Transaction, version: Option<u64>) -> Res
 /// control, invisible format character or line separator (`vocab::text::unsafe_in_text`): the text
 /// goes to every member's screen, where an escape would rewrite the terminal and a bidi override
 /// the meaning. Tabs and newlines are controls too: a description is one line.
-fn check_description(description: &str) -> Result<(), Invalid> {
+pub(in crate::machine) fn check_description(description: &str) -> Result<(), Invalid> {
     if description.chars().count() > DESCRIPTION_CHARS_MAX {
         return Err(Invalid::DescriptionTooLong);
     }

@@ -9,6 +9,7 @@ mod expenses;
 mod membership;
 mod payments;
 mod reads;
+mod recurring;
 mod resolve;
 mod restore;
 mod sessions;
