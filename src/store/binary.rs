@@ -352,10 +352,6 @@ fn put_shares(out: &mut Vec<u8>, shares: &[(u32, Cents)]) {
     }
 }
 
-fn take_shares(take: &mut Take) -> Result<Vec<(u32, Cents)>, Short> {
-    take.list("shares", |t| Ok((t.u32v("share user")?, Cents(t.i64v("share")?))))
-}
-
 pub(super) fn put_transaction(out: &mut Vec<u8>, txn: &Transaction) {
     out.u64v(txn.id);
     out.u32v(txn.payer);
@@ -446,48 +442,78 @@ fn take_extras(take: &mut Take) -> Result<Extras, Short> {
 }
 
 pub(super) fn take_transaction(take: &mut Take) -> Result<Transaction, Short> {
-    let (id, payer, amount) = (take.u64v("transaction id")?, take.u32v("payer")?, Cents(take.i64v("amount")?));
-    let description = take.string("description")?;
-    let split_between = take_users(take)?;
-    let include_payer = take.flag("include payer")?;
-    let (paid, owed) = (take_shares(take)?, take_shares(take)?);
-    let created_at = take.i64v("created at")?;
-    let split = match take.byte("split")? {
+    let mut txn = Transaction {
+        id: 0,
+        payer: 0,
+        amount: Cents(0),
+        description: String::new(),
+        split_between: Vec::new(),
+        include_payer: false,
+        paid: Vec::new(),
+        owed: Vec::new(),
+        created_at: 0,
+        split: Split::Equal,
+        date: None,
+        key: None,
+        version: 0,
+        foreign: None,
+        category: None,
+        rule: None,
+    };
+    take_transaction_into(take, &mut txn)?;
+    Ok(txn)
+}
+
+/// Reads a transaction over `txn`, reusing its text and lists' memory: a snapshot's transactions
+/// are read one after another into one `Transaction`, without four allocations each.
+fn take_transaction_into(take: &mut Take, txn: &mut Transaction) -> Result<(), Short> {
+    (txn.id, txn.payer, txn.amount) = (take.u64v("transaction id")?, take.u32v("payer")?, Cents(take.i64v("amount")?));
+    txn.description.clear();
+    txn.description.push_str(take.text("description")?);
+    refill(&mut txn.split_between, take, "members", |t| t.u32v("member"))?;
+    txn.include_payer = take.flag("include payer")?;
+    let share = |t: &mut Take| Ok((t.u32v("share user")?, Cents(t.i64v("share")?)));
+    refill(&mut txn.paid, take, "shares", share)?;
+    refill(&mut txn.owed, take, "shares", share)?;
+    txn.created_at = take.i64v("created at")?;
+    txn.split = match take.byte("split")? {
         0 => Split::Equal,
         1 => Split::Exact,
         2 => Split::Percent { percents: take.list("percents", |t| Ok((t.u32v("user")?, t.u32v("bp")?)))? },
         3 => Split::Shares { weights: take.list("weights", |t| Ok((t.u32v("user")?, t.u64v("weight")?)))? },
         _ => return Err(Short("split")),
     };
-    let (date, key) = (take.opt_string("date")?, take.opt_string("key")?);
-    let version = take.u64v("version")?;
-    let (foreign, category, rule) = take_extras(take)?;
-    Ok(Transaction {
-        id,
-        payer,
-        amount,
-        description,
-        split_between,
-        include_payer,
-        paid,
-        owed,
-        created_at,
-        split,
-        date,
-        key,
-        version,
-        foreign,
-        category,
-        rule,
-    })
+    (txn.date, txn.key) = (take.opt_string("date")?, take.opt_string("key")?);
+    txn.version = take.u64v("version")?;
+    (txn.foreign, txn.category, txn.rule) = take_extras(take)?;
+    Ok(())
+}
+
+/// `list`, into a cleared `Vec` that keeps its capacity.
+fn refill<'a, T>(
+    items: &mut Vec<T>,
+    take: &mut Take<'a>,
+    what: &'static str,
+    mut item: impl FnMut(&mut Take<'a>) -> Result<T, Short>,
+) -> Result<(), Short> {
+    items.clear();
+    for _ in 0..take.count(what)? {
+        items.push(item(take)?);
+    }
+    Ok(())
 }
 
 /// A group's transactions, read into one reused `Transaction` and packed as they come.
 fn take_transactions(take: &mut Take) -> Result<Read, Short> {
     let count = take.count("transactions")?;
     let mut read = Read::with_capacity(count);
-    for _ in 0..count {
-        let txn = take_transaction(take)?;
+    if count == 0 {
+        return Ok(read);
+    }
+    let mut txn = take_transaction(take)?;
+    read.push(&txn).map_err(|_| Short("a transaction unbalanced or out of order"))?;
+    for _ in 1..count {
+        take_transaction_into(take, &mut txn)?;
         read.push(&txn).map_err(|_| Short("a transaction unbalanced or out of order"))?;
     }
     Ok(read)
