@@ -352,6 +352,14 @@ fn put_shares(out: &mut Vec<u8>, shares: &[(u32, Cents)]) {
     }
 }
 
+fn take_shares(take: &mut Take) -> Result<Vec<(u32, Cents)>, Short> {
+    take.list("shares", take_share)
+}
+
+fn take_share(take: &mut Take) -> Result<(u32, Cents), Short> {
+    Ok((take.u32v("share user")?, Cents(take.i64v("share")?)))
+}
+
 pub(super) fn put_transaction(out: &mut Vec<u8>, txn: &Transaction) {
     out.u64v(txn.id);
     out.u32v(txn.payer);
@@ -472,9 +480,8 @@ fn take_transaction_into(take: &mut Take, txn: &mut Transaction) -> Result<(), S
     txn.description.push_str(take.text("description")?);
     refill(&mut txn.split_between, take, "members", |t| t.u32v("member"))?;
     txn.include_payer = take.flag("include payer")?;
-    let share = |t: &mut Take| Ok((t.u32v("share user")?, Cents(t.i64v("share")?)));
-    refill(&mut txn.paid, take, "shares", share)?;
-    refill(&mut txn.owed, take, "shares", share)?;
+    refill(&mut txn.paid, take, "shares", take_share)?;
+    refill(&mut txn.owed, take, "shares", take_share)?;
     txn.created_at = take.i64v("created at")?;
     txn.split = match take.byte("split")? {
         0 => Split::Equal,
