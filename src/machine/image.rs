@@ -12,7 +12,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::groups::KeyRef;
+use super::groups::{Group, KeyRef};
 use super::history::{Activity, Entry, History};
 use super::ledger::{Payment, PaymentId, Transaction};
 use super::packed::Packed;
@@ -411,22 +411,7 @@ impl Machine {
         for KeyImage { user, key, made } in image.keys {
             group.keys.entry((user, key)).or_insert(made);
         }
-        for name in image.categories {
-            if group.find_category(&name).is_some() {
-                return Err(ApplyError(format!("snapshot: category {name:?} twice in group {}", image.name)));
-            }
-            group.categories.push(name);
-        }
-        let rules_fit = image.rules.rules.iter().all(|(&id, rule)| {
-            id == rule.id
-                && id < image.rules.next_id
-                && known(&rule.by)
-                && vocab::parse_date(&rule.schedule.start).is_ok()
-        });
-        if !rules_fit || image.rules.next_id == 0 {
-            return Err(ApplyError(format!("snapshot: the recurring rules of group {} do not fit it", image.name)));
-        }
-        group.rules = image.rules;
+        restore_lists(group, &image.name, image.categories, image.rules, state.users.len())?;
         let last = packed.last().map(|t| t.id);
         if last.is_some_and(|id| id >= state.next_txn_id) || !group.ledger.restore(packed, &effects, &group.member_pos)
         {
@@ -434,4 +419,31 @@ impl Machine {
         }
         Ok(())
     }
+}
+
+/// A group's added categories and recurring rules, checked against the group and its users.
+fn restore_lists(
+    group: &mut Group,
+    name: &str,
+    categories: Vec<String>,
+    rules: Rules,
+    users: usize,
+) -> Result<(), ApplyError> {
+    for category in categories {
+        if group.find_category(&category).is_some() {
+            return Err(ApplyError(format!("snapshot: category {category:?} twice in group {name}")));
+        }
+        group.categories.push(category);
+    }
+    let rules_fit = rules.rules.iter().all(|(&id, rule)| {
+        id == rule.id
+            && id < rules.next_id
+            && (rule.by as usize) < users
+            && vocab::parse_date(&rule.schedule.start).is_ok()
+    });
+    if !rules_fit || rules.next_id == 0 {
+        return Err(ApplyError(format!("snapshot: the recurring rules of group {name} do not fit it")));
+    }
+    group.rules = rules;
+    Ok(())
 }

@@ -98,27 +98,40 @@ impl From<&machine::Error> for Error {
             }
             E::Invalid(invalid) => (Code::BadRequest, invalid_words(invalid)),
             E::Internal => (Code::Internal, "Internal server error".into()),
-            E::UnknownCategory { name, valid } => (
-                Code::UnknownCategory,
-                format!("Field 'category': {name:?} is not one of the group's categories: {}", valid.join(", ")),
-            ),
-            E::CategoryExists { name } => {
-                (Code::CategoryExists, format!("The group already has the category {name:?}"))
-            }
-            E::TooManyCategories => (Code::Limit, format!("A group can add at most {CATEGORIES_ADDED_MAX} categories")),
-            E::NotDeleted(KeyKind::Transaction) => {
-                (Code::NotDeleted, "The transaction is not deleted (it is in the group already)".into())
-            }
-            E::NotDeleted(KeyKind::Payment) => {
-                (Code::NotDeleted, "The payment is not deleted (it is in the group already)".into())
-            }
-            E::RuleNotFound => (Code::RuleNotFound, "Recurring rule not found".into()),
-            E::TooManyRules => (
-                Code::Limit,
-                format!("A group holds at most {} recurring rules", crate::machine::recurring::RULES_PER_GROUP_MAX),
-            ),
+            E::UnknownCategory { .. }
+            | E::CategoryExists { .. }
+            | E::TooManyCategories
+            | E::NotDeleted(_)
+            | E::RuleNotFound
+            | E::TooManyRules => trip_words(error),
         };
         Error::new(code, message)
+    }
+}
+
+/// The codes and words of the refusals issue 15's actions brought (categories, undo, recurring rules).
+fn trip_words(error: &machine::Error) -> (Code, String) {
+    use machine::Error as E;
+    match error {
+        E::UnknownCategory { name, valid } => (
+            Code::UnknownCategory,
+            format!("Field 'category': {name:?} is not one of the group's categories: {}", valid.join(", ")),
+        ),
+        E::CategoryExists { name } => (Code::CategoryExists, format!("The group already has the category {name:?}")),
+        E::TooManyCategories => (Code::Limit, format!("A group can add at most {CATEGORIES_ADDED_MAX} categories")),
+        E::NotDeleted(KeyKind::Transaction) => {
+            (Code::NotDeleted, "The transaction is not deleted (it is in the group already)".into())
+        }
+        E::NotDeleted(KeyKind::Payment) => {
+            (Code::NotDeleted, "The payment is not deleted (it is in the group already)".into())
+        }
+        E::RuleNotFound => (Code::RuleNotFound, "Recurring rule not found".into()),
+        E::TooManyRules => (
+            Code::Limit,
+            format!("A group holds at most {} recurring rules", crate::machine::recurring::RULES_PER_GROUP_MAX),
+        ),
+        // `from` sends only the errors above here.
+        _ => (Code::Internal, "Internal server error".into()),
     }
 }
 

@@ -616,44 +616,30 @@ fn put_entry(out: &mut Vec<u8>, entry: &Entry) {
             out.push(10);
             out.flag(*has_password);
         }
-        Activity::CategoryAdded { name } => {
-            out.push(20);
-            out.text(name);
-        }
-        Activity::TransactionRestored { txn } => {
-            out.push(21);
-            put_transaction(out, txn);
-        }
-        Activity::PaymentRestored { payment } => {
-            out.push(22);
-            put_payment(out, payment);
-        }
-        Activity::RecurringAdded { occurrence } => {
-            out.push(30);
+        Activity::CategoryAdded { name } => tagged(out, 20, |out| out.text(name)),
+        Activity::TransactionRestored { txn } => tagged(out, 21, |out| put_transaction(out, txn)),
+        Activity::PaymentRestored { payment } => tagged(out, 22, |out| put_payment(out, payment)),
+        Activity::RecurringAdded { occurrence } => tagged(out, 30, |out| {
             out.u64v(occurrence.id);
             out.i64v(occurrence.amount.0);
             out.u64v(occurrence.rule);
-        }
-        Activity::RuleAdded { rule } => {
-            out.push(31);
-            put_rule(out, rule);
-        }
-        Activity::RuleEdited { rule } => {
-            out.push(32);
-            put_rule(out, rule);
-        }
-        Activity::RuleStopped { rule, missing } => {
-            out.push(33);
+        }),
+        Activity::RuleAdded { rule } => tagged(out, 31, |out| put_rule(out, rule)),
+        Activity::RuleEdited { rule } => tagged(out, 32, |out| put_rule(out, rule)),
+        Activity::RuleStopped { rule, missing } => tagged(out, 33, |out| {
             out.u64v(*rule);
-            match missing {
-                None => out.push(0),
-                Some(user) => {
-                    out.push(1);
-                    out.u32v(*user);
-                }
+            out.flag(missing.is_some());
+            if let Some(user) = missing {
+                out.u32v(*user);
             }
-        }
+        }),
     }
+}
+
+/// An activity's tag, then what `body` writes.
+fn tagged(out: &mut Vec<u8>, tag: u8, body: impl FnOnce(&mut Vec<u8>)) {
+    out.push(tag);
+    body(out);
 }
 
 fn take_entry(take: &mut Take) -> Result<Entry, Short> {
