@@ -742,7 +742,14 @@ mod tests {
         let image = machine.image();
         let mut section = Vec::new();
         put_group(&mut section, &image.groups[0]);
-        assert_eq!(&section[section.len() - 5..], &[1, 3, b's', b'k', b'i']);
+        // The categories, then the recurring rules (none: the next rule id and a count of 0).
+        let rules = {
+            let mut rules = Vec::new();
+            put_rules(&mut rules, &crate::machine::recurring::Rules::default());
+            rules.len()
+        };
+        let categories_end = section.len() - rules;
+        assert_eq!(&section[categories_end - 5..categories_end], &[1, 3, b's', b'k', b'i']);
         let group = take_group(&mut Take::new(&section)).unwrap();
         assert_eq!(group.categories, ["ski"]);
         // Version 2 wrote everything up to the keys; its history entry tags stop at 10, so this
