@@ -91,6 +91,7 @@ pub enum Current {
 pub enum Setting {
     Password,
     Currency,
+    Convert,
 }
 
 /// Which list of names a rule is about.
@@ -155,6 +156,13 @@ pub enum Invalid {
     /// The group's currency cannot change: it has expenses entered in other currencies, converted
     /// at rates relative to it.
     CurrencyLocked,
+    /// `set_group_convert` once the group has transactions or payments (or deleted ones that could
+    /// be restored).
+    ConvertLocked,
+    /// A `rate` in a group that converts at settlement.
+    RateAtSettlement,
+    /// A payment's `currency` other than the group's, in a group that converts at entry.
+    PaymentCurrencyAtEntry,
 }
 
 /// A text field the character rules apply to.

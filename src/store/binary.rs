@@ -15,14 +15,15 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use super::bytes::{Put, Short, Take};
 use crate::machine::history::{Activity, Entry};
 use crate::machine::image::{GroupImage, GroupRef, ImageRef, KeyImage, Read, StateImage, TokenImage, UserImage};
-use crate::machine::{ApplyError, Foreign, KeyRef, Payment, Rate, Split, TokenHash, Transaction};
+use crate::machine::{ApplyError, Convert, Foreign, KeyRef, Payment, Rate, Split, TokenHash, Transaction};
 use crate::money::Cents;
 
 pub const MAGIC: &[u8; 8] = b"SPLITIMG";
 /// The binary image version this build writes and reads. 2: a transaction ends with its extras
 /// (foreign amount, category, recurring rule); version 1 images, which have none, still read. 3: a
-/// group section ends with the categories it added (older images: none).
-pub const IMAGE_VERSION: u32 = 3;
+/// group section ends with the categories it added (older images: none). 4: a payment ends with its
+/// currency, a group section with when it converts (`put_convert`; older: at entry, no currency).
+pub const IMAGE_VERSION: u32 = 4;
 const STATE: u8 = 1;
 const GROUP: u8 = 2;
 /// Kind, length, checksum.
@@ -197,6 +198,26 @@ fn put_group(out: &mut Vec<u8>, group: &GroupRef) {
     }
     out.u64v(group.categories.len() as u64);
     group.categories.iter().for_each(|name| out.text(name));
+    put_convert(out, group.convert);
+}
+
+/// Since version 4, after everything else: when the group converts (0: at entry, 1: at settlement).
+fn put_convert(out: &mut Vec<u8>, convert: Convert) {
+    out.push(match convert {
+        Convert::AtEntry => 0,
+        Convert::AtSettlement => 1,
+    });
+}
+
+fn take_convert(take: &mut Take) -> Result<Convert, Short> {
+    if take.version < 4 {
+        return Ok(Convert::AtEntry);
+    }
+    match take.byte("convert")? {
+        0 => Ok(Convert::AtEntry),
+        1 => Ok(Convert::AtSettlement),
+        _ => Err(Short("convert")),
+    }
 }
 
 fn take_group(take: &mut Take) -> Result<GroupImage, Short> {
@@ -215,6 +236,7 @@ fn take_group(take: &mut Take) -> Result<GroupImage, Short> {
             Ok(KeyImage { user: t.u32v("key user")?, key: t.string("key")?, made: take_key_ref(t)? })
         })?,
         categories: if take.version >= 3 { take.list("categories", |t| t.string("category"))? } else { Vec::new() },
+        convert: take_convert(take)?,
     })
 }
 
@@ -385,6 +407,8 @@ pub(super) fn put_payment(out: &mut Vec<u8>, p: &Payment) {
     out.i64v(p.created_at);
     out.opt_text(p.date.as_deref());
     out.opt_text(p.key.as_deref());
+    // Since version 4.
+    out.opt_text(p.currency.as_deref());
 }
 
 pub(super) fn take_payment(take: &mut Take) -> Result<Payment, Short> {
@@ -397,6 +421,7 @@ pub(super) fn take_payment(take: &mut Take) -> Result<Payment, Short> {
         created_at: take.i64v("payment created at")?,
         date: take.opt_string("payment date")?,
         key: take.opt_string("payment key")?,
+        currency: if take.version >= 4 { take.opt_string("payment currency")? } else { None },
     })
 }
 
@@ -466,6 +491,10 @@ fn put_entry(out: &mut Vec<u8>, entry: &Entry) {
             out.push(10);
             out.flag(*has_password);
         }
+        Activity::ConvertSet { convert } => {
+            out.push(30);
+            put_convert(out, *convert);
+        }
         Activity::CategoryAdded { name } => {
             out.push(20);
             out.text(name);
@@ -498,6 +527,7 @@ fn take_entry(take: &mut Take) -> Result<Entry, Short> {
         8 => Activity::SettlementRecorded { payments: take.list("settlement", take_payment)?.into() },
         9 => Activity::PaymentDeleted { payment: Box::new(take_payment(take)?) },
         10 => Activity::PasswordChanged { has_password: take.flag("has password")? },
+        30 => Activity::ConvertSet { convert: take_convert(take)? },
         20 => Activity::CategoryAdded { name: take.text("category")?.into() },
         21 => Activity::TransactionRestored { txn: Box::new(take_transaction(take)?) },
         22 => Activity::PaymentRestored { payment: Box::new(take_payment(take)?) },
@@ -568,7 +598,8 @@ mod tests {
         let image = machine.image();
         let mut section = Vec::new();
         put_group(&mut section, &image.groups[0]);
-        assert_eq!(&section[section.len() - 5..], &[1, 3, b's', b'k', b'i']);
+        // The categories, then (version 4) the convert setting: at entry.
+        assert_eq!(&section[section.len() - 6..], &[1, 3, b's', b'k', b'i', 0]);
         let group = take_group(&mut Take::new(&section)).unwrap();
         assert_eq!(group.categories, ["ski"]);
         // Version 2 wrote everything up to the keys; its history entry tags stop at 10, so this
@@ -576,6 +607,37 @@ mod tests {
         let v2 = as_version_two(&section);
         let group = take_group(&mut Take::written_by(&v2, 2)).unwrap();
         assert!(group.categories.is_empty());
+    }
+
+    #[test]
+    fn version_four_keeps_the_convert_setting_and_a_payment_currency_and_version_three_has_neither() {
+        let mut payment = Payment {
+            id: 3,
+            from: 1,
+            to: 2,
+            amount: Cents(500),
+            by: 1,
+            created_at: 9,
+            date: None,
+            key: None,
+            currency: Some("JPY".into()),
+        };
+        let mut bytes = Vec::new();
+        put_payment(&mut bytes, &payment);
+        assert_eq!(take_payment(&mut Take::new(&bytes)), Ok(payment.clone()));
+        payment.currency = None;
+        let mut plain = Vec::new();
+        put_payment(&mut plain, &payment);
+        // Version 3 wrote the same without the currency's presence byte.
+        let v3 = &plain[..plain.len() - 1];
+        let mut take = Take::written_by(v3, 3);
+        assert_eq!(take_payment(&mut take), Ok(payment));
+        assert!(take.is_empty());
+        let mut convert = Vec::new();
+        put_convert(&mut convert, Convert::AtSettlement);
+        assert_eq!(take_convert(&mut Take::new(&convert)), Ok(Convert::AtSettlement));
+        assert_eq!(take_convert(&mut Take::written_by(&[], 3)), Ok(Convert::AtEntry));
+        assert!(take_convert(&mut Take::new(&[7])).is_err());
     }
 
     /// `section` (one group, created and given one category) as version 2 wrote it: one history
