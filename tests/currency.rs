@@ -93,3 +93,55 @@ fn the_entry_survives_a_restart_and_a_crash() {
     alice.login_as("alice");
     assert_eq!(transactions(&mut alice), edited, "the log replays the new rate");
 }
+
+/// A group that converts at settlement, over TCP: amounts kept in yen, balances and plans per
+/// currency, a recorded plan zeroing every currency, a refused rate on a connection that stays
+/// usable, and all of it surviving a crash (log replay, binary payment records with a currency)
+/// and a clean restart (snapshot).
+#[test]
+fn a_group_that_converts_at_settlement_over_tcp() {
+    let dir = TempDir::new("cur-settle");
+    let server = Server::start(dir.path(), &[]);
+    let mut alice = server.connect();
+    let mut bob = server.connect();
+    alice.login_as("alice");
+    bob.login_as("bob");
+    ok(&alice.request("create_group", json!({"group": "trip", "currency": "EUR", "convert": "at_settlement"})));
+    ok(&bob.request("join_group", json!({"group": "trip"})));
+    let refused = alice.request(
+        "add_transaction",
+        json!({"group": "trip", "amount": 1000, "currency": "JPY", "rate": 0.006, "split_between": ["alice", "bob"]}),
+    );
+    assert_eq!(refused["code"], "bad_request", "{refused}");
+    let added = ok(&alice.request(
+        "add_transaction",
+        json!({"group": "trip", "amount": 1000, "currency": "JPY", "split_between": ["alice", "bob"]}),
+    ))
+    .clone();
+    assert_eq!(added["transaction"]["amount"].to_string(), "1000");
+    ok(&bob.request("add_transaction", json!({"group": "trip", "amount": 3, "split_between": ["alice", "bob"]})));
+    let balances = ok(&bob.request("view_balances", json!({"group": "trip"}))).clone();
+    assert_eq!(balances["balances"]["bob"].to_string(), "1.50");
+    assert_eq!(balances["by_currency"]["JPY"]["bob"].to_string(), "-500");
+    ok(&bob.request("record_payment", json!({"group": "trip", "to": "alice", "amount": 100, "currency": "JPY"})));
+    server.kill9();
+
+    let server = Server::start(dir.path(), &[]);
+    let mut alice = server.connect();
+    alice.login_as("alice");
+    let replayed = ok(&alice.request("view_balances", json!({"group": "trip"}))).clone();
+    assert_eq!(replayed["by_currency"]["JPY"]["bob"].to_string(), "-400", "the log replays the yen payment");
+    let plan = ok(&alice.request("settle", json!({"group": "trip", "record": true}))).clone();
+    assert_eq!(plan["by_currency"]["JPY"]["settlements"].to_string(), r#"[{"amount":400,"from":"bob","to":"alice"}]"#);
+    assert_eq!(plan["settlements"][0]["amount"].to_string(), "1.50");
+    assert_eq!(server.terminate(), Some(0));
+
+    let server = Server::start(dir.path(), &[]);
+    let mut alice = server.connect();
+    alice.login_as("alice");
+    let after = ok(&alice.request("view_balances", json!({"group": "trip"}))).clone();
+    assert_eq!(after["by_currency"], json!({}), "every currency settled: {after}");
+    assert_eq!(cents(&after["balances"]["alice"]), 0);
+    let info = ok(&alice.request("group_info", json!({"group": "trip"}))).clone();
+    assert_eq!(info["convert"], "at_settlement", "the snapshot keeps the setting");
+}

@@ -98,7 +98,15 @@ fn script_command(step: usize) -> (usize, Command) {
     match step {
         0..=2 => (step, Command::Signup(credentials(step))),
         n if is_login_step(n) => (n % 3, Command::Login(credentials(n % 3))),
-        3 => (0, Command::CreateGroup(CreateGroup { group: "trip".into(), password: String::new(), currency: None })),
+        3 => (
+            0,
+            Command::CreateGroup(CreateGroup {
+                group: "trip".into(),
+                password: String::new(),
+                currency: None,
+                convert: None,
+            }),
+        ),
         4 | 5 => (step - 3, Command::JoinGroup(JoinGroup { group: "trip".into(), password: String::new() })),
         n => (
             n % 3,

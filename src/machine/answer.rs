@@ -130,6 +130,7 @@ pub enum Done {
     PasswordChanged,
     PasswordRemoved,
     CurrencySet,
+    ConvertSet,
     TransactionAdded,
     TransactionEdited,
     TransactionUnchanged,
@@ -161,8 +162,21 @@ pub struct Settlement {
     pub proven_minimal: bool,
     pub lower_bound: usize,
     /// `Some` when the plan was asked to be recorded: the payments made of it (empty when nothing
-    /// was owed).
+    /// was owed), those of `others` after the group currency's.
     pub recorded: Option<Recorded>,
+    /// In a group that converts at settlement: a plan per other currency with a balance, by code
+    /// (each transfer in that currency's minor units). Empty otherwise.
+    pub others: Vec<CurrencyPlan>,
+}
+
+/// The plan for the balances in one other currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrencyPlan {
+    pub currency: String,
+    pub transfers: Vec<Transfer>,
+    pub method: Method,
+    pub proven_minimal: bool,
+    pub lower_bound: usize,
 }
 
 /// The payments a recorded settlement made.

@@ -4,6 +4,7 @@
 //! well-formed (types, shapes, lengths the wire can check) but not yet validated against the state:
 //! names are still names, and the machine resolves them to members, refusing what does not fit.
 
+use super::groups::Convert;
 use super::tokens::Secret;
 use crate::money::Cents;
 use crate::settle::Method;
@@ -46,6 +47,8 @@ pub struct CreateGroup {
     pub password: String,
     /// `None`: the default currency.
     pub currency: Option<String>,
+    /// `None`: at entry.
+    pub convert: Option<Convert>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,9 +111,12 @@ pub struct RecordPayment {
     /// `None`: the caller paid.
     pub from: Option<String>,
     pub to: String,
+    /// In `currency`'s minor units when it is given.
     pub amount: Cents,
     pub date: Option<String>,
     pub key: Option<String>,
+    /// `None`: the group's currency. Another only in a group that converts at settlement.
+    pub currency: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,6 +201,10 @@ pub enum Command {
     SetGroupCurrency {
         group: String,
         currency: String,
+    },
+    SetGroupConvert {
+        group: String,
+        convert: Convert,
     },
     AddTransaction(AddTransaction),
     EditTransaction(EditTransaction),

@@ -95,6 +95,7 @@ pub enum Current {
 pub enum Setting {
     Password,
     Currency,
+    Convert,
 }
 
 /// Which list of names a rule is about.
@@ -161,6 +162,13 @@ pub enum Invalid {
     CurrencyLocked,
     /// A recurring rule's `until` is before its `start`.
     UntilBeforeStart,
+    /// `set_group_convert` once the group has transactions or payments (or deleted ones that could
+    /// be restored).
+    ConvertLocked,
+    /// A `rate` in a group that converts at settlement.
+    RateAtSettlement,
+    /// A payment's `currency` other than the group's, in a group that converts at entry.
+    PaymentCurrencyAtEntry,
 }
 
 /// A text field the character rules apply to.

@@ -45,7 +45,9 @@ impl Details {
 /// Every member's (current and former) details, from one pass over the group's ledger.
 pub fn details(group: &Group) -> HashMap<UserId, Details> {
     let mut all: HashMap<UserId, Details> = HashMap::new();
-    for txn in group.ledger.transactions() {
+    // In the group's currency only: amounts kept in another (a group that converts at settlement)
+    // are not comparable, and `view_balances` shows those per currency.
+    for txn in group.ledger.transactions().filter(|t| t.settled_in().is_none()) {
         for &(user, cents) in &txn.paid {
             all.entry(user).or_default().paid += i128::from(cents.0);
         }
@@ -53,7 +55,7 @@ pub fn details(group: &Group) -> HashMap<UserId, Details> {
             all.entry(user).or_default().share += i128::from(cents.0);
         }
     }
-    for payment in group.ledger.payments() {
+    for payment in group.ledger.payments().iter().filter(|p| p.currency.is_none()) {
         all.entry(payment.from).or_default().payments_sent += i128::from(payment.amount.0);
         all.entry(payment.to).or_default().payments_received += i128::from(payment.amount.0);
     }
@@ -77,12 +79,13 @@ pub fn pairwise(group: &Group) -> BTreeMap<(UserId, UserId), i128> {
             *net.entry((to, from)).or_default() -= cents;
         }
     };
-    for txn in group.ledger.transactions() {
+    // In the group's currency only, as `details`.
+    for txn in group.ledger.transactions().filter(|t| t.settled_in().is_none()) {
         for (debtor, creditor, cents) in transaction_debts(&txn.paid, &txn.owed) {
             owe(debtor, creditor, i128::from(cents));
         }
     }
-    for payment in group.ledger.payments() {
+    for payment in group.ledger.payments().iter().filter(|p| p.currency.is_none()) {
         // Paying someone back reduces what you owe them (or makes them owe you).
         owe(payment.from, payment.to, -i128::from(payment.amount.0));
     }

@@ -33,6 +33,30 @@ pub const GROUP_MEMBERS_MAX: usize = 10_000;
 /// The currency label of a group created without one (the original printed ₹).
 pub const DEFAULT_CURRENCY: &str = "INR";
 
+/// When a group turns amounts entered in another currency into its own: at entry (at the rate
+/// the user gives, the default) or at settlement (never: balances and plans are kept per currency).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Convert {
+    #[default]
+    AtEntry,
+    AtSettlement,
+}
+
+impl Convert {
+    /// The wire word: `at_entry`, `at_settlement`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Convert::AtEntry => "at_entry",
+            Convert::AtSettlement => "at_settlement",
+        }
+    }
+
+    pub fn is_at_entry(&self) -> bool {
+        *self == Convert::AtEntry
+    }
+}
+
 /// What an idempotency key produced the first time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -59,6 +83,8 @@ pub struct Group {
     pub created_at: i64,
     /// ISO 4217 code, a display label only.
     pub currency: String,
+    /// When amounts in other currencies are converted (`set_group_convert`).
+    pub convert: Convert,
     pub history: History,
     /// `(user, key)` -> what that user's first request with that key made.
     pub keys: HashMap<(UserId, String), KeyRef>,
@@ -104,10 +130,11 @@ impl Group {
         true
     }
 
-    /// Makes `user` a former member; `false` if not a member now or their balance is not zero.
+    /// Makes `user` a former member; `false` if not a member now or a balance (in any currency) is
+    /// not zero.
     pub fn remove_member(&mut self, user: UserId) -> bool {
         match self.member_pos.get(&user) {
-            Some(&slot) if self.active[slot] && self.ledger.balances[slot] == Cents::ZERO => {
+            Some(&slot) if self.active[slot] && self.ledger.settled_up(slot) => {
                 self.active[slot] = false;
                 self.members.retain(|&m| m != user);
                 true
@@ -119,6 +146,21 @@ impl Group {
     /// The balance of a current or former member (zero for anyone else).
     pub fn balance(&self, user: UserId) -> Cents {
         self.slot(user).map_or(Cents::ZERO, |slot| self.ledger.balances[slot])
+    }
+
+    /// Whether `user`'s balance is zero in every currency (anyone not in the group: yes).
+    pub fn settled_up(&self, user: UserId) -> bool {
+        self.slot(user).is_none_or(|slot| self.ledger.settled_up(slot))
+    }
+
+    /// Per other currency with a balance that is not zero (a group that converts at settlement), by
+    /// code: current members with their balances in it, in join order.
+    pub fn other_balances(&self) -> Vec<(&str, Vec<(UserId, Cents)>)> {
+        let shown = |column: &[Cents]| column.iter().any(|c| *c != Cents::ZERO);
+        let of = |column: &[Cents]| -> Vec<(UserId, Cents)> {
+            self.members.iter().map(|&m| (m, self.slot(m).map_or(Cents::ZERO, |s| column[s]))).collect()
+        };
+        self.ledger.others().filter(|(_, column)| shown(column)).map(|(code, column)| (code, of(column))).collect()
     }
 
     /// Current members with their balances, in join order.
@@ -306,6 +348,7 @@ impl Groups {
             ledger: Ledger::default(),
             created_at,
             currency,
+            convert: Convert::AtEntry,
             history: History::default(),
             keys: HashMap::new(),
             categories: Vec::new(),

@@ -16,6 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::groups::Convert;
 use super::ledger::{Payment, Transaction, TxnId};
 use super::recurring::{Rule, RuleId};
 use super::UserId;
@@ -29,6 +30,10 @@ pub enum Activity {
     GroupCreated,
     CurrencySet {
         currency: Box<str>,
+    },
+    /// `set_group_convert` (or `create_group` with `convert`).
+    ConvertSet {
+        convert: Convert,
     },
     MemberJoined {
         member: UserId,
@@ -108,6 +113,7 @@ impl Activity {
         match self {
             Activity::GroupCreated => "group_created",
             Activity::CurrencySet { .. } => "currency_set",
+            Activity::ConvertSet { .. } => "convert_set",
             Activity::MemberJoined { .. } => "member_joined",
             Activity::MemberLeft { .. } => "member_left",
             Activity::TransactionAdded { .. } => "transaction_added",

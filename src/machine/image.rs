@@ -12,7 +12,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::groups::{Group, KeyRef};
+use super::groups::{Convert, Group, KeyRef};
 use super::history::{Activity, Entry, History};
 use super::ledger::{Payment, PaymentId, Transaction};
 use super::packed::Packed;
@@ -74,6 +74,9 @@ pub struct GroupRef<'a> {
     /// Recurring rules and the next rule id; absent while the group never had one.
     #[serde(skip_serializing_if = "Rules::is_empty")]
     pub rules: &'a Rules,
+    /// Written only for a group that converts at settlement.
+    #[serde(skip_serializing_if = "Convert::is_at_entry")]
+    pub convert: Convert,
 }
 
 /// A group's transactions as the image writes them: unpacked one at a time from the ledger, never
@@ -177,6 +180,9 @@ pub struct GroupImage {
     /// Absent in images from before recurring expenses.
     #[serde(default)]
     pub rules: Rules,
+    /// Absent in images from before it (and for a group that converts at entry).
+    #[serde(default)]
+    pub convert: Convert,
 }
 
 /// A group's transactions as an image is read: each checked balanced and in id order and packed as
@@ -187,6 +193,9 @@ pub struct Read {
     packed: Vec<Packed>,
     /// Net effect per user (+paid −owed), in first-seen order.
     effects: Vec<(UserId, i128)>,
+    /// The same for the transactions kept in another currency (a group that converts at
+    /// settlement), per currency in first-seen order; empty for most groups.
+    others: Vec<(String, Vec<(UserId, i128)>)>,
     /// `(recorder, key, transaction)` of the keyed ones.
     keys: Vec<(UserId, String, TxnId)>,
 }
@@ -201,11 +210,21 @@ impl Read {
         if !txn.is_balanced() || self.packed.last().is_some_and(|last| last.id >= txn.id) {
             return Err(ApplyError(format!("snapshot: transaction {} is unbalanced or out of order", txn.id)));
         }
+        let effects = match txn.settled_in() {
+            None => &mut self.effects,
+            Some(code) => match self.others.iter().position(|(c, _)| c == code) {
+                Some(at) => &mut self.others[at].1,
+                None => {
+                    self.others.push((code.to_string(), Vec::new()));
+                    &mut self.others.last_mut().ok_or_else(|| ApplyError("snapshot: no currency".into()))?.1
+                }
+            },
+        };
         let shares = txn.paid.iter().map(|&(u, c)| (u, c.0)).chain(txn.owed.iter().map(|&(u, c)| (u, -c.0)));
         for (user, cents) in shares {
-            match self.effects.iter_mut().find(|(u, _)| *u == user) {
+            match effects.iter_mut().find(|(u, _)| *u == user) {
                 Some((_, net)) => *net += i128::from(cents),
-                None => self.effects.push((user, i128::from(cents))),
+                None => effects.push((user, i128::from(cents))),
             }
         }
         if let Some(key) = &txn.key {
@@ -283,6 +302,7 @@ impl Machine {
                     keys: if g.history.oldest() > 1 { key_images(g) } else { Vec::new() },
                     categories: &g.categories,
                     rules: &g.rules,
+                    convert: g.convert,
                 })
                 .collect(),
             tokens: self
@@ -403,7 +423,8 @@ impl Machine {
                 _ => {}
             }
         }
-        let Read { packed, effects, keys: keyed } = image.transactions;
+        group.convert = image.convert;
+        let Read { packed, effects, others, keys: keyed } = image.transactions;
         keys.extend(keyed.into_iter().map(|(user, key, txn)| (user, Some(key), KeyRef::Transaction(txn))));
         for (user, key, made) in keys {
             group.note_key(user, key.as_ref(), made);
@@ -413,7 +434,8 @@ impl Machine {
         }
         restore_lists(group, &image.name, image.categories, image.rules, state.users.len())?;
         let last = packed.last().map(|t| t.id);
-        if last.is_some_and(|id| id >= state.next_txn_id) || !group.ledger.restore(packed, &effects, &group.member_pos)
+        if last.is_some_and(|id| id >= state.next_txn_id)
+            || !group.ledger.restore(packed, &effects, &others, &group.member_pos)
         {
             return Err(ApplyError(format!("snapshot: the transactions of group {} do not fit it", image.name)));
         }

@@ -108,6 +108,12 @@ pub struct Foreign {
 }
 
 impl Foreign {
+    /// The currency this entry moves balances in when it is not the group's: an entry kept in its
+    /// own currency (no rate: the group converts at settlement).
+    pub fn settled_in(&self) -> Option<&str> {
+        self.rate.is_none().then_some(self.currency.as_str())
+    }
+
     /// A currency code, a positive amount, and a rate above zero when there is one.
     pub fn is_valid(&self) -> bool {
         vocab::is_currency_code(&self.currency) && self.amount.0 > 0 && self.rate.is_none_or(|r| r.digits > 0)
@@ -130,6 +136,11 @@ fn is_first_version(version: &u64) -> bool {
 }
 
 impl Transaction {
+    /// The currency whose balances this transaction moves; `None`: the group's.
+    pub fn settled_in(&self) -> Option<&str> {
+        self.foreign.as_ref().and_then(Foreign::settled_in)
+    }
+
     /// The invariant every stored transaction keeps: both sides sum exactly to the amount.
     pub fn is_balanced(&self) -> bool {
         let paid: i128 = self.paid.iter().map(|(_, c)| c.0 as i128).sum();
@@ -244,11 +255,15 @@ pub struct Payment {
     pub date: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// The currency paid in, in a group that converts at settlement (its minor units); `None`:
+    /// the group's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
 }
 
 impl Payment {
     pub fn is_valid(&self) -> bool {
-        self.amount.0 > 0 && self.from != self.to
+        self.amount.0 > 0 && self.from != self.to && self.currency.as_deref().is_none_or(vocab::is_currency_code)
     }
 }
 
@@ -257,8 +272,12 @@ impl Payment {
 /// and handed out whole (`Transaction`, owned) when asked for.
 #[derive(Debug, Default)]
 pub struct Ledger {
-    /// Balance per member slot (see `Group::slots`); positive = is owed.
+    /// Balance per member slot (see `Group::slots`), in the group's currency; positive = is owed.
     pub balances: Vec<Cents>,
+    /// In a group that converts at settlement, the balances in each other currency its entries
+    /// were made in (per slot, in that currency's minor units), sorted by code. Empty, and no
+    /// allocation, for a group that never had one.
+    others: Vec<(String, Vec<Cents>)>,
     transactions: Vec<Packed>,
     payments: Vec<Payment>,
 }
@@ -266,6 +285,44 @@ pub struct Ledger {
 impl Ledger {
     pub fn add_member(&mut self) {
         self.balances.push(Cents::ZERO);
+        for (_, column) in &mut self.others {
+            column.push(Cents::ZERO);
+        }
+    }
+
+    /// The balances in `currency` (`None`: the group's), made (at zero) the first time one is named.
+    fn column_mut(&mut self, currency: Option<&str>) -> &mut Vec<Cents> {
+        let Some(code) = currency else { return &mut self.balances };
+        let at = match self.others.binary_search_by(|(c, _)| c.as_str().cmp(code)) {
+            Ok(at) => at,
+            Err(at) => {
+                self.others.insert(at, (code.to_string(), vec![Cents::ZERO; self.balances.len()]));
+                at
+            }
+        };
+        &mut self.others[at].1
+    }
+
+    /// The balances in other currencies than the group's (per slot), by code.
+    pub fn others(&self) -> impl Iterator<Item = (&str, &[Cents])> {
+        self.others.iter().map(|(code, column)| (code.as_str(), column.as_slice()))
+    }
+
+    /// Whether slot `slot`'s balance is zero in every currency.
+    pub fn settled_up(&self, slot: usize) -> bool {
+        let zero = |column: &[Cents]| column.get(slot).is_none_or(|c| *c == Cents::ZERO);
+        zero(&self.balances) && self.others.iter().all(|(_, column)| zero(column))
+    }
+
+    /// The first other currency whose balances do not sum to zero (for invariant checks).
+    pub fn unbalanced_currency(&self) -> Option<&str> {
+        let sum = |column: &[Cents]| column.iter().map(|c| i128::from(c.0)).sum::<i128>();
+        self.others.iter().find(|(_, column)| sum(column) != 0).map(|(code, _)| code.as_str())
+    }
+
+    /// Whether every other currency has a balance per slot.
+    pub fn others_fit(&self) -> bool {
+        self.others.iter().all(|(_, column)| column.len() == self.balances.len())
     }
 
     /// How many transactions the group has.
@@ -342,20 +399,27 @@ impl Ledger {
     /// Takes a snapshot's transactions, packed and checked as they were read (`image::Read`), into
     /// an empty ledger, with each user's net effect on the balances. `false` (nothing changed) if the
     /// ledger is not empty or the effects name someone without a slot.
+    /// `others`: the same per other currency (the transactions kept in their own currency).
     pub(super) fn restore(
         &mut self,
         packed: Vec<Packed>,
         effects: &[(UserId, i128)],
+        others: &[(String, Vec<(UserId, i128)>)],
         member_pos: &HashMap<UserId, usize>,
     ) -> bool {
-        let slots: Option<Vec<(usize, i128)>> =
-            effects.iter().map(|&(user, net)| member_pos.get(&user).map(|&slot| (slot, net))).collect();
-        let Some(slots) = slots.filter(|_| self.transactions.is_empty()) else { return false };
-        let fitted: Option<Vec<(usize, i64)>> =
-            slots.into_iter().map(|(slot, net)| i64::try_from(net).ok().map(|net| (slot, net))).collect();
-        let Some(fitted) = fitted else { return false };
-        for (slot, net) in fitted {
-            self.balances[slot].0 += net;
+        let fitted = |effects: &[(UserId, i128)]| -> Option<Vec<(usize, i64)>> {
+            let fit = |&(user, net): &(UserId, i128)| Some((*member_pos.get(&user)?, i64::try_from(net).ok()?));
+            effects.iter().map(fit).collect()
+        };
+        let Some(main) = fitted(effects).filter(|_| self.transactions.is_empty()) else { return false };
+        let Some(columns) = others.iter().map(|(code, e)| Some((code, fitted(e)?))).collect::<Option<Vec<_>>>() else {
+            return false;
+        };
+        for (currency, fitted) in std::iter::once((None, main)).chain(columns.into_iter().map(|(c, f)| (Some(c), f))) {
+            let column = self.column_mut(currency.map(String::as_str));
+            for (slot, net) in fitted {
+                column[slot].0 += net;
+            }
         }
         self.transactions = packed;
         true
@@ -407,8 +471,7 @@ impl Ledger {
         if !payment.is_valid() {
             return false;
         }
-        self.balances[from] += payment.amount;
-        self.balances[to] -= payment.amount;
+        self.move_payment(&payment, (from, to), 1);
         self.payments.insert(position, payment);
         true
     }
@@ -423,8 +486,7 @@ impl Ledger {
         if !in_order || !payment.is_valid() {
             return false;
         }
-        self.balances[from] += payment.amount;
-        self.balances[to] -= payment.amount;
+        self.move_payment(&payment, (from, to), 1);
         self.payments.push(payment);
         true
     }
@@ -434,24 +496,33 @@ impl Ledger {
         let position = self.payment_position(id)?;
         let payment = self.payments.remove(position);
         if let (Some(&from), Some(&to)) = (member_pos.get(&payment.from), member_pos.get(&payment.to)) {
-            self.balances[from] -= payment.amount;
-            self.balances[to] += payment.amount;
+            self.move_payment(&payment, (from, to), -1);
         }
         Some(payment)
     }
 
+    /// Moves `payment`'s amount (`sign` 1: recorded, -1: undone) between the slots `from` and `to`,
+    /// in its currency.
+    fn move_payment(&mut self, payment: &Payment, (from, to): (usize, usize), sign: i64) {
+        let column = self.column_mut(payment.currency.as_deref());
+        column[from].0 += sign * payment.amount.0;
+        column[to].0 -= sign * payment.amount.0;
+    }
+
     fn shift(&mut self, txn: &Transaction, member_pos: &HashMap<UserId, usize>, sign: i64) {
+        let column = self.column_mut(txn.settled_in());
         for (user, cents) in &txn.paid {
             if let Some(&pos) = member_pos.get(user) {
-                self.balances[pos].0 += sign * cents.0;
+                column[pos].0 += sign * cents.0;
             }
         }
         for (user, cents) in &txn.owed {
             if let Some(&pos) = member_pos.get(user) {
-                self.balances[pos].0 -= sign * cents.0;
+                column[pos].0 -= sign * cents.0;
             }
         }
         debug_assert_eq!(self.balance_sum(), 0, "a group's balances must sum to zero");
+        debug_assert!(self.unbalanced_currency().is_none(), "each currency's balances must sum to zero");
     }
 
     /// Always 0; exposed for invariant checks in tests and recovery.

@@ -39,13 +39,13 @@ use crate::settle::Plan;
 
 pub use crate::settle::Method;
 
-pub use answer::{Answer, Done, Event, Notice, Recorded, Settlement, Transfer};
+pub use answer::{Answer, CurrencyPlan, Done, Event, Notice, Recorded, Settlement, Transfer};
 pub use command::{
     AddRecurring, AddTransaction, Command, CreateGroup, Credentials, EditRecurring, EditTransaction, ForeignSpec,
     History, JoinGroup, RecordPayment, Settle, SplitSpec, Stats, StatsBy, TxnRef,
 };
 pub use error::{Current, Error, Invalid, KeyKind, Part, Setting, SplitGap, TextField};
-pub use groups::{Group, GroupId, KeyRef, DEFAULT_CURRENCY};
+pub use groups::{Convert, Group, GroupId, KeyRef, DEFAULT_CURRENCY};
 pub use history::Activity;
 pub use ledger::{Foreign, Payment, PaymentId, Rate, Split, Transaction, TxnId};
 pub use record::Record;
@@ -163,6 +163,7 @@ pub enum Resume {
     CreateGroup {
         group: String,
         currency: String,
+        convert: Convert,
     },
     JoinGroup {
         group: GroupId,
@@ -305,6 +306,7 @@ impl Machine {
             Command::SetGroupCurrency { group, currency } => {
                 done(self.set_group_currency(user, &group, currency, now)?)
             }
+            Command::SetGroupConvert { group, convert } => done(self.set_group_convert(user, &group, convert, now)?),
             Command::AddTransaction(add) => done(self.add_transaction(user, add, now)?),
             Command::EditTransaction(edit) => done(self.edit_transaction(user, edit, now)?),
             Command::DeleteTransaction { group, target, version } => {
@@ -365,8 +367,8 @@ impl Machine {
 
     fn resume_as(&mut self, user: UserId, resume: Resume, done: WorkDone, now: Millis) -> Result<Outcome, Error> {
         match (resume, done) {
-            (Resume::CreateGroup { group, currency }, WorkDone::Hashed(phc)) => {
-                self.finish_create_group(user, group, Some(phc), currency, now)
+            (Resume::CreateGroup { group, currency, convert }, WorkDone::Hashed(phc)) => {
+                self.finish_create_group(user, group, Some(phc), (currency, convert), now)
             }
             (Resume::JoinGroup { group }, WorkDone::Verified(ok)) => self.finish_join_group(user, group, ok, now),
             (Resume::SetGroupPassword { group }, WorkDone::Hashed(phc)) => {
@@ -429,6 +431,7 @@ impl Machine {
             | Record::MemberJoined { .. }
             | Record::MemberLeft { .. }
             | Record::GroupCurrencySet { .. }
+            | Record::GroupConvertSet { .. }
             | Record::GroupPasswordSet { .. } => self.apply_membership(record),
             Record::TransactionAdded { .. } | Record::TransactionEdited { .. } | Record::TransactionDeleted { .. } => {
                 self.apply_expense(record)
@@ -492,6 +495,15 @@ impl Machine {
         for (_, group) in self.groups.iter() {
             if group.ledger.balance_sum() != 0 {
                 return Err(format!("balances of group {} do not sum to zero", group.name));
+            }
+            if let Some(currency) = group.ledger.unbalanced_currency() {
+                return Err(format!("the {currency} balances of group {} do not sum to zero", group.name));
+            }
+            if !group.ledger.others_fit() {
+                return Err(format!("group {} has a currency without a balance per slot", group.name));
+            }
+            if group.convert.is_at_entry() && group.ledger.others().next().is_some() {
+                return Err(format!("group {} converts at entry but keeps other currencies", group.name));
             }
             if group.ledger.balances.len() != group.slots.len() || group.member_pos.len() != group.slots.len() {
                 return Err(format!("group {} has a balance slot per member mismatch", group.name));

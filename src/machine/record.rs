@@ -15,6 +15,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use super::groups::Convert;
 use super::ledger::{Payment, PaymentId, Transaction, TxnId};
 use super::recurring::{Rule, RuleId};
 use super::tokens::TokenHash;
@@ -105,6 +106,17 @@ pub enum Record {
     GroupCurrencySet {
         group: GroupId,
         currency: String,
+        by: UserId,
+        at: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// When the group converts other currencies (`set_group_convert`; `create_group` with
+    /// `at_settlement` is followed by it in the same step). Only while the group has no
+    /// transactions or payments.
+    GroupConvertSet {
+        group: GroupId,
+        convert: Convert,
         by: UserId,
         at: i64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -236,6 +248,7 @@ impl Record {
             | Record::PaymentDeleted { seq, .. }
             | Record::MemberLeft { seq, .. }
             | Record::GroupCurrencySet { seq, .. }
+            | Record::GroupConvertSet { seq, .. }
             | Record::GroupPasswordSet { seq, .. }
             | Record::CategoryAdded { seq, .. }
             | Record::TransactionRestored { seq, .. }
@@ -259,6 +272,7 @@ impl Record {
             | Record::PaymentDeleted { group, .. }
             | Record::MemberLeft { group, .. }
             | Record::GroupCurrencySet { group, .. }
+            | Record::GroupConvertSet { group, .. }
             | Record::GroupPasswordSet { group, .. }
             | Record::CategoryAdded { group, .. }
             | Record::TransactionRestored { group, .. }
@@ -283,6 +297,7 @@ impl Record {
             | Record::PaymentDeleted { seq, .. }
             | Record::MemberLeft { seq, .. }
             | Record::GroupCurrencySet { seq, .. }
+            | Record::GroupConvertSet { seq, .. }
             | Record::GroupPasswordSet { seq, .. }
             | Record::CategoryAdded { seq, .. }
             | Record::TransactionRestored { seq, .. }

@@ -4,7 +4,9 @@
 //! Spending is what people consumed: a transaction counts its `amount` (its category's and its
 //! month's), and each member is charged their share (`owed`), never what they paid — so every
 //! grouping sums to the same total. Amounts are the group currency's (`amount`/`owed` are, even for
-//! an expense entered in another currency). A transaction's day is its `date` when it has one, else
+//! an expense entered in another currency). In a group that converts at settlement, transactions
+//! and payments kept in another currency are not counted: they have no amount in the group's.
+//! A transaction's day is its `date` when it has one, else
 //! the UTC day it was recorded on; a payment's likewise. `from` and `to` are inclusive days.
 
 use std::collections::BTreeMap;
@@ -76,7 +78,7 @@ pub fn totals(id: GroupId, group: &Group, by: StatsBy, (from, to): (Option<Strin
     };
     for txn in group.ledger.transactions() {
         let day = day_of(txn.date.as_deref(), txn.created_at);
-        if !within(&day) {
+        if !within(&day) || txn.settled_in().is_some() {
             continue;
         }
         totals.spending += i128::from(txn.amount.0);
@@ -107,7 +109,7 @@ pub fn totals(id: GroupId, group: &Group, by: StatsBy, (from, to): (Option<Strin
     }
     for payment in group.ledger.payments() {
         let day = day_of(payment.date.as_deref(), payment.created_at);
-        if !within(&day) {
+        if !within(&day) || payment.currency.is_some() {
             continue;
         }
         let amount = i128::from(payment.amount.0);

@@ -8,11 +8,11 @@ use super::error::{Code, Error};
 use super::fields::Fields;
 use super::repeated;
 use super::{Decoded, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX};
-use crate::machine::Method;
 use crate::machine::{
     AddTransaction, Command, CreateGroup, Credentials, EditTransaction, ForeignSpec, History, JoinGroup, RecordPayment,
     Secret, Settle, Stats, StatsBy, TxnRef,
 };
+use crate::machine::{Convert, Method};
 use vocab::Action;
 
 pub(super) fn decode_general(frame: &[u8]) -> Decoded {
@@ -89,6 +89,7 @@ fn decode_action(action: &str, fields: &mut Fields) -> Result<Command, Error> {
             group: group(fields)?,
             password: fields.optional_string("password")?.unwrap_or_default(),
             currency: fields.optional_currency("currency")?,
+            convert: optional_convert(fields)?,
         }),
         Action::JoinGroup => Command::JoinGroup(JoinGroup {
             group: group(fields)?,
@@ -104,17 +105,14 @@ fn decode_action(action: &str, fields: &mut Fields) -> Result<Command, Error> {
                 .optional_currency("currency")?
                 .ok_or_else(|| Error::bad_request("Missing field 'currency'"))?,
         },
+        Action::SetGroupConvert => Command::SetGroupConvert {
+            group: group(fields)?,
+            convert: optional_convert(fields)?.ok_or_else(|| Error::bad_request("Missing field 'convert'"))?,
+        },
         Action::AddTransaction => Command::AddTransaction(add_transaction(fields)?),
         Action::EditTransaction => Command::EditTransaction(edit_transaction(fields)?),
         Action::DeleteTransaction => delete_transaction(fields)?,
-        Action::RecordPayment => Command::RecordPayment(RecordPayment {
-            group: group(fields)?,
-            from: fields.optional_string("from")?,
-            to: fields.string("to")?,
-            amount: fields.amount("amount")?,
-            date: fields.optional_date("date")?,
-            key: fields.optional_key("key")?,
-        }),
+        Action::RecordPayment => record_payment(fields)?,
         Action::DeletePayment => Command::DeletePayment {
             group: group(fields)?,
             id: fields.u64("id")?,
@@ -152,6 +150,34 @@ fn credentials(fields: &mut Fields) -> Result<Credentials, Error> {
 fn token(fields: &mut Fields) -> Result<Secret, Error> {
     let text = fields.string("token")?;
     Secret::parse(&text).ok_or_else(|| Error::bad_request("Field 'token' must be the 64 hex digits 'login' returned"))
+}
+
+/// `record_payment`; with `currency`, the amount is read in its decimals.
+fn record_payment(fields: &mut Fields) -> Result<Command, Error> {
+    let group = fields.string("group")?;
+    let currency = fields.optional_currency("currency")?;
+    let decimals = currency.as_deref().map_or(2, vocab::currency::minor_units);
+    Ok(Command::RecordPayment(RecordPayment {
+        group,
+        from: fields.optional_string("from")?,
+        to: fields.string("to")?,
+        amount: fields
+            .optional_amount_in("amount", decimals)?
+            .ok_or_else(|| Error::bad_request("Missing field 'amount'"))?,
+        date: fields.optional_date("date")?,
+        key: fields.optional_key("key")?,
+        currency,
+    }))
+}
+
+/// `convert`: `"at_entry"` or `"at_settlement"`.
+fn optional_convert(fields: &mut Fields) -> Result<Option<Convert>, Error> {
+    match fields.optional_string("convert")?.as_deref() {
+        None => Ok(None),
+        Some("at_entry") => Ok(Some(Convert::AtEntry)),
+        Some("at_settlement") => Ok(Some(Convert::AtSettlement)),
+        Some(_) => Err(Error::bad_request(r#"Field 'convert' must be "at_entry" or "at_settlement""#)),
+    }
 }
 
 fn add_transaction(fields: &mut Fields) -> Result<AddTransaction, Error> {

@@ -72,6 +72,7 @@ impl From<&machine::Error> for Error {
                 let what = match setting {
                     Setting::Password => "password",
                     Setting::Currency => "currency",
+                    Setting::Convert => "convert setting",
                 };
                 (Code::Forbidden, format!("Only the group's creator can change its {what}"))
             }
@@ -226,6 +227,15 @@ fn currency_words(invalid: &Invalid) -> String {
         }
         Invalid::CurrencyLocked => {
             "Field 'currency' cannot change: the group has expenses converted from other currencies".into()
+        }
+        Invalid::ConvertLocked => {
+            "Field 'convert' cannot change: the group has transactions or payments (or deleted ones)".into()
+        }
+        Invalid::RateAtSettlement => {
+            "Field 'rate' is not taken: the group converts at settlement (amounts stay in their currency)".into()
+        }
+        Invalid::PaymentCurrencyAtEntry => {
+            "Field 'currency' must be the group's: it converts at entry (set_group_convert)".into()
         }
         _ => "Invalid request".into(),
     }

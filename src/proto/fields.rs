@@ -65,10 +65,6 @@ impl Fields {
         }
     }
 
-    pub(super) fn optional_amount(&mut self, name: &str) -> Result<Option<Cents>, Error> {
-        self.optional_amount_in(name, 2)
-    }
-
     /// An amount in a currency with `decimals` decimals, in its minor units (`1234` yen is 1234).
     pub(super) fn optional_amount_in(&mut self, name: &str, decimals: u8) -> Result<Option<Cents>, Error> {
         match self.take(name) {
@@ -154,10 +150,6 @@ impl Fields {
     }
 
     /// A positive amount, from a JSON number or a decimal string, parsed exactly from its text.
-    pub(super) fn amount(&mut self, name: &str) -> Result<Cents, Error> {
-        self.optional_amount(name)?.ok_or_else(|| Error::bad_request(format!("Missing field '{name}'")))
-    }
-
     /// Unknown fields are refused rather than ignored: a misspelt optional field would otherwise be
     /// silently dropped (a `"include_payr": true` splitting money wrongly).
     pub(super) fn finish(self) -> Result<(), Error> {

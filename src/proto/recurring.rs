@@ -33,7 +33,9 @@ pub(super) fn add_recurring(fields: &mut Fields) -> Result<AddRecurring, Error> 
         Some(n) => Some(count(n)?),
     };
     let schedule = Schedule { every, interval, start, until, count };
-    let amount = fields.amount("amount")?;
+    let amount = fields
+        .optional_amount_in("amount", RULE_DECIMALS)?
+        .ok_or_else(|| Error::bad_request("Missing field 'amount'"))?;
     let description = fields.optional_string("description")?.unwrap_or_default();
     let split =
         fields.split_spec_in(RULE_DECIMALS)?.ok_or_else(|| Error::bad_request("Missing field 'split_between'"))?;
@@ -52,7 +54,7 @@ pub(super) fn edit_recurring(fields: &mut Fields) -> Result<EditRecurring, Error
     let edit = EditRecurring {
         group: fields.string("group")?,
         id: fields.u64("id")?,
-        amount: fields.optional_amount("amount")?,
+        amount: fields.optional_amount_in("amount", RULE_DECIMALS)?,
         description: fields.optional_string("description")?,
         split: fields.split_spec_in(RULE_DECIMALS)?,
         paid_by: fields.optional_amount_map_in("paid_by", RULE_DECIMALS)?,

@@ -85,6 +85,7 @@ pub(super) fn done_text(done: Done) -> &'static str {
         Done::PasswordChanged => "Group password changed",
         Done::PasswordRemoved => "Group password removed",
         Done::CurrencySet => "Group currency set",
+        Done::ConvertSet => "Group convert setting set",
         Done::TransactionAdded => "Transaction added",
         Done::TransactionEdited => "Transaction edited",
         Done::TransactionUnchanged => "Transaction unchanged",
@@ -134,6 +135,16 @@ fn ok_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
             let mut balances = reply.object("balances");
             for (member, cents) in group(*id).into_iter().flat_map(|g| g.member_balances()) {
                 balances.cents(users.name(member), cents);
+            }
+            drop(balances);
+            if let Some(g) = group(*id).filter(|g| !g.convert.is_at_entry()) {
+                let mut by_currency = reply.object("by_currency");
+                for (currency, list) in g.other_balances() {
+                    let mut balances = by_currency.object(currency);
+                    for (member, amount) in list {
+                        view::minor(balances.key(users.name(member)), currency, amount);
+                    }
+                }
             }
         }
         _ => group_fields(machine, answer, reply),
@@ -202,6 +213,7 @@ fn group_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
             reply
                 .str("group", &g.name)
                 .str("currency", &g.currency)
+                .str("convert", g.convert.as_str())
                 .str("creator", users.name(g.creator))
                 .i64("created_at", g.created_at)
                 .bool("has_password", g.password_hash.is_some());
@@ -304,6 +316,23 @@ fn settlement_fields(machine: &Machine, settlement: &Settlement, reply: &mut Obj
         .u64("transfers", settlement.transfers.len() as u64)
         .bool("proven_minimal", settlement.proven_minimal)
         .u64("lower_bound", settlement.lower_bound as u64);
+    if !settlement.others.is_empty() {
+        let mut by_currency = reply.object("by_currency");
+        for plan in &settlement.others {
+            let mut item = by_currency.object(&plan.currency);
+            let mut list = Array::new(item.key("settlements"));
+            for t in &plan.transfers {
+                let mut transfer = list.object();
+                transfer.str("from", machine.users().name(t.from)).str("to", machine.users().name(t.to));
+                view::minor(transfer.key("amount"), &plan.currency, t.amount);
+            }
+            drop(list);
+            item.str("method", plan.method.as_str())
+                .u64("transfers", plan.transfers.len() as u64)
+                .bool("proven_minimal", plan.proven_minimal)
+                .u64("lower_bound", plan.lower_bound as u64);
+        }
+    }
     let Some(recorded) = &settlement.recorded else { return };
     reply.bool("recorded", true);
     {
@@ -371,9 +400,14 @@ fn catch_up_fields(
         let mut list = reply.array(if subscribe { "events" } else { "history" });
         for entry in entries.iter().filter_map(|&e| group.history.entry(e)) {
             let plan: Option<Vec<Transfer>> = match &entry.what {
-                machine::Activity::SettlementRecorded { payments } => {
-                    Some(payments.iter().map(|p| Transfer { from: p.from, to: p.to, amount: p.amount }).collect())
-                }
+                // As notified: the plan in the group's currency (the others are in `payments`).
+                machine::Activity::SettlementRecorded { payments } => Some(
+                    payments
+                        .iter()
+                        .filter(|p| p.currency.is_none())
+                        .map(|p| Transfer { from: p.from, to: p.to, amount: p.amount })
+                        .collect(),
+                ),
                 _ => None,
             };
             write_entry(machine, group, entry, plan.as_deref(), list.item());

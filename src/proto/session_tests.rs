@@ -341,6 +341,7 @@ fn random_requests_keep_the_invariants() {
         (seed >> 33) % n
     };
     let mut accepted = 0;
+    let mut per_currency_plans = 0;
     let mut shadow = Machine::new();
     for record in &w.log {
         shadow.apply(record).unwrap();
@@ -351,6 +352,8 @@ fn random_requests_keep_the_invariants() {
         let name = |n: u64| names[n as usize];
         let amount_text = |a: u64, b: u64| format!("{a}.{b:02}");
         let frame = match next(30) {
+            // g2 keeps other currencies apart until settlement (issue 15); the others convert at entry.
+            0 if group == "g2" => frame("create_group", json!({"group": group, "convert": "at_settlement"})),
             0 => format!(r#"{{"action":"create_group","data":{{"group":"{group}"}}}}"#),
             1 => format!(r#"{{"action":"join_group","data":{{"group":"{group}"}}}}"#),
             2..=4 => {
@@ -431,6 +434,9 @@ fn random_requests_keep_the_invariants() {
                 if next(4) == 0 {
                     data["key"] = json!(format!("p{}", next(8)));
                 }
+                if next(4) == 0 {
+                    data["currency"] = json!(["JPY", "KWD", "INR"][next(3) as usize]);
+                }
                 frame("record_payment", data)
             }
             11 => frame("delete_payment", json!({"group": group, "id": next(30)})),
@@ -509,9 +515,33 @@ fn random_requests_keep_the_invariants() {
                 *balances.get_mut(t["to"].as_str().unwrap()).unwrap() -= cents;
             }
             assert!(balances.values().all(|&v| v == 0), "step {step}: plan leaves {balances:?}");
+            // And each other currency's plan zeroes that currency's balances.
+            for (currency, plan) in reply["by_currency"].as_object().into_iter().flatten() {
+                let decimals = vocab::currency::minor_units(currency);
+                let minor = |v: &Value| {
+                    let text = v.to_string();
+                    match text.strip_prefix('-') {
+                        Some(abs) => -Cents::parse_amount_in(abs, decimals).unwrap().0,
+                        None => Cents::parse_amount_in(&text, decimals).map_or(0, |c| c.0),
+                    }
+                };
+                let mut left: HashMap<String, i64> = b["by_currency"][currency]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), minor(v)))
+                    .collect();
+                for t in plan["settlements"].as_array().unwrap() {
+                    *left.get_mut(t["from"].as_str().unwrap()).unwrap() += minor(&t["amount"]);
+                    *left.get_mut(t["to"].as_str().unwrap()).unwrap() -= minor(&t["amount"]);
+                }
+                assert!(left.values().all(|&v| v == 0), "step {step}: the {currency} plan leaves {left:?}");
+                per_currency_plans += 1;
+            }
         }
     }
     assert!(accepted > 1_000, "the random mix should mostly be valid requests ({accepted})");
+    assert!(per_currency_plans > 0, "the mix should settle balances in another currency");
     let mut replayed = Machine::new();
     for record in &w.log {
         replayed.apply(record).unwrap();
@@ -532,7 +562,7 @@ fn random_requests_keep_the_invariants() {
     assert!(live == image(&read_image(&json).unwrap()), "the JSON image loads to the binary round trip's state");
     let kinds: std::collections::BTreeSet<String> = w.log.iter().map(record_kind).collect();
     assert!(kinds.len() >= 10, "the mix should reach most record types: {kinds:?}");
-    for kind in ["category_added", "transaction_restored", "payment_restored"] {
+    for kind in ["category_added", "transaction_restored", "payment_restored", "group_convert_set"] {
         assert!(kinds.contains(kind), "the mix should reach {kind}: {kinds:?}");
     }
 }
@@ -1586,3 +1616,6 @@ mod catundo;
 mod currency;
 /// Recurring expenses.
 mod recurring;
+
+// Keeping other currencies apart until settlement (issue 15, item 1).
+mod settlecur;

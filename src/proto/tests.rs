@@ -143,7 +143,8 @@ fn decodes_the_new_actions() {
             to: "b".into(),
             amount: Cents(100),
             date: None,
-            key: None
+            key: None,
+            currency: None
         }))
     );
     let cases = [

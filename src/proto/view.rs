@@ -1,6 +1,7 @@
 //! How the machine's objects look on the wire: transactions, payments, history entries. Names,
-//! never user ids; amounts as exact two-decimal JSON numbers; written straight into the outgoing
-//! bytes, never built as a `Value` first.
+//! never user ids; amounts as exact two-decimal JSON numbers (an amount kept in another currency,
+//! in a group that converts at settlement: with that currency's decimals); written straight into
+//! the outgoing bytes, never built as a `Value` first.
 
 use super::json::{self, Array, Object};
 use crate::machine::groups::Group;
@@ -16,6 +17,43 @@ pub fn money_text(currency: &str, cents: Cents) -> String {
         format!("₹{cents}")
     } else {
         format!("{currency} {cents}")
+    }
+}
+
+/// An amount in `currency`'s minor units as a JSON number with its decimals (`1234` yen, `1.250`
+/// dinar, `12.30` euro).
+pub(super) fn minor(out: &mut Vec<u8>, currency: &str, amount: Cents) {
+    amount_in(out, vocab::currency::minor_units(currency), amount);
+}
+
+/// An amount with `decimals` decimals; two (the usual) is `json::cents`.
+fn amount_in(out: &mut Vec<u8>, decimals: u8, amount: Cents) {
+    if decimals == 2 {
+        return json::cents(out, amount);
+    }
+    // Digits, a point, a sign: a JSON number.
+    out.extend_from_slice(vocab::money::minor_text(amount, decimals).as_bytes());
+}
+
+/// How many decimals `txn`'s amounts are shown with: its currency's when it is kept in it.
+fn decimals_of(txn: &Transaction) -> u8 {
+    txn.settled_in().map_or(2, vocab::currency::minor_units)
+}
+
+/// A transaction's amount as a message writes it: in the group's currency (with what was entered,
+/// when converted), or in its own when kept in it.
+fn txn_money(group: &Group, txn: &Transaction, amount: Cents) -> String {
+    match txn.settled_in() {
+        Some(currency) => vocab::currency::entered_text(currency, amount),
+        None => money_text(&group.currency, amount),
+    }
+}
+
+/// A payment's amount as a message writes it, in its currency.
+fn payment_money(group: &Group, payment: &Payment) -> String {
+    match &payment.currency {
+        Some(currency) => vocab::currency::entered_text(currency, payment.amount),
+        None => money_text(&group.currency, payment.amount),
     }
 }
 
@@ -39,15 +77,16 @@ pub(super) fn names(users: &Users, out: &mut Vec<u8>, list: impl Iterator<Item =
 /// `paid_by` and `shares` (name -> amount), `split` (the rule, in the request's shape), `date` and
 /// `version` (what `edit_transaction` and `delete_transaction` may name).
 pub(super) fn transaction(users: &Users, txn: &Transaction, out: &mut Vec<u8>) {
+    let decimals = decimals_of(txn);
+    let amount = |out: &mut Vec<u8>, cents: Cents| amount_in(out, decimals, cents);
     let mut view = Object::new(out);
-    view.u64("id", txn.id)
-        .str("payer", users.name(txn.payer))
-        .cents("amount", txn.amount)
-        .str("description", &txn.description);
+    view.u64("id", txn.id).str("payer", users.name(txn.payer));
+    amount(view.key("amount"), txn.amount);
+    view.str("description", &txn.description);
     names(users, view.key("split_between"), txn.split_between.iter().copied());
     view.bool("include_payer", txn.include_payer).i64("created_at", txn.created_at);
-    name_map(users, view.key("paid_by"), &txn.paid, json::cents);
-    name_map(users, view.key("shares"), &txn.owed, json::cents);
+    name_map(users, view.key("paid_by"), &txn.paid, amount);
+    name_map(users, view.key("shares"), &txn.owed, amount);
     {
         let mut split = view.object("split");
         match &txn.split {
@@ -57,7 +96,7 @@ pub(super) fn transaction(users: &Users, txn: &Transaction, out: &mut Vec<u8>) {
             }
             Split::Exact => {
                 split.str("mode", "exact");
-                name_map(users, split.key("amounts"), &txn.owed, json::cents);
+                name_map(users, split.key("amounts"), &txn.owed, amount);
             }
             Split::Percent { percents } => {
                 split.str("mode", "percent");
@@ -105,12 +144,17 @@ fn foreign_note(txn: &Transaction) -> String {
 
 pub(super) fn payment(users: &Users, payment: &Payment, out: &mut Vec<u8>) {
     let mut view = Object::new(out);
-    view.u64("id", payment.id)
-        .str("from", users.name(payment.from))
-        .str("to", users.name(payment.to))
-        .cents("amount", payment.amount)
-        .str("by", users.name(payment.by))
-        .i64("created_at", payment.created_at);
+    view.u64("id", payment.id).str("from", users.name(payment.from)).str("to", users.name(payment.to));
+    match &payment.currency {
+        Some(currency) => {
+            minor(view.key("amount"), currency, payment.amount);
+            view.str("currency", currency);
+        }
+        None => {
+            view.cents("amount", payment.amount);
+        }
+    }
+    view.str("by", users.name(payment.by)).i64("created_at", payment.created_at);
     if let Some(date) = &payment.date {
         view.str("date", date);
     }
@@ -166,11 +210,11 @@ pub(super) fn activity(users: &Users, group: &Group, entry: &Entry, view: &mut O
             // As it is now (when notified: as added); gone once deleted (that entry has it).
             let txn = group.ledger.transaction(*id);
             // The original's notification text (an expense in another currency says so after it).
-            let note = txn.as_ref().map(foreign_note).unwrap_or_default();
-            view.str("message", &format!("{by} added {}{note} expense", money(*amount)))
-                .u64("transaction_id", *id)
-                .cents("amount", *amount)
-                .str("description", &group.description_as_added(*id, entry.id));
+            let note = txn.as_ref().filter(|t| t.settled_in().is_none()).map(foreign_note).unwrap_or_default();
+            let shown = txn.as_ref().map_or_else(|| money(*amount), |t| txn_money(group, t, *amount));
+            view.str("message", &format!("{by} added {shown}{note} expense")).u64("transaction_id", *id);
+            amount_in(view.key("amount"), txn.as_ref().map_or(2, decimals_of), *amount);
+            view.str("description", &group.description_as_added(*id, entry.id));
             if let Some(txn) = txn {
                 transaction(users, &txn, view.key("transaction"));
             }
@@ -179,7 +223,8 @@ pub(super) fn activity(users: &Users, group: &Group, entry: &Entry, view: &mut O
             let amounts = if before.amount == after.amount {
                 String::new()
             } else {
-                format!(" ({} → {})", money(before.amount), money(after.amount))
+                let (old, new) = (txn_money(group, before, before.amount), txn_money(group, after, after.amount));
+                format!(" ({old} → {new})")
             };
             view.str("message", &format!("{by} edited expense '{}'{amounts}", after.description));
             transaction(users, after, view.key("transaction"));
@@ -187,12 +232,13 @@ pub(super) fn activity(users: &Users, group: &Group, entry: &Entry, view: &mut O
             transaction(users, after, view.key("after"));
         }
         Activity::TransactionDeleted { txn } => {
-            let (amount, payer) = (format!("{}{}", money(txn.amount), foreign_note(txn)), users.name(txn.payer));
+            let note = if txn.settled_in().is_none() { foreign_note(txn) } else { String::new() };
+            let (amount, payer) = (format!("{}{note}", txn_money(group, txn, txn.amount)), users.name(txn.payer));
             view.str("message", &format!("{by} deleted {amount} expense '{}' by {payer}", txn.description));
             transaction(users, txn, view.key("transaction"));
         }
         Activity::TransactionRestored { txn } => {
-            let (amount, payer) = (money(txn.amount), users.name(txn.payer));
+            let (amount, payer) = (txn_money(group, txn, txn.amount), users.name(txn.payer));
             view.str("message", &format!("{by} restored {amount} expense '{}' by {payer}", txn.description));
             transaction(users, txn, view.key("transaction"));
         }
@@ -203,10 +249,9 @@ pub(super) fn activity(users: &Users, group: &Group, entry: &Entry, view: &mut O
 /// `activity` for payments and settings.
 fn payment_activity(users: &Users, group: &Group, entry: &Entry, view: &mut Object) {
     let by = users.name(entry.by);
-    let money = |cents: Cents| money_text(&group.currency, cents);
     match &entry.what {
         Activity::PaymentRecorded { payment: p } => {
-            let paid = format!("{} paid {} {}", users.name(p.from), users.name(p.to), money(p.amount));
+            let paid = format!("{} paid {} {}", users.name(p.from), users.name(p.to), payment_money(group, p));
             let message = if p.by == p.from { paid } else { format!("{by} recorded: {paid}") };
             view.str("message", &message);
             payment(users, p, view.key("payment"));
@@ -219,7 +264,7 @@ fn payment_activity(users: &Users, group: &Group, entry: &Entry, view: &mut Obje
         }
         Activity::PaymentDeleted { payment: p } => {
             let (from, to) = (users.name(p.from), users.name(p.to));
-            view.str("message", &format!("{by} deleted the payment {from} → {to} {}", money(p.amount)));
+            view.str("message", &format!("{by} deleted the payment {from} → {to} {}", payment_money(group, p)));
             payment(users, p, view.key("payment"));
         }
         Activity::PasswordChanged { has_password } => {
@@ -232,8 +277,16 @@ fn payment_activity(users: &Users, group: &Group, entry: &Entry, view: &mut Obje
         }
         Activity::PaymentRestored { payment: p } => {
             let (from, to) = (users.name(p.from), users.name(p.to));
-            view.str("message", &format!("{by} restored the payment {from} → {to} {}", money(p.amount)));
+            view.str("message", &format!("{by} restored the payment {from} → {to} {}", payment_money(group, p)));
             payment(users, p, view.key("payment"));
+        }
+        Activity::ConvertSet { convert } => {
+            let when = match convert {
+                crate::machine::Convert::AtEntry => "at entry",
+                crate::machine::Convert::AtSettlement => "at settlement",
+            };
+            view.str("message", &format!("{by} set {} to convert other currencies {when}", group.name))
+                .str("convert", convert.as_str());
         }
         Activity::CategoryAdded { name } => {
             view.str("message", &format!("{by} added the category '{name}' to {}", group.name)).str("category", name);

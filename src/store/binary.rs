@@ -16,14 +16,16 @@ use super::bytes::{Put, Short, Take};
 use crate::machine::history::{Activity, Entry, Occurrence};
 use crate::machine::image::{GroupImage, GroupRef, ImageRef, KeyImage, Read, StateImage, TokenImage, UserImage};
 use crate::machine::recurring::{Every, Rule, Rules, Schedule, Sharing, Template};
-use crate::machine::{ApplyError, Foreign, KeyRef, Payment, Rate, Split, TokenHash, Transaction};
+use crate::machine::{ApplyError, Convert, Foreign, KeyRef, Payment, Rate, Split, TokenHash, Transaction};
 use crate::money::Cents;
 
 pub const MAGIC: &[u8; 8] = b"SPLITIMG";
 /// The binary image version this build writes and reads. 2: a transaction ends with its extras
 /// (foreign amount, category, recurring rule); version 1 images, which have none, still read. 3: a
 /// group section ends with the categories it added, then its recurring rules (older images: none).
-pub const IMAGE_VERSION: u32 = 3;
+/// 4: a payment ends with its currency, a group section with when it converts (`put_convert`;
+/// older: at entry, no currency).
+pub const IMAGE_VERSION: u32 = 4;
 const STATE: u8 = 1;
 const GROUP: u8 = 2;
 /// Kind, length, checksum.
@@ -199,6 +201,26 @@ fn put_group(out: &mut Vec<u8>, group: &GroupRef) {
     out.u64v(group.categories.len() as u64);
     group.categories.iter().for_each(|name| out.text(name));
     put_rules(out, group.rules);
+    put_convert(out, group.convert);
+}
+
+/// Since version 4, after everything else: when the group converts (0: at entry, 1: at settlement).
+fn put_convert(out: &mut Vec<u8>, convert: Convert) {
+    out.push(match convert {
+        Convert::AtEntry => 0,
+        Convert::AtSettlement => 1,
+    });
+}
+
+fn take_convert(take: &mut Take) -> Result<Convert, Short> {
+    if take.version < 4 {
+        return Ok(Convert::AtEntry);
+    }
+    match take.byte("convert")? {
+        0 => Ok(Convert::AtEntry),
+        1 => Ok(Convert::AtSettlement),
+        _ => Err(Short("convert")),
+    }
 }
 
 fn take_group(take: &mut Take) -> Result<GroupImage, Short> {
@@ -218,10 +240,12 @@ fn take_group(take: &mut Take) -> Result<GroupImage, Short> {
         })?,
         categories: if take.version >= 3 { take.list("categories", |t| t.string("category"))? } else { Vec::new() },
         rules: Rules::default(),
+        convert: Convert::AtEntry,
     };
     if take.version >= 3 {
         group.rules = take_rules(take)?;
     }
+    group.convert = take_convert(take)?;
     Ok(group)
 }
 
@@ -535,6 +559,8 @@ pub(super) fn put_payment(out: &mut Vec<u8>, p: &Payment) {
     out.i64v(p.created_at);
     out.opt_text(p.date.as_deref());
     out.opt_text(p.key.as_deref());
+    // Since version 4.
+    out.opt_text(p.currency.as_deref());
 }
 
 pub(super) fn take_payment(take: &mut Take) -> Result<Payment, Short> {
@@ -547,6 +573,7 @@ pub(super) fn take_payment(take: &mut Take) -> Result<Payment, Short> {
         created_at: take.i64v("payment created at")?,
         date: take.opt_string("payment date")?,
         key: take.opt_string("payment key")?,
+        currency: if take.version >= 4 { take.opt_string("payment currency")? } else { None },
     })
 }
 
@@ -633,6 +660,7 @@ fn put_entry(out: &mut Vec<u8>, entry: &Entry) {
                 out.u32v(*user);
             }
         }),
+        Activity::ConvertSet { convert } => tagged(out, 40, |out| put_convert(out, *convert)),
     }
 }
 
@@ -659,6 +687,7 @@ fn take_entry(take: &mut Take) -> Result<Entry, Short> {
         8 => Activity::SettlementRecorded { payments: take.list("settlement", take_payment)?.into() },
         9 => Activity::PaymentDeleted { payment: Box::new(take_payment(take)?) },
         10 => Activity::PasswordChanged { has_password: take.flag("has password")? },
+        40 => Activity::ConvertSet { convert: take_convert(take)? },
         20 => Activity::CategoryAdded { name: take.text("category")?.into() },
         21 => Activity::TransactionRestored { txn: Box::new(take_transaction(take)?) },
         22 => Activity::PaymentRestored { payment: Box::new(take_payment(take)?) },
@@ -742,14 +771,16 @@ mod tests {
         let image = machine.image();
         let mut section = Vec::new();
         put_group(&mut section, &image.groups[0]);
-        // The categories, then the recurring rules (none: the next rule id and a count of 0).
+        // The categories, then the recurring rules (none: the next rule id and a count of 0), then
+        // (version 4) the convert setting: at entry.
         let rules = {
             let mut rules = Vec::new();
             put_rules(&mut rules, &crate::machine::recurring::Rules::default());
             rules.len()
         };
-        let categories_end = section.len() - rules;
+        let categories_end = section.len() - rules - 1;
         assert_eq!(&section[categories_end - 5..categories_end], &[1, 3, b's', b'k', b'i']);
+        assert_eq!(section.last(), Some(&0), "converts at entry");
         let group = take_group(&mut Take::new(&section)).unwrap();
         assert_eq!(group.categories, ["ski"]);
         // Version 2 wrote everything up to the keys; its history entry tags stop at 10, so this
@@ -757,6 +788,37 @@ mod tests {
         let v2 = as_version_two(&section);
         let group = take_group(&mut Take::written_by(&v2, 2)).unwrap();
         assert!(group.categories.is_empty());
+    }
+
+    #[test]
+    fn version_four_keeps_the_convert_setting_and_a_payment_currency_and_version_three_has_neither() {
+        let mut payment = Payment {
+            id: 3,
+            from: 1,
+            to: 2,
+            amount: Cents(500),
+            by: 1,
+            created_at: 9,
+            date: None,
+            key: None,
+            currency: Some("JPY".into()),
+        };
+        let mut bytes = Vec::new();
+        put_payment(&mut bytes, &payment);
+        assert_eq!(take_payment(&mut Take::new(&bytes)), Ok(payment.clone()));
+        payment.currency = None;
+        let mut plain = Vec::new();
+        put_payment(&mut plain, &payment);
+        // Version 3 wrote the same without the currency's presence byte.
+        let v3 = &plain[..plain.len() - 1];
+        let mut take = Take::written_by(v3, 3);
+        assert_eq!(take_payment(&mut take), Ok(payment));
+        assert!(take.is_empty());
+        let mut convert = Vec::new();
+        put_convert(&mut convert, Convert::AtSettlement);
+        assert_eq!(take_convert(&mut Take::new(&convert)), Ok(Convert::AtSettlement));
+        assert_eq!(take_convert(&mut Take::written_by(&[], 3)), Ok(Convert::AtEntry));
+        assert!(take_convert(&mut Take::new(&[7])).is_err());
     }
 
     /// `section` (one group, created and given one category) as version 2 wrote it: one history

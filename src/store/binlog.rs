@@ -190,6 +190,7 @@ mod tests {
             created_at: -1,
             date: None,
             key: Some("p".into()),
+            currency: Some("JPY".into()),
         };
         vec![
             Record::TransactionAdded { group: 0, txn: transaction(false), seq: None },

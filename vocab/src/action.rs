@@ -23,6 +23,7 @@ wire_words! {
         LeaveGroup = "leave_group",
         SetGroupPassword = "set_group_password",
         SetGroupCurrency = "set_group_currency",
+        SetGroupConvert = "set_group_convert",
         GroupInfo = "group_info",
         ViewTransactions = "view_transactions",
         DeleteTransaction = "delete_transaction",
@@ -53,7 +54,7 @@ mod tests {
 
     #[test]
     fn every_action_round_trips_and_is_spelt_once() {
-        assert_eq!(Action::ALL.len(), 38);
+        assert_eq!(Action::ALL.len(), 39);
         for (i, action) in Action::ALL.iter().enumerate() {
             assert_eq!(Action::parse(action.as_str()), Some(*action));
             assert!(Action::ALL[..i].iter().all(|other| other.as_str() != action.as_str()), "{action} twice");

@@ -8,7 +8,6 @@ use crate::machine::{
     misfit, Activity, Answer, ApplyError, Credentials, Done, Error, Event, Invalid, Job, Machine, Millis, Notice,
     Outcome, Record, Resume, Secret, Session, Step, UserId, Work, DUMMY_PASSWORD_HASH,
 };
-use crate::money::Cents;
 
 impl Machine {
     pub(in crate::machine) fn signup(&self, credentials: Credentials) -> Result<Step, Error> {
@@ -151,7 +150,7 @@ impl Machine {
         let groups = self.users.get(user).map_or(&[][..], |u| u.groups.as_slice());
         for &id in groups {
             let group = self.group(id)?;
-            if group.balance(user) != Cents::ZERO {
+            if !group.settled_up(user) {
                 return Err(Error::AccountBalanceNotZero { group: group.name.clone() });
             }
         }
@@ -188,7 +187,7 @@ impl Machine {
             return misfit("deleting an unknown or deleted user");
         };
         let groups = account.groups.clone();
-        let leaves = |id| self.groups.get(id).is_some_and(|g| g.is_member(user) && g.balance(user) == Cents::ZERO);
+        let leaves = |id| self.groups.get(id).is_some_and(|g| g.is_member(user) && g.settled_up(user));
         if !groups.iter().all(|&id| leaves(id)) {
             return misfit("deleting an account with a balance");
         }

@@ -1,6 +1,8 @@
 //! Expenses entered in another currency: turning a request's amounts in that currency into the
 //! group's, once, at the rate the user gave (`vocab::rate`: exact, half-even), and the `Foreign` the
-//! transaction keeps. Also whether the group's currency may still change.
+//! transaction keeps. In a group that converts at settlement nothing is converted: the amounts stay
+//! in their currency's minor units, and the `Foreign` (without a rate) says which balances they move.
+//! Also whether the group's currency may still change.
 //!
 //! The expense code calls in here before it resolves splits and payers, and then works in the
 //! group's currency as it always has; an expense in the group's own currency never gets past the
@@ -104,6 +106,34 @@ fn check_own_rate(rate: Option<Rate>) -> Result<(), Invalid> {
     }
 }
 
+/// A payment's amount and currency as its record keeps them: `None` for the group's own (the
+/// amount, read in that code's decimals, back in cents); another only in a group that converts at
+/// settlement (the amount stays in its minor units).
+pub(super) fn payment_currency(
+    entry: &Group,
+    amount: Cents,
+    currency: Option<String>,
+) -> Result<(Cents, Option<String>), Invalid> {
+    let Some(code) = currency else { return Ok((amount, None)) };
+    if code == entry.currency {
+        let decimals = minor_units(&code);
+        let not_whole = || Invalid::AmountNotWhole { currency: code.clone(), decimals: GROUP_DECIMALS };
+        return Ok((rescale(amount, decimals, GROUP_DECIMALS).ok_or_else(not_whole)?, None));
+    }
+    if entry.convert.is_at_entry() {
+        return Err(Invalid::PaymentCurrencyAtEntry);
+    }
+    Ok((amount, Some(code)))
+}
+
+/// In a group that converts at settlement: no rate (or 1, which says nothing).
+fn check_settlement_rate(rate: Option<Rate>) -> Result<(), Invalid> {
+    match rate {
+        Some(rate) if !rate.is_one() => Err(Invalid::RateAtSettlement),
+        _ => Ok(()),
+    }
+}
+
 /// Turns `add`'s amounts into the group's currency (in place) and returns what the transaction
 /// keeps of the entry: `None` for the group's own currency.
 pub(super) fn convert_add(entry: &Group, add: &mut AddTransaction) -> Result<Option<Foreign>, Error> {
@@ -117,6 +147,10 @@ pub(super) fn convert_add(entry: &Group, add: &mut AddTransaction) -> Result<Opt
         amounts.rescale(&currency, (decimals, GROUP_DECIMALS), true)?;
         add.amount = amounts.amount;
         return Ok(None);
+    }
+    if !entry.convert.is_at_entry() {
+        check_settlement_rate(spec.rate)?;
+        return Ok(Some(Foreign { currency, amount: add.amount, rate: None }));
     }
     let rate = spec.rate.ok_or_else(|| Invalid::RateNeeded { currency: currency.clone() })?;
     let foreign = Foreign { currency, amount: add.amount, rate: Some(rate) };
@@ -166,6 +200,11 @@ pub(super) fn convert_edit(
     if kept.is_none() && !given {
         return Err(Invalid::AmountNeeded { currency }.into());
     }
+    if !entry.convert.is_at_entry() {
+        check_settlement_rate(rate)?;
+        edit.amount = Some(amounts.amount);
+        return Ok(Some(Some(Foreign { currency, amount: amounts.amount, rate: None })));
+    }
     let rate = rate.or(kept.and_then(|f| f.rate)).ok_or_else(|| Invalid::RateNeeded { currency: currency.clone() })?;
     let foreign = Foreign { currency, amount: amounts.amount, rate: Some(rate) };
     edit.amount = Some(amounts.convert(rate, decimals)?);
@@ -175,7 +214,10 @@ pub(super) fn convert_edit(
 /// A group's currency may change until it has an expense converted from another currency: those
 /// rates say what one unit is worth in it.
 pub(super) fn check_currency_change(entry: &Group) -> Result<(), Error> {
-    if entry.ledger.transactions().any(|txn| txn.foreign.is_some()) {
+    // In a group that converts at settlement, amounts kept in another currency lock it too: the
+    // group's currency naming theirs would mix two sets of balances.
+    let paid_in_other = entry.ledger.payments().iter().any(|p| p.currency.is_some());
+    if paid_in_other || entry.ledger.transactions().any(|txn| txn.foreign.is_some()) {
         return Err(Invalid::CurrencyLocked.into());
     }
     Ok(())

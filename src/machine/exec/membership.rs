@@ -4,10 +4,9 @@
 use crate::machine::groups::{validate_group_name, GROUP_MEMBERS_MAX};
 use crate::machine::users::validate_group_password;
 use crate::machine::{
-    misfit, Activity, Answer, ApplyError, CreateGroup, Done, Error, GroupId, Job, JoinGroup, Machine, Millis, Outcome,
-    Record, Resume, Setting, Step, UserId, Work, DEFAULT_CURRENCY,
+    misfit, Activity, Answer, ApplyError, Convert, CreateGroup, Done, Error, GroupId, Invalid, Job, JoinGroup, Machine,
+    Millis, Outcome, Record, Resume, Setting, Step, UserId, Work, DEFAULT_CURRENCY,
 };
-use crate::money::Cents;
 
 impl Machine {
     pub(in crate::machine) fn create_group(
@@ -16,15 +15,17 @@ impl Machine {
         create: CreateGroup,
         now: Millis,
     ) -> Result<Step, Error> {
-        let CreateGroup { group, password, currency } = create;
+        let CreateGroup { group, password, currency, convert } = create;
         let group = validate_group_name(&group)?;
         self.check_name_free(&group)?;
         let currency = currency.unwrap_or_else(|| DEFAULT_CURRENCY.to_string());
+        let convert = convert.unwrap_or_default();
         if password.is_empty() {
-            return Ok(Step::Done(self.finish_create_group(user, group, None, currency, now)?));
+            return Ok(Step::Done(self.finish_create_group(user, group, None, (currency, convert), now)?));
         }
         validate_group_password(&password)?;
-        Ok(Step::Offload(Job { work: Work::Hash { password }, resume: Resume::CreateGroup { group, currency } }))
+        let resume = Resume::CreateGroup { group, currency, convert };
+        Ok(Step::Offload(Job { work: Work::Hash { password }, resume }))
     }
 
     /// `name` (trimmed, NFC) is neither an existing group's name nor looks like one.
@@ -44,7 +45,7 @@ impl Machine {
         user: UserId,
         name: String,
         password_hash: Option<String>,
-        currency: String,
+        (currency, convert): (String, Convert),
         now: Millis,
     ) -> Result<Outcome, Error> {
         self.check_name_free(&name)?;
@@ -52,6 +53,9 @@ impl Machine {
         let mut records = vec![Record::GroupCreated { group, name, creator: user, password_hash, at: now, seq: None }];
         if currency != DEFAULT_CURRENCY {
             records.push(Record::GroupCurrencySet { group, currency, by: user, at: now, seq: None });
+        }
+        if !convert.is_at_entry() {
+            records.push(Record::GroupConvertSet { group, convert, by: user, at: now, seq: None });
         }
         // A new group's changes are numbered from 1.
         for (seq, record) in (1..).zip(records.iter_mut()) {
@@ -97,7 +101,7 @@ impl Machine {
 
     pub(in crate::machine) fn leave_group(&mut self, user: UserId, group: &str, now: Millis) -> Result<Outcome, Error> {
         let (id, entry) = self.member_group(user, group)?;
-        if entry.balance(user) != Cents::ZERO {
+        if !entry.settled_up(user) {
             return Err(Error::BalanceNotZero);
         }
         self.commit(id, Record::MemberLeft { group: id, user, at: now, seq: None }, Answer::Done(Done::Left))
@@ -164,6 +168,32 @@ impl Machine {
         self.commit(id, record, Answer::Done(Done::CurrencySet))
     }
 
+    /// Only while the group has no transactions or payments, nor deleted ones that could be
+    /// restored: their amounts are in the currencies the old setting kept them in.
+    pub(in crate::machine) fn set_group_convert(
+        &mut self,
+        user: UserId,
+        group: &str,
+        convert: Convert,
+        now: Millis,
+    ) -> Result<Outcome, Error> {
+        let id = self.creator_group(user, group, Setting::Convert)?;
+        let entry = self.group(id)?;
+        if entry.convert == convert {
+            return Ok(Outcome::done(Done::ConvertSet));
+        }
+        let restorable = entry
+            .history
+            .entries()
+            .iter()
+            .any(|e| matches!(e.what, Activity::TransactionDeleted { .. } | Activity::PaymentDeleted { .. }));
+        if !entry.ledger.is_empty() || !entry.ledger.payments().is_empty() || restorable {
+            return Err(Invalid::ConvertLocked.into());
+        }
+        let record = Record::GroupConvertSet { group: id, convert, by: user, at: now, seq: None };
+        self.commit(id, record, Answer::Done(Done::ConvertSet))
+    }
+
     pub(in crate::machine) fn apply_membership(&mut self, record: &Record) -> Result<(), ApplyError> {
         match record {
             Record::GroupCreated { group, name, creator, password_hash, at, .. } => {
@@ -198,6 +228,15 @@ impl Machine {
                 }
                 entry.currency = currency.clone();
                 entry.history.push(*at, *by, Activity::CurrencySet { currency: currency.as_str().into() });
+                Ok(())
+            }
+            Record::GroupConvertSet { group, convert, by, at, .. } => {
+                let Some(entry) = self.groups.get_mut(*group) else { return misfit("unknown group") };
+                if !entry.ledger.is_empty() || !entry.ledger.payments().is_empty() {
+                    return misfit("the convert setting changes only in a group without transactions");
+                }
+                entry.convert = *convert;
+                entry.history.push(*at, *by, Activity::ConvertSet { convert: *convert });
                 Ok(())
             }
             Record::GroupPasswordSet { group, password_hash, by, at, .. } => {

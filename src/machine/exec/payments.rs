@@ -27,15 +27,17 @@ impl Machine {
         if from == to {
             return Err(Invalid::PaysSelf.into());
         }
+        let (amount, currency) = super::currency::payment_currency(entry, pay.amount, pay.currency)?;
         let payment = Payment {
             id: self.next_payment_id,
             from,
             to,
-            amount: pay.amount,
+            amount,
             by: user,
             created_at: now,
             date: pay.date,
             key: pay.key,
+            currency,
         };
         let answer = Answer::Payment { group: id, payment: payment.id, repeated: false };
         self.commit(id, Record::PaymentRecorded { group: id, payment, seq: None }, answer)

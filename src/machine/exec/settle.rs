@@ -4,11 +4,19 @@
 use crate::machine::explain::{self, Details, PAIRWISE_PIECES_MAX};
 use crate::machine::ledger::Payment;
 use crate::machine::{
-    Answer, Error, Event, GroupId, Job, Machine, Millis, Notice, Outcome, Record, Recorded, Resume, Settle, Settlement,
-    Step, Transfer, UserId, Work,
+    Answer, CurrencyPlan, Error, Event, GroupId, Job, Machine, Millis, Notice, Outcome, Record, Recorded, Resume,
+    Settle, Settlement, Step, Transfer, UserId, Work,
 };
 use crate::money::Cents;
 use crate::settle::{self, Method, Plan};
+
+/// `plan`'s transfers between `members` (the order the plan was made for).
+fn transfers_of(members: &[UserId], plan: &Plan) -> Vec<Transfer> {
+    plan.transfers
+        .iter()
+        .map(|t| Transfer { from: members[t.from], to: members[t.to], amount: Cents(t.amount) })
+        .collect()
+}
 
 impl Machine {
     /// Suggests the transfers that zero the group's balances; with `record`, also records exactly
@@ -56,6 +64,30 @@ impl Machine {
         named.into_iter().map(|(m, _, c)| (m, c.0)).unzip()
     }
 
+    /// The plans for the group's balances in other currencies (a group that converts at
+    /// settlement), by code, members ordered by name as in `settle_input`. Made here, on the loop: a
+    /// search that may be slow is made greedy instead (its `method` says so).
+    fn other_plans(&self, group: GroupId, method: Method) -> Vec<CurrencyPlan> {
+        let Some(entry) = self.groups.get(group) else { return Vec::new() };
+        let mut plans = Vec::new();
+        for (currency, balances) in entry.other_balances() {
+            let mut named: Vec<(UserId, &str, Cents)> =
+                balances.into_iter().map(|(m, c)| (m, self.users.name(m), c)).collect();
+            named.sort_by(|a, b| a.1.cmp(b.1));
+            let (members, net): (Vec<UserId>, Vec<i64>) = named.into_iter().map(|(m, _, c)| (m, c.0)).unzip();
+            let method = if settle::is_slow(&net, method) { Method::Greedy } else { method };
+            let plan = settle::plan(&net, method);
+            plans.push(CurrencyPlan {
+                currency: currency.to_string(),
+                transfers: transfers_of(&members, &plan),
+                method: plan.method,
+                proven_minimal: plan.proven_minimal,
+                lower_bound: plan.lower_bound,
+            });
+        }
+        plans
+    }
+
     /// Answers (and, with `record`, records) `plan`, made for the group's current balances with
     /// `members` in `settle_input` order.
     fn finish_settle(
@@ -67,27 +99,30 @@ impl Machine {
         plan: Plan,
         now: Millis,
     ) -> Result<Outcome, Error> {
-        let transfers: Vec<Transfer> = plan
-            .transfers
-            .iter()
-            .map(|t| Transfer { from: members[t.from], to: members[t.to], amount: Cents(t.amount) })
-            .collect();
+        let transfers = transfers_of(members, &plan);
+        let others = self.other_plans(id, plan.method);
+        let owed = !transfers.is_empty() || others.iter().any(|p| !p.transfers.is_empty());
         let mut settlement = Settlement {
             transfers: transfers.clone(),
             method: plan.method,
             proven_minimal: plan.proven_minimal,
             lower_bound: plan.lower_bound,
             recorded: record.then(|| Recorded { group: id, payments: Vec::new() }),
+            others,
         };
-        if !record || transfers.is_empty() {
+        if !record || !owed {
             let events = vec![Event { group: id, notice: Notice::SettleRequested { by: user, transfers } }];
             let answer = Ok(Answer::Settlement(Box::new(settlement)));
             return Ok(Outcome { answer, records: Vec::new(), events });
         }
-        let payments: Vec<Payment> = transfers
-            .iter()
+        let mut owed: Vec<(Option<String>, Transfer)> = transfers.iter().map(|t| (None, *t)).collect();
+        for plan in &settlement.others {
+            owed.extend(plan.transfers.iter().map(|t| (Some(plan.currency.clone()), *t)));
+        }
+        let payments: Vec<Payment> = owed
+            .into_iter()
             .zip(self.next_payment_id..)
-            .map(|(t, id)| Payment {
+            .map(|((currency, t), id)| Payment {
                 id,
                 from: t.from,
                 to: t.to,
@@ -96,6 +131,7 @@ impl Machine {
                 created_at: now,
                 date: None,
                 key: None,
+                currency,
             })
             .collect();
         settlement.recorded = Some(Recorded { group: id, payments: payments.iter().map(|p| p.id).collect() });
