@@ -38,13 +38,14 @@ pub fn balances(reply: &Object) -> Result<Vec<(String, Balances)>, String> {
         .collect()
 }
 
-/// The tables after the group currency's: `In JPY:` and that currency's balances.
+/// The tables after the group currency's (no blank line between, so the README can show them):
+/// `In JPY:` and that currency's balances.
 pub fn balances_text(reply: &Object) -> Result<String, String> {
     let mut text = String::new();
     for (currency, rows) in balances(reply)? {
         let mut table = view::balances_table_in(&rows, minor_units(&currency));
         table.label_money(Some(&currency));
-        text.push_str(&format!("\nIn {}:\n{}", sanitize(&currency), table.render()));
+        text.push_str(&format!("In {}:\n{}", sanitize(&currency), table.render()));
     }
     Ok(text)
 }
@@ -59,7 +60,7 @@ pub fn plans_text(reply: &Object) -> Result<String, String> {
         let plan = plan.as_object().ok_or_else(|| format!("the {currency} plan is not an object"))?;
         let list = plan.get("settlements").unwrap_or(&Value::Null);
         let transfers = view::transfers_in(list, minor_units(currency)).map_err(|e| format!("{currency}: {e}"))?;
-        text.push_str(&format!("\nIn {}:\n", sanitize(currency)));
+        text.push_str(&format!("In {}:\n", sanitize(currency)));
         if transfers.is_empty() {
             text.push_str("Nothing to settle.\n");
         } else {
@@ -88,9 +89,9 @@ mod tests {
         let reply = object(json!({"balances": {}, "by_currency": {
             "JPY": {"bob": -617, "alice": 617}, "KWD": {"alice": "-1.250", "bob": 1.25}}}));
         let text = balances_text(&reply).unwrap();
-        let want = "\nIn JPY:\nMEMBER  BALANCE (JPY)  STATUS\n------  -------------  -------\n\
+        let want = "In JPY:\nMEMBER  BALANCE (JPY)  STATUS\n------  -------------  -------\n\
                     alice             617  is owed\nbob              -617  owes\n\
-                    \nIn KWD:\nMEMBER  BALANCE (KWD)  STATUS\n------  -------------  -------\n\
+                    In KWD:\nMEMBER  BALANCE (KWD)  STATUS\n------  -------------  -------\n\
                     alice          -1.250  owes\nbob             1.250  is owed\n";
         assert_eq!(text, want);
         assert_eq!(balances_text(&object(json!({"balances": {}}))).unwrap(), "");
@@ -103,7 +104,7 @@ mod tests {
             [{"from": "bob", "to": "alice", "amount": 500}], "method": "minimal", "transfers": 1,
             "proven_minimal": true, "lower_bound": 1}}}));
         let text = plans_text(&reply).unwrap();
-        assert!(text.starts_with("\nIn JPY:\nFROM  TO     AMOUNT (JPY)\n"), "{text}");
+        assert!(text.starts_with("In JPY:\nFROM  TO     AMOUNT (JPY)\n"), "{text}");
         assert!(text.contains("bob   alice           500\n"), "{text}");
         assert!(text.ends_with("method minimal, 1 transfer (proven minimal)\n"), "{text}");
     }

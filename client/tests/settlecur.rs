@@ -87,13 +87,11 @@ MEMBER  BALANCE (EUR)  STATUS
 ------  -------------  -------
 alice           -4.00  owes
 bob              4.00  is owed
-
 In JPY:
 MEMBER  BALANCE (JPY)  STATUS
 ------  -------------  -------
 alice             617  is owed
 bob              -617  owes
-
 In KWD:
 MEMBER  BALANCE (KWD)  STATUS
 ------  -------------  -------
@@ -108,9 +106,9 @@ bob             3.000  is owed
     for needle in [
         "FROM   TO   AMOUNT (EUR)\n",
         "alice  bob          4.00\n",
-        "\nIn JPY:\nFROM  TO     AMOUNT (JPY)\n",
+        "In JPY:\nFROM  TO     AMOUNT (JPY)\n",
         "bob   alice           617\n",
-        "\nIn KWD:\nFROM   TO   AMOUNT (KWD)\n",
+        "In KWD:\nFROM   TO   AMOUNT (KWD)\n",
         "alice  bob         3.000\n",
     ] {
         assert!(plan.contains(needle), "{needle:?} in:\n{plan}");
