@@ -65,6 +65,7 @@ pub fn execute(ctx: &mut Ctx, command: &Command) -> Done {
         | Command::GroupInfo(_)
         | Command::SetGroupPassword(_)
         | Command::SetGroupCurrency(_)
+        | Command::SetGroupConvert(_)
         | Command::Leave(_) => groups(ctx, command),
         Command::Add(_) | Command::Edit(_) | Command::Delete(_) | Command::Transactions(_) => expenses(ctx, command),
         Command::ImportSplitwise(c) => crate::import::run(ctx, c),
@@ -139,6 +140,9 @@ fn groups(ctx: &mut Ctx, command: &Command) -> Done {
             if let Some(currency) = &c.currency {
                 data["currency"] = json!(currency);
             }
+            if let Some(mode) = &c.convert {
+                data["convert"] = json!(currency::convert_mode(mode).map_err(Failure::Usage)?);
+            }
             print_message(&ctx.ask(Action::CreateGroup, data)?, c.json);
         }
         Command::Join(c) => {
@@ -162,6 +166,11 @@ fn groups(ctx: &mut Ctx, command: &Command) -> Done {
         Command::SetGroupCurrency(c) => {
             let data = json!({ "group": c.group, "currency": c.currency });
             print_message(&ctx.ask(Action::SetGroupCurrency, data)?, c.json);
+        }
+        Command::SetGroupConvert(c) => {
+            let mode = currency::convert_mode(&c.mode).map_err(Failure::Usage)?;
+            let data = json!({ "group": c.group, "convert": mode });
+            print_message(&ctx.ask(Action::SetGroupConvert, data)?, c.json);
         }
         Command::Leave(c) => print_message(&ctx.ask(Action::LeaveGroup, json!({ "group": c.group }))?, c.json),
         _ => {}
@@ -353,8 +362,9 @@ fn print_rule(ctx: &mut Ctx, reply: &Object, json: bool, group: &str) -> Result<
 fn payments(ctx: &mut Ctx, command: &Command) -> Done {
     match command {
         Command::Pay(c) => {
-            let amount = parse_user_amount(&c.amount).map_err(Failure::Usage)?;
-            let mut data = json!({ "group": c.group, "to": c.to, "amount": amount.to_json() });
+            let amount = currency::amount_value(&c.amount, c.currency.as_deref()).map_err(Failure::Usage)?;
+            let mut data = json!({ "group": c.group, "to": c.to, "amount": amount });
+            currency::add_foreign(&mut data, c.currency.as_deref(), None).map_err(Failure::Usage)?;
             if let Some(from) = &c.from {
                 data["from"] = json!(from);
             }
@@ -407,8 +417,11 @@ fn settle(ctx: &mut Ctx, c: &crate::Settle) -> Result<(), Failure> {
         print_json(&reply);
         return Ok(());
     }
-    if transfers.is_empty() {
+    let others = crate::bycurrency::plans_text(&reply).map_err(shape)?;
+    if transfers.is_empty() && others.is_empty() {
         emit("Nothing to settle: everyone is even.\n");
+    } else if transfers.is_empty() {
+        emit("Nothing to settle in the group's currency.\n");
     } else {
         let mut table = view::transfers_table(&transfers);
         table.label_money(ctx.currency(&c.group).as_deref());
@@ -417,6 +430,7 @@ fn settle(ctx: &mut Ctx, c: &crate::Settle) -> Result<(), Failure> {
     if let Some(summary) = view::settle_summary(&reply) {
         emit(&format!("{summary}\n"));
     }
+    emit(&others);
     if let Some(ids) = reply.get("payment_ids").and_then(Value::as_array) {
         let ids: Vec<String> = ids.iter().map(|id| sanitize(&id.to_string()).into_owned()).collect();
         match ids.len() {
@@ -438,7 +452,11 @@ fn reading(ctx: &mut Ctx, command: &Command) -> Done {
         Command::Balances(c) => {
             let reply = ctx.ask(Action::ViewBalances, json!({ "group": c.group }))?;
             let rows = view::balances(&reply).map_err(shape)?;
+            let others = crate::bycurrency::balances_text(&reply).map_err(shape)?;
             ctx.money_table(&reply, c.json, &c.group, view::balances_table(&rows));
+            if !c.json {
+                emit(&others);
+            }
         }
         Command::Debts(c) => {
             let reply = ctx.ask(Action::PairwiseDebts, json!({ "group": c.group }))?;

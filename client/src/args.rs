@@ -27,6 +27,7 @@ pub const GROUPS: [(&str, &[&str]); 6] = [
             "group-info",
             "set-group-password",
             "set-group-currency",
+            "set-group-convert",
             "leave",
             "categories",
             "add-category",

@@ -1,7 +1,11 @@
 //! `add`/`edit` `--currency` and `--rate`: an expense entered in another currency, at a rate the
 //! user gives (splitd never fetches one), checked here by the server's own rules (`vocab`: the
 //! currency's decimals, the rate's grammar) before anything is sent; and how a transaction entered
-//! so is shown (`JPY 1234 at 0.0061`).
+//! so is shown (`JPY 1234 at 0.0061`). Also `--convert` (`create-group`, `set-group-convert`):
+//! whether a group converts at entry or keeps other currencies until settlement.
+//!
+//! Whether a `--currency` needs a `--rate` depends on the group's setting, which splitc does not
+//! know before sending: the server says (an at-settlement group takes none).
 
 use serde_json::{Number, Value};
 use vocab::currency::{entered_text, minor_units};
@@ -32,6 +36,16 @@ pub fn add_foreign(data: &mut Value, currency: Option<&str>, rate: Option<&str>)
         data["rate"] = number(&rate.to_string())?;
     }
     Ok(())
+}
+
+/// The server's word for a `--convert` mode: `at-entry` or `at_entry`, `at-settlement` or
+/// `at_settlement`.
+pub fn convert_mode(text: &str) -> Result<&'static str, String> {
+    match text {
+        "at-entry" | "at_entry" => Ok("at_entry"),
+        "at-settlement" | "at_settlement" => Ok("at_settlement"),
+        _ => Err(format!("--convert must be at-entry or at-settlement, not {text:?}")),
+    }
 }
 
 /// Both `add_foreign` checks and the amount's, without a request (the one-shot checks).
@@ -77,6 +91,13 @@ mod tests {
         assert!(add_foreign(&mut data, Some("jpy"), None).is_err());
         assert_eq!(add_foreign(&mut data, None, Some("0")).unwrap_err(), "--rate must be greater than zero");
         assert!(check(Some("1"), None, Some("12345678901")).is_err());
+    }
+
+    #[test]
+    fn convert_modes_in_either_spelling() {
+        assert_eq!(convert_mode("at-settlement"), Ok("at_settlement"));
+        assert_eq!(convert_mode("at_entry"), Ok("at_entry"));
+        assert!(convert_mode("later").unwrap_err().contains("at-entry or at-settlement"));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 mod actions;
 mod args;
+mod bycurrency;
 mod catundo;
 mod conn;
 mod currency;
@@ -73,6 +74,7 @@ pub enum Command {
     GroupInfo(GroupInfo),
     SetGroupPassword(SetGroupPassword),
     SetGroupCurrency(SetGroupCurrency),
+    SetGroupConvert(SetGroupConvert),
     Groups(Groups),
     CreateGroup(CreateGroup),
     Join(Join),
@@ -183,6 +185,22 @@ pub struct SetGroupCurrency {
 }
 
 #[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "set-group-convert", example = "splitc --user alice set-group-convert trip at-settlement")]
+/// when expenses in other currencies are converted: at-entry (at the rate given) or at-settlement
+/// (kept in their currency, settled in it); the creator only, before the first transaction
+pub struct SetGroupConvert {
+    /// the group's name
+    #[argh(positional)]
+    pub group: String,
+    /// at-entry or at-settlement (at_entry, at_settlement too)
+    #[argh(positional)]
+    pub mode: String,
+    /// print the server's reply as JSON
+    #[argh(switch)]
+    pub json: bool,
+}
+
+#[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "logout", example = "splitc --user alice logout --all")]
 /// revoke the stored session token (with --all: every session of --user) and forget it
 pub struct Logout {
@@ -234,6 +252,10 @@ pub struct CreateGroup {
     /// the group's currency, an ISO 4217 code such as EUR (default: the server's, INR)
     #[argh(option)]
     pub currency: Option<String>,
+    /// expenses in other currencies: at-entry (converted at the --rate given; the default) or
+    /// at-settlement (kept and settled in their own currency)
+    #[argh(option)]
+    pub convert: Option<String>,
     /// print the server's reply as JSON
     #[argh(switch)]
     pub json: bool,
@@ -474,6 +496,9 @@ pub struct Pay {
     /// the date it happened, YYYY-MM-DD
     #[argh(option)]
     pub date: Option<String>,
+    /// the currency the amount is in, if not the group's (groups that convert at settlement)
+    #[argh(option)]
+    pub currency: Option<String>,
     /// idempotency key: a repeat with the same key records nothing (default: a fresh one)
     #[argh(option)]
     pub key: Option<String>,

@@ -120,8 +120,14 @@ fn check(command: &Command) -> Result<(), Failure> {
         }
         Command::Recurring(r) => check_recurring(&r.command)?,
         Command::Pay(p) => {
-            parse_user_amount(&p.amount).map_err(usage)?;
+            crate::currency::check(Some(&p.amount), p.currency.as_deref(), None).map_err(usage)?;
             p.date.as_deref().map(check_date).transpose().map_err(usage)?;
+        }
+        Command::CreateGroup(c) => {
+            c.convert.as_deref().map(crate::currency::convert_mode).transpose().map_err(usage)?;
+        }
+        Command::SetGroupConvert(c) => {
+            crate::currency::convert_mode(&c.mode).map_err(usage)?;
         }
         Command::History(h) if h.limit.is_some_and(|n| !(1..=500).contains(&n)) => {
             return Err(usage("--limit must be 1-500".into()));

@@ -22,6 +22,26 @@ pub(crate) fn value_cents(value: &Value) -> Result<Cents, String> {
     parsed.map_err(|e| e.to_string())
 }
 
+/// An amount in a reply written with `decimals` decimals (`1234` yen, `-1.250` dinar; 2 is
+/// [`value_cents`]), any sign, as minor units of its currency: for amounts kept in another currency
+/// than the group's (groups that convert at settlement).
+pub(crate) fn value_minor(value: &Value, decimals: u8) -> Result<Cents, String> {
+    if decimals == 2 {
+        return value_cents(value);
+    }
+    let text = match value {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        _ => return Err("not an amount".into()),
+    };
+    let (negative, digits) = text.strip_prefix('-').map_or((false, text.as_str()), |rest| (true, rest));
+    if !digits.is_empty() && digits.bytes().all(|b| b == b'0' || b == b'.') {
+        return Ok(Cents(0));
+    }
+    let minor = Cents::parse_amount_in(digits, decimals).map_err(|e| e.to_string())?;
+    Ok(if negative { Cents(-minor.0) } else { minor })
+}
+
 /// One transaction as `view_transactions` reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Txn {
@@ -47,15 +67,18 @@ pub struct Txn {
     pub version: Option<u64>,
     /// Entered in another currency: `JPY 1234 at 0.0061` (`currency::foreign_note`).
     pub foreign: Option<String>,
+    /// Kept in another currency than the group's (a group that converts at settlement): every
+    /// amount here is in its minor units.
+    pub kept_in: Option<String>,
 }
 
-/// `{"name": amount, ...}` as sorted pairs; absent is empty.
-fn amount_map(value: Option<&Value>, what: &str) -> Result<Vec<(String, Cents)>, String> {
+/// `{"name": amount, ...}` as sorted pairs (amounts with `decimals` decimals); absent is empty.
+fn amount_map(value: Option<&Value>, what: &str, decimals: u8) -> Result<Vec<(String, Cents)>, String> {
     let Some(value) = value else { return Ok(Vec::new()) };
     let map = value.as_object().ok_or_else(|| format!("{what} is not an object"))?;
     let mut list = map
         .iter()
-        .map(|(k, v)| Ok((k.clone(), value_cents(v).map_err(|e| format!("{what} of {k}: {e}"))?)))
+        .map(|(k, v)| Ok((k.clone(), value_minor(v, decimals).map_err(|e| format!("{what} of {k}: {e}"))?)))
         .collect::<Result<Vec<_>, String>>()?;
     list.sort();
     Ok(list)
@@ -65,22 +88,34 @@ impl Txn {
     pub fn from_value(value: &Value) -> Result<Txn, String> {
         let obj = value.as_object().ok_or("a transaction that is not an object")?;
         let amount = obj.get("amount").ok_or("a transaction without an amount")?;
+        let foreign = obj.get("foreign");
+        // No rate: nothing was converted, the amounts are in that currency.
+        let kept_in =
+            foreign.filter(|f| f.get("rate").is_none()).and_then(|f| f.get("currency")?.as_str()).map(str::to_string);
+        let decimals = kept_in.as_deref().map_or(2, vocab::currency::minor_units);
         Ok(Txn {
             id: obj.get("id").and_then(Value::as_u64),
             payer: obj.get("payer").and_then(Value::as_str).ok_or("a transaction without a payer")?.to_string(),
-            amount: value_cents(amount).map_err(|e| format!("transaction amount {amount}: {e}"))?,
+            amount: value_minor(amount, decimals).map_err(|e| format!("transaction amount {amount}: {e}"))?,
             description: obj.get("description").and_then(Value::as_str).unwrap_or("").to_string(),
             split_between: string_list(obj.get("split_between").unwrap_or(&Value::Null))
                 .map_err(|e| format!("split_between: {e}"))?,
             include_payer: obj.get("include_payer").and_then(Value::as_bool).unwrap_or(false),
             created_at: obj.get("created_at").and_then(Value::as_i64),
-            paid_by: amount_map(obj.get("paid_by"), "paid_by")?,
-            shares: amount_map(obj.get("shares"), "shares")?,
+            paid_by: amount_map(obj.get("paid_by"), "paid_by", decimals)?,
+            shares: amount_map(obj.get("shares"), "shares", decimals)?,
             mode: obj.get("split").and_then(|s| s.get("mode")).and_then(Value::as_str).map(str::to_string),
             date: obj.get("date").and_then(Value::as_str).map(str::to_string),
             version: obj.get("version").and_then(Value::as_u64),
-            foreign: crate::currency::foreign_note(obj.get("foreign")),
+            foreign: crate::currency::foreign_note(foreign).filter(|_| kept_in.is_none()),
+            kept_in,
         })
+    }
+
+    /// The amount as a table shows it: `90.00` in the group's currency, `JPY 1234` when kept in
+    /// another.
+    pub fn amount_text(&self) -> String {
+        kept_text(self.kept_in.as_deref(), self.amount)
     }
 
     /// Who paid, as people read it: the recorder, or the payers when someone else paid
@@ -97,13 +132,23 @@ impl Txn {
     /// modes, each share: `bob 10.50, carol 4.50`.
     pub fn sharers(&self) -> String {
         if self.mode.as_deref().is_some_and(|m| m != "equal") && !self.shares.is_empty() {
-            return self.shares.iter().map(|(n, c)| format!("{n} {c}")).collect::<Vec<_>>().join(", ");
+            let decimals = self.kept_in.as_deref().map_or(2, vocab::currency::minor_units);
+            let share = |c: &Cents| vocab::money::minor_text(*c, decimals);
+            return self.shares.iter().map(|(n, c)| format!("{n} {}", share(c))).collect::<Vec<_>>().join(", ");
         }
         let mut text = self.split_between.join(", ");
         if self.include_payer {
             text.push_str(if text.is_empty() { "payer" } else { " + payer" });
         }
         text
+    }
+}
+
+/// `amount` in the group's currency (`90.00`), or in `kept_in`'s decimals after its code (`JPY 1234`).
+fn kept_text(kept_in: Option<&str>, amount: Cents) -> String {
+    match kept_in {
+        Some(currency) => format!("{currency} {}", vocab::currency::amount_text(currency, amount)),
+        None => amount.to_string(),
     }
 }
 
@@ -117,6 +162,9 @@ pub struct Payment {
     pub by: String,
     pub created_at: Option<i64>,
     pub date: Option<String>,
+    /// In another currency than the group's (a group that converts at settlement): `amount` is in
+    /// its minor units.
+    pub currency: Option<String>,
 }
 
 impl Payment {
@@ -126,14 +174,17 @@ impl Payment {
             obj.get(k).and_then(Value::as_str).map(str::to_string).ok_or_else(|| format!("a payment without {k:?}"))
         };
         let amount = obj.get("amount").ok_or("a payment without an amount")?;
+        let currency = obj.get("currency").and_then(Value::as_str).map(str::to_string);
+        let decimals = currency.as_deref().map_or(2, vocab::currency::minor_units);
         Ok(Payment {
             id: obj.get("id").and_then(Value::as_u64),
             from: field("from")?,
             to: field("to")?,
-            amount: value_cents(amount).map_err(|e| format!("payment amount {amount}: {e}"))?,
+            amount: value_minor(amount, decimals).map_err(|e| format!("payment amount {amount}: {e}"))?,
             by: obj.get("by").and_then(Value::as_str).unwrap_or_default().to_string(),
             created_at: obj.get("created_at").and_then(Value::as_i64),
             date: obj.get("date").and_then(Value::as_str).map(str::to_string),
+            currency,
         })
     }
 }
@@ -225,6 +276,11 @@ pub fn balances(reply: &Object) -> Result<Vec<(String, Cents)>, String> {
 
 /// The transfers of a settle reply (`settlements`) or of a pushed settlement (`data`).
 pub fn transfers(list: &Value) -> Result<Vec<Transfer>, String> {
+    transfers_in(list, 2)
+}
+
+/// [`transfers`] with amounts of `decimals` decimals (a plan in another currency).
+pub fn transfers_in(list: &Value, decimals: u8) -> Result<Vec<Transfer>, String> {
     let items = list.as_array().ok_or("settlements are not a list")?;
     items
         .iter()
@@ -239,7 +295,7 @@ pub fn transfers(list: &Value) -> Result<Vec<Transfer>, String> {
             Ok(Transfer {
                 from: field("from")?,
                 to: field("to")?,
-                amount: value_cents(amount).map_err(|e| format!("settlement amount {amount}: {e}"))?,
+                amount: value_minor(amount, decimals).map_err(|e| format!("settlement amount {amount}: {e}"))?,
             })
         })
         .collect()
@@ -293,7 +349,7 @@ pub fn transactions_table(txns: &[Txn]) -> Table {
             // The day it happened when given (--date), else when it was recorded (UTC).
             x.date.clone().or_else(|| x.created_at.map(|ms| utc_datetime(ms, false))).unwrap_or_default(),
             x.paid_by_text(),
-            x.amount.to_string(),
+            x.amount_text(),
             match &x.foreign {
                 Some(note) => format!("{} ({note})", x.description).trim_start().to_string(),
                 None => x.description.clone(),
@@ -320,7 +376,7 @@ pub fn payments_table(payments: &[Payment]) -> Table {
             date,
             p.from.clone(),
             p.to.clone(),
-            p.amount.to_string(),
+            kept_text(p.currency.as_deref(), p.amount),
             p.by.clone(),
         ]);
     }
@@ -361,6 +417,11 @@ pub fn sessions_table(reply: &Object) -> Result<Table, String> {
 }
 
 pub fn balances_table(rows: &[(String, Cents)]) -> Table {
+    balances_table_in(rows, 2)
+}
+
+/// [`balances_table`] for amounts of `decimals` decimals.
+pub fn balances_table_in(rows: &[(String, Cents)], decimals: u8) -> Table {
     let mut t = Table::new(&[("MEMBER", Align::Left), ("BALANCE", Align::Right), ("STATUS", Align::Left)]);
     for (name, cents) in rows {
         let note = match cents.0.signum() {
@@ -368,7 +429,7 @@ pub fn balances_table(rows: &[(String, Cents)]) -> Table {
             -1 => "owes",
             _ => "settled",
         };
-        t.push(vec![name.clone(), cents.to_string(), note.into()]);
+        t.push(vec![name.clone(), vocab::money::minor_text(*cents, decimals), note.into()]);
     }
     t
 }
@@ -429,14 +490,20 @@ pub fn balance_details_table(rows: &[BalanceDetail]) -> Table {
 }
 
 pub fn transfers_table(transfers: &[Transfer]) -> Table {
+    transfers_table_in(transfers, 2)
+}
+
+/// [`transfers_table`] for amounts of `decimals` decimals.
+pub fn transfers_table_in(transfers: &[Transfer], decimals: u8) -> Table {
     let mut t = Table::new(&[("FROM", Align::Left), ("TO", Align::Left), ("AMOUNT", Align::Right)]);
     for x in transfers {
-        t.push(vec![x.from.clone(), x.to.clone(), x.amount.to_string()]);
+        t.push(vec![x.from.clone(), x.to.clone(), vocab::money::minor_text(x.amount, decimals)]);
     }
     t
 }
 
-/// The line under a settle table: `method minimal, 2 transfers (proven minimal)`.
+/// The line under a settle table: `method minimal, 2 transfers (proven minimal)`; `reply` is the
+/// settle reply or one of its `by_currency` plans.
 pub fn settle_summary(reply: &Object) -> Option<String> {
     let method = reply.get("method").and_then(Value::as_str)?;
     let mut text = format!("method {}", sanitize(method));
@@ -525,7 +592,7 @@ pub fn transactions_csv(txns: &[Txn]) -> String {
             x.id.map(|i| i.to_string()).unwrap_or_default(),
             x.created_at.map(|ms| utc_datetime(ms, true)).unwrap_or_default(),
             x.payer.clone(),
-            x.amount.to_string(),
+            vocab::money::minor_text(x.amount, x.kept_in.as_deref().map_or(2, vocab::currency::minor_units)),
             x.description.clone(),
             x.split_between.join(";"),
             x.include_payer.to_string(),
@@ -548,7 +615,7 @@ pub fn payments_csv(payments: &[Payment]) -> String {
             p.date.clone().unwrap_or_default(),
             p.from.clone(),
             p.to.clone(),
-            p.amount.to_string(),
+            vocab::money::minor_text(p.amount, p.currency.as_deref().map_or(2, vocab::currency::minor_units)),
             p.by.clone(),
         ]));
     }
@@ -618,6 +685,7 @@ mod tests {
                 date: None,
                 version: None,
                 foreign: None,
+                kept_in: None,
             }
         );
         let table = transactions_table(&txns).render();
