@@ -19,7 +19,7 @@ use unicode_security::skeleton;
 use vocab::text;
 
 use super::history::{Activity, History};
-use super::ledger::{Ledger, Payment, PaymentId, Transaction, TxnId};
+use super::ledger::{Ledger, MemberPos, Payment, PaymentId, Transaction, TxnId};
 use super::UserId;
 use super::{Invalid, TextField};
 use crate::money::Cents;
@@ -76,7 +76,7 @@ pub struct Group {
     /// Everyone who has ever been a member, in first-join order; a position indexes `ledger.balances`.
     pub slots: Vec<UserId>,
     /// User -> slot, for current and former members.
-    pub member_pos: HashMap<UserId, usize>,
+    pub member_pos: MemberPos,
     /// Per slot: is that user a member now.
     active: Vec<bool>,
     pub ledger: Ledger,
@@ -343,7 +343,7 @@ impl Groups {
             creator,
             members: Vec::new(),
             slots: Vec::new(),
-            member_pos: HashMap::new(),
+            member_pos: MemberPos::default(),
             active: Vec::new(),
             ledger: Ledger::default(),
             created_at,

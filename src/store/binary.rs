@@ -498,7 +498,7 @@ pub(super) fn take_transaction(take: &mut Take) -> Result<Transaction, Short> {
 
 /// Reads a transaction over `txn`, reusing its text and lists' memory: a snapshot's transactions
 /// are read one after another into one `Transaction`, without four allocations each.
-fn take_transaction_into(take: &mut Take, txn: &mut Transaction) -> Result<(), Short> {
+pub(super) fn take_transaction_into(take: &mut Take, txn: &mut Transaction) -> Result<(), Short> {
     (txn.id, txn.payer, txn.amount) = (take.u64v("transaction id")?, take.u32v("payer")?, Cents(take.i64v("amount")?));
     txn.description.clear();
     txn.description.push_str(take.text("description")?);

@@ -12,7 +12,9 @@
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine;
 
-use super::binary::{put_payment, put_transaction, take_payment, take_transaction, IMAGE_VERSION};
+use super::binary::{
+    put_payment, put_transaction, take_payment, take_transaction, take_transaction_into, IMAGE_VERSION,
+};
 use super::bytes::{Put, Short, Take};
 use crate::machine::Record;
 
@@ -72,7 +74,17 @@ pub fn encode(record: &Record, scratch: &mut Vec<u8>, out: &mut Vec<u8>) -> bool
 }
 
 /// The record in a line's text after `~`.
+#[cfg(test)]
 pub fn decode(text: &[u8]) -> Result<Record, String> {
+    let mut slot = None;
+    decode_into(text, &mut slot)?;
+    slot.ok_or_else(|| "binary record: nothing read".into())
+}
+
+/// The record in a line's text after `~`, into `slot`: a transaction added over the one already
+/// there reuses its memory (replay reads a million of them one after another). On an error the slot
+/// holds anything.
+pub fn decode_into(text: &[u8], slot: &mut Option<Record>) -> Result<(), String> {
     // Most payloads fit on the stack: no allocation per record at replay.
     let mut small = [0u8; 256];
     let large;
@@ -91,16 +103,26 @@ pub fn decode(text: &[u8]) -> Result<Record, String> {
         return Err(format!("binary record of layout {version}; this build reads up to {IMAGE_VERSION}"));
     }
     let mut take = Take::written_by(rest, version as u32);
-    let record = take_record(&mut take).map_err(|Short(what)| format!("binary record: cannot read {what}"))?;
+    take_record_into(&mut take, slot).map_err(|Short(what)| format!("binary record: cannot read {what}"))?;
     match take.is_empty() {
-        true => Ok(record),
+        true => Ok(()),
         false => Err("binary record: trailing bytes".into()),
     }
 }
 
-fn take_record(take: &mut Take) -> Result<Record, Short> {
+fn take_record_into(take: &mut Take, slot: &mut Option<Record>) -> Result<(), Short> {
     let tag = take.byte("tag")?;
     let group = take.u32v("group")?;
+    if let (TRANSACTION_ADDED, Some(Record::TransactionAdded { group: into, txn, seq })) = (tag, &mut *slot) {
+        take_transaction_into(take, txn)?;
+        (*into, *seq) = (group, take_seq(take)?);
+        return Ok(());
+    }
+    *slot = Some(take_record(take, tag, group)?);
+    Ok(())
+}
+
+fn take_record(take: &mut Take, tag: u8, group: u32) -> Result<Record, Short> {
     Ok(match tag {
         TRANSACTION_ADDED => Record::TransactionAdded { group, txn: take_transaction(take)?, seq: take_seq(take)? },
         TRANSACTION_EDITED => {
@@ -153,7 +175,7 @@ mod tests {
     use super::*;
     use crate::machine::{Foreign, Payment, Rate, Split, Transaction};
     use crate::money::Cents;
-    use crate::store::wal::{decode_line, encode_line, LineError};
+    use crate::store::wal::{decode_line, decode_line_into, encode_line, LineError};
 
     fn transaction(extras: bool) -> Transaction {
         Transaction {
@@ -219,6 +241,21 @@ mod tests {
         }
         let other = Record::MemberJoined { group: 0, user: 1, at: 2, seq: None };
         assert!(String::from_utf8(line(&other)).unwrap().ends_with(r#"{"member_joined":{"group":0,"user":1,"at":2}}"#));
+    }
+
+    #[test]
+    fn records_read_over_one_another_keep_nothing_of_the_last() {
+        let mut records = frequent();
+        let mut bare = transaction(false);
+        bare.split = Split::Exact;
+        records.insert(2, Record::TransactionAdded { group: 8, txn: bare, seq: None });
+        records.push(Record::TransactionAdded { group: 1, txn: transaction(true), seq: Some(2) });
+        records.push(Record::TransactionAdded { group: 0, txn: transaction(false), seq: None });
+        let mut slot = None;
+        for record in records {
+            assert_eq!(decode_line_into(&line(&record), &mut slot), Ok(3));
+            assert_eq!(slot.as_ref(), Some(&record));
+        }
     }
 
     #[test]

@@ -131,6 +131,8 @@ impl Replay {
         };
         let mut offset = 0usize;
         let mut expected = first;
+        // One record read over the last: a transaction's memory is reused from line to line.
+        let mut slot = None;
         while offset < bytes.len() {
             let Some(len) = memchr::memchr(b'\n', &bytes[offset..]) else {
                 if is_last {
@@ -138,10 +140,11 @@ impl Replay {
                 }
                 return Err(corrupt(offset, "an incomplete line ends a segment that is not the last"));
             };
-            let (seq, record) = wal::decode_line(&bytes[offset..offset + len]).map_err(|e| match e {
+            let seq = wal::decode_line_into(&bytes[offset..offset + len], &mut slot).map_err(|e| match e {
                 wal::LineError::Checksum => corrupt(offset, "a complete line fails its checksum"),
                 wal::LineError::Malformed(why) => corrupt(offset, &format!("a complete line does not parse ({why})")),
             })?;
+            let record = slot.as_ref().ok_or_else(|| corrupt(offset, "nothing read"))?;
             let replays = self.snapshot_seq.is_none_or(|s| seq > s);
             if replays && seq != self.last_seq + 1 {
                 return Err(format!(
@@ -158,7 +161,7 @@ impl Replay {
                 ));
             }
             if replays {
-                self.machine.apply(&record).map_err(|e| {
+                self.machine.apply(record).map_err(|e| {
                     format!("{}: record {seq} at byte {offset} does not apply: {e}; refusing to start", path.display())
                 })?;
                 self.last_seq = seq;

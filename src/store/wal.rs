@@ -51,6 +51,13 @@ pub enum LineError {
 
 /// Decodes one line (without its newline) into `(seq, record)`.
 pub fn decode_line(line: &[u8]) -> Result<(u64, Record), LineError> {
+    let mut slot = None;
+    let seq = decode_line_into(line, &mut slot)?;
+    Ok((seq, slot.ok_or_else(|| LineError::Malformed("nothing read".into()))?))
+}
+
+/// `decode_line`, the record into `slot` (reusing a transaction's memory where it can: `binlog`).
+pub fn decode_line_into(line: &[u8], slot: &mut Option<Record>) -> Result<u64, LineError> {
     let malformed = |why: &str| LineError::Malformed(why.to_string());
     if line.len() < 10 || line[8] != b' ' {
         return Err(malformed("too short"));
@@ -66,11 +73,11 @@ pub fn decode_line(line: &[u8]) -> Result<(u64, Record), LineError> {
         .ok()
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| malformed("bad sequence number"))?;
-    let record = match &body[space + 1..] {
-        [binlog::MARK, binary @ ..] => binlog::decode(binary).map_err(LineError::Malformed)?,
-        json => serde_json::from_slice(json).map_err(|e| LineError::Malformed(e.to_string()))?,
-    };
-    Ok((seq, record))
+    match &body[space + 1..] {
+        [binlog::MARK, binary @ ..] => binlog::decode_into(binary, slot).map_err(LineError::Malformed)?,
+        json => *slot = Some(serde_json::from_slice(json).map_err(|e| LineError::Malformed(e.to_string()))?),
+    }
+    Ok(seq)
 }
 
 pub struct Wal {
