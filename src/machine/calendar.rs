@@ -36,6 +36,15 @@ pub fn day_number(date: Date) -> i64 {
 
 /// The date of day number `day`; `None` outside the years `vocab::Date` allows (1000-9999).
 pub fn date_of(day: i64) -> Option<Date> {
+    let (y, m, d) = civil_from_days(day);
+    if !(1000..=9999).contains(&y) {
+        return None;
+    }
+    Some(Date { year: y as u16, month: m as u8, day: d as u8 })
+}
+
+/// Year, month and day of day number `day`, in any year (Howard Hinnant's `civil_from_days`).
+pub fn civil_from_days(day: i64) -> (i64, i64, i64) {
     let z = day + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -44,11 +53,7 @@ pub fn date_of(day: i64) -> Option<Date> {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    if !(1000..=9999).contains(&y) {
-        return None;
-    }
-    Some(Date { year: y as u16, month: m as u8, day: d as u8 })
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// The UTC day `now` falls in.

@@ -194,17 +194,9 @@ pub fn day_of(date: Option<&str>, created_at: i64) -> String {
     }
 }
 
-/// The UTC calendar day `YYYY-MM-DD` of Unix time `ms` (Howard Hinnant's `civil_from_days`).
+/// The UTC calendar day `YYYY-MM-DD` of Unix time `ms`.
 pub fn utc_day(ms: i64) -> String {
-    let z = ms.div_euclid(86_400_000) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = super::calendar::civil_from_days(super::calendar::today(ms));
     format!("{year:04}-{month:02}-{day:02}")
 }
 
