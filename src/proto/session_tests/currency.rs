@@ -12,7 +12,8 @@ fn trip() -> (World, Session, Session) {
     (w, alice, bob)
 }
 
-fn add(w: &mut World, who: &mut Session, data: Value) -> Value {
+/// `add_transaction` in `trip`, split between alice and bob unless `data` says otherwise.
+pub(super) fn add(w: &mut World, who: &mut Session, data: Value) -> Value {
     let mut data = data;
     data["group"] = json!("trip");
     if data.get("split").is_none() && data.get("split_between").is_none() {

@@ -3,6 +3,7 @@
 //! account refused while any currency's balance is not zero, edits/deletes/restores moving the
 //! right currency, the setting's own rules, and replay and both images rebuilding the same state.
 
+use super::currency::add;
 use super::*;
 
 /// alice and bob in `trip`, a EUR group that converts at settlement.
@@ -15,14 +16,6 @@ fn trip() -> (World, Session, Session) {
     (w, alice, bob)
 }
 
-fn add(w: &mut World, who: &mut Session, data: Value) -> Value {
-    let mut data = data;
-    data["group"] = json!("trip");
-    if data.get("split").is_none() && data.get("split_between").is_none() {
-        data["split_between"] = json!(["alice", "bob"]);
-    }
-    w.ask(who, "add_transaction", data)
-}
 
 /// `view_balances`' `by_currency`, as the text of each amount.
 fn by_currency(w: &mut World, who: &mut Session) -> Value {
