@@ -222,14 +222,7 @@ fn replay_and_images_keep_the_entry() {
     w.ask(&mut alice, "edit_transaction", json!({"group": "trip", "id": 1, "rate": 0.0065}));
     let mut image = Vec::new();
     write_image(&w.machine, &mut image).unwrap();
-    let mut replayed = Machine::new();
-    for record in &w.log {
-        replayed.apply(record).unwrap();
-    }
-    let mut replayed_image = Vec::new();
-    write_image(&replayed, &mut replayed_image).unwrap();
-    assert!(image == replayed_image, "replay rebuilds the same state");
-    let restored = read_image(&image).unwrap();
+    let restored = replay_and_restore_match(&w.log, &image);
     let group = restored.groups().find("trip").unwrap();
     let kept: Vec<Option<Foreign>> =
         restored.groups().get(group).unwrap().ledger.transactions().map(|t| t.foreign).collect();
