@@ -474,7 +474,14 @@ fn take_extras(take: &mut Take) -> Result<Extras, Short> {
 }
 
 pub(super) fn take_transaction(take: &mut Take) -> Result<Transaction, Short> {
-    let mut txn = Transaction {
+    let mut txn = blank_transaction();
+    take_transaction_into(take, &mut txn)?;
+    Ok(txn)
+}
+
+/// What `take_transaction_into` reads over: every field is written there.
+fn blank_transaction() -> Transaction {
+    Transaction {
         id: 0,
         payer: 0,
         amount: Cents(0),
@@ -491,9 +498,7 @@ pub(super) fn take_transaction(take: &mut Take) -> Result<Transaction, Short> {
         foreign: None,
         category: None,
         rule: None,
-    };
-    take_transaction_into(take, &mut txn)?;
-    Ok(txn)
+    }
 }
 
 /// Reads a transaction over `txn`, reusing its text and lists' memory: a snapshot's transactions
@@ -538,12 +543,8 @@ fn refill<'a, T>(
 fn take_transactions(take: &mut Take) -> Result<Read, Short> {
     let count = take.count("transactions")?;
     let mut read = Read::with_capacity(count);
-    if count == 0 {
-        return Ok(read);
-    }
-    let mut txn = take_transaction(take)?;
-    read.push(&txn).map_err(|_| Short("a transaction unbalanced or out of order"))?;
-    for _ in 1..count {
+    let mut txn = blank_transaction();
+    for _ in 0..count {
         take_transaction_into(take, &mut txn)?;
         read.push(&txn).map_err(|_| Short("a transaction unbalanced or out of order"))?;
     }

@@ -16,7 +16,6 @@ fn trip() -> (World, Session, Session) {
     (w, alice, bob)
 }
 
-
 /// `view_balances`' `by_currency`, as the text of each amount.
 fn by_currency(w: &mut World, who: &mut Session) -> Value {
     w.ask(who, "view_balances", json!({"group": "trip"}))["by_currency"].clone()
