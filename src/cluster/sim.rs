@@ -112,7 +112,8 @@ fn script_command(step: usize) -> (usize, Command) {
             n % 3,
             Command::AddTransaction(AddTransaction {
                 group: "trip".into(),
-                amount: Cents(100 + (n as i64 % 7) * 33),
+                // In thousandths, as the decoder gives an amount without a currency.
+                amount: Cents((100 + (n as i64 % 7) * 33) * 10),
                 description: op_description(n),
                 split: SplitSpec::Equal { members: None, include_payer: true },
                 paid_by: None,

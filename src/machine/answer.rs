@@ -157,6 +157,8 @@ pub struct Transfer {
 /// A settlement plan for a group's balances.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settlement {
+    /// The group planned for.
+    pub group: GroupId,
     pub transfers: Vec<Transfer>,
     pub method: Method,
     pub proven_minimal: bool,

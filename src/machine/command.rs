@@ -10,6 +10,11 @@ use crate::money::Cents;
 use crate::settle::Method;
 pub use vocab::rate::Rate;
 
+/// The decimals a command's amounts are in when it names no currency (they are in the group's,
+/// which the decoder does not know): the most any currency has. The machine rescales them to the
+/// group's own (`Group::decimals`), refusing digits its currency does not have.
+pub const WIRE_DECIMALS: u8 = vocab::currency::DECIMALS_MAX;
+
 /// Which transaction a delete means: the original client's 0-based position, or splitd's stable id.
 /// The id is the safe form: a position can shift while someone else deletes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

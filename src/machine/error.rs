@@ -131,7 +131,7 @@ pub enum Invalid {
     /// A list names more people than a group can hold.
     TooManyNames(Part),
     /// A list's amounts do not sum to the transaction's amount.
-    SumMismatch { part: Part, amount: Cents, sum: Cents },
+    SumMismatch { part: Part, amount: Cents, sum: Cents, decimals: u8 },
     /// An equal split with nobody in it.
     NobodyShares,
     /// An edit changes the amount, and the kept split cannot share the new one: the split must be
@@ -153,8 +153,12 @@ pub enum Invalid {
     ConvertedTooLarge,
     /// The amount converted at the rate rounds to nothing in the group's currency.
     ConvertedToZero,
-    /// An amount with digits below `currency`'s minor unit (`decimals` decimals): 10.5 yen.
-    AmountNotWhole { currency: String, decimals: u8 },
+    /// An amount with digits below `currency`'s minor unit (`decimals` decimals): 10.5 yen. `field`:
+    /// the payer's or share's entry it is, `None` for the total.
+    AmountNotWhole { field: Option<(Part, String)>, currency: String, decimals: u8 },
+    /// `set_group_currency` to a currency with other decimals than the group's amounts have
+    /// (`decimals`), once it holds amounts.
+    DecimalsLocked { currency: String, decimals: u8 },
     /// An edit moves an expense to another currency without giving its amount in it.
     AmountNeeded { currency: String },
     /// The group's currency cannot change: it has expenses entered in other currencies, converted
@@ -186,7 +190,7 @@ pub enum SplitGap {
     /// Nobody is left to share it.
     Nobody,
     /// The exact amounts sum to `sum`, not the new `amount`.
-    ExactSum { sum: Cents, amount: Cents },
+    ExactSum { sum: Cents, amount: Cents, decimals: u8 },
 }
 
 /// What an idempotency key made.

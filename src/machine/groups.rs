@@ -33,6 +33,10 @@ pub const GROUP_MEMBERS_MAX: usize = 10_000;
 /// The currency label of a group created without one (the original printed ₹).
 pub const DEFAULT_CURRENCY: &str = "INR";
 
+/// The decimals of a new group's amounts: `DEFAULT_CURRENCY`'s minor unit, and what every group
+/// had before a currency set the group's (records and images without `decimals` mean this).
+pub const GROUP_DECIMALS_DEFAULT: u8 = 2;
+
 /// When a group turns amounts entered in another currency into its own: at entry (at the rate
 /// the user gives, the default) or at settlement (never: balances and plans are kept per currency).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -83,6 +87,11 @@ pub struct Group {
     pub created_at: i64,
     /// ISO 4217 code, a display label only.
     pub currency: String,
+    /// How many decimals the group's own amounts have (its balances, expenses, payments and plans
+    /// count `10^-decimals` units): its currency's minor unit (`vocab::currency::minor_units`) when
+    /// it was set, 2 for groups whose currency was set before groups had their own (they keep
+    /// hundredths: changing what their numbers mean would change their money).
+    pub decimals: u8,
     /// When amounts in other currencies are converted (`set_group_convert`).
     pub convert: Convert,
     pub history: History,
@@ -146,6 +155,27 @@ impl Group {
     /// The balance of a current or former member (zero for anyone else).
     pub fn balance(&self, user: UserId) -> Cents {
         self.slot(user).map_or(Cents::ZERO, |slot| self.ledger.balances[slot])
+    }
+
+    /// Whether the group has amounts whose meaning depends on its settings: transactions,
+    /// payments, recurring rules, or history entries that show (or could restore) one.
+    pub fn holds_amounts(&self) -> bool {
+        let settings_only = |what: &Activity| {
+            matches!(
+                what,
+                Activity::GroupCreated
+                    | Activity::CurrencySet { .. }
+                    | Activity::ConvertSet { .. }
+                    | Activity::MemberJoined { .. }
+                    | Activity::MemberLeft { .. }
+                    | Activity::PasswordChanged { .. }
+                    | Activity::CategoryAdded { .. }
+            )
+        };
+        !self.ledger.is_empty()
+            || !self.ledger.payments().is_empty()
+            || !self.rules.rules.is_empty()
+            || !self.history.entries().iter().all(|e| settings_only(&e.what))
     }
 
     /// Whether `user`'s balance is zero in every currency (anyone not in the group: yes).
@@ -348,6 +378,7 @@ impl Groups {
             ledger: Ledger::default(),
             created_at,
             currency,
+            decimals: GROUP_DECIMALS_DEFAULT,
             convert: Convert::AtEntry,
             history: History::default(),
             keys: HashMap::new(),

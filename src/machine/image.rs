@@ -77,6 +77,17 @@ pub struct GroupRef<'a> {
     /// Written only for a group that converts at settlement.
     #[serde(skip_serializing_if = "Convert::is_at_entry")]
     pub convert: Convert,
+    /// Written only when not 2 (`Group::decimals`).
+    #[serde(skip_serializing_if = "is_two")]
+    pub decimals: u8,
+}
+
+fn is_two(decimals: &u8) -> bool {
+    *decimals == 2
+}
+
+fn two() -> u8 {
+    2
 }
 
 /// A group's transactions as the image writes them: unpacked one at a time from the ledger, never
@@ -183,6 +194,9 @@ pub struct GroupImage {
     /// Absent in images from before it (and for a group that converts at entry).
     #[serde(default)]
     pub convert: Convert,
+    /// Absent in images from before groups had their own decimals (they had 2), and when 2.
+    #[serde(default = "two")]
+    pub decimals: u8,
 }
 
 /// A group's transactions as an image is read: each checked balanced and in id order and packed as
@@ -303,6 +317,7 @@ impl Machine {
                     categories: &g.categories,
                     rules: &g.rules,
                     convert: g.convert,
+                    decimals: g.decimals,
                 })
                 .collect(),
             tokens: self
@@ -384,6 +399,9 @@ impl Machine {
         if !vocab::is_currency_code(&image.currency) {
             return Err(ApplyError(format!("snapshot: group {} has a bad currency", image.name)));
         }
+        if image.decimals > vocab::currency::DECIMALS_MAX {
+            return Err(ApplyError(format!("snapshot: group {} has {} decimals", image.name, image.decimals)));
+        }
         let inserted = self.groups.insert(
             id,
             image.name.clone(),
@@ -424,6 +442,7 @@ impl Machine {
             }
         }
         group.convert = image.convert;
+        group.decimals = image.decimals;
         let Read { packed, effects, others, keys: keyed } = image.transactions;
         keys.extend(keyed.into_iter().map(|(user, key, txn)| (user, Some(key), KeyRef::Transaction(txn))));
         for (user, key, made) in keys {

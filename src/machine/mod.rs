@@ -42,7 +42,7 @@ pub use crate::settle::Method;
 pub use answer::{Answer, CurrencyPlan, Done, Event, Notice, Recorded, Settlement, Transfer};
 pub use command::{
     AddRecurring, AddTransaction, Command, CreateGroup, Credentials, EditRecurring, EditTransaction, ForeignSpec,
-    History, JoinGroup, RecordPayment, Settle, SplitSpec, Stats, StatsBy, TxnRef,
+    History, JoinGroup, RecordPayment, Settle, SplitSpec, Stats, StatsBy, TxnRef, WIRE_DECIMALS,
 };
 pub use error::{Current, Error, Invalid, KeyKind, Part, Setting, SplitGap, TextField};
 pub use groups::{Convert, Group, GroupId, KeyRef, DEFAULT_CURRENCY};

@@ -102,10 +102,14 @@ pub enum Record {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seq: Option<u64>,
     },
-    /// The group's currency label (ISO 4217 shape).
+    /// The group's currency label (ISO 4217 shape), and the decimals its amounts have from now on
+    /// (`Group::decimals`: the currency's minor unit, or the group's old decimals when it holds
+    /// amounts). Records from before groups had decimals have none: the group keeps 2.
     GroupCurrencySet {
         group: GroupId,
         currency: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        decimals: Option<u8>,
         by: UserId,
         at: i64,
         #[serde(default, skip_serializing_if = "Option::is_none")]

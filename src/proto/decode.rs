@@ -12,7 +12,7 @@ use crate::machine::{
     AddTransaction, Command, CreateGroup, Credentials, EditTransaction, ForeignSpec, History, JoinGroup, RecordPayment,
     Secret, Settle, Stats, StatsBy, TxnRef,
 };
-use crate::machine::{Convert, Method};
+use crate::machine::{Convert, Method, WIRE_DECIMALS};
 use vocab::Action;
 
 pub(super) fn decode_general(frame: &[u8]) -> Decoded {
@@ -156,7 +156,7 @@ fn token(fields: &mut Fields) -> Result<Secret, Error> {
 fn record_payment(fields: &mut Fields) -> Result<Command, Error> {
     let group = fields.string("group")?;
     let currency = fields.optional_currency("currency")?;
-    let decimals = currency.as_deref().map_or(2, vocab::currency::minor_units);
+    let decimals = currency.as_deref().map_or(WIRE_DECIMALS, vocab::currency::minor_units);
     Ok(Command::RecordPayment(RecordPayment {
         group,
         from: fields.optional_string("from")?,
@@ -211,9 +211,10 @@ fn foreign_spec(fields: &mut Fields) -> Result<Option<ForeignSpec>, Error> {
     Ok((currency.is_some() || rate.is_some()).then_some(ForeignSpec { currency, rate }))
 }
 
-/// The decimals a request's amounts are read in: its `currency`'s, else two.
+/// The decimals a request's amounts are read in: its `currency`'s, else the wire's (the machine
+/// knows the group's).
 fn entry_decimals(foreign: &Option<ForeignSpec>) -> u8 {
-    foreign.as_ref().and_then(|f| f.currency.as_deref()).map_or(2, vocab::currency::minor_units)
+    foreign.as_ref().and_then(|f| f.currency.as_deref()).map_or(WIRE_DECIMALS, vocab::currency::minor_units)
 }
 
 fn edit_transaction(fields: &mut Fields) -> Result<EditTransaction, Error> {

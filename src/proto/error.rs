@@ -8,6 +8,7 @@ use crate::machine::users::{PASSWORD_BYTES_MAX, PASSWORD_BYTES_MIN, USERNAME_CHA
 use crate::machine::{
     self, Current, Invalid, KeyKind, Part, Setting, SplitGap, TextField, DESCRIPTION_CHARS_MAX, SPLIT_NAMES_MAX,
 };
+use vocab::money::minor_text;
 use vocab::text::Unsafe;
 
 pub use vocab::Code;
@@ -152,6 +153,14 @@ fn part_field(part: Part) -> &'static str {
     }
 }
 
+/// The field an amount error names: `amount`, `paid_by.bob`, `split.amounts.bob`.
+fn amount_field(field: &Option<(Part, String)>) -> String {
+    match field {
+        None => "amount".into(),
+        Some((part, name)) => format!("{}.{name}", part_field(*part)),
+    }
+}
+
 fn invalid_words(invalid: &Invalid) -> String {
     match invalid {
         Invalid::Username => {
@@ -181,14 +190,19 @@ fn invalid_words(invalid: &Invalid) -> String {
             format!("Field '{field}' must not contain {what} (U+{code:04X} at position {at})")
         }
         Invalid::TooManyNames(part) => format!("Field '{}' names more than {SPLIT_NAMES_MAX}", part_field(*part)),
-        Invalid::SumMismatch { part, amount, sum } => {
+        Invalid::SumMismatch { part, amount, sum, decimals } => {
+            let (amount, sum) = (minor_text(*amount, *decimals), minor_text(*sum, *decimals));
             format!("Field '{}' must sum to the amount {amount}, not {sum}", part_field(*part))
         }
         Invalid::NobodyShares => "Field 'split_between' must name at least one member (or set include_payer)".into(),
         Invalid::SplitNeeded(gap) => {
             let why = match gap {
                 SplitGap::Nobody => "nobody shares it".to_string(),
-                SplitGap::ExactSum { sum, amount } => format!("the exact amounts sum to {sum}, not {amount}"),
+                SplitGap::ExactSum { sum, amount, decimals } => format!(
+                    "the exact amounts sum to {}, not {}",
+                    minor_text(*sum, *decimals),
+                    minor_text(*amount, *decimals)
+                ),
             };
             format!("Field 'split': {why}; give 'split' too when changing the amount")
         }
@@ -216,12 +230,17 @@ fn currency_words(invalid: &Invalid) -> String {
         Invalid::RateForOwnCurrency => "Field 'rate' must be 1 (or left out) for the group's own currency".into(),
         Invalid::ConvertedTooLarge => "Field 'amount' converted at 'rate' must be at most 10000000000".into(),
         Invalid::ConvertedToZero => "Field 'amount' converted at 'rate' rounds to nothing".into(),
-        Invalid::AmountNotWhole { currency, decimals: 0 } => {
-            format!("Field 'amount' must be a whole number of {currency} (it has no decimals)")
+        Invalid::AmountNotWhole { field, currency, decimals: 0 } => {
+            format!("Field '{}' must be a whole number of {currency} (it has no decimals)", amount_field(field))
         }
-        Invalid::AmountNotWhole { currency, decimals } => {
-            format!("Field 'amount' must have at most {decimals} decimals in {currency}")
+        Invalid::AmountNotWhole { field, currency, decimals } => {
+            format!("Field '{}' must have at most {decimals} decimals in {currency}", amount_field(field))
         }
+        Invalid::DecimalsLocked { currency, decimals } => format!(
+            "Field 'currency' cannot be {currency}: its amounts have {} decimals and the group's have {decimals}, \
+             and the group has transactions, payments or recurring expenses in them",
+            vocab::currency::minor_units(currency)
+        ),
         Invalid::AmountNeeded { currency } => {
             format!("Field 'amount' is needed in {currency} when changing the currency")
         }

@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::Decoded;
-use crate::machine::{AddTransaction, Command, SplitSpec};
+use crate::machine::{AddTransaction, Command, SplitSpec, WIRE_DECIMALS};
 use crate::money::Cents;
 use vocab::Action;
 
@@ -50,7 +50,7 @@ pub(super) fn decode_original_add(frame: &[u8]) -> Option<Decoded> {
     }
     // A JSON number's exact text. A string amount (its quotes do not parse) or an invalid one is left
     // to the general way, which words the error.
-    let amount = Cents::parse_amount(add.data.amount.get()).ok()?;
+    let amount = Cents::parse_amount_in(add.data.amount.get(), WIRE_DECIMALS).ok()?;
     let data = add.data;
     let command = Command::AddTransaction(AddTransaction {
         group: data.group.into_owned(),

@@ -118,6 +118,34 @@ pub fn wide_cents(out: &mut Vec<u8>, amount: i128) {
     out.extend_from_slice(&[b'.', b'0' + fraction / 10, b'0' + fraction % 10]);
 }
 
+/// Appends an amount with `decimals` decimals (a currency's minor unit: `1234` yen, `-1.250` dinar,
+/// `12.30` euro, which is `cents`).
+pub fn amount(out: &mut Vec<u8>, amount: Cents, decimals: u8) {
+    if decimals == 2 {
+        return cents(out, amount);
+    }
+    wide_amount(out, i128::from(amount.0), decimals);
+}
+
+/// `wide_cents` with `decimals` decimals (at most 3: `vocab::currency::DECIMALS_MAX`).
+pub fn wide_amount(out: &mut Vec<u8>, amount: i128, decimals: u8) {
+    if decimals == 2 {
+        return wide_cents(out, amount);
+    }
+    if amount < 0 {
+        out.push(b'-');
+    }
+    let unit = 10_u128.pow(u32::from(decimals));
+    let abs = amount.unsigned_abs();
+    match u64::try_from(abs / unit) {
+        Ok(units) => u64(out, units),
+        Err(_) => out.extend_from_slice((abs / unit).to_string().as_bytes()),
+    }
+    if decimals > 0 {
+        out.extend_from_slice(format!(".{:0width$}", abs % unit, width = usize::from(decimals)).as_bytes());
+    }
+}
+
 /// Appends any serialisable value (through `serde_json`): for the shapes that are not hot.
 pub fn value<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     // Serialising into memory fails only for maps with non-string keys, which splitd never has;
@@ -182,6 +210,12 @@ impl<'a> Object<'a> {
 
     pub fn cents(&mut self, key: &str, amount: Cents) -> &mut Self {
         cents(self.key(key), amount);
+        self
+    }
+
+    /// An amount with `decimals` decimals (`amount`).
+    pub fn amount(&mut self, key: &str, value: Cents, decimals: u8) -> &mut Self {
+        amount(self.key(key), value, decimals);
         self
     }
 
@@ -284,6 +318,19 @@ mod tests {
         }
         let sample = "caf\u{e9} \u{1f600} \u{20b9} long enough to span words \\ and\u{1}".to_string();
         assert_eq!(text(|out| string(out, &sample)), serde_json::to_string(&sample).unwrap());
+    }
+
+    #[test]
+    fn amounts_in_each_currencys_decimals() {
+        assert_eq!(text(|out| amount(out, Cents(1234), 0)), "1234");
+        assert_eq!(text(|out| amount(out, Cents(-1250), 3)), "-1.250");
+        assert_eq!(text(|out| amount(out, Cents(5), 3)), "0.005");
+        assert_eq!(text(|out| amount(out, Cents(1230), 2)), "12.30");
+        assert_eq!(text(|out| wide_amount(out, i128::from(i64::MAX) * 10, 0)), "92233720368547758070");
+        assert_eq!(text(|out| wide_amount(out, -7, 1)), "-0.7");
+        for (n, d) in [(0_i64, 0_u8), (-1, 3), (999_999, 3), (-120, 0)] {
+            assert_eq!(text(|out| amount(out, Cents(n), d)), vocab::money::minor_text(Cents(n), d), "{n} {d}");
+        }
     }
 
     #[test]

@@ -13,8 +13,8 @@ use crate::machine::{AddRecurring, Answer, EditRecurring, Machine, UserId};
 use crate::money::Cents;
 
 /// A rule's amounts are in the group's currency, read as `add_transaction` reads them without a
-/// `currency`: in cents.
-const RULE_DECIMALS: u8 = 2;
+/// `currency` (the machine rescales them to the group's decimals).
+const RULE_DECIMALS: u8 = crate::machine::WIRE_DECIMALS;
 
 pub(super) fn add_recurring(fields: &mut Fields) -> Result<AddRecurring, Error> {
     let group = fields.string("group")?;
@@ -89,8 +89,8 @@ pub(super) fn rule_fields(machine: &Machine, answer: &Answer, reply: &mut Object
     match answer {
         Answer::Rule { done, group, rule } => {
             reply.str("message", super::render::done_text(*done));
-            if let Some(rule) = machine.groups().get(*group).and_then(|g| g.rules.rules.get(rule)) {
-                self::rule(users, rule, reply.key("rule"));
+            if let Some((g, rule)) = machine.groups().get(*group).and_then(|g| Some((g, g.rules.rules.get(rule)?))) {
+                self::rule(users, g.decimals, rule, reply.key("rule"));
             }
         }
         Answer::Rules { group } => {
@@ -98,7 +98,7 @@ pub(super) fn rule_fields(machine: &Machine, answer: &Answer, reply: &mut Object
             reply.str("group", &g.name);
             let mut list = reply.array("rules");
             for rule in g.rules.rules.values() {
-                self::rule(users, rule, list.item());
+                self::rule(users, g.decimals, rule, list.item());
             }
         }
         _ => {}
@@ -107,7 +107,8 @@ pub(super) fn rule_fields(machine: &Machine, answer: &Answer, reply: &mut Object
 
 /// One rule on the wire: its schedule, what each occurrence makes, how many it made and when the
 /// next is (`null` once it has run its course).
-pub(super) fn rule(users: &Users, rule: &Rule, out: &mut Vec<u8>) {
+/// A rule; `decimals`: the group's, which its amounts have.
+pub(super) fn rule(users: &Users, decimals: u8, rule: &Rule, out: &mut Vec<u8>) {
     let mut view = Object::new(out);
     let schedule = &rule.schedule;
     view.u64("id", rule.id)
@@ -124,7 +125,7 @@ pub(super) fn rule(users: &Users, rule: &Rule, out: &mut Vec<u8>) {
     }
     view.u64("made", u64::from(rule.made)).value("next_date", &rule.next_date().map(|d| d.to_string()));
     let template = &rule.template;
-    view.cents("amount", template.amount).str("description", &template.description);
+    view.amount("amount", template.amount, decimals).str("description", &template.description);
     {
         let mut split = view.object("split");
         match &template.sharing {
@@ -140,7 +141,7 @@ pub(super) fn rule(users: &Users, rule: &Rule, out: &mut Vec<u8>) {
             }
             Sharing::Exact(list) => {
                 split.str("mode", "exact");
-                amounts(users, split.key("amounts"), list);
+                amounts(users, split.key("amounts"), (list, decimals));
             }
             Sharing::Percent(list) => {
                 split.str("mode", "percent");
@@ -159,14 +160,14 @@ pub(super) fn rule(users: &Users, rule: &Rule, out: &mut Vec<u8>) {
         }
     }
     if let Some(paid) = &template.paid_by {
-        amounts(users, view.key("paid_by"), paid);
+        amounts(users, view.key("paid_by"), (paid, decimals));
     }
 }
 
-fn amounts(users: &Users, out: &mut Vec<u8>, list: &[(UserId, Cents)]) {
+fn amounts(users: &Users, out: &mut Vec<u8>, (list, decimals): (&[(UserId, Cents)], u8)) {
     let mut map = Object::new(out);
     for &(user, cents) in list {
-        json::cents(map.key(users.name(user)), cents);
+        json::amount(map.key(users.name(user)), cents, decimals);
     }
 }
 
@@ -176,29 +177,29 @@ pub(super) fn rule_activity(users: &Users, group: &Group, entry: &Entry, view: &
     let by = users.name(entry.by);
     match &entry.what {
         Activity::RecurringAdded { occurrence } => {
-            let money = view::money_text(&group.currency, occurrence.amount);
+            let money = view::money_text(group, occurrence.amount);
             let description = group.description_as_added(occurrence.id, entry.id);
             let rule = occurrence.rule;
             view.str("message", &format!("Recurring #{rule} added {money} expense '{description}' for {by}"))
                 .u64("transaction_id", occurrence.id)
-                .cents("amount", occurrence.amount)
+                .amount("amount", occurrence.amount, group.decimals)
                 .str("description", &description)
                 .u64("rule", rule);
             if let Some(txn) = group.ledger.transaction(occurrence.id) {
                 if let Some(date) = &txn.date {
                     view.str("date", date);
                 }
-                view::transaction(users, &txn, view.key("transaction"));
+                view::transaction(users, group.decimals, &txn, view.key("transaction"));
             }
         }
         Activity::RuleAdded { rule } | Activity::RuleEdited { rule } => {
             let verb = if matches!(entry.what, Activity::RuleAdded { .. }) { "added" } else { "edited" };
-            let money = view::money_text(&group.currency, rule.template.amount);
+            let money = view::money_text(group, rule.template.amount);
             let every = rule.schedule.every.as_str();
             let text =
                 format!("{by} {verb} recurring #{} '{}': {money} every {every}", rule.id, rule.template.description);
             view.str("message", &text).u64("rule_id", rule.id);
-            self::rule(users, rule, view.key("rule"));
+            self::rule(users, group.decimals, rule, view.key("rule"));
         }
         Activity::RuleStopped { rule, missing } => {
             let text = match missing {

@@ -28,13 +28,15 @@ fn conflict(machine: &Machine, current: machine::Current, id: Option<&Value>, ou
         reply.str("message", &error.message).str("code", error.code.as_str());
         match current {
             machine::Current::Transaction { group, txn } => {
-                if let Some(txn) = machine.groups().get(group).and_then(|g| g.ledger.transaction(txn)) {
-                    view::transaction(users, &txn, reply.key("transaction"));
+                let group = machine.groups().get(group);
+                if let Some((g, txn)) = group.and_then(|g| Some((g, g.ledger.transaction(txn)?))) {
+                    view::transaction(users, g.decimals, &txn, reply.key("transaction"));
                 }
             }
             machine::Current::Payment { group, payment } => {
-                if let Some(payment) = machine.groups().get(group).and_then(|g| g.ledger.payment(payment)) {
-                    view::payment(users, payment, reply.key("payment"));
+                let group = machine.groups().get(group);
+                if let Some((g, payment)) = group.and_then(|g| Some((g, g.ledger.payment(payment)?))) {
+                    view::payment(users, g.decimals, payment, reply.key("payment"));
                 }
             }
         }
@@ -124,17 +126,19 @@ fn ok_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
             view::names(users, reply.key("members"), members.iter().copied());
         }
         Answer::Transactions { group: id } => {
+            let decimals = group(*id).map_or(2, |g| g.decimals);
             let txns = group(*id).into_iter().flat_map(|g| g.ledger.transactions());
-            view::transactions(users, txns, reply.key("transactions"));
+            view::transactions(users, decimals, txns, reply.key("transactions"));
         }
         Answer::Payments { group: id } => {
-            let payments = group(*id).map_or(&[][..], |g| g.ledger.payments());
-            view::payments(users, payments, reply.key("payments"));
+            let (decimals, payments) = group(*id).map_or((2, &[][..]), |g| (g.decimals, g.ledger.payments()));
+            view::payments(users, decimals, payments, reply.key("payments"));
         }
         Answer::Balances { group: id } => {
             let mut balances = reply.object("balances");
+            let decimals = group(*id).map_or(2, |g| g.decimals);
             for (member, cents) in group(*id).into_iter().flat_map(|g| g.member_balances()) {
-                balances.cents(users.name(member), cents);
+                balances.amount(users.name(member), cents, decimals);
             }
             drop(balances);
             if let Some(g) = group(*id).filter(|g| !g.convert.is_at_entry()) {
@@ -151,6 +155,30 @@ fn ok_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
     }
     if let Some(g) = shown_group(answer).and_then(group) {
         reply.u64("seq", g.history.seq());
+    }
+    if let Some(g) = amounts_group(answer).and_then(group) {
+        decimals_field(g, reply);
+    }
+}
+
+/// `"decimals"` for a group whose amounts do not have two (`1234` yen), so a client reads them
+/// right without asking `group_info`; absent (two) otherwise, as the original's replies were.
+fn decimals_field(group: &machine::Group, reply: &mut Object) {
+    if group.decimals != 2 {
+        reply.u64("decimals", group.decimals.into());
+    }
+}
+
+/// The group whose amounts a reply shows (`GroupInfo` writes `decimals` always).
+fn amounts_group(answer: &Answer) -> Option<machine::GroupId> {
+    match answer {
+        Answer::GroupInfo { .. } => None,
+        Answer::Transaction { group, .. }
+        | Answer::Payment { group, .. }
+        | Answer::PaymentRestored { group, .. }
+        | Answer::Rule { group, .. } => Some(*group),
+        Answer::Settlement(settlement) => Some(settlement.group),
+        other => shown_group(other),
     }
 }
 
@@ -213,6 +241,7 @@ fn group_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
             reply
                 .str("group", &g.name)
                 .str("currency", &g.currency)
+                .u64("decimals", g.decimals.into())
                 .str("convert", g.convert.as_str())
                 .str("creator", users.name(g.creator))
                 .i64("created_at", g.created_at)
@@ -227,8 +256,8 @@ fn group_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
         Answer::Export { group: id } => {
             let Some(g) = group(*id) else { return };
             reply.str("group", &g.name).str("currency", &g.currency);
-            view::transactions(users, g.ledger.transactions(), reply.key("transactions"));
-            view::payments(users, g.ledger.payments(), reply.key("payments"));
+            view::transactions(users, g.decimals, g.ledger.transactions(), reply.key("transactions"));
+            view::payments(users, g.decimals, g.ledger.payments(), reply.key("payments"));
         }
         Answer::History { group: id, entries, more } => {
             let Some(g) = group(*id) else { return };
@@ -246,8 +275,8 @@ fn group_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
         }
         Answer::Transaction { done, group: id, txn, repeated } => {
             reply.str("message", done_text(*done));
-            if let Some(txn) = group(*id).and_then(|g| g.transaction_ever(*txn)) {
-                view::transaction(users, &txn, reply.key("transaction"));
+            if let Some((g, txn)) = group(*id).and_then(|g| Some((g, g.transaction_ever(*txn)?))) {
+                view::transaction(users, g.decimals, &txn, reply.key("transaction"));
             }
             if *repeated {
                 reply.bool("duplicate", true);
@@ -255,8 +284,8 @@ fn group_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
         }
         Answer::Payment { group: id, payment, repeated } => {
             reply.str("message", done_text(Done::PaymentRecorded));
-            if let Some(payment) = group(*id).and_then(|g| g.payment_ever(*payment)) {
-                view::payment(users, payment, reply.key("payment"));
+            if let Some((g, payment)) = group(*id).and_then(|g| Some((g, g.payment_ever(*payment)?))) {
+                view::payment(users, g.decimals, payment, reply.key("payment"));
             }
             if *repeated {
                 reply.bool("duplicate", true);
@@ -275,42 +304,46 @@ fn group_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
 /// `ok_fields` for the explanations of balances; wide sums, since they add up many transactions.
 fn explanation_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
     let users = machine.users();
+    let decimals = |group| machine.groups().get(group).map_or(2, |g| g.decimals);
     match answer {
-        Answer::BalanceDetails { members, .. } => {
+        Answer::BalanceDetails { group, members } => {
+            let wide = |out: &mut Vec<u8>, amount| json::wide_amount(out, amount, decimals(*group));
             let mut list = reply.array("members");
             for (member, d) in members {
                 let mut item = list.object();
                 item.str("member", users.name(*member));
-                json::wide_cents(item.key("paid"), d.paid);
-                json::wide_cents(item.key("share"), d.share);
-                json::wide_cents(item.key("payments_sent"), d.payments_sent);
-                json::wide_cents(item.key("payments_received"), d.payments_received);
-                json::wide_cents(item.key("net"), d.net());
+                wide(item.key("paid"), d.paid);
+                wide(item.key("share"), d.share);
+                wide(item.key("payments_sent"), d.payments_sent);
+                wide(item.key("payments_received"), d.payments_received);
+                wide(item.key("net"), d.net());
             }
         }
-        Answer::Debts { debts, .. } => {
+        Answer::Debts { group, debts } => {
             let mut list = reply.array("debts");
             for &(from, to, cents) in debts {
                 let mut item = list.object();
                 item.str("from", users.name(from)).str("to", users.name(to));
-                json::wide_cents(item.key("amount"), cents);
+                json::wide_amount(item.key("amount"), cents, decimals(*group));
             }
         }
         _ => {}
     }
 }
 
-/// `[{"from", "to", "amount"}, ...]`: a plan, in the shape the original client prints.
-fn transfers(machine: &Machine, list: &[Transfer], out: &mut Vec<u8>) {
+/// `[{"from", "to", "amount"}, ...]`: a plan, in the shape the original client prints, its amounts
+/// with `decimals` decimals (the group's).
+fn transfers(machine: &Machine, (list, decimals): (&[Transfer], u8), out: &mut Vec<u8>) {
     let users = machine.users();
     let mut items = Array::new(out);
     for t in list {
-        items.object().str("from", users.name(t.from)).str("to", users.name(t.to)).cents("amount", t.amount);
+        items.object().str("from", users.name(t.from)).str("to", users.name(t.to)).amount("amount", t.amount, decimals);
     }
 }
 
 fn settlement_fields(machine: &Machine, settlement: &Settlement, reply: &mut Object) {
-    transfers(machine, &settlement.transfers, reply.key("settlements"));
+    let decimals = machine.groups().get(settlement.group).map_or(2, |g| g.decimals);
+    transfers(machine, (&settlement.transfers, decimals), reply.key("settlements"));
     reply
         .str("method", settlement.method.as_str())
         .u64("transfers", settlement.transfers.len() as u64)
@@ -343,7 +376,7 @@ fn settlement_fields(machine: &Machine, settlement: &Settlement, reply: &mut Obj
     }
     let group = machine.groups().get(recorded.group);
     let payments = recorded.payments.iter().filter_map(|&id| group.and_then(|g| g.ledger.payment(id)));
-    view::payments(machine.users(), payments, reply.key("payments"));
+    view::payments(machine.users(), decimals, payments, reply.key("payments"));
 }
 
 /// Appends the pushed message an event stands for (one JSON object, no newline): `type`
@@ -380,9 +413,10 @@ fn write_entry(
         .u64("seq", entry.id)
         .str("by", users.name(entry.by))
         .i64("at", entry.at);
+    decimals_field(group, &mut view);
     view::activity(users, group, entry, &mut view);
     if let Some(plan) = plan {
-        transfers(machine, plan, view.key("data"));
+        transfers(machine, (plan, group.decimals), view.key("data"));
     }
 }
 
@@ -432,5 +466,6 @@ fn settle_requested(machine: &Machine, group: &machine::Group, by: UserId, plan:
         .u64("seq", group.history.seq())
         .str("by", by)
         .str("message", &format!("{by} asked to settle {name}"));
-    transfers(machine, plan, view.key("data"));
+    decimals_field(group, &mut view);
+    transfers(machine, (plan, group.decimals), view.key("data"));
 }

@@ -354,6 +354,8 @@ fn random_requests_keep_the_invariants() {
         let frame = match next(30) {
             // g2 keeps other currencies apart until settlement (issue 15); the others convert at entry.
             0 if group == "g2" => frame("create_group", json!({"group": group, "convert": "at_settlement"})),
+            // g1's amounts are thousandths of a dinar (a group's own decimals).
+            0 if group == "g1" => frame("create_group", json!({"group": group, "currency": "KWD"})),
             0 => format!(r#"{{"action":"create_group","data":{{"group":"{group}"}}}}"#),
             1 => format!(r#"{{"action":"join_group","data":{{"group":"{group}"}}}}"#),
             2..=4 => {
@@ -507,24 +509,21 @@ fn random_requests_keep_the_invariants() {
                     .replace(r#","method":"greedy""#, "")
                     .replace(r#","record":false"#, ""),
             );
+            // In the group's own decimals (g1's are thousandths), which the replies name.
+            let decimals = reply["decimals"].as_u64().map_or(2, |d| d as u8);
+            assert_eq!(b["decimals"], reply["decimals"]);
+            let own = |v: &Value| signed_minor(v, decimals);
             let mut balances: HashMap<String, i64> =
-                b["balances"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), signed_cents(v))).collect();
+                b["balances"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), own(v))).collect();
             for t in reply["settlements"].as_array().unwrap() {
-                let cents = Cents::parse_amount(&t["amount"].to_string()).unwrap().0;
+                let cents = own(&t["amount"]);
                 *balances.get_mut(t["from"].as_str().unwrap()).unwrap() += cents;
                 *balances.get_mut(t["to"].as_str().unwrap()).unwrap() -= cents;
             }
             assert!(balances.values().all(|&v| v == 0), "step {step}: plan leaves {balances:?}");
             // And each other currency's plan zeroes that currency's balances.
             for (currency, plan) in reply["by_currency"].as_object().into_iter().flatten() {
-                let decimals = vocab::currency::minor_units(currency);
-                let minor = |v: &Value| {
-                    let text = v.to_string();
-                    match text.strip_prefix('-') {
-                        Some(abs) => -Cents::parse_amount_in(abs, decimals).unwrap().0,
-                        None => Cents::parse_amount_in(&text, decimals).map_or(0, |c| c.0),
-                    }
-                };
+                let minor = |v: &Value| signed_minor(v, vocab::currency::minor_units(currency));
                 let mut left: HashMap<String, i64> = b["by_currency"][currency]
                     .as_object()
                     .unwrap()
@@ -600,10 +599,15 @@ fn record_kind(record: &Record) -> String {
 
 /// A wire balance (possibly negative or zero) in cents.
 fn signed_cents(value: &Value) -> i64 {
+    signed_minor(value, 2)
+}
+
+/// A wire amount (possibly negative or zero) written with `decimals` decimals, in minor units.
+fn signed_minor(value: &Value, decimals: u8) -> i64 {
     let text = value.to_string();
     match text.strip_prefix('-') {
-        Some(abs) => -Cents::parse_amount(abs).unwrap().0,
-        None => Cents::parse_amount(&text).map_or(0, |c| c.0),
+        Some(abs) => -Cents::parse_amount_in(abs, decimals).unwrap().0,
+        None => Cents::parse_amount_in(&text, decimals).map_or(0, |c| c.0),
     }
 }
 
@@ -1619,3 +1623,6 @@ mod recurring;
 
 // Keeping other currencies apart until settlement (issue 15, item 1).
 mod settlecur;
+
+/// A group's own decimals: whole yen, thousandths of a dinar (issue 15, item 1).
+mod decimals;

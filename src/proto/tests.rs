@@ -23,7 +23,7 @@ fn decodes_the_original_clients_requests() {
         ),
         Ok(Command::AddTransaction(AddTransaction {
             group: "trip".into(),
-            amount: Cents(3050),
+            amount: Cents(30500),
             description: "taxi".into(),
             split: SplitSpec::Equal { members: Some(vec!["bob".into()]), include_payer: true },
             paid_by: None,
@@ -94,10 +94,10 @@ fn decodes_the_new_actions() {
         ),
         Ok(Command::AddTransaction(AddTransaction {
             group: "g".into(),
-            amount: Cents(900),
+            amount: Cents(9000),
             description: String::new(),
             split: SplitSpec::Shares(vec![("bob".into(), 2), ("carol".into(), 1)]),
-            paid_by: Some(vec![("bob".into(), Cents(900))]),
+            paid_by: Some(vec![("bob".into(), Cents(9000))]),
             date: Some("2024-02-29".into()),
             key: Some("k".into()),
             category: None,
@@ -141,7 +141,7 @@ fn decodes_the_new_actions() {
             group: "g".into(),
             from: None,
             to: "b".into(),
-            amount: Cents(100),
+            amount: Cents(1000),
             date: None,
             key: None,
             currency: None
@@ -324,7 +324,8 @@ fn lenient_amount_strings_are_refused() {
         let as_number = request(&add(amount).replace(&format!("\"{amount}\""), amount));
         for decoded in [as_string, as_number] {
             let Ok(Command::AddTransaction(txn)) = decoded else { panic!("{amount}: {decoded:?}") };
-            assert_eq!(txn.amount, Cents(cents), "{amount}");
+            // In thousandths (`WIRE_DECIMALS`): the machine rescales them to the group's decimals.
+            assert_eq!(txn.amount, Cents(cents * 10), "{amount}");
         }
     }
 }
@@ -354,9 +355,10 @@ fn every_bad_input_names_its_problem() {
             "'amount' must be greater than zero",
         ),
         (
-            r#"{"action":"add_transaction","data":{"group":"g","amount":1.001,"split_between":[]}}"#,
+            // Thousandths decode (the machine refuses them in a group whose currency has two).
+            r#"{"action":"add_transaction","data":{"group":"g","amount":1.0001,"split_between":[]}}"#,
             Code::BadRequest,
-            "at most 2 decimals",
+            "at most 3 decimals",
         ),
         (
             r#"{"action":"add_transaction","data":{"group":"g","amount":1e999,"split_between":[]}}"#,

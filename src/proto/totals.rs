@@ -25,8 +25,10 @@ pub(super) fn fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
         Answer::Stats(totals) => stats(machine, totals, reply),
         Answer::PaymentRestored { group, payment } => {
             reply.str("message", done_text(Done::PaymentRestored));
-            if let Some(payment) = machine.groups().get(*group).and_then(|g| g.ledger.payment(*payment)) {
-                view::payment(machine.users(), payment, reply.key("payment"));
+            if let Some((g, payment)) =
+                machine.groups().get(*group).and_then(|g| Some((g, g.ledger.payment(*payment)?)))
+            {
+                view::payment(machine.users(), g.decimals, payment, reply.key("payment"));
             }
         }
         _ => {}
@@ -38,14 +40,15 @@ pub(super) fn fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
 fn stats(machine: &Machine, totals: &Totals, reply: &mut Object) {
     let Some(g) = machine.groups().get(totals.group) else { return };
     let users = machine.users();
+    let wide = |out: &mut Vec<u8>, amount| json::wide_amount(out, amount, g.decimals);
     reply
         .str("group", &g.name)
         .str("currency", &g.currency)
         .str("by", totals.by.as_str())
         .value("from", &totals.from)
         .value("to", &totals.to);
-    json::wide_cents(reply.key("spending"), totals.spending);
-    json::wide_cents(reply.key("payments"), totals.payments);
+    wide(reply.key("spending"), totals.spending);
+    wide(reply.key("payments"), totals.payments);
     reply.u64("transactions", totals.transactions).u64("payment_count", totals.payment_count);
     let mut rows = reply.array("rows");
     for row in &totals.rows {
@@ -55,15 +58,15 @@ fn stats(machine: &Machine, totals: &Totals, reply: &mut Object) {
             Key::Member(user) => item.str("member", users.name(*user)),
             Key::Month(month) => item.str("month", month),
         };
-        json::wide_cents(item.key("spent"), row.spent);
+        wide(item.key("spent"), row.spent);
         match totals.by {
             StatsBy::Category => {}
             StatsBy::Member => {
-                json::wide_cents(item.key("paid"), row.paid);
-                json::wide_cents(item.key("payments_sent"), row.sent);
-                json::wide_cents(item.key("payments_received"), row.received);
+                wide(item.key("paid"), row.paid);
+                wide(item.key("payments_sent"), row.sent);
+                wide(item.key("payments_received"), row.received);
             }
-            StatsBy::Month => json::wide_cents(item.key("payments"), row.sent),
+            StatsBy::Month => wide(item.key("payments"), row.sent),
         }
         item.u64("transactions", row.count);
     }

@@ -1,23 +1,20 @@
 //! How the machine's objects look on the wire: transactions, payments, history entries. Names,
-//! never user ids; amounts as exact two-decimal JSON numbers (an amount kept in another currency,
-//! in a group that converts at settlement: with that currency's decimals); written straight into
-//! the outgoing bytes, never built as a `Value` first.
+//! never user ids; amounts as exact JSON numbers with the group's decimals (`Group::decimals`: two
+//! for most currencies, `1234` yen, `1.250` dinar; an amount kept in another currency, in a group
+//! that converts at settlement: with that currency's decimals); written straight into the outgoing
+//! bytes, never built as a `Value` first.
 
 use super::json::{self, Array, Object};
 use crate::machine::groups::Group;
 use crate::machine::history::{Activity, Entry};
 use crate::machine::users::Users;
-use crate::machine::{Foreign, Payment, Split, Transaction, UserId, DEFAULT_CURRENCY};
+use crate::machine::{Foreign, Payment, Split, Transaction, UserId};
 use crate::money::Cents;
 
-/// An amount as people read it in a message: `₹12.30` for INR (the original's text), else
-/// `EUR 12.30`.
-pub fn money_text(currency: &str, cents: Cents) -> String {
-    if currency == DEFAULT_CURRENCY {
-        format!("₹{cents}")
-    } else {
-        format!("{currency} {cents}")
-    }
+/// One of the group's own amounts as people read it in a message: `₹12.30` for INR (the
+/// original's text), else `EUR 12.30`, `JPY 1234`.
+pub fn money_text(group: &Group, amount: Cents) -> String {
+    vocab::currency::money_text_in(&group.currency, amount, group.decimals)
 }
 
 /// An amount in `currency`'s minor units as a JSON number with its decimals (`1234` yen, `1.250`
@@ -26,18 +23,15 @@ pub(super) fn minor(out: &mut Vec<u8>, currency: &str, amount: Cents) {
     amount_in(out, vocab::currency::minor_units(currency), amount);
 }
 
-/// An amount with `decimals` decimals; two (the usual) is `json::cents`.
+/// An amount with `decimals` decimals.
 fn amount_in(out: &mut Vec<u8>, decimals: u8, amount: Cents) {
-    if decimals == 2 {
-        return json::cents(out, amount);
-    }
-    // Digits, a point, a sign: a JSON number.
-    out.extend_from_slice(vocab::money::minor_text(amount, decimals).as_bytes());
+    json::amount(out, amount, decimals);
 }
 
-/// How many decimals `txn`'s amounts are shown with: its currency's when it is kept in it.
-fn decimals_of(txn: &Transaction) -> u8 {
-    txn.settled_in().map_or(2, vocab::currency::minor_units)
+/// How many decimals `txn`'s amounts are shown with: its currency's when it is kept in it, else
+/// the group's (`decimals`).
+fn decimals_of(decimals: u8, txn: &Transaction) -> u8 {
+    txn.settled_in().map_or(decimals, vocab::currency::minor_units)
 }
 
 /// A transaction's amount as a message writes it: in the group's currency (with what was entered,
@@ -45,7 +39,7 @@ fn decimals_of(txn: &Transaction) -> u8 {
 fn txn_money(group: &Group, txn: &Transaction, amount: Cents) -> String {
     match txn.settled_in() {
         Some(currency) => vocab::currency::entered_text(currency, amount),
-        None => money_text(&group.currency, amount),
+        None => money_text(group, amount),
     }
 }
 
@@ -53,7 +47,7 @@ fn txn_money(group: &Group, txn: &Transaction, amount: Cents) -> String {
 fn payment_money(group: &Group, payment: &Payment) -> String {
     match &payment.currency {
         Some(currency) => vocab::currency::entered_text(currency, payment.amount),
-        None => money_text(&group.currency, payment.amount),
+        None => money_text(group, payment.amount),
     }
 }
 
@@ -75,9 +69,9 @@ pub(super) fn names(users: &Users, out: &mut Vec<u8>, list: impl Iterator<Item =
 
 /// The original's transaction shape (`payer` is who recorded it) plus `id`, `created_at`,
 /// `paid_by` and `shares` (name -> amount), `split` (the rule, in the request's shape), `date` and
-/// `version` (what `edit_transaction` and `delete_transaction` may name).
-pub(super) fn transaction(users: &Users, txn: &Transaction, out: &mut Vec<u8>) {
-    let decimals = decimals_of(txn);
+/// `version` (what `edit_transaction` and `delete_transaction` may name). `decimals`: the group's.
+pub(super) fn transaction(users: &Users, decimals: u8, txn: &Transaction, out: &mut Vec<u8>) {
+    let decimals = decimals_of(decimals, txn);
     let amount = |out: &mut Vec<u8>, cents: Cents| amount_in(out, decimals, cents);
     let mut view = Object::new(out);
     view.u64("id", txn.id).str("payer", users.name(txn.payer));
@@ -142,7 +136,8 @@ fn foreign_note(txn: &Transaction) -> String {
     }
 }
 
-pub(super) fn payment(users: &Users, payment: &Payment, out: &mut Vec<u8>) {
+/// `decimals`: the group's (a payment in another currency has that one's).
+pub(super) fn payment(users: &Users, decimals: u8, payment: &Payment, out: &mut Vec<u8>) {
     let mut view = Object::new(out);
     view.u64("id", payment.id).str("from", users.name(payment.from)).str("to", users.name(payment.to));
     match &payment.currency {
@@ -151,7 +146,7 @@ pub(super) fn payment(users: &Users, payment: &Payment, out: &mut Vec<u8>) {
             view.str("currency", currency);
         }
         None => {
-            view.cents("amount", payment.amount);
+            view.amount("amount", payment.amount, decimals);
         }
     }
     view.str("by", users.name(payment.by)).i64("created_at", payment.created_at);
@@ -162,18 +157,28 @@ pub(super) fn payment(users: &Users, payment: &Payment, out: &mut Vec<u8>) {
 }
 
 /// `[transaction, ...]`.
-pub(super) fn transactions(users: &Users, txns: impl IntoIterator<Item = Transaction>, out: &mut Vec<u8>) {
+pub(super) fn transactions(
+    users: &Users,
+    decimals: u8,
+    txns: impl IntoIterator<Item = Transaction>,
+    out: &mut Vec<u8>,
+) {
     let mut list = Array::new(out);
     for txn in txns {
-        transaction(users, &txn, list.item());
+        transaction(users, decimals, &txn, list.item());
     }
 }
 
 /// `[payment, ...]`.
-pub(super) fn payments<'a>(users: &Users, list: impl IntoIterator<Item = &'a Payment>, out: &mut Vec<u8>) {
+pub(super) fn payments<'a>(
+    users: &Users,
+    decimals: u8,
+    list: impl IntoIterator<Item = &'a Payment>,
+    out: &mut Vec<u8>,
+) {
     let mut items = Array::new(out);
     for p in list {
-        payment(users, p, items.item());
+        payment(users, decimals, p, items.item());
     }
 }
 
@@ -188,7 +193,7 @@ pub(super) fn history_entry(users: &Users, group: &Group, entry: &Entry, out: &m
 /// What an entry says: `event`, a human `message`, and the objects concerned.
 pub(super) fn activity(users: &Users, group: &Group, entry: &Entry, view: &mut Object) {
     let by = users.name(entry.by);
-    let money = |cents: Cents| money_text(&group.currency, cents);
+    let money = |cents: Cents| money_text(group, cents);
     view.str("event", entry.what.name());
     match &entry.what {
         Activity::GroupCreated => {
@@ -213,10 +218,11 @@ pub(super) fn activity(users: &Users, group: &Group, entry: &Entry, view: &mut O
             let note = txn.as_ref().filter(|t| t.settled_in().is_none()).map(foreign_note).unwrap_or_default();
             let shown = txn.as_ref().map_or_else(|| money(*amount), |t| txn_money(group, t, *amount));
             view.str("message", &format!("{by} added {shown}{note} expense")).u64("transaction_id", *id);
-            amount_in(view.key("amount"), txn.as_ref().map_or(2, decimals_of), *amount);
+            let decimals = txn.as_ref().map_or(group.decimals, |t| decimals_of(group.decimals, t));
+            amount_in(view.key("amount"), decimals, *amount);
             view.str("description", &group.description_as_added(*id, entry.id));
             if let Some(txn) = txn {
-                transaction(users, &txn, view.key("transaction"));
+                transaction(users, group.decimals, &txn, view.key("transaction"));
             }
         }
         Activity::TransactionEdited { before, after } => {
@@ -227,20 +233,20 @@ pub(super) fn activity(users: &Users, group: &Group, entry: &Entry, view: &mut O
                 format!(" ({old} → {new})")
             };
             view.str("message", &format!("{by} edited expense '{}'{amounts}", after.description));
-            transaction(users, after, view.key("transaction"));
-            transaction(users, before, view.key("before"));
-            transaction(users, after, view.key("after"));
+            transaction(users, group.decimals, after, view.key("transaction"));
+            transaction(users, group.decimals, before, view.key("before"));
+            transaction(users, group.decimals, after, view.key("after"));
         }
         Activity::TransactionDeleted { txn } => {
             let note = if txn.settled_in().is_none() { foreign_note(txn) } else { String::new() };
             let (amount, payer) = (format!("{}{note}", txn_money(group, txn, txn.amount)), users.name(txn.payer));
             view.str("message", &format!("{by} deleted {amount} expense '{}' by {payer}", txn.description));
-            transaction(users, txn, view.key("transaction"));
+            transaction(users, group.decimals, txn, view.key("transaction"));
         }
         Activity::TransactionRestored { txn } => {
             let (amount, payer) = (txn_money(group, txn, txn.amount), users.name(txn.payer));
             view.str("message", &format!("{by} restored {amount} expense '{}' by {payer}", txn.description));
-            transaction(users, txn, view.key("transaction"));
+            transaction(users, group.decimals, txn, view.key("transaction"));
         }
         _ => payment_activity(users, group, entry, view),
     }
@@ -254,18 +260,18 @@ fn payment_activity(users: &Users, group: &Group, entry: &Entry, view: &mut Obje
             let paid = format!("{} paid {} {}", users.name(p.from), users.name(p.to), payment_money(group, p));
             let message = if p.by == p.from { paid } else { format!("{by} recorded: {paid}") };
             view.str("message", &message);
-            payment(users, p, view.key("payment"));
+            payment(users, group.decimals, p, view.key("payment"));
         }
         Activity::SettlementRecorded { payments: list } => {
             let n = list.len();
             let plural = if n == 1 { "" } else { "s" };
             view.str("message", &format!("{by} recorded the settlement of {}: {n} payment{plural}", group.name));
-            payments(users, list, view.key("payments"));
+            payments(users, group.decimals, list, view.key("payments"));
         }
         Activity::PaymentDeleted { payment: p } => {
             let (from, to) = (users.name(p.from), users.name(p.to));
             view.str("message", &format!("{by} deleted the payment {from} → {to} {}", payment_money(group, p)));
-            payment(users, p, view.key("payment"));
+            payment(users, group.decimals, p, view.key("payment"));
         }
         Activity::PasswordChanged { has_password } => {
             let message = if *has_password {
@@ -278,7 +284,7 @@ fn payment_activity(users: &Users, group: &Group, entry: &Entry, view: &mut Obje
         Activity::PaymentRestored { payment: p } => {
             let (from, to) = (users.name(p.from), users.name(p.to));
             view.str("message", &format!("{by} restored the payment {from} → {to} {}", payment_money(group, p)));
-            payment(users, p, view.key("payment"));
+            payment(users, group.decimals, p, view.key("payment"));
         }
         Activity::ConvertSet { convert } => {
             let when = match convert {

@@ -24,8 +24,8 @@ pub const MAGIC: &[u8; 8] = b"SPLITIMG";
 /// (foreign amount, category, recurring rule); version 1 images, which have none, still read. 3: a
 /// group section ends with the categories it added, then its recurring rules (older images: none).
 /// 4: a payment ends with its currency, a group section with when it converts (`put_convert`;
-/// older: at entry, no currency).
-pub const IMAGE_VERSION: u32 = 4;
+/// older: at entry, no currency). 5: a group section ends with its amounts' decimals (older: 2).
+pub const IMAGE_VERSION: u32 = 5;
 const STATE: u8 = 1;
 const GROUP: u8 = 2;
 /// Kind, length, checksum.
@@ -202,6 +202,7 @@ fn put_group(out: &mut Vec<u8>, group: &GroupRef) {
     group.categories.iter().for_each(|name| out.text(name));
     put_rules(out, group.rules);
     put_convert(out, group.convert);
+    out.push(group.decimals);
 }
 
 /// Since version 4, after everything else: when the group converts (0: at entry, 1: at settlement).
@@ -241,11 +242,15 @@ fn take_group(take: &mut Take) -> Result<GroupImage, Short> {
         categories: if take.version >= 3 { take.list("categories", |t| t.string("category"))? } else { Vec::new() },
         rules: Rules::default(),
         convert: Convert::AtEntry,
+        decimals: 2,
     };
     if take.version >= 3 {
         group.rules = take_rules(take)?;
     }
     group.convert = take_convert(take)?;
+    if take.version >= 5 {
+        group.decimals = take.byte("decimals")?;
+    }
     Ok(group)
 }
 
@@ -773,15 +778,15 @@ mod tests {
         let mut section = Vec::new();
         put_group(&mut section, &image.groups[0]);
         // The categories, then the recurring rules (none: the next rule id and a count of 0), then
-        // (version 4) the convert setting: at entry.
+        // (version 4) the convert setting: at entry, then (version 5) the decimals: 2.
         let rules = {
             let mut rules = Vec::new();
             put_rules(&mut rules, &crate::machine::recurring::Rules::default());
             rules.len()
         };
-        let categories_end = section.len() - rules - 1;
+        let categories_end = section.len() - rules - 2;
         assert_eq!(&section[categories_end - 5..categories_end], &[1, 3, b's', b'k', b'i']);
-        assert_eq!(section.last(), Some(&0), "converts at entry");
+        assert_eq!(section[section.len() - 2..], [0, 2], "converts at entry, two decimals");
         let group = take_group(&mut Take::new(&section)).unwrap();
         assert_eq!(group.categories, ["ski"]);
         // Version 2 wrote everything up to the keys; its history entry tags stop at 10, so this
@@ -789,6 +794,29 @@ mod tests {
         let v2 = as_version_two(&section);
         let group = take_group(&mut Take::written_by(&v2, 2)).unwrap();
         assert!(group.categories.is_empty());
+    }
+
+    #[test]
+    fn version_five_keeps_a_groups_decimals_and_older_sections_have_two() {
+        use crate::machine::{Machine, Record};
+        let mut machine = Machine::new();
+        let records = [
+            Record::UserCreated { user: 0, name: "ann".into(), password_hash: "h".into() },
+            Record::GroupCreated { group: 0, name: "g".into(), creator: 0, password_hash: None, at: 0, seq: None },
+            Record::GroupCurrencySet { group: 0, currency: "JPY".into(), decimals: Some(0), by: 0, at: 1, seq: None },
+        ];
+        for record in &records {
+            machine.apply(record).unwrap();
+        }
+        let image = machine.image();
+        let mut section = Vec::new();
+        put_group(&mut section, &image.groups[0]);
+        assert_eq!(section.last(), Some(&0), "no decimals");
+        assert_eq!(take_group(&mut Take::new(&section)).unwrap().decimals, 0);
+        let v4 = &section[..section.len() - 1];
+        let mut take = Take::written_by(v4, 4);
+        assert_eq!(take_group(&mut take).unwrap().decimals, 2);
+        assert!(take.is_empty());
     }
 
     #[test]

@@ -9,25 +9,27 @@ use crate::money::Cents;
 /// The currency a group has until its creator sets another.
 pub const DEFAULT_CURRENCY: &str = "INR";
 
-/// An amount as the server's messages write it: `₹12.30` for INR (the original's text), else
-/// `EUR 12.30`; for clients to write amounts the same way.
+/// An amount in hundredths as the server's messages write it: `₹12.30` for INR (the original's
+/// text), else `EUR 12.30`; for clients to write amounts the same way.
 pub fn money_text(currency: &str, cents: Cents) -> String {
+    money_text_in(currency, cents, 2)
+}
+
+/// An amount with `decimals` decimals as messages write it: `₹12.30`, `JPY 1234`, `KWD 1.250` (a
+/// group's amounts have its own decimals, `2` for groups made before groups had them).
+pub fn money_text_in(currency: &str, amount: Cents, decimals: u8) -> String {
+    let number = crate::money::minor_text(amount, decimals);
     if currency == DEFAULT_CURRENCY {
-        format!("₹{cents}")
+        format!("₹{number}")
     } else {
-        format!("{currency} {cents}")
+        format!("{currency} {number}")
     }
 }
 
 /// An amount in `currency`'s own minor units as messages write an expense entered in it: `JPY
-/// 1234`, `KWD 1.250`, `EUR 12.30`, `₹12.30`. (`money_text` is for a group's amounts, which are
-/// cents whatever its currency.)
+/// 1234`, `KWD 1.250`, `EUR 12.30`, `₹12.30`.
 pub fn entered_text(currency: &str, amount: Cents) -> String {
-    if currency == DEFAULT_CURRENCY {
-        format!("₹{}", amount_text(currency, amount))
-    } else {
-        format!("{currency} {}", amount_text(currency, amount))
-    }
+    money_text_in(currency, amount, minor_units(currency))
 }
 
 /// ISO 4217 currencies whose minor unit is not the hundredth, with their number of decimals: the
@@ -58,6 +60,10 @@ const MINOR_UNITS: &[(&str, u8)] = &[
     ("XOF", 0),
     ("XPF", 0),
 ];
+
+/// The most decimals any currency's amounts have (the dinars'): the finest an amount is read in
+/// before it is known which currency it is in.
+pub const DECIMALS_MAX: u8 = 3;
 
 /// How many decimals amounts in `code` have: 0 for JPY, 3 for KWD, 2 for any other code.
 pub fn minor_units(code: &str) -> u8 {
@@ -98,8 +104,9 @@ mod tests {
         assert_eq!(amount_text("EUR", Cents(1250)), "12.50");
         assert_eq!(entered_text("JPY", Cents(1234)), "JPY 1234");
         assert_eq!(entered_text("INR", Cents(1234)), "₹12.34");
-        // A group's amounts are cents whatever its currency.
         assert_eq!(money_text("JPY", Cents(123_400)), "JPY 1234.00");
+        assert_eq!(money_text_in("JPY", Cents(1234), 0), "JPY 1234");
+        assert_eq!(money_text_in("INR", Cents(-5), 3), "₹-0.005");
     }
 
     #[test]

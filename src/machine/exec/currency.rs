@@ -15,52 +15,62 @@ use vocab::rate::ConvertError;
 
 use crate::machine::groups::Group;
 use crate::machine::ledger::{Foreign, Rate, Transaction};
-use crate::machine::{AddTransaction, EditTransaction, Error, Invalid, Part, SplitSpec};
+use crate::machine::{AddTransaction, EditTransaction, Error, Invalid, Part, SplitSpec, WIRE_DECIMALS};
 use crate::money::{allocate, Cents};
 
-/// How many decimals a group's own amounts have: its amounts are cents, whatever its currency.
-const GROUP_DECIMALS: u8 = 2;
-
-/// The decimals amounts without a `currency` are read in (`proto::fields`): two.
-const WIRE_DECIMALS: u8 = 2;
-
 /// Amounts in an expense's entry currency: the total, the payers and an exact split's shares.
-struct Entry<'a> {
-    amount: Cents,
-    paid_by: Option<&'a mut Vec<(String, Cents)>>,
-    exact: Option<&'a mut Vec<(String, Cents)>>,
+pub(super) struct Entry<'a> {
+    pub amount: Cents,
+    pub paid_by: Option<&'a mut Vec<(String, Cents)>>,
+    pub exact: Option<&'a mut Vec<(String, Cents)>>,
 }
 
-impl Entry<'_> {
+impl<'a> Entry<'a> {
+    /// The amounts of a request: its total, payers and (an exact split's) shares.
+    pub fn of(amount: Cents, paid_by: Option<&'a mut Vec<(String, Cents)>>, split: Option<&'a mut SplitSpec>) -> Self {
+        Entry { amount, paid_by, exact: split.and_then(exact_of) }
+    }
+
     /// Every amount from `from` decimals to `to` (exact: `AmountNotWhole` when a digit is lost); the
     /// total only with `total` (an edit's kept total is in its currency already).
     fn rescale(&mut self, currency: &str, (from, to): (u8, u8), total: bool) -> Result<(), Invalid> {
-        let not_whole = || Invalid::AmountNotWhole { currency: currency.to_string(), decimals: to };
+        let not_whole = |field| Invalid::AmountNotWhole { field, currency: currency.to_string(), decimals: to };
         if total {
-            self.amount = rescale(self.amount, from, to).ok_or_else(not_whole)?;
+            self.amount = rescale(self.amount, from, to).ok_or_else(|| not_whole(None))?;
         }
-        for list in [self.paid_by.as_deref_mut(), self.exact.as_deref_mut()].into_iter().flatten() {
-            for (_, cents) in list.iter_mut() {
-                *cents = rescale(*cents, from, to).ok_or_else(not_whole)?;
+        let lists = [(Part::PaidBy, self.paid_by.as_deref_mut()), (Part::ExactAmounts, self.exact.as_deref_mut())];
+        for (part, list) in lists {
+            for (name, cents) in list.into_iter().flatten() {
+                *cents = rescale(*cents, from, to).ok_or_else(|| not_whole(Some((part, name.clone()))))?;
             }
         }
         Ok(())
     }
 
-    /// Converts every amount at `rate` from `decimals` decimals to the group's: the total once,
-    /// then the lists shared out of it in proportion (so they still sum to it exactly). Returns the
-    /// converted total.
-    fn convert(&mut self, rate: Rate, decimals: u8) -> Result<Cents, Invalid> {
-        let converted = rate.convert(self.amount, decimals, GROUP_DECIMALS).map_err(|err| match err {
+    /// Amounts read without a currency (`WIRE_DECIMALS`) in the group's own decimals.
+    pub fn rescale_to_group(&mut self, entry: &Group) -> Result<(), Invalid> {
+        self.rescale_given(entry, true)
+    }
+
+    /// `rescale_to_group` for an edit: the total only when one was `given`.
+    pub fn rescale_given(&mut self, entry: &Group, given: bool) -> Result<(), Invalid> {
+        self.rescale(&entry.currency, (WIRE_DECIMALS, entry.decimals), given)
+    }
+
+    /// Converts every amount at `rate` from `decimals` decimals to the group's (`to`): the total
+    /// once, then the lists shared out of it in proportion (so they still sum to it exactly).
+    /// Returns the converted total.
+    fn convert(&mut self, rate: Rate, (decimals, to): (u8, u8)) -> Result<Cents, Invalid> {
+        let converted = rate.convert(self.amount, decimals, to).map_err(|err| match err {
             ConvertError::TooLarge => Invalid::ConvertedTooLarge,
             ConvertError::Zero => Invalid::ConvertedToZero,
         })?;
         let amount = self.amount;
         if let Some(list) = self.paid_by.as_deref_mut() {
-            reshare(list, amount, converted, Part::PaidBy)?;
+            reshare(list, (amount, decimals), converted, Part::PaidBy)?;
         }
         if let Some(list) = self.exact.as_deref_mut() {
-            reshare(list, amount, converted, Part::ExactAmounts)?;
+            reshare(list, (amount, decimals), converted, Part::ExactAmounts)?;
         }
         Ok(converted)
     }
@@ -68,13 +78,19 @@ impl Entry<'_> {
 
 /// `list`, which must sum to `amount`, shared out of `converted` in the same proportions (largest
 /// remainder).
-fn reshare(list: &mut [(String, Cents)], amount: Cents, converted: Cents, part: Part) -> Result<(), Invalid> {
+fn reshare(
+    list: &mut [(String, Cents)],
+    (amount, decimals): (Cents, u8),
+    converted: Cents,
+    part: Part,
+) -> Result<(), Invalid> {
     let sum = Cents(list.iter().map(|(_, c)| c.0).sum());
+    let mismatch = Invalid::SumMismatch { part, amount, sum, decimals };
     if sum != amount {
-        return Err(Invalid::SumMismatch { part, amount, sum });
+        return Err(mismatch);
     }
     let weights: Vec<i64> = list.iter().map(|(_, c)| c.0).collect();
-    let shares = allocate(converted, &weights).ok_or(Invalid::SumMismatch { part, amount, sum })?;
+    let shares = allocate(converted, &weights).ok_or(mismatch)?;
     for ((_, cents), share) in list.iter_mut().zip(shares) {
         *cents = share;
     }
@@ -114,11 +130,15 @@ pub(super) fn payment_currency(
     amount: Cents,
     currency: Option<String>,
 ) -> Result<(Cents, Option<String>), Invalid> {
-    let Some(code) = currency else { return Ok((amount, None)) };
+    let Some(code) = currency else {
+        let mut own = Entry::of(amount, None, None);
+        own.rescale_to_group(entry)?;
+        return Ok((own.amount, None));
+    };
     if code == entry.currency {
-        let decimals = minor_units(&code);
-        let not_whole = || Invalid::AmountNotWhole { currency: code.clone(), decimals: GROUP_DECIMALS };
-        return Ok((rescale(amount, decimals, GROUP_DECIMALS).ok_or_else(not_whole)?, None));
+        let (from, to) = (minor_units(&code), entry.decimals);
+        let not_whole = || Invalid::AmountNotWhole { field: None, currency: code.clone(), decimals: to };
+        return Ok((rescale(amount, from, to).ok_or_else(not_whole)?, None));
     }
     if entry.convert.is_at_entry() {
         return Err(Invalid::PaymentCurrencyAtEntry);
@@ -135,7 +155,8 @@ fn check_settlement_rate(rate: Option<Rate>) -> Result<(), Invalid> {
 }
 
 /// Turns `add`'s amounts into the group's currency (in place) and returns what the transaction
-/// keeps of the entry: `None` for the group's own currency.
+/// keeps of the entry: `None` for the group's own currency. Amounts without a currency are in the
+/// group's decimals already (`Entry::rescale_to_group`, for a request; a rule's template is).
 pub(super) fn convert_add(entry: &Group, add: &mut AddTransaction) -> Result<Option<Foreign>, Error> {
     let Some(spec) = add.foreign.take() else { return Ok(None) };
     // The decoder gives `add_transaction` a currency whenever it gives a rate.
@@ -144,7 +165,7 @@ pub(super) fn convert_add(entry: &Group, add: &mut AddTransaction) -> Result<Opt
     let mut amounts = Entry { amount: add.amount, paid_by: add.paid_by.as_mut(), exact: exact_of(&mut add.split) };
     if currency == entry.currency {
         check_own_rate(spec.rate)?;
-        amounts.rescale(&currency, (decimals, GROUP_DECIMALS), true)?;
+        amounts.rescale(&currency, (decimals, entry.decimals), true)?;
         add.amount = amounts.amount;
         return Ok(None);
     }
@@ -154,7 +175,7 @@ pub(super) fn convert_add(entry: &Group, add: &mut AddTransaction) -> Result<Opt
     }
     let rate = spec.rate.ok_or_else(|| Invalid::RateNeeded { currency: currency.clone() })?;
     let foreign = Foreign { currency, amount: add.amount, rate: Some(rate) };
-    add.amount = amounts.convert(rate, decimals)?;
+    add.amount = amounts.convert(rate, (decimals, entry.decimals))?;
     Ok(Some(foreign))
 }
 
@@ -162,7 +183,7 @@ pub(super) fn convert_add(entry: &Group, add: &mut AddTransaction) -> Result<Opt
 /// `foreign`: `None` to keep the old one (nothing about the entry changes).
 ///
 /// The entry currency is the one `edit` names, else the transaction's own. Amounts `edit` gives
-/// without naming a currency were read as two decimals and are rescaled to it; a new rate or
+/// without naming a currency were read at `WIRE_DECIMALS` and are rescaled to it; a new rate or
 /// currency without a new amount converts the amount kept in that currency.
 pub(super) fn convert_edit(
     entry: &Group,
@@ -171,6 +192,9 @@ pub(super) fn convert_edit(
 ) -> Result<Option<Option<Foreign>>, Error> {
     let spec = edit.foreign.take();
     if spec.is_none() && old.foreign.is_none() {
+        let mut own = Entry::of(edit.amount.unwrap_or_default(), edit.paid_by.as_mut(), edit.split.as_mut());
+        own.rescale_given(entry, edit.amount.is_some())?;
+        edit.amount = edit.amount.map(|_| own.amount);
         return Ok(None);
     }
     let (named, rate) = spec.map_or((None, None), |s| (s.currency, s.rate));
@@ -185,7 +209,7 @@ pub(super) fn convert_edit(
         exact: edit.split.as_mut().and_then(exact_of),
     };
     if named.is_none() {
-        // Read as two decimals; the transaction's currency may have others.
+        // Read at the wire's decimals; the transaction's currency may have fewer.
         amounts.rescale(&currency, (WIRE_DECIMALS, decimals), given)?;
     }
     if currency == entry.currency {
@@ -193,7 +217,7 @@ pub(super) fn convert_edit(
         if old.foreign.is_some() && !given {
             return Err(Invalid::AmountNeeded { currency }.into());
         }
-        amounts.rescale(&currency, (decimals, GROUP_DECIMALS), given)?;
+        amounts.rescale(&currency, (decimals, entry.decimals), given)?;
         edit.amount = edit.amount.map(|_| amounts.amount);
         return Ok(old.foreign.is_some().then_some(None));
     }
@@ -207,7 +231,7 @@ pub(super) fn convert_edit(
     }
     let rate = rate.or(kept.and_then(|f| f.rate)).ok_or_else(|| Invalid::RateNeeded { currency: currency.clone() })?;
     let foreign = Foreign { currency, amount: amounts.amount, rate: Some(rate) };
-    edit.amount = Some(amounts.convert(rate, decimals)?);
+    edit.amount = Some(amounts.convert(rate, (decimals, entry.decimals))?);
     Ok(Some(Some(foreign)))
 }
 
@@ -221,4 +245,18 @@ pub(super) fn check_currency_change(entry: &Group) -> Result<(), Error> {
         return Err(Invalid::CurrencyLocked.into());
     }
     Ok(())
+}
+
+/// The decimals the group's amounts have once its currency is `currency`: that currency's, unless
+/// the group holds amounts in other decimals (their numbers would change meaning). A group that
+/// kept hundredths from before groups had their own decimals keeps them while it holds amounts.
+pub(super) fn decimals_after(entry: &Group, currency: &str) -> Result<u8, Invalid> {
+    let wanted = minor_units(currency);
+    if wanted == entry.decimals || !entry.holds_amounts() {
+        return Ok(wanted);
+    }
+    if currency == entry.currency {
+        return Ok(entry.decimals);
+    }
+    Err(Invalid::DecimalsLocked { currency: currency.to_string(), decimals: entry.decimals })
 }

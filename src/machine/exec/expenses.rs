@@ -16,6 +16,7 @@ use crate::machine::{
 use crate::money::{split_equal, Cents};
 
 use super::categories::check_category;
+use super::currency::Entry;
 
 /// A split resolved against a group: the stored rule, the original's fields, and the exact shares.
 struct Shares {
@@ -35,6 +36,11 @@ impl Machine {
         let (id, entry) = self.member_group(user, &add.group)?;
         if let Some(repeat) = self.repeated_key((id, entry), user, add.key.as_ref(), KeyKind::Transaction)? {
             return Ok(repeat);
+        }
+        if add.foreign.is_none() {
+            let mut own = Entry::of(add.amount, add.paid_by.as_mut(), Some(&mut add.split));
+            own.rescale_to_group(entry)?;
+            add.amount = own.amount;
         }
         let txn = self.new_transaction(entry, user, &mut add, now)?;
         let answer = Answer::Transaction { done: Done::TransactionAdded, group: id, txn: txn.id, repeated: false };
@@ -122,7 +128,7 @@ impl Machine {
                 owed: old.shares_for(amount).map_err(|gap| {
                     Invalid::SplitNeeded(match gap {
                         SharesError::Nobody => SplitGap::Nobody,
-                        SharesError::ExactSum(sum) => SplitGap::ExactSum { sum, amount },
+                        SharesError::ExactSum(sum) => SplitGap::ExactSum { sum, amount, decimals: entry.decimals },
                     })
                 })?,
             },
@@ -193,7 +199,13 @@ impl Machine {
                 let ids = named(list.iter().map(|(n, _)| n).collect(), Part::ExactAmounts)?;
                 let sum = Cents(list.iter().map(|(_, c)| c.0).sum());
                 if sum != amount {
-                    return Err(Invalid::SumMismatch { part: Part::ExactAmounts, amount, sum }.into());
+                    return Err(Invalid::SumMismatch {
+                        part: Part::ExactAmounts,
+                        amount,
+                        sum,
+                        decimals: entry.decimals,
+                    }
+                    .into());
                 }
                 let owed = ids.iter().copied().zip(list.iter().map(|(_, c)| *c)).collect();
                 Ok(Shares { split: Split::Exact, split_between: ids, include_payer: false, owed })
@@ -259,7 +271,7 @@ impl Machine {
         }
         let sum = Cents(list.iter().map(|(_, c)| c.0).sum());
         if sum != amount {
-            return Err(Invalid::SumMismatch { part: Part::PaidBy, amount, sum }.into());
+            return Err(Invalid::SumMismatch { part: Part::PaidBy, amount, sum, decimals: entry.decimals }.into());
         }
         Ok(paid)
     }

@@ -7,6 +7,7 @@ use crate::machine::{
     misfit, Activity, Answer, ApplyError, Convert, CreateGroup, Done, Error, GroupId, Invalid, Job, JoinGroup, Machine,
     Millis, Outcome, Record, Resume, Setting, Step, UserId, Work, DEFAULT_CURRENCY,
 };
+use vocab::currency::{minor_units, DECIMALS_MAX};
 
 impl Machine {
     pub(in crate::machine) fn create_group(
@@ -52,7 +53,8 @@ impl Machine {
         let group = self.groups.next_id();
         let mut records = vec![Record::GroupCreated { group, name, creator: user, password_hash, at: now, seq: None }];
         if currency != DEFAULT_CURRENCY {
-            records.push(Record::GroupCurrencySet { group, currency, by: user, at: now, seq: None });
+            let decimals = Some(minor_units(&currency));
+            records.push(Record::GroupCurrencySet { group, currency, decimals, by: user, at: now, seq: None });
         }
         if !convert.is_at_entry() {
             records.push(Record::GroupConvertSet { group, convert, by: user, at: now, seq: None });
@@ -159,12 +161,12 @@ impl Machine {
         now: Millis,
     ) -> Result<Outcome, Error> {
         let id = self.creator_group(user, group, Setting::Currency)?;
-        if let Some(entry) = self.groups.get(id) {
-            if entry.currency != currency {
-                super::currency::check_currency_change(entry)?;
-            }
+        let entry = self.group(id)?;
+        if entry.currency != currency {
+            super::currency::check_currency_change(entry)?;
         }
-        let record = Record::GroupCurrencySet { group: id, currency, by: user, at: now, seq: None };
+        let decimals = Some(super::currency::decimals_after(entry, &currency)?);
+        let record = Record::GroupCurrencySet { group: id, currency, decimals, by: user, at: now, seq: None };
         self.commit(id, record, Answer::Done(Done::CurrencySet))
     }
 
@@ -182,12 +184,7 @@ impl Machine {
         if entry.convert == convert {
             return Ok(Outcome::done(Done::ConvertSet));
         }
-        let restorable = entry
-            .history
-            .entries()
-            .iter()
-            .any(|e| matches!(e.what, Activity::TransactionDeleted { .. } | Activity::PaymentDeleted { .. }));
-        if !entry.ledger.is_empty() || !entry.ledger.payments().is_empty() || restorable {
+        if entry.holds_amounts() {
             return Err(Invalid::ConvertLocked.into());
         }
         let record = Record::GroupConvertSet { group: id, convert, by: user, at: now, seq: None };
@@ -221,12 +218,20 @@ impl Machine {
                 entry.history.push(*at, *user, Activity::MemberLeft { member: *user });
                 Ok(())
             }
-            Record::GroupCurrencySet { group, currency, by, at, .. } => {
+            Record::GroupCurrencySet { group, currency, decimals, by, at, .. } => {
                 let Some(entry) = self.groups.get_mut(*group) else { return misfit("unknown group") };
                 if !vocab::is_currency_code(currency) {
                     return misfit("not a currency code");
                 }
+                let decimals = decimals.unwrap_or(entry.decimals);
+                if decimals != entry.decimals && entry.holds_amounts() {
+                    return misfit("the decimals change only in a group without amounts");
+                }
+                if decimals > DECIMALS_MAX {
+                    return misfit("more decimals than any currency");
+                }
                 entry.currency = currency.clone();
+                entry.decimals = decimals;
                 entry.history.push(*at, *by, Activity::CurrencySet { currency: currency.as_str().into() });
                 Ok(())
             }

@@ -18,14 +18,19 @@ use crate::machine::{
 };
 use crate::money::Cents;
 
+use super::currency::Entry;
+
 impl Machine {
     pub(in crate::machine) fn add_recurring(
         &mut self,
         user: UserId,
-        add: AddRecurring,
+        mut add: AddRecurring,
         now: Millis,
     ) -> Result<Outcome, Error> {
         let (id, entry) = self.member_group(user, &add.group)?;
+        let mut own = Entry::of(add.amount, add.paid_by.as_mut(), Some(&mut add.split));
+        own.rescale_to_group(entry)?;
+        add.amount = own.amount;
         if entry.rules.rules.len() >= RULES_PER_GROUP_MAX {
             return Err(Error::TooManyRules);
         }
@@ -48,11 +53,14 @@ impl Machine {
     pub(in crate::machine) fn edit_recurring(
         &mut self,
         user: UserId,
-        edit: EditRecurring,
+        mut edit: EditRecurring,
         now: Millis,
     ) -> Result<Outcome, Error> {
         let (id, entry) = self.member_group(user, &edit.group)?;
         let old = entry.rules.rules.get(&edit.id).ok_or(Error::RuleNotFound)?;
+        let mut own = Entry::of(edit.amount.unwrap_or_default(), edit.paid_by.as_mut(), edit.split.as_mut());
+        own.rescale_given(entry, edit.amount.is_some())?;
+        edit.amount = edit.amount.map(|_| own.amount);
         let amount = edit.amount.unwrap_or(old.template.amount);
         if let Some(description) = &edit.description {
             check_description(description)?;

@@ -103,6 +103,7 @@ impl Machine {
         let others = self.other_plans(id, plan.method);
         let owed = !transfers.is_empty() || others.iter().any(|p| !p.transfers.is_empty());
         let mut settlement = Settlement {
+            group: id,
             transfers: transfers.clone(),
             method: plan.method,
             proven_minimal: plan.proven_minimal,

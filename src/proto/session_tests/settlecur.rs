@@ -23,15 +23,7 @@ fn by_currency(w: &mut World, who: &mut Session) -> Value {
 
 /// The sum of a currency's balances in its minor units.
 fn sum_minor(map: &Value, decimals: u8) -> i64 {
-    map.as_object().unwrap().values().map(|v| minor(v, decimals)).sum()
-}
-
-fn minor(value: &Value, decimals: u8) -> i64 {
-    let text = value.to_string();
-    match text.strip_prefix('-') {
-        Some(abs) => -Cents::parse_amount_in(abs, decimals).unwrap().0,
-        None => Cents::parse_amount_in(&text, decimals).map_or(0, |c| c.0),
-    }
+    map.as_object().unwrap().values().map(|v| signed_minor(v, decimals)).sum()
 }
 
 #[test]
