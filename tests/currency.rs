@@ -145,3 +145,49 @@ fn a_group_that_converts_at_settlement_over_tcp() {
     let info = ok(&alice.request("group_info", json!({"group": "trip"}))).clone();
     assert_eq!(info["convert"], "at_settlement", "the snapshot keeps the setting");
 }
+
+/// A yen group over TCP: whole yen in replies and the pushed notification (which says
+/// `decimals`), a fraction of a yen refused on a connection that stays usable, and the group's
+/// decimals surviving a crash (log replay) and a clean restart (snapshot).
+#[test]
+fn a_yen_group_keeps_whole_yen_over_tcp_and_across_restarts() {
+    let dir = TempDir::new("cur-yen");
+    let server = Server::start(dir.path(), &[]);
+    let mut alice = server.connect();
+    let mut bob = server.connect();
+    alice.login_as("alice");
+    bob.login_as("bob");
+    ok(&alice.request("create_group", json!({"group": "tokyo", "currency": "JPY"})));
+    ok(&bob.request("join_group", json!({"group": "tokyo"})));
+    assert_eq!(alice.pushed_message()["member"], "bob");
+    let added = ok(&alice.request(
+        "add_transaction",
+        json!({"group": "tokyo", "amount": 1001, "description": "sushi", "split": {"mode": "equal"}}),
+    ))
+    .clone();
+    assert_eq!(added["decimals"], 0);
+    assert_eq!(added["transaction"]["shares"].to_string(), r#"{"alice":501,"bob":500}"#);
+    let pushed = bob.pushed_message();
+    assert_eq!(pushed["message"], "alice added JPY 1001 expense");
+    assert_eq!(pushed["decimals"], 0);
+    assert_eq!(pushed["amount"].to_string(), "1001");
+    let half = alice.request("add_transaction", json!({"group": "tokyo", "amount": 1.5, "split": {"mode": "equal"}}));
+    assert_eq!(half["message"], "Field 'amount' must be a whole number of JPY (it has no decimals)");
+    let balances =
+        |client: &mut Client| ok(&client.request("view_balances", json!({"group": "tokyo"})))["balances"].to_string();
+    assert_eq!(balances(&mut alice), r#"{"alice":500,"bob":-500}"#, "the connection stays usable");
+    server.kill9();
+
+    let server = Server::start(dir.path(), &[]);
+    let mut alice = server.connect();
+    alice.login_as("alice");
+    assert_eq!(balances(&mut alice), r#"{"alice":500,"bob":-500}"#, "the log replays the decimals");
+    ok(&alice.request("record_payment", json!({"group": "tokyo", "from": "bob", "to": "alice", "amount": 500})));
+    assert_eq!(server.terminate(), Some(0));
+
+    let server = Server::start(dir.path(), &[]);
+    let mut alice = server.connect();
+    alice.login_as("alice");
+    assert_eq!(balances(&mut alice), r#"{"alice":0,"bob":0}"#, "the snapshot keeps them");
+    assert_eq!(ok(&alice.request("group_info", json!({"group": "tokyo"})))["decimals"], 0);
+}
