@@ -108,6 +108,10 @@ pub(super) fn transaction(users: &Users, decimals: u8, txn: &Transaction, out: &
     if let Some(category) = &txn.category {
         view.str("category", category);
     }
+    if let Some(rule) = txn.rule {
+        // Made by a recurring rule (`list_recurring`'s `id`).
+        view.u64("rule", rule);
+    }
     if let Some(foreign) = &txn.foreign {
         foreign_view(foreign, view.object("foreign"));
     }

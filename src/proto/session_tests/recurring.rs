@@ -66,6 +66,8 @@ fn a_monthly_rule_on_the_31st_falls_on_the_last_day_of_shorter_months() {
     assert_eq!(pushed[1]["date"], "2025-02-28");
     assert_eq!(pushed[1]["by"], "alice");
     assert_eq!(pushed[1]["transaction"]["shares"]["bob"].to_string(), "500.00");
+    let txns = w.ask(&mut bob, "view_transactions", json!({"group": "flat"}));
+    assert_eq!(txns["transactions"][1]["rule"], 1, "a transaction names the rule that made it");
     let list = w.ask(&mut bob, "list_recurring", json!({"group": "flat"}));
     assert_eq!(list["rules"][0]["made"], 5);
     assert_eq!(list["rules"][0]["next_date"], Value::Null, "count reached: {list}");
