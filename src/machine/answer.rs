@@ -80,15 +80,19 @@ pub enum Answer {
         repeated: bool,
     },
     Settlement(Box<Settlement>),
-    /// Per current member, in member order.
+    /// Per current member, in member order; `others`: the same per other currency of a group that
+    /// converts at settlement (each in its minor units), in the ledger's order.
     BalanceDetails {
         group: GroupId,
         members: Vec<(UserId, Details)>,
+        others: Vec<(String, Vec<(UserId, Details)>)>,
     },
-    /// Netted debts per pair (debtor, creditor, cents), sorted by names.
+    /// Netted debts per pair (debtor, creditor, cents), sorted by names; `others` as in
+    /// `BalanceDetails`.
     Debts {
         group: GroupId,
-        debts: Vec<(UserId, UserId, i128)>,
+        debts: Vec<Debt>,
+        others: Vec<(String, Vec<Debt>)>,
     },
     /// The group's categories (defaults, then added); `done` when a command added one.
     Categories {
@@ -113,6 +117,9 @@ pub enum Answer {
         group: GroupId,
     },
 }
+
+/// A netted debt: (debtor, creditor, amount in minor units).
+pub type Debt = (UserId, UserId, i128);
 
 /// What a command did, when that is all there is to say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -42,12 +42,12 @@ impl Details {
     }
 }
 
-/// Every member's (current and former) details, from one pass over the group's ledger.
-pub fn details(group: &Group) -> HashMap<UserId, Details> {
+/// Every member's (current and former) details, from one pass over the group's ledger, in one
+/// currency: the group's (`None`) or one kept apart until settlement (amounts in different
+/// currencies are never added together).
+pub fn details(group: &Group, currency: Option<&str>) -> HashMap<UserId, Details> {
     let mut all: HashMap<UserId, Details> = HashMap::new();
-    // In the group's currency only: amounts kept in another (a group that converts at settlement)
-    // are not comparable, and `view_balances` shows those per currency.
-    for txn in group.ledger.transactions().filter(|t| t.settled_in().is_none()) {
+    for txn in group.ledger.transactions().filter(|t| t.settled_in() == currency) {
         for &(user, cents) in &txn.paid {
             all.entry(user).or_default().paid += i128::from(cents.0);
         }
@@ -55,7 +55,7 @@ pub fn details(group: &Group) -> HashMap<UserId, Details> {
             all.entry(user).or_default().share += i128::from(cents.0);
         }
     }
-    for payment in group.ledger.payments().iter().filter(|p| p.currency.is_none()) {
+    for payment in group.ledger.payments().iter().filter(|p| p.currency.as_deref() == currency) {
         all.entry(payment.from).or_default().payments_sent += i128::from(payment.amount.0);
         all.entry(payment.to).or_default().payments_received += i128::from(payment.amount.0);
     }
@@ -69,8 +69,8 @@ pub const PAIRWISE_PIECES_MAX: usize = 250_000;
 
 /// The net debts between every two people of the group (current and former members), keyed by the
 /// ordered pair `(a, b)` with `a < b`: a positive value is what `a` owes `b`, a negative one what `b`
-/// owes `a`. Pairs that net to zero are left out.
-pub fn pairwise(group: &Group) -> BTreeMap<(UserId, UserId), i128> {
+/// owes `a`. Pairs that net to zero are left out. In one currency, as `details`.
+pub fn pairwise(group: &Group, currency: Option<&str>) -> BTreeMap<(UserId, UserId), i128> {
     let mut net: BTreeMap<(UserId, UserId), i128> = BTreeMap::new();
     let mut owe = |from: UserId, to: UserId, cents: i128| {
         if from < to {
@@ -79,13 +79,12 @@ pub fn pairwise(group: &Group) -> BTreeMap<(UserId, UserId), i128> {
             *net.entry((to, from)).or_default() -= cents;
         }
     };
-    // In the group's currency only, as `details`.
-    for txn in group.ledger.transactions().filter(|t| t.settled_in().is_none()) {
+    for txn in group.ledger.transactions().filter(|t| t.settled_in() == currency) {
         for (debtor, creditor, cents) in transaction_debts(&txn.paid, &txn.owed) {
             owe(debtor, creditor, i128::from(cents));
         }
     }
-    for payment in group.ledger.payments().iter().filter(|p| p.currency.is_none()) {
+    for payment in group.ledger.payments().iter().filter(|p| p.currency.as_deref() == currency) {
         // Paying someone back reduces what you owe them (or makes them owe you).
         owe(payment.from, payment.to, -i128::from(payment.amount.0));
     }

@@ -5,7 +5,8 @@
 //! month's), and each member is charged their share (`owed`), never what they paid — so every
 //! grouping sums to the same total. Amounts are the group currency's (`amount`/`owed` are, even for
 //! an expense entered in another currency). In a group that converts at settlement, transactions
-//! and payments kept in another currency are not counted: they have no amount in the group's.
+//! and payments kept in another currency are counted apart, one set of totals per currency
+//! (`others`): amounts in different currencies are never added together.
 //! A transaction's day is its `date` when it has one, else
 //! the UTC day it was recorded on; a payment's likewise. `from` and `to` are inclusive days.
 
@@ -30,6 +31,9 @@ pub struct Totals {
     pub transactions: u64,
     pub payment_count: u64,
     pub rows: Vec<Row>,
+    /// The same totals per other currency of a group that converts at settlement, in the ledger's
+    /// order, each in that currency's minor units (their own `others` empty).
+    pub others: Vec<(String, Totals)>,
 }
 
 /// One row of the totals.
@@ -61,8 +65,26 @@ impl Row {
     }
 }
 
-/// The totals of `group` (id `id`) over `from..=to` (days `YYYY-MM-DD`), grouped `by`.
-pub fn totals(id: GroupId, group: &Group, by: StatsBy, (from, to): (Option<String>, Option<String>)) -> Totals {
+/// The totals of `group` (id `id`) over `from..=to` (days `YYYY-MM-DD`), grouped `by`: in the
+/// group's currency, then in each other one it keeps.
+pub fn totals(id: GroupId, group: &Group, by: StatsBy, span: (Option<String>, Option<String>)) -> Totals {
+    let mut totals = totals_in(id, group, by, span.clone(), None);
+    totals.others = group
+        .ledger
+        .others()
+        .map(|(code, _)| (code.to_string(), totals_in(id, group, by, span.clone(), Some(code))))
+        .collect();
+    totals
+}
+
+/// `totals` of the amounts in one currency: the group's (`None`) or one kept apart.
+fn totals_in(
+    id: GroupId,
+    group: &Group,
+    by: StatsBy,
+    (from, to): (Option<String>, Option<String>),
+    currency: Option<&str>,
+) -> Totals {
     let within = |day: &str| from.as_deref().is_none_or(|f| day >= f) && to.as_deref().is_none_or(|t| day <= t);
     let mut rows = Rows::new(group, by);
     let mut totals = Totals {
@@ -75,10 +97,11 @@ pub fn totals(id: GroupId, group: &Group, by: StatsBy, (from, to): (Option<Strin
         transactions: 0,
         payment_count: 0,
         rows: Vec::new(),
+        others: Vec::new(),
     };
     for txn in group.ledger.transactions() {
         let day = day_of(txn.date.as_deref(), txn.created_at);
-        if !within(&day) || txn.settled_in().is_some() {
+        if !within(&day) || txn.settled_in() != currency {
             continue;
         }
         totals.spending += i128::from(txn.amount.0);
@@ -109,7 +132,7 @@ pub fn totals(id: GroupId, group: &Group, by: StatsBy, (from, to): (Option<Strin
     }
     for payment in group.ledger.payments() {
         let day = day_of(payment.date.as_deref(), payment.created_at);
-        if !within(&day) || payment.currency.is_some() {
+        if !within(&day) || payment.currency.as_deref() != currency {
             continue;
         }
         let amount = i128::from(payment.amount.0);

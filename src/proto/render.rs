@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::error::{Code, Error};
 use super::json::{self, Array, Object};
 use super::view;
+use crate::machine::explain::Details;
 use crate::machine::{self, Answer, Done, Event, Machine, Notice, Settlement, Transfer, UserId};
 
 /// Appends the reply to a finished command, with the request's `id` echoed, as one frame.
@@ -302,32 +303,58 @@ fn group_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
 }
 
 /// `ok_fields` for the explanations of balances; wide sums, since they add up many transactions.
+/// Each other currency of a group that converts at settlement follows under `by_currency`, in its
+/// own decimals.
 fn explanation_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
     let users = machine.users();
     let decimals = |group| machine.groups().get(group).map_or(2, |g| g.decimals);
     match answer {
-        Answer::BalanceDetails { group, members } => {
-            let wide = |out: &mut Vec<u8>, amount| json::wide_amount(out, amount, decimals(*group));
-            let mut list = reply.array("members");
-            for (member, d) in members {
-                let mut item = list.object();
-                item.str("member", users.name(*member));
-                wide(item.key("paid"), d.paid);
-                wide(item.key("share"), d.share);
-                wide(item.key("payments_sent"), d.payments_sent);
-                wide(item.key("payments_received"), d.payments_received);
-                wide(item.key("net"), d.net());
+        Answer::BalanceDetails { group, members, others } => {
+            details_list(users, (members, decimals(*group)), reply.key("members"));
+            if !others.is_empty() {
+                let mut by_currency = reply.object("by_currency");
+                for (code, members) in others {
+                    let decimals = vocab::currency::minor_units(code);
+                    details_list(users, (members, decimals), by_currency.object(code).key("members"));
+                }
             }
         }
-        Answer::Debts { group, debts } => {
-            let mut list = reply.array("debts");
-            for &(from, to, cents) in debts {
-                let mut item = list.object();
-                item.str("from", users.name(from)).str("to", users.name(to));
-                json::wide_amount(item.key("amount"), cents, decimals(*group));
+        Answer::Debts { group, debts, others } => {
+            debts_list(users, (debts, decimals(*group)), reply.key("debts"));
+            if !others.is_empty() {
+                let mut by_currency = reply.object("by_currency");
+                for (code, debts) in others {
+                    let decimals = vocab::currency::minor_units(code);
+                    debts_list(users, (debts, decimals), by_currency.object(code).key("debts"));
+                }
             }
         }
         _ => {}
+    }
+}
+
+/// `[{"member", "paid", "share", "payments_sent", "payments_received", "net"}, ...]`.
+fn details_list(users: &machine::users::Users, (members, decimals): (&[(UserId, Details)], u8), out: &mut Vec<u8>) {
+    let wide = |out: &mut Vec<u8>, amount| json::wide_amount(out, amount, decimals);
+    let mut list = Array::new(out);
+    for (member, d) in members {
+        let mut item = list.object();
+        item.str("member", users.name(*member));
+        wide(item.key("paid"), d.paid);
+        wide(item.key("share"), d.share);
+        wide(item.key("payments_sent"), d.payments_sent);
+        wide(item.key("payments_received"), d.payments_received);
+        wide(item.key("net"), d.net());
+    }
+}
+
+/// `[{"from", "to", "amount"}, ...]`: netted debts.
+fn debts_list(users: &machine::users::Users, (debts, decimals): (&[(UserId, UserId, i128)], u8), out: &mut Vec<u8>) {
+    let mut list = Array::new(out);
+    for &(from, to, cents) in debts {
+        let mut item = list.object();
+        item.str("from", users.name(from)).str("to", users.name(to));
+        json::wide_amount(item.key("amount"), cents, decimals);
     }
 }
 

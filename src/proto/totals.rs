@@ -36,17 +36,29 @@ pub(super) fn fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
 }
 
 /// `{"group", "currency", "by", "from", "to", "spending", "payments", "transactions",
-/// "payment_count", "rows": [...]}`.
+/// "payment_count", "rows": [...]}`, then (a group that converts at settlement) `by_currency`: the
+/// same sums and rows per other currency, in its own decimals.
 fn stats(machine: &Machine, totals: &Totals, reply: &mut Object) {
     let Some(g) = machine.groups().get(totals.group) else { return };
-    let users = machine.users();
-    let wide = |out: &mut Vec<u8>, amount| json::wide_amount(out, amount, g.decimals);
     reply
         .str("group", &g.name)
         .str("currency", &g.currency)
         .str("by", totals.by.as_str())
         .value("from", &totals.from)
         .value("to", &totals.to);
+    sums(machine, (totals, g.decimals), reply);
+    if !totals.others.is_empty() {
+        let mut by_currency = reply.object("by_currency");
+        for (code, totals) in &totals.others {
+            sums(machine, (totals, vocab::currency::minor_units(code)), &mut by_currency.object(code));
+        }
+    }
+}
+
+/// The sums and rows of `totals`, with `decimals` decimals.
+fn sums(machine: &Machine, (totals, decimals): (&Totals, u8), reply: &mut Object) {
+    let users = machine.users();
+    let wide = |out: &mut Vec<u8>, amount| json::wide_amount(out, amount, decimals);
     wide(reply.key("spending"), totals.spending);
     wide(reply.key("payments"), totals.payments);
     reply.u64("transactions", totals.transactions).u64("payment_count", totals.payment_count);

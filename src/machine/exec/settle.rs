@@ -146,13 +146,16 @@ impl Machine {
         Ok(outcome)
     }
 
-    /// `balance_details`: per current member, in member order, where their balance comes from.
+    /// `balance_details`: per current member, in member order, where their balance comes from; in
+    /// the group's currency, then (a group that converts at settlement) in each other one.
     pub(in crate::machine) fn balance_details(&self, user: UserId, group: &str) -> Result<Outcome, Error> {
         let (id, entry) = self.member_group(user, group)?;
-        let all = explain::details(entry);
-        let members: Vec<(UserId, Details)> =
-            entry.members.iter().map(|&m| (m, all.get(&m).copied().unwrap_or_default())).collect();
-        Ok(Outcome::answer(Answer::BalanceDetails { group: id, members }))
+        let members_in = |currency: Option<&str>| -> Vec<(UserId, Details)> {
+            let all = explain::details(entry, currency);
+            entry.members.iter().map(|&m| (m, all.get(&m).copied().unwrap_or_default())).collect()
+        };
+        let others = entry.ledger.others().map(|(code, _)| (code.to_string(), members_in(Some(code)))).collect();
+        Ok(Outcome::answer(Answer::BalanceDetails { group: id, members: members_in(None), others }))
     }
 
     /// `pairwise_debts`: who owes whom, netted per pair, sorted by (from, to) name.
@@ -162,12 +165,16 @@ impl Machine {
         if pieces > PAIRWISE_PIECES_MAX {
             return Err(Error::TooLargeToExplain { pieces, limit: PAIRWISE_PIECES_MAX });
         }
-        let mut debts: Vec<(UserId, UserId, i128)> = explain::pairwise(entry)
-            .into_iter()
-            .map(|((a, b), cents)| if cents > 0 { (a, b, cents) } else { (b, a, -cents) })
-            .collect();
-        let name = |u: UserId| self.users.name(u);
-        debts.sort_unstable_by(|x, y| (name(x.0), name(x.1)).cmp(&(name(y.0), name(y.1))));
-        Ok(Outcome::answer(Answer::Debts { group: id, debts }))
+        let debts_in = |currency: Option<&str>| {
+            let mut debts: Vec<(UserId, UserId, i128)> = explain::pairwise(entry, currency)
+                .into_iter()
+                .map(|((a, b), cents)| if cents > 0 { (a, b, cents) } else { (b, a, -cents) })
+                .collect();
+            let name = |u: UserId| self.users.name(u);
+            debts.sort_unstable_by(|x, y| (name(x.0), name(x.1)).cmp(&(name(y.0), name(y.1))));
+            debts
+        };
+        let others = entry.ledger.others().map(|(code, _)| (code.to_string(), debts_in(Some(code)))).collect();
+        Ok(Outcome::answer(Answer::Debts { group: id, debts: debts_in(None), others }))
     }
 }

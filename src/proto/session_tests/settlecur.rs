@@ -50,9 +50,26 @@ fn amounts_stay_in_their_currency_and_balances_are_kept_per_currency() {
     assert_eq!(yen["paid_by"]["alice"].to_string(), "1235");
     assert_eq!(yen["foreign"].to_string(), r#"{"amount":1235,"currency":"JPY"}"#, "no rate: nothing converted");
     assert_eq!(list["transactions"][1]["shares"]["bob"].to_string(), "1.000");
-    // stats counts only the group's currency.
-    let stats = w.ask(&mut alice, "stats", json!({"group": "trip", "by": "month", "from": "1970-01-01"}));
+    // stats counts the group's currency, then each other one apart, in its own decimals.
+    let stats = w.ask(&mut alice, "stats", json!({"group": "trip", "by": "member", "from": "1970-01-01"}));
     assert_eq!(stats["transactions"], 1, "{stats}");
+    assert_eq!(stats["spending"].to_string(), "10.00");
+    let yen = &stats["by_currency"]["JPY"];
+    assert_eq!((yen["spending"].to_string(), &yen["transactions"]), ("1235".to_string(), &json!(1)), "{stats}");
+    let spent: Vec<String> = yen["rows"].as_array().unwrap().iter().map(|r| r["spent"].to_string()).collect();
+    assert_eq!(spent, ["618", "617"], "alice's and bob's shares of the yen");
+    assert_eq!(stats["by_currency"]["KWD"]["rows"][1]["spent"].to_string(), "1.000");
+    // So do balance_details and pairwise_debts; each currency's nets are its balances.
+    let details = w.ask(&mut bob, "balance_details", json!({"group": "trip"}));
+    assert_eq!(details["members"][1]["net"].to_string(), "-5.00", "{details}");
+    let nets: Vec<String> =
+        details["by_currency"]["JPY"]["members"].as_array().unwrap().iter().map(|m| m["net"].to_string()).collect();
+    assert_eq!(nets, [others["JPY"]["alice"].to_string(), others["JPY"]["bob"].to_string()]);
+    assert_eq!(details["by_currency"]["KWD"]["members"][0]["paid"].to_string(), "0.000");
+    let debts = w.ask(&mut bob, "pairwise_debts", json!({"group": "trip"}));
+    assert_eq!(debts["debts"].to_string(), r#"[{"amount":5.00,"from":"bob","to":"alice"}]"#, "{debts}");
+    assert_eq!(debts["by_currency"]["JPY"]["debts"].to_string(), r#"[{"amount":617,"from":"bob","to":"alice"}]"#);
+    assert_eq!(debts["by_currency"]["KWD"]["debts"].to_string(), r#"[{"amount":0.250,"from":"alice","to":"bob"}]"#);
     w.machine.check_invariants().unwrap();
 }
 
