@@ -210,7 +210,33 @@ pub enum Notice {
     History { entry: u64 },
     /// The history entry of a recorded settlement, with the plan it recorded (the original client
     /// prints a `settlement` message's list).
-    Settled { entry: u64, transfers: Vec<Transfer> },
+    Settled { entry: u64, plans: Plans },
     /// `by` asked for a plan without recording it.
-    SettleRequested { by: UserId, transfers: Vec<Transfer> },
+    SettleRequested { by: UserId, plans: Plans },
+}
+
+/// The plans a `settlement` notification shows: the group currency's transfers (the original's
+/// list), then each other currency's of a group that converts at settlement (in its minor units).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plans {
+    pub transfers: Vec<Transfer>,
+    pub others: Vec<(String, Vec<Transfer>)>,
+}
+
+impl Plans {
+    /// The plans a recorded settlement's payments are: each payment in its currency's plan, in order.
+    pub fn of_payments(payments: &[super::Payment]) -> Plans {
+        let mut plans = Plans::default();
+        for p in payments {
+            let transfer = Transfer { from: p.from, to: p.to, amount: p.amount };
+            match &p.currency {
+                None => plans.transfers.push(transfer),
+                Some(code) => match plans.others.iter_mut().find(|(c, _)| c == code) {
+                    Some((_, list)) => list.push(transfer),
+                    None => plans.others.push((code.clone(), vec![transfer])),
+                },
+            }
+        }
+        plans
+    }
 }

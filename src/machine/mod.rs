@@ -39,7 +39,7 @@ use crate::settle::Plan;
 
 pub use crate::settle::Method;
 
-pub use answer::{Answer, CurrencyPlan, Done, Event, Notice, Recorded, Settlement, Transfer};
+pub use answer::{Answer, CurrencyPlan, Done, Event, Notice, Plans, Recorded, Settlement, Transfer};
 pub use command::{
     AddRecurring, AddTransaction, Command, CreateGroup, Credentials, EditRecurring, EditTransaction, ForeignSpec,
     History, JoinGroup, RecordPayment, Settle, SplitSpec, Stats, StatsBy, TxnRef, WIRE_DECIMALS,

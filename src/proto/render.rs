@@ -10,7 +10,7 @@ use super::error::{Code, Error};
 use super::json::{self, Array, Object};
 use super::view;
 use crate::machine::explain::Details;
-use crate::machine::{self, Answer, Done, Event, Machine, Notice, Settlement, Transfer, UserId};
+use crate::machine::{self, Answer, Done, Event, Machine, Notice, Plans, Settlement, Transfer, UserId};
 
 /// Appends the reply to a finished command, with the request's `id` echoed, as one frame.
 pub fn write_answer(machine: &Machine, answer: &Result<Answer, machine::Error>, id: Option<&Value>, out: &mut Vec<u8>) {
@@ -413,24 +413,36 @@ pub fn write_event(machine: &Machine, event: &Event, out: &mut Vec<u8>) -> bool 
     let Some(group) = machine.groups().get(event.group) else { return false };
     let (entry, plan) = match &event.notice {
         Notice::History { entry } => (*entry, None),
-        Notice::Settled { entry, transfers } => (*entry, Some(transfers)),
-        Notice::SettleRequested { by, transfers } => {
-            settle_requested(machine, group, *by, transfers, out);
+        Notice::Settled { entry, plans } => (*entry, Some(plans)),
+        Notice::SettleRequested { by, plans } => {
+            settle_requested(machine, group, *by, plans, out);
             return true;
         }
     };
     let Some(entry) = group.history.entry(entry) else { return false };
-    write_entry(machine, group, entry, plan.map(|p| p.as_slice()), out);
+    write_entry(machine, group, entry, plan, out);
     true
 }
 
+/// A `settlement` message's plans: `data` (the group currency's transfers, the original's list),
+/// then `by_currency` (each other currency's, in its decimals) when there are any.
+fn plans_fields(machine: &Machine, group: &machine::Group, plans: &Plans, view: &mut Object) {
+    transfers(machine, (&plans.transfers, group.decimals), view.key("data"));
+    if !plans.others.is_empty() {
+        let mut by_currency = view.object("by_currency");
+        for (code, list) in &plans.others {
+            transfers(machine, (list, vocab::currency::minor_units(code)), by_currency.key(code));
+        }
+    }
+}
+
 /// A history entry in its notification's shape (one JSON object, no newline). `plan`: a recorded
-/// settlement's transfers, for `data` (the original client prints that list).
+/// settlement's plans, for `data` (the original client prints that list) and `by_currency`.
 fn write_entry(
     machine: &Machine,
     group: &machine::Group,
     entry: &machine::history::Entry,
-    plan: Option<&[Transfer]>,
+    plan: Option<&Plans>,
     out: &mut Vec<u8>,
 ) {
     let users = machine.users();
@@ -442,8 +454,8 @@ fn write_entry(
         .i64("at", entry.at);
     decimals_field(group, &mut view);
     view::activity(users, group, entry, &mut view);
-    if let Some(plan) = plan {
-        transfers(machine, (plan, group.decimals), view.key("data"));
+    if let Some(plans) = plan {
+        plans_fields(machine, group, plans, &mut view);
     }
 }
 
@@ -460,18 +472,12 @@ fn catch_up_fields(
     {
         let mut list = reply.array(if subscribe { "events" } else { "history" });
         for entry in entries.iter().filter_map(|&e| group.history.entry(e)) {
-            let plan: Option<Vec<Transfer>> = match &entry.what {
-                // As notified: the plan in the group's currency (the others are in `payments`).
-                machine::Activity::SettlementRecorded { payments } => Some(
-                    payments
-                        .iter()
-                        .filter(|p| p.currency.is_none())
-                        .map(|p| Transfer { from: p.from, to: p.to, amount: p.amount })
-                        .collect(),
-                ),
+            let plan = match &entry.what {
+                // As notified: the plans are the payments, per currency.
+                machine::Activity::SettlementRecorded { payments } => Some(Plans::of_payments(payments)),
                 _ => None,
             };
-            write_entry(machine, group, entry, plan.as_deref(), list.item());
+            write_entry(machine, group, entry, plan.as_ref(), list.item());
         }
     }
     reply.bool("more", more);
@@ -483,7 +489,7 @@ fn catch_up_fields(
 
 /// Someone asked for a plan without recording it: the original's `settlement` message. Not a change:
 /// its `seq` is the group's current one, which it does not advance.
-fn settle_requested(machine: &Machine, group: &machine::Group, by: UserId, plan: &[Transfer], out: &mut Vec<u8>) {
+fn settle_requested(machine: &Machine, group: &machine::Group, by: UserId, plans: &Plans, out: &mut Vec<u8>) {
     let by = machine.users().name(by);
     let name = &group.name;
     let mut view = Object::new(out);
@@ -494,5 +500,5 @@ fn settle_requested(machine: &Machine, group: &machine::Group, by: UserId, plan:
         .str("by", by)
         .str("message", &format!("{by} asked to settle {name}"));
     decimals_field(group, &mut view);
-    transfers(machine, (plan, group.decimals), view.key("data"));
+    plans_fields(machine, group, plans, &mut view);
 }

@@ -4,8 +4,8 @@
 use crate::machine::explain::{self, Details, PAIRWISE_PIECES_MAX};
 use crate::machine::ledger::Payment;
 use crate::machine::{
-    Answer, CurrencyPlan, Error, Event, GroupId, Job, Machine, Millis, Notice, Outcome, Record, Recorded, Resume,
-    Settle, Settlement, Step, Transfer, UserId, Work,
+    Answer, CurrencyPlan, Error, Event, GroupId, Job, Machine, Millis, Notice, Outcome, Plans, Record, Recorded,
+    Resume, Settle, Settlement, Step, Transfer, UserId, Work,
 };
 use crate::money::Cents;
 use crate::settle::{self, Method, Plan};
@@ -111,8 +111,10 @@ impl Machine {
             recorded: record.then(|| Recorded { group: id, payments: Vec::new() }),
             others,
         };
+        let others = settlement.others.iter().map(|p| (p.currency.clone(), p.transfers.clone())).collect();
+        let plans = Plans { transfers: transfers.clone(), others };
         if !record || !owed {
-            let events = vec![Event { group: id, notice: Notice::SettleRequested { by: user, transfers } }];
+            let events = vec![Event { group: id, notice: Notice::SettleRequested { by: user, plans } }];
             let answer = Ok(Answer::Settlement(Box::new(settlement)));
             return Ok(Outcome { answer, records: Vec::new(), events });
         }
@@ -140,7 +142,7 @@ impl Machine {
         let mut outcome = self.commit(id, record, Answer::Settlement(Box::new(settlement)))?;
         for event in &mut outcome.events {
             if let Notice::History { entry } = event.notice {
-                event.notice = Notice::Settled { entry, transfers: transfers.clone() };
+                event.notice = Notice::Settled { entry, plans: plans.clone() };
             }
         }
         Ok(outcome)

@@ -79,16 +79,27 @@ fn settle_plans_each_currency_and_recording_them_zeroes_every_currency() {
     add(&mut w, &mut alice, json!({"amount": 1000, "currency": "JPY"}));
     add(&mut w, &mut bob, json!({"amount": "3.000", "currency": "KWD"}));
     add(&mut w, &mut bob, json!({"amount": 4}));
-    let plan = w.ask(&mut alice, "settle", json!({"group": "trip"}));
+    let (plan, asked) = w.ask_events(&mut alice, "settle", json!({"group": "trip"}));
     assert_eq!(plan["settlements"].to_string(), r#"[{"amount":2.00,"from":"alice","to":"bob"}]"#, "{plan}");
+    // The settle_requested notification shows every currency's plan too.
+    assert_eq!(asked[0]["data"].to_string(), r#"[{"amount":2.00,"from":"alice","to":"bob"}]"#);
+    assert_eq!(asked[0]["by_currency"]["JPY"].to_string(), r#"[{"amount":500,"from":"bob","to":"alice"}]"#);
     let jpy = &plan["by_currency"]["JPY"];
     assert_eq!(jpy["settlements"].to_string(), r#"[{"amount":500,"from":"bob","to":"alice"}]"#);
     let kwd = &plan["by_currency"]["KWD"];
     assert_eq!(kwd["settlements"].to_string(), r#"[{"amount":1.500,"from":"alice","to":"bob"}]"#);
     assert_eq!(kwd["transfers"], 1);
     // Alice may not leave, nor delete her account, with a yen balance alone.
-    let recorded = w.ask(&mut alice, "settle", json!({"group": "trip", "record": true}));
+    let (recorded, pushed) = w.ask_events(&mut alice, "settle", json!({"group": "trip", "record": true}));
     assert_eq!(recorded["payments"].as_array().unwrap().len(), 3, "{recorded}");
+    let kwd_plan = r#"[{"amount":1.500,"from":"alice","to":"bob"}]"#;
+    assert_eq!(pushed[0]["type"], "settlement");
+    assert_eq!(pushed[0]["by_currency"]["KWD"].to_string(), kwd_plan, "{}", pushed[0]);
+    // A catch-up shows the recorded settlement as it was notified, every currency's plan with it.
+    let caught = w.ask(&mut bob, "history", json!({"group": "trip", "after": 0}));
+    let settled = caught["history"].as_array().unwrap().iter().find(|e| e["type"] == "settlement").unwrap();
+    assert_eq!(settled["by_currency"], pushed[0]["by_currency"]);
+    assert_eq!(settled["data"], pushed[0]["data"]);
     assert_eq!(recorded["payments"][1]["currency"], "JPY");
     assert_eq!(recorded["payments"][1]["amount"].to_string(), "500");
     assert!(w.balances(&mut alice, "trip").values().all(|&v| v == 0));
