@@ -246,6 +246,9 @@ fn send_row(ctx: &mut Ctx, group: &str, prepared: &Prepared, i: usize) -> Result
                 "split": { "mode": "exact", "amounts": wire(&owed) }, "paid_by": wire(&paid),
             });
             add_common(&mut data, &row.description, &row.date);
+            if let Some(category) = row.category {
+                data["category"] = json!(category);
+            }
             let reply = ctx.conn.request(Action::AddTransaction, Some(data))?;
             duplicate = is_duplicate(&reply);
             made.push(Made::Expense { id: id_of(&reply, "transaction")?, paid, owed });

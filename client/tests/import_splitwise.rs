@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
 /// A file written for one test, in its own temp dir.
@@ -174,6 +174,12 @@ fn a_splitwise_export_imports_once_and_matches_its_total_row() {
     let taxi = txns["transactions"].as_array().unwrap().iter().find(|t| t["date"] == "2025-04-05").unwrap();
     assert_eq!(taxi["description"], "Taxi to the airport", "one line, as the server takes it");
     assert_eq!(taxi["shares"].as_object().map(|s| s.len()), Some(2), "carol's zero cell: not in it");
+    // Splitwise's categories become splitd's defaults; General stays uncategorised.
+    assert_eq!((&dinner["category"], &taxi["category"]), (&json!("food"), &json!("transport")));
+    let hotel_row = &txns["transactions"][0];
+    assert_eq!(hotel_row["category"], "travel", "{hotel_row}");
+    let generated = txns["transactions"].as_array().unwrap().iter().find(|t| t["description"] == "expense 8").unwrap();
+    assert_eq!(generated.get("category"), None, "General: no category");
 
     // A second run adds nothing.
     let again = import(&server, "trip", &file, &["--json"]).ok().json();

@@ -66,6 +66,8 @@ pub struct Row {
     /// Zero for a blank cost cell.
     pub cost: Cents,
     pub payment: bool,
+    /// The splitd category its Splitwise category becomes (`category`), if any.
+    pub category: Option<&'static str>,
     /// Paid minus owed, one per member column.
     pub cells: Vec<Cents>,
 }
@@ -183,6 +185,7 @@ fn row(record: &csv::Record, cells: Vec<Cents>, mark: Mark) -> Result<Row, Strin
         description: field(record, 1).to_string(),
         cost,
         payment: PAYMENT_WORDS.contains(&category.as_str()),
+        category: super::category::splitd_category(&category),
         cells,
     })
 }

@@ -111,6 +111,7 @@ mod tests {
             description: String::new(),
             cost: Cents(cost),
             payment,
+            category: None,
             cells: cells.iter().map(|c| Cents(*c)).collect(),
         }
     }
