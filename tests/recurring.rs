@@ -113,3 +113,45 @@ fn no_occurrence_is_made_twice_across_a_kill_and_a_restart() {
     let expected: Vec<String> = (-2..=0).map(utc_date).collect();
     assert_eq!(dates, expected, "each date once");
 }
+
+/// A rule with a category and a yen amount in a EUR group, over TCP: each occurrence pushed to bob
+/// is the expense converted (1234 yen at 0.0061 = EUR 7.53) with its category; a refusal leaves
+/// the connection usable; the rule's fields come back from the snapshot a clean stop writes.
+#[test]
+fn a_rule_in_another_currency_with_a_category_over_tcp_and_across_a_restart() {
+    let dir = TempDir::new("recurring-fields");
+    let server = Server::start(dir.path(), &[]);
+    let mut alice = server.connect();
+    let mut bob = server.connect();
+    alice.login_as("alice");
+    bob.login_as("bob");
+    ok(&alice.request("create_group", json!({"group": "flat", "currency": "EUR"})));
+    ok(&bob.request("join_group", json!({"group": "flat"})));
+    let mut rule = daily_from(&utc_date(-1));
+    rule["count"] = json!(2);
+    (rule["amount"], rule["currency"]) = (json!(1234), json!("JPY"));
+    let refused = alice.request("add_recurring", rule.clone());
+    assert_eq!(refused["code"], "bad_request", "yen in a EUR group need a rate: {refused}");
+    (rule["rate"], rule["category"]) = (json!("0.0061"), json!("Food"));
+    let added = alice.request("add_recurring", rule);
+    assert_eq!(added["rule"]["foreign"].to_string(), r#"{"amount":1234,"currency":"JPY","rate":0.0061}"#, "{added}");
+    assert_eq!(added["rule"]["category"], "food");
+    assert_eq!(bob.pushed_message()["event"], "recurring_added");
+    for _ in 0..2 {
+        let occurrence = bob.pushed_message();
+        assert_eq!(occurrence["message"], "Recurring #1 added EUR 7.53 (JPY 1234 at 0.0061) expense 'milk' for alice");
+        let txn = &occurrence["transaction"];
+        assert_eq!((txn["amount"].to_string(), &txn["category"]), ("7.53".to_string(), &json!("food")), "{txn}");
+        assert_eq!(txn["foreign"]["currency"], "JPY");
+    }
+    let locked = alice.request("set_group_currency", json!({"group": "flat", "currency": "USD"}));
+    assert_eq!(locked["code"], "bad_request", "{locked}");
+    assert_eq!(server.terminate(), Some(0));
+    let server = Server::start(dir.path(), &[]);
+    let mut alice = server.connect();
+    alice.login_as("alice");
+    let list = alice.request("list_recurring", json!({"group": "flat"}));
+    assert_eq!(list["rules"][0]["made"], 2, "{list}");
+    assert_eq!(list["rules"][0]["category"], "food", "{list}");
+    assert_eq!(list["rules"][0]["foreign"].to_string(), r#"{"amount":1234,"currency":"JPY","rate":0.0061}"#);
+}

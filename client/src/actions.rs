@@ -11,7 +11,7 @@ use crate::conn::Object;
 use crate::currency;
 use crate::follow::Client;
 use crate::oneshot::{emit, group_password, print_json, print_message, print_table, shape, Failure};
-use crate::spec::{self, parse_paid_by, parse_split, parse_user_amount};
+use crate::spec::{self, parse_paid_by, parse_split};
 use crate::table::Table;
 use crate::term::{json_safe, sanitize};
 use crate::tokens::Stored;
@@ -183,14 +183,11 @@ fn expenses(ctx: &mut Ctx, command: &Command) -> Done {
         Command::Add(c) => {
             let amount = currency::amount_value(&c.amount, c.currency.as_deref()).map_err(Failure::Usage)?;
             let mut data = json!({ "group": c.group, "amount": amount });
-            currency::add_foreign(&mut data, c.currency.as_deref(), c.rate.as_deref()).map_err(Failure::Usage)?;
+            add_entry(&mut data, (c.currency.as_deref(), c.rate.as_deref()), c.category.as_deref())?;
             parse_split(c.split.as_deref().unwrap_or(""))
                 .and_then(|split| split.add_to(&mut data, c.include_me))
                 .map_err(Failure::Usage)?;
             add_details(&mut data, &c.paid_by, &c.desc, &c.date)?;
-            if let Some(category) = &c.category {
-                data["category"] = json!(category);
-            }
             data["key"] = json!(c.key.clone().unwrap_or_else(spec::fresh_key));
             let reply = ctx.ask(Action::AddTransaction, data)?;
             print_transaction(ctx, &reply, c.json, &c.group, "nothing added")?;
@@ -200,14 +197,11 @@ fn expenses(ctx: &mut Ctx, command: &Command) -> Done {
             if let Some(amount) = &c.amount {
                 data["amount"] = currency::amount_value(amount, c.currency.as_deref()).map_err(Failure::Usage)?;
             }
-            currency::add_foreign(&mut data, c.currency.as_deref(), c.rate.as_deref()).map_err(Failure::Usage)?;
+            add_entry(&mut data, (c.currency.as_deref(), c.rate.as_deref()), c.category.as_deref())?;
             if let Some(split) = &c.split {
                 parse_split(split).and_then(|s| s.add_to(&mut data, c.include_me)).map_err(Failure::Usage)?;
             }
             add_details(&mut data, &c.paid_by, &c.desc, &c.date)?;
-            if let Some(category) = &c.category {
-                data["category"] = json!(category);
-            }
             let reply = ctx.ask(Action::EditTransaction, data)?;
             print_transaction(ctx, &reply, c.json, &c.group, "")?;
         }
@@ -278,9 +272,10 @@ fn say_duplicate(reply: &Object, id: Option<u64>, nothing: &str) {
 fn recurring(ctx: &mut Ctx, command: &RecurringCommand) -> Done {
     match command {
         RecurringCommand::Add(c) => {
-            let amount = parse_user_amount(&c.amount).map_err(Failure::Usage)?;
+            let amount = currency::amount_value(&c.amount, c.currency.as_deref()).map_err(Failure::Usage)?;
             let start = c.start.clone().unwrap_or_else(spec::today_utc);
-            let mut data = json!({ "group": c.group, "every": c.every, "start": start, "amount": amount.to_json() });
+            let mut data = json!({ "group": c.group, "every": c.every, "start": start, "amount": amount });
+            add_entry(&mut data, (c.currency.as_deref(), c.rate.as_deref()), c.category.as_deref())?;
             parse_split(c.split.as_deref().unwrap_or(""))
                 .and_then(|split| split.add_to(&mut data, c.include_me))
                 .map_err(Failure::Usage)?;
@@ -304,8 +299,9 @@ fn recurring(ctx: &mut Ctx, command: &RecurringCommand) -> Done {
         RecurringCommand::Edit(c) => {
             let mut data = json!({ "group": c.group, "id": c.id });
             if let Some(amount) = &c.amount {
-                data["amount"] = parse_user_amount(amount).map_err(Failure::Usage)?.to_json();
+                data["amount"] = currency::amount_value(amount, c.currency.as_deref()).map_err(Failure::Usage)?;
             }
+            add_entry(&mut data, (c.currency.as_deref(), c.rate.as_deref()), c.category.as_deref())?;
             if let Some(split) = &c.split {
                 parse_split(split).and_then(|s| s.add_to(&mut data, c.include_me)).map_err(Failure::Usage)?;
             }
@@ -320,6 +316,20 @@ fn recurring(ctx: &mut Ctx, command: &RecurringCommand) -> Done {
         }
     }
     Ok(0)
+}
+
+/// `--currency`, `--rate` and `--category` into an expense's or a rule's data (`add`, `edit`,
+/// `recurring add|edit`): the currency and rate checked by `currency::add_foreign`.
+fn add_entry(
+    data: &mut Value,
+    (code, rate): (Option<&str>, Option<&str>),
+    category: Option<&str>,
+) -> Result<(), Failure> {
+    currency::add_foreign(data, code, rate).map_err(Failure::Usage)?;
+    if let Some(category) = category {
+        data["category"] = json!(category);
+    }
+    Ok(())
 }
 
 /// `--until` and `--count` into a rule's data.

@@ -656,6 +656,16 @@ pub struct RecurringAdd {
     /// what it is for
     #[argh(option)]
     pub desc: Option<String>,
+    /// the currency the amount is in, if not the group's (ISO 4217, e.g. JPY)
+    #[argh(option)]
+    pub currency: Option<String>,
+    /// with --currency: how many of the group's units one of it is worth (each occurrence is
+    /// converted at it)
+    #[argh(option)]
+    pub rate: Option<String>,
+    /// one of the group's categories (`splitc categories GROUP`), e.g. housing
+    #[argh(option)]
+    pub category: Option<String>,
     /// print the server's reply as JSON
     #[argh(switch)]
     pub json: bool,
@@ -705,6 +715,15 @@ pub struct RecurringEdit {
     /// the new number of occurrences in all (0 removes it)
     #[argh(option)]
     pub count: Option<u64>,
+    /// the new category ("" removes it)
+    #[argh(option)]
+    pub category: Option<String>,
+    /// a new currency (give --amount in it), or the currency --amount is in (default: the rule's)
+    #[argh(option)]
+    pub currency: Option<String>,
+    /// a new rate: how many of the group's units one of the rule's currency is worth
+    #[argh(option)]
+    pub rate: Option<String>,
     /// print the server's reply as JSON
     #[argh(switch)]
     pub json: bool,

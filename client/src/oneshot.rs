@@ -15,7 +15,7 @@
 use crate::actions::{self, Ctx};
 use crate::conn::{Error, Handler, Object};
 use crate::follow::Client;
-use crate::spec::{check_date, check_date_of, parse_paid_by, parse_split, parse_user_amount};
+use crate::spec::{check_date, check_date_of, parse_paid_by, parse_split};
 use crate::table::Table;
 use crate::term::{self, json_safe, sanitize, warn};
 use crate::tokens::Stored;
@@ -175,7 +175,7 @@ fn check_recurring(command: &RecurringCommand) -> Result<(), Failure> {
     let usage = Failure::Usage;
     match command {
         RecurringCommand::Add(a) => {
-            parse_user_amount(&a.amount).map_err(usage)?;
+            crate::currency::check(Some(&a.amount), a.currency.as_deref(), a.rate.as_deref()).map_err(usage)?;
             if !EVERY.contains(&a.every.as_str()) {
                 return Err(usage(format!("--every must be day, week, month or year, not {:?}", a.every)));
             }
@@ -193,7 +193,7 @@ fn check_recurring(command: &RecurringCommand) -> Result<(), Failure> {
             a.until.as_deref().map(|d| check_date_of("--until", d)).transpose().map_err(usage)?;
         }
         RecurringCommand::Edit(e) => {
-            e.amount.as_deref().map(parse_user_amount).transpose().map_err(usage)?;
+            crate::currency::check(e.amount.as_deref(), e.currency.as_deref(), e.rate.as_deref()).map_err(usage)?;
             match e.split.as_deref().map(parse_split).transpose().map_err(usage)? {
                 Some(split) => split.add_to(&mut json!({}), e.include_me).map_err(usage)?,
                 None if e.include_me => return Err(usage("--include-me needs --split".into())),
@@ -207,9 +207,12 @@ fn check_recurring(command: &RecurringCommand) -> Result<(), Failure> {
                 .transpose()
                 .map_err(usage)?;
             let given = [e.amount.is_some(), e.desc.is_some(), e.split.is_some(), e.paid_by.is_some()];
-            if !given.contains(&true) && e.until.is_none() && e.count.is_none() {
+            let entry = [e.category.is_some(), e.currency.is_some(), e.rate.is_some()];
+            if !given.contains(&true) && !entry.contains(&true) && e.until.is_none() && e.count.is_none() {
                 return Err(usage(
-                    "nothing to change: give --amount, --desc, --split, --paid-by, --until or --count".into(),
+                    "nothing to change: give --amount, --desc, --split, --paid-by, --until, --count, --category, \
+                     --currency or --rate"
+                        .into(),
                 ));
             }
         }

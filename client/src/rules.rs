@@ -7,8 +7,9 @@
 
 use crate::conn::Object;
 use crate::table::{Align, Table};
-use crate::view::value_cents;
+use crate::view::value_minor;
 use serde_json::Value;
+use vocab::currency::{entered_text, minor_units};
 use vocab::Cents;
 
 /// One recurring rule as the server reports it (the fields `recurring list` shows).
@@ -26,8 +27,15 @@ pub struct Rule {
     pub made: u64,
     /// The date of the next occurrence; `None` once the rule has run its course.
     pub next_date: Option<String>,
+    /// In `currency`'s minor units when the rule names one (as entered), else the group's cents.
     pub amount: Cents,
     pub description: String,
+    /// One of the group's categories.
+    pub category: Option<String>,
+    /// The currency the amounts are entered in (`foreign.currency`), and the rate each occurrence
+    /// is converted at (as the server wrote it).
+    pub currency: Option<String>,
+    pub rate: Option<String>,
 }
 
 impl Rule {
@@ -35,6 +43,9 @@ impl Rule {
         let obj = value.as_object().ok_or("a recurring rule that is not an object")?;
         let text = |key: &str| obj.get(key).and_then(Value::as_str).map(str::to_string);
         let amount = obj.get("amount").ok_or("a recurring rule without an amount")?;
+        let foreign = obj.get("foreign");
+        let currency = foreign.and_then(|f| f.get("currency")).and_then(Value::as_str).map(str::to_string);
+        let decimals = currency.as_deref().map_or(2, minor_units);
         Ok(Rule {
             id: obj.get("id").and_then(Value::as_u64).ok_or("a recurring rule without an id")?,
             every: text("every").ok_or("a recurring rule without `every`")?,
@@ -43,9 +54,28 @@ impl Rule {
             count: obj.get("count").and_then(Value::as_u64),
             made: obj.get("made").and_then(Value::as_u64).unwrap_or(0),
             next_date: text("next_date"),
-            amount: value_cents(amount).map_err(|e| format!("recurring rule amount {amount}: {e}"))?,
+            amount: value_minor(amount, decimals).map_err(|e| format!("recurring rule amount {amount}: {e}"))?,
             description: text("description").unwrap_or_default(),
+            category: text("category"),
+            rate: foreign.and_then(|f| f.get("rate")).map(Value::to_string),
+            currency,
         })
+    }
+
+    /// The amount: `90.00` in the group's currency, `JPY 1234` as entered in another.
+    pub fn amount_text(&self) -> String {
+        match &self.currency {
+            Some(currency) => entered_text(currency, self.amount),
+            None => self.amount.to_string(),
+        }
+    }
+
+    /// The description, and the rate each occurrence converts at: `ski pass (at 0.0061)`.
+    pub fn description_text(&self) -> String {
+        match &self.rate {
+            Some(rate) => format!("{} (at {rate})", self.description).trim_start().to_string(),
+            None => self.description.clone(),
+        }
     }
 
     /// How often: `month`, or `2 weeks` for an interval of 2.
@@ -84,24 +114,34 @@ pub fn rule(reply: &Object) -> Result<Option<Rule>, String> {
     reply.get("rule").map(Rule::from_value).transpose()
 }
 
+/// The rules, one a row; a CATEGORY column only when one of them has a category.
 pub fn rules_table(rules: &[Rule]) -> Table {
-    let mut t = Table::new(&[
+    let categories = rules.iter().any(|r| r.category.is_some());
+    let mut columns = vec![
         ("ID", Align::Right),
         ("EVERY", Align::Left),
         ("NEXT", Align::Left),
         ("AMOUNT", Align::Right),
         ("DESCRIPTION", Align::Left),
         ("ENDS", Align::Left),
-    ]);
+    ];
+    if categories {
+        columns.push(("CATEGORY", Align::Left));
+    }
+    let mut t = Table::new(&columns);
     for r in rules {
-        t.push(vec![
+        let mut row = vec![
             r.id.to_string(),
             r.every_text(),
             r.next_date.clone().unwrap_or_else(|| "done".into()),
-            r.amount.to_string(),
-            r.description.clone(),
+            r.amount_text(),
+            r.description_text(),
             r.ends_text(),
-        ]);
+        ];
+        if categories {
+            row.push(r.category.clone().unwrap_or_default());
+        }
+        t.push(row);
     }
     t
 }
@@ -134,6 +174,22 @@ mod tests {
         let open = rule(json!({"id": 3, "every": "day", "made": 9, "next_date": "2026-01-01", "amount": 1}));
         assert_eq!(open.ends_text(), "when stopped");
         assert!(Rule::from_value(&json!({"id": 4, "every": "day"})).is_err(), "no amount");
+        assert_eq!(open.category, None);
         assert!(Rule::from_value(&json!({"every": "day", "amount": 1})).is_err(), "no id");
+    }
+
+    #[test]
+    fn a_rule_in_another_currency_shows_it_as_entered_with_its_rate_and_category() {
+        let pass = rule(json!({"id": 5, "every": "month", "made": 0, "next_date": "2099-01-10", "amount": 1234,
+            "description": "ski pass", "category": "travel",
+            "foreign": {"amount": 1234, "currency": "JPY", "rate": 0.0061}}));
+        assert_eq!(pass.amount, Cents(1234), "yen have no decimals");
+        assert_eq!((pass.amount_text(), pass.description_text()), ("JPY 1234".into(), "ski pass (at 0.0061)".into()));
+        let rent = rule(json!({"id": 6, "every": "month", "made": 0, "next_date": null, "amount": 90}));
+        let table = rules_table(&[pass, rent]).render();
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines[0], "ID  EVERY  NEXT          AMOUNT  DESCRIPTION           ENDS          CATEGORY");
+        assert_eq!(lines[2], " 5  month  2099-01-10  JPY 1234  ski pass (at 0.0061)  when stopped  travel");
+        assert_eq!(lines[3], " 6  month  done           90.00                        when stopped");
     }
 }

@@ -205,3 +205,62 @@ fn the_interactive_group_menu_lists_the_recurring_expenses() {
     assert!(run.stdout.contains(row), "{}", run.stdout);
     assert!(run.stdout.contains("`splitc recurring add|edit|stop trip ...`"), "{}", run.stdout);
 }
+
+/// `--category`, `--currency` and `--rate` on `recurring add|edit`, as `add` takes them: each
+/// occurrence is converted as that expense added by hand would be, and `recurring list` shows them.
+#[test]
+fn a_rule_takes_a_category_a_currency_and_a_rate() {
+    let server = trip_with_three();
+    let pass = [
+        "recurring",
+        "add",
+        "trip",
+        "1234",
+        "--every",
+        "month",
+        "--start",
+        "2025-01-10",
+        "--count",
+        "2",
+        "--split",
+        "bob",
+        "--include-me",
+        "--desc",
+        "ski pass",
+        "--currency",
+        "JPY",
+        "--rate",
+        "0.61",
+        "--category",
+        "Travel",
+    ];
+    let run = as_user(&server, "alice", &pass).ok();
+    assert!(run.stdout.starts_with("Recurring expense added\n"), "{run:?}");
+    let row = run.stdout.lines().nth(3).unwrap_or_default().to_string();
+    assert!(row.contains("JPY 1234  ski pass (at 0.61)") && row.ends_with("travel"), "{run:?}");
+    // 1234 yen at 0.61 = INR 752.74, made twice, each as `add` with the same options makes it.
+    let by_hand = ["add", "trip", "1234", "--split", "bob", "--include-me", "--desc", "ski pass"];
+    let by_hand = [&by_hand[..], &["--currency", "JPY", "--rate", "0.61", "--category", "travel"]].concat();
+    as_user(&server, "alice", &by_hand).ok();
+    let txns = as_user(&server, "bob", &["transactions", "trip", "--json"]).ok().json();
+    let list = txns["transactions"].as_array().expect("a list");
+    assert_eq!(list.len(), 3, "{txns}");
+    for txn in list {
+        assert_eq!(txn["amount"].to_string(), "752.74", "{txn}");
+        assert_eq!(txn["foreign"].to_string(), r#"{"amount":1234,"currency":"JPY","rate":0.61}"#, "{txn}");
+        assert_eq!(txn["category"], "travel", "{txn}");
+    }
+    let listed = as_user(&server, "carol", &["recurring", "list", "trip"]).ok();
+    assert!(listed.stdout.lines().next().unwrap_or_default().ends_with("ENDS         CATEGORY"), "{listed:?}");
+    // Edits: a new rate, the category removed.
+    let edit = ["recurring", "edit", "trip", "1", "--rate", "0.6", "--category", "", "--json"];
+    let json = as_user(&server, "alice", &edit).ok().json();
+    assert_eq!(json["rule"]["foreign"].to_string(), r#"{"amount":1234,"currency":"JPY","rate":0.6}"#, "{json}");
+    assert_eq!(json["rule"].get("category"), None, "{json}");
+    // Checked before sending: the currency's decimals and code, as `add` checks them.
+    let half_yen = ["recurring", "edit", "trip", "1", "--amount", "10.5", "--currency", "JPY"];
+    usage_error(&as_user(&server, "alice", &half_yen), "whole number");
+    usage_error(&as_user(&server, "alice", &["recurring", "edit", "trip", "1", "--currency", "jpy"]), "--currency");
+    // Refused by the server as add_transaction would be: a category the group does not have.
+    refused(&as_user(&server, "alice", &["recurring", "edit", "trip", "1", "--category", "yachts"]), "yachts");
+}

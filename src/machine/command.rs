@@ -152,6 +152,10 @@ pub struct AddRecurring {
     pub description: String,
     pub split: SplitSpec,
     pub paid_by: Option<Vec<(String, Cents)>>,
+    /// As `add_transaction`'s: one of the group's categories.
+    pub category: Option<String>,
+    /// As `add_transaction`'s: the amounts are then in that currency's minor units.
+    pub foreign: Option<ForeignSpec>,
 }
 
 /// `edit_recurring`: what changes for the occurrences still to come. `None` keeps a value;
@@ -166,6 +170,11 @@ pub struct EditRecurring {
     pub paid_by: Option<Vec<(String, Cents)>>,
     pub until: Option<Option<String>>,
     pub count: Option<Option<u32>>,
+    /// `Some(None)` clears the category.
+    pub category: Option<Option<String>>,
+    /// A new currency (the amounts, then in it, must be given) or rate; `currency: None` keeps the
+    /// rule's currency, `rate: None` its rate.
+    pub foreign: Option<ForeignSpec>,
 }
 
 /// One request to the machine. Reads that name only a group carry just its name.

@@ -164,6 +164,9 @@ pub enum Invalid {
     /// The group's currency cannot change: it has expenses entered in other currencies, converted
     /// at rates relative to it.
     CurrencyLocked,
+    /// The group's currency cannot change: this recurring rule's amounts are entered in a currency
+    /// (at a rate relative to the group's, or in the group's own).
+    CurrencyLockedByRule { rule: u64 },
     /// A recurring rule's `until` is before its `start`.
     UntilBeforeStart,
     /// `set_group_convert` once the group has transactions or payments (or deleted ones that could

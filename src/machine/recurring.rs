@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use vocab::Date;
 
 use super::calendar;
+use super::ledger::Rate;
 use super::{GroupId, UserId};
 use crate::money::Cents;
 
@@ -112,15 +113,34 @@ pub enum Sharing {
     Shares(Vec<(UserId, u64)>),
 }
 
-/// The expense each occurrence makes, recorded by the rule's `by`.
+/// The expense each occurrence makes, recorded by the rule's `by`: what an `add_transaction` would
+/// carry, made into a transaction (and converted) by the same code at each occurrence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Template {
+    /// In `currency`'s minor units when the rule has one, else cents of the group's currency (as
+    /// `paid_by` and an exact split's amounts).
     pub amount: Cents,
     pub description: String,
     pub sharing: Sharing,
     /// `None`: the rule's `by` paid it all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paid_by: Option<Vec<(UserId, Cents)>>,
+    /// One of the group's categories, in the list's spelling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// The currency the amounts are entered in, and the rate each occurrence converts at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<RuleCurrency>,
+}
+
+/// A rule's entry currency: `add_transaction`'s `currency` and `rate`, kept for every occurrence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleCurrency {
+    /// ISO 4217 code: three capital letters.
+    pub currency: String,
+    /// `None`: no rate given (a group that converts at settlement, or the group's own currency).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<Rate>,
 }
 
 /// One rule of a group.

@@ -182,10 +182,7 @@ fn optional_convert(fields: &mut Fields) -> Result<Option<Convert>, Error> {
 
 fn add_transaction(fields: &mut Fields) -> Result<AddTransaction, Error> {
     let group = fields.string("group")?;
-    let foreign = foreign_spec(fields)?;
-    if foreign.as_ref().is_some_and(|f| f.currency.is_none()) {
-        return Err(Error::bad_request("Field 'rate' needs 'currency': the currency the amount is in"));
-    }
+    let foreign = add_foreign_spec(fields)?;
     let decimals = entry_decimals(&foreign);
     let amount =
         fields.optional_amount_in("amount", decimals)?.ok_or_else(|| Error::bad_request("Missing field 'amount'"))?;
@@ -204,8 +201,17 @@ fn add_transaction(fields: &mut Fields) -> Result<AddTransaction, Error> {
     })
 }
 
+/// `currency` and `rate` of a new expense (or recurring rule): a rate only with the currency it is for.
+pub(super) fn add_foreign_spec(fields: &mut Fields) -> Result<Option<ForeignSpec>, Error> {
+    let foreign = foreign_spec(fields)?;
+    if foreign.as_ref().is_some_and(|f| f.currency.is_none()) {
+        return Err(Error::bad_request("Field 'rate' needs 'currency': the currency the amount is in"));
+    }
+    Ok(foreign)
+}
+
 /// `currency` and `rate` of an expense (docs/protocol.md, "Currencies"); `None` when neither is given.
-fn foreign_spec(fields: &mut Fields) -> Result<Option<ForeignSpec>, Error> {
+pub(super) fn foreign_spec(fields: &mut Fields) -> Result<Option<ForeignSpec>, Error> {
     let currency = fields.optional_currency("currency")?;
     let rate = fields.optional_rate("rate")?;
     Ok((currency.is_some() || rate.is_some()).then_some(ForeignSpec { currency, rate }))
@@ -213,7 +219,7 @@ fn foreign_spec(fields: &mut Fields) -> Result<Option<ForeignSpec>, Error> {
 
 /// The decimals a request's amounts are read in: its `currency`'s, else the wire's (the machine
 /// knows the group's).
-fn entry_decimals(foreign: &Option<ForeignSpec>) -> u8 {
+pub(super) fn entry_decimals(foreign: &Option<ForeignSpec>) -> u8 {
     foreign.as_ref().and_then(|f| f.currency.as_deref()).map_or(WIRE_DECIMALS, vocab::currency::minor_units)
 }
 

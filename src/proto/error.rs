@@ -247,6 +247,9 @@ fn currency_words(invalid: &Invalid) -> String {
         Invalid::CurrencyLocked => {
             "Field 'currency' cannot change: the group has expenses converted from other currencies".into()
         }
+        Invalid::CurrencyLockedByRule { rule } => {
+            format!("Field 'currency' cannot change: recurring rule #{rule} has amounts in a named currency (stop it first)")
+        }
         Invalid::ConvertLocked => {
             "Field 'convert' cannot change: the group has transactions or payments (or deleted ones)".into()
         }

@@ -1,20 +1,19 @@
 //! The wire of recurring expenses: decoding `add_recurring` / `edit_recurring`, rendering a rule,
 //! the `list_recurring` answer, and the history entries and notifications rules produce.
 
+use serde_json::Value;
+
+use super::decode;
 use super::error::Error;
 use super::fields::{validate_date, Fields};
-use super::json::{self, Object};
+use super::json::Object;
 use super::view;
 use crate::machine::groups::Group;
 use crate::machine::history::{Activity, Entry};
 use crate::machine::recurring::{Every, Rule, Schedule, Sharing, COUNT_MAX, INTERVAL_MAX};
 use crate::machine::users::Users;
-use crate::machine::{AddRecurring, Answer, EditRecurring, Machine, UserId};
+use crate::machine::{AddRecurring, Answer, EditRecurring, Foreign, Machine, UserId};
 use crate::money::Cents;
-
-/// A rule's amounts are in the group's currency, read as `add_transaction` reads them without a
-/// `currency` (the machine rescales them to the group's decimals).
-const RULE_DECIMALS: u8 = crate::machine::WIRE_DECIMALS;
 
 pub(super) fn add_recurring(fields: &mut Fields) -> Result<AddRecurring, Error> {
     let group = fields.string("group")?;
@@ -33,14 +32,16 @@ pub(super) fn add_recurring(fields: &mut Fields) -> Result<AddRecurring, Error> 
         Some(n) => Some(count(n)?),
     };
     let schedule = Schedule { every, interval, start, until, count };
-    let amount = fields
-        .optional_amount_in("amount", RULE_DECIMALS)?
-        .ok_or_else(|| Error::bad_request("Missing field 'amount'"))?;
+    // The expense's fields, read as `add_transaction` reads them.
+    let foreign = decode::add_foreign_spec(fields)?;
+    let decimals = decode::entry_decimals(&foreign);
+    let amount =
+        fields.optional_amount_in("amount", decimals)?.ok_or_else(|| Error::bad_request("Missing field 'amount'"))?;
     let description = fields.optional_string("description")?.unwrap_or_default();
-    let split =
-        fields.split_spec_in(RULE_DECIMALS)?.ok_or_else(|| Error::bad_request("Missing field 'split_between'"))?;
-    let paid_by = fields.optional_amount_map_in("paid_by", RULE_DECIMALS)?;
-    Ok(AddRecurring { group, schedule, amount, description, split, paid_by })
+    let split = fields.split_spec_in(decimals)?.ok_or_else(|| Error::bad_request("Missing field 'split_between'"))?;
+    let paid_by = fields.optional_amount_map_in("paid_by", decimals)?;
+    let category = fields.optional_string("category")?;
+    Ok(AddRecurring { group, schedule, amount, description, split, paid_by, category, foreign })
 }
 
 fn count(n: u64) -> Result<u32, Error> {
@@ -51,13 +52,15 @@ fn count(n: u64) -> Result<u32, Error> {
 }
 
 pub(super) fn edit_recurring(fields: &mut Fields) -> Result<EditRecurring, Error> {
+    let foreign = decode::foreign_spec(fields)?;
+    let decimals = decode::entry_decimals(&foreign);
     let edit = EditRecurring {
         group: fields.string("group")?,
         id: fields.u64("id")?,
-        amount: fields.optional_amount_in("amount", RULE_DECIMALS)?,
+        amount: fields.optional_amount_in("amount", decimals)?,
         description: fields.optional_string("description")?,
-        split: fields.split_spec_in(RULE_DECIMALS)?,
-        paid_by: fields.optional_amount_map_in("paid_by", RULE_DECIMALS)?,
+        split: fields.split_spec_in(decimals)?,
+        paid_by: fields.optional_amount_map_in("paid_by", decimals)?,
         until: match fields.optional_string("until")? {
             None => None,
             Some(text) if text.is_empty() => Some(None),
@@ -68,8 +71,12 @@ pub(super) fn edit_recurring(fields: &mut Fields) -> Result<EditRecurring, Error
             Some(0) => Some(None),
             Some(n) => Some(Some(count(n)?)),
         },
+        category: edit_category(fields)?,
+        foreign,
     };
     let nothing = edit.amount.is_none()
+        && edit.category.is_none()
+        && edit.foreign.is_none()
         && edit.description.is_none()
         && edit.split.is_none()
         && edit.paid_by.is_none()
@@ -77,10 +84,20 @@ pub(super) fn edit_recurring(fields: &mut Fields) -> Result<EditRecurring, Error
         && edit.count.is_none();
     if nothing {
         return Err(Error::bad_request(
-            "Nothing to change: give 'amount', 'description', 'split', 'paid_by', 'until' or 'count'",
+            "Nothing to change: give 'amount', 'description', 'split', 'paid_by', 'until', 'count', 'category', \
+             'currency' or 'rate'",
         ));
     }
     Ok(edit)
+}
+
+/// An edit's `category`: a name sets it, `null` or `""` (as in `edit_transaction`) clears it.
+fn edit_category(fields: &mut Fields) -> Result<Option<Option<String>>, Error> {
+    if fields.data.get("category").is_some_and(Value::is_null) {
+        fields.data.remove("category");
+        return Ok(Some(None));
+    }
+    Ok(fields.optional_string("category")?.map(|name| Some(name).filter(|n| !n.is_empty())))
 }
 
 /// `ok_fields` for `add_recurring` / `edit_recurring` (`rule`) and `list_recurring` (`rules`).
@@ -125,7 +142,11 @@ pub(super) fn rule(users: &Users, decimals: u8, rule: &Rule, out: &mut Vec<u8>) 
     }
     view.u64("made", u64::from(rule.made)).value("next_date", &rule.next_date().map(|d| d.to_string()));
     let template = &rule.template;
-    view.amount("amount", template.amount, decimals).str("description", &template.description);
+    // As entered: in the rule's currency's decimals when it names one, else the group's.
+    let decimals = template.currency.as_ref().map_or(decimals, |c| vocab::currency::minor_units(&c.currency));
+    let amount = |out: &mut Vec<u8>, cents: Cents| view::amount_in(out, decimals, cents);
+    amount(view.key("amount"), template.amount);
+    view.str("description", &template.description);
     {
         let mut split = view.object("split");
         match &template.sharing {
@@ -141,7 +162,7 @@ pub(super) fn rule(users: &Users, decimals: u8, rule: &Rule, out: &mut Vec<u8>) 
             }
             Sharing::Exact(list) => {
                 split.str("mode", "exact");
-                amounts(users, split.key("amounts"), (list, decimals));
+                amounts(users, split.key("amounts"), list, amount);
             }
             Sharing::Percent(list) => {
                 split.str("mode", "percent");
@@ -160,14 +181,22 @@ pub(super) fn rule(users: &Users, decimals: u8, rule: &Rule, out: &mut Vec<u8>) 
         }
     }
     if let Some(paid) = &template.paid_by {
-        amounts(users, view.key("paid_by"), (paid, decimals));
+        amounts(users, view.key("paid_by"), paid, amount);
+    }
+    if let Some(category) = &template.category {
+        view.str("category", category);
+    }
+    if let Some(entry) = &template.currency {
+        // The shape of a foreign expense's: what each occurrence is entered as.
+        let foreign = Foreign { currency: entry.currency.clone(), amount: template.amount, rate: entry.rate };
+        view::foreign_view(&foreign, view.object("foreign"));
     }
 }
 
-fn amounts(users: &Users, out: &mut Vec<u8>, (list, decimals): (&[(UserId, Cents)], u8)) {
+fn amounts(users: &Users, out: &mut Vec<u8>, list: &[(UserId, Cents)], amount: impl Fn(&mut Vec<u8>, Cents)) {
     let mut map = Object::new(out);
     for &(user, cents) in list {
-        json::amount(map.key(users.name(user)), cents, decimals);
+        amount(map.key(users.name(user)), cents);
     }
 }
 
@@ -177,15 +206,20 @@ pub(super) fn rule_activity(users: &Users, group: &Group, entry: &Entry, view: &
     let by = users.name(entry.by);
     match &entry.what {
         Activity::RecurringAdded { occurrence } => {
-            let money = view::money_text(group, occurrence.amount);
+            let txn = group.ledger.transaction(occurrence.id);
+            // As a hand-entered expense's: converted ones say what was entered.
+            let money = view::added_money(group, txn.as_ref(), occurrence.amount);
             let description = group.description_as_added(occurrence.id, entry.id);
             let rule = occurrence.rule;
             view.str("message", &format!("Recurring #{rule} added {money} expense '{description}' for {by}"))
-                .u64("transaction_id", occurrence.id)
-                .amount("amount", occurrence.amount, group.decimals)
-                .str("description", &description)
-                .u64("rule", rule);
-            if let Some(txn) = group.ledger.transaction(occurrence.id) {
+                .u64("transaction_id", occurrence.id);
+            view::amount_in(
+                view.key("amount"),
+                txn.as_ref().map_or(group.decimals, |t| view::decimals_of(group.decimals, t)),
+                occurrence.amount,
+            );
+            view.str("description", &description).u64("rule", rule);
+            if let Some(txn) = txn {
                 if let Some(date) = &txn.date {
                     view.str("date", date);
                 }
@@ -194,7 +228,7 @@ pub(super) fn rule_activity(users: &Users, group: &Group, entry: &Entry, view: &
         }
         Activity::RuleAdded { rule } | Activity::RuleEdited { rule } => {
             let verb = if matches!(entry.what, Activity::RuleAdded { .. }) { "added" } else { "edited" };
-            let money = view::money_text(group, rule.template.amount);
+            let money = rule_money(group, rule);
             let every = rule.schedule.every.as_str();
             let text =
                 format!("{by} {verb} recurring #{} '{}': {money} every {every}", rule.id, rule.template.description);
@@ -212,5 +246,13 @@ pub(super) fn rule_activity(users: &Users, group: &Group, entry: &Entry, view: &
             }
         }
         _ => {}
+    }
+}
+
+/// A rule's amount as a message writes it: in the group's currency, or as entered in its own.
+fn rule_money(group: &Group, rule: &Rule) -> String {
+    match &rule.template.currency {
+        Some(entry) => vocab::currency::entered_text(&entry.currency, rule.template.amount),
+        None => view::money_text(group, rule.template.amount),
     }
 }

@@ -24,13 +24,21 @@ pub(super) fn minor(out: &mut Vec<u8>, currency: &str, amount: Cents) {
 }
 
 /// An amount with `decimals` decimals.
-fn amount_in(out: &mut Vec<u8>, decimals: u8, amount: Cents) {
+pub(super) fn amount_in(out: &mut Vec<u8>, decimals: u8, amount: Cents) {
     json::amount(out, amount, decimals);
+}
+
+/// An added expense's amount as its message writes it: `txn_money`, then what was entered when it
+/// was converted (` (JPY 1234 at 0.0061)`); `txn` gone (deleted since): in the group's currency.
+pub(super) fn added_money(group: &Group, txn: Option<&Transaction>, amount: Cents) -> String {
+    let Some(txn) = txn else { return money_text(group, amount) };
+    let note = if txn.settled_in().is_none() { foreign_note(txn) } else { String::new() };
+    format!("{}{note}", txn_money(group, txn, amount))
 }
 
 /// How many decimals `txn`'s amounts are shown with: its currency's when it is kept in it, else
 /// the group's (`decimals`).
-fn decimals_of(decimals: u8, txn: &Transaction) -> u8 {
+pub(super) fn decimals_of(decimals: u8, txn: &Transaction) -> u8 {
     txn.settled_in().map_or(decimals, vocab::currency::minor_units)
 }
 
@@ -120,7 +128,7 @@ pub(super) fn transaction(users: &Users, decimals: u8, txn: &Transaction, out: &
 
 /// `{"currency", "amount", "rate"}`: the expense as entered (`amount` with the currency's own
 /// decimals: `1234` yen, `1.250` dinar), and the rate it was converted at.
-fn foreign_view(foreign: &Foreign, mut view: Object) {
+pub(super) fn foreign_view(foreign: &Foreign, mut view: Object) {
     let decimals = vocab::currency::minor_units(&foreign.currency);
     view.str("currency", &foreign.currency);
     // Both texts are JSON numbers: digits, a point, a sign.
@@ -197,7 +205,6 @@ pub(super) fn history_entry(users: &Users, group: &Group, entry: &Entry, out: &m
 /// What an entry says: `event`, a human `message`, and the objects concerned.
 pub(super) fn activity(users: &Users, group: &Group, entry: &Entry, view: &mut Object) {
     let by = users.name(entry.by);
-    let money = |cents: Cents| money_text(group, cents);
     view.str("event", entry.what.name());
     match &entry.what {
         Activity::GroupCreated => {
@@ -219,9 +226,8 @@ pub(super) fn activity(users: &Users, group: &Group, entry: &Entry, view: &mut O
             // As it is now (when notified: as added); gone once deleted (that entry has it).
             let txn = group.ledger.transaction(*id);
             // The original's notification text (an expense in another currency says so after it).
-            let note = txn.as_ref().filter(|t| t.settled_in().is_none()).map(foreign_note).unwrap_or_default();
-            let shown = txn.as_ref().map_or_else(|| money(*amount), |t| txn_money(group, t, *amount));
-            view.str("message", &format!("{by} added {shown}{note} expense")).u64("transaction_id", *id);
+            let shown = added_money(group, txn.as_ref(), *amount);
+            view.str("message", &format!("{by} added {shown} expense")).u64("transaction_id", *id);
             let decimals = txn.as_ref().map_or(group.decimals, |t| decimals_of(group.decimals, t));
             amount_in(view.key("amount"), decimals, *amount);
             view.str("description", &group.description_as_added(*id, entry.id));

@@ -15,7 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use super::bytes::{Put, Short, Take};
 use crate::machine::history::{Activity, Entry, Occurrence};
 use crate::machine::image::{GroupImage, GroupRef, ImageRef, KeyImage, Read, StateImage, TokenImage, UserImage};
-use crate::machine::recurring::{Every, Rule, Rules, Schedule, Sharing, Template};
+use crate::machine::recurring::{Every, Rule, RuleCurrency, Rules, Schedule, Sharing, Template};
 use crate::machine::{ApplyError, Convert, Foreign, KeyRef, Payment, Rate, Split, TokenHash, Transaction};
 use crate::money::Cents;
 
@@ -25,7 +25,9 @@ pub const MAGIC: &[u8; 8] = b"SPLITIMG";
 /// group section ends with the categories it added, then its recurring rules (older images: none).
 /// 4: a payment ends with its currency, a group section with when it converts (`put_convert`;
 /// older: at entry, no currency). 5: a group section ends with its amounts' decimals (older: 2).
-pub const IMAGE_VERSION: u32 = 5;
+/// 6: a recurring rule ends with its category and its entry currency and rate (`put_rule_extras`;
+/// older: none).
+pub const IMAGE_VERSION: u32 = 6;
 const STATE: u8 = 1;
 const GROUP: u8 = 2;
 /// Kind, length, checksum.
@@ -330,6 +332,51 @@ fn put_rule(out: &mut Vec<u8>, rule: &Rule) {
         }
     }
     out.u32v(rule.made);
+    put_rule_extras(out, template);
+}
+
+/// Since version 6, after `made`: the category, then the currency and its rate, each behind a
+/// presence byte.
+fn put_rule_extras(out: &mut Vec<u8>, template: &Template) {
+    out.opt_text(template.category.as_deref());
+    match &template.currency {
+        None => out.push(0),
+        Some(entry) => {
+            out.push(1);
+            out.text(&entry.currency);
+            put_rate(out, entry.rate);
+        }
+    }
+}
+
+fn take_rule_extras(take: &mut Take) -> Result<(Option<String>, Option<RuleCurrency>), Short> {
+    if take.version >= 6 {
+        let category = take.opt_string("rule category")?;
+        let currency = match take.flag("rule currency")? {
+            false => None,
+            true => Some(RuleCurrency { currency: take.string("rule currency")?, rate: take_rate(take)? }),
+        };
+        return Ok((category, currency));
+    }
+    Ok((None, None))
+}
+
+fn put_rate(out: &mut Vec<u8>, rate: Option<Rate>) {
+    match rate {
+        None => out.push(0),
+        Some(rate) => {
+            out.push(1);
+            out.u64v(rate.digits);
+            out.push(rate.scale);
+        }
+    }
+}
+
+fn take_rate(take: &mut Take) -> Result<Option<Rate>, Short> {
+    Ok(match take.flag("rate")? {
+        false => None,
+        true => Some(Rate { digits: take.u64v("rate digits")?, scale: take.byte("rate scale")? }),
+    })
 }
 
 fn take_rule(take: &mut Take) -> Result<Rule, Short> {
@@ -360,8 +407,10 @@ fn take_rule(take: &mut Take) -> Result<Rule, Short> {
         false => None,
         true => Some(take_shares(take)?),
     };
-    let template = Template { amount, description, sharing, paid_by };
-    Ok(Rule { id, by, created_at, schedule, template, made: take.u32v("made")? })
+    let made = take.u32v("made")?;
+    let (category, currency) = take_rule_extras(take)?;
+    let template = Template { amount, description, sharing, paid_by, category, currency };
+    Ok(Rule { id, by, created_at, schedule, template, made })
 }
 
 fn put_users(out: &mut Vec<u8>, users: &[u32]) {
@@ -433,14 +482,7 @@ fn put_extras(out: &mut Vec<u8>, txn: &Transaction) {
             out.push(1);
             out.text(&foreign.currency);
             out.i64v(foreign.amount.0);
-            match foreign.rate {
-                None => out.push(0),
-                Some(rate) => {
-                    out.push(1);
-                    out.u64v(rate.digits);
-                    out.push(rate.scale);
-                }
-            }
+            put_rate(out, foreign.rate);
         }
     }
     out.opt_text(txn.category.as_deref());
@@ -464,10 +506,7 @@ fn take_extras(take: &mut Take) -> Result<Extras, Short> {
         true => Some(Foreign {
             currency: take.string("foreign currency")?,
             amount: Cents(take.i64v("foreign amount")?),
-            rate: match take.flag("rate")? {
-                false => None,
-                true => Some(Rate { digits: take.u64v("rate digits")?, scale: take.byte("rate scale")? }),
-            },
+            rate: take_rate(take)?,
         }),
     };
     let category = take.opt_string("category")?;
@@ -848,6 +887,52 @@ mod tests {
         assert_eq!(take_convert(&mut Take::new(&convert)), Ok(Convert::AtSettlement));
         assert_eq!(take_convert(&mut Take::written_by(&[], 3)), Ok(Convert::AtEntry));
         assert!(take_convert(&mut Take::new(&[7])).is_err());
+    }
+
+    #[test]
+    fn a_rule_keeps_its_category_and_currency_and_a_version_five_or_older_rule_reads_without() {
+        let mut rule = Rule {
+            id: 2,
+            by: 1,
+            created_at: 5,
+            schedule: Schedule {
+                every: Every::Month,
+                interval: 1,
+                start: "2026-01-31".into(),
+                until: None,
+                count: Some(3),
+            },
+            template: Template {
+                amount: Cents(1234),
+                description: "ski pass".into(),
+                sharing: Sharing::Exact(vec![(1, Cents(1000)), (2, Cents(234))]),
+                paid_by: None,
+                category: None,
+                currency: None,
+            },
+            made: 1,
+        };
+        let mut plain = Vec::new();
+        put_rule(&mut plain, &rule);
+        // Versions 3 to 5 wrote a rule up to `made`: the same bytes without the two absent extras.
+        assert_eq!(&plain[plain.len() - 2..], &[0, 0]);
+        for version in 3..=5 {
+            let mut take = Take::written_by(&plain[..plain.len() - 2], version);
+            assert_eq!(take_rule(&mut take), Ok(rule.clone()), "version {version}");
+            assert!(take.is_empty());
+        }
+        rule.template.category = Some("travel".into());
+        rule.template.currency =
+            Some(RuleCurrency { currency: "JPY".into(), rate: Some(Rate { digits: 61, scale: 4 }) });
+        let mut full = Vec::new();
+        put_rule(&mut full, &rule);
+        let mut take = Take::new(&full);
+        assert_eq!(take_rule(&mut take), Ok(rule.clone()));
+        assert!(take.is_empty());
+        rule.template.currency = Some(RuleCurrency { currency: "USD".into(), rate: None });
+        let mut no_rate = Vec::new();
+        put_rule(&mut no_rate, &rule);
+        assert_eq!(take_rule(&mut Take::new(&no_rate)), Ok(rule));
     }
 
     /// `section` (one group, created and given one category) as version 2 wrote it: one history

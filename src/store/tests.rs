@@ -586,3 +586,22 @@ fn a_damaged_binary_image_is_refused() {
     }
     assert!(read_image(&good[..good.len() - 1]).is_err(), "cut short");
 }
+
+/// A rule's template as logs before the category and currency wrote it still reads (without
+/// them), and the new fields are written only when set.
+#[test]
+fn a_template_without_category_or_currency_reads_and_writes_as_before() {
+    use crate::machine::recurring::{RuleCurrency, Template};
+    use crate::machine::Rate;
+    let old = r#"{"amount":1000,"description":"rent","sharing":{"equal":{"members":null,"include_payer":true}}}"#;
+    let template: Template = serde_json::from_str(old).expect("an old template");
+    assert_eq!((template.category.as_deref(), template.currency.as_ref()), (None, None));
+    assert_eq!(serde_json::to_string(&template).expect("json"), old);
+    let yen = Template {
+        category: Some("travel".into()),
+        currency: Some(RuleCurrency { currency: "JPY".into(), rate: Some(Rate { digits: 61, scale: 4 }) }),
+        ..template
+    };
+    let text = serde_json::to_string(&yen).expect("json");
+    assert_eq!(serde_json::from_str::<Template>(&text).expect("reads back"), yen);
+}

@@ -15,7 +15,10 @@ use vocab::rate::ConvertError;
 
 use crate::machine::groups::Group;
 use crate::machine::ledger::{Foreign, Rate, Transaction};
-use crate::machine::{AddTransaction, EditTransaction, Error, Invalid, Part, SplitSpec, WIRE_DECIMALS};
+use crate::machine::recurring::RuleCurrency;
+use crate::machine::{
+    AddTransaction, EditRecurring, EditTransaction, Error, ForeignSpec, Invalid, Part, SplitSpec, WIRE_DECIMALS,
+};
 use crate::money::{allocate, Cents};
 
 /// Amounts in an expense's entry currency: the total, the payers and an exact split's shares.
@@ -235,9 +238,54 @@ pub(super) fn convert_edit(
     Ok(Some(Some(foreign)))
 }
 
-/// A group's currency may change until it has an expense converted from another currency: those
-/// rates say what one unit is worth in it.
+/// A recurring rule's currency after `edit_recurring` (`spec`: the edit's `currency` and `rate`),
+/// and the edit's amounts in it (in place). A new currency needs the amount in it (`AmountNeeded`);
+/// otherwise the rule's currency and rate are kept where the edit names none, and amounts the edit
+/// gave without naming a currency (read as two decimals) are rescaled to the kept currency's.
+/// Whether the rule's amounts convert is `convert_add`'s, which each occurrence goes through.
+pub(super) fn edit_rule_currency(
+    kept: Option<&RuleCurrency>,
+    spec: Option<ForeignSpec>,
+    edit: &mut EditRecurring,
+) -> Result<Option<RuleCurrency>, Error> {
+    let (named, rate) = spec.map_or((None, None), |s| (s.currency, s.rate));
+    let kept_rate = kept.and_then(|k| k.rate);
+    match (named, kept) {
+        (Some(currency), Some(kept)) if currency == kept.currency => {
+            Ok(Some(RuleCurrency { currency, rate: rate.or(kept_rate) }))
+        }
+        (Some(currency), _) => {
+            if edit.amount.is_none() {
+                return Err(Invalid::AmountNeeded { currency }.into());
+            }
+            Ok(Some(RuleCurrency { currency, rate }))
+        }
+        // A rate alone, for a rule in the group's own currency: only 1, which changes nothing.
+        (None, None) => {
+            check_own_rate(rate)?;
+            Ok(None)
+        }
+        (None, Some(kept)) => {
+            let given = edit.amount.is_some();
+            let mut amounts = Entry {
+                amount: edit.amount.unwrap_or(Cents(0)),
+                paid_by: edit.paid_by.as_mut(),
+                exact: edit.split.as_mut().and_then(exact_of),
+            };
+            amounts.rescale(&kept.currency, (WIRE_DECIMALS, minor_units(&kept.currency)), given)?;
+            edit.amount = edit.amount.map(|_| amounts.amount);
+            Ok(Some(RuleCurrency { currency: kept.currency.clone(), rate: rate.or(kept_rate) }))
+        }
+    }
+}
+
+/// A group's currency may change until it has an expense converted from another currency, or a
+/// recurring rule entered in a currency: those rates say what one unit is worth in it (and a rule
+/// in the group's own currency would become one in another).
 pub(super) fn check_currency_change(entry: &Group) -> Result<(), Error> {
+    if let Some(rule) = entry.rules.rules.values().find(|rule| rule.template.currency.is_some()) {
+        return Err(Invalid::CurrencyLockedByRule { rule: rule.id }.into());
+    }
     // In a group that converts at settlement, amounts kept in another currency lock it too: the
     // group's currency naming theirs would mix two sets of balances.
     let paid_in_other = entry.ledger.payments().iter().any(|p| p.currency.is_some());

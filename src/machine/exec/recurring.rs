@@ -6,19 +6,23 @@
 //! the same occurrence proposed again (a retry after a crash, an old and a new leader) is a no-op.
 //! An occurrence that would name someone who is no longer a member (the maker, a person sharing, a
 //! payer) is not made: the rule stops instead, with a history entry naming who is missing.
+//!
+//! A rule keeps what an `add_transaction` would carry — its amounts as entered (in its `currency`'s
+//! minor units when it names one, with its `rate`) and its `category` — and each occurrence is made
+//! from that by `new_transaction`, as a hand-entered expense is: converted then (`convert_add`,
+//! exact, so the same every time), its category checked against the group's list.
 
+use super::currency::{edit_rule_currency, Entry};
 use crate::machine::calendar;
 use crate::machine::exec::expenses::check_description;
 use crate::machine::groups::Group;
 use crate::machine::history::Activity;
-use crate::machine::recurring::{Rule, RuleId, Sharing, Template, DUE_PER_RUN_MAX, RULES_PER_GROUP_MAX};
+use crate::machine::recurring::{Rule, RuleCurrency, RuleId, Sharing, Template, DUE_PER_RUN_MAX, RULES_PER_GROUP_MAX};
 use crate::machine::{
-    misfit, AddRecurring, AddTransaction, Answer, ApplyError, Done, EditRecurring, Error, GroupId, Invalid, Machine,
-    Millis, Outcome, Record, SplitSpec, UserId,
+    misfit, AddRecurring, AddTransaction, Answer, ApplyError, Done, EditRecurring, Error, ForeignSpec, GroupId,
+    Invalid, Machine, Millis, Outcome, Record, SplitSpec, UserId,
 };
 use crate::money::Cents;
-
-use super::currency::Entry;
 
 impl Machine {
     pub(in crate::machine) fn add_recurring(
@@ -28,9 +32,12 @@ impl Machine {
         now: Millis,
     ) -> Result<Outcome, Error> {
         let (id, entry) = self.member_group(user, &add.group)?;
-        let mut own = Entry::of(add.amount, add.paid_by.as_mut(), Some(&mut add.split));
-        own.rescale_to_group(entry)?;
-        add.amount = own.amount;
+        if add.foreign.is_none() {
+            // In the group's currency, read at the wire's decimals: kept in the group's own.
+            let mut own = Entry::of(add.amount, add.paid_by.as_mut(), Some(&mut add.split));
+            own.rescale_to_group(entry)?;
+            add.amount = own.amount;
+        }
         if entry.rules.rules.len() >= RULES_PER_GROUP_MAX {
             return Err(Error::TooManyRules);
         }
@@ -40,9 +47,22 @@ impl Machine {
             None => None,
             Some(list) => Some(self.paid_ids(entry, list)?),
         };
-        let template = Template { amount: add.amount, description: add.description, sharing, paid_by };
-        // The first occurrence must be possible as the group is now.
-        self.template_transaction(entry, user, &template, now)?;
+        let currency = match add.foreign {
+            None => None,
+            // The decoder gives `add_recurring` a currency whenever it gives a rate.
+            Some(spec) => Some(RuleCurrency { currency: spec.currency.ok_or(Error::Internal)?, rate: spec.rate }),
+        };
+        let mut template = Template {
+            amount: add.amount,
+            description: add.description,
+            sharing,
+            paid_by,
+            category: add.category,
+            currency,
+        };
+        // The first occurrence must be possible as the group is now; the category is kept in the
+        // group list's spelling, as a transaction's.
+        template.category = self.template_transaction(entry, user, &template, now)?.category;
         let rule =
             Rule { id: entry.rules.next_id, by: user, created_at: now, schedule: add.schedule, template, made: 0 };
         let answer = Answer::Rule { done: Done::RecurringAdded, group: id, rule: rule.id };
@@ -58,9 +78,14 @@ impl Machine {
     ) -> Result<Outcome, Error> {
         let (id, entry) = self.member_group(user, &edit.group)?;
         let old = entry.rules.rules.get(&edit.id).ok_or(Error::RuleNotFound)?;
-        let mut own = Entry::of(edit.amount.unwrap_or_default(), edit.paid_by.as_mut(), edit.split.as_mut());
-        own.rescale_given(entry, edit.amount.is_some())?;
-        edit.amount = edit.amount.map(|_| own.amount);
+        let spec = edit.foreign.take();
+        if spec.as_ref().and_then(|s| s.currency.as_ref()).is_none() && old.template.currency.is_none() {
+            // Amounts in the group's currency, read at the wire's decimals (as add_recurring's).
+            let mut own = Entry::of(edit.amount.unwrap_or_default(), edit.paid_by.as_mut(), edit.split.as_mut());
+            own.rescale_given(entry, edit.amount.is_some())?;
+            edit.amount = edit.amount.map(|_| own.amount);
+        }
+        let currency = edit_rule_currency(old.template.currency.as_ref(), spec, &mut edit)?;
         let amount = edit.amount.unwrap_or(old.template.amount);
         if let Some(description) = &edit.description {
             check_description(description)?;
@@ -83,8 +108,9 @@ impl Machine {
         schedule.until = edit.until.unwrap_or(schedule.until);
         schedule.count = edit.count.unwrap_or(schedule.count);
         check_end(&schedule.start, schedule.until.as_deref())?;
-        let template = Template { amount, description, sharing, paid_by };
-        self.template_transaction(entry, old.by, &template, now)?;
+        let category = edit.category.unwrap_or_else(|| old.template.category.clone());
+        let mut template = Template { amount, description, sharing, paid_by, category, currency };
+        template.category = self.template_transaction(entry, old.by, &template, now)?.category;
         let rule = Rule { schedule, template, ..old.clone() };
         let answer = |done| Answer::Rule { done, group: id, rule: rule.id };
         if rule == *old {
@@ -183,8 +209,11 @@ impl Machine {
             paid_by: template.paid_by.as_deref().map(named),
             date: None,
             key: None,
-            category: None,
-            foreign: None,
+            category: template.category.clone(),
+            foreign: template
+                .currency
+                .as_ref()
+                .map(|c| ForeignSpec { currency: Some(c.currency.clone()), rate: c.rate }),
         };
         self.new_transaction(entry, by, &mut add, now)
     }

@@ -209,3 +209,20 @@ fn replay_and_images_keep_each_groups_decimals() {
     write_image(&w.machine, &mut image).unwrap();
     replay_and_restore_match(&w.log, &image);
 }
+
+#[test]
+fn a_yen_rule_makes_whole_yen_occurrences() {
+    let (mut w, mut alice, mut bob, _carol) = group_in("JPY");
+    let rule = json!({"group": "g", "every": "month", "start": "2026-01-31", "count": 2, "amount": 50000,
+                      "description": "rent", "split": {"mode": "exact", "amounts": {"bob": 25001, "carol": 24999}}});
+    let added = w.ask(&mut alice, "add_recurring", rule);
+    assert_eq!(added["rule"]["amount"].to_string(), "50000", "{added}");
+    assert_eq!(added["decimals"], 0);
+    let pushed = w.due(1_772_323_200_000); // 2026-03-01
+    assert_eq!(pushed.len(), 2);
+    assert_eq!(pushed[0]["amount"].to_string(), "50000", "{}", pushed[0]);
+    assert!(pushed[0]["message"].as_str().unwrap().contains("JPY 50000"), "{}", pushed[0]);
+    assert_eq!(balance_texts(&mut w, &mut bob), pairs(&[("alice", "100000"), ("bob", "-50002"), ("carol", "-49998")]));
+    let edit = w.ask(&mut alice, "edit_recurring", json!({"group": "g", "id": 1, "amount": 0.5}));
+    assert_eq!(edit["message"], "Field 'amount' must be a whole number of JPY (it has no decimals)");
+}

@@ -19,7 +19,7 @@ fn image(machine: &Machine) -> Vec<u8> {
 
 impl World {
     /// The timer's turn at `now`: the occurrences' records go to the log; their notifications, rendered.
-    fn due(&mut self, now: Millis) -> Vec<Value> {
+    pub(super) fn due(&mut self, now: Millis) -> Vec<Value> {
         let outcome = self.machine.run_due(now);
         self.log.extend(outcome.records.iter().cloned());
         self.machine.check_invariants().unwrap();
@@ -261,7 +261,26 @@ fn random_rules_and_timer_turns_replay_to_the_same_state() {
                     data["split"] = json!({"mode": "shares", "shares": {name(next(3)): 1, name(next(3)): 2}});
                     data.as_object_mut().unwrap().remove("split_between");
                 }
+                if next(3) == 0 {
+                    data["category"] = json!(["Food", "fun", "nope"][next(3) as usize]);
+                }
+                // Yen at a rate, dollars without one (refused: the group converts at entry), rupees.
+                match next(5) {
+                    0 => (data["currency"], data["rate"]) = (json!("JPY"), json!(["0.61", "0.5"][next(2) as usize])),
+                    1 => data["currency"] = json!("USD"),
+                    2 => data["currency"] = json!("INR"),
+                    _ => {}
+                }
                 frame("add_recurring", data)
+            }
+            5 if next(2) == 0 => {
+                let mut data = json!({"group": "g", "id": next(8)});
+                match next(3) {
+                    0 => data["category"] = json!(["travel", "", "nope"][next(3) as usize]),
+                    1 => data["rate"] = json!(["0.62", "2"][next(2) as usize]),
+                    _ => (data["currency"], data["rate"], data["amount"]) = (json!("KWD"), json!(270), json!("1.5")),
+                }
+                frame("edit_recurring", data)
             }
             5 => frame("edit_recurring", json!({"group": "g", "id": next(8), "amount": next(50) + 1})),
             6 => frame("edit_recurring", json!({"group": "g", "id": next(8), "count": next(4)})),
@@ -299,4 +318,12 @@ fn random_rules_and_timer_turns_replay_to_the_same_state() {
     for kind in ["rule_added", "rule_edited", "rule_stopped"] {
         assert!(kinds.contains(kind), "the mix reaches {kind}: {kinds:?}");
     }
+    // The mix made occurrences with a category and converted from another currency.
+    let txns = || w.machine.groups().iter().flat_map(|(_, g)| g.ledger.transactions().collect::<Vec<_>>());
+    let occurrences: Vec<_> = txns().filter(|t| t.rule.is_some()).collect();
+    assert!(occurrences.iter().any(|t| t.category.is_some()), "an occurrence with a category");
+    assert!(occurrences.iter().any(|t| t.foreign.as_ref().is_some_and(|f| f.rate.is_some())), "a converted one");
 }
+
+/// A rule's category, currency and rate.
+mod fields;
