@@ -10,14 +10,7 @@ use serde_json::{json, Value};
 
 /// alice creates the EUR group `trip`, bob joins; alice's join notification is drained.
 fn pair(server: &Server) -> (Client, Client) {
-    let mut alice = server.connect();
-    let mut bob = server.connect();
-    alice.login_as("alice");
-    bob.login_as("bob");
-    ok(&alice.request("create_group", json!({"group": "trip", "currency": "EUR"})));
-    ok(&bob.request("join_group", json!({"group": "trip"})));
-    assert_eq!(alice.pushed_message()["member"], "bob");
-    (alice, bob)
+    server.alice_and_bob_in("trip", "EUR")
 }
 
 fn transactions(client: &mut Client) -> Vec<Value> {
@@ -153,13 +146,7 @@ fn a_group_that_converts_at_settlement_over_tcp() {
 fn a_yen_group_keeps_whole_yen_over_tcp_and_across_restarts() {
     let dir = TempDir::new("cur-yen");
     let server = Server::start(dir.path(), &[]);
-    let mut alice = server.connect();
-    let mut bob = server.connect();
-    alice.login_as("alice");
-    bob.login_as("bob");
-    ok(&alice.request("create_group", json!({"group": "tokyo", "currency": "JPY"})));
-    ok(&bob.request("join_group", json!({"group": "tokyo"})));
-    assert_eq!(alice.pushed_message()["member"], "bob");
+    let (mut alice, mut bob) = server.alice_and_bob_in("tokyo", "JPY");
     let added = ok(&alice.request(
         "add_transaction",
         json!({"group": "tokyo", "amount": 1001, "description": "sushi", "split": {"mode": "equal"}}),

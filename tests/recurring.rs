@@ -121,12 +121,7 @@ fn no_occurrence_is_made_twice_across_a_kill_and_a_restart() {
 fn a_rule_in_another_currency_with_a_category_over_tcp_and_across_a_restart() {
     let dir = TempDir::new("recurring-fields");
     let server = Server::start(dir.path(), &[]);
-    let mut alice = server.connect();
-    let mut bob = server.connect();
-    alice.login_as("alice");
-    bob.login_as("bob");
-    ok(&alice.request("create_group", json!({"group": "flat", "currency": "EUR"})));
-    ok(&bob.request("join_group", json!({"group": "flat"})));
+    let (mut alice, mut bob) = server.alice_and_bob_in("flat", "EUR");
     let mut rule = daily_from(&utc_date(-1));
     rule["count"] = json!(2);
     (rule["amount"], rule["currency"]) = (json!(1234), json!("JPY"));

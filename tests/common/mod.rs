@@ -93,6 +93,19 @@ impl Server {
         Client::connect(self.addr)
     }
 
+    /// alice and bob, logged in, in `group` (in `currency`), which alice creates and bob joins;
+    /// alice's notification that bob joined is read.
+    pub fn alice_and_bob_in(&self, group: &str, currency: &str) -> (Client, Client) {
+        let mut alice = self.connect();
+        let mut bob = self.connect();
+        alice.login_as("alice");
+        bob.login_as("bob");
+        ok(&alice.request("create_group", json!({"group": group, "currency": currency})));
+        ok(&bob.request("join_group", json!({"group": group})));
+        assert_eq!(alice.pushed_message()["member"], "bob");
+        (alice, bob)
+    }
+
     /// A client whose side of the connection is `local` (any of 127.0.0.0/8: all of it is loopback),
     /// so that the server sees it come from another address.
     pub fn connect_from(&self, local: Ipv4Addr) -> Client {
