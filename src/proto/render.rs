@@ -311,25 +311,25 @@ fn explanation_fields(machine: &Machine, answer: &Answer, reply: &mut Object) {
     match answer {
         Answer::BalanceDetails { group, members, others } => {
             details_list(users, (members, decimals(*group)), reply.key("members"));
-            if !others.is_empty() {
-                let mut by_currency = reply.object("by_currency");
-                for (code, members) in others {
-                    let decimals = vocab::currency::minor_units(code);
-                    details_list(users, (members, decimals), by_currency.object(code).key("members"));
-                }
-            }
+            by_currency(reply, (others, "members"), |list, decimals, out| details_list(users, (list, decimals), out));
         }
         Answer::Debts { group, debts, others } => {
             debts_list(users, (debts, decimals(*group)), reply.key("debts"));
-            if !others.is_empty() {
-                let mut by_currency = reply.object("by_currency");
-                for (code, debts) in others {
-                    let decimals = vocab::currency::minor_units(code);
-                    debts_list(users, (debts, decimals), by_currency.object(code).key("debts"));
-                }
-            }
+            by_currency(reply, (others, "debts"), |list, decimals, out| debts_list(users, (list, decimals), out));
         }
         _ => {}
+    }
+}
+
+/// `"by_currency": {"JPY": {key: …}, …}` for the other currencies' lists, each written by `write`
+/// with that currency's decimals; nothing when there are none.
+fn by_currency<T>(reply: &mut Object, (others, key): (&[(String, T)], &str), write: impl Fn(&T, u8, &mut Vec<u8>)) {
+    if others.is_empty() {
+        return;
+    }
+    let mut by_currency = reply.object("by_currency");
+    for (code, list) in others {
+        write(list, vocab::currency::minor_units(code), by_currency.object(code).key(key));
     }
 }
 
