@@ -7,7 +7,7 @@
 
 use crate::conn::Object;
 use crate::table::{Align, Table};
-use crate::view::value_cents;
+use crate::view::{decimals, value_minor};
 use serde_json::Value;
 use vocab::Cents;
 
@@ -28,10 +28,13 @@ pub struct Rule {
     pub next_date: Option<String>,
     pub amount: Cents,
     pub description: String,
+    /// How many decimals `amount` has: the group's (0 for yen).
+    pub decimals: u8,
 }
 
 impl Rule {
-    pub fn from_value(value: &Value) -> Result<Rule, String> {
+    /// A rule of a reply whose group amounts have `decimals` decimals (`view::decimals`).
+    pub fn from_value(value: &Value, decimals: u8) -> Result<Rule, String> {
         let obj = value.as_object().ok_or("a recurring rule that is not an object")?;
         let text = |key: &str| obj.get(key).and_then(Value::as_str).map(str::to_string);
         let amount = obj.get("amount").ok_or("a recurring rule without an amount")?;
@@ -43,8 +46,9 @@ impl Rule {
             count: obj.get("count").and_then(Value::as_u64),
             made: obj.get("made").and_then(Value::as_u64).unwrap_or(0),
             next_date: text("next_date"),
-            amount: value_cents(amount).map_err(|e| format!("recurring rule amount {amount}: {e}"))?,
+            amount: value_minor(amount, decimals).map_err(|e| format!("recurring rule amount {amount}: {e}"))?,
             description: text("description").unwrap_or_default(),
+            decimals,
         })
     }
 
@@ -75,13 +79,15 @@ impl Rule {
 
 /// The rules of a `list_recurring` reply, by id.
 pub fn rules(reply: &Object) -> Result<Vec<Rule>, String> {
+    let decimals = decimals(reply)?;
     let list = reply.get("rules").and_then(Value::as_array).ok_or("a reply without a list of rules")?;
-    list.iter().map(Rule::from_value).collect()
+    list.iter().map(|r| Rule::from_value(r, decimals)).collect()
 }
 
 /// The rule of an `add_recurring` / `edit_recurring` reply, if it holds one.
 pub fn rule(reply: &Object) -> Result<Option<Rule>, String> {
-    reply.get("rule").map(Rule::from_value).transpose()
+    let decimals = decimals(reply)?;
+    reply.get("rule").map(|r| Rule::from_value(r, decimals)).transpose()
 }
 
 pub fn rules_table(rules: &[Rule]) -> Table {
@@ -98,7 +104,7 @@ pub fn rules_table(rules: &[Rule]) -> Table {
             r.id.to_string(),
             r.every_text(),
             r.next_date.clone().unwrap_or_else(|| "done".into()),
-            r.amount.to_string(),
+            vocab::money::minor_text(r.amount, r.decimals),
             r.description.clone(),
             r.ends_text(),
         ]);
@@ -112,7 +118,7 @@ mod tests {
     use serde_json::json;
 
     fn rule(value: Value) -> Rule {
-        Rule::from_value(&value).expect("a rule")
+        Rule::from_value(&value, 2).expect("a rule")
     }
 
     #[test]
@@ -133,7 +139,30 @@ mod tests {
         assert_eq!(lines[3], " 2  2 weeks  done           3.50               until 2027-06-30");
         let open = rule(json!({"id": 3, "every": "day", "made": 9, "next_date": "2026-01-01", "amount": 1}));
         assert_eq!(open.ends_text(), "when stopped");
-        assert!(Rule::from_value(&json!({"id": 4, "every": "day"})).is_err(), "no amount");
-        assert!(Rule::from_value(&json!({"every": "day", "amount": 1})).is_err(), "no id");
+        assert!(Rule::from_value(&json!({"id": 4, "every": "day"}), 2).is_err(), "no amount");
+        assert!(Rule::from_value(&json!({"every": "day", "amount": 1}), 2).is_err(), "no id");
+    }
+
+    #[test]
+    fn a_rules_amount_has_its_groups_decimals() {
+        let reply = |value: Value| value.as_object().cloned().unwrap_or_default();
+        let yen = rules(&reply(json!({"decimals": 0, "rules": [{"id": 1, "every": "month", "next_date": "2026-01-01",
+            "amount": 90000, "description": "rent"}]})))
+        .unwrap();
+        assert_eq!(yen[0].amount, Cents(90_000));
+        assert_eq!(
+            rules_table(&yen).render().lines().nth(2),
+            Some(" 1  month  2026-01-01   90000  rent         when stopped")
+        );
+        let dinar =
+            super::rule(&reply(json!({"decimals": 3, "rule": {"id": 2, "every": "week", "next_date": "2026-01-01",
+            "amount": 1.255}})))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            rules_table(&[dinar]).render().lines().nth(2),
+            Some(" 2  week   2026-01-01   1.255               when stopped")
+        );
+        assert!(rules(&reply(json!({"rules": [{"id": 3, "every": "day", "amount": 1.255}]}))).is_err(), "hundredths");
     }
 }
