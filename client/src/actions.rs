@@ -247,11 +247,10 @@ fn print_transaction(ctx: &mut Ctx, reply: &Object, json: bool, group: &str, not
         print_json(reply);
         return Ok(());
     }
-    let Some(txn) = reply.get("transaction") else {
+    let Some(txn) = view::transaction(reply).map_err(shape)? else {
         print_message(reply, false);
         return Ok(());
     };
-    let txn = view::Txn::from_value(txn).map_err(shape)?;
     say_duplicate(reply, txn.id, nothing);
     let mut table = view::transactions_table(&[txn]);
     table.label_money(ctx.currency(group).as_deref());
@@ -387,7 +386,7 @@ fn payments(ctx: &mut Ctx, command: &Command) -> Done {
                 print_json(&reply);
                 return Ok(0);
             }
-            let payment = reply.get("payment").map(view::Payment::from_value).transpose().map_err(shape)?;
+            let payment = view::payment(&reply).map_err(shape)?;
             say_duplicate(&reply, payment.as_ref().and_then(|p| p.id), "nothing recorded");
             if let Some(payment) = payment {
                 let mut table = view::payments_table(&[payment]);
@@ -422,7 +421,8 @@ fn settle(ctx: &mut Ctx, c: &crate::Settle) -> Result<(), Failure> {
         data["record"] = json!(true);
     }
     let reply = ctx.ask(Action::Settle, data)?;
-    let transfers = view::transfers(reply.get("settlements").unwrap_or(&Value::Null)).map_err(shape)?;
+    let decimals = view::decimals(&reply).map_err(shape)?;
+    let transfers = view::transfers(reply.get("settlements").unwrap_or(&Value::Null), decimals).map_err(shape)?;
     if c.json {
         print_json(&reply);
         return Ok(());
@@ -433,7 +433,7 @@ fn settle(ctx: &mut Ctx, c: &crate::Settle) -> Result<(), Failure> {
     } else if transfers.is_empty() {
         emit("Nothing to settle in the group's currency.\n");
     } else {
-        let mut table = view::transfers_table(&transfers);
+        let mut table = view::transfers_table(&transfers, decimals);
         table.label_money(ctx.currency(&c.group).as_deref());
         emit(&table.render());
     }
@@ -457,26 +457,29 @@ fn reading(ctx: &mut Ctx, command: &Command) -> Done {
         Command::Balances(c) if c.details => {
             let reply = ctx.ask(Action::BalanceDetails, json!({ "group": c.group }))?;
             let rows = view::balance_details(&reply).map_err(shape)?;
-            ctx.money_table(&reply, c.json, &c.group, view::balance_details_table(&rows));
+            let decimals = view::decimals(&reply).map_err(shape)?;
+            ctx.money_table(&reply, c.json, &c.group, view::balance_details_table(&rows, decimals));
         }
         Command::Balances(c) => {
             let reply = ctx.ask(Action::ViewBalances, json!({ "group": c.group }))?;
             let rows = view::balances(&reply).map_err(shape)?;
+            let decimals = view::decimals(&reply).map_err(shape)?;
             let others = crate::bycurrency::balances_text(&reply).map_err(shape)?;
-            ctx.money_table(&reply, c.json, &c.group, view::balances_table(&rows));
+            ctx.money_table(&reply, c.json, &c.group, view::balances_table(&rows, decimals));
             if !c.json {
                 emit(&others);
             }
         }
         Command::Debts(c) => {
             let reply = ctx.ask(Action::PairwiseDebts, json!({ "group": c.group }))?;
-            let debts = view::transfers(reply.get("debts").unwrap_or(&Value::Null)).map_err(shape)?;
+            let decimals = view::decimals(&reply).map_err(shape)?;
+            let debts = view::transfers(reply.get("debts").unwrap_or(&Value::Null), decimals).map_err(shape)?;
             if c.json {
                 print_json(&reply);
             } else if debts.is_empty() {
                 emit("Nobody owes anybody.\n");
             } else {
-                ctx.money_table(&reply, false, &c.group, view::transfers_table(&debts));
+                ctx.money_table(&reply, false, &c.group, view::transfers_table(&debts, decimals));
             }
         }
         Command::History(c) => history(ctx, c)?,

@@ -43,7 +43,7 @@ pub fn balances(reply: &Object) -> Result<Vec<(String, Balances)>, String> {
 pub fn balances_text(reply: &Object) -> Result<String, String> {
     let mut text = String::new();
     for (currency, rows) in balances(reply)? {
-        let mut table = view::balances_table_in(&rows, minor_units(&currency));
+        let mut table = view::balances_table(&rows, minor_units(&currency));
         table.label_money(Some(&currency));
         text.push_str(&format!("In {}:\n{}", sanitize(&currency), table.render()));
     }
@@ -59,12 +59,12 @@ pub fn plans_text(reply: &Object) -> Result<String, String> {
     for (currency, plan) in map {
         let plan = plan.as_object().ok_or_else(|| format!("the {currency} plan is not an object"))?;
         let list = plan.get("settlements").unwrap_or(&Value::Null);
-        let transfers = view::transfers_in(list, minor_units(currency)).map_err(|e| format!("{currency}: {e}"))?;
+        let transfers = view::transfers(list, minor_units(currency)).map_err(|e| format!("{currency}: {e}"))?;
         text.push_str(&format!("In {}:\n", sanitize(currency)));
         if transfers.is_empty() {
             text.push_str("Nothing to settle.\n");
         } else {
-            let mut table = view::transfers_table_in(&transfers, minor_units(currency));
+            let mut table = view::transfers_table(&transfers, minor_units(currency));
             table.label_money(Some(currency));
             text.push_str(&table.render());
         }

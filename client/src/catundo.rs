@@ -116,7 +116,7 @@ pub fn execute(ctx: &mut Ctx, command: &Command) -> Result<i32, Failure> {
             if c.json {
                 print_json(&reply);
             } else {
-                emit(&chart(&reply));
+                emit(&chart(&reply).map_err(crate::oneshot::shape)?);
             }
         }
         Command::Restore(c) => {
@@ -177,8 +177,10 @@ pub fn bar(value: i128, max: i128, width: usize) -> String {
     text + &" ".repeat(width.saturating_sub(used))
 }
 
-/// A JSON amount (exact decimal text, two decimals at most) in cents; `None` if it is not one.
-fn wide_cents(value: &Value) -> Option<i128> {
+/// A JSON amount (exact decimal text, at most `decimals` decimals: the reply's) in the group's
+/// minor units (cents; whole yen, thousandths of a dinar); `None` if it is not one. Wider than
+/// i64: totals over a whole group.
+fn wide_minor(value: &Value, decimals: u8) -> Option<i128> {
     let text = match value {
         Value::Number(n) => n.to_string(),
         _ => return None,
@@ -188,48 +190,55 @@ fn wide_cents(value: &Value) -> Option<i128> {
         None => (false, text.clone()),
     };
     let (whole, fraction) = digits.split_once('.').unwrap_or((&digits, ""));
-    if whole.is_empty() || fraction.len() > 2 || !(whole.chars().chain(fraction.chars()).all(|c| c.is_ascii_digit())) {
+    let all_digits = whole.chars().chain(fraction.chars()).all(|c| c.is_ascii_digit());
+    if whole.is_empty() || fraction.len() > usize::from(decimals) || !all_digits {
         return None;
     }
-    let cents = whole.parse::<i128>().ok()? * 100 + format!("{fraction:0<2}").parse::<i128>().ok()?;
-    Some(if negative { -cents } else { cents })
+    let width = usize::from(decimals);
+    let fraction = if width == 0 { 0 } else { format!("{fraction:0<width$}").parse::<i128>().ok()? };
+    let minor = whole.parse::<i128>().ok()?.checked_mul(10_i128.pow(u32::from(decimals)))?.checked_add(fraction)?;
+    Some(if negative { -minor } else { minor })
 }
 
-/// The amount as the server wrote it (exact), with two decimals.
-fn amount_text(value: &Value) -> String {
-    match wide_cents(value) {
-        Some(c) => format!("{}{}.{:02}", if c < 0 { "-" } else { "" }, c.abs() / 100, c.abs() % 100),
-        None => "?".into(),
+/// The amount as the server wrote it (exact), with the reply's `decimals` (`12.30`, `1000`, `1.255`).
+fn amount_text(value: &Value, decimals: u8) -> String {
+    let Some(minor) = wide_minor(value, decimals) else { return "?".into() };
+    let (sign, abs, unit) = (if minor < 0 { "-" } else { "" }, minor.unsigned_abs(), 10_u128.pow(u32::from(decimals)));
+    match decimals {
+        0 => format!("{sign}{abs}"),
+        _ => format!("{sign}{}.{:0width$}", abs / unit, abs % unit, width = usize::from(decimals)),
     }
 }
 
 /// The `stats` reply as a chart: a title, one line per row (label, bar, exact amount, and for
-/// members or months what else they sent and received), then the totals.
-pub fn chart(reply: &Object) -> String {
+/// members or months what else they sent and received), then the totals; amounts in the reply's
+/// decimals (`view::decimals`).
+pub fn chart(reply: &Object) -> Result<String, String> {
+    let decimals = crate::view::decimals(reply)?;
     let by = reply.get("by").and_then(Value::as_str).unwrap_or("category");
     let field = |v: &Value, k: &str| v.get(k).cloned().unwrap_or(Value::Null);
     let rows: Vec<Value> = reply.get("rows").and_then(Value::as_array).cloned().unwrap_or_default();
     let label = |row: &Value| sanitize(row.get(by).and_then(Value::as_str).unwrap_or("?")).into_owned();
     let mut text = title(reply, by);
     let label_width = rows.iter().map(|r| display_width(&label(r))).chain([5]).max().unwrap_or(5);
-    let amounts: Vec<String> = rows.iter().map(|r| amount_text(&field(r, "spent"))).collect();
-    let total = amount_text(&field(&Value::Object(reply.clone()), "spending"));
+    let amounts: Vec<String> = rows.iter().map(|r| amount_text(&field(r, "spent"), decimals)).collect();
+    let total = amount_text(&field(&Value::Object(reply.clone()), "spending"), decimals);
     let amount_width = amounts.iter().chain([&total]).map(|a| a.len()).max().unwrap_or(0);
-    let max = rows.iter().filter_map(|r| wide_cents(&field(r, "spent"))).max().unwrap_or(0);
+    let max = rows.iter().filter_map(|r| wide_minor(&field(r, "spent"), decimals)).max().unwrap_or(0);
     for (row, amount) in rows.iter().zip(&amounts) {
         let name = label(row);
         let pad = " ".repeat(label_width - display_width(&name));
-        let shown = bar(wide_cents(&field(row, "spent")).unwrap_or(0), max, BAR_CELLS);
-        text.push_str(&format!("{name}{pad}  {shown}  {amount:>amount_width$}{}\n", extra(row, by)));
+        let shown = bar(wide_minor(&field(row, "spent"), decimals).unwrap_or(0), max, BAR_CELLS);
+        text.push_str(&format!("{name}{pad}  {shown}  {amount:>amount_width$}{}\n", extra(row, by, decimals)));
     }
     if rows.is_empty() {
         text.push_str("(nothing in this span)\n");
     }
     let blank = " ".repeat(BAR_CELLS);
     text.push_str(&format!("{:<label_width$}  {blank}  {total:>amount_width$}\n", "total"));
-    let payments = amount_text(&field(&Value::Object(reply.clone()), "payments"));
+    let payments = amount_text(&field(&Value::Object(reply.clone()), "payments"), decimals);
     text.push_str(&format!("payments: {payments}\n"));
-    text
+    Ok(text)
 }
 
 /// "Spending by category in trip (EUR), 2026-01-01 to 2026-01-31"
@@ -253,8 +262,8 @@ fn capitalized(word: &str) -> String {
 }
 
 /// After a member's or a month's amount: what else it holds.
-fn extra(row: &Value, by: &str) -> String {
-    let amount = |k: &str| amount_text(row.get(k).unwrap_or(&Value::Null));
+fn extra(row: &Value, by: &str, decimals: u8) -> String {
+    let amount = |k: &str| amount_text(row.get(k).unwrap_or(&Value::Null), decimals);
     match by {
         "member" => format!(
             "  paid {}, sent {}, received {}",
@@ -289,7 +298,7 @@ mod tests {
             {"category":"transport","spent":10.01},{"category":"月","spent":5.00}]}"#,
         )
         .unwrap();
-        let text = chart(reply.as_object().unwrap());
+        let text = chart(reply.as_object().unwrap()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "Spending by category in trip (EUR), the start to 2026-01-31");
         assert!(lines[1].starts_with("food       ██████████████████████████████   90.00"), "{text}");
@@ -300,9 +309,32 @@ mod tests {
         let widths: Vec<usize> = lines[1..5].iter().map(|l| display_width(l)).collect();
         assert!(widths.windows(2).all(|w| w[0] == w[1]), "every amount ends in one column: {widths:?}");
         assert_eq!(
-            wide_cents(&serde_json::from_str("-12345678901234567890.5").unwrap()),
+            wide_minor(&serde_json::from_str("-12345678901234567890.5").unwrap(), 2),
             Some(-1_234_567_890_123_456_789_050)
         );
         assert_eq!(undo_hint("restore", "my trip", 4), "Undo: splitc restore 'my trip' 4\n");
+    }
+
+    #[test]
+    fn the_chart_writes_the_groups_decimals() {
+        let chart_of = |text: &str| chart(serde_json::from_str::<Value>(text).unwrap().as_object().unwrap());
+        let yen = chart_of(
+            r#"{"group":"tokyo","currency":"JPY","decimals":0,"by":"member","spending":1000,"payments":333,
+            "rows":[{"member":"alice","spent":334,"paid":1000,"payments_sent":0,"payments_received":333}]}"#,
+        )
+        .unwrap();
+        let lines: Vec<&str> = yen.lines().collect();
+        assert!(lines[1].ends_with("   334  paid 1000, sent 0, received 333"), "{yen}");
+        assert!(lines[2].ends_with("  1000"), "{yen}");
+        assert_eq!(lines[3], "payments: 333");
+        let dinar = chart_of(
+            r#"{"group":"kuwait","decimals":3,"by":"category","spending":1.255,"payments":0,
+            "rows":[{"category":"food","spent":1.255}]}"#,
+        )
+        .unwrap();
+        assert!(dinar.lines().nth(1).is_some_and(|l| l.ends_with("  1.255")), "{dinar}");
+        assert!(dinar.ends_with("payments: 0.000\n"), "{dinar}");
+        assert_eq!(wide_minor(&serde_json::from_str("10.5").unwrap(), 0), None, "no fractions of a yen");
+        assert!(chart_of(r#"{"decimals":7,"rows":[]}"#).is_err());
     }
 }

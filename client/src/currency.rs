@@ -15,9 +15,9 @@ use vocab::{is_currency_code, Cents};
 use crate::spec::parse_user_amount;
 
 /// `amount` as typed, in `currency`'s own decimals when one is given (`1234` yen, `1.250` dinar),
-/// as the JSON number to send.
+/// else in the group's, which the server checks (`parse_user_amount`), as the JSON number to send.
 pub fn amount_value(text: &str, currency: Option<&str>) -> Result<Value, String> {
-    let Some(currency) = currency else { return Ok(parse_user_amount(text)?.to_json()) };
+    let Some(currency) = currency else { return parse_user_amount(text) };
     let decimals = minor_units(currency);
     let minor = Cents::parse_amount_in(text, decimals).map_err(|e| format!("invalid amount {text:?}: it {e}"))?;
     number(&vocab::money::minor_text(minor, decimals))

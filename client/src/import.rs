@@ -316,15 +316,16 @@ fn check(ctx: &mut Ctx, group: &str, prepared: &Prepared, sent: &[Sent]) -> Resu
     let holds = |made: &Made| match made {
         Made::Expense { id, paid, owed } => txns.iter().any(|t| {
             let sorted = |l: &[(String, Cents)]| {
-                let mut l = l.to_vec();
-                l.sort();
+                let mut l =
+                    l.iter().map(|(u, c)| Some((u.clone(), in_cents(*c, t.decimals)?))).collect::<Option<Vec<_>>>();
+                l.iter_mut().for_each(|l| l.sort());
                 l
             };
-            t.id == Some(*id) && sorted(&t.paid_by) == *paid && sorted(&t.shares) == *owed
+            t.id == Some(*id) && sorted(&t.paid_by).as_ref() == Some(paid) && sorted(&t.shares).as_ref() == Some(owed)
         }),
-        Made::Payment { id, from, to, amount } => {
-            payments.iter().any(|p| p.id == Some(*id) && p.from == *from && p.to == *to && p.amount == *amount)
-        }
+        Made::Payment { id, from, to, amount } => payments.iter().any(|p| {
+            p.id == Some(*id) && p.from == *from && p.to == *to && in_cents(p.amount, p.decimals) == Some(*amount)
+        }),
     };
     let rows = &prepared.export.rows;
     let mut rows_changed = Vec::new();
@@ -342,12 +343,33 @@ fn check(ctx: &mut Ctx, group: &str, prepared: &Prepared, sent: &[Sent]) -> Resu
     Ok(Check { rows_changed, differences, skipped_moving, file_inconsistent })
 }
 
+/// A group amount in the group's minor unit (`decimals`: whole yen, thousandths of a dinar) as the
+/// file's hundredths, which is what was sent; `None` when it has a digit below the cent.
+fn in_cents(amount: Cents, decimals: u8) -> Option<Cents> {
+    let cents = match decimals {
+        0..=2 => amount.0.checked_mul(10_i64.pow(u32::from(2 - decimals)))?,
+        _ => {
+            let unit = 10_i64.pow(u32::from(decimals - 2));
+            (amount.0 % unit == 0).then_some(amount.0 / unit)?
+        }
+    };
+    Some(Cents(cents))
+}
+
 /// The balances that differ from the file's, and where the file's total is not the sum of its rows.
 type Differences = (Vec<(String, Cents, Cents)>, Vec<(String, Cents, Cents)>);
 
 fn balances(ctx: &mut Ctx, group: &str, prepared: &Prepared) -> Result<Differences, Failure> {
     let reply = ctx.conn.request(Action::ViewBalances, Some(json!({ "group": group })))?;
-    let in_group: BTreeMap<String, Cents> = view::balances(&reply).map_err(shape)?.into_iter().collect();
+    let decimals = view::decimals(&reply).map_err(shape)?;
+    let in_group = view::balances(&reply).map_err(shape)?.into_iter().map(|(user, amount)| {
+        let cents = in_cents(amount, decimals);
+        let text = vocab::money::minor_text(amount, decimals);
+        let cents =
+            cents.ok_or_else(|| shape(format!("{user}'s balance {text} is not in whole cents, as the file is")))?;
+        Ok((user, cents))
+    });
+    let in_group = in_group.collect::<Result<BTreeMap<String, Cents>, Failure>>()?;
     let export = &prepared.export;
     let sums: Vec<Cents> =
         (0..export.members.len()).map(|m| Cents(export.rows.iter().map(|r| r.cells[m].0).sum())).collect();
@@ -463,6 +485,17 @@ fn check_text(check: &Check, total_line: Option<usize>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The file's hundredths were sent; a yen or dinar group gives them back in its own unit.
+    #[test]
+    fn a_groups_amounts_compare_as_the_files_cents() {
+        assert_eq!(in_cents(Cents(1000), 0), Some(Cents(100_000)));
+        assert_eq!(in_cents(Cents(-333), 0), Some(Cents(-33_300)));
+        assert_eq!(in_cents(Cents(1250), 3), Some(Cents(125)));
+        assert_eq!(in_cents(Cents(1255), 3), None, "a thousandth is not in the file");
+        assert_eq!(in_cents(Cents(1234), 2), Some(Cents(1234)));
+        assert_eq!(in_cents(Cents(i64::MAX), 0), None);
+    }
 
     #[test]
     fn members_map_to_users() {

@@ -30,7 +30,7 @@ use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use vocab::{Action, Cents};
+use vocab::Action;
 
 /// What the command line gave the interactive mode.
 pub struct Options {
@@ -242,8 +242,9 @@ impl Session {
         }
     }
 
-    /// Asks for an amount until one parses; `None` for an empty answer (when `optional`).
-    fn ask_amount(&mut self, prompt: &str) -> Step<Option<Cents>> {
+    /// Asks for an amount until one parses (up to 3 decimals: the server checks the group's
+    /// currency); the JSON number to send, `None` for an empty answer.
+    fn ask_amount(&mut self, prompt: &str) -> Step<Option<Value>> {
         loop {
             let text = self.ask(prompt)?;
             if text.trim().is_empty() {
@@ -414,18 +415,20 @@ fn group_menu(s: &mut Session, user: &str, group: &str) -> Step<()> {
             "3" => delete_transaction(s, group)?,
             "4" => {
                 let reply = s.act(Action::ViewBalances, Some(json!({ "group": group })))?;
-                if let Some(rows) = reply.and_then(|r| s.read(view::balances(&r))) {
-                    out(&view::balances_table(&rows).render());
+                let read = |r: &Object| Ok((view::balances(r)?, view::decimals(r)?));
+                if let Some((rows, decimals)) = reply.and_then(|r| s.read(read(&r))) {
+                    out(&view::balances_table(&rows, decimals).render());
                 }
             }
             "5" => {
                 let Some(reply) = s.act(Action::Settle, Some(json!({ "group": group })))? else { continue };
                 let list = reply.get("settlements").unwrap_or(&Value::Null);
-                let Some(transfers) = s.read(view::transfers(list)) else { continue };
+                let read = view::decimals(&reply).and_then(|d| Ok((view::transfers(list, d)?, d)));
+                let Some((transfers, decimals)) = s.read(read) else { continue };
                 if transfers.is_empty() {
                     say("Nothing to settle: everyone is even.");
                 } else {
-                    out(&view::transfers_table(&transfers).render());
+                    out(&view::transfers_table(&transfers, decimals).render());
                 }
                 if let Some(summary) = view::settle_summary(&reply) {
                     say(&summary);
@@ -477,16 +480,18 @@ fn record_payment(s: &mut Session, user: &str, group: &str) -> Step<()> {
     }
     let Some(amount) = s.ask_amount("Amount (empty to cancel): ")? else { return Ok(()) };
     let from = s.ask(&format!("Paid by (empty = you, {user}): "))?.trim().to_string();
-    let mut data = json!({ "group": group, "to": to, "amount": amount.to_json(), "key": spec::fresh_key() });
+    let mut data = json!({ "group": group, "to": to, "amount": amount, "key": spec::fresh_key() });
     if !from.is_empty() {
         data["from"] = json!(from);
     }
     if let Some(reply) = s.act(Action::RecordPayment, Some(data))? {
-        let id = reply.get("payment").and_then(|p| p.get("id")).and_then(Value::as_u64);
-        let id = id.map(|i| format!(" (id {i})")).unwrap_or_default();
+        let payment = view::payment(&reply).ok().flatten();
+        let id = payment.as_ref().and_then(|p| p.id).map(|i| format!(" (id {i})")).unwrap_or_default();
+        // As the group writes it (`1000` yen), from the reply; as typed from a server that does not say.
+        let amount = payment.map_or_else(|| amount.to_string(), |p| p.amount_text());
         let from = if from.is_empty() { "you" } else { from.as_str() };
         let (from, to) = (sanitize(from), sanitize(&to));
-        say(&format!("✔ {}{id}: {from} paid {to} {}", message(&reply), amount));
+        say(&format!("✔ {}{id}: {from} paid {to} {}", message(&reply), sanitize(&amount)));
     }
     Ok(())
 }
@@ -496,7 +501,7 @@ fn record_payment(s: &mut Session, user: &str, group: &str) -> Step<()> {
 fn edit_transaction(s: &mut Session, group: &str) -> Step<()> {
     let Some(mut shown) = pick_transaction(s, group, "edit")? else { return Ok(()) };
     while let Some(data) = edit_answers(s, group, &shown)? {
-        match versioned_change(s, Action::EditTransaction, data)? {
+        match versioned_change(s, Action::EditTransaction, data, &shown)? {
             Some(txn) => shown = txn,
             None => return Ok(()),
         }
@@ -506,13 +511,13 @@ fn edit_transaction(s: &mut Session, group: &str) -> Step<()> {
 
 /// Sends an edit or a delete naming a version: `Some(current)` when it was refused as a
 /// `conflict` (the transaction as it is now, shown), to be asked again; `None` when it is done.
-fn versioned_change(s: &mut Session, action: Action, data: Value) -> Step<Option<view::Txn>> {
+fn versioned_change(s: &mut Session, action: Action, data: Value, shown: &view::Txn) -> Step<Option<view::Txn>> {
     match s.act_versioned(action, Some(data))? {
         Ok(reply) => {
             say(&format!("✔ {}", message(&reply)));
             Ok(None)
         }
-        Err(Some(current)) => Ok(conflict_shown(s, &current)),
+        Err(Some(current)) => Ok(conflict_shown(s, &current, shown)),
         Err(None) => Ok(None),
     }
 }
@@ -543,8 +548,8 @@ fn pick_transaction(s: &mut Session, group: &str, verb: &str) -> Step<Option<vie
 
 /// After a `conflict`: the transaction as it is now (from the refusal), shown; `None` if the reply
 /// does not hold one.
-fn conflict_shown(s: &Session, current: &Object) -> Option<view::Txn> {
-    let txn = s.read(current.get("transaction").map(view::Txn::from_value).unwrap_or(Err("no transaction".into())))?;
+fn conflict_shown(s: &Session, current: &Object, shown: &view::Txn) -> Option<view::Txn> {
+    let txn = s.read(view::transaction_or(current, shown.decimals).and_then(|t| t.ok_or("no transaction".into())))?;
     say("Someone changed it since it was shown; it is now:");
     out(&view::transactions_table(std::slice::from_ref(&txn)).render());
     Some(txn)
@@ -557,8 +562,8 @@ fn edit_answers(s: &mut Session, group: &str, shown: &view::Txn) -> Step<Option<
     if let Some(version) = shown.version {
         data["version"] = json!(version);
     }
-    if let Some(cents) = s.ask_amount("New amount (empty = keep): ")? {
-        data["amount"] = cents.to_json();
+    if let Some(amount) = s.ask_amount("New amount (empty = keep): ")? {
+        data["amount"] = amount;
     }
     let description = s.ask("New description (empty = keep): ")?;
     if !description.trim().is_empty() {
@@ -595,8 +600,7 @@ fn add_expense(s: &mut Session, user: &str, group: &str) -> Step<()> {
     if !others.is_empty() {
         say(&format!("Members besides you: {}", sanitize(&others.join(", "))));
     }
-    let mut data =
-        json!({ "group": group, "amount": amount.to_json(), "description": description, "key": spec::fresh_key() });
+    let mut data = json!({ "group": group, "amount": amount, "description": description, "key": spec::fresh_key() });
     loop {
         let names =
             s.ask("Split between (comma-separated; empty = all of them; or exact:/percent:/shares:name=value,...): ")?;
@@ -621,8 +625,10 @@ fn add_expense(s: &mut Session, user: &str, group: &str) -> Step<()> {
         data["split_between"] = json!(split);
         data["include_payer"] = json!(include);
         if let Some(reply) = s.act(Action::AddTransaction, Some(data))? {
-            let id = reply.get("transaction").and_then(|t| t.get("id")).and_then(Value::as_u64);
-            let id = id.map(|i| format!(" (id {i})")).unwrap_or_default();
+            let txn = view::transaction(&reply).ok().flatten();
+            let id = txn.as_ref().and_then(|t| t.id).map(|i| format!(" (id {i})")).unwrap_or_default();
+            // As the group writes it (`1000` yen), from the reply; as typed from a server that does not say.
+            let amount = sanitize(&txn.map_or_else(|| amount.to_string(), |t| t.amount_text())).into_owned();
             let you = if include { " + you" } else { "" };
             let shared = sanitize(&split.join(", ")).into_owned();
             say(&format!("✔ {}{id}: you paid {amount} shared by {shared}{you}", message(&reply)));
@@ -634,9 +640,8 @@ fn add_expense(s: &mut Session, user: &str, group: &str) -> Step<()> {
 /// Sends an expense split by a mode (exact, percent, shares) and says each share.
 fn add_with_mode(s: &mut Session, data: Value) -> Step<()> {
     if let Some(reply) = s.act(Action::AddTransaction, Some(data))? {
-        let txn = reply.get("transaction").map(view::Txn::from_value);
-        let shares = match txn {
-            Some(Ok(t)) => format!(": {}", sanitize(&t.sharers())),
+        let shares = match view::transaction(&reply) {
+            Ok(Some(t)) => format!(": {}", sanitize(&t.sharers())),
             _ => String::new(),
         };
         say(&format!("✔ {}{shares}", message(&reply)));
@@ -651,7 +656,7 @@ fn delete_transaction(s: &mut Session, group: &str) -> Step<()> {
     let Some(mut shown) = pick_transaction(s, group, "delete")? else { return Ok(()) };
     loop {
         let id = shown.id.unwrap_or_default();
-        let what = format!("{} {}", shown.amount, sanitize(&shown.description));
+        let what = format!("{} {}", shown.amount_text(), sanitize(&shown.description));
         if !s.confirm(&format!("Delete #{id} ({})? (y/n): ", what.trim_end()))? {
             say("Nothing deleted.");
             return Ok(());
@@ -665,7 +670,7 @@ fn delete_transaction(s: &mut Session, group: &str) -> Step<()> {
                 say(&format!("✔ {}", message(&reply)));
                 return offer_undo(s, group, id);
             }
-            Err(Some(current)) => match conflict_shown(s, &current) {
+            Err(Some(current)) => match conflict_shown(s, &current, &shown) {
                 Some(txn) => shown = txn,
                 None => return Ok(()),
             },

@@ -299,7 +299,7 @@ pub struct Add {
     /// the group's name
     #[argh(positional)]
     pub group: String,
-    /// the amount, e.g. 90 or 12.50 (at most two decimals)
+    /// the amount, e.g. 90 or 12.50 (in the group's decimals: 1000 yen, 1.255 dinar)
     #[argh(positional)]
     pub amount: String,
     /// who shares it: bob,carol (equally; add --include-me for you too), all,

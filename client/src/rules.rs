@@ -7,7 +7,7 @@
 
 use crate::conn::Object;
 use crate::table::{Align, Table};
-use crate::view::value_minor;
+use crate::view::{decimals, value_minor};
 use serde_json::Value;
 use vocab::currency::{entered_text, minor_units};
 use vocab::Cents;
@@ -27,7 +27,7 @@ pub struct Rule {
     pub made: u64,
     /// The date of the next occurrence; `None` once the rule has run its course.
     pub next_date: Option<String>,
-    /// In `currency`'s minor units when the rule names one (as entered), else the group's cents.
+    /// In `currency`'s minor units when the rule names one (as entered), else the group's.
     pub amount: Cents,
     pub description: String,
     /// One of the group's categories.
@@ -36,16 +36,21 @@ pub struct Rule {
     /// is converted at (as the server wrote it).
     pub currency: Option<String>,
     pub rate: Option<String>,
+    /// How many decimals `amount` has: its currency's when the rule names one, else the group's
+    /// (0 for yen).
+    pub decimals: u8,
 }
 
 impl Rule {
-    pub fn from_value(value: &Value) -> Result<Rule, String> {
+    /// A rule of a reply whose group amounts have `decimals` decimals (`view::decimals`).
+    pub fn from_value(value: &Value, decimals: u8) -> Result<Rule, String> {
         let obj = value.as_object().ok_or("a recurring rule that is not an object")?;
         let text = |key: &str| obj.get(key).and_then(Value::as_str).map(str::to_string);
         let amount = obj.get("amount").ok_or("a recurring rule without an amount")?;
         let foreign = obj.get("foreign");
         let currency = foreign.and_then(|f| f.get("currency")).and_then(Value::as_str).map(str::to_string);
-        let decimals = currency.as_deref().map_or(2, minor_units);
+        // As entered in the rule's currency, else in the group's decimals.
+        let decimals = currency.as_deref().map_or(decimals, minor_units);
         Ok(Rule {
             id: obj.get("id").and_then(Value::as_u64).ok_or("a recurring rule without an id")?,
             every: text("every").ok_or("a recurring rule without `every`")?,
@@ -59,6 +64,7 @@ impl Rule {
             category: text("category"),
             rate: foreign.and_then(|f| f.get("rate")).map(Value::to_string),
             currency,
+            decimals,
         })
     }
 
@@ -66,7 +72,7 @@ impl Rule {
     pub fn amount_text(&self) -> String {
         match &self.currency {
             Some(currency) => entered_text(currency, self.amount),
-            None => self.amount.to_string(),
+            None => vocab::money::minor_text(self.amount, self.decimals),
         }
     }
 
@@ -105,13 +111,15 @@ impl Rule {
 
 /// The rules of a `list_recurring` reply, by id.
 pub fn rules(reply: &Object) -> Result<Vec<Rule>, String> {
+    let decimals = decimals(reply)?;
     let list = reply.get("rules").and_then(Value::as_array).ok_or("a reply without a list of rules")?;
-    list.iter().map(Rule::from_value).collect()
+    list.iter().map(|r| Rule::from_value(r, decimals)).collect()
 }
 
 /// The rule of an `add_recurring` / `edit_recurring` reply, if it holds one.
 pub fn rule(reply: &Object) -> Result<Option<Rule>, String> {
-    reply.get("rule").map(Rule::from_value).transpose()
+    let decimals = decimals(reply)?;
+    reply.get("rule").map(|r| Rule::from_value(r, decimals)).transpose()
 }
 
 /// The rules, one a row; a CATEGORY column only when one of them has a category.
@@ -152,7 +160,7 @@ mod tests {
     use serde_json::json;
 
     fn rule(value: Value) -> Rule {
-        Rule::from_value(&value).expect("a rule")
+        Rule::from_value(&value, 2).expect("a rule")
     }
 
     #[test]
@@ -173,9 +181,32 @@ mod tests {
         assert_eq!(lines[3], " 2  2 weeks  done           3.50               until 2027-06-30");
         let open = rule(json!({"id": 3, "every": "day", "made": 9, "next_date": "2026-01-01", "amount": 1}));
         assert_eq!(open.ends_text(), "when stopped");
-        assert!(Rule::from_value(&json!({"id": 4, "every": "day"})).is_err(), "no amount");
+        assert!(Rule::from_value(&json!({"id": 4, "every": "day"}), 2).is_err(), "no amount");
         assert_eq!(open.category, None);
-        assert!(Rule::from_value(&json!({"every": "day", "amount": 1})).is_err(), "no id");
+        assert!(Rule::from_value(&json!({"every": "day", "amount": 1}), 2).is_err(), "no id");
+    }
+
+    #[test]
+    fn a_rules_amount_has_its_groups_decimals() {
+        let reply = |value: Value| value.as_object().cloned().unwrap_or_default();
+        let yen = rules(&reply(json!({"decimals": 0, "rules": [{"id": 1, "every": "month", "next_date": "2026-01-01",
+            "amount": 90000, "description": "rent"}]})))
+        .unwrap();
+        assert_eq!(yen[0].amount, Cents(90_000));
+        assert_eq!(
+            rules_table(&yen).render().lines().nth(2),
+            Some(" 1  month  2026-01-01   90000  rent         when stopped")
+        );
+        let dinar =
+            super::rule(&reply(json!({"decimals": 3, "rule": {"id": 2, "every": "week", "next_date": "2026-01-01",
+            "amount": 1.255}})))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            rules_table(&[dinar]).render().lines().nth(2),
+            Some(" 2  week   2026-01-01   1.255               when stopped")
+        );
+        assert!(rules(&reply(json!({"rules": [{"id": 3, "every": "day", "amount": 1.255}]}))).is_err(), "hundredths");
     }
 
     #[test]

@@ -4,29 +4,44 @@
 //! Why here: `add` and `edit` (one-shot) and the interactive prompts take the same text, so it is
 //! parsed and checked once, locally, before anything is sent (a typo is a usage error, exit 2, not a
 //! round trip). What an amount or a date is comes from `vocab`, the rules the server applies too, so
-//! splitc never refuses what the server would take nor sends what it would refuse. Sums are checked
-//! by the server, which knows the amount after an edit.
+//! splitc never refuses what the server would take nor sends what it would refuse whatever the
+//! group. Sums, and whether an amount has more decimals than the group's currency (`10.5` yen), are
+//! checked by the server, which knows the amount after an edit and the group's currency.
 //!
 //! - `bob,carol`                  equal among them (the original's `split_between`)
 //! - `equal` / `all`              equal among every current member
 //! - `equal:bob,carol`            equal among them (`split.members`)
-//! - `exact:bob=10,carol=5.50`    each one's amount
+//! - `exact:bob=10,carol=5.50`    each one's amount (up to 3 decimals, as every amount here)
 //! - `percent:bob=60,carol=40`    percentages, at most 2 decimals, summing to 100
 //! - `shares:bob=2,carol=1`       whole-number weights
 //!
 //! `--paid-by alice=5,bob=10`: who paid what (summing to the amount).
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Map, Number, Value};
+use vocab::currency::DECIMALS_MAX;
 use vocab::{parse_date, suggest_amount, AmountError, Cents, DateError};
 
-/// Parses an amount a person typed (`12`, `12.5`, `12.50`, `₹12.50`): the server's amount grammar
-/// exactly (`Cents::parse_amount`: the text of a JSON number, positive, at most two decimals, at most
+/// Parses an amount a person typed for a group (`12`, `12.5`, `12.50`, `1.255`, `₹12.50`) into the
+/// JSON number to send: the server's amount grammar (the text of a JSON number, positive, at most
 /// 10000000000), after an optional rupee sign, which the original client printed and people
-/// therefore type. What the server would refuse is refused here, with what to write instead when
-/// that is clear (`+5`: write 5; `12,50`: write 12.50).
-pub fn parse_user_amount(text: &str) -> Result<Cents, String> {
+/// therefore type. At most 3 decimals, the finest any currency has (`DECIMALS_MAX`, a dinar's):
+/// whether the group's currency has that many (a yen has none) is the server's to say, as splitc
+/// does not know the group's currency before asking. What the server would refuse whatever the
+/// currency is refused here, with what to write instead when that is clear (`+5`: write 5; `12,50`:
+/// write 12.50). Sent with two decimals unless it has a third (`12.50`, `1000.00`, `1.255`).
+pub fn parse_user_amount(text: &str) -> Result<Value, String> {
     let bare = text.strip_prefix('₹').unwrap_or(text);
-    Cents::parse_amount(bare).map_err(|e| match e {
+    let finest = Cents::parse_amount_in(bare, DECIMALS_MAX).map_err(|e| amount_refused(text, bare, e))?;
+    let mut wire = vocab::money::minor_text(finest, DECIMALS_MAX);
+    while wire.ends_with('0') && wire.split_once('.').is_some_and(|(_, fraction)| fraction.len() > 2) {
+        wire.pop();
+    }
+    wire.parse::<Number>().map(Value::Number).map_err(|_| format!("invalid amount {text:?}"))
+}
+
+/// Why `text` (`bare` without its rupee sign) is not an amount, and what to write instead.
+fn amount_refused(text: &str, bare: &str, error: AmountError) -> String {
+    match error {
         AmountError::NotANumber => match suggest_amount(bare) {
             Some(suggestion) => format!("invalid amount {text:?}: {suggestion}"),
             None if bare.contains(',') => format!(
@@ -35,7 +50,7 @@ pub fn parse_user_amount(text: &str) -> Result<Cents, String> {
             None => format!("invalid amount {text:?}: write a positive number like 12.50"),
         },
         other => format!("invalid amount {text:?}: it {other}"),
-    })
+    }
 }
 
 /// A parsed `--split`.
@@ -94,10 +109,6 @@ fn pairs(list: &str, what: &str, read: impl Fn(&str) -> Result<Value, String>) -
     Ok(map)
 }
 
-fn amount(text: &str) -> Result<Value, String> {
-    parse_user_amount(text).map(Cents::to_json)
-}
-
 /// The server's percent rule: an amount grammar number (basis points are hundredths of a percent,
 /// read and written like cents), above 0 and at most 100.
 fn percent(text: &str) -> Result<Value, String> {
@@ -131,7 +142,7 @@ pub fn parse_split(text: &str) -> Result<Split, String> {
                 json!({"mode": "equal", "members": members})
             }
         }
-        "exact" => json!({"mode": "exact", "amounts": pairs(rest, "--split exact", amount)?}),
+        "exact" => json!({"mode": "exact", "amounts": pairs(rest, "--split exact", parse_user_amount)?}),
         "percent" => json!({"mode": "percent", "percents": pairs(rest, "--split percent", percent)?}),
         "shares" => json!({"mode": "shares", "shares": pairs(rest, "--split shares", weight)?}),
         other => return Err(format!("--split: unknown mode {other:?} (equal, exact, percent or shares)")),
@@ -141,7 +152,7 @@ pub fn parse_split(text: &str) -> Result<Split, String> {
 
 /// Parses `--paid-by alice=5,bob=10` into the `paid_by` object.
 pub fn parse_paid_by(text: &str) -> Result<Value, String> {
-    pairs(text, "--paid-by", amount).map(Value::Object)
+    pairs(text, "--paid-by", parse_user_amount).map(Value::Object)
 }
 
 /// Checks a `--date` locally with the server's rule (`vocab::parse_date`): `YYYY-MM-DD`, a real day.
@@ -194,17 +205,35 @@ mod tests {
 
     #[test]
     fn user_amounts_follow_the_server_grammar() {
-        assert_eq!(parse_user_amount("12"), Ok(Cents(1200)));
-        assert_eq!(parse_user_amount("₹12.5"), Ok(Cents(1250)));
-        assert_eq!(parse_user_amount("1.25e1"), Ok(Cents(1250)));
-        assert_eq!(parse_user_amount("10000000000"), Ok(Cents(1_000_000_000_000)));
+        let sent = |text: &str| parse_user_amount(text).map(|v| v.to_string());
+        assert_eq!(sent("12"), Ok("12.00".into()));
+        assert_eq!(sent("₹12.5"), Ok("12.50".into()));
+        assert_eq!(sent("1.25e1"), Ok("12.50".into()));
+        assert_eq!(sent("10000000000"), Ok("10000000000.00".into()));
         for bad in
-            ["0", "-5", "12.345", "ten", "", "12,50", "10000000000.01", "₹", " 12", "₹ 12", "+5", "007", ".5", "5."]
+            ["0", "-5", "12.3456", "ten", "", "12,50", "10000000000.01", "₹", " 12", "₹ 12", "+5", "007", ".5", "5."]
         {
             assert!(parse_user_amount(bad).is_err(), "{bad:?}");
         }
         assert_eq!(parse_user_amount("ten"), Err(r#"invalid amount "ten": write a positive number like 12.50"#.into()));
         assert_eq!(parse_user_amount("-5"), Err(r#"invalid amount "-5": it must be greater than zero"#.into()));
+    }
+
+    /// A group's currency may have 3 decimals (a dinar) or none (a yen): splitc does not know which
+    /// before it asks, so it sends up to 3 and the server judges (`10.5` yen is its to refuse).
+    #[test]
+    fn user_amounts_may_have_a_dinars_thousandths() {
+        let sent = |text: &str| parse_user_amount(text).map(|v| v.to_string());
+        assert_eq!(sent("1.255"), Ok("1.255".into()));
+        assert_eq!(sent("0.001"), Ok("0.001".into()));
+        assert_eq!(sent("1.2500"), Ok("1.25".into()), "two decimals when the third is zero, as before");
+        assert_eq!(sent("1000"), Ok("1000.00".into()), "a yen amount: the server reads it as 1000 yen");
+        assert_eq!(sent("10.5"), Ok("10.50".into()), "a yen group's server refuses it, not splitc");
+        assert_eq!(sent("12.3456"), Err(r#"invalid amount "12.3456": it must have at most 3 decimals"#.into()));
+        let Split::Mode(exact) = parse_split("exact:bob=1.255,carol=0.5").unwrap() else { panic!() };
+        assert_eq!(exact["amounts"].to_string(), r#"{"bob":1.255,"carol":0.50}"#);
+        assert_eq!(parse_paid_by("alice=0.418").unwrap().to_string(), r#"{"alice":0.418}"#);
+        assert!(parse_split("exact:bob=1.0005").is_err());
     }
 
     /// What the server refuses is refused here too, saying what to write instead.
@@ -229,7 +258,7 @@ mod tests {
         for bad in [
             "exact:bob",
             "exact:bob=ten",
-            "exact:bob=1.005",
+            "exact:bob=1.0005",
             "exact:=5",
             "exact:",
             "percent:bob=101",

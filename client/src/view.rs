@@ -3,6 +3,11 @@
 //! Why: both the one-shot subcommands and the interactive menus show the same things; reading the
 //! reply shapes in one place means a malformed reply becomes one clear error instead of a panic or a
 //! silently wrong number, and amounts go through exact cents (`vocab::Cents`, the server's own grammar) on the way.
+//!
+//! A group's amounts are in its currency's minor unit: whole yen, thousandths of a dinar,
+//! hundredths otherwise. A reply says how many decimals they have (`decimals`, absent for two:
+//! [`decimals`]); every row read here keeps them, so tables, CSV and text write `1000`, `1.255`,
+//! `12.30` as the server did.
 
 use crate::conn::Object;
 use crate::table::{csv_line, Align, Table};
@@ -10,36 +15,32 @@ use crate::term::sanitize;
 use serde_json::Value;
 use vocab::Cents;
 
-/// Cents from an amount in a reply: a JSON number, exact from its text (serde_json's
+/// An amount in a reply written with `decimals` decimals (`12.30`, `1234` yen, `-1.250` dinar) as
+/// minor units of its currency: a JSON number, exact from its text (serde_json's
 /// `arbitrary_precision` keeps it, so never via f64), or a decimal string. Any sign: balances are
-/// negative or zero too.
-pub(crate) fn value_cents(value: &Value) -> Result<Cents, String> {
+/// negative or zero too. A group's amounts have its own decimals ([`decimals`]); amounts kept in
+/// another currency than the group's (groups that convert at settlement) have that currency's.
+pub(crate) fn value_minor(value: &Value, decimals: u8) -> Result<Cents, String> {
     let parsed = match value {
-        Value::Number(n) => Cents::parse_decimal(&n.to_string()),
-        Value::String(s) => Cents::parse_decimal(s),
+        Value::Number(n) => Cents::parse_decimal_in(&n.to_string(), decimals),
+        Value::String(s) => Cents::parse_decimal_in(s, decimals),
         _ => return Err("not an amount".into()),
     };
     parsed.map_err(|e| e.to_string())
 }
 
-/// An amount in a reply written with `decimals` decimals (`1234` yen, `-1.250` dinar; 2 is
-/// [`value_cents`]), any sign, as minor units of its currency: for amounts kept in another currency
-/// than the group's (groups that convert at settlement).
-pub(crate) fn value_minor(value: &Value, decimals: u8) -> Result<Cents, String> {
-    if decimals == 2 {
-        return value_cents(value);
+/// How many decimals the group amounts of a reply or a pushed message have: its `decimals` (0 for
+/// a yen group, 3 for a dinar group); absent is 2, as servers that never send it meant. Anything
+/// but 0 to `vocab::currency::DECIMALS_MAX` is an error, not a guess.
+pub fn decimals(reply: &Object) -> Result<u8, String> {
+    match reply.get("decimals") {
+        None => Ok(2),
+        Some(value) => value
+            .as_u64()
+            .filter(|&d| d <= u64::from(vocab::currency::DECIMALS_MAX))
+            .map(|d| d as u8)
+            .ok_or_else(|| format!("the reply's decimals {value} is not 0 to {}", vocab::currency::DECIMALS_MAX)),
     }
-    let text = match value {
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => s.clone(),
-        _ => return Err("not an amount".into()),
-    };
-    let (negative, digits) = text.strip_prefix('-').map_or((false, text.as_str()), |rest| (true, rest));
-    if !digits.is_empty() && digits.bytes().all(|b| b == b'0' || b == b'.') {
-        return Ok(Cents(0));
-    }
-    let minor = Cents::parse_amount_in(digits, decimals).map_err(|e| e.to_string())?;
-    Ok(if negative { Cents(-minor.0) } else { minor })
 }
 
 /// One transaction as `view_transactions` reports it.
@@ -70,6 +71,8 @@ pub struct Txn {
     /// Kept in another currency than the group's (a group that converts at settlement): every
     /// amount here is in its minor units.
     pub kept_in: Option<String>,
+    /// How many decimals every amount here has: `kept_in`'s, else the group's (0 for yen).
+    pub decimals: u8,
 }
 
 /// `{"name": amount, ...}` as sorted pairs (amounts with `decimals` decimals); absent is empty.
@@ -85,14 +88,15 @@ fn amount_map(value: Option<&Value>, what: &str, decimals: u8) -> Result<Vec<(St
 }
 
 impl Txn {
-    pub fn from_value(value: &Value) -> Result<Txn, String> {
+    /// A transaction of a reply whose group amounts have `decimals` decimals ([`decimals`]).
+    pub fn from_value(value: &Value, decimals: u8) -> Result<Txn, String> {
         let obj = value.as_object().ok_or("a transaction that is not an object")?;
         let amount = obj.get("amount").ok_or("a transaction without an amount")?;
         let foreign = obj.get("foreign");
         // No rate: nothing was converted, the amounts are in that currency.
         let kept_in =
             foreign.filter(|f| f.get("rate").is_none()).and_then(|f| f.get("currency")?.as_str()).map(str::to_string);
-        let decimals = kept_in.as_deref().map_or(2, vocab::currency::minor_units);
+        let decimals = kept_in.as_deref().map_or(decimals, vocab::currency::minor_units);
         Ok(Txn {
             id: obj.get("id").and_then(Value::as_u64),
             payer: obj.get("payer").and_then(Value::as_str).ok_or("a transaction without a payer")?.to_string(),
@@ -109,13 +113,14 @@ impl Txn {
             version: obj.get("version").and_then(Value::as_u64),
             foreign: crate::currency::foreign_note(foreign).filter(|_| kept_in.is_none()),
             kept_in,
+            decimals,
         })
     }
 
-    /// The amount as a table shows it: `90.00` in the group's currency, `JPY 1234` when kept in
-    /// another.
+    /// The amount as a table shows it: `90.00` (or `1000` in a yen group) in the group's
+    /// currency, `JPY 1234` when kept in another.
     pub fn amount_text(&self) -> String {
-        kept_text(self.kept_in.as_deref(), self.amount)
+        kept_text(self.kept_in.as_deref(), self.amount, self.decimals)
     }
 
     /// Who paid, as people read it: the recorder, or the payers when someone else paid
@@ -132,8 +137,7 @@ impl Txn {
     /// modes, each share: `bob 10.50, carol 4.50`.
     pub fn sharers(&self) -> String {
         if self.mode.as_deref().is_some_and(|m| m != "equal") && !self.shares.is_empty() {
-            let decimals = self.kept_in.as_deref().map_or(2, vocab::currency::minor_units);
-            let share = |c: &Cents| vocab::money::minor_text(*c, decimals);
+            let share = |c: &Cents| vocab::money::minor_text(*c, self.decimals);
             return self.shares.iter().map(|(n, c)| format!("{n} {}", share(c))).collect::<Vec<_>>().join(", ");
         }
         let mut text = self.split_between.join(", ");
@@ -144,11 +148,13 @@ impl Txn {
     }
 }
 
-/// `amount` in the group's currency (`90.00`), or in `kept_in`'s decimals after its code (`JPY 1234`).
-fn kept_text(kept_in: Option<&str>, amount: Cents) -> String {
+/// `amount` with its `decimals`: in the group's currency (`90.00`, `1000`), or after the code of
+/// the one it is kept in (`JPY 1234`).
+fn kept_text(kept_in: Option<&str>, amount: Cents, decimals: u8) -> String {
+    let number = vocab::money::minor_text(amount, decimals);
     match kept_in {
-        Some(currency) => format!("{currency} {}", vocab::currency::amount_text(currency, amount)),
-        None => amount.to_string(),
+        Some(currency) => format!("{currency} {number}"),
+        None => number,
     }
 }
 
@@ -165,17 +171,20 @@ pub struct Payment {
     /// In another currency than the group's (a group that converts at settlement): `amount` is in
     /// its minor units.
     pub currency: Option<String>,
+    /// How many decimals `amount` has: `currency`'s, else the group's.
+    pub decimals: u8,
 }
 
 impl Payment {
-    pub fn from_value(value: &Value) -> Result<Payment, String> {
+    /// A payment of a reply whose group amounts have `decimals` decimals ([`decimals`]).
+    pub fn from_value(value: &Value, decimals: u8) -> Result<Payment, String> {
         let obj = value.as_object().ok_or("a payment that is not an object")?;
         let field = |k: &str| {
             obj.get(k).and_then(Value::as_str).map(str::to_string).ok_or_else(|| format!("a payment without {k:?}"))
         };
         let amount = obj.get("amount").ok_or("a payment without an amount")?;
         let currency = obj.get("currency").and_then(Value::as_str).map(str::to_string);
-        let decimals = currency.as_deref().map_or(2, vocab::currency::minor_units);
+        let decimals = currency.as_deref().map_or(decimals, vocab::currency::minor_units);
         Ok(Payment {
             id: obj.get("id").and_then(Value::as_u64),
             from: field("from")?,
@@ -185,19 +194,28 @@ impl Payment {
             created_at: obj.get("created_at").and_then(Value::as_i64),
             date: obj.get("date").and_then(Value::as_str).map(str::to_string),
             currency,
+            decimals,
         })
+    }
+
+    /// The amount as a table shows it: `20.00` (`1000` in a yen group), `JPY 1234` when in another
+    /// currency than the group's.
+    pub fn amount_text(&self) -> String {
+        kept_text(self.currency.as_deref(), self.amount, self.decimals)
     }
 }
 
 /// The payments of a `view_payments` or `export` reply, oldest first.
 pub fn payments(reply: &Object) -> Result<Vec<Payment>, String> {
-    reply
-        .get("payments")
-        .and_then(Value::as_array)
-        .ok_or("the reply has no payments list")?
-        .iter()
-        .map(Payment::from_value)
-        .collect()
+    let decimals = decimals(reply)?;
+    let list = reply.get("payments").and_then(Value::as_array).ok_or("the reply has no payments list")?;
+    list.iter().map(|p| Payment::from_value(p, decimals)).collect()
+}
+
+/// The payment of a `record_payment` (or restore) reply, if it holds one.
+pub fn payment(reply: &Object) -> Result<Option<Payment>, String> {
+    let decimals = decimals(reply)?;
+    reply.get("payment").map(|p| Payment::from_value(p, decimals)).transpose()
 }
 
 /// One `history` entry.
@@ -254,33 +272,49 @@ pub fn names(reply: &Object, key: &str) -> Result<Vec<String>, String> {
 
 /// The transactions of a `view_transactions` reply, oldest first.
 pub fn transactions(reply: &Object) -> Result<Vec<Txn>, String> {
-    reply
-        .get("transactions")
-        .and_then(Value::as_array)
-        .ok_or("the reply has no transactions list")?
-        .iter()
-        .map(Txn::from_value)
-        .collect()
+    let decimals = decimals(reply)?;
+    let list = reply.get("transactions").and_then(Value::as_array).ok_or("the reply has no transactions list")?;
+    list.iter().map(|t| Txn::from_value(t, decimals)).collect()
 }
 
-/// The balances of a `view_balances` reply, by name.
+/// The transaction of an add, edit or restore reply, if it holds one.
+pub fn transaction(reply: &Object) -> Result<Option<Txn>, String> {
+    transaction_or(reply, 2)
+}
+
+/// [`transaction`] where a reply without `decimals` has `fallback`: a `conflict` refusal's
+/// transaction as it is now, read in the decimals of the one shown (a group's decimals do not
+/// change while it holds transactions).
+pub fn transaction_or(reply: &Object, fallback: u8) -> Result<Option<Txn>, String> {
+    let decimals = decimals_or(reply, fallback)?;
+    reply.get("transaction").map(|t| Txn::from_value(t, decimals)).transpose()
+}
+
+/// [`decimals`], with `fallback` when the reply does not say.
+fn decimals_or(reply: &Object, fallback: u8) -> Result<u8, String> {
+    if reply.contains_key("decimals") {
+        decimals(reply)
+    } else {
+        Ok(fallback)
+    }
+}
+
+/// The balances of a `view_balances` reply, by name, with the reply's [`decimals`].
 pub fn balances(reply: &Object) -> Result<Vec<(String, Cents)>, String> {
+    let decimals = decimals(reply)?;
     let map = reply.get("balances").and_then(Value::as_object).ok_or("the reply has no balances")?;
     let mut rows = map
         .iter()
-        .map(|(name, v)| Ok((name.clone(), value_cents(v).map_err(|e| format!("balance of {name}: {e}"))?)))
+        .map(|(name, v)| Ok((name.clone(), value_minor(v, decimals).map_err(|e| format!("balance of {name}: {e}"))?)))
         .collect::<Result<Vec<_>, String>>()?;
     rows.sort();
     Ok(rows)
 }
 
-/// The transfers of a settle reply (`settlements`) or of a pushed settlement (`data`).
-pub fn transfers(list: &Value) -> Result<Vec<Transfer>, String> {
-    transfers_in(list, 2)
-}
-
-/// [`transfers`] with amounts of `decimals` decimals (a plan in another currency).
-pub fn transfers_in(list: &Value, decimals: u8) -> Result<Vec<Transfer>, String> {
+/// The transfers of a settle reply (`settlements`), of a `pairwise_debts` reply (`debts`) or of a
+/// pushed settlement (`data`), with amounts of `decimals` decimals: the reply's ([`decimals`]), or
+/// another currency's for its plan.
+pub fn transfers(list: &Value, decimals: u8) -> Result<Vec<Transfer>, String> {
     let items = list.as_array().ok_or("settlements are not a list")?;
     items
         .iter()
@@ -376,7 +410,7 @@ pub fn payments_table(payments: &[Payment]) -> Table {
             date,
             p.from.clone(),
             p.to.clone(),
-            kept_text(p.currency.as_deref(), p.amount),
+            p.amount_text(),
             p.by.clone(),
         ]);
     }
@@ -416,12 +450,8 @@ pub fn sessions_table(reply: &Object) -> Result<Table, String> {
     Ok(t)
 }
 
-pub fn balances_table(rows: &[(String, Cents)]) -> Table {
-    balances_table_in(rows, 2)
-}
-
-/// [`balances_table`] for amounts of `decimals` decimals.
-pub fn balances_table_in(rows: &[(String, Cents)], decimals: u8) -> Table {
+/// Balances with `decimals` decimals (the reply's, or another currency's).
+pub fn balances_table(rows: &[(String, Cents)], decimals: u8) -> Table {
     let mut t = Table::new(&[("MEMBER", Align::Left), ("BALANCE", Align::Right), ("STATUS", Align::Left)]);
     for (name, cents) in rows {
         let note = match cents.0.signum() {
@@ -445,15 +475,16 @@ pub struct BalanceDetail {
     pub net: Cents,
 }
 
-/// The rows of a `balance_details` reply, in the server's (member) order.
+/// The rows of a `balance_details` reply, in the server's (member) order, with its [`decimals`].
 pub fn balance_details(reply: &Object) -> Result<Vec<BalanceDetail>, String> {
+    let decimals = decimals(reply)?;
     let rows = reply.get("members").and_then(Value::as_array).ok_or("the reply has no members list")?;
     rows.iter()
         .map(|row| {
             let member = row.get("member").and_then(Value::as_str).ok_or("a balance detail without a member")?;
             let amount = |k: &str| {
                 let v = row.get(k).ok_or_else(|| format!("{k} of {member} is missing"))?;
-                value_cents(v).map_err(|e| format!("{k} of {member}: {e}"))
+                value_minor(v, decimals).map_err(|e| format!("{k} of {member}: {e}"))
             };
             Ok(BalanceDetail {
                 member: member.to_string(),
@@ -467,7 +498,8 @@ pub fn balance_details(reply: &Object) -> Result<Vec<BalanceDetail>, String> {
         .collect()
 }
 
-pub fn balance_details_table(rows: &[BalanceDetail]) -> Table {
+/// Balance details with `decimals` decimals (the reply's).
+pub fn balance_details_table(rows: &[BalanceDetail], decimals: u8) -> Table {
     let mut t = Table::new(&[
         ("MEMBER", Align::Left),
         ("PAID", Align::Right),
@@ -479,22 +511,18 @@ pub fn balance_details_table(rows: &[BalanceDetail]) -> Table {
     for r in rows {
         t.push(vec![
             r.member.clone(),
-            r.paid.to_string(),
-            r.share.to_string(),
-            r.sent.to_string(),
-            r.received.to_string(),
-            r.net.to_string(),
+            vocab::money::minor_text(r.paid, decimals),
+            vocab::money::minor_text(r.share, decimals),
+            vocab::money::minor_text(r.sent, decimals),
+            vocab::money::minor_text(r.received, decimals),
+            vocab::money::minor_text(r.net, decimals),
         ]);
     }
     t
 }
 
-pub fn transfers_table(transfers: &[Transfer]) -> Table {
-    transfers_table_in(transfers, 2)
-}
-
-/// [`transfers_table`] for amounts of `decimals` decimals.
-pub fn transfers_table_in(transfers: &[Transfer], decimals: u8) -> Table {
+/// Transfers with `decimals` decimals (the reply's, or another currency's).
+pub fn transfers_table(transfers: &[Transfer], decimals: u8) -> Table {
     let mut t = Table::new(&[("FROM", Align::Left), ("TO", Align::Left), ("AMOUNT", Align::Right)]);
     for x in transfers {
         t.push(vec![x.from.clone(), x.to.clone(), vocab::money::minor_text(x.amount, decimals)]);
@@ -534,31 +562,21 @@ pub fn notification_line(message: &Object) -> String {
 }
 
 /// [`notification_line`], writing the amounts of a settlement plan in the group's `currency` as the
-/// server's messages do (`₹30.00`, `EUR 30.00`) when it is known.
+/// server's messages do (`₹30.00`, `EUR 30.00`, `JPY 333`) when it is known. The rest of the line
+/// is the server's `message`, amounts already written; a plan's amounts (`data`) have the
+/// message's [`decimals`].
 pub fn notification_line_in(message: &Object, currency: Option<&str>) -> String {
     sanitize(&notification_text(message, currency)).into_owned()
 }
 
 fn notification_text(message: &Object, currency: Option<&str>) -> String {
-    let money = |cents: Cents| match currency {
-        Some(code) => vocab::currency::money_text(code, cents),
-        None => cents.to_string(),
-    };
     let group = pushed_group(message).map(|g| format!("[{g}] ")).unwrap_or_default();
     let text = message.get("message").and_then(Value::as_str).map(str::to_string);
     let kind = message.get("type").and_then(Value::as_str).unwrap_or("");
     if kind == "settlement" {
         let list = message
             .get("data")
-            .map(|d| match transfers(d) {
-                Ok(ts) if ts.is_empty() => "nothing to settle".to_string(),
-                Ok(ts) => ts
-                    .iter()
-                    .map(|t| format!("{} → {} {}", t.from, t.to, money(t.amount)))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                Err(e) => format!("(unreadable: {e})"),
-            })
+            .map(|d| plan_text(message, d, currency).unwrap_or_else(|e| format!("(unreadable: {e})")))
             .unwrap_or_default();
         let head = text.unwrap_or_else(|| "settlement suggested".into());
         return if list.is_empty() { format!("💸 {group}{head}") } else { format!("💸 {group}{head}: {list}") };
@@ -567,8 +585,22 @@ fn notification_text(message: &Object, currency: Option<&str>) -> String {
     format!("🔔 {group}{}", text.unwrap_or_else(|| event.to_string()))
 }
 
-fn pairs_text(list: &[(String, Cents)]) -> String {
-    list.iter().map(|(n, c)| format!("{n}={c}")).collect::<Vec<_>>().join(";")
+/// A pushed plan's transfers (`data`, in the message's [`decimals`]): `bob → alice ₹30.00, ...`.
+fn plan_text(message: &Object, data: &Value, currency: Option<&str>) -> Result<String, String> {
+    let decimals = decimals(message)?;
+    let money = |amount: Cents| match currency {
+        Some(code) => vocab::currency::money_text_in(code, amount, decimals),
+        None => vocab::money::minor_text(amount, decimals),
+    };
+    let list = transfers(data, decimals)?;
+    if list.is_empty() {
+        return Ok("nothing to settle".to_string());
+    }
+    Ok(list.iter().map(|t| format!("{} → {} {}", t.from, t.to, money(t.amount))).collect::<Vec<_>>().join(", "))
+}
+
+fn pairs_text(list: &[(String, Cents)], decimals: u8) -> String {
+    list.iter().map(|(n, c)| format!("{n}={}", vocab::money::minor_text(*c, decimals))).collect::<Vec<_>>().join(";")
 }
 
 /// Transactions as CSV with a header row; the original's columns first, then splitd's: lists are
@@ -592,14 +624,14 @@ pub fn transactions_csv(txns: &[Txn]) -> String {
             x.id.map(|i| i.to_string()).unwrap_or_default(),
             x.created_at.map(|ms| utc_datetime(ms, true)).unwrap_or_default(),
             x.payer.clone(),
-            vocab::money::minor_text(x.amount, x.kept_in.as_deref().map_or(2, vocab::currency::minor_units)),
+            vocab::money::minor_text(x.amount, x.decimals),
             x.description.clone(),
             x.split_between.join(";"),
             x.include_payer.to_string(),
             x.date.clone().unwrap_or_default(),
             x.mode.clone().unwrap_or_default(),
-            pairs_text(&x.paid_by),
-            pairs_text(&x.shares),
+            pairs_text(&x.paid_by, x.decimals),
+            pairs_text(&x.shares, x.decimals),
         ]));
     }
     out
@@ -615,7 +647,7 @@ pub fn payments_csv(payments: &[Payment]) -> String {
             p.date.clone().unwrap_or_default(),
             p.from.clone(),
             p.to.clone(),
-            vocab::money::minor_text(p.amount, p.currency.as_deref().map_or(2, vocab::currency::minor_units)),
+            vocab::money::minor_text(p.amount, p.decimals),
             p.by.clone(),
         ]));
     }
@@ -686,6 +718,7 @@ mod tests {
                 version: None,
                 foreign: None,
                 kept_in: None,
+                decimals: 2,
             }
         );
         let table = transactions_table(&txns).render();
@@ -749,7 +782,7 @@ mod tests {
     fn reply_amounts_are_exact_cents_from_the_text() {
         let v: Value =
             serde_json::from_str(r#"[90.0, 33.33, -66.67, "12.50", 1e2, 0.30000000000000004, true]"#).unwrap();
-        let parsed: Vec<_> = v.as_array().unwrap().iter().map(value_cents).collect();
+        let parsed: Vec<_> = v.as_array().unwrap().iter().map(|v| value_minor(v, 2)).collect();
         assert_eq!(
             parsed,
             vec![
@@ -762,7 +795,7 @@ mod tests {
                 Err("not an amount".into())
             ]
         );
-        assert_eq!(value_cents(&Cents(1250).to_json()), Ok(Cents(1250)));
+        assert_eq!(value_minor(&Cents(1250).to_json(), 2), Ok(Cents(1250)));
         assert_eq!(Cents(1250).to_json().to_string(), "12.50");
     }
 
@@ -774,7 +807,7 @@ mod tests {
         assert!(transactions(&obj(r#"{"transactions":[{"amount":1}]}"#)).is_err());
         assert!(transactions(&obj(r#"{"transactions":[{"payer":"a","amount":1,"split_between":[1]}]}"#)).is_err());
         assert!(balances(&obj(r#"{"balances":{"a":null}}"#)).is_err());
-        assert!(transfers(&serde_json::json!([{"from":"a","amount":1}])).is_err());
+        assert!(transfers(&serde_json::json!([{"from":"a","amount":1}]), 2).is_err());
         assert!(names(&obj(r#"{"groups":"trip"}"#), "groups").is_err());
     }
 
@@ -782,7 +815,7 @@ mod tests {
     fn balances_are_sorted_and_right_aligned() {
         let rows = balances(&obj(r#"{"balances":{"carol":-30.0,"alice":60,"bob":-30.00,"dan":0}}"#)).unwrap();
         assert_eq!(
-            balances_table(&rows).render(),
+            balances_table(&rows, 2).render(),
             "MEMBER  BALANCE  STATUS\n\
              ------  -------  -------\n\
              alice     60.00  is owed\n\
@@ -798,9 +831,9 @@ mod tests {
             r#"{"status":"ok","settlements":[{"from":"bob","to":"alice","amount":30.0},{"from":"carol","to":"alice","amount":1030.5}],
                 "method":"minimal","transfers":2,"proven_minimal":true,"lower_bound":2}"#,
         );
-        let ts = transfers(&reply["settlements"]).unwrap();
+        let ts = transfers(&reply["settlements"], 2).unwrap();
         assert_eq!(
-            transfers_table(&ts).render(),
+            transfers_table(&ts, 2).render(),
             "FROM   TO      AMOUNT\n-----  -----  -------\nbob    alice    30.00\ncarol  alice  1030.50\n"
         );
         assert_eq!(settle_summary(&reply).unwrap(), "method minimal, 2 transfers (proven minimal)");
@@ -815,7 +848,7 @@ mod tests {
         let rows = balance_details(&reply).unwrap();
         assert_eq!(rows[0].net, Cents(-770));
         assert_eq!(
-            balance_details_table(&rows).render(),
+            balance_details_table(&rows, 2).render(),
             "MEMBER     PAID  SHARE   SENT  RECEIVED      NET\n\
              ------  -------  -----  -----  --------  -------\n\
              bob       70.00  90.00  12.30      0.00    -7.70\n\
@@ -844,6 +877,99 @@ mod tests {
             obj(r#"{"type":"notification","group":"\u001b]0;pwned\u0007","message":"bob\nfake \u202egnp.exe",
                 "event":"x"}"#);
         assert_eq!(notification_line(&hostile), "🔔 [\\u{1b}]0;pwned\\u{7}] bob\\u{a}fake \\u{202e}gnp.exe");
+    }
+
+    /// A yen group's reply says `"decimals": 0`, a dinar group's `3`: every amount is read and
+    /// written in them; without it, hundredths as before.
+    #[test]
+    fn a_replys_decimals_read_and_write_its_group_amounts() {
+        let yen = obj(r#"{"decimals":0,"transactions":[{"id":1,"payer":"alice","amount":1000,"description":"sushi",
+            "split_between":[],"created_at":0,"paid_by":{"alice":1000},"shares":{"alice":334,"bob":333,"carol":333},
+            "split":{"mode":"exact"}}],"payments":[{"id":1,"from":"bob","to":"alice","amount":333,"by":"bob","created_at":0}],
+            "balances":{"alice":666,"bob":-333,"carol":-333},"settlements":[{"from":"bob","to":"alice","amount":333}]}"#);
+        let txns = transactions(&yen).unwrap();
+        assert_eq!((txns[0].amount, txns[0].decimals), (Cents(1000), 0));
+        assert_eq!(txns[0].sharers(), "alice 334, bob 333, carol 333");
+        assert!(
+            transactions_table(&txns).render().contains("alice    1000  sushi"),
+            "{}",
+            transactions_table(&txns).render()
+        );
+        assert!(transactions_csv(&txns)
+            .ends_with(",alice,1000,sushi,,false,,exact,alice=1000,alice=334;bob=333;carol=333\n"));
+        let list = payments(&yen).unwrap();
+        assert!(
+            payments_table(&list).render().ends_with("bob   alice     333  bob\n"),
+            "{}",
+            payments_table(&list).render()
+        );
+        assert_eq!(payments_csv(&list).lines().nth(1), Some("1,1970-01-01T00:00:00Z,,bob,alice,333,bob"));
+        let rows = balances(&yen).unwrap();
+        assert_eq!(rows[1], ("bob".to_string(), Cents(-333)));
+        assert!(
+            balances_table(&rows, 0).render().contains("bob        -333  owes"),
+            "{}",
+            balances_table(&rows, 0).render()
+        );
+        let ts = transfers(&yen["settlements"], decimals(&yen).unwrap()).unwrap();
+        assert_eq!(transfers_table(&ts, 0).render(), "FROM  TO     AMOUNT\n----  -----  ------\nbob   alice     333\n");
+
+        let dinar = obj(r#"{"decimals":3,"balances":{"alice":0.836,"bob":-0.418,"carol":"-0.418"},
+            "transaction":{"id":2,"payer":"alice","amount":1.255,"shares":{"alice":0.419,"bob":0.418,"carol":0.418},
+            "split":{"mode":"exact"}},"payment":{"id":3,"from":"bob","to":"alice","amount":0.418},
+            "members":[{"member":"alice","paid":1.255,"share":0.419,"payments_sent":0,"payments_received":0.418,"net":0.418}]}"#);
+        let rows = balances(&dinar).unwrap();
+        assert_eq!(balances_table(&rows, 3).render().lines().nth(2), Some("alice     0.836  is owed"));
+        let txn = transaction(&dinar).unwrap().unwrap();
+        assert_eq!(
+            (txn.amount, txn.amount_text(), txn.sharers()),
+            (Cents(1255), "1.255".into(), "alice 0.419, bob 0.418, carol 0.418".into())
+        );
+        assert_eq!(payment(&dinar).unwrap().unwrap().amount_text(), "0.418");
+        let details = balance_details(&dinar).unwrap();
+        assert_eq!(
+            balance_details_table(&details, 3).render().lines().nth(2),
+            Some("alice   1.255  0.419  0.000     0.418  0.418")
+        );
+
+        // No `decimals`: hundredths, so a dinar group's thousandths do not read, and 1000 is 1000.00.
+        let old = obj(r#"{"transactions":[{"payer":"alice","amount":1000}],"balances":{"bob":-0.418}}"#);
+        assert_eq!(transactions(&old).unwrap()[0].amount_text(), "1000.00");
+        assert_eq!(balances(&old), Err("balance of bob: must have at most 2 decimals".into()));
+        assert_eq!(
+            balances(&obj(r#"{"decimals":0,"balances":{"bob":10.5}}"#)),
+            Err("balance of bob: must be a whole number (the currency has no decimals)".into())
+        );
+        for bad in [r#"{"decimals":4}"#, r#"{"decimals":-1}"#, r#"{"decimals":"0"}"#, r#"{"decimals":null}"#] {
+            assert!(decimals(&obj(bad)).is_err(), "{bad}");
+            assert!(balances(&obj(&bad.replace('}', r#","balances":{}}"#))).is_err(), "{bad}");
+        }
+    }
+
+    /// A conflict's transaction comes without `decimals` from a server that only says it on
+    /// success: it is read in the decimals of the one shown.
+    #[test]
+    fn a_conflicts_transaction_reads_in_the_shown_ones_decimals() {
+        let current = obj(r#"{"status":"error","code":"conflict","transaction":{"payer":"alice","amount":1000}}"#);
+        assert_eq!(transaction_or(&current, 0).unwrap().unwrap().amount_text(), "1000");
+        assert_eq!(transaction_or(&current, 2).unwrap().unwrap().amount_text(), "1000.00");
+        let said = obj(r#"{"decimals":3,"transaction":{"payer":"alice","amount":1.255}}"#);
+        assert_eq!(transaction_or(&said, 0).unwrap().unwrap().amount_text(), "1.255");
+    }
+
+    #[test]
+    fn a_pushed_plan_reads_in_the_messages_decimals() {
+        let yen = obj(r#"{"type":"settlement","group":"g","decimals":0,"message":"alice asked to settle",
+            "data":[{"from":"bob","to":"alice","amount":333}]}"#);
+        assert_eq!(notification_line(&yen), "💸 [g] alice asked to settle: bob → alice 333");
+        assert_eq!(notification_line_in(&yen, Some("JPY")), "💸 [g] alice asked to settle: bob → alice JPY 333");
+        let dinar = obj(r#"{"type":"settlement","group":"d","decimals":3,"message":"bob asked to settle",
+            "data":[{"from":"carol","to":"alice","amount":0.418}]}"#);
+        assert_eq!(notification_line_in(&dinar, Some("KWD")), "💸 [d] bob asked to settle: carol → alice KWD 0.418");
+        let added = obj(r#"{"type":"notification","group":"g","decimals":0,"message":"alice added JPY 1000 expense"}"#);
+        assert_eq!(notification_line(&added), "🔔 [g] alice added JPY 1000 expense");
+        let bad = obj(r#"{"type":"settlement","decimals":9,"data":[]}"#);
+        assert!(notification_line(&bad).contains("(unreadable: the reply's decimals 9 is not 0 to 3)"));
     }
 
     #[test]

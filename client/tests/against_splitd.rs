@@ -40,13 +40,13 @@ fn signup_login_and_errors_have_their_exit_codes() {
 
     // Usage: exit 2, before any connection.
     for args in [
-        vec!["groups"],                                                     // no --user
-        vec!["--user", "alice", "frobnicate"],                              // no such subcommand
-        vec!["--user", "alice", "add", "trip", "12.345", "--split", "bob"], // fraction of a cent
-        vec!["--user", "alice", "add", "trip", "ten"],                      // not a number
-        vec!["--user", "alice", "export", "trip", "--format", "xml"],       // no such format
-        vec!["--user", "alice", "delete", "trip", "seven"],                 // not an id
-        vec!["--user", "alice", "settle", "trip", "--method", "fastest"],   // no such method
+        vec!["groups"],                                                      // no --user
+        vec!["--user", "alice", "frobnicate"],                               // no such subcommand
+        vec!["--user", "alice", "add", "trip", "12.3456", "--split", "bob"], // finer than any currency
+        vec!["--user", "alice", "add", "trip", "ten"],                       // not a number
+        vec!["--user", "alice", "export", "trip", "--format", "xml"],        // no such format
+        vec!["--user", "alice", "delete", "trip", "seven"],                  // not an id
+        vec!["--user", "alice", "settle", "trip", "--method", "fastest"],    // no such method
     ] {
         let mut full = vec!["--server", server.addr.as_str()];
         full.extend(args.iter().copied());
@@ -795,7 +795,8 @@ impl Wire {
 enum Verdict {
     Takes(i64),
     Refuses,
-    /// splitc took it and sent it, and the server refused what it sent: a drift by itself.
+    /// splitc took it and sent it, and the server refused what it sent: a drift by itself, unless
+    /// it has digits only the group's currency can judge (thousandths in a rupee group).
     SentButServerRefused(String),
 }
 
@@ -858,8 +859,7 @@ fn client_and_server_judge_amounts_and_dates_alike() {
         ("+5", None),
         ("007", None),
         ("10000000000", Some(1_000_000_000_000)),
-        ("0.001", None),
-        ("12.345", None),
+        ("12.3456", None),
         ("-4", None),
         ("0", None),
         ("0.00", None),
@@ -899,6 +899,17 @@ fn client_and_server_judge_amounts_and_dates_alike() {
     for &(text, real_day) in dates {
         let expected = if real_day { Verdict::Takes(100) } else { Verdict::Refuses };
         judge(format!("date {text:?}"), expected, "1", Some(text));
+    }
+    // Thousandths are a dinar group's amounts: splitc, which does not know the group's currency,
+    // sends them, and this rupee group's server refuses them (in the same words as sent as is).
+    for text in ["0.001", "12.345"] {
+        let client = splitc_verdict(&server, text, None);
+        let server = splitd_verdict(&mut wire, text, None);
+        let judged_alike =
+            matches!(&client, Verdict::SentButServerRefused(why) if why.contains("at most 2 decimals in INR"));
+        if !judged_alike || server != Verdict::Refuses {
+            drifts.push(format!("amount {text:?}: splitc {client:?}, splitd {server:?}"));
+        }
     }
     assert!(drifts.is_empty(), "client and server disagree:\n{}", drifts.join("\n"));
 }

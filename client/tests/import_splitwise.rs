@@ -252,3 +252,25 @@ fn files_and_members_that_do_not_fit_are_refused_before_anything_is_added() {
     assert!(run.stderr.contains("not members of trip: dave; nothing imported"), "{run:?}");
     assert_eq!(count(&server, "transactions", "trip"), 0);
 }
+
+/// A yen group holds whole yen: the file's amounts are sent as they are, and the check reads the
+/// group's yen back as the file's numbers.
+#[test]
+fn an_export_in_yen_imports_into_a_yen_group_and_matches() {
+    let server = trip_with_three();
+    as_user(&server, "alice", &["create-group", "tokyo", "--currency", "JPY"]).ok();
+    for user in ["bob", "carol"] {
+        as_user(&server, user, &["join", "tokyo"]).ok();
+    }
+    let dir = TempDir::new("splitwise-yen");
+    let text = "Date,Description,Category,Cost,Currency,Alice A.,bob,Carol\r\n\r\n\
+                2025-04-01,Sushi,Dining out,3000,JPY,2000,-1000,-1000\r\n\
+                2025-04-02,bob paid alice,Payment,1000,JPY,-1000,1000,0\r\n\
+                \r\n2025-04-30,Total balance, , ,JPY,1000,0,-1000\r\n";
+    let file = write(&dir, "tokyo.csv", text);
+    let run = import(&server, "tokyo", &file, &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("All balances match"), "{}", run.stdout);
+    let shown = as_user(&server, "alice", &["balances", "tokyo"]).ok().stdout;
+    assert!(shown.contains("alice            1000  is owed"), "whole yen: {shown}");
+}

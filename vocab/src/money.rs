@@ -122,6 +122,24 @@ impl Cents {
         i64::try_from(cents).map(Cents).map_err(|_| AmountError::OutOfRange)
     }
 
+    /// `parse_decimal` for `decimals` digits below the unit (`vocab::currency::minor_units`): the
+    /// result counts those minor units (`-1.250` dinar is -1250, `1234` yen is 1234), for reading
+    /// back a group's amounts kept in its currency's own unit. Bounded only by i64; for 2 decimals
+    /// this is `parse_decimal` exactly, errors included.
+    pub fn parse_decimal_in(text: &str, decimals: u8) -> Result<Cents, AmountError> {
+        if decimals == 2 {
+            return Cents::parse_decimal(text);
+        }
+        let decimal = scan(text).ok_or(AmountError::NotANumber)?;
+        // DECIMAL_DIGITS_MAX digits of minor units, whatever the unit: i64's bound, far inside i128.
+        let minor = match decimal.minor(DECIMAL_DIGITS_MAX, i64::from(decimals)) {
+            Err(AmountError::TooManyDecimals) => return Err(AmountError::TooManyDecimalsFor(decimals)),
+            Err(AmountError::TooLarge) => return Err(AmountError::OutOfRange),
+            other => other?,
+        };
+        i64::try_from(minor).map(Cents).map_err(|_| AmountError::OutOfRange)
+    }
+
     /// The amount as the JSON number the protocol promises: its `Display` text, exactly two
     /// decimals (`12.50`, kept as text by serde_json's `arbitrary_precision`).
     #[cfg(feature = "json")]
@@ -482,6 +500,26 @@ mod tests {
         assert_eq!(read("1e30"), Err(AmountError::OutOfRange));
         assert_eq!(read("0.30000000000000004"), Err(AmountError::TooManyDecimals));
         assert_eq!(read("1,5"), Err(AmountError::NotANumber));
+    }
+
+    #[test]
+    fn decimals_read_back_in_a_currencys_own_unit() {
+        let read = Cents::parse_decimal_in;
+        assert_eq!(read("-333", 0), Ok(Cents(-333)));
+        assert_eq!(read("1.2e3", 0), Ok(Cents(1200)));
+        assert_eq!(read("0", 0), Ok(Cents::ZERO));
+        assert_eq!(read("-0.0", 3), Ok(Cents::ZERO));
+        assert_eq!(read("-0.418", 3), Ok(Cents(-418)));
+        assert_eq!(read("2.5", 3), Ok(Cents(2500)));
+        assert_eq!(read("10.5", 0), Err(AmountError::TooManyDecimalsFor(0)));
+        assert_eq!(read("1.2345", 3), Err(AmountError::TooManyDecimalsFor(3)));
+        assert_eq!(read("20000000000", 0), Ok(Cents(20_000_000_000)), "beyond one amount's bound: a sum");
+        assert_eq!(read("9223372036854775807", 0), Ok(Cents(i64::MAX)));
+        assert_eq!(read("-9223372036854775.808", 3), Ok(Cents(i64::MIN)));
+        assert_eq!(read("9223372036854775808", 0), Err(AmountError::OutOfRange));
+        assert_eq!(read("1e30", 3), Err(AmountError::OutOfRange));
+        assert_eq!(read("007", 0), Err(AmountError::NotANumber));
+        assert_eq!(read("12.10", 2), Cents::parse_decimal("12.10"));
     }
 
     #[test]
