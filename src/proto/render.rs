@@ -32,12 +32,14 @@ fn conflict(machine: &Machine, current: machine::Current, id: Option<&Value>, ou
                 let group = machine.groups().get(group);
                 if let Some((g, txn)) = group.and_then(|g| Some((g, g.ledger.transaction(txn)?))) {
                     view::transaction(users, g.decimals, &txn, reply.key("transaction"));
+                    decimals_field(g, reply);
                 }
             }
             machine::Current::Payment { group, payment } => {
                 let group = machine.groups().get(group);
                 if let Some((g, payment)) = group.and_then(|g| Some((g, g.ledger.payment(payment)?))) {
                     view::payment(users, g.decimals, payment, reply.key("payment"));
+                    decimals_field(g, reply);
                 }
             }
         }

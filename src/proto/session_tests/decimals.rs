@@ -138,6 +138,10 @@ fn an_expense_in_euros_converts_into_whole_yen() {
     assert_eq!(edit["transaction"]["amount"].to_string(), "301", "{edit}");
     let edit = w.ask(&mut alice, "edit_transaction", json!({"group": "g", "id": 2, "amount": 301.5}));
     assert_eq!(edit["message"], "Field 'amount' must be a whole number of JPY (it has no decimals)");
+    // A conflict shows the transaction as it is now, and how to read its amounts.
+    let stale = w.ask(&mut alice, "edit_transaction", json!({"group": "g", "id": 2, "amount": 302, "version": 1}));
+    assert_eq!(stale["code"], "conflict", "{stale}");
+    assert_eq!((stale["transaction"]["amount"].to_string(), &stale["decimals"]), ("301".to_string(), &json!(0)));
 }
 
 #[test]
