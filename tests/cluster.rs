@@ -277,6 +277,12 @@ fn a_follower_answers_writes_with_not_leader_and_the_leaders_address() {
     assert_eq!(reply["code"], "not_leader", "{reply}");
     let leader_addr = cluster.servers[leader].as_ref().map(|s| s.addr.to_string());
     assert_eq!(reply["leader"].as_str().map(str::to_string), leader_addr, "{reply}");
+    // A login for an account this follower has not (yet) applied goes to the leader, which alone
+    // knows whether it exists: never "Invalid credentials" for a signup just acknowledged.
+    let follower_addr = cluster.servers[follower].as_ref().map(|s| s.addr).expect("the follower runs");
+    let mut stranger = Client::connect(follower_addr);
+    let login = stranger.request("login", json!({"username": "bob", "password": "bob-pw-123"}));
+    assert_eq!((&login["code"], login["leader"].as_str().map(str::to_string)), (&json!("not_leader"), leader_addr));
     let status = client.request("cluster_status", json!({}));
     assert_eq!(status["node"], json!(follower + 1), "{status}");
     assert_eq!(status["leader"], json!(leader + 1), "{status}");

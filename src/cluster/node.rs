@@ -270,14 +270,16 @@ impl Node {
     /// Whether `command` may run here: the leader runs everything; a follower runs logins and
     /// resumes (read-only: `Session::read_only`), a logout that revokes nothing (a login made here,
     /// without a token) and, when asked (`"stale": true`), reads. Otherwise why not (`None`: it may
-    /// run); `session` is the asking connection's.
-    pub fn admit(&self, command: &Command, stale: bool, session: &Session) -> Option<NotHere> {
+    /// run); `session` is the asking connection's. `known`: whether this member's state has the
+    /// account a login names (or the token a resume gives): a follower may not have applied a
+    /// signup the leader acknowledged, so it sends that login to the leader rather than refuse it.
+    pub fn admit(&self, command: &Command, stale: bool, (session, known): (&Session, bool)) -> Option<NotHere> {
         let refusal = match self.replica.serving() {
             Ok(()) => return None,
             Err(refusal) => refusal,
         };
         let local_logout = matches!(command, Command::Logout { all: false }) && session.token.is_none();
-        let login = matches!(command, Command::Login(_) | Command::ResumeSession { .. });
+        let login = matches!(command, Command::Login(_) | Command::ResumeSession { .. }) && known;
         if login || local_logout || (stale && !is_write(command)) {
             return None;
         }

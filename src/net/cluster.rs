@@ -71,7 +71,12 @@ impl Server {
     pub(super) fn cluster_refuses(&mut self, key: usize, command: &Command, stale: bool, id: Option<&Value>) -> bool {
         let Some(node) = &self.cluster else { return false };
         let Some(conn) = self.conns.get(key) else { return true };
-        let Some(not_here) = node.admit(command, stale, &conn.session) else { return false };
+        let known = match command {
+            Command::Login(credentials) => self.machine.users().find(&credentials.username).is_some(),
+            Command::ResumeSession { secret } => self.machine.tokens().get(&secret.hash()).is_some(),
+            _ => true,
+        };
+        let Some(not_here) = node.admit(command, stale, (&conn.session, known)) else { return false };
         self.refuse(key, id.cloned(), &proto::Error::not_leader(not_here.message, not_here.leader));
         true
     }
