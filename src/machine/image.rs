@@ -271,6 +271,17 @@ fn first_id() -> PaymentId {
     1
 }
 
+/// A group image's currency is a code and its decimals those of some currency.
+fn check_money_settings(image: &GroupImage) -> Result<(), ApplyError> {
+    if !vocab::is_currency_code(&image.currency) {
+        return Err(ApplyError(format!("snapshot: group {} has a bad currency", image.name)));
+    }
+    if image.decimals > vocab::currency::DECIMALS_MAX {
+        return Err(ApplyError(format!("snapshot: group {} has {} decimals", image.name, image.decimals)));
+    }
+    Ok(())
+}
+
 fn default_currency() -> String {
     super::DEFAULT_CURRENCY.to_string()
 }
@@ -391,17 +402,13 @@ impl Machine {
         image: GroupImage,
         state: &StateImage<GroupImage>,
     ) -> Result<(), ApplyError> {
+        check_money_settings(&image)?;
         let known = |u: &UserId| (*u as usize) < state.users.len();
         let slots = if image.slots.is_empty() { image.members.clone() } else { image.slots };
         if !known(&image.creator) || !slots.iter().all(known) {
             return Err(ApplyError(format!("snapshot: group {} names an unknown user", image.name)));
         }
-        if !vocab::is_currency_code(&image.currency) {
-            return Err(ApplyError(format!("snapshot: group {} has a bad currency", image.name)));
-        }
-        if image.decimals > vocab::currency::DECIMALS_MAX {
-            return Err(ApplyError(format!("snapshot: group {} has {} decimals", image.name, image.decimals)));
-        }
+
         let inserted = self.groups.insert(
             id,
             image.name.clone(),

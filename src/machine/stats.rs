@@ -130,6 +130,21 @@ fn totals_in(
             }
         }
     }
+    add_payments(group, currency, &within, &mut totals, &mut rows);
+    totals.rows = rows.finish(group);
+    totals.from = from;
+    totals.to = to;
+    totals
+}
+
+/// Adds the group's payments in `currency` whose day is `within` the span to `totals` and `rows`.
+fn add_payments(
+    group: &Group,
+    currency: Option<&str>,
+    within: &dyn Fn(&str) -> bool,
+    totals: &mut Totals,
+    rows: &mut Rows,
+) {
     for payment in group.ledger.payments() {
         let day = day_of(payment.date.as_deref(), payment.created_at);
         if !within(&day) || payment.currency.as_deref() != currency {
@@ -138,7 +153,7 @@ fn totals_in(
         let amount = i128::from(payment.amount.0);
         totals.payments += amount;
         totals.payment_count += 1;
-        match by {
+        match totals.by {
             StatsBy::Category => {}
             StatsBy::Month => rows.month(&day).sent += amount,
             StatsBy::Member => {
@@ -147,10 +162,6 @@ fn totals_in(
             }
         }
     }
-    totals.rows = rows.finish(group);
-    totals.from = from;
-    totals.to = to;
-    totals
 }
 
 /// Rows as they are summed, kept in the order they are shown.

@@ -224,6 +224,37 @@ fn an_edit_changes_the_occurrences_to_come_and_a_stop_ends_them() {
 /// Seeded random rules, edits, stops, expenses, payments, joins and leaves, with the clock jumping
 /// ahead and the timer running between requests; after each step a shadow machine fed only the
 /// records has the same image, and at the end replay, the binary and the JSON image all agree.
+/// A random `add_recurring` frame for the random driver: any schedule, sometimes a count or an
+/// end, a shares split, a category (or one the group lacks), another currency (with or without the
+/// rate it needs).
+fn random_rule(next: &mut impl FnMut(u64) -> u64, names: &[&str; 3]) -> String {
+    let name = |n: u64| names[n as usize];
+    let everies = ["day", "week", "month", "year"];
+    let mut data = json!({"group": "g", "every": everies[next(4) as usize], "interval": next(3) + 1,
+            "start": format!("2026-0{}-{:02}", next(3) + 1, next(28) + 1), "amount": next(90) + 1,
+            "split_between": [name(next(3)), name(next(3))]});
+    match next(3) {
+        0 => data["count"] = json!(next(5) + 1),
+        1 => data["until"] = json!(format!("2026-0{}-15", next(9) + 1)),
+        _ => {}
+    }
+    if next(3) == 0 {
+        data["split"] = json!({"mode": "shares", "shares": {name(next(3)): 1, name(next(3)): 2}});
+        data.as_object_mut().unwrap().remove("split_between");
+    }
+    if next(3) == 0 {
+        data["category"] = json!(["Food", "fun", "nope"][next(3) as usize]);
+    }
+    // Yen at a rate, dollars without one (refused: the group converts at entry), rupees.
+    match next(5) {
+        0 => (data["currency"], data["rate"]) = (json!("JPY"), json!(["0.61", "0.5"][next(2) as usize])),
+        1 => data["currency"] = json!("USD"),
+        2 => data["currency"] = json!("INR"),
+        _ => {}
+    }
+    frame("add_recurring", data)
+}
+
 #[test]
 fn random_rules_and_timer_turns_replay_to_the_same_state() {
     let mut w = World::new();
@@ -243,36 +274,11 @@ fn random_rules_and_timer_turns_replay_to_the_same_state() {
     for step in 0..1_500 {
         let who = next(3) as usize;
         let name = |n: u64| names[n as usize];
-        let everies = ["day", "week", "month", "year"];
         let data = match next(12) {
             0 => frame("create_group", json!({"group": "g"})),
             1 => frame("join_group", json!({"group": "g"})),
             2 => frame("leave_group", json!({"group": "g"})),
-            3 | 4 => {
-                let mut data = json!({"group": "g", "every": everies[next(4) as usize], "interval": next(3) + 1,
-                    "start": format!("2026-0{}-{:02}", next(3) + 1, next(28) + 1), "amount": next(90) + 1,
-                    "split_between": [name(next(3)), name(next(3))]});
-                match next(3) {
-                    0 => data["count"] = json!(next(5) + 1),
-                    1 => data["until"] = json!(format!("2026-0{}-15", next(9) + 1)),
-                    _ => {}
-                }
-                if next(3) == 0 {
-                    data["split"] = json!({"mode": "shares", "shares": {name(next(3)): 1, name(next(3)): 2}});
-                    data.as_object_mut().unwrap().remove("split_between");
-                }
-                if next(3) == 0 {
-                    data["category"] = json!(["Food", "fun", "nope"][next(3) as usize]);
-                }
-                // Yen at a rate, dollars without one (refused: the group converts at entry), rupees.
-                match next(5) {
-                    0 => (data["currency"], data["rate"]) = (json!("JPY"), json!(["0.61", "0.5"][next(2) as usize])),
-                    1 => data["currency"] = json!("USD"),
-                    2 => data["currency"] = json!("INR"),
-                    _ => {}
-                }
-                frame("add_recurring", data)
-            }
+            3 | 4 => random_rule(&mut next, &names),
             5 if next(2) == 0 => {
                 let mut data = json!({"group": "g", "id": next(8)});
                 match next(3) {
