@@ -458,7 +458,11 @@ fn reading(ctx: &mut Ctx, command: &Command) -> Done {
             let reply = ctx.ask(Action::BalanceDetails, json!({ "group": c.group }))?;
             let rows = view::balance_details(&reply).map_err(shape)?;
             let decimals = view::decimals(&reply).map_err(shape)?;
+            let others = crate::bycurrency::details_text(&reply).map_err(shape)?;
             ctx.money_table(&reply, c.json, &c.group, view::balance_details_table(&rows, decimals));
+            if !c.json {
+                emit(&others);
+            }
         }
         Command::Balances(c) => {
             let reply = ctx.ask(Action::ViewBalances, json!({ "group": c.group }))?;
@@ -474,13 +478,19 @@ fn reading(ctx: &mut Ctx, command: &Command) -> Done {
             let reply = ctx.ask(Action::PairwiseDebts, json!({ "group": c.group }))?;
             let decimals = view::decimals(&reply).map_err(shape)?;
             let debts = view::transfers(reply.get("debts").unwrap_or(&Value::Null), decimals).map_err(shape)?;
+            let others = crate::bycurrency::debts_text(&reply).map_err(shape)?;
             if c.json {
                 print_json(&reply);
-            } else if debts.is_empty() {
+                return Ok(0);
+            }
+            if debts.is_empty() && others.is_empty() {
                 emit("Nobody owes anybody.\n");
+            } else if debts.is_empty() {
+                emit("Nobody owes anybody in the group's currency.\n");
             } else {
                 ctx.money_table(&reply, false, &c.group, view::transfers_table(&debts, decimals));
             }
+            emit(&others);
         }
         Command::History(c) => history(ctx, c)?,
         Command::Export(c) => export(ctx, c)?,

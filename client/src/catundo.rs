@@ -212,14 +212,23 @@ fn amount_text(value: &Value, decimals: u8) -> String {
 
 /// The `stats` reply as a chart: a title, one line per row (label, bar, exact amount, and for
 /// members or months what else they sent and received), then the totals; amounts in the reply's
-/// decimals (`view::decimals`).
+/// decimals (`view::decimals`). Then each other currency's (`by_currency`), under `In JPY:`.
 pub fn chart(reply: &Object) -> Result<String, String> {
     let decimals = crate::view::decimals(reply)?;
     let by = reply.get("by").and_then(Value::as_str).unwrap_or("category");
+    let mut text = title(reply, by);
+    text.push_str(&chart_body(reply, by, decimals));
+    text.push_str(&crate::bycurrency::stats_text(reply, |sums, decimals| chart_body(sums, by, decimals))?);
+    Ok(text)
+}
+
+/// The rows and totals of a chart (the reply's, or another currency's sums), amounts of `decimals`
+/// decimals.
+fn chart_body(reply: &Object, by: &str, decimals: u8) -> String {
     let field = |v: &Value, k: &str| v.get(k).cloned().unwrap_or(Value::Null);
     let rows: Vec<Value> = reply.get("rows").and_then(Value::as_array).cloned().unwrap_or_default();
     let label = |row: &Value| sanitize(row.get(by).and_then(Value::as_str).unwrap_or("?")).into_owned();
-    let mut text = title(reply, by);
+    let mut text = String::new();
     let label_width = rows.iter().map(|r| display_width(&label(r))).chain([5]).max().unwrap_or(5);
     let amounts: Vec<String> = rows.iter().map(|r| amount_text(&field(r, "spent"), decimals)).collect();
     let total = amount_text(&field(&Value::Object(reply.clone()), "spending"), decimals);
@@ -238,7 +247,7 @@ pub fn chart(reply: &Object) -> Result<String, String> {
     text.push_str(&format!("{:<label_width$}  {blank}  {total:>amount_width$}\n", "total"));
     let payments = amount_text(&field(&Value::Object(reply.clone()), "payments"), decimals);
     text.push_str(&format!("payments: {payments}\n"));
-    Ok(text)
+    text
 }
 
 /// "Spending by category in trip (EUR), 2026-01-01 to 2026-01-31"
@@ -336,5 +345,27 @@ mod tests {
         assert!(dinar.ends_with("payments: 0.000\n"), "{dinar}");
         assert_eq!(wide_minor(&serde_json::from_str("10.5").unwrap(), 0), None, "no fractions of a yen");
         assert!(chart_of(r#"{"decimals":7,"rows":[]}"#).is_err());
+    }
+
+    #[test]
+    fn each_other_currency_charted_in_its_decimals() {
+        let chart_of = |text: &str| chart(serde_json::from_str::<Value>(text).unwrap().as_object().unwrap());
+        let trip = chart_of(
+            r#"{"group":"trip","currency":"EUR","by":"member","spending":10.00,"payments":0.00,"rows":[
+            {"member":"alice","spent":10.00,"paid":10.00,"payments_sent":0.00,"payments_received":0.00}],
+            "by_currency":{"JPY":{"spending":1235,"payments":17,"transactions":1,"payment_count":1,"rows":[
+            {"member":"alice","spent":618,"paid":1235,"payments_sent":0,"payments_received":17},
+            {"member":"bob","spent":617,"paid":0,"payments_sent":17,"payments_received":0}]}}}"#,
+        )
+        .unwrap();
+        let lines: Vec<&str> = trip.lines().collect();
+        assert_eq!(lines[3], "payments: 0.00", "{trip}");
+        assert_eq!(lines[4], "In JPY:", "{trip}");
+        assert!(lines[5].starts_with("alice  ██████████████████████████████   618  paid 1235"), "{trip}");
+        assert!(lines[6].starts_with("bob    ██████████████████████████████   617  paid 0, sent 17"), "{trip}");
+        assert!(lines[7].starts_with("total") && lines[7].ends_with("  1235"), "{trip}");
+        assert_eq!(lines[8], "payments: 17");
+        assert_eq!(lines.len(), 9, "{trip}");
+        assert!(chart_of(r#"{"rows":[],"by_currency":{"JPY":[]}}"#).is_err(), "a part that is not an object");
     }
 }

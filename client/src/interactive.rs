@@ -24,7 +24,7 @@ use crate::follow::{repeatable, Client};
 use crate::spec::{self, parse_split, parse_user_amount};
 use crate::term::{out, sanitize, say, warn, Console, Input};
 use crate::watch::{self, Screen, Watch};
-use crate::{rules, view};
+use crate::{bycurrency, rules, view};
 use serde_json::{json, Value};
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -413,27 +413,8 @@ fn group_menu(s: &mut Session, user: &str, group: &str) -> Step<()> {
                 None => {}
             },
             "3" => delete_transaction(s, group)?,
-            "4" => {
-                let reply = s.act(Action::ViewBalances, Some(json!({ "group": group })))?;
-                let read = |r: &Object| Ok((view::balances(r)?, view::decimals(r)?));
-                if let Some((rows, decimals)) = reply.and_then(|r| s.read(read(&r))) {
-                    out(&view::balances_table(&rows, decimals).render());
-                }
-            }
-            "5" => {
-                let Some(reply) = s.act(Action::Settle, Some(json!({ "group": group })))? else { continue };
-                let list = reply.get("settlements").unwrap_or(&Value::Null);
-                let read = view::decimals(&reply).and_then(|d| Ok((view::transfers(list, d)?, d)));
-                let Some((transfers, decimals)) = s.read(read) else { continue };
-                if transfers.is_empty() {
-                    say("Nothing to settle: everyone is even.");
-                } else {
-                    out(&view::transfers_table(&transfers, decimals).render());
-                }
-                if let Some(summary) = view::settle_summary(&reply) {
-                    say(&summary);
-                }
-            }
+            "4" => show_balances(s, group)?,
+            "5" => show_plan(s, group)?,
             "6" => record_payment(s, user, group)?,
             "7" => {
                 let reply = s.act(Action::History, Some(json!({ "group": group, "limit": 20 })))?;
@@ -458,6 +439,36 @@ fn group_menu(s: &mut Session, user: &str, group: &str) -> Step<()> {
             _ => say("Invalid choice"),
         }
     }
+}
+
+/// The balances screen: the group currency's table, then one per other currency (`In JPY:`).
+fn show_balances(s: &mut Session, group: &str) -> Step<()> {
+    let reply = s.act(Action::ViewBalances, Some(json!({ "group": group })))?;
+    let read = |r: &Object| Ok((view::balances(r)?, view::decimals(r)?, bycurrency::balances_text(r)?));
+    if let Some((rows, decimals, others)) = reply.and_then(|r| s.read(read(&r))) {
+        out(&(view::balances_table(&rows, decimals).render() + &others));
+    }
+    Ok(())
+}
+
+/// The settle screen: the group currency's plan and its summary, then each other currency's.
+fn show_plan(s: &mut Session, group: &str) -> Step<()> {
+    let Some(reply) = s.act(Action::Settle, Some(json!({ "group": group })))? else { return Ok(()) };
+    let list = reply.get("settlements").unwrap_or(&Value::Null);
+    let read = view::decimals(&reply).and_then(|d| Ok((view::transfers(list, d)?, d, bycurrency::plans_text(&reply)?)));
+    let Some((transfers, decimals, others)) = s.read(read) else { return Ok(()) };
+    if transfers.is_empty() && others.is_empty() {
+        say("Nothing to settle: everyone is even.");
+    } else if transfers.is_empty() {
+        say("Nothing to settle in the group's currency.");
+    } else {
+        out(&view::transfers_table(&transfers, decimals).render());
+    }
+    if let Some(summary) = view::settle_summary(&reply) {
+        say(&summary);
+    }
+    out(&others);
+    Ok(())
 }
 
 /// The group's recurring expenses as a table; adding, editing and stopping them is `splitc

@@ -477,8 +477,13 @@ pub struct BalanceDetail {
 
 /// The rows of a `balance_details` reply, in the server's (member) order, with its [`decimals`].
 pub fn balance_details(reply: &Object) -> Result<Vec<BalanceDetail>, String> {
-    let decimals = decimals(reply)?;
-    let rows = reply.get("members").and_then(Value::as_array).ok_or("the reply has no members list")?;
+    detail_rows(reply.get("members").unwrap_or(&Value::Null), decimals(reply)?)
+}
+
+/// The rows of a `members` list of balance details (the reply's, or another currency's under
+/// `by_currency`), with amounts of `decimals` decimals.
+pub fn detail_rows(list: &Value, decimals: u8) -> Result<Vec<BalanceDetail>, String> {
+    let rows = list.as_array().ok_or("the reply has no members list")?;
     rows.iter()
         .map(|row| {
             let member = row.get("member").and_then(Value::as_str).ok_or("a balance detail without a member")?;
@@ -585,9 +590,16 @@ fn notification_text(message: &Object, currency: Option<&str>) -> String {
     format!("🔔 {group}{}", text.unwrap_or_else(|| event.to_string()))
 }
 
-/// A pushed plan's transfers (`data`, in the message's [`decimals`]): `bob → alice ₹30.00, ...`.
+/// A pushed plan's transfers (`data`, in the message's [`decimals`]): `bob → alice ₹30.00, ...`;
+/// then each other currency's (`by_currency`).
 fn plan_text(message: &Object, data: &Value, currency: Option<&str>) -> Result<String, String> {
-    let decimals = decimals(message)?;
+    let text = plan_line(data, decimals(message)?, currency)?;
+    Ok(text + &crate::bycurrency::pushed_text(message)?)
+}
+
+/// Transfers (amounts of `decimals` decimals) in `currency` if known: `bob → alice ₹30.00, ...`,
+/// or `nothing to settle`.
+pub fn plan_line(data: &Value, decimals: u8, currency: Option<&str>) -> Result<String, String> {
     let money = |amount: Cents| match currency {
         Some(code) => vocab::currency::money_text_in(code, amount, decimals),
         None => vocab::money::minor_text(amount, decimals),
@@ -968,6 +980,13 @@ mod tests {
         assert_eq!(notification_line_in(&dinar, Some("KWD")), "💸 [d] bob asked to settle: carol → alice KWD 0.418");
         let added = obj(r#"{"type":"notification","group":"g","decimals":0,"message":"alice added JPY 1000 expense"}"#);
         assert_eq!(notification_line(&added), "🔔 [g] alice added JPY 1000 expense");
+        let trip = obj(r#"{"type":"settlement","group":"t","decimals":2,"message":"bob settled up",
+            "data":[{"from":"alice","to":"bob","amount":2.00}],
+            "by_currency":{"JPY":[{"from":"bob","to":"alice","amount":500}]}}"#);
+        assert_eq!(
+            notification_line_in(&trip, Some("EUR")),
+            "💸 [t] bob settled up: alice → bob EUR 2.00; In JPY: bob → alice JPY 500"
+        );
         let bad = obj(r#"{"type":"settlement","decimals":9,"data":[]}"#);
         assert!(notification_line(&bad).contains("(unreadable: the reply's decimals 9 is not 0 to 3)"));
     }

@@ -1,6 +1,7 @@
 //! `splitc` against the real `splitd` for groups that convert at settlement: `create-group
 //! --convert`, `set-group-convert`, `add`/`edit --currency` without a rate, `pay --currency`, and
-//! `balances` / `settle` (`--record`) showing one table per other currency in its own decimals.
+//! `balances` (`--details`) / `settle` (`--record`) / `debts` / `stats` and the interactive screens
+//! showing one section per other currency in its own decimals.
 
 mod common;
 
@@ -121,4 +122,72 @@ bob             3.000  is owed
     assert!(!after.contains("In JPY"), "{after}");
     let payments = as_user(&server, "alice", &["payments", "trip"]).ok().stdout;
     assert!(payments.contains(" JPY 617 ") && payments.contains(" KWD 3.000 "), "{payments}");
+}
+
+/// The trip of the test above: yen alice paid for both, dinars and euros bob paid for alice.
+fn three_currencies() -> Server {
+    let server = settling_trip();
+    as_user(&server, "alice", &["add", "trip", "1234", "--currency", "JPY", "--split", "bob", "--include-me"]).ok();
+    as_user(&server, "bob", &["add", "trip", "3.000", "--currency", "KWD", "--split", "alice"]).ok();
+    as_user(&server, "bob", &["add", "trip", "4", "--split", "alice"]).ok();
+    server
+}
+
+#[test]
+fn details_debts_and_stats_show_a_section_per_currency() {
+    let server = three_currencies();
+    let details = as_user(&server, "alice", &["balances", "trip", "--details"]).ok().stdout;
+    for needle in [
+        "MEMBER  PAID  SHARE  SENT  RECEIVED  NET (EUR)\n",
+        "In JPY:\nMEMBER  PAID  SHARE  SENT  RECEIVED  NET (JPY)\n",
+        "alice   1234    617     0         0        617\n",
+        "In KWD:\nMEMBER   PAID  SHARE   SENT  RECEIVED  NET (KWD)\n",
+        "bob     3.000  0.000  0.000     0.000      3.000\n",
+    ] {
+        assert!(details.contains(needle), "{needle:?} in:\n{details}");
+    }
+    let json = as_user(&server, "alice", &["balances", "trip", "--details", "--json"]).ok().json();
+    assert_eq!(json["by_currency"]["JPY"]["members"][0]["net"].to_string(), "617", "as it came: {json}");
+
+    let debts = as_user(&server, "bob", &["debts", "trip"]).ok().stdout;
+    for needle in ["alice  bob          4.00\n", "In JPY:\nFROM  TO     AMOUNT (JPY)\n", "bob   alice           617\n"]
+    {
+        assert!(debts.contains(needle), "{needle:?} in:\n{debts}");
+    }
+    assert!(debts.contains("In KWD:\n") && debts.contains("alice  bob         3.000\n"), "{debts}");
+
+    let stats = as_user(&server, "alice", &["stats", "trip", "--by", "member"]).ok().stdout;
+    let yen = stats.split("In JPY:\n").nth(1).unwrap_or_else(|| panic!("no yen section:\n{stats}"));
+    assert!(yen.lines().next().is_some_and(|l| l.starts_with("alice") && l.contains("  617  paid 1234")), "{stats}");
+    assert!(yen.lines().any(|l| l.starts_with("total") && l.ends_with("  1234")), "{stats}");
+    assert!(stats.contains("In KWD:\n") && stats.contains("  3.000"), "{stats}");
+    assert!(stats.starts_with("Consumed by member in trip (EUR)"), "{stats}");
+}
+
+#[test]
+fn the_interactive_balances_and_settle_show_every_currency() {
+    let server = three_currencies();
+    let script = ["1", "alice", "pw-alice-long", "4", "1", "4", "5", "0", "0", "0"].join("\n") + "\n";
+    let out = splitc(&["--server", &server.addr], None, &script).ok().stdout;
+    let expect_in_order = [
+        "--- GROUP: trip ---",
+        "alice     -4.00  owes\n",
+        "In JPY:\n",
+        "alice             617  is owed\n",
+        "In KWD:\n",
+        "alice          -3.000  owes\n",
+        "alice  bob    4.00\n",
+        "In JPY:\n",
+        "bob   alice           617\n",
+        "In KWD:\n",
+        "alice  bob         3.000\n",
+        "Goodbye",
+    ];
+    let mut from = 0;
+    for needle in expect_in_order {
+        match out[from..].find(needle) {
+            Some(at) => from += at + needle.len(),
+            None => panic!("{needle:?} missing (in order) from:\n{out}"),
+        }
+    }
 }
