@@ -438,13 +438,7 @@ fn interactive_session_from_login_to_settle() {
         "Logged out",
         "Goodbye",
     ];
-    let mut from = 0;
-    for needle in expect_in_order {
-        match out[from..].find(needle) {
-            Some(at) => from += at + needle.len(),
-            None => panic!("{needle:?} missing (in order) from:\n{out}"),
-        }
-    }
+    assert_in_order(out, &expect_in_order);
     assert!(!out.contains("pw-alice-long"), "the password is never echoed:\n{out}");
     let txns = as_user(&server, "alice", &["transactions", "trip", "--json"]).ok().json();
     assert_eq!(txns["transactions"].as_array().map(Vec::len), Some(1), "only the taxi is left: {txns}");
@@ -506,13 +500,7 @@ fn interactive_payment_history_edit_and_leave() {
         "alice added ₹30.00 expense",
         "Goodbye",
     ];
-    let mut from = 0;
-    for needle in expect_in_order {
-        match out[from..].find(needle) {
-            Some(at) => from += at + needle.len(),
-            None => panic!("{needle:?} missing (in order) from:\n{out}"),
-        }
-    }
+    assert_in_order(out, &expect_in_order);
     // dave (balance zero) leaves through the menu.
     let script = "1\ndave\npw-dave-long\n4\n1\n9\ny\n0\n0\n";
     let run = splitc(&["--server", &server.addr], None, script).ok();

@@ -183,11 +183,5 @@ fn the_interactive_balances_and_settle_show_every_currency() {
         "alice  bob         3.000\n",
         "Goodbye",
     ];
-    let mut from = 0;
-    for needle in expect_in_order {
-        match out[from..].find(needle) {
-            Some(at) => from += at + needle.len(),
-            None => panic!("{needle:?} missing (in order) from:\n{out}"),
-        }
-    }
+    assert_in_order(&out, &expect_in_order);
 }

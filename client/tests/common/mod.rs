@@ -427,3 +427,14 @@ impl TestPki {
         files
     }
 }
+
+/// Fails unless every one of `needles` is in `out`, in this order (each after the one before).
+pub fn assert_in_order(out: &str, needles: &[&str]) {
+    let mut from = 0;
+    for needle in needles {
+        match out[from..].find(needle) {
+            Some(at) => from += at + needle.len(),
+            None => panic!("{needle:?} missing (in order) from:\n{out}"),
+        }
+    }
+}
