@@ -22,18 +22,13 @@ use crate::machine::{
 use crate::money::{allocate, Cents};
 
 /// Amounts in an expense's entry currency: the total, the payers and an exact split's shares.
-pub(super) struct Entry<'a> {
-    pub amount: Cents,
-    pub paid_by: Option<&'a mut Vec<(String, Cents)>>,
-    pub exact: Option<&'a mut Vec<(String, Cents)>>,
+struct Entry<'a> {
+    amount: Cents,
+    paid_by: Option<&'a mut Vec<(String, Cents)>>,
+    exact: Option<&'a mut Vec<(String, Cents)>>,
 }
 
-impl<'a> Entry<'a> {
-    /// The amounts of a request: its total, payers and (an exact split's) shares.
-    pub fn of(amount: Cents, paid_by: Option<&'a mut Vec<(String, Cents)>>, split: Option<&'a mut SplitSpec>) -> Self {
-        Entry { amount, paid_by, exact: split.and_then(exact_of) }
-    }
-
+impl Entry<'_> {
     /// Every amount from `from` decimals to `to` (exact: `AmountNotWhole` when a digit is lost); the
     /// total only with `total` (an edit's kept total is in its currency already).
     fn rescale(&mut self, currency: &str, (from, to): (u8, u8), total: bool) -> Result<(), Invalid> {
@@ -48,16 +43,6 @@ impl<'a> Entry<'a> {
             }
         }
         Ok(())
-    }
-
-    /// Amounts read without a currency (`WIRE_DECIMALS`) in the group's own decimals.
-    pub fn rescale_to_group(&mut self, entry: &Group) -> Result<(), Invalid> {
-        self.rescale_given(entry, true)
-    }
-
-    /// `rescale_to_group` for an edit: the total only when one was `given`.
-    pub fn rescale_given(&mut self, entry: &Group, given: bool) -> Result<(), Invalid> {
-        self.rescale(&entry.currency, (WIRE_DECIMALS, entry.decimals), given)
     }
 
     /// Converts every amount at `rate` from `decimals` decimals to the group's (`to`): the total
@@ -77,6 +62,25 @@ impl<'a> Entry<'a> {
         }
         Ok(converted)
     }
+}
+
+/// A request's amounts that name no currency — its total (`None`: an edit keeping its own), payers
+/// and an exact split's shares — from the wire's decimals (`WIRE_DECIMALS`) to the group's own, in
+/// place: `AmountNotWhole` for a digit the group's currency does not have.
+pub(super) fn to_group_decimals(
+    entry: &Group,
+    amount: Option<&mut Cents>,
+    paid_by: Option<&mut Vec<(String, Cents)>>,
+    split: Option<&mut SplitSpec>,
+) -> Result<(), Invalid> {
+    let given = amount.is_some();
+    let total = amount.as_deref().copied().unwrap_or_default();
+    let mut own = Entry { amount: total, paid_by, exact: split.and_then(exact_of) };
+    own.rescale(&entry.currency, (WIRE_DECIMALS, entry.decimals), given)?;
+    if let Some(amount) = amount {
+        *amount = own.amount;
+    }
+    Ok(())
 }
 
 /// `list`, which must sum to `amount`, shared out of `converted` in the same proportions (largest
@@ -134,9 +138,9 @@ pub(super) fn payment_currency(
     currency: Option<String>,
 ) -> Result<(Cents, Option<String>), Invalid> {
     let Some(code) = currency else {
-        let mut own = Entry::of(amount, None, None);
-        own.rescale_to_group(entry)?;
-        return Ok((own.amount, None));
+        let mut amount = amount;
+        to_group_decimals(entry, Some(&mut amount), None, None)?;
+        return Ok((amount, None));
     };
     if code == entry.currency {
         let (from, to) = (minor_units(&code), entry.decimals);
@@ -159,7 +163,7 @@ fn check_settlement_rate(rate: Option<Rate>) -> Result<(), Invalid> {
 
 /// Turns `add`'s amounts into the group's currency (in place) and returns what the transaction
 /// keeps of the entry: `None` for the group's own currency. Amounts without a currency are in the
-/// group's decimals already (`Entry::rescale_to_group`, for a request; a rule's template is).
+/// group's decimals already (`to_group_decimals`, for a request; a rule's template is).
 pub(super) fn convert_add(entry: &Group, add: &mut AddTransaction) -> Result<Option<Foreign>, Error> {
     let Some(spec) = add.foreign.take() else { return Ok(None) };
     // The decoder gives `add_transaction` a currency whenever it gives a rate.
@@ -195,9 +199,7 @@ pub(super) fn convert_edit(
 ) -> Result<Option<Option<Foreign>>, Error> {
     let spec = edit.foreign.take();
     if spec.is_none() && old.foreign.is_none() {
-        let mut own = Entry::of(edit.amount.unwrap_or_default(), edit.paid_by.as_mut(), edit.split.as_mut());
-        own.rescale_given(entry, edit.amount.is_some())?;
-        edit.amount = edit.amount.map(|_| own.amount);
+        to_group_decimals(entry, edit.amount.as_mut(), edit.paid_by.as_mut(), edit.split.as_mut())?;
         return Ok(None);
     }
     let (named, rate) = spec.map_or((None, None), |s| (s.currency, s.rate));

@@ -16,7 +16,7 @@ use crate::machine::{
 use crate::money::{split_equal, Cents};
 
 use super::categories::check_category;
-use super::currency::Entry;
+use super::currency::to_group_decimals;
 
 /// A split resolved against a group: the stored rule, the original's fields, and the exact shares.
 struct Shares {
@@ -38,9 +38,7 @@ impl Machine {
             return Ok(repeat);
         }
         if add.foreign.is_none() {
-            let mut own = Entry::of(add.amount, add.paid_by.as_mut(), Some(&mut add.split));
-            own.rescale_to_group(entry)?;
-            add.amount = own.amount;
+            to_group_decimals(entry, Some(&mut add.amount), add.paid_by.as_mut(), Some(&mut add.split))?;
         }
         let txn = self.new_transaction(entry, user, &mut add, now)?;
         let answer = Answer::Transaction { done: Done::TransactionAdded, group: id, txn: txn.id, repeated: false };

@@ -12,7 +12,7 @@
 //! from that by `new_transaction`, as a hand-entered expense is: converted then (`convert_add`,
 //! exact, so the same every time), its category checked against the group's list.
 
-use super::currency::{edit_rule_currency, Entry};
+use super::currency::{edit_rule_currency, to_group_decimals};
 use crate::machine::calendar;
 use crate::machine::exec::expenses::check_description;
 use crate::machine::groups::Group;
@@ -34,9 +34,7 @@ impl Machine {
         let (id, entry) = self.member_group(user, &add.group)?;
         if add.foreign.is_none() {
             // In the group's currency, read at the wire's decimals: kept in the group's own.
-            let mut own = Entry::of(add.amount, add.paid_by.as_mut(), Some(&mut add.split));
-            own.rescale_to_group(entry)?;
-            add.amount = own.amount;
+            to_group_decimals(entry, Some(&mut add.amount), add.paid_by.as_mut(), Some(&mut add.split))?;
         }
         if entry.rules.rules.len() >= RULES_PER_GROUP_MAX {
             return Err(Error::TooManyRules);
@@ -81,9 +79,7 @@ impl Machine {
         let spec = edit.foreign.take();
         if spec.as_ref().and_then(|s| s.currency.as_ref()).is_none() && old.template.currency.is_none() {
             // Amounts in the group's currency, read at the wire's decimals (as add_recurring's).
-            let mut own = Entry::of(edit.amount.unwrap_or_default(), edit.paid_by.as_mut(), edit.split.as_mut());
-            own.rescale_given(entry, edit.amount.is_some())?;
-            edit.amount = edit.amount.map(|_| own.amount);
+            to_group_decimals(entry, edit.amount.as_mut(), edit.paid_by.as_mut(), edit.split.as_mut())?;
         }
         let currency = edit_rule_currency(old.template.currency.as_ref(), spec, &mut edit)?;
         let amount = edit.amount.unwrap_or(old.template.amount);
