@@ -233,14 +233,10 @@ fn edit_transaction(fields: &mut Fields) -> Result<EditTransaction, Error> {
         description: fields.optional_string("description")?,
         split: fields.split_spec_in(decimals)?,
         paid_by: fields.optional_amount_map_in("paid_by", decimals)?,
-        date: match fields.optional_string("date")? {
-            None => None,
-            Some(text) if text.is_empty() => Some(None),
-            Some(text) => Some(Some(super::fields::validate_date("date", text)?)),
-        },
+        date: fields.clearable_date("date")?,
         version: fields.optional_u64("version")?,
         // "" clears the category, as it does the date.
-        category: fields.optional_string("category")?.map(|name| Some(name).filter(|n| !n.is_empty())),
+        category: fields.clearable_string("category")?,
         foreign,
     };
     let nothing = edit.amount.is_none()

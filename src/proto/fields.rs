@@ -104,6 +104,19 @@ impl Fields {
         }
     }
 
+    /// An edit's text field where `""` clears it: `None` keeps it, `Some(None)` clears it.
+    pub(super) fn clearable_string(&mut self, name: &str) -> Result<Option<Option<String>>, Error> {
+        Ok(self.optional_string(name)?.map(|text| Some(text).filter(|t| !t.is_empty())))
+    }
+
+    /// `clearable_string` for a date, checked as `optional_date` checks one.
+    pub(super) fn clearable_date(&mut self, name: &str) -> Result<Option<Option<String>>, Error> {
+        match self.clearable_string(name)? {
+            Some(Some(text)) => Ok(Some(Some(validate_date(name, text)?))),
+            kept_or_cleared => Ok(kept_or_cleared),
+        }
+    }
+
     pub(super) fn optional_key(&mut self, name: &str) -> Result<Option<String>, Error> {
         match self.optional_string(name)? {
             None => Ok(None),

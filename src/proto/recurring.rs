@@ -61,11 +61,7 @@ pub(super) fn edit_recurring(fields: &mut Fields) -> Result<EditRecurring, Error
         description: fields.optional_string("description")?,
         split: fields.split_spec_in(decimals)?,
         paid_by: fields.optional_amount_map_in("paid_by", decimals)?,
-        until: match fields.optional_string("until")? {
-            None => None,
-            Some(text) if text.is_empty() => Some(None),
-            Some(text) => Some(Some(validate_date("until", text)?)),
-        },
+        until: fields.clearable_date("until")?,
         count: match fields.optional_u64("count")? {
             None => None,
             Some(0) => Some(None),
@@ -97,7 +93,7 @@ fn edit_category(fields: &mut Fields) -> Result<Option<Option<String>>, Error> {
         fields.data.remove("category");
         return Ok(Some(None));
     }
-    Ok(fields.optional_string("category")?.map(|name| Some(name).filter(|n| !n.is_empty())))
+    fields.clearable_string("category")
 }
 
 /// `ok_fields` for `add_recurring` / `edit_recurring` (`rule`) and `list_recurring` (`rules`).
