@@ -194,13 +194,8 @@ fn expenses(ctx: &mut Ctx, command: &Command) -> Done {
         }
         Command::Edit(c) => {
             let mut data = json!({ "group": c.group, "id": c.id });
-            if let Some(amount) = &c.amount {
-                data["amount"] = currency::amount_value(amount, c.currency.as_deref()).map_err(Failure::Usage)?;
-            }
-            add_entry(&mut data, (c.currency.as_deref(), c.rate.as_deref()), c.category.as_deref())?;
-            if let Some(split) = &c.split {
-                parse_split(split).and_then(|s| s.add_to(&mut data, c.include_me)).map_err(Failure::Usage)?;
-            }
+            let entry = (c.currency.as_deref(), c.rate.as_deref());
+            add_edited_entry(&mut data, (c.amount.as_deref(), entry), c.category.as_deref(), (&c.split, c.include_me))?;
             add_details(&mut data, &c.paid_by, &c.desc, &c.date)?;
             let reply = ctx.ask(Action::EditTransaction, data)?;
             print_transaction(ctx, &reply, c.json, &c.group, "")?;
@@ -297,13 +292,8 @@ fn recurring(ctx: &mut Ctx, command: &RecurringCommand) -> Done {
         }
         RecurringCommand::Edit(c) => {
             let mut data = json!({ "group": c.group, "id": c.id });
-            if let Some(amount) = &c.amount {
-                data["amount"] = currency::amount_value(amount, c.currency.as_deref()).map_err(Failure::Usage)?;
-            }
-            add_entry(&mut data, (c.currency.as_deref(), c.rate.as_deref()), c.category.as_deref())?;
-            if let Some(split) = &c.split {
-                parse_split(split).and_then(|s| s.add_to(&mut data, c.include_me)).map_err(Failure::Usage)?;
-            }
+            let entry = (c.currency.as_deref(), c.rate.as_deref());
+            add_edited_entry(&mut data, (c.amount.as_deref(), entry), c.category.as_deref(), (&c.split, c.include_me))?;
             add_details(&mut data, &c.paid_by, &c.desc, &None)?;
             add_schedule_ends(&mut data, &c.until, c.count);
             let reply = ctx.ask(Action::EditRecurring, data)?;
@@ -327,6 +317,24 @@ fn add_entry(
     currency::add_foreign(data, code, rate).map_err(Failure::Usage)?;
     if let Some(category) = category {
         data["category"] = json!(category);
+    }
+    Ok(())
+}
+
+/// What `edit` and `recurring edit` both change, into the request's data: the amount (in
+/// `--currency` when given), the currency, rate and category, and the split.
+fn add_edited_entry(
+    data: &mut Value,
+    (amount, entry): (Option<&str>, (Option<&str>, Option<&str>)),
+    category: Option<&str>,
+    (split, include_me): (&Option<String>, bool),
+) -> Result<(), Failure> {
+    if let Some(amount) = amount {
+        data["amount"] = currency::amount_value(amount, entry.0).map_err(Failure::Usage)?;
+    }
+    add_entry(data, entry, category)?;
+    if let Some(split) = split {
+        parse_split(split).and_then(|s| s.add_to(data, include_me)).map_err(Failure::Usage)?;
     }
     Ok(())
 }

@@ -147,15 +147,31 @@ fn check(command: &Command) -> Result<(), Failure> {
     Ok(())
 }
 
-fn check_edit(e: &crate::Edit) -> Result<(), Failure> {
+/// The checks `edit` and `recurring edit` share: the amount in its currency and the rate, the
+/// split (`--include-me` only with one), the payers.
+fn check_edited_entry(
+    (amount, currency, rate): (Option<&str>, Option<&str>, Option<&str>),
+    (split, include_me): (&Option<String>, bool),
+    paid_by: &Option<String>,
+) -> Result<(), Failure> {
     let usage = Failure::Usage;
-    crate::currency::check(e.amount.as_deref(), e.currency.as_deref(), e.rate.as_deref()).map_err(usage)?;
-    match e.split.as_deref().map(parse_split).transpose().map_err(usage)? {
-        Some(split) => split.add_to(&mut json!({}), e.include_me).map_err(usage)?,
-        None if e.include_me => return Err(usage("--include-me needs --split".into())),
+    crate::currency::check(amount, currency, rate).map_err(usage)?;
+    match split.as_deref().map(parse_split).transpose().map_err(usage)? {
+        Some(split) => split.add_to(&mut json!({}), include_me).map_err(usage)?,
+        None if include_me => return Err(usage("--include-me needs --split".into())),
         None => {}
     }
-    e.paid_by.as_deref().map(parse_paid_by).transpose().map_err(usage)?;
+    paid_by.as_deref().map(parse_paid_by).transpose().map_err(usage)?;
+    Ok(())
+}
+
+fn check_edit(e: &crate::Edit) -> Result<(), Failure> {
+    let usage = Failure::Usage;
+    check_edited_entry(
+        (e.amount.as_deref(), e.currency.as_deref(), e.rate.as_deref()),
+        (&e.split, e.include_me),
+        &e.paid_by,
+    )?;
     e.date.as_deref().filter(|d| !d.is_empty()).map(check_date).transpose().map_err(usage)?;
     let foreign = e.currency.is_some() || e.rate.is_some();
     let nothing = [e.amount.is_none(), e.desc.is_none(), e.split.is_none(), e.paid_by.is_none(), e.date.is_none()];
@@ -193,13 +209,8 @@ fn check_recurring(command: &RecurringCommand) -> Result<(), Failure> {
             a.until.as_deref().map(|d| check_date_of("--until", d)).transpose().map_err(usage)?;
         }
         RecurringCommand::Edit(e) => {
-            crate::currency::check(e.amount.as_deref(), e.currency.as_deref(), e.rate.as_deref()).map_err(usage)?;
-            match e.split.as_deref().map(parse_split).transpose().map_err(usage)? {
-                Some(split) => split.add_to(&mut json!({}), e.include_me).map_err(usage)?,
-                None if e.include_me => return Err(usage("--include-me needs --split".into())),
-                None => {}
-            }
-            e.paid_by.as_deref().map(parse_paid_by).transpose().map_err(usage)?;
+            let entry = (e.amount.as_deref(), e.currency.as_deref(), e.rate.as_deref());
+            check_edited_entry(entry, (&e.split, e.include_me), &e.paid_by)?;
             e.until
                 .as_deref()
                 .filter(|d| !d.is_empty())
